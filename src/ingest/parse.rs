@@ -1,0 +1,463 @@
+//! Raw RFC 5322 bytes to [`InboundEmail`]: pure, no I/O, tested on the shared `.eml` cases.
+//!
+//! MIME decoding is mail-parser's (RFC 2045-2049, 2047, 2231, 6532); [`super::normalize`]
+//! repairs the damage it does not undo, and this module repairs the rest at the part level:
+//! text parts without a charset, base64 without padding, HTML-only mail.
+
+use mail_parser::{Address, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::classify::{self, Automated};
+use super::{normalize, sanitize};
+
+/// An email address with its optional display name, as stored in `to_addrs`/`cc_addrs` JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailAddress {
+    /// Lower-cased addr-spec (RFC 5322 3.4.1).
+    pub email: String,
+    /// Decoded display name, if any.
+    pub name: Option<String>,
+}
+
+/// A decoded attachment or inline part.
+#[derive(Debug, Clone)]
+pub struct ParsedAttachment {
+    /// Decoded file name, always valid UTF-8; a generated one when the mail gave none.
+    pub filename: String,
+    /// `type/subtype`, lower-case.
+    pub content_type: String,
+    /// Decoded bytes (for `message/rfc822` parts, the embedded message byte for byte).
+    pub content: Vec<u8>,
+    /// `Content-ID` without angle brackets.
+    pub content_id: Option<String>,
+    /// True for parts shown in the body (referenced by `cid:` or `Content-Disposition: inline`).
+    pub inline: bool,
+}
+
+/// Everything Frontdesk keeps from one inbound mail, decoded and sanitised.
+#[derive(Debug, Clone)]
+pub struct InboundEmail {
+    /// `Message-ID` without angle brackets; `None` when absent or empty (RFC 5322 3.6.4).
+    pub message_id: Option<String>,
+    /// `In-Reply-To` ids, without angle brackets.
+    pub in_reply_to: Vec<String>,
+    /// `References` ids, oldest first, without angle brackets.
+    pub references: Vec<String>,
+    /// Decoded subject; empty when absent.
+    pub subject: String,
+    pub from: Option<EmailAddress>,
+    pub reply_to: Vec<EmailAddress>,
+    pub to: Vec<EmailAddress>,
+    pub cc: Vec<EmailAddress>,
+    /// The `Date` header when it is a real, plausible date (UTC); `None` otherwise.
+    pub date: Option<OffsetDateTime>,
+    /// Plain-text body (LF line ends); derived from the HTML when the mail has no text part.
+    pub text: String,
+    /// Sanitised HTML body, `None` when the mail has no HTML part.
+    pub html: Option<String>,
+    pub attachments: Vec<ParsedAttachment>,
+    /// Set for auto-replies, bounces and list mail (RFC 3834, RFC 3464, RFC 2369).
+    pub automated: Option<Automated>,
+    /// For bounces: Message-ID, In-Reply-To and References of the returned message, which
+    /// point at the ticket the failed mail belonged to.
+    pub returned_message_ids: Vec<String>,
+    /// Dedupe hash: sha256 of the body when a Message-ID exists, else of the whole message.
+    pub content_sha256: [u8; 32],
+}
+
+/// Why a raw message could not be parsed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("not an RFC 5322 message: no header could be parsed")]
+    NotAMessage,
+}
+
+/// Parses one raw message. Never panics on hostile input; fails only when nothing in it
+/// looks like a mail header.
+pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
+    let bytes = normalize::for_parsing(raw);
+    let msg = MessageParser::default().parse(&bytes).ok_or(ParseError::NotAMessage)?;
+    let known = ["from", "to", "subject", "date", "message-id", "received", "mime-version"];
+    if !msg.headers().iter().any(|h| known.iter().any(|k| h.name().eq_ignore_ascii_case(k))) {
+        return Err(ParseError::NotAMessage);
+    }
+
+    let message_id = msg.message_id().and_then(clean_id);
+    let in_reply_to = ids(msg.in_reply_to());
+    let references = ids(msg.references());
+    let subject = msg.subject().map(clean_header_text).unwrap_or_default();
+
+    // mail-parser points text_body at the HTML part when there is no text part.
+    let text_part = msg.text_part(0).filter(|p| !p.is_text_html());
+    let html_part = msg.html_part(0).filter(|p| p.is_text_html());
+    let html_raw = html_part.and_then(|p| match &p.body {
+        PartType::Html(h) => Some(h.to_string()),
+        _ => None,
+    });
+    let text = match text_part {
+        Some(p) => text_of(p, &bytes),
+        None => html_raw.as_deref().map(html_to_text).unwrap_or_default(),
+    };
+    let html = html_raw.as_deref().map(sanitize::email_html);
+
+    let mut attachments = Vec::new();
+    for part in msg.attachments() {
+        attachments.push(attachment_of(part, &bytes, attachments.len()));
+    }
+    // An image referenced from the HTML by cid: is inline whatever its disposition says.
+    if let Some(html) = &html_raw {
+        for a in &mut attachments {
+            if let Some(cid) = &a.content_id {
+                if html.contains(&format!("cid:{cid}")) {
+                    a.inline = true;
+                }
+            }
+        }
+    }
+
+    let automated = classify::automated(&msg);
+    let returned_message_ids = if automated == Some(Automated::Bounce) {
+        returned_ids(&msg)
+    } else {
+        Vec::new()
+    };
+
+    let content_sha256 = match message_id {
+        Some(_) => {
+            let body_start = msg.root_part().offset_body as usize;
+            Sha256::digest(&bytes[body_start.min(bytes.len())..]).into()
+        }
+        None => Sha256::digest(raw).into(),
+    };
+
+    Ok(InboundEmail {
+        message_id,
+        in_reply_to,
+        references,
+        subject,
+        from: msg.from().and_then(|a| addresses(a).into_iter().next()),
+        reply_to: msg.reply_to().map(addresses).unwrap_or_default(),
+        to: msg.to().map(addresses).unwrap_or_default(),
+        cc: msg.cc().map(addresses).unwrap_or_default(),
+        date: msg.date().filter(|d| d.is_valid()).and_then(|d| {
+            let t = OffsetDateTime::from_unix_timestamp(d.to_timestamp()).ok()?;
+            // Dates before the first mail clients or far in the future are clock or parse errors.
+            let plausible = t.year() >= 1990 && t < OffsetDateTime::now_utc() + time::Duration::days(2);
+            plausible.then_some(t)
+        }),
+        text,
+        html,
+        attachments,
+        automated,
+        returned_message_ids,
+        content_sha256,
+    })
+}
+
+fn clean_id(id: &str) -> Option<String> {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(t) => clean_id(t).into_iter().collect(),
+        HeaderValue::TextList(list) => list.iter().filter_map(|t| clean_id(t)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Collapses folding whitespace and strips control characters from a decoded header.
+fn clean_header_text(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").chars().filter(|c| !c.is_control()).collect()
+}
+
+fn addresses(addr: &Address<'_>) -> Vec<EmailAddress> {
+    addr.iter()
+        .filter_map(|a| {
+            let email = a.address()?.trim().to_lowercase();
+            if !email.contains('@') {
+                return None;
+            }
+            let name = a.name().map(clean_header_text).filter(|n| !n.is_empty() && n.to_lowercase() != email);
+            Some(EmailAddress { email, name })
+        })
+        .collect()
+}
+
+/// The text of a text part. A part that declares no charset is decoded by sniffing:
+/// ISO-2022-JP escape sequences (Outlook omits the label), UTF-8, else windows-1252.
+fn text_of(part: &MessagePart<'_>, bytes: &[u8]) -> String {
+    let declared = part.content_type().and_then(|c| c.attribute("charset")).is_some();
+    let decoded = match &part.body {
+        PartType::Text(t) | PartType::Html(t) => t.to_string(),
+        _ => String::new(),
+    };
+    let text = if !declared && looks_iso2022jp(decoded.as_bytes()) {
+        let (s, _, _) = encoding_rs::ISO_2022_JP.decode(decoded.as_bytes());
+        s.into_owned()
+    } else if !declared && decoded.contains('\u{FFFD}') {
+        let raw = &bytes[part.offset_body as usize..(part.offset_end as usize).min(bytes.len())];
+        match part.encoding {
+            mail_parser::Encoding::None => {
+                let (s, _, _) = encoding_rs::WINDOWS_1252.decode(raw);
+                s.into_owned()
+            }
+            _ => decoded,
+        }
+    } else {
+        decoded
+    };
+    text.replace("\r\n", "\n")
+}
+
+fn looks_iso2022jp(b: &[u8]) -> bool {
+    b.windows(3).any(|w| w == b"\x1b$B" || w == b"\x1b$@" || w == b"\x1b(J")
+}
+
+/// Plain-text rendition of an HTML body (for mail that has no text/plain part).
+pub fn html_to_text(html: &str) -> String {
+    html2text::config::plain_no_decorate()
+        .string_from_read(html.as_bytes(), 100)
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
+}
+
+fn attachment_of(part: &MessagePart<'_>, bytes: &[u8], index: usize) -> ParsedAttachment {
+    let content_type = part
+        .content_type()
+        .map(|c| match c.subtype() {
+            Some(sub) => format!("{}/{}", c.ctype(), sub),
+            None => c.ctype().to_string(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".into())
+        .to_ascii_lowercase();
+    let content = match (&part.body, part.encoding) {
+        // Re-decode base64 leniently: mail-parser drops the last byte when padding is missing.
+        (PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Text(_) | PartType::Html(_), mail_parser::Encoding::Base64) => {
+            let raw = &bytes[part.offset_body as usize..(part.offset_end as usize).min(bytes.len())];
+            normalize::lenient_base64(raw).unwrap_or_else(|| part.contents().to_vec())
+        }
+        (PartType::Message(_), _) => {
+            bytes[part.offset_body as usize..(part.offset_end as usize).min(bytes.len())].to_vec()
+        }
+        _ => part.contents().to_vec(),
+    };
+    let content_id = part.content_id().and_then(clean_id);
+    let inline = part.content_disposition().map(|d| d.is_inline()).unwrap_or(false)
+        || (content_id.is_some() && part.content_disposition().is_none());
+    let filename = part
+        .attachment_name()
+        .map(clean_header_text)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| default_filename(&content_type, index, part));
+    ParsedAttachment { filename, content_type, content, content_id, inline }
+}
+
+fn default_filename(content_type: &str, index: usize, part: &MessagePart<'_>) -> String {
+    if let PartType::Message(m) = &part.body {
+        if let Some(s) = m.subject() {
+            return format!("{}.eml", clean_header_text(s));
+        }
+        return format!("message-{}.eml", index + 1);
+    }
+    let ext = match content_type {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/gif" => "gif",
+        "application/pdf" => "pdf",
+        "text/plain" => "txt",
+        "text/csv" => "csv",
+        "message/delivery-status" => "txt",
+        "text/rfc822-headers" => "txt",
+        _ => "bin",
+    };
+    format!("part-{}.{}", index + 1, ext)
+}
+
+/// Ids that tie a bounce (RFC 3464 multipart/report) to the mail it returns: the returned
+/// message's own Message-ID, In-Reply-To and References, newest first.
+fn returned_ids(msg: &mail_parser::Message<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in msg.attachments() {
+        if let PartType::Message(inner) = &part.body {
+            out.extend(inner.message_id().and_then(clean_id));
+            out.extend(ids(inner.in_reply_to()));
+            out.extend(ids(inner.references()).into_iter().rev());
+        } else if part.content_type().is_some_and(|c| c.subtype() == Some("rfc822-headers")) {
+            if let Some(inner) = MessageParser::default().parse_headers(part.contents()) {
+                out.extend(inner.message_id().and_then(clean_id));
+                out.extend(ids(inner.in_reply_to()));
+                out.extend(ids(inner.references()).into_iter().rev());
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_cases::case;
+
+    fn sha(b: &[u8]) -> String {
+        hex::encode(Sha256::digest(b))
+    }
+
+    #[test]
+    fn subject_split_inside_utf8_characters_decodes_cleanly() {
+        let m = parse(&case("01-subject-utf8-split-across-words.eml")).unwrap();
+        assert_eq!(m.subject, "Lieferung verzögert – Rückfrage zur Bestellung 5521");
+    }
+
+    #[test]
+    fn malformed_q_words_decode() {
+        let m = parse(&case("02-subject-q-word-with-spaces.eml")).unwrap();
+        assert_eq!(m.subject, "Vorgang 88213: Möchten Sie die Lieferadresse ändern?");
+        assert_eq!(m.from.unwrap().name.as_deref(), Some("Lager West / Standort 3"));
+    }
+
+    #[test]
+    fn iso2022jp_body_without_charset_is_sniffed() {
+        let m = parse(&case("05-body-iso2022jp-no-charset.eml")).unwrap();
+        assert_eq!(m.subject, "お見積りの件");
+        assert!(m.text.starts_with("お世話になっております。"), "{}", m.text);
+        assert!(m.text.contains("山本"));
+        assert!(!m.text.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn raw_8bit_headers_decode_as_utf8_or_latin1() {
+        let m = parse(&case("07-raw-8bit-cc-header.eml")).unwrap();
+        assert_eq!(m.subject, "Frage zur Rechnung Nr. 7781 – Zahlungsziel");
+        let from = m.from.unwrap();
+        assert_eq!(from.email, "asa.lindqvist@example.org");
+        assert_eq!(from.name.as_deref(), Some("Åsa Lindqvist"));
+        assert_eq!(m.cc[0].email, "juergen.baecker@example.net");
+        assert_eq!(m.cc[0].name.as_deref(), Some("Jürgen Bäcker"));
+    }
+
+    #[test]
+    fn rfc2231_filename_with_wrong_charset_is_valid_utf8() {
+        let m = parse(&case("08-filename-rfc2231-wrong-charset.eml")).unwrap();
+        assert_eq!(m.attachments.len(), 1);
+        let a = &m.attachments[0];
+        assert_eq!(a.filename, "Prüfbericht März 2025.pdf");
+        assert_eq!(a.content.len(), 113);
+        assert_eq!(sha(&a.content), "a1b0657d5f25f8775458ccc49154473970947620fd337e987746d96507d93491");
+    }
+
+    #[test]
+    fn whitespace_only_continuation_line_keeps_all_headers() {
+        let m = parse(&case("10-header-whitespace-only-continuation.eml")).unwrap();
+        assert_eq!(m.subject, "Lieferschein Auftrag 66120");
+        assert!(m.text.starts_with("Hallo,"));
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].filename, "Lieferschein_66120.pdf");
+        assert_eq!(sha(&m.attachments[0].content), "6340ebf4b6b4cb6510ae6936244d772fd1cba271c49661e9f10c1bc6489ff384");
+    }
+
+    #[test]
+    fn html_only_fragment_gets_a_text_rendition() {
+        let m = parse(&case("11-html-only-fragment.eml")).unwrap();
+        assert!(m.text.contains("der Drucker im 2. OG (Raum 2.14) zeigt seit heute früh den Fehler E-302"), "{}", m.text);
+        assert!(m.html.unwrap().contains("E-302"));
+    }
+
+    #[test]
+    fn inline_cid_image_without_disposition_is_inline() {
+        let m = parse(&case("13-inline-cid-no-disposition.eml")).unwrap();
+        assert_eq!(m.attachments.len(), 1);
+        let a = &m.attachments[0];
+        assert!(a.inline);
+        assert_eq!(a.content_id.as_deref(), Some("image001.png@01DB5155.249583D0"));
+        assert!(sha(&a.content).starts_with("bbbdefee"));
+        assert!(m.html.unwrap().contains("cid:image001.png@01DB5155.249583D0"));
+    }
+
+    #[test]
+    fn attached_rfc822_message_is_kept_byte_for_byte() {
+        let m = parse(&case("16-attached-rfc822-message.eml")).unwrap();
+        assert_eq!(m.from.unwrap().email, "ida.kranz@example.org");
+        assert_eq!(m.attachments.len(), 1);
+        let a = &m.attachments[0];
+        assert_eq!(a.filename, "Lieferstatus Bestellung 7781.eml");
+        assert_eq!(a.content.len(), 935);
+        assert_eq!(sha(&a.content), "ab65f7bef9fa1d6f7f7f29632da4359c265453fe0915c6f5b8b9dc113a7b6a34");
+    }
+
+    #[test]
+    fn base64_without_padding_decodes_every_byte() {
+        let m = parse(&case("17-base64-bad-padding.eml")).unwrap();
+        let a = &m.attachments[0];
+        assert_eq!(a.filename, "Messprotokoll_0711.csv");
+        assert_eq!(a.content.len(), 88);
+        assert_eq!(sha(&a.content), "7ad3278526090364b0859785284487a55fb9475c891130b251af2d780011ad74");
+    }
+
+    #[test]
+    fn empty_body_is_fine() {
+        let m = parse(&case("18-empty-body-subject-only.eml")).unwrap();
+        assert_eq!(m.subject, "Bitte Passwort für Konto 55102 zurücksetzen");
+        assert_eq!(m.text, "");
+    }
+
+    #[test]
+    fn impossible_dates_are_ignored() {
+        let m = parse(&case("20-invalid-date-headers.eml")).unwrap();
+        assert_eq!(m.date, None);
+        let m = parse(&case("22-missing-message-id-a.eml")).unwrap();
+        assert_eq!(m.date, None);
+        assert_eq!(m.message_id, None);
+        let m = parse(&case("22-missing-message-id-b.eml")).unwrap();
+        assert_eq!(m.message_id, None, "Message-ID: <> is no id");
+    }
+
+    #[test]
+    fn bare_lf_parses_like_crlf() {
+        let raw = case("45-bare-lf-line-endings.eml");
+        let crlf = String::from_utf8(raw.clone()).unwrap().replace('\n', "\r\n");
+        let a = parse(&raw).unwrap();
+        let b = parse(crlf.as_bytes()).unwrap();
+        assert_eq!(a.subject, "Schadensmeldung 2291 – Fahrzeug beschädigt");
+        assert_eq!(a.from.as_ref().unwrap().name.as_deref(), Some("Björn Sørensen"));
+        assert!(a.text.starts_with("Hallo,"));
+        assert_eq!(a.text, b.text);
+        let att = &a.attachments[0];
+        assert_eq!(att.filename, "Schadensbericht_2291.pdf");
+        assert_eq!(att.content.len(), 121);
+        assert_eq!(sha(&att.content), "ca1deadae981bbe47cafa012a4dcfba574b5381cf8aba2dfd73e572ea4b50c86");
+        assert_eq!(att.content, b.attachments[0].content);
+    }
+
+    #[test]
+    fn bounce_exposes_the_returned_message_ids() {
+        let m = parse(&case("33-bounce-dsn-b.eml")).unwrap();
+        assert_eq!(m.automated, Some(Automated::Bounce));
+        assert!(m.returned_message_ids.iter().any(|i| i == "c33a-portal@example.org"), "{:?}", m.returned_message_ids);
+    }
+
+    #[test]
+    fn hostile_headers_stay_literal_text() {
+        let m = parse(&case("12-xss-html-body.eml")).unwrap();
+        assert_eq!(m.subject, "Rechnung <script>alert(1)</script> offen");
+        assert!(m.text.contains("Bitte prüfen Sie mein Kundenkonto 3341."));
+    }
+
+    #[test]
+    fn every_shared_case_parses() {
+        for (name, raw) in crate::test_cases::all() {
+            parse(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(parse(b"").is_err());
+        assert!(parse(b"\x00\x01\x02 not mail").is_err());
+    }
+}
