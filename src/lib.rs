@@ -2,7 +2,28 @@
 //! PostgreSQL; agents work them in a browser and reply over SMTP.
 #![forbid(unsafe_code)]
 
+/// Every long-running task of `frontdesk serve`.
+pub mod app;
+/// Agents, roles, passwords and API tokens.
+pub mod auth;
+/// The command line (`frontdesk serve`, `migrate`, `agent add`, ...).
+pub mod cli;
+/// Configuration from the environment.
+pub mod config;
+/// The PostgreSQL pool and migrations.
+pub mod db;
+/// A private PostgreSQL cluster for running without `DATABASE_URL`.
+pub mod embedded_pg;
+/// Inbound mail: IMAP → tickets.
 pub mod ingest;
+/// The shared mailboxes and their server URLs.
+pub mod mailboxes;
+/// Logging setup.
+pub mod telemetry;
+/// Tickets, messages and attachments (read side).
+pub mod tickets;
+/// The HTTP layer.
+pub mod web;
 
 #[cfg(test)]
 pub(crate) mod test_cases;

@@ -21,9 +21,18 @@ pub fn all() -> Vec<(String, Vec<u8>)> {
         .expect("shared cases folder")
         .filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     v.sort();
-    assert!(v.len() >= 30, "expected the shared cases in {}", dir().display());
+    assert!(
+        v.len() >= 30,
+        "expected the shared cases in {}",
+        dir().display()
+    );
     v
 }

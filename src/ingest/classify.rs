@@ -47,13 +47,14 @@ pub fn automated(msg: &Message<'_>) -> Option<Automated> {
 
     // Bounces first: they often also carry Auto-Submitted.
     let root = msg.root_part();
-    let is_report = root
+    let is_report = root.content_type().is_some_and(|c| {
+        c.ctype().eq_ignore_ascii_case("multipart")
+            && c.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    }) && root
         .content_type()
-        .is_some_and(|c| c.ctype().eq_ignore_ascii_case("multipart") && c.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")))
-        && root
-            .content_type()
-            .and_then(|c| c.attribute("report-type"))
-            .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"));
+        .and_then(|c| c.attribute("report-type"))
+        .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"));
     let null_sender = matches!(msg.return_path(), HeaderValue::Text(t) if t.trim().trim_matches(['<', '>']).is_empty())
         || header("return-path").is_some_and(|v| v == "<>");
     let daemon = matches!(local, "mailer-daemon" | "postmaster" | "mail-daemon");
@@ -69,9 +70,14 @@ pub fn automated(msg: &Message<'_>) -> Option<Automated> {
             _ => return Some(Automated::List), // auto-generated, auto-notified
         }
     }
-    if ["x-autoreply", "x-autorespond", "x-auto-reply", "x-autoresponder"]
-        .iter()
-        .any(|h| header(h).is_some_and(|v| v != "no" && v != "false"))
+    if [
+        "x-autoreply",
+        "x-autorespond",
+        "x-auto-reply",
+        "x-autoresponder",
+    ]
+    .iter()
+    .any(|h| header(h).is_some_and(|v| v != "no" && v != "false"))
     {
         return Some(Automated::AutoReply);
     }
@@ -86,10 +92,17 @@ pub fn automated(msg: &Message<'_>) -> Option<Automated> {
     if subject_looks_like_auto_reply(msg) {
         return Some(Automated::AutoReply);
     }
-    if header("list-id").is_some() || header("list-unsubscribe").is_some() || header("x-loop").is_some() {
+    if header("list-id").is_some()
+        || header("list-unsubscribe").is_some()
+        || header("x-loop").is_some()
+    {
         return Some(Automated::List);
     }
-    if matches!(local, "noreply" | "no-reply" | "donotreply" | "do-not-reply") && header("reply-to").is_none() {
+    if matches!(
+        local,
+        "noreply" | "no-reply" | "donotreply" | "do-not-reply"
+    ) && header("reply-to").is_none()
+    {
         return Some(Automated::List);
     }
     None
@@ -97,9 +110,16 @@ pub fn automated(msg: &Message<'_>) -> Option<Automated> {
 
 fn subject_looks_like_bounce(msg: &Message<'_>) -> bool {
     let s = msg.subject().unwrap_or("").to_lowercase();
-    ["undeliver", "delivery status", "returned mail", "delivery failure", "failure notice", "unzustellbar"]
-        .iter()
-        .any(|p| s.contains(p))
+    [
+        "undeliver",
+        "delivery status",
+        "returned mail",
+        "delivery failure",
+        "failure notice",
+        "unzustellbar",
+    ]
+    .iter()
+    .any(|p| s.contains(p))
 }
 
 /// Subject prefixes that Exchange, Gmail, Apple Mail and others put on out-of-office replies.
@@ -136,18 +156,31 @@ mod tests {
 
     #[test]
     fn shared_cases_are_classified() {
-        assert_eq!(kind(&case("30-out-of-office-b.eml")), Some(Automated::AutoReply));
+        assert_eq!(
+            kind(&case("30-out-of-office-b.eml")),
+            Some(Automated::AutoReply)
+        );
         assert_eq!(kind(&case("33-bounce-dsn-b.eml")), Some(Automated::Bounce));
-        assert_eq!(kind(&case("34-own-address-loop.eml")), Some(Automated::List));
+        assert_eq!(
+            kind(&case("34-own-address-loop.eml")),
+            Some(Automated::List)
+        );
         assert_eq!(kind(&case("30-out-of-office-a.eml")), None);
-        assert_eq!(kind(&case("36-reply-to-differs-from.eml")), None, "a web form relay is a person");
+        assert_eq!(
+            kind(&case("36-reply-to-differs-from.eml")),
+            None,
+            "a web form relay is a person"
+        );
         assert_eq!(kind(&case("42-outlook-thread-index-reply.eml")), None);
     }
 
     #[test]
     fn header_family_is_recognised() {
         let cases: &[(&str, Option<Automated>)] = &[
-            ("Auto-Submitted: auto-replied (vacation)", Some(Automated::AutoReply)),
+            (
+                "Auto-Submitted: auto-replied (vacation)",
+                Some(Automated::AutoReply),
+            ),
             ("Auto-Submitted: no", None),
             ("X-Autorespond: 1", Some(Automated::AutoReply)),
             ("X-Autoreply: yes", Some(Automated::AutoReply)),

@@ -1,6 +1,12 @@
 //! INBOUND mail: IMAP mailbox → parsed message → ticket thread, exactly once.
+//!
+//! `poller` drives IMAP (`imap`), `parse` turns bytes into an [`parse::InboundEmail`]
+//! (with `normalize`, `classify`, `sanitize`), and `store` threads and writes it.
 
 pub mod classify;
+pub mod imap;
 pub mod normalize;
 pub mod parse;
+pub mod poller;
 pub mod sanitize;
+pub mod store;

@@ -86,7 +86,10 @@ fn repair_headers(head: &[u8]) -> Option<Vec<u8>> {
                 Cow::Owned(s.into_owned())
             }
         };
-        let merged = text.contains("=?").then(|| unfold(&text)).and_then(|u| merge_encoded_words(&u));
+        let merged = text
+            .contains("=?")
+            .then(|| unfold(&text))
+            .and_then(|u| merge_encoded_words(&u));
         match merged {
             Some(m) => {
                 changed = true;
@@ -101,7 +104,10 @@ fn repair_headers(head: &[u8]) -> Option<Vec<u8>> {
 
 /// Joins a folded field into one line without its final line break.
 fn unfold(field: &str) -> String {
-    field.trim_end_matches(['\r', '\n']).replace("\r\n", "").replace('\n', "")
+    field
+        .trim_end_matches(['\r', '\n'])
+        .replace("\r\n", "")
+        .replace('\n', "")
 }
 
 /// One RFC 2047 encoded-word: `=?charset?B|Q?text?=`, with its byte span in the line.
@@ -148,7 +154,10 @@ fn parse_encoded_word(line: &str, start: usize) -> Option<EncodedWord> {
         let rel = rest[search..].find("?=")?;
         let at = search + rel;
         let after = &rest[at + 2..];
-        if after.is_empty() || after.starts_with(|c: char| c.is_whitespace()) || after.starts_with("=?") {
+        if after.is_empty()
+            || after.starts_with(|c: char| c.is_whitespace())
+            || after.starts_with("=?")
+        {
             break at;
         }
         search = at + 1;
@@ -159,11 +168,19 @@ fn parse_encoded_word(line: &str, start: usize) -> Option<EncodedWord> {
         'Q' => decode_q(text),
         _ => return None,
     };
-    Some(EncodedWord { start, end: start + 2 + text_end + 2, charset, bytes })
+    Some(EncodedWord {
+        start,
+        end: start + 2 + text_end + 2,
+        charset,
+        bytes,
+    })
 }
 
 fn decode_b(text: &str) -> Option<Vec<u8>> {
-    let clean: String = text.chars().filter(|c| !c.is_whitespace() && *c != '=').collect();
+    let clean: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '=')
+        .collect();
     lenient_base64(clean.as_bytes())
 }
 
@@ -175,7 +192,8 @@ fn decode_q(text: &str) -> Vec<u8> {
         match b[i] {
             b'_' => out.push(b' '),
             b'=' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 3;
@@ -207,7 +225,11 @@ pub fn lenient_base64(input: &[u8]) -> Option<Vec<u8>> {
         .filter(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
         .collect();
     // A final group of one character carries no whole byte; drop it rather than fail.
-    let usable = if clean.len() % 4 == 1 { clean.len() - 1 } else { clean.len() };
+    let usable = if clean.len() % 4 == 1 {
+        clean.len() - 1
+    } else {
+        clean.len()
+    };
     LENIENT.decode(&clean[..usable]).ok()
 }
 
@@ -253,7 +275,10 @@ mod tests {
 
     #[test]
     fn bare_lf_becomes_crlf_and_crlf_is_left_alone() {
-        assert_eq!(&*for_parsing(b"A: b\nC: d\n\nbody\n"), b"A: b\r\nC: d\r\n\r\nbody\r\n");
+        assert_eq!(
+            &*for_parsing(b"A: b\nC: d\n\nbody\n"),
+            b"A: b\r\nC: d\r\n\r\nbody\r\n"
+        );
         let ok = b"A: b\r\n\r\nbody\r\n";
         assert!(matches!(for_parsing(ok), Cow::Borrowed(_)));
     }
@@ -272,7 +297,9 @@ mod tests {
         let line = "Subject: =?ISO-8859-1?Q?M=F6chten Sie =E4ndern??=\r\n";
         let merged = merge_encoded_words(line).expect("rewritten");
         let msg = format!("{merged}\r\nx");
-        let parsed = mail_parser::MessageParser::default().parse(msg.as_bytes()).unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(msg.as_bytes())
+            .unwrap();
         assert_eq!(parsed.subject(), Some("Möchten Sie ändern?"));
     }
 

@@ -78,9 +78,23 @@ pub enum ParseError {
 /// looks like a mail header.
 pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
     let bytes = normalize::for_parsing(raw);
-    let msg = MessageParser::default().parse(&bytes).ok_or(ParseError::NotAMessage)?;
-    let known = ["from", "to", "subject", "date", "message-id", "received", "mime-version"];
-    if !msg.headers().iter().any(|h| known.iter().any(|k| h.name().eq_ignore_ascii_case(k))) {
+    let msg = MessageParser::default()
+        .parse(&bytes)
+        .ok_or(ParseError::NotAMessage)?;
+    let known = [
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "received",
+        "mime-version",
+    ];
+    if !msg
+        .headers()
+        .iter()
+        .any(|h| known.iter().any(|k| h.name().eq_ignore_ascii_case(k)))
+    {
         return Err(ParseError::NotAMessage);
     }
 
@@ -117,6 +131,10 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
         }
     }
 
+    // PostgreSQL text cannot hold NUL; it carries no meaning in mail text anyway.
+    let text = text.replace('\0', "");
+    let html = html.map(|h| h.replace('\0', ""));
+    let subject = subject.replace('\0', "");
     let automated = classify::automated(&msg);
     let returned_message_ids = if automated == Some(Automated::Bounce) {
         returned_ids(&msg)
@@ -144,7 +162,8 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
         date: msg.date().filter(|d| d.is_valid()).and_then(|d| {
             let t = OffsetDateTime::from_unix_timestamp(d.to_timestamp()).ok()?;
             // Dates before the first mail clients or far in the future are clock or parse errors.
-            let plausible = t.year() >= 1990 && t < OffsetDateTime::now_utc() + time::Duration::days(2);
+            let plausible =
+                t.year() >= 1990 && t < OffsetDateTime::now_utc() + time::Duration::days(2);
             plausible.then_some(t)
         }),
         text,
@@ -157,7 +176,11 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
 }
 
 fn clean_id(id: &str) -> Option<String> {
-    let id = id.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     (!id.is_empty()).then(|| id.to_string())
 }
 
@@ -171,7 +194,12 @@ fn ids(value: &HeaderValue<'_>) -> Vec<String> {
 
 /// Collapses folding whitespace and strips control characters from a decoded header.
 fn clean_header_text(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").chars().filter(|c| !c.is_control()).collect()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 fn addresses(addr: &Address<'_>) -> Vec<EmailAddress> {
@@ -181,7 +209,10 @@ fn addresses(addr: &Address<'_>) -> Vec<EmailAddress> {
             if !email.contains('@') {
                 return None;
             }
-            let name = a.name().map(clean_header_text).filter(|n| !n.is_empty() && n.to_lowercase() != email);
+            let name = a
+                .name()
+                .map(clean_header_text)
+                .filter(|n| !n.is_empty() && n.to_lowercase() != email);
             Some(EmailAddress { email, name })
         })
         .collect()
@@ -190,7 +221,10 @@ fn addresses(addr: &Address<'_>) -> Vec<EmailAddress> {
 /// The text of a text part. A part that declares no charset is decoded by sniffing:
 /// ISO-2022-JP escape sequences (Outlook omits the label), UTF-8, else windows-1252.
 fn text_of(part: &MessagePart<'_>, bytes: &[u8]) -> String {
-    let declared = part.content_type().and_then(|c| c.attribute("charset")).is_some();
+    let declared = part
+        .content_type()
+        .and_then(|c| c.attribute("charset"))
+        .is_some();
     let decoded = match &part.body {
         PartType::Text(t) | PartType::Html(t) => t.to_string(),
         _ => String::new(),
@@ -214,7 +248,8 @@ fn text_of(part: &MessagePart<'_>, bytes: &[u8]) -> String {
 }
 
 fn looks_iso2022jp(b: &[u8]) -> bool {
-    b.windows(3).any(|w| w == b"\x1b$B" || w == b"\x1b$@" || w == b"\x1b(J")
+    b.windows(3)
+        .any(|w| w == b"\x1b$B" || w == b"\x1b$@" || w == b"\x1b(J")
 }
 
 /// Plain-text rendition of an HTML body (for mail that has no text/plain part).
@@ -237,8 +272,12 @@ fn attachment_of(part: &MessagePart<'_>, bytes: &[u8], index: usize) -> ParsedAt
         .to_ascii_lowercase();
     let content = match (&part.body, part.encoding) {
         // Re-decode base64 leniently: mail-parser drops the last byte when padding is missing.
-        (PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Text(_) | PartType::Html(_), mail_parser::Encoding::Base64) => {
-            let raw = &bytes[part.offset_body as usize..(part.offset_end as usize).min(bytes.len())];
+        (
+            PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Text(_) | PartType::Html(_),
+            mail_parser::Encoding::Base64,
+        ) => {
+            let raw =
+                &bytes[part.offset_body as usize..(part.offset_end as usize).min(bytes.len())];
             normalize::lenient_base64(raw).unwrap_or_else(|| part.contents().to_vec())
         }
         (PartType::Message(_), _) => {
@@ -247,14 +286,23 @@ fn attachment_of(part: &MessagePart<'_>, bytes: &[u8], index: usize) -> ParsedAt
         _ => part.contents().to_vec(),
     };
     let content_id = part.content_id().and_then(clean_id);
-    let inline = part.content_disposition().map(|d| d.is_inline()).unwrap_or(false)
+    let inline = part
+        .content_disposition()
+        .map(|d| d.is_inline())
+        .unwrap_or(false)
         || (content_id.is_some() && part.content_disposition().is_none());
     let filename = part
         .attachment_name()
         .map(clean_header_text)
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| default_filename(&content_type, index, part));
-    ParsedAttachment { filename, content_type, content, content_id, inline }
+    ParsedAttachment {
+        filename,
+        content_type,
+        content,
+        content_id,
+        inline,
+    }
 }
 
 fn default_filename(content_type: &str, index: usize, part: &MessagePart<'_>) -> String {
@@ -287,7 +335,10 @@ fn returned_ids(msg: &mail_parser::Message<'_>) -> Vec<String> {
             out.extend(inner.message_id().and_then(clean_id));
             out.extend(ids(inner.in_reply_to()));
             out.extend(ids(inner.references()).into_iter().rev());
-        } else if part.content_type().is_some_and(|c| c.subtype() == Some("rfc822-headers")) {
+        } else if part
+            .content_type()
+            .is_some_and(|c| c.subtype() == Some("rfc822-headers"))
+        {
             if let Some(inner) = MessageParser::default().parse_headers(part.contents()) {
                 out.extend(inner.message_id().and_then(clean_id));
                 out.extend(ids(inner.in_reply_to()));
@@ -311,14 +362,23 @@ mod tests {
     #[test]
     fn subject_split_inside_utf8_characters_decodes_cleanly() {
         let m = parse(&case("01-subject-utf8-split-across-words.eml")).unwrap();
-        assert_eq!(m.subject, "Lieferung verzögert – Rückfrage zur Bestellung 5521");
+        assert_eq!(
+            m.subject,
+            "Lieferung verzögert – Rückfrage zur Bestellung 5521"
+        );
     }
 
     #[test]
     fn malformed_q_words_decode() {
         let m = parse(&case("02-subject-q-word-with-spaces.eml")).unwrap();
-        assert_eq!(m.subject, "Vorgang 88213: Möchten Sie die Lieferadresse ändern?");
-        assert_eq!(m.from.unwrap().name.as_deref(), Some("Lager West / Standort 3"));
+        assert_eq!(
+            m.subject,
+            "Vorgang 88213: Möchten Sie die Lieferadresse ändern?"
+        );
+        assert_eq!(
+            m.from.unwrap().name.as_deref(),
+            Some("Lager West / Standort 3")
+        );
     }
 
     #[test]
@@ -348,7 +408,10 @@ mod tests {
         let a = &m.attachments[0];
         assert_eq!(a.filename, "Prüfbericht März 2025.pdf");
         assert_eq!(a.content.len(), 113);
-        assert_eq!(sha(&a.content), "a1b0657d5f25f8775458ccc49154473970947620fd337e987746d96507d93491");
+        assert_eq!(
+            sha(&a.content),
+            "a1b0657d5f25f8775458ccc49154473970947620fd337e987746d96507d93491"
+        );
     }
 
     #[test]
@@ -358,13 +421,22 @@ mod tests {
         assert!(m.text.starts_with("Hallo,"));
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].filename, "Lieferschein_66120.pdf");
-        assert_eq!(sha(&m.attachments[0].content), "6340ebf4b6b4cb6510ae6936244d772fd1cba271c49661e9f10c1bc6489ff384");
+        assert_eq!(
+            sha(&m.attachments[0].content),
+            "6340ebf4b6b4cb6510ae6936244d772fd1cba271c49661e9f10c1bc6489ff384"
+        );
     }
 
     #[test]
     fn html_only_fragment_gets_a_text_rendition() {
         let m = parse(&case("11-html-only-fragment.eml")).unwrap();
-        assert!(m.text.contains("der Drucker im 2. OG (Raum 2.14) zeigt seit heute früh den Fehler E-302"), "{}", m.text);
+        assert!(
+            m.text.contains(
+                "der Drucker im 2. OG (Raum 2.14) zeigt seit heute früh den Fehler E-302"
+            ),
+            "{}",
+            m.text
+        );
         assert!(m.html.unwrap().contains("E-302"));
     }
 
@@ -374,9 +446,16 @@ mod tests {
         assert_eq!(m.attachments.len(), 1);
         let a = &m.attachments[0];
         assert!(a.inline);
-        assert_eq!(a.content_id.as_deref(), Some("image001.png@01DB5155.249583D0"));
+        assert_eq!(
+            a.content_id.as_deref(),
+            Some("image001.png@01DB5155.249583D0")
+        );
         assert!(sha(&a.content).starts_with("bbbdefee"));
-        assert!(m.html.unwrap().contains("cid:image001.png@01DB5155.249583D0"));
+        assert!(
+            m.html
+                .unwrap()
+                .contains("cid:image001.png@01DB5155.249583D0")
+        );
     }
 
     #[test]
@@ -387,7 +466,10 @@ mod tests {
         let a = &m.attachments[0];
         assert_eq!(a.filename, "Lieferstatus Bestellung 7781.eml");
         assert_eq!(a.content.len(), 935);
-        assert_eq!(sha(&a.content), "ab65f7bef9fa1d6f7f7f29632da4359c265453fe0915c6f5b8b9dc113a7b6a34");
+        assert_eq!(
+            sha(&a.content),
+            "ab65f7bef9fa1d6f7f7f29632da4359c265453fe0915c6f5b8b9dc113a7b6a34"
+        );
     }
 
     #[test]
@@ -396,7 +478,10 @@ mod tests {
         let a = &m.attachments[0];
         assert_eq!(a.filename, "Messprotokoll_0711.csv");
         assert_eq!(a.content.len(), 88);
-        assert_eq!(sha(&a.content), "7ad3278526090364b0859785284487a55fb9475c891130b251af2d780011ad74");
+        assert_eq!(
+            sha(&a.content),
+            "7ad3278526090364b0859785284487a55fb9475c891130b251af2d780011ad74"
+        );
     }
 
     #[test]
@@ -420,17 +505,25 @@ mod tests {
     #[test]
     fn bare_lf_parses_like_crlf() {
         let raw = case("45-bare-lf-line-endings.eml");
-        let crlf = String::from_utf8(raw.clone()).unwrap().replace('\n', "\r\n");
+        let crlf = String::from_utf8(raw.clone())
+            .unwrap()
+            .replace('\n', "\r\n");
         let a = parse(&raw).unwrap();
         let b = parse(crlf.as_bytes()).unwrap();
         assert_eq!(a.subject, "Schadensmeldung 2291 – Fahrzeug beschädigt");
-        assert_eq!(a.from.as_ref().unwrap().name.as_deref(), Some("Björn Sørensen"));
+        assert_eq!(
+            a.from.as_ref().unwrap().name.as_deref(),
+            Some("Björn Sørensen")
+        );
         assert!(a.text.starts_with("Hallo,"));
         assert_eq!(a.text, b.text);
         let att = &a.attachments[0];
         assert_eq!(att.filename, "Schadensbericht_2291.pdf");
         assert_eq!(att.content.len(), 121);
-        assert_eq!(sha(&att.content), "ca1deadae981bbe47cafa012a4dcfba574b5381cf8aba2dfd73e572ea4b50c86");
+        assert_eq!(
+            sha(&att.content),
+            "ca1deadae981bbe47cafa012a4dcfba574b5381cf8aba2dfd73e572ea4b50c86"
+        );
         assert_eq!(att.content, b.attachments[0].content);
     }
 
@@ -438,7 +531,13 @@ mod tests {
     fn bounce_exposes_the_returned_message_ids() {
         let m = parse(&case("33-bounce-dsn-b.eml")).unwrap();
         assert_eq!(m.automated, Some(Automated::Bounce));
-        assert!(m.returned_message_ids.iter().any(|i| i == "c33a-portal@example.org"), "{:?}", m.returned_message_ids);
+        assert!(
+            m.returned_message_ids
+                .iter()
+                .any(|i| i == "c33a-portal@example.org"),
+            "{:?}",
+            m.returned_message_ids
+        );
     }
 
     #[test]

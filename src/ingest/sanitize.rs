@@ -12,9 +12,15 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     b.add_url_schemes(["cid"])
         .url_relative(ammonia::UrlRelative::Deny)
         .link_rel(Some("noopener noreferrer nofollow"))
-        .add_tag_attributes("td", ["align", "valign", "colspan", "rowspan", "width", "bgcolor"])
+        .add_tag_attributes(
+            "td",
+            ["align", "valign", "colspan", "rowspan", "width", "bgcolor"],
+        )
         .add_tag_attributes("th", ["align", "valign", "colspan", "rowspan", "width"])
-        .add_tag_attributes("table", ["width", "cellpadding", "cellspacing", "border", "align"])
+        .add_tag_attributes(
+            "table",
+            ["width", "cellpadding", "cellspacing", "border", "align"],
+        )
         .add_tag_attributes("img", ["width", "height", "alt", "src"])
         .add_tag_attributes("font", ["color", "size"])
         .add_tags(["font", "center"]);
@@ -35,10 +41,24 @@ mod tests {
         let raw = crate::test_cases::case("12-xss-html-body.eml");
         let html = crate::ingest::parse::parse(&raw).unwrap().html.unwrap();
         let lower = html.to_lowercase();
-        for bad in ["<script", "<iframe", "<object", "<embed", "<form", "<base", "<meta", "javascript:", "<style", "style="] {
+        for bad in [
+            "<script",
+            "<iframe",
+            "<object",
+            "<embed",
+            "<form",
+            "<base",
+            "<meta",
+            "javascript:",
+            "<style",
+            "style=",
+        ] {
             assert!(!lower.contains(bad), "{bad} survived: {html}");
         }
-        assert!(!regex_like_on_attr(&lower), "an on* attribute survived: {html}");
+        assert!(
+            !regex_like_on_attr(&lower),
+            "an on* attribute survived: {html}"
+        );
         assert!(html.contains("Bitte prüfen Sie mein Kundenkonto 3341."));
     }
 
@@ -46,13 +66,16 @@ mod tests {
     fn regex_like_on_attr(html: &str) -> bool {
         html.split('<').skip(1).any(|tag| {
             let tag = tag.split('>').next().unwrap_or("");
-            tag.split(|c: char| c.is_whitespace() || c == '/').skip(1).any(|attr| attr.starts_with("on"))
+            tag.split(|c: char| c.is_whitespace() || c == '/')
+                .skip(1)
+                .any(|attr| attr.starts_with("on"))
         })
     }
 
     #[test]
     fn cid_images_survive() {
-        let out = email_html(r#"<img src="cid:a@b" onerror="x()"><a href="JaVaScRiPt:alert(1)">x</a>"#);
+        let out =
+            email_html(r#"<img src="cid:a@b" onerror="x()"><a href="JaVaScRiPt:alert(1)">x</a>"#);
         assert!(out.contains(r#"src="cid:a@b""#), "{out}");
         assert!(!out.to_lowercase().contains("javascript"), "{out}");
         assert!(!out.contains("onerror"));

@@ -1,0 +1,72 @@
+//! Every long-running task of `frontdesk serve`: the web server and the mailbox pollers.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::ingest::poller;
+use crate::web::{self, AppState};
+
+/// Runs the web server on `listener` and the pollers until `shutdown` is cancelled, then
+/// waits for them to finish. If the web server fails, everything is stopped.
+pub async fn run(
+    config: Config,
+    pool: PgPool,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let tracker = TaskTracker::new();
+    tracker.spawn(poller::supervise(
+        pool.clone(),
+        config.ingest.clone(),
+        config.node_id.clone(),
+        shutdown.clone(),
+    ));
+
+    let state = AppState {
+        pool,
+        config: config.clone(),
+    };
+    let server = axum::serve(listener, web::router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let result = server.await;
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "web server failed; stopping");
+    }
+    shutdown.cancel();
+    tracker.close();
+    tracker.wait().await;
+    Ok(result?)
+}
+
+/// Cancels the returned token on SIGINT or SIGTERM.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term => {},
+        }
+        tracing::info!("shutdown requested");
+        t.cancel();
+    });
+    token
+}

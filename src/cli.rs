@@ -1,0 +1,254 @@
+//! The `frontdesk` command line. Scripts and tests depend on these exact commands and flags.
+
+use std::io::Read;
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::auth::{self, Role};
+use crate::config::Config;
+use crate::{app, db, ingest, mailboxes};
+
+/// Frontdesk: shared mailboxes as tickets.
+#[derive(Parser, Debug)]
+#[command(name = "frontdesk", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply database migrations.
+    Migrate,
+    /// Run the web server and all workers (mailbox pollers).
+    Serve {
+        /// Address to listen on (overrides FRONTDESK_BIND).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+    },
+    /// Manage agents.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Manage shared mailboxes.
+    Mailbox {
+        #[command(subcommand)]
+        command: MailboxCommand,
+    },
+    /// Poll mailboxes.
+    Ingest {
+        /// Poll once, wait until everything fetched is stored, print counts and exit.
+        #[arg(long, required = true)]
+        once: bool,
+        /// Only the mailbox with this address.
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentCommand {
+    /// Add an agent. Without --password-stdin a generated password is printed once.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, lead or agent.
+        #[arg(long)]
+        role: String,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailboxCommand {
+    /// Add a mailbox (or update the one with the same address). Prints its id.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        address: String,
+        /// imap[s]://user:pass@host:port/FOLDER (user and password percent-encoded).
+        #[arg(long)]
+        imap_url: String,
+        /// smtp[s]://user:pass@host:port
+        #[arg(long)]
+        smtp_url: Option<String>,
+    },
+    /// List mailboxes (without secrets).
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token for an agent and print it (it is stored hashed).
+    Create {
+        #[arg(long)]
+        agent: String,
+    },
+}
+
+/// Runs a parsed command. Returns the process exit code.
+pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
+    // Validate input before starting anything.
+    if let Command::Mailbox {
+        command:
+            MailboxCommand::Add {
+                imap_url,
+                smtp_url,
+                address,
+                ..
+            },
+    } = &cli.command
+    {
+        mailboxes::ImapUrl::parse(imap_url).context("invalid --imap-url")?;
+        if let Some(s) = smtp_url {
+            mailboxes::check_smtp_url(s).context("invalid --smtp-url")?;
+        }
+        if !address.contains('@') {
+            bail!("invalid --address {address:?}: expected an email address");
+        }
+    }
+    if let Command::Agent {
+        command: AgentCommand::Add { role, email, .. },
+    } = &cli.command
+    {
+        if Role::parse(role).is_none() {
+            bail!("invalid --role {role:?}: expected admin, lead or agent");
+        }
+        if !email.contains('@') {
+            bail!("invalid --email {email:?}");
+        }
+    }
+
+    let mut database = db::connect(&config.db).await?;
+    db::migrate(&database.pool).await?;
+    let pool = database.pool.clone();
+    let code = match cli.command {
+        Command::Migrate => {
+            println!("migrations applied");
+            0
+        }
+        Command::Serve { bind } => {
+            if let Some(b) = bind {
+                config.bind = b;
+            }
+            let listener = tokio::net::TcpListener::bind(config.bind)
+                .await
+                .with_context(|| format!("binding {}", config.bind))?;
+            tracing::info!(url = %format!("http://{}", listener.local_addr()?), node = %config.node_id, "frontdesk listening");
+            app::run(config, pool.clone(), listener, app::shutdown_on_signal()).await?;
+            0
+        }
+        Command::Agent {
+            command:
+                AgentCommand::Add {
+                    email,
+                    name,
+                    role,
+                    password_stdin,
+                },
+        } => {
+            let role = Role::parse(&role).expect("validated above");
+            let (password, generated) = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                let pw = s.trim_end_matches(['\r', '\n']).to_string();
+                if pw.len() < 8 {
+                    bail!("password must be at least 8 characters");
+                }
+                (pw, false)
+            } else {
+                (auth::random_secret()[..20].to_string(), true)
+            };
+            let hash = tokio::task::spawn_blocking(move || {
+                auth::hash_password(&password).map(|h| (h, password))
+            })
+            .await??;
+            let id = auth::create_agent(&pool, &email, &name, role, &hash.0).await?;
+            if generated {
+                println!("agent {id} created; password (shown once): {}", hash.1);
+            } else {
+                println!("agent {id} created");
+            }
+            0
+        }
+        Command::Mailbox {
+            command:
+                MailboxCommand::Add {
+                    name,
+                    address,
+                    imap_url,
+                    smtp_url,
+                },
+        } => {
+            let id = mailboxes::upsert_mailbox(
+                &pool,
+                &name,
+                address.trim(),
+                imap_url.trim(),
+                smtp_url.as_deref(),
+            )
+            .await?;
+            println!("{id}");
+            0
+        }
+        Command::Mailbox {
+            command: MailboxCommand::List,
+        } => {
+            for m in mailboxes::list_mailboxes(&pool).await? {
+                let imap = m
+                    .imap()
+                    .map(|u| u.redacted())
+                    .unwrap_or_else(|e| format!("invalid: {e}"));
+                println!("{}\t{}\t{}\t{}", m.mailbox_id, m.address, m.name, imap);
+            }
+            0
+        }
+        Command::Ingest { once: _, mailbox } => {
+            let results =
+                ingest::poller::ingest_once(&pool, &config.ingest, mailbox.as_deref()).await?;
+            let mut total = ingest::store::IngestCounts::default();
+            let mut failed = 0;
+            for (address, r) in results {
+                match r {
+                    Ok(c) => {
+                        println!("{address}: {c}");
+                        total.merge(c);
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{address}: FAILED: {e:#}");
+                    }
+                }
+            }
+            println!("total: {total}");
+            if failed > 0 { 1 } else { 0 }
+        }
+        Command::Token {
+            command: TokenCommand::Create { agent },
+        } => {
+            let a = auth::find_agent_by_email(&pool, &agent)
+                .await?
+                .with_context(|| format!("no agent with email {agent}"))?;
+            println!("{}", auth::create_api_token(&pool, a.agent_id).await?);
+            0
+        }
+    };
+    pool.close().await;
+    if let Some(pg) = database.embedded.as_mut() {
+        pg.stop();
+    }
+    Ok(code)
+}

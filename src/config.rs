@@ -1,0 +1,177 @@
+//! Typed configuration, read once from the environment (and the CLI for `--bind`).
+//! Every variable is listed with its default in `.env.sample` and the README.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use time::Date;
+
+/// Everything the binary reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub db: DbConfig,
+    pub ingest: IngestConfig,
+    /// `FRONTDESK_BIND`, default `127.0.0.1:8080`.
+    pub bind: SocketAddr,
+    /// `FRONTDESK_NODE_ID`: names this node in logs and `/healthz`; default `hostname:pid`.
+    pub node_id: String,
+}
+
+/// Where the database is.
+#[derive(Clone)]
+pub struct DbConfig {
+    /// `DATABASE_URL`; when unset, an embedded PostgreSQL cluster is started under `data_dir`.
+    pub url: Option<String>,
+    /// `FRONTDESK_DATA_DIR`, default `./data`.
+    pub data_dir: PathBuf,
+    /// `FRONTDESK_DB_POOL_SIZE`, default 10.
+    pub pool_size: u32,
+}
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("DbConfig")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("data_dir", &self.data_dir)
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+/// What to do with a message on the IMAP server once it is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AfterImport {
+    /// Leave flags and folders untouched (default; fetched with `BODY.PEEK`).
+    Keep,
+    /// Set `\Seen`.
+    MarkSeen,
+    /// Move to the named folder (RFC 6851 MOVE).
+    Move(String),
+}
+
+/// Settings of the IMAP pollers.
+#[derive(Clone, Debug)]
+pub struct IngestConfig {
+    /// `FRONTDESK_POLL_INTERVAL_SECS`, default 60: the wait between polls when the server has no IDLE.
+    pub poll_interval: Duration,
+    /// `FRONTDESK_IDLE_SECS`, default 300: how long one IMAP IDLE waits before re-checking
+    /// (RFC 2177 asks clients to re-issue IDLE at least every 29 minutes).
+    pub idle_timeout: Duration,
+    /// `FRONTDESK_FETCH_BATCH`, default 500: messages fetched and stored per transaction.
+    pub fetch_batch: usize,
+    /// `FRONTDESK_BACKFILL_SINCE` (`YYYY-MM-DD`): on first connect, import only mail since then.
+    pub backfill_since: Option<Date>,
+    /// `FRONTDESK_IMAP_ALLOW_PLAINTEXT`, default false: allow unencrypted IMAP to non-loopback hosts.
+    pub allow_plaintext: bool,
+    /// `FRONTDESK_AFTER_IMPORT`: `keep` (default), `seen`, or `move:FOLDER`.
+    pub after_import: AfterImport,
+    /// `FRONTDESK_MAX_BACKOFF_SECS`, default 300: cap of the retry backoff for a failing mailbox.
+    pub max_backoff: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(300),
+            fetch_batch: 500,
+            backfill_since: None,
+            allow_plaintext: false,
+            after_import: AfterImport::Keep,
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A variable that is set but malformed.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|e| ConfigError {
+            name,
+            problem: format!("{v:?}: {e}"),
+        }),
+    }
+}
+
+impl Config {
+    /// Reads the environment. Errors name the variable and the bad value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = IngestConfig::default();
+        let after_import = match var("FRONTDESK_AFTER_IMPORT").as_deref() {
+            None | Some("keep") => AfterImport::Keep,
+            Some("seen") => AfterImport::MarkSeen,
+            Some(v) if v.starts_with("move:") && v.len() > 5 => {
+                AfterImport::Move(v[5..].to_string())
+            }
+            Some(v) => {
+                return Err(ConfigError {
+                    name: "FRONTDESK_AFTER_IMPORT",
+                    problem: format!("{v:?}: expected keep, seen or move:FOLDER"),
+                });
+            }
+        };
+        let backfill_since = match var("FRONTDESK_BACKFILL_SINCE") {
+            None => None,
+            Some(v) => {
+                let fmt = time::macros::format_description!("[year]-[month]-[day]");
+                Some(Date::parse(v.trim(), &fmt).map_err(|e| ConfigError {
+                    name: "FRONTDESK_BACKFILL_SINCE",
+                    problem: format!("{v:?}: {e} (expected YYYY-MM-DD)"),
+                })?)
+            }
+        };
+        Ok(Config {
+            db: DbConfig {
+                url: var("DATABASE_URL"),
+                data_dir: var("FRONTDESK_DATA_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("data")),
+                pool_size: parsed("FRONTDESK_DB_POOL_SIZE", 10)?,
+            },
+            ingest: IngestConfig {
+                poll_interval: Duration::from_secs(parsed(
+                    "FRONTDESK_POLL_INTERVAL_SECS",
+                    defaults.poll_interval.as_secs(),
+                )?),
+                idle_timeout: Duration::from_secs(parsed(
+                    "FRONTDESK_IDLE_SECS",
+                    defaults.idle_timeout.as_secs(),
+                )?),
+                fetch_batch: parsed("FRONTDESK_FETCH_BATCH", defaults.fetch_batch)?.max(1),
+                backfill_since,
+                allow_plaintext: parsed("FRONTDESK_IMAP_ALLOW_PLAINTEXT", false)?,
+                after_import,
+                max_backoff: Duration::from_secs(parsed(
+                    "FRONTDESK_MAX_BACKOFF_SECS",
+                    defaults.max_backoff.as_secs(),
+                )?),
+            },
+            bind: parsed("FRONTDESK_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            node_id: var("FRONTDESK_NODE_ID").unwrap_or_else(default_node_id),
+        })
+    }
+}
+
+fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "node".into());
+    format!("{host}:{}", std::process::id())
+}

@@ -1,0 +1,54 @@
+//! The PostgreSQL pool: from `DATABASE_URL`, or an embedded cluster when none is given.
+//! Migrations in `migrations/` are embedded at build time and run by [`migrate`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::config::DbConfig;
+use crate::embedded_pg::EmbeddedPostgres;
+
+/// An open pool, plus the embedded cluster behind it (stopped when this is dropped).
+pub struct Database {
+    pub pool: PgPool,
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+/// Connects to `DATABASE_URL`, or starts (or reuses) the embedded cluster under the data dir.
+pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Database> {
+    let (options, embedded) = match &cfg.url {
+        Some(url) => (
+            PgConnectOptions::from_str(url)
+                .context("DATABASE_URL is not a valid postgres:// URL")?,
+            None,
+        ),
+        None => {
+            let data_dir = cfg.data_dir.clone();
+            let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir))
+                .await?
+                .context(
+                    "starting the embedded PostgreSQL (set DATABASE_URL to use your own server)",
+                )?;
+            (pg.connect_options(), Some(pg))
+        }
+    };
+    let pool = PgPoolOptions::new()
+        .max_connections(cfg.pool_size)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .context("connecting to PostgreSQL")?;
+    Ok(Database { pool, embedded })
+}
+
+/// Applies pending migrations. Safe to run from several nodes at once (sqlx takes an advisory lock).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::migrate!("./migrations")
+        .run(pool)
+        .await
+        .context("running migrations")?;
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! IMAP connections (async-imap over tokio): implicit TLS, STARTTLS or plain.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
+
+use crate::mailboxes::{ImapUrl, Security};
+
+/// The byte stream under an IMAP session.
+#[derive(Debug)]
+pub enum ImapStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// A logged-in IMAP session.
+pub type ImapSession = async_imap::Session<ImapStream>;
+
+impl AsyncRead for ImapStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ImapStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+fn tls_connector() -> TlsConnector {
+    let roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+async fn tls(host: &str, tcp: TcpStream) -> anyhow::Result<ImapStream> {
+    let name = ServerName::try_from(host.to_string()).context("invalid TLS server name")?;
+    let stream = tls_connector()
+        .connect(name, tcp)
+        .await
+        .context("TLS handshake")?;
+    Ok(ImapStream::Tls(Box::new(stream)))
+}
+
+/// Connects and logs in. Refuses a plain connection to a non-loopback host unless allowed by
+/// the URL (`allow_plaintext=true`) or `FRONTDESK_IMAP_ALLOW_PLAINTEXT`.
+pub async fn connect(url: &ImapUrl, allow_plaintext: bool) -> anyhow::Result<ImapSession> {
+    if url.security == Security::Plain
+        && !url.is_loopback()
+        && !url.allow_plaintext
+        && !allow_plaintext
+    {
+        bail!(
+            "refusing unencrypted IMAP to {} (use imaps://, ?starttls=true, or allow_plaintext=true)",
+            url.host
+        );
+    }
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(20),
+        TcpStream::connect((url.host.as_str(), url.port)),
+    )
+    .await
+    .with_context(|| format!("connecting to {}:{} timed out", url.host, url.port))?
+    .with_context(|| format!("connecting to {}:{}", url.host, url.port))?;
+    tcp.set_nodelay(true)?;
+    let stream = match url.security {
+        Security::Tls => tls(&url.host, tcp).await?,
+        Security::Plain => ImapStream::Plain(tcp),
+        Security::StartTls => {
+            let mut client = async_imap::Client::new(tcp);
+            greeting(&mut client).await?;
+            client
+                .run_command_and_check_ok("STARTTLS", None)
+                .await
+                .context("STARTTLS")?;
+            let tcp = client.into_inner();
+            let stream = tls(&url.host, tcp).await?;
+            return login(async_imap::Client::new(stream), url).await;
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    greeting(&mut client).await?;
+    login(client, url).await
+}
+
+async fn greeting<T>(client: &mut async_imap::Client<T>) -> anyhow::Result<()>
+where
+    T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    match tokio::time::timeout(Duration::from_secs(20), client.read_response()).await {
+        Ok(Ok(Some(_))) => Ok(()),
+        Ok(Ok(None)) => bail!("the IMAP server closed the connection before its greeting"),
+        Ok(Err(e)) => Err(e).context("reading the IMAP greeting"),
+        Err(_) => bail!("no IMAP greeting within 20 s"),
+    }
+}
+
+async fn login(
+    client: async_imap::Client<ImapStream>,
+    url: &ImapUrl,
+) -> anyhow::Result<ImapSession> {
+    client
+        .login(&url.username, &url.password)
+        .await
+        .map_err(|(e, _)| {
+            anyhow::Error::from(e).context(format!("IMAP login as {} failed", url.username))
+        })
+}

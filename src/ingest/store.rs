@@ -1,0 +1,628 @@
+//! Stores one fetched mail: dedupe, thread (RFC 5322 3.6.4), create or extend a ticket.
+//!
+//! Everything here runs inside the caller's transaction, which also advances the IMAP cursor,
+//! so a crash at any point either stores a batch and its cursor or neither.
+
+use serde_json::json;
+use sqlx::{PgConnection, Postgres, Transaction};
+use time::OffsetDateTime;
+
+use super::classify::Automated;
+use super::parse::{self, EmailAddress, InboundEmail};
+use crate::mailboxes::canonical_address;
+
+/// One message as fetched from IMAP.
+#[derive(Debug, Clone)]
+pub struct FetchedMail {
+    pub raw: Vec<u8>,
+    pub folder: String,
+    pub uid_validity: u32,
+    pub uid: u32,
+    /// IMAP INTERNALDATE (receipt time), UTC.
+    pub internal_date: Option<OffsetDateTime>,
+}
+
+/// The mailbox being ingested and what counts as our own mail.
+#[derive(Debug, Clone)]
+pub struct MailboxContext {
+    pub mailbox_id: i64,
+    /// Canonical addresses of every mailbox (see [`canonical_address`]).
+    pub own_addresses: Vec<String>,
+}
+
+impl MailboxContext {
+    fn is_own(&self, email: &str) -> bool {
+        let c = canonical_address(email);
+        self.own_addresses.iter().any(|a| *a == c)
+    }
+}
+
+/// What became of one fetched mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// Opened a new ticket (its number).
+    NewTicket(i64),
+    /// Added to an existing ticket (its number).
+    Threaded(i64),
+    /// Automated mail (auto-reply, bounce) that belongs to no ticket: kept raw, no ticket.
+    SkippedAutomated,
+    /// Mail from one of our own addresses: kept raw, no ticket (breaks mail loops).
+    OwnAddress,
+    /// Already stored (same Message-ID and content): nothing written.
+    Duplicate,
+    /// Could not be parsed: kept with its reason in `quarantine`.
+    Quarantined,
+}
+
+/// Running totals of a poll, printed by `frontdesk ingest --once`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IngestCounts {
+    pub fetched: u64,
+    pub new_tickets: u64,
+    pub threaded: u64,
+    pub skipped_automated: u64,
+    pub own_address: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+}
+
+impl IngestCounts {
+    /// Adds one outcome.
+    pub fn add(&mut self, o: StoreOutcome) {
+        self.fetched += 1;
+        match o {
+            StoreOutcome::NewTicket(_) => self.new_tickets += 1,
+            StoreOutcome::Threaded(_) => self.threaded += 1,
+            StoreOutcome::SkippedAutomated => self.skipped_automated += 1,
+            StoreOutcome::OwnAddress => self.own_address += 1,
+            StoreOutcome::Duplicate => self.duplicates += 1,
+            StoreOutcome::Quarantined => self.quarantined += 1,
+        }
+    }
+
+    /// Adds another set of totals.
+    pub fn merge(&mut self, o: IngestCounts) {
+        self.fetched += o.fetched;
+        self.new_tickets += o.new_tickets;
+        self.threaded += o.threaded;
+        self.skipped_automated += o.skipped_automated;
+        self.own_address += o.own_address;
+        self.duplicates += o.duplicates;
+        self.quarantined += o.quarantined;
+    }
+}
+
+impl std::fmt::Display for IngestCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "fetched={} new_tickets={} threaded={} skipped_automated={} own_address={} duplicates={} quarantined={}",
+            self.fetched,
+            self.new_tickets,
+            self.threaded,
+            self.skipped_automated,
+            self.own_address,
+            self.duplicates,
+            self.quarantined
+        )
+    }
+}
+
+/// Stores a batch of fetched mail and advances the folder cursor, in one transaction.
+/// A mail that fails with a data error is quarantined (inside a savepoint) and the batch goes
+/// on; any other error (connection lost, deadlock) rolls the whole batch back for a retry.
+pub async fn store_batch(
+    tx: &mut Transaction<'_, Postgres>,
+    ctx: &MailboxContext,
+    mails: &[FetchedMail],
+) -> sqlx::Result<IngestCounts> {
+    let mut counts = IngestCounts::default();
+    for mail in mails {
+        let mut sp = sqlx::Connection::begin(&mut **tx).await?;
+        match store_mail(&mut sp, ctx, mail).await {
+            Ok(outcome) => {
+                sp.commit().await?;
+                counts.add(outcome);
+            }
+            Err(StoreError::Parse(reason)) | Err(StoreError::Data(reason)) => {
+                sp.rollback().await?;
+                tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining message");
+                quarantine(&mut **tx, ctx.mailbox_id, mail, &reason).await?;
+                counts.add(StoreOutcome::Quarantined);
+            }
+            Err(StoreError::Db(e)) => return Err(e),
+        }
+    }
+    if let Some(last) = mails.last() {
+        advance_cursor(
+            &mut **tx,
+            ctx.mailbox_id,
+            &last.folder,
+            last.uid_validity,
+            mails.iter().map(|m| m.uid).max().unwrap_or(0),
+        )
+        .await?;
+    }
+    Ok(counts)
+}
+
+/// Errors of [`store_mail`], split by what the batch should do about them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The bytes are not a mail: quarantine.
+    #[error("unparseable: {0}")]
+    Parse(String),
+    /// The database rejected this mail's data (bad encoding, constraint): quarantine.
+    #[error("rejected by the database: {0}")]
+    Data(String),
+    /// The database is unavailable or the transaction failed: retry the batch.
+    #[error(transparent)]
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            // SQLSTATE class 22 (data exception) and 23 (integrity) are about this mail's data.
+            sqlx::Error::Database(d)
+                if d.code()
+                    .is_some_and(|c| c.starts_with("22") || c.starts_with("23")) =>
+            {
+                StoreError::Data(d.to_string())
+            }
+            _ => StoreError::Db(e),
+        }
+    }
+}
+
+/// Stores one mail: the raw bytes always, plus a ticket message unless it is a duplicate,
+/// our own mail, or automated mail that belongs to no ticket.
+pub async fn store_mail(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    mail: &FetchedMail,
+) -> Result<StoreOutcome, StoreError> {
+    let email = parse::parse(&mail.raw).map_err(|e| StoreError::Parse(e.to_string()))?;
+    let received_at = mail.internal_date.unwrap_or_else(OffsetDateTime::now_utc);
+
+    let from_email = email.from.as_ref().map(|a| a.email.clone());
+    let own = from_email.as_deref().is_some_and(|f| ctx.is_own(f));
+    let ticket = if own {
+        None
+    } else {
+        find_thread(conn, ctx, &email).await?
+    };
+
+    let disposition = match (own, ticket, email.automated) {
+        (true, _, _) => "own_address",
+        (false, Some(_), _) => "threaded",
+        (false, None, Some(Automated::AutoReply | Automated::Bounce)) => "automated_dropped",
+        (false, None, _) => "ticket",
+    };
+    let raw_id: Option<i64> = sqlx::query_scalar(
+        "insert into raw_message (mailbox_id, header_message_id, content_sha256, raw, folder, uid_validity, uid, received_at, disposition)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         on conflict (mailbox_id, coalesce(header_message_id, ''), content_sha256) do nothing
+         returning raw_message_id",
+    )
+    .bind(ctx.mailbox_id)
+    .bind(&email.message_id)
+    .bind(&email.content_sha256[..])
+    .bind(&mail.raw)
+    .bind(&mail.folder)
+    .bind(i64::from(mail.uid_validity))
+    .bind(i64::from(mail.uid))
+    .bind(received_at)
+    .bind(disposition)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(raw_id) = raw_id else {
+        return Ok(StoreOutcome::Duplicate);
+    };
+
+    match disposition {
+        "own_address" => {
+            tracing::info!(
+                mailbox.id = ctx.mailbox_id,
+                uid = mail.uid,
+                "mail from our own address: no ticket"
+            );
+            return Ok(StoreOutcome::OwnAddress);
+        }
+        "automated_dropped" => {
+            tracing::info!(mailbox.id = ctx.mailbox_id, uid = mail.uid, kind = ?email.automated, "automated mail for no known ticket: kept raw, no ticket");
+            return Ok(StoreOutcome::SkippedAutomated);
+        }
+        _ => {}
+    }
+
+    let created_at = email.date.unwrap_or(received_at);
+    let customer = customer_address(ctx, &email);
+    let (ticket_id, outcome) = match ticket {
+        Some(t) => (t, StoreOutcome::Threaded(t)),
+        None => {
+            let t = create_ticket(conn, ctx, &email, customer.as_ref(), created_at).await?;
+            (t, StoreOutcome::NewTicket(t))
+        }
+    };
+    let message_id = insert_message(conn, ticket_id, raw_id, &email, created_at).await?;
+    for a in &email.attachments {
+        insert_attachment(conn, message_id, a).await?;
+    }
+    add_participants(conn, ctx, ticket_id, &email, customer.as_ref()).await?;
+
+    if matches!(outcome, StoreOutcome::Threaded(_)) {
+        // A person's reply reopens the ticket; automated mail never does (RFC 3834 spirit).
+        let reopen = email.automated.is_none();
+        let reopened: Option<String> = sqlx::query_scalar(
+            "update ticket t set
+                last_message_at = greatest(t.last_message_at, $2),
+                message_count = t.message_count + 1,
+                status = case when $3 and t.status <> 'open' then 'open' else t.status end
+             from (select status from ticket where ticket_id = $1 for update) old
+             where t.ticket_id = $1
+             returning case when old.status <> t.status then old.status end",
+        )
+        .bind(ticket_id)
+        .bind(created_at)
+        .bind(reopen)
+        .fetch_one(&mut *conn)
+        .await?;
+        if let Some(old) = reopened {
+            add_event(
+                conn,
+                ticket_id,
+                "status_changed",
+                json!({"from": old, "to": "open", "reason": "customer_reply"}),
+            )
+            .await?;
+        }
+    }
+    if email.automated == Some(Automated::Bounce) {
+        record_bounce(conn, ticket_id, message_id, &email).await?;
+    }
+    Ok(outcome)
+}
+
+/// The customer of a new ticket: the first `Reply-To` that is not ours (web forms send
+/// `From: noreply@`), else `From`.
+fn customer_address(ctx: &MailboxContext, email: &InboundEmail) -> Option<EmailAddress> {
+    email
+        .reply_to
+        .iter()
+        .find(|a| !ctx.is_own(&a.email))
+        .cloned()
+        .or_else(|| email.from.clone().filter(|a| !ctx.is_own(&a.email)))
+}
+
+/// Finds the ticket a mail belongs to (RFC 5322 3.6.4): In-Reply-To, then References newest
+/// first, against every Message-ID stored or sent in this mailbox; for bounces also the ids of
+/// the returned message; then a `[#N]` subject token, only when the sender already takes part
+/// in ticket N.
+async fn find_thread(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    email: &InboundEmail,
+) -> sqlx::Result<Option<i64>> {
+    let mut ids: Vec<&str> = Vec::new();
+    ids.extend(email.in_reply_to.iter().map(String::as_str));
+    ids.extend(email.references.iter().rev().map(String::as_str));
+    ids.extend(email.returned_message_ids.iter().map(String::as_str));
+    ids.dedup();
+    if !ids.is_empty() {
+        let found: Option<i64> = sqlx::query_scalar(
+            "select m.ticket_id from message m join ticket t on t.ticket_id = m.ticket_id
+             where t.mailbox_id = $1 and m.header_message_id = any($2)
+             order by array_position($2, m.header_message_id), m.message_id desc
+             limit 1",
+        )
+        .bind(ctx.mailbox_id)
+        .bind(&ids)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    let Some(number) = subject_token(&email.subject) else {
+        return Ok(None);
+    };
+    let senders: Vec<&str> = email
+        .from
+        .iter()
+        .chain(email.reply_to.iter())
+        .map(|a| a.email.as_str())
+        .collect();
+    sqlx::query_scalar(
+        "select t.ticket_id from ticket t
+         where t.ticket_id = $1 and t.mailbox_id = $2
+           and exists (select 1 from ticket_participant p where p.ticket_id = t.ticket_id and p.email = any($3))",
+    )
+    .bind(number)
+    .bind(ctx.mailbox_id)
+    .bind(&senders)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// The ticket number in a `[#N]` subject token, if any.
+pub fn subject_token(subject: &str) -> Option<i64> {
+    let mut rest = subject;
+    while let Some(i) = rest.find("[#") {
+        let after = &rest[i + 2..];
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        if !digits.is_empty() && after[digits.len()..].starts_with(']') {
+            return digits.parse().ok();
+        }
+        rest = after;
+    }
+    None
+}
+
+async fn create_ticket(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    email: &InboundEmail,
+    customer: Option<&EmailAddress>,
+    created_at: OffsetDateTime,
+) -> sqlx::Result<i64> {
+    let customer_id: Option<i64> = match customer {
+        Some(c) => Some(
+            sqlx::query_scalar(
+                "insert into customer (email, name) values ($1, $2)
+                 on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
+                 returning customer_id",
+            )
+            .bind(&c.email)
+            .bind(&c.name)
+            .fetch_one(&mut *conn)
+            .await?,
+        ),
+        None => None,
+    };
+    let subject = if email.subject.trim().is_empty() {
+        "(no subject)"
+    } else {
+        email.subject.as_str()
+    };
+    let ticket_id: i64 = sqlx::query_scalar(
+        "insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count)
+         values ($1, $2, $3, $4, $4, 1) returning ticket_id",
+    )
+    .bind(ctx.mailbox_id)
+    .bind(subject)
+    .bind(customer_id)
+    .bind(created_at)
+    .fetch_one(&mut *conn)
+    .await?;
+    add_event(
+        conn,
+        ticket_id,
+        "created",
+        json!({"via": "email", "automated": email.automated.map(|a| a.as_str())}),
+    )
+    .await?;
+    Ok(ticket_id)
+}
+
+async fn insert_message(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    raw_id: i64,
+    email: &InboundEmail,
+    created_at: OffsetDateTime,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        r#"insert into message (ticket_id, raw_message_id, direction, from_email, from_name, to_addrs, cc_addrs,
+                reply_to_addrs, subject, text_body, html_body, header_message_id, in_reply_to, "references",
+                automated, created_at)
+         values ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         returning message_id"#,
+    )
+    .bind(ticket_id)
+    .bind(raw_id)
+    .bind(email.from.as_ref().map(|a| &a.email))
+    .bind(email.from.as_ref().and_then(|a| a.name.as_ref()))
+    .bind(sqlx::types::Json(&email.to))
+    .bind(sqlx::types::Json(&email.cc))
+    .bind(sqlx::types::Json(&email.reply_to))
+    .bind(&email.subject)
+    .bind(&email.text)
+    .bind(&email.html)
+    .bind(&email.message_id)
+    .bind(email.in_reply_to.first())
+    .bind(&email.references)
+    .bind(email.automated.map(|a| a.as_str()))
+    .bind(created_at)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+async fn insert_attachment(
+    conn: &mut PgConnection,
+    message_id: i64,
+    a: &parse::ParsedAttachment,
+) -> sqlx::Result<()> {
+    use sha2::{Digest, Sha256};
+    sqlx::query(
+        "insert into attachment (message_id, filename, content_type, size, sha256, inline, content_id, content)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(message_id)
+    .bind(&a.filename)
+    .bind(&a.content_type)
+    .bind(a.content.len() as i64)
+    .bind(&Sha256::digest(&a.content)[..])
+    .bind(a.inline)
+    .bind(&a.content_id)
+    .bind(&a.content)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds the customer and everyone on To/Cc (never our own addresses) to the ticket.
+async fn add_participants(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    ticket_id: i64,
+    email: &InboundEmail,
+    customer: Option<&EmailAddress>,
+) -> sqlx::Result<()> {
+    if email.automated.is_some() {
+        return Ok(()); // a mailer daemon or a list is not a participant
+    }
+    let mut emails = Vec::new();
+    let mut names = Vec::new();
+    let mut roles = Vec::new();
+    let sender = email.reply_to.first().or(email.from.as_ref());
+    for (a, role) in customer
+        .map(|c| (c, "customer"))
+        .into_iter()
+        .chain(sender.map(|s| (s, "cc")))
+        .chain(email.to.iter().chain(email.cc.iter()).map(|a| (a, "cc")))
+    {
+        if ctx.is_own(&a.email) || emails.contains(&a.email) {
+            continue;
+        }
+        emails.push(a.email.clone());
+        names.push(a.name.clone());
+        roles.push(role);
+    }
+    if emails.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into ticket_participant (ticket_id, email, name, role)
+         select $1, e, n, r from unnest($2::text[], $3::text[], $4::text[]) as x(e, n, r)
+         on conflict (ticket_id, email) do update set name = coalesce(ticket_participant.name, excluded.name)",
+    )
+    .bind(ticket_id)
+    .bind(&emails)
+    .bind(&names)
+    .bind(&roles)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks the bounced outbound message failed (when it is ours) and records the failure on the
+/// ticket's timeline.
+async fn record_bounce(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    message_id: i64,
+    email: &InboundEmail,
+) -> sqlx::Result<()> {
+    let reason = email
+        .text
+        .lines()
+        .find(|l| l.contains(" 5.") || l.contains("550"))
+        .unwrap_or("delivery failed")
+        .trim()
+        .to_string();
+    let failed: Vec<i64> = sqlx::query_scalar(
+        "update message set delivery_state = 'failed', delivery_error = $3
+         where ticket_id = $1 and direction = 'outbound' and header_message_id = any($2)
+         returning message_id",
+    )
+    .bind(ticket_id)
+    .bind(&email.returned_message_ids)
+    .bind(&reason)
+    .fetch_all(&mut *conn)
+    .await?;
+    add_event(
+        conn,
+        ticket_id,
+        "delivery_failed",
+        json!({"bounce_message_id": message_id, "failed_message_ids": failed, "reason": reason}),
+    )
+    .await
+}
+
+async fn add_event(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    kind: &str,
+    detail: serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into ticket_event (ticket_id, kind, detail) values ($1, $2, $3)")
+        .bind(ticket_id)
+        .bind(kind)
+        .bind(detail)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn quarantine(
+    conn: &mut PgConnection,
+    mailbox_id: i64,
+    mail: &FetchedMail,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into quarantine (mailbox_id, folder, uid_validity, uid, raw, reason) values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(mailbox_id)
+    .bind(&mail.folder)
+    .bind(i64::from(mail.uid_validity))
+    .bind(i64::from(mail.uid))
+    .bind(&mail.raw)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The highest UID already stored for this folder and UIDVALIDITY (0 when none).
+pub async fn cursor(
+    conn: &mut PgConnection,
+    mailbox_id: i64,
+    folder: &str,
+    uid_validity: u32,
+) -> sqlx::Result<u32> {
+    let last: Option<i64> = sqlx::query_scalar(
+        "select last_uid from imap_folder_state where mailbox_id = $1 and folder = $2 and uid_validity = $3",
+    )
+    .bind(mailbox_id)
+    .bind(folder)
+    .bind(i64::from(uid_validity))
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(last.unwrap_or(0) as u32)
+}
+
+async fn advance_cursor(
+    conn: &mut PgConnection,
+    mailbox_id: i64,
+    folder: &str,
+    uid_validity: u32,
+    uid: u32,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into imap_folder_state (mailbox_id, folder, uid_validity, last_uid) values ($1, $2, $3, $4)
+         on conflict (mailbox_id, folder, uid_validity)
+         do update set last_uid = greatest(imap_folder_state.last_uid, excluded.last_uid), updated_at = now()",
+    )
+    .bind(mailbox_id)
+    .bind(folder)
+    .bind(i64::from(uid_validity))
+    .bind(i64::from(uid))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_token_finds_the_ticket_number() {
+        assert_eq!(subject_token("VS: [#4711] Drucker"), Some(4711));
+        assert_eq!(subject_token("Re: [#12]"), Some(12));
+        assert_eq!(subject_token("[#] [#x] no"), None);
+        assert_eq!(subject_token("a [#a] b [#7]"), Some(7));
+    }
+}

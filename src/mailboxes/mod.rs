@@ -1,0 +1,101 @@
+//! The shared mailboxes (support@, billing@): their address and IMAP/SMTP servers.
+
+mod url;
+
+pub use url::{ImapUrl, Security, UrlError, check_smtp_url};
+
+use sqlx::{FromRow, PgExecutor};
+
+/// A configured shared mailbox.
+#[derive(Debug, Clone, FromRow)]
+pub struct Mailbox {
+    pub mailbox_id: i64,
+    pub name: String,
+    /// The address customers write to, e.g. `support@example.com`.
+    pub address: String,
+    /// `imap[s]://user:pass@host:port/FOLDER`; holds a secret, never log it.
+    pub imap_url: String,
+    pub smtp_url: Option<String>,
+}
+
+impl Mailbox {
+    /// The parsed IMAP URL.
+    pub fn imap(&self) -> Result<ImapUrl, UrlError> {
+        ImapUrl::parse(&self.imap_url)
+    }
+}
+
+/// Creates a mailbox, or updates the one with the same address (case-insensitive).
+/// Returns its id.
+pub async fn upsert_mailbox(
+    db: impl PgExecutor<'_>,
+    name: &str,
+    address: &str,
+    imap_url: &str,
+    smtp_url: Option<&str>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "insert into mailbox (name, address, imap_url, smtp_url) values ($1, $2, $3, $4)
+         on conflict (lower(address)) do update
+            set name = excluded.name, imap_url = excluded.imap_url, smtp_url = excluded.smtp_url
+         returning mailbox_id",
+    )
+    .bind(name)
+    .bind(address)
+    .bind(imap_url)
+    .bind(smtp_url)
+    .fetch_one(db)
+    .await
+}
+
+/// Every mailbox, oldest first.
+pub async fn list_mailboxes(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Mailbox>> {
+    sqlx::query_as(
+        "select mailbox_id, name, address, imap_url, smtp_url from mailbox order by mailbox_id",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The mailbox with this address (case-insensitive).
+pub async fn find_mailbox_by_address(
+    db: impl PgExecutor<'_>,
+    address: &str,
+) -> sqlx::Result<Option<Mailbox>> {
+    sqlx::query_as("select mailbox_id, name, address, imap_url, smtp_url from mailbox where lower(address) = lower($1)")
+        .bind(address)
+        .fetch_optional(db)
+        .await
+}
+
+/// Reduces an address to the form used to recognise our own mail: lower-case, without a
+/// `+tag` sub-address (`Support+Billing@Example.com` → `support@example.com`).
+pub fn canonical_address(address: &str) -> String {
+    let a = address.trim().to_lowercase();
+    match a.split_once('@') {
+        Some((local, domain)) => format!("{}@{domain}", local.split('+').next().unwrap_or(local)),
+        None => a,
+    }
+}
+
+/// The canonical form of every mailbox address: mail from these is our own.
+pub async fn own_addresses(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<String> = sqlx::query_scalar("select address from mailbox")
+        .fetch_all(db)
+        .await?;
+    Ok(rows.iter().map(|a| canonical_address(a)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_address_drops_case_and_subaddress() {
+        assert_eq!(
+            canonical_address(" Support+Billing@Example.COM"),
+            "support@example.com"
+        );
+        assert_eq!(canonical_address("a@b.c"), "a@b.c");
+    }
+}

@@ -1,0 +1,335 @@
+//! Tickets, their messages, attachments and timeline: the read side used by the API and UI.
+//!
+//! Every query takes the caller's visible mailboxes (`None` = all) so that access control is
+//! applied in SQL, not after the fact.
+
+use serde::Serialize;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgExecutor};
+use time::OffsetDateTime;
+
+use crate::ingest::parse::EmailAddress;
+
+/// Ticket statuses, in the field's terms.
+pub const STATUSES: [&str; 4] = ["open", "pending", "snoozed", "closed"];
+
+/// A mailbox reference as shown on a ticket.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct MailboxRef {
+    pub id: i64,
+    pub address: String,
+}
+
+/// A ticket row of the list (`GET /api/v1/tickets`).
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct TicketSummary {
+    pub number: i64,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub mailbox: Json<MailboxRef>,
+    /// The assignee's email, or null.
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    /// `{"email", "name"}` or null.
+    pub customer: Option<Json<EmailAddress>>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_message_at: OffsetDateTime,
+    pub message_count: i32,
+}
+
+/// Filters of the ticket list.
+#[derive(Debug, Default, Clone)]
+pub struct TicketFilter {
+    pub status: Option<String>,
+    /// Mailbox id or address.
+    pub mailbox: Option<String>,
+    /// Page size, 1..=200.
+    pub limit: i64,
+    /// Opaque keyset cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+const SUMMARY_SELECT: &str = "
+    select t.ticket_id as number, t.subject, t.status, t.priority,
+           json_build_object('id', mb.mailbox_id, 'address', mb.address) as mailbox,
+           a.email as assignee,
+           coalesce((select array_agg(g.name order by g.name) from ticket_tag tt join tag g on g.tag_id = tt.tag_id
+                     where tt.ticket_id = t.ticket_id), '{}') as tags,
+           case when c.customer_id is null then null else json_build_object('email', c.email, 'name', c.name) end as customer,
+           t.created_at, t.last_message_at, t.message_count
+    from ticket t
+    join mailbox mb on mb.mailbox_id = t.mailbox_id
+    left join customer c on c.customer_id = t.customer_id
+    left join agent a on a.agent_id = t.assignee_agent_id";
+
+/// A bad filter value, with a message for the API client.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FilterError(pub String);
+
+/// Lists tickets newest activity first, with keyset pagination. Returns the page and the
+/// cursor of the next page (`None` on the last page).
+pub async fn list_tickets(
+    db: impl PgExecutor<'_>,
+    visible: Option<&[i64]>,
+    f: &TicketFilter,
+) -> Result<(Vec<TicketSummary>, Option<String>), ListError> {
+    if let Some(s) = &f.status {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(ListError::Filter(FilterError(format!(
+                "unknown status {s:?}; expected one of {}",
+                STATUSES.join(", ")
+            ))));
+        }
+    }
+    let (cursor_at, cursor_id) = match &f.cursor {
+        None => (None, None),
+        Some(c) => {
+            let (at, id) = decode_cursor(c)
+                .ok_or_else(|| ListError::Filter(FilterError("invalid cursor".into())))?;
+            (Some(at), Some(id))
+        }
+    };
+    let (mailbox_id, mailbox_address) = match &f.mailbox {
+        None => (None, None),
+        Some(m) => match m.parse::<i64>() {
+            Ok(id) => (Some(id), None),
+            Err(_) => (None, Some(m.clone())),
+        },
+    };
+    let sql = format!(
+        "{SUMMARY_SELECT}
+        where ($1::bigint[] is null or t.mailbox_id = any($1))
+          and ($2::text is null or t.status = $2)
+          and ($3::bigint is null or t.mailbox_id = $3)
+          and ($4::text is null or lower(mb.address) = lower($4))
+          and ($5::timestamptz is null or (t.last_message_at, t.ticket_id) < ($5, $6))
+        order by t.last_message_at desc, t.ticket_id desc
+        limit $7"
+    );
+    let limit = f.limit.clamp(1, 200);
+    let mut rows: Vec<TicketSummary> = sqlx::query_as(&sql)
+        .bind(visible)
+        .bind(&f.status)
+        .bind(mailbox_id)
+        .bind(mailbox_address)
+        .bind(cursor_at)
+        .bind(cursor_id)
+        .bind(limit + 1)
+        .fetch_all(db)
+        .await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|r| encode_cursor(r.last_message_at, r.number))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// Errors of [`list_tickets`].
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn encode_cursor(at: OffsetDateTime, id: i64) -> String {
+    format!("{}_{id}", at.unix_timestamp_nanos() / 1000)
+}
+
+fn decode_cursor(c: &str) -> Option<(OffsetDateTime, i64)> {
+    let (micros, id) = c.split_once('_')?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(micros.parse::<i128>().ok()? * 1000).ok()?;
+    Some((at, id.parse().ok()?))
+}
+
+/// One attachment's metadata.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct AttachmentMeta {
+    pub id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub inline: bool,
+    pub content_id: Option<String>,
+}
+
+/// A message of a ticket (`GET /api/v1/tickets/{number}`).
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct MessageView {
+    pub id: i64,
+    pub direction: String,
+    pub from: Option<Json<EmailAddress>>,
+    pub to: Json<Vec<EmailAddress>>,
+    pub cc: Json<Vec<EmailAddress>>,
+    pub reply_to: Json<Vec<EmailAddress>>,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub automated: Option<String>,
+    pub attachments: Json<Vec<AttachmentMeta>>,
+    /// Outbound only: `{"state", "error"}`.
+    pub delivery: Option<Json<serde_json::Value>>,
+}
+
+/// A timeline entry.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct EventView {
+    pub id: i64,
+    pub kind: String,
+    pub detail: Json<serde_json::Value>,
+    pub agent: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A whole ticket.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub summary: TicketSummary,
+    /// Participant addresses other than the customer.
+    pub cc: Vec<EmailAddress>,
+    pub messages: Vec<MessageView>,
+    pub events: Vec<EventView>,
+}
+
+/// Loads a ticket if it exists and is in a visible mailbox.
+pub async fn get_ticket(
+    pool: &sqlx::PgPool,
+    visible: Option<&[i64]>,
+    number: i64,
+) -> sqlx::Result<Option<TicketDetail>> {
+    let sql = format!(
+        "{SUMMARY_SELECT} where t.ticket_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2))"
+    );
+    let Some(summary) = sqlx::query_as::<_, TicketSummary>(&sql)
+        .bind(number)
+        .bind(visible)
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let cc: Vec<(String, Option<String>)> =
+        sqlx::query_as("select email, name from ticket_participant where ticket_id = $1 and role = 'cc' order by email")
+            .bind(number)
+            .fetch_all(pool)
+            .await?;
+    let messages: Vec<MessageView> = sqlx::query_as(
+        r#"select m.message_id as id, m.direction,
+                  case when m.from_email is null then null else json_build_object('email', m.from_email, 'name', m.from_name) end as "from",
+                  m.to_addrs as "to", m.cc_addrs as cc, m.reply_to_addrs as reply_to, m.subject,
+                  m.text_body as text, m.html_body as html, m.header_message_id as message_id, m.in_reply_to,
+                  m."references", m.created_at, m.automated,
+                  coalesce((select json_agg(json_build_object('id', a.attachment_id, 'filename', a.filename,
+                              'content_type', a.content_type, 'size', a.size, 'sha256', encode(a.sha256, 'hex'),
+                              'inline', a.inline, 'content_id', a.content_id) order by a.attachment_id)
+                            from attachment a where a.message_id = m.message_id), '[]'::json) as attachments,
+                  case when m.direction = 'outbound'
+                       then json_build_object('state', m.delivery_state, 'error', m.delivery_error) end as delivery
+           from message m where m.ticket_id = $1 order by m.created_at, m.message_id"#,
+    )
+    .bind(number)
+    .fetch_all(pool)
+    .await?;
+    let events: Vec<EventView> = sqlx::query_as(
+        "select e.ticket_event_id as id, e.kind, e.detail, a.email as agent, e.created_at
+         from ticket_event e left join agent a on a.agent_id = e.agent_id
+         where e.ticket_id = $1 order by e.created_at, e.ticket_event_id",
+    )
+    .bind(number)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(TicketDetail {
+        summary,
+        cc: cc
+            .into_iter()
+            .map(|(email, name)| EmailAddress { email, name })
+            .collect(),
+        messages,
+        events,
+    }))
+}
+
+/// An attachment's bytes, if it exists and its ticket's mailbox is visible.
+#[derive(Debug, FromRow)]
+pub struct AttachmentContent {
+    pub filename: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+/// Loads an attachment's bytes, applying mailbox access.
+pub async fn get_attachment(
+    db: impl PgExecutor<'_>,
+    visible: Option<&[i64]>,
+    id: i64,
+) -> sqlx::Result<Option<AttachmentContent>> {
+    sqlx::query_as(
+        "select a.filename, a.content_type, a.content from attachment a
+         join message m on m.message_id = a.message_id join ticket t on t.ticket_id = m.ticket_id
+         where a.attachment_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2))",
+    )
+    .bind(id)
+    .bind(visible)
+    .fetch_optional(db)
+    .await
+}
+
+/// A quarantined mail (without its bytes).
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct QuarantineEntry {
+    pub id: i64,
+    pub mailbox: Json<MailboxRef>,
+    pub folder: Option<String>,
+    pub uid_validity: Option<i64>,
+    pub uid: Option<i64>,
+    pub reason: String,
+    pub size: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// Quarantined mail of the visible mailboxes, newest first.
+pub async fn list_quarantine(
+    db: impl PgExecutor<'_>,
+    visible: Option<&[i64]>,
+) -> sqlx::Result<Vec<QuarantineEntry>> {
+    sqlx::query_as(
+        "select q.quarantine_id as id, json_build_object('id', mb.mailbox_id, 'address', mb.address) as mailbox,
+                q.folder, q.uid_validity, q.uid, q.reason, octet_length(q.raw) as size, q.created_at
+         from quarantine q join mailbox mb on mb.mailbox_id = q.mailbox_id
+         where ($1::bigint[] is null or q.mailbox_id = any($1))
+         order by q.quarantine_id desc limit 500",
+    )
+    .bind(visible)
+    .fetch_all(db)
+    .await
+}
+
+/// The raw bytes of a quarantined mail, applying mailbox access.
+pub async fn quarantine_raw(
+    db: impl PgExecutor<'_>,
+    visible: Option<&[i64]>,
+    id: i64,
+) -> sqlx::Result<Option<Vec<u8>>> {
+    sqlx::query_scalar("select raw from quarantine where quarantine_id = $1 and ($2::bigint[] is null or mailbox_id = any($2))")
+        .bind(id)
+        .bind(visible)
+        .fetch_optional(db)
+        .await
+}

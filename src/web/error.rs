@@ -1,0 +1,53 @@
+//! One error type for handlers: maps to a status and a JSON `{"error": "..."}` body.
+//! Server errors are logged once here and say nothing to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// What a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Db(_) | AppError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if status.is_server_error() {
+            tracing::error!(error = %format!("{self:#}"), "request failed");
+            "internal error".to_string()
+        } else {
+            self.to_string()
+        };
+        let mut resp = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert("www-authenticate", "Bearer".parse().expect("static header"));
+        }
+        resp
+    }
+}
+
+impl From<crate::tickets::ListError> for AppError {
+    fn from(e: crate::tickets::ListError) -> Self {
+        match e {
+            crate::tickets::ListError::Filter(f) => AppError::BadRequest(f.0),
+            crate::tickets::ListError::Db(d) => AppError::Db(d),
+        }
+    }
+}

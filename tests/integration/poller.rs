@@ -1,0 +1,262 @@
+//! The long-running poller: IDLE wake-up, poison messages, unreachable servers, the lease.
+
+use std::time::{Duration, Instant};
+
+use frontdesk::config::{Config, IngestConfig};
+use frontdesk::ingest::poller;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::*;
+
+fn test_config(db: &TestDb) -> Config {
+    let mut c = Config::from_env().unwrap();
+    c.db.url = Some(db.url.clone());
+    c.ingest.poll_interval = Duration::from_secs(1);
+    c.node_id = "test-node".into();
+    c
+}
+
+async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !f().await {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn serve_turns_new_mail_into_a_ticket_within_seconds_via_idle() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let shutdown = CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut cfg = test_config(&db);
+    cfg.ingest.poll_interval = Duration::from_secs(600); // only IDLE can be fast enough
+    let app = tokio::spawn(frontdesk::app::run(
+        cfg,
+        db.pool.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+
+    // Let the poller reach IDLE on the empty mailbox, then deliver.
+    let pool = db.pool.clone();
+    wait_for("the first poll", Duration::from_secs(10), || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from mailbox_health where last_ok_at is not null",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+            == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let delivered = Instant::now();
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    wait_for("the ticket", Duration::from_secs(5), || async {
+        ticket_count(&pool).await == 1
+    })
+    .await;
+    eprintln!(
+        "mail became a ticket {:?} after APPEND",
+        delivered.elapsed()
+    );
+
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), app)
+        .await
+        .expect("graceful shutdown")
+        .unwrap()
+        .unwrap();
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_poison_message_is_quarantined_with_its_bytes_and_the_poller_goes_on() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let poison = b"this is not a mail at all\r\njust text without any header\r\n".to_vec();
+    mb.deliver(
+        "INBOX",
+        &[&poison, &case("23-reply-in-reply-to-only-a.eml")],
+    )
+    .await;
+    let c = ingest(&db.pool).await;
+    assert_eq!((c.fetched, c.quarantined, c.new_tickets), (2, 1, 1));
+    let (raw, reason): (Vec<u8>, String) = sqlx::query_as("select raw, reason from quarantine")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(raw, poison);
+    assert!(reason.contains("not an RFC 5322 message"), "{reason}");
+    let again = ingest(&db.pool).await;
+    assert_eq!(
+        again.fetched, 0,
+        "a quarantined message is not fetched again"
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_imap_server_is_reported_and_retried_not_fatal() {
+    let db = TestDb::new().await;
+    frontdesk::mailboxes::upsert_mailbox(
+        &db.pool,
+        "Dead",
+        "dead@example.com",
+        "imap://u:p@127.0.0.1:1/INBOX",
+        None,
+    )
+    .await
+    .unwrap();
+    let mb = frontdesk::mailboxes::find_mailbox_by_address(&db.pool, "dead@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let cfg = IngestConfig {
+        max_backoff: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let task = tokio::spawn(poller::run(
+        db.pool.clone(),
+        mb,
+        cfg,
+        "n1".into(),
+        shutdown.clone(),
+    ));
+    let pool = db.pool.clone();
+    wait_for("two failed attempts", Duration::from_secs(10), || async {
+        sqlx::query_scalar::<_, Option<i32>>("select max(consecutive_failures) from mailbox_health")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .unwrap_or(0)
+            >= 2
+    })
+    .await;
+    let err: String = sqlx::query_scalar("select last_error from mailbox_health")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        err.contains("127.0.0.1:1"),
+        "the error names the server: {err}"
+    );
+    assert!(!err.contains("u:p@"), "no secrets in the error");
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("poller stops on shutdown")
+        .unwrap();
+
+    // /healthz reports it.
+    use tower::ServiceExt;
+    let state = frontdesk::web::AppState {
+        pool: db.pool.clone(),
+        config: std::sync::Arc::new(test_config(&db)),
+    };
+    let resp = frontdesk::web::router(state)
+        .oneshot(
+            axum::http::Request::get("/healthz")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(
+        &axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(body["status"], "degraded");
+    assert!(
+        body["mailboxes"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:1")
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn only_one_node_polls_a_mailbox_and_another_takes_over_when_it_stops() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let mailbox = frontdesk::mailboxes::find_mailbox_by_address(&db.pool, SUPPORT)
+        .await
+        .unwrap()
+        .unwrap();
+    let cfg = IngestConfig {
+        poll_interval: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let stop_a = CancellationToken::new();
+    let stop_b = CancellationToken::new();
+    let a = tokio::spawn(poller::run(
+        db.pool.clone(),
+        mailbox.clone(),
+        cfg.clone(),
+        "node-a".into(),
+        stop_a.clone(),
+    ));
+    let pool = db.pool.clone();
+    wait_for("node-a to poll", Duration::from_secs(10), || async {
+        sqlx::query_scalar::<_, Option<String>>("select polled_by from mailbox_health")
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+            .flatten()
+            .as_deref()
+            == Some("node-a")
+    })
+    .await;
+    let b = tokio::spawn(poller::run(
+        db.pool.clone(),
+        mailbox,
+        cfg,
+        "node-b".into(),
+        stop_b.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let holders: i64 = sqlx::query_scalar("select count(*) from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(holders, 1, "exactly one node holds the mailbox lease");
+    let polled_by: String = sqlx::query_scalar("select polled_by from mailbox_health")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(polled_by, "node-a");
+
+    stop_a.cancel();
+    a.await.unwrap();
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    wait_for(
+        "node-b to take over and ingest",
+        Duration::from_secs(15),
+        || async { ticket_count(&pool).await == 1 },
+    )
+    .await;
+    let polled_by: String = sqlx::query_scalar("select polled_by from mailbox_health")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(polled_by, "node-b");
+    stop_b.cancel();
+    b.await.unwrap();
+    db.drop_db().await;
+}

@@ -1,0 +1,195 @@
+//! Test harness: a fresh database and a fresh IMAP user per test, and helpers to deliver mail
+//! to Dovecot and run the real poller.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use frontdesk::config::IngestConfig;
+use frontdesk::ingest::imap::{self, ImapSession};
+use frontdesk::ingest::poller;
+use frontdesk::ingest::store::IngestCounts;
+use frontdesk::mailboxes::{self, ImapUrl};
+use rand::Rng;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+/// The helpdesk address of the shared cases.
+pub const SUPPORT: &str = "support@example.com";
+
+fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests through scripts/test"))
+}
+
+/// `host:port` of the test Dovecot.
+pub fn imap_addr() -> String {
+    env("FRONTDESK_TEST_IMAP")
+}
+
+/// Raw bytes of a shared case file.
+pub fn case(name: &str) -> Vec<u8> {
+    let dir = std::env::var_os("FRONTDESK_TEST_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cases/email"));
+    let p = dir.join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+pub fn random_name(prefix: &str) -> String {
+    let n: u64 = rand::rng().random();
+    format!("{prefix}{n:016x}")
+}
+
+/// A fresh, migrated database, dropped when the test passes.
+pub struct TestDb {
+    pub pool: PgPool,
+    pub url: String,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let base = env("DATABASE_URL");
+        let name = random_name("frontdesk_test_");
+        let admin = PgConnectOptions::from_str(&base).expect("DATABASE_URL");
+        let mut conn = admin.connect().await.expect("connect to DATABASE_URL");
+        sqlx::query(&format!("create database {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let opts = admin.clone().database(&name);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await
+            .expect("connect test db");
+        frontdesk::db::migrate(&pool).await.expect("migrate");
+        let url = with_database(&base, &name);
+        TestDb { pool, url, name }
+    }
+
+    /// Drops the database (call at the end of a passing test; a failing test keeps it).
+    pub async fn drop_db(self) {
+        self.pool.close().await;
+        let admin = PgConnectOptions::from_str(&env("DATABASE_URL")).unwrap();
+        if let Ok(mut conn) = admin.connect().await {
+            let _ = sqlx::query(&format!(
+                "drop database if exists {} with (force)",
+                self.name
+            ))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
+
+/// Replaces the database name of a postgres URL.
+fn with_database(url: &str, db: &str) -> String {
+    let mut u = url::Url::parse(url).expect("DATABASE_URL is a URL");
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
+
+/// A test mailbox: a fresh Dovecot user whose INBOX is `support@example.com`.
+pub struct TestMailbox {
+    pub mailbox_id: i64,
+    pub url: String,
+}
+
+impl TestMailbox {
+    /// Creates the Dovecot user (by logging in) and the Frontdesk mailbox.
+    pub async fn new(pool: &PgPool, extra_folders: &[&str]) -> TestMailbox {
+        let user = random_name("u");
+        let mut url = format!("imap://{user}:secret@{}/INBOX", imap_addr());
+        for (i, f) in extra_folders.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&format!("folder={}", f.replace(' ', "%20")));
+        }
+        let mailbox_id = mailboxes::upsert_mailbox(pool, "Example Support", SUPPORT, &url, None)
+            .await
+            .unwrap();
+        let mb = TestMailbox { mailbox_id, url };
+        let mut s = mb.session().await;
+        for f in extra_folders {
+            s.create(f)
+                .await
+                .unwrap_or_else(|e| panic!("CREATE {f}: {e}"));
+        }
+        s.logout().await.ok();
+        mb
+    }
+
+    /// A logged-in IMAP session as this mailbox's user.
+    pub async fn session(&self) -> ImapSession {
+        imap::connect(&ImapUrl::parse(&self.url).unwrap(), false)
+            .await
+            .expect("IMAP login to the test Dovecot")
+    }
+
+    /// APPENDs raw messages to a folder.
+    pub async fn deliver(&self, folder: &str, messages: &[&[u8]]) {
+        let mut s = self.session().await;
+        for m in messages {
+            s.append(folder, None, None, m)
+                .await
+                .unwrap_or_else(|e| panic!("APPEND to {folder}: {e}"));
+        }
+        s.logout().await.ok();
+    }
+}
+
+/// Runs the real poller once over every mailbox, as `frontdesk ingest --once` does.
+pub async fn ingest(pool: &PgPool) -> IngestCounts {
+    ingest_with(pool, &IngestConfig::default()).await
+}
+
+pub async fn ingest_with(pool: &PgPool, cfg: &IngestConfig) -> IngestCounts {
+    let mut total = IngestCounts::default();
+    for (address, r) in poller::ingest_once(pool, cfg, None)
+        .await
+        .expect("ingest_once")
+    {
+        total.merge(r.unwrap_or_else(|e| panic!("{address}: {e:#}")));
+    }
+    total
+}
+
+/// Number of tickets.
+pub async fn ticket_count(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from ticket")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The only ticket of the database, as the API shows it.
+pub async fn only_ticket(pool: &PgPool) -> serde_json::Value {
+    let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1, "expected exactly one ticket, got {ids:?}");
+    ticket_json(pool, ids[0]).await
+}
+
+/// A ticket as `GET /api/v1/tickets/{number}` shows it.
+pub async fn ticket_json(pool: &PgPool, number: i64) -> serde_json::Value {
+    let t = frontdesk::tickets::get_ticket(pool, None, number)
+        .await
+        .unwrap()
+        .expect("ticket exists");
+    serde_json::to_value(t).unwrap()
+}
+
+/// Replaces the `[#4711]`-style placeholders of the shared cases with a real ticket number.
+pub fn with_token(raw: &[u8], number: i64) -> Vec<u8> {
+    let mut s = raw.to_vec();
+    for placeholder in ["4711", "4712", "4713", "4714", "4715"] {
+        let from = format!("[#{placeholder}]");
+        let to = format!("[#{number}]");
+        while let Some(i) = s.windows(from.len()).position(|w| w == from.as_bytes()) {
+            s.splice(i..i + from.len(), to.bytes());
+        }
+    }
+    s
+}
