@@ -123,10 +123,10 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
     // An image referenced from the HTML by cid: is inline whatever its disposition says.
     if let Some(html) = &html_raw {
         for a in &mut attachments {
-            if let Some(cid) = &a.content_id {
-                if html.contains(&format!("cid:{cid}")) {
-                    a.inline = true;
-                }
+            if let Some(cid) = &a.content_id
+                && html.contains(&format!("cid:{cid}"))
+            {
+                a.inline = true;
             }
         }
     }
@@ -338,12 +338,11 @@ fn returned_ids(msg: &mail_parser::Message<'_>) -> Vec<String> {
         } else if part
             .content_type()
             .is_some_and(|c| c.subtype() == Some("rfc822-headers"))
+            && let Some(inner) = MessageParser::default().parse_headers(part.contents())
         {
-            if let Some(inner) = MessageParser::default().parse_headers(part.contents()) {
-                out.extend(inner.message_id().and_then(clean_id));
-                out.extend(ids(inner.in_reply_to()));
-                out.extend(ids(inner.references()).into_iter().rev());
-            }
+            out.extend(inner.message_id().and_then(clean_id));
+            out.extend(ids(inner.in_reply_to()));
+            out.extend(ids(inner.references()).into_iter().rev());
         }
     }
     out.dedup();

@@ -79,15 +79,32 @@ async fn sync_folder(
         .filter(|u| *u > last)
         .collect();
     uids.sort_unstable();
+    // Store one batch while the next is fetched: IMAP and PostgreSQL work overlap.
     let mut total = IngestCounts::default();
-    for chunk in uids.chunks(cfg.fetch_batch) {
-        let mails = fetch(session, folder, uid_validity, chunk).await?;
-        let mut tx = pool.begin().await?;
-        let counts = store::store_batch(&mut tx, ctx, &mails).await?;
-        tx.commit().await?;
+    let chunks: Vec<&[u32]> = uids.chunks(cfg.fetch_batch).collect();
+    let mut next = match chunks.first() {
+        Some(c) => Some(fetch(session, folder, uid_validity, c).await?),
+        None => None,
+    };
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mails = next.take().expect("fetched ahead");
+        let (stored, fetched) = match chunks.get(i + 1) {
+            Some(following) => {
+                let (s, f) = tokio::join!(
+                    store::store_batch(pool, ctx, &mails),
+                    fetch(session, folder, uid_validity, following)
+                );
+                (s, Some(f))
+            }
+            None => (store::store_batch(pool, ctx, &mails).await, None),
+        };
+        let counts = stored?;
+        next = fetched.transpose()?;
         tracing::info!(folder, uid_validity, first_uid = chunk[0], %counts, "stored batch");
         total.merge(counts);
-        after_import(session, chunk, &cfg.after_import).await;
+    }
+    if !uids.is_empty() {
+        after_import(session, &uids, &cfg.after_import).await;
     }
     Ok(total)
 }

@@ -4,7 +4,7 @@
 //! so a crash at any point either stores a batch and its cursor or neither.
 
 use serde_json::json;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use super::classify::Automated;
@@ -33,7 +33,7 @@ pub struct MailboxContext {
 impl MailboxContext {
     fn is_own(&self, email: &str) -> bool {
         let c = canonical_address(email);
-        self.own_addresses.iter().any(|a| *a == c)
+        self.own_addresses.contains(&c)
     }
 }
 
@@ -109,17 +109,70 @@ impl std::fmt::Display for IngestCounts {
 }
 
 /// Stores a batch of fetched mail and advances the folder cursor, in one transaction.
-/// A mail that fails with a data error is quarantined (inside a savepoint) and the batch goes
-/// on; any other error (connection lost, deadlock) rolls the whole batch back for a retry.
+///
+/// Mail is parsed before the transaction; unparseable mail is quarantined. The batch is first
+/// stored in one go; if the database rejects one mail's data (bad encoding, a constraint), the
+/// batch is retried with a savepoint per mail so that only that mail is quarantined. Any other
+/// error (connection lost, deadlock) rolls the whole batch back and is returned for a retry.
 pub async fn store_batch(
-    tx: &mut Transaction<'_, Postgres>,
+    pool: &PgPool,
     ctx: &MailboxContext,
     mails: &[FetchedMail],
 ) -> sqlx::Result<IngestCounts> {
+    let parsed: Vec<Result<InboundEmail, String>> = mails
+        .iter()
+        .map(|m| parse::parse(&m.raw).map_err(|e| e.to_string()))
+        .collect();
+    match store_parsed(pool, ctx, mails, &parsed, false).await {
+        Err(StoreError::Data(reason)) => {
+            tracing::warn!(mailbox.id = ctx.mailbox_id, %reason, "a mail was rejected; storing the batch one mail at a time");
+            match store_parsed(pool, ctx, mails, &parsed, true).await {
+                Ok(c) => Ok(c),
+                Err(StoreError::Db(e)) => Err(e),
+                Err(other) => Err(sqlx::Error::Protocol(other.to_string())),
+            }
+        }
+        Err(StoreError::Db(e)) => Err(e),
+        Err(StoreError::Parse(p)) => Err(sqlx::Error::Protocol(p)),
+        Ok(c) => Ok(c),
+    }
+}
+
+async fn store_parsed(
+    pool: &PgPool,
+    ctx: &MailboxContext,
+    mails: &[FetchedMail],
+    parsed: &[Result<InboundEmail, String>],
+    savepoints: bool,
+) -> Result<IngestCounts, StoreError> {
+    let mut tx = pool.begin().await?;
     let mut counts = IngestCounts::default();
-    for mail in mails {
-        let mut sp = sqlx::Connection::begin(&mut **tx).await?;
-        match store_mail(&mut sp, ctx, mail).await {
+    // Fast path: all raw rows in one statement; `None` marks a duplicate.
+    let raw_ids = if savepoints {
+        Vec::new()
+    } else {
+        insert_raw_batch(&mut tx, ctx, mails, parsed).await?
+    };
+    for (i, (mail, email)) in mails.iter().zip(parsed).enumerate() {
+        let email = match email {
+            Ok(e) => e,
+            Err(reason) => {
+                tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining unparseable message");
+                quarantine(&mut tx, ctx.mailbox_id, mail, reason).await?;
+                counts.add(StoreOutcome::Quarantined);
+                continue;
+            }
+        };
+        if !savepoints {
+            let outcome = match raw_ids[i] {
+                Some(raw_id) => store_mail(&mut tx, ctx, mail, email, Some(raw_id)).await?,
+                None => StoreOutcome::Duplicate,
+            };
+            counts.add(outcome);
+            continue;
+        }
+        let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+        match store_mail(&mut sp, ctx, mail, email, None).await {
             Ok(outcome) => {
                 sp.commit().await?;
                 counts.add(outcome);
@@ -127,22 +180,24 @@ pub async fn store_batch(
             Err(StoreError::Parse(reason)) | Err(StoreError::Data(reason)) => {
                 sp.rollback().await?;
                 tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining message");
-                quarantine(&mut **tx, ctx.mailbox_id, mail, &reason).await?;
+                quarantine(&mut tx, ctx.mailbox_id, mail, &reason).await?;
                 counts.add(StoreOutcome::Quarantined);
             }
-            Err(StoreError::Db(e)) => return Err(e),
+            Err(e) => return Err(e),
         }
     }
     if let Some(last) = mails.last() {
+        let max_uid = mails.iter().map(|m| m.uid).max().unwrap_or(0);
         advance_cursor(
-            &mut **tx,
+            &mut tx,
             ctx.mailbox_id,
             &last.folder,
             last.uid_validity,
-            mails.iter().map(|m| m.uid).max().unwrap_or(0),
+            max_uid,
         )
         .await?;
     }
+    tx.commit().await?;
     Ok(counts)
 }
 
@@ -163,12 +218,21 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            // SQLSTATE class 22 (data exception) and 23 (integrity) are about this mail's data.
-            sqlx::Error::Database(d)
-                if d.code()
-                    .is_some_and(|c| c.starts_with("22") || c.starts_with("23")) =>
-            {
-                StoreError::Data(d.to_string())
+            // Connection (08), transaction rollback such as deadlock (40), resources (53),
+            // operator intervention (57) and system errors (58) are about the server, not this
+            // mail: retry the batch. Anything else the server says is about this mail's data
+            // (bad encoding, a constraint, an over-long key) and would fail again forever.
+            sqlx::Error::Database(d) => {
+                let transient = d.code().is_some_and(|c| {
+                    ["08", "40", "53", "57", "58"]
+                        .iter()
+                        .any(|p| c.starts_with(p))
+                });
+                if transient {
+                    StoreError::Db(e)
+                } else {
+                    StoreError::Data(d.to_string())
+                }
             }
             _ => StoreError::Db(e),
         }
@@ -176,13 +240,15 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// Stores one mail: the raw bytes always, plus a ticket message unless it is a duplicate,
-/// our own mail, or automated mail that belongs to no ticket.
+/// our own mail, or automated mail that belongs to no ticket. `raw_id` is the mail's
+/// `raw_message` row when the caller already inserted it (see [`insert_raw_batch`]).
 pub async fn store_mail(
     conn: &mut PgConnection,
     ctx: &MailboxContext,
     mail: &FetchedMail,
+    email: &InboundEmail,
+    raw_id: Option<i64>,
 ) -> Result<StoreOutcome, StoreError> {
-    let email = parse::parse(&mail.raw).map_err(|e| StoreError::Parse(e.to_string()))?;
     let received_at = mail.internal_date.unwrap_or_else(OffsetDateTime::now_utc);
 
     let from_email = email.from.as_ref().map(|a| a.email.clone());
@@ -190,7 +256,7 @@ pub async fn store_mail(
     let ticket = if own {
         None
     } else {
-        find_thread(conn, ctx, &email).await?
+        find_thread(conn, ctx, email).await?
     };
 
     let disposition = match (own, ticket, email.automated) {
@@ -199,25 +265,21 @@ pub async fn store_mail(
         (false, None, Some(Automated::AutoReply | Automated::Bounce)) => "automated_dropped",
         (false, None, _) => "ticket",
     };
-    let raw_id: Option<i64> = sqlx::query_scalar(
-        "insert into raw_message (mailbox_id, header_message_id, content_sha256, raw, folder, uid_validity, uid, received_at, disposition)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         on conflict (mailbox_id, coalesce(header_message_id, ''), content_sha256) do nothing
-         returning raw_message_id",
-    )
-    .bind(ctx.mailbox_id)
-    .bind(&email.message_id)
-    .bind(&email.content_sha256[..])
-    .bind(&mail.raw)
-    .bind(&mail.folder)
-    .bind(i64::from(mail.uid_validity))
-    .bind(i64::from(mail.uid))
-    .bind(received_at)
-    .bind(disposition)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(raw_id) = raw_id else {
-        return Ok(StoreOutcome::Duplicate);
+    let raw_id = match raw_id {
+        Some(id) => {
+            if disposition != "ticket" {
+                sqlx::query("update raw_message set disposition = $2 where raw_message_id = $1")
+                    .bind(id)
+                    .bind(disposition)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            id
+        }
+        None => match insert_raw(conn, ctx, mail, email, received_at, disposition).await? {
+            Some(id) => id,
+            None => return Ok(StoreOutcome::Duplicate),
+        },
     };
 
     match disposition {
@@ -237,19 +299,24 @@ pub async fn store_mail(
     }
 
     let created_at = email.date.unwrap_or(received_at);
-    let customer = customer_address(ctx, &email);
+    let customer = customer_address(ctx, email);
     let (ticket_id, outcome) = match ticket {
         Some(t) => (t, StoreOutcome::Threaded(t)),
         None => {
-            let t = create_ticket(conn, ctx, &email, customer.as_ref(), created_at).await?;
+            let t = create_ticket(conn, ctx, email, customer.as_ref(), created_at).await?;
             (t, StoreOutcome::NewTicket(t))
         }
     };
-    let message_id = insert_message(conn, ticket_id, raw_id, &email, created_at).await?;
-    for a in &email.attachments {
-        insert_attachment(conn, message_id, a).await?;
-    }
-    add_participants(conn, ctx, ticket_id, &email, customer.as_ref()).await?;
+    let message_id = insert_message(
+        conn,
+        ctx,
+        ticket_id,
+        raw_id,
+        email,
+        customer.as_ref(),
+        created_at,
+    )
+    .await?;
 
     if matches!(outcome, StoreOutcome::Threaded(_)) {
         // A person's reply reopens the ticket; automated mail never does (RFC 3834 spirit).
@@ -279,7 +346,7 @@ pub async fn store_mail(
         }
     }
     if email.automated == Some(Automated::Bounce) {
-        record_bounce(conn, ticket_id, message_id, &email).await?;
+        record_bounce(conn, ticket_id, message_id, email).await?;
     }
     Ok(outcome)
 }
@@ -310,10 +377,16 @@ async fn find_thread(
     ids.extend(email.returned_message_ids.iter().map(String::as_str));
     ids.dedup();
     if !ids.is_empty() {
+        // The mailbox check is a scalar subquery so that the plan stays an index lookup per
+        // candidate; a join let generic plans hash every ticket of the mailbox (O(tickets)).
         let found: Option<i64> = sqlx::query_scalar(
-            "select m.ticket_id from message m join ticket t on t.ticket_id = m.ticket_id
-             where t.mailbox_id = $1 and m.header_message_id = any($2)
-             order by array_position($2, m.header_message_id), m.message_id desc
+            "select c.ticket_id from (
+                select m.ticket_id, m.header_message_id, m.message_id,
+                       (select t.mailbox_id from ticket t where t.ticket_id = m.ticket_id) as mailbox_id
+                from message m where m.header_message_id = any($2)
+             ) c
+             where c.mailbox_id = $1
+             order by array_position($2, c.header_message_id), c.message_id desc
              limit 1",
         )
         .bind(ctx.mailbox_id)
@@ -366,58 +439,67 @@ async fn create_ticket(
     customer: Option<&EmailAddress>,
     created_at: OffsetDateTime,
 ) -> sqlx::Result<i64> {
-    let customer_id: Option<i64> = match customer {
-        Some(c) => Some(
-            sqlx::query_scalar(
-                "insert into customer (email, name) values ($1, $2)
-                 on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
-                 returning customer_id",
-            )
-            .bind(&c.email)
-            .bind(&c.name)
-            .fetch_one(&mut *conn)
-            .await?,
-        ),
-        None => None,
-    };
     let subject = if email.subject.trim().is_empty() {
         "(no subject)"
     } else {
         email.subject.as_str()
     };
-    let ticket_id: i64 = sqlx::query_scalar(
-        "insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count)
-         values ($1, $2, $3, $4, $4, 1) returning ticket_id",
+    // One round trip: customer upsert, ticket and its "created" event.
+    sqlx::query_scalar(
+        "with c as (
+            insert into customer (email, name) select $1, $2 where $1::text is not null
+            on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
+            returning customer_id
+         ), t as (
+            insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count)
+            values ($3, $4, (select customer_id from c), $5, $5, 1) returning ticket_id
+         ), e as (
+            insert into ticket_event (ticket_id, kind, detail) select ticket_id, 'created', $6 from t
+         )
+         select ticket_id from t",
     )
+    .bind(customer.map(|c| &c.email))
+    .bind(customer.and_then(|c| c.name.as_ref()))
     .bind(ctx.mailbox_id)
     .bind(subject)
-    .bind(customer_id)
     .bind(created_at)
+    .bind(json!({"via": "email", "automated": email.automated.map(|a| a.as_str())}))
     .fetch_one(&mut *conn)
-    .await?;
-    add_event(
-        conn,
-        ticket_id,
-        "created",
-        json!({"via": "email", "automated": email.automated.map(|a| a.as_str())}),
-    )
-    .await?;
-    Ok(ticket_id)
+    .await
 }
 
+/// Inserts the message with its attachments and adds its people to the ticket's participants,
+/// in one statement.
 async fn insert_message(
     conn: &mut PgConnection,
+    ctx: &MailboxContext,
     ticket_id: i64,
     raw_id: i64,
     email: &InboundEmail,
+    customer: Option<&EmailAddress>,
     created_at: OffsetDateTime,
 ) -> sqlx::Result<i64> {
+    use sha2::{Digest, Sha256};
+    let atts = &email.attachments;
+    let (p_emails, p_names, p_roles) = participants(ctx, email, customer);
     sqlx::query_scalar(
-        r#"insert into message (ticket_id, raw_message_id, direction, from_email, from_name, to_addrs, cc_addrs,
+        r#"with m as (
+            insert into message (ticket_id, raw_message_id, direction, from_email, from_name, to_addrs, cc_addrs,
                 reply_to_addrs, subject, text_body, html_body, header_message_id, in_reply_to, "references",
                 automated, created_at)
-         values ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         returning message_id"#,
+            values ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+            returning message_id
+         ), a as (
+            insert into attachment (message_id, filename, content_type, size, sha256, inline, content_id, content)
+            select m.message_id, x.filename, x.content_type, x.size, x.sha256, x.inline, x.content_id, x.content
+            from m, unnest($16::text[], $17::text[], $18::bigint[], $19::bytea[], $20::bool[], $21::text[], $22::bytea[])
+                 as x(filename, content_type, size, sha256, inline, content_id, content)
+         ), p as (
+            insert into ticket_participant (ticket_id, email, name, role)
+            select $1, x.e, x.n, x.r from unnest($23::text[], $24::text[], $25::text[]) as x(e, n, r)
+            on conflict (ticket_id, email) do update set name = coalesce(ticket_participant.name, excluded.name)
+         )
+         select message_id from m"#,
     )
     .bind(ticket_id)
     .bind(raw_id)
@@ -434,47 +516,34 @@ async fn insert_message(
     .bind(&email.references)
     .bind(email.automated.map(|a| a.as_str()))
     .bind(created_at)
+    .bind(atts.iter().map(|a| a.filename.as_str()).collect::<Vec<_>>())
+    .bind(atts.iter().map(|a| a.content_type.as_str()).collect::<Vec<_>>())
+    .bind(atts.iter().map(|a| a.content.len() as i64).collect::<Vec<_>>())
+    .bind(atts.iter().map(|a| Sha256::digest(&a.content).to_vec()).collect::<Vec<_>>())
+    .bind(atts.iter().map(|a| a.inline).collect::<Vec<_>>())
+    .bind(atts.iter().map(|a| a.content_id.as_deref()).collect::<Vec<_>>())
+    .bind(atts.iter().map(|a| a.content.as_slice()).collect::<Vec<_>>())
+    .bind(p_emails)
+    .bind(p_names)
+    .bind(p_roles)
     .fetch_one(&mut *conn)
     .await
 }
 
-async fn insert_attachment(
-    conn: &mut PgConnection,
-    message_id: i64,
-    a: &parse::ParsedAttachment,
-) -> sqlx::Result<()> {
-    use sha2::{Digest, Sha256};
-    sqlx::query(
-        "insert into attachment (message_id, filename, content_type, size, sha256, inline, content_id, content)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(message_id)
-    .bind(&a.filename)
-    .bind(&a.content_type)
-    .bind(a.content.len() as i64)
-    .bind(&Sha256::digest(&a.content)[..])
-    .bind(a.inline)
-    .bind(&a.content_id)
-    .bind(&a.content)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Adds the customer and everyone on To/Cc (never our own addresses) to the ticket.
-async fn add_participants(
-    conn: &mut PgConnection,
+/// The customer and everyone on Reply-To/From/To/Cc, never our own addresses; nobody for
+/// automated mail (a mailer daemon or a list is not a participant). Three parallel arrays:
+/// emails, names, roles.
+fn participants(
     ctx: &MailboxContext,
-    ticket_id: i64,
     email: &InboundEmail,
     customer: Option<&EmailAddress>,
-) -> sqlx::Result<()> {
-    if email.automated.is_some() {
-        return Ok(()); // a mailer daemon or a list is not a participant
-    }
+) -> (Vec<String>, Vec<Option<String>>, Vec<&'static str>) {
     let mut emails = Vec::new();
     let mut names = Vec::new();
     let mut roles = Vec::new();
+    if email.automated.is_some() {
+        return (emails, names, roles);
+    }
     let sender = email.reply_to.first().or(email.from.as_ref());
     for (a, role) in customer
         .map(|c| (c, "customer"))
@@ -489,21 +558,92 @@ async fn add_participants(
         names.push(a.name.clone());
         roles.push(role);
     }
-    if emails.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "insert into ticket_participant (ticket_id, email, name, role)
-         select $1, e, n, r from unnest($2::text[], $3::text[], $4::text[]) as x(e, n, r)
-         on conflict (ticket_id, email) do update set name = coalesce(ticket_participant.name, excluded.name)",
+    (emails, names, roles)
+}
+
+/// Inserts one raw message; `None` when it is already stored (same Message-ID and content).
+async fn insert_raw(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    mail: &FetchedMail,
+    email: &InboundEmail,
+    received_at: OffsetDateTime,
+    disposition: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "insert into raw_message (mailbox_id, header_message_id, content_sha256, raw, folder, uid_validity, uid, received_at, disposition)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         on conflict (mailbox_id, coalesce(header_message_id, ''), content_sha256) do nothing
+         returning raw_message_id",
     )
-    .bind(ticket_id)
-    .bind(&emails)
-    .bind(&names)
-    .bind(&roles)
-    .execute(&mut *conn)
+    .bind(ctx.mailbox_id)
+    .bind(&email.message_id)
+    .bind(&email.content_sha256[..])
+    .bind(&mail.raw)
+    .bind(&mail.folder)
+    .bind(i64::from(mail.uid_validity))
+    .bind(i64::from(mail.uid))
+    .bind(received_at)
+    .bind(disposition)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Inserts the raw rows of a whole batch in one statement (disposition `ticket`, corrected
+/// later for the few that differ). Returns, per mail, its new row id, or `None` for a
+/// duplicate or an unparseable mail.
+async fn insert_raw_batch(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    mails: &[FetchedMail],
+    parsed: &[Result<InboundEmail, String>],
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let mut idx = Vec::new();
+    let mut ids = Vec::new();
+    let mut hashes = Vec::new();
+    let mut raws = Vec::new();
+    let mut uids = Vec::new();
+    let mut received = Vec::new();
+    for (i, (m, e)) in mails.iter().zip(parsed).enumerate() {
+        if let Ok(e) = e {
+            idx.push(i as i32);
+            ids.push(e.message_id.as_deref());
+            hashes.push(&e.content_sha256[..]);
+            raws.push(m.raw.as_slice());
+            uids.push(i64::from(m.uid));
+            received.push(m.internal_date.unwrap_or_else(OffsetDateTime::now_utc));
+        }
+    }
+    let mut out = vec![None; mails.len()];
+    let (Some(first), false) = (mails.first(), idx.is_empty()) else {
+        return Ok(out);
+    };
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "insert into raw_message (mailbox_id, header_message_id, content_sha256, raw, folder, uid_validity, uid, received_at, disposition)
+         select $1, x.mid, x.sha, x.raw, $2, $3, x.uid, x.received, 'ticket'
+         from unnest($4::int[], $5::text[], $6::bytea[], $7::bytea[], $8::bigint[], $9::timestamptz[])
+              as x(i, mid, sha, raw, uid, received)
+         on conflict (mailbox_id, coalesce(header_message_id, ''), content_sha256) do nothing
+         returning uid, raw_message_id",
+    )
+    .bind(ctx.mailbox_id)
+    .bind(&first.folder)
+    .bind(i64::from(first.uid_validity))
+    .bind(&idx)
+    .bind(&ids)
+    .bind(&hashes)
+    .bind(&raws)
+    .bind(&uids)
+    .bind(&received)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(())
+    // UIDs are unique within a batch (one folder, one UIDVALIDITY).
+    for (uid, id) in rows {
+        if let Some(i) = mails.iter().position(|m| i64::from(m.uid) == uid) {
+            out[i] = Some(id);
+        }
+    }
+    Ok(out)
 }
 
 /// Marks the bounced outbound message failed (when it is ours) and records the failure on the

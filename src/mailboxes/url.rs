@@ -140,6 +140,25 @@ impl ImapUrl {
     }
 }
 
+/// Validates an `smtp://` / `smtps://` URL (`smtp[s]://USER:PASS@HOST[:PORT][?starttls=true]`);
+/// the outbox parses it fully when sending.
+pub fn check_smtp_url(input: &str) -> Result<(), UrlError> {
+    let u = url::Url::parse(input.trim()).map_err(|e| UrlError::Syntax(e.to_string()))?;
+    if !matches!(u.scheme(), "smtp" | "smtps") {
+        return Err(UrlError::Scheme(format!(
+            "{} (use smtp:// or smtps://)",
+            u.scheme()
+        )));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(UrlError::NoHost);
+    }
+    percent_decode_str(u.username())
+        .decode_utf8()
+        .map_err(|_| UrlError::Encoding)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,23 +194,4 @@ mod tests {
             Err(UrlError::Syntax(_))
         ));
     }
-}
-
-/// Validates an `smtp://` / `smtps://` URL (`smtp[s]://USER:PASS@HOST[:PORT][?starttls=true]`);
-/// the outbox parses it fully when sending.
-pub fn check_smtp_url(input: &str) -> Result<(), UrlError> {
-    let u = url::Url::parse(input.trim()).map_err(|e| UrlError::Syntax(e.to_string()))?;
-    if !matches!(u.scheme(), "smtp" | "smtps") {
-        return Err(UrlError::Scheme(format!(
-            "{} (use smtp:// or smtps://)",
-            u.scheme()
-        )));
-    }
-    if u.host_str().is_none_or(str::is_empty) {
-        return Err(UrlError::NoHost);
-    }
-    percent_decode_str(u.username())
-        .decode_utf8()
-        .map_err(|_| UrlError::Encoding)?;
-    Ok(())
 }

@@ -77,13 +77,13 @@ pub async fn list_tickets(
     visible: Option<&[i64]>,
     f: &TicketFilter,
 ) -> Result<(Vec<TicketSummary>, Option<String>), ListError> {
-    if let Some(s) = &f.status {
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(ListError::Filter(FilterError(format!(
-                "unknown status {s:?}; expected one of {}",
-                STATUSES.join(", ")
-            ))));
-        }
+    if let Some(s) = &f.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(ListError::Filter(FilterError(format!(
+            "unknown status {s:?}; expected one of {}",
+            STATUSES.join(", ")
+        ))));
     }
     let (cursor_at, cursor_id) = match &f.cursor {
         None => (None, None),

@@ -260,3 +260,49 @@ async fn only_one_node_polls_a_mailbox_and_another_takes_over_when_it_stops() {
     b.await.unwrap();
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_mail_the_database_rejects_is_quarantined_and_the_rest_of_its_batch_is_stored() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    // An address too long for the customer index: PostgreSQL refuses the row (SQLSTATE 54000).
+    let poison = format!(
+        "From: <{}@example.org>\r\nTo: support@example.com\r\nSubject: huge address\r\nMessage-ID: <huge@example.org>\r\n\r\nhi\r\n",
+        incompressible(9000)
+    );
+    mb.deliver(
+        "INBOX",
+        &[
+            &case("23-reply-in-reply-to-only-a.eml"),
+            poison.as_bytes(),
+            &case("23-reply-in-reply-to-only-b.eml"),
+        ],
+    )
+    .await;
+    let c = ingest(&db.pool).await;
+    assert_eq!(
+        (c.fetched, c.quarantined, c.new_tickets, c.threaded),
+        (3, 1, 1, 1),
+        "{c}"
+    );
+    let (raw, reason): (Vec<u8>, String) = sqlx::query_as("select raw, reason from quarantine")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(raw, poison.as_bytes());
+    assert!(
+        reason.contains("rejected by the database") || reason.contains("index"),
+        "{reason}"
+    );
+    assert_eq!(ingest(&db.pool).await.fetched, 0, "not fetched again");
+    db.drop_db().await;
+}
+
+/// Letters that do not compress (btree entries are compressed before the size check).
+fn incompressible(n: usize) -> String {
+    use rand::Rng;
+    let mut r = rand::rng();
+    (0..n)
+        .map(|_| (b'a' + r.random_range(0..26u8)) as char)
+        .collect()
+}
