@@ -18,6 +18,8 @@ pub mod embedded_pg;
 pub mod ingest;
 /// The shared mailboxes and their server URLs.
 pub mod mailboxes;
+/// Outbound mail: the send queue and the SMTP sender.
+pub mod outbox;
 /// Logging setup.
 pub mod telemetry;
 /// Tickets, messages and attachments (read side).
