@@ -21,6 +21,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let tracker = TaskTracker::new();
+    tracker.spawn(crate::outbox::run(pool.clone(), shutdown.clone()));
     tracker.spawn(poller::supervise(
         pool.clone(),
         config.ingest.clone(),
@@ -32,8 +33,9 @@ pub async fn run(
         pool,
         config: config.clone(),
     };
-    let server = axum::serve(listener, web::router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let app = web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let result = server.await;
     if let Err(e) = &result {
         tracing::error!(error = %e, "web server failed; stopping");

@@ -88,6 +88,16 @@ pub enum MailboxCommand {
     },
     /// List mailboxes (without secrets).
     List,
+    /// Stop polling a mailbox (its tickets stay).
+    Disable {
+        #[arg(long)]
+        address: String,
+    },
+    /// Resume polling a mailbox.
+    Enable {
+        #[arg(long)]
+        address: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,7 +122,18 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             },
     } = &cli.command
     {
-        mailboxes::ImapUrl::parse(imap_url).context("invalid --imap-url")?;
+        let url = mailboxes::ImapUrl::parse(imap_url).context("invalid --imap-url")?;
+        if url.security == mailboxes::Security::Plain
+            && !url.is_loopback()
+            && !url.allow_plaintext
+            && !config.ingest.allow_plaintext
+        {
+            bail!(
+                "invalid --imap-url: unencrypted IMAP to {} would send the password in clear text; \
+                 use imaps:// or ?starttls=true (or add allow_plaintext=true if you really mean it)",
+                url.host
+            );
+        }
         if let Some(s) = smtp_url {
             mailboxes::check_smtp_url(s).context("invalid --smtp-url")?;
         }
@@ -124,7 +145,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         command: AgentCommand::Add { role, email, .. },
     } = &cli.command
     {
-        if Role::parse(role).is_none() {
+        if Role::parse(&role.to_lowercase()).is_none() {
             bail!("invalid --role {role:?}: expected admin, lead or agent");
         }
         if !email.contains('@') {
@@ -132,7 +153,10 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         }
     }
 
-    let mut database = db::connect(&config.db).await?;
+    // Only these may create a new embedded database; any other command run in the wrong
+    // directory must say so rather than work on an empty database.
+    let may_create = matches!(cli.command, Command::Migrate | Command::Serve { .. });
+    let mut database = db::connect(&config.db, may_create).await?;
     db::migrate(&database.pool).await?;
     let pool = database.pool.clone();
     let code = match cli.command {
@@ -160,7 +184,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
                     password_stdin,
                 },
         } => {
-            let role = Role::parse(&role).expect("validated above");
+            let role = Role::parse(&role.to_lowercase()).expect("validated above");
             let (password, generated) = if password_stdin {
                 let mut s = String::new();
                 std::io::stdin().read_to_string(&mut s)?;
@@ -205,6 +229,26 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             0
         }
         Command::Mailbox {
+            command: MailboxCommand::Disable { address },
+        } => {
+            if !mailboxes::set_enabled(&pool, &address, false).await? {
+                bail!("no mailbox with address {address}");
+            }
+            println!(
+                "mailbox {address} disabled; running nodes stop polling it within a poll cycle"
+            );
+            0
+        }
+        Command::Mailbox {
+            command: MailboxCommand::Enable { address },
+        } => {
+            if !mailboxes::set_enabled(&pool, &address, true).await? {
+                bail!("no mailbox with address {address}");
+            }
+            println!("mailbox {address} enabled");
+            0
+        }
+        Command::Mailbox {
             command: MailboxCommand::List,
         } => {
             for m in mailboxes::list_mailboxes(&pool).await? {
@@ -212,7 +256,11 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
                     .imap()
                     .map(|u| u.redacted())
                     .unwrap_or_else(|e| format!("invalid: {e}"));
-                println!("{}\t{}\t{}\t{}", m.mailbox_id, m.address, m.name, imap);
+                let state = if m.enabled { "enabled" } else { "disabled" };
+                println!(
+                    "{}\t{}\t{}\t{}\t{state}",
+                    m.mailbox_id, m.address, m.name, imap
+                );
             }
             0
         }

@@ -16,6 +16,9 @@ pub struct Config {
     pub bind: SocketAddr,
     /// `FRONTDESK_NODE_ID`: names this node in logs and `/healthz`; default `hostname:pid`.
     pub node_id: String,
+    /// `FRONTDESK_PUBLIC_URL`: how browsers reach Frontdesk, default `http://{bind}`. An
+    /// `https://` URL makes the session cookie `Secure`.
+    pub public_url: String,
 }
 
 /// Where the database is.
@@ -137,7 +140,7 @@ impl Config {
                 })?)
             }
         };
-        Ok(Config {
+        let mut config = Config {
             db: DbConfig {
                 url: var("DATABASE_URL"),
                 data_dir: var("FRONTDESK_DATA_DIR")
@@ -163,9 +166,14 @@ impl Config {
                     defaults.max_backoff.as_secs(),
                 )?),
             },
+            public_url: var("FRONTDESK_PUBLIC_URL").unwrap_or_default(),
             bind: parsed("FRONTDESK_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             node_id: var("FRONTDESK_NODE_ID").unwrap_or_else(default_node_id),
-        })
+        };
+        if config.public_url.is_empty() {
+            config.public_url = format!("http://{}", config.bind);
+        }
+        Ok(config)
     }
 }
 

@@ -18,7 +18,8 @@ pub struct Database {
 }
 
 /// Connects to `DATABASE_URL`, or starts (or reuses) the embedded cluster under the data dir.
-pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Database> {
+/// `create`: whether a missing embedded cluster may be initialised (only `serve` and `migrate`).
+pub async fn connect(cfg: &DbConfig, create: bool) -> anyhow::Result<Database> {
     let (options, embedded) = match &cfg.url {
         Some(url) => (
             PgConnectOptions::from_str(url)
@@ -27,11 +28,13 @@ pub async fn connect(cfg: &DbConfig) -> anyhow::Result<Database> {
         ),
         None => {
             let data_dir = cfg.data_dir.clone();
-            let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir))
-                .await?
-                .context(
-                    "starting the embedded PostgreSQL (set DATABASE_URL to use your own server)",
-                )?;
+            let pg = tokio::task::spawn_blocking(move || {
+                EmbeddedPostgres::start(&data_dir, create)
+            })
+            .await?
+            .context(
+                "starting the embedded PostgreSQL (set DATABASE_URL to use your own server)",
+            )?;
             (pg.connect_options(), Some(pg))
         }
     };

@@ -25,8 +25,19 @@ const PORT: u16 = 5432;
 
 impl EmbeddedPostgres {
     /// Initialises the cluster on first use, starts it unless it is already running, and makes
-    /// sure the `frontdesk` database exists. Blocking; call from `spawn_blocking`.
-    pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
+    /// sure the `frontdesk` database exists. With `create` false, a missing cluster is an error
+    /// naming the directory. Blocking; call from `spawn_blocking`.
+    pub fn start(data_dir: &Path, create: bool) -> anyhow::Result<Self> {
+        if !create && !data_dir.join("postgres").join("PG_VERSION").exists() {
+            let abs = std::env::current_dir()
+                .map(|d| d.join(data_dir))
+                .unwrap_or_else(|_| data_dir.to_path_buf());
+            bail!(
+                "no Frontdesk database under {}: run `frontdesk migrate` (or `frontdesk serve`) there first, \
+                 or point FRONTDESK_DATA_DIR or DATABASE_URL at the existing one",
+                abs.join("postgres").display()
+            );
+        }
         let bin = find_bin_dir()?;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;

@@ -167,3 +167,108 @@ mod tests {
         assert!(!verify_password("x", "not a hash"));
     }
 }
+
+/// Why a login was refused. The message never says whether the email exists.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("Invalid email or password.")]
+    Invalid,
+    #[error("Too many failed attempts. Try again in a few minutes.")]
+    RateLimited,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("password check failed: {0}")]
+    Internal(String),
+}
+
+/// Failed attempts allowed per email, and per client IP, in [`LOGIN_WINDOW_MINUTES`].
+pub const MAX_FAILED_PER_EMAIL: i64 = 10;
+pub const MAX_FAILED_PER_IP: i64 = 50;
+pub const LOGIN_WINDOW_MINUTES: i32 = 15;
+
+/// A hash of a random password, verified when the email is unknown so that both cases take
+/// the same time (no user enumeration by timing).
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password(&random_secret()).unwrap_or_default());
+
+/// Checks email and password, with rate limiting shared by every node (failed attempts are
+/// rows in `login_attempt`). Argon2 runs on the blocking pool.
+pub async fn authenticate(
+    pool: &sqlx::PgPool,
+    email: &str,
+    password: &str,
+    ip: &str,
+) -> Result<Agent, LoginError> {
+    let email = email.trim().to_lowercase();
+    let (by_email, by_ip): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where email = $1), count(*) filter (where ip = $2)
+         from login_attempt where at > now() - make_interval(mins => $3) and (email = $1 or ip = $2)",
+    )
+    .bind(&email)
+    .bind(ip)
+    .bind(LOGIN_WINDOW_MINUTES)
+    .fetch_one(pool)
+    .await?;
+    if by_email >= MAX_FAILED_PER_EMAIL || by_ip >= MAX_FAILED_PER_IP {
+        tracing::warn!(%ip, "login rate limited");
+        return Err(LoginError::RateLimited);
+    }
+    let row: Option<(Agent, String)> = sqlx::query_as::<_, (i64, String, String, String, String)>(
+        "select agent_id, email, name, role, password_hash from agent where lower(email) = $1",
+    )
+    .bind(&email)
+    .fetch_optional(pool)
+    .await?
+    .map(|(agent_id, email, name, role, hash)| {
+        (
+            Agent {
+                agent_id,
+                email,
+                name,
+                role,
+            },
+            hash,
+        )
+    });
+    let hash = row
+        .as_ref()
+        .map(|(_, h)| h.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    let pw = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))?;
+    match row {
+        Some((agent, _)) if ok => {
+            sqlx::query("delete from login_attempt where email = $1")
+                .bind(&email)
+                .execute(pool)
+                .await?;
+            Ok(agent)
+        }
+        _ => {
+            sqlx::query("insert into login_attempt (email, ip) values ($1, $2)")
+                .bind(&email)
+                .bind(ip)
+                .execute(pool)
+                .await?;
+            tracing::info!(%ip, "failed login");
+            Err(LoginError::Invalid)
+        }
+    }
+}
+
+/// Loads an agent by id (for the session extractor).
+pub async fn find_agent(db: impl PgExecutor<'_>, agent_id: i64) -> sqlx::Result<Option<Agent>> {
+    sqlx::query_as("select agent_id, email, name, role from agent where agent_id = $1")
+        .bind(agent_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Every agent, by name (for assignee pickers and @mentions).
+pub async fn list_agents(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Agent>> {
+    sqlx::query_as("select agent_id, email, name, role from agent order by name, agent_id")
+        .fetch_all(db)
+        .await
+}

@@ -308,6 +308,14 @@ async fn poll_with_lease(
             return Ok(());
         }
         lease.check().await?;
+        // A changed, disabled or removed mailbox: reconnect through `run`, which re-reads it.
+        match mailboxes::find_mailbox(pool, mailbox.mailbox_id).await? {
+            Some(m) if m.enabled && m.imap_url == mailbox.imap_url => {}
+            _ => {
+                session.logout().await.ok();
+                return Ok(());
+            }
+        }
     }
 }
 
@@ -385,6 +393,7 @@ pub async fn ingest_once(
     only: Option<&str>,
 ) -> anyhow::Result<Vec<(String, anyhow::Result<IngestCounts>)>> {
     let mut list = mailboxes::list_mailboxes(pool).await?;
+    list.retain(|m| m.enabled || only.is_some());
     if let Some(addr) = only {
         list.retain(|m| m.address.eq_ignore_ascii_case(addr));
         if list.is_empty() {

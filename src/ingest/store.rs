@@ -325,6 +325,7 @@ pub async fn store_mail(
             "update ticket t set
                 last_message_at = greatest(t.last_message_at, $2),
                 message_count = t.message_count + 1,
+                snippet = case when $2 >= t.last_message_at then $4 else t.snippet end,
                 status = case when $3 and t.status <> 'open' then 'open' else t.status end
              from (select status from ticket where ticket_id = $1 for update) old
              where t.ticket_id = $1
@@ -333,6 +334,7 @@ pub async fn store_mail(
         .bind(ticket_id)
         .bind(created_at)
         .bind(reopen)
+        .bind(snippet(&email.text))
         .fetch_one(&mut *conn)
         .await?;
         if let Some(old) = reopened {
@@ -418,6 +420,12 @@ async fn find_thread(
     .await
 }
 
+/// The first words of a message for the inbox row: whitespace folded, at most 160 characters.
+pub fn snippet(text: &str) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    folded.chars().take(160).collect()
+}
+
 /// The ticket number in a `[#N]` subject token, if any.
 pub fn subject_token(subject: &str) -> Option<i64> {
     let mut rest = subject;
@@ -451,8 +459,8 @@ async fn create_ticket(
             on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
             returning customer_id
          ), t as (
-            insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count)
-            values ($3, $4, (select customer_id from c), $5, $5, 1) returning ticket_id
+            insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count, snippet)
+            values ($3, $4, (select customer_id from c), $5, $5, 1, $7) returning ticket_id
          ), e as (
             insert into ticket_event (ticket_id, kind, detail) select ticket_id, 'created', $6 from t
          )
@@ -464,6 +472,7 @@ async fn create_ticket(
     .bind(subject)
     .bind(created_at)
     .bind(json!({"via": "email", "automated": email.automated.map(|a| a.as_str())}))
+    .bind(snippet(&email.text))
     .fetch_one(&mut *conn)
     .await
 }

@@ -16,6 +16,8 @@ pub struct Mailbox {
     /// `imap[s]://user:pass@host:port/FOLDER`; holds a secret, never log it.
     pub imap_url: String,
     pub smtp_url: Option<String>,
+    /// A disabled mailbox is not polled.
+    pub enabled: bool,
 }
 
 impl Mailbox {
@@ -51,7 +53,7 @@ pub async fn upsert_mailbox(
 /// Every mailbox, oldest first.
 pub async fn list_mailboxes(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Mailbox>> {
     sqlx::query_as(
-        "select mailbox_id, name, address, imap_url, smtp_url from mailbox order by mailbox_id",
+        "select mailbox_id, name, address, imap_url, smtp_url, enabled from mailbox order by mailbox_id",
     )
     .fetch_all(db)
     .await
@@ -62,10 +64,35 @@ pub async fn find_mailbox_by_address(
     db: impl PgExecutor<'_>,
     address: &str,
 ) -> sqlx::Result<Option<Mailbox>> {
-    sqlx::query_as("select mailbox_id, name, address, imap_url, smtp_url from mailbox where lower(address) = lower($1)")
+    sqlx::query_as("select mailbox_id, name, address, imap_url, smtp_url, enabled from mailbox where lower(address) = lower($1)")
         .bind(address)
         .fetch_optional(db)
         .await
+}
+
+/// The mailbox with this id.
+pub async fn find_mailbox(
+    db: impl PgExecutor<'_>,
+    mailbox_id: i64,
+) -> sqlx::Result<Option<Mailbox>> {
+    sqlx::query_as("select mailbox_id, name, address, imap_url, smtp_url, enabled from mailbox where mailbox_id = $1")
+        .bind(mailbox_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Enables or disables polling of a mailbox; false when no mailbox has that address.
+pub async fn set_enabled(
+    db: impl PgExecutor<'_>,
+    address: &str,
+    enabled: bool,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query("update mailbox set enabled = $2 where lower(address) = lower($1)")
+        .bind(address)
+        .bind(enabled)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// Reduces an address to the form used to recognise our own mail: lower-case, without a

@@ -1,2 +1,69 @@
 //! OUTBOUND mail: the durable send queue and the SMTP sender (lettre).
-//! (Being written: see the contract in the module docs once it lands.)
+//!
+//! An agent's reply is written as a `message` row and, in the same transaction, an `outbox`
+//! row holding the exact bytes to send ([`enqueue`]), so a committed reply is never lost.
+//! The worker ([`run`], one pass is [`send_due`]) sends due rows through the mailbox's
+//! `smtp_url` and records the outcome:
+//!
+//! - accepted → `sent` (outbox.state, message.delivery_state);
+//! - temporary failure (connection refused, timeout, TLS, SMTP 4xx) → stays `queued`,
+//!   `attempts` and `last_error` updated, retried after 10 s, 30 s, 1, 2, 5, 10, then every
+//!   15 min, until it has been retried for about 24 h;
+//! - permanent failure (SMTP 5xx, no or invalid `smtp_url`), or 24 h of temporary ones →
+//!   `failed` with `message.delivery_error`, a `delivery_failed` ticket event, and the ticket
+//!   reopened, in one transaction. [`retry`] puts it back in the queue.
+//!
+//! Delivery is at-least-once: a crash between the server's "250" and the commit of `sent`
+//! sends the mail again. The bytes and the Message-ID are fixed at enqueue, so such a
+//! resend is the same mail, never a different one.
+//!
+//! `compose` builds the bytes (pure), `queue` is the SQL, `sender` the worker, `smtp_url`
+//! parses `smtp[s]://` URLs into lettre transports.
+
+pub mod compose;
+pub mod queue;
+pub mod sender;
+pub mod smtp_url;
+
+pub use compose::{ComposeError, OutgoingAttachment, OutgoingEmail};
+pub use sender::{run, send_due};
+pub use smtp_url::{SmtpSecurity, SmtpUrl, SmtpUrlError};
+
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+
+/// Why a reply could not be queued or requeued.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The reply's data cannot make a mail (bad address, no recipient, bad Message-ID).
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    /// This message already has an outbox row: a message is sent once.
+    #[error("message {0} is already in the outbox")]
+    AlreadyQueued(i64),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Builds the bytes ([`compose::build`], dated now) and inserts the outbox row, inside the
+/// caller's transaction; the sender is woken when it commits. Returns the outbox id.
+#[tracing::instrument(skip_all, fields(mailbox.id = mail.mailbox_id, message.id = mail.message_id))]
+pub async fn enqueue(conn: &mut PgConnection, mail: &OutgoingEmail) -> Result<i64, OutboxError> {
+    let composed = compose::build(mail, OffsetDateTime::now_utc())?;
+    queue::insert(conn, mail.mailbox_id, mail.message_id, &composed)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some("outbox_message_id_key") => {
+                OutboxError::AlreadyQueued(mail.message_id)
+            }
+            _ => OutboxError::Db(e),
+        })
+}
+
+/// Agent pressed "retry" on a failed message: back to queued, due now, with a fresh attempt
+/// count (another 24 h of retries). Also makes a queued message due now. Returns false when
+/// the message has no outbox row or was already sent.
+#[tracing::instrument(skip_all, fields(message.id = message_id))]
+pub async fn retry(pool: &PgPool, message_id: i64) -> Result<bool, OutboxError> {
+    Ok(queue::requeue(pool, message_id).await?)
+}

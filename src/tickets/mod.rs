@@ -1,7 +1,12 @@
-//! Tickets, their messages, attachments and timeline: the read side used by the API and UI.
+//! Tickets, their messages, attachments and timeline. This file is the read side used by
+//! the API and UI; `inbox` lists and counts, `actions` changes tickets.
 //!
 //! Every query takes the caller's visible mailboxes (`None` = all) so that access control is
 //! applied in SQL, not after the fact.
+
+pub mod actions;
+pub mod inbox;
+pub mod reply;
 
 use serde::Serialize;
 use sqlx::types::Json;

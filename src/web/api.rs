@@ -1,28 +1,34 @@
 //! The JSON read API under `/api/v1`, authenticated with `Authorization: Bearer TOKEN`.
 
 use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{AppError, AppState};
 use crate::auth;
+use crate::tickets::actions::{self, ActionError};
+use crate::tickets::reply::{self, ReplyInput};
 use crate::tickets::{self, TicketFilter};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/tickets", get(list_tickets))
-        .route("/tickets/{number}", get(show_ticket))
+        .route("/tickets/{number}", get(show_ticket).patch(patch_ticket))
         .route("/attachments/{id}", get(download_attachment))
         .route("/quarantine", get(list_quarantine))
         .route("/quarantine/{id}/raw", get(download_quarantined))
+        .route("/tickets/{number}/replies", post(post_reply))
+        .route("/tickets/{number}/notes", post(post_note))
 }
 
 /// The agent behind a valid bearer token, with the mailboxes they may see.
 pub struct ApiAgent {
+    pub agent: auth::Agent,
     /// `None` = every mailbox.
     pub visible: Option<Vec<i64>>,
 }
@@ -47,7 +53,7 @@ impl FromRequestParts<AppState> for ApiAgent {
             .ok_or(AppError::Unauthorized)?;
         let visible = auth::visible_mailboxes(&state.pool, &agent).await?;
         tracing::debug!(agent.id = agent.agent_id, "api request");
-        Ok(ApiAgent { visible })
+        Ok(ApiAgent { agent, visible })
     }
 }
 
@@ -101,7 +107,7 @@ async fn show_ticket(
         .ok_or(AppError::NotFound)
 }
 
-fn download(filename: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+pub(super) fn download(filename: &str, content_type: &str, bytes: Vec<u8>) -> Response {
     // RFC 6266 filename* keeps non-ASCII names intact; the plain form is an ASCII fallback.
     let ascii: String = filename
         .chars()
@@ -175,4 +181,196 @@ async fn download_quarantined(
         "message/rfc822",
         raw,
     ))
+}
+
+/// A JSON body that failed to parse is a 400 with the reason, not axum's plain-text 422.
+pub struct JsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(e) => Err(AppError::BadRequest(e.body_text())),
+        }
+    }
+}
+
+fn number_of(s: &str) -> Result<i64, AppError> {
+    s.parse().map_err(|_| AppError::NotFound)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyBody {
+    text: String,
+    /// Extra Cc addresses; the customer and the ticket's other participants are always included.
+    #[serde(default)]
+    cc: Option<Vec<String>>,
+    /// `pending`, `closed`, ... after sending.
+    #[serde(default)]
+    status_after: Option<String>,
+}
+
+/// `POST /api/v1/tickets/{number}/replies`: queues a reply to the customer, reply-all by
+/// default; answers 202 with the message id (`delivery` shows its progress on the ticket).
+async fn post_reply(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Path(number): Path<String>,
+    JsonBody(body): JsonBody<ReplyBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let number = number_of(&number)?;
+    let ticket = tickets::get_ticket(&state.pool, who.visible.as_deref(), number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let to: Vec<String> = ticket
+        .summary
+        .customer
+        .iter()
+        .map(|c| c.0.email.clone())
+        .collect();
+    let mut cc: Vec<String> = ticket
+        .cc
+        .iter()
+        .map(|c| c.email.clone())
+        .filter(|e| !to.contains(e))
+        .collect();
+    for extra in body.cc.unwrap_or_default() {
+        for a in reply::parse_address_list(&extra)? {
+            if !cc.contains(&a) && !to.contains(&a) {
+                cc.push(a);
+            }
+        }
+    }
+    let input = ReplyInput {
+        to,
+        cc,
+        text: body.text,
+        status_after: body.status_after,
+        attachments: Vec::new(),
+    };
+    let id = reply::create_reply(
+        &state.pool,
+        &who.agent,
+        who.visible.as_deref(),
+        number,
+        &input,
+    )
+    .await
+    .map_err(ActionError::from)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "id": id, "delivery": {"state": "queued", "error": null} })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    text: String,
+}
+
+/// `POST /api/v1/tickets/{number}/notes`: an internal note (201 with its id).
+async fn post_note(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Path(number): Path<String>,
+    JsonBody(body): JsonBody<NoteBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let number = number_of(&number)?;
+    let id = actions::add_note(
+        &state.pool,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        number,
+        &body.text,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    status: Option<String>,
+    priority: Option<String>,
+    /// An agent's email, or null to unassign; absent leaves the assignee alone.
+    #[serde(default, deserialize_with = "some_or_null")]
+    assignee: Option<Option<String>>,
+    tags: Option<Vec<String>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn some_or_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// `PATCH /api/v1/tickets/{number}`: changes status, priority, assignee and tags; answers
+/// with the updated ticket.
+async fn patch_ticket(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Path(number): Path<String>,
+    JsonBody(body): JsonBody<PatchBody>,
+) -> Result<Json<tickets::TicketDetail>, AppError> {
+    let number = number_of(&number)?;
+    let visible = who.visible.as_deref();
+    let me = who.agent.agent_id;
+    // Validate everything before changing anything.
+    if let Some(s) = body
+        .status
+        .as_deref()
+        .filter(|s| !tickets::STATUSES.contains(s))
+    {
+        return Err(AppError::BadRequest(format!(
+            "unknown status {s:?}; expected one of {}",
+            tickets::STATUSES.join(", ")
+        )));
+    }
+    if let Some(p) = body
+        .priority
+        .as_deref()
+        .filter(|p| !actions::PRIORITIES.contains(p))
+    {
+        return Err(AppError::BadRequest(format!(
+            "unknown priority {p:?}; expected one of {}",
+            actions::PRIORITIES.join(", ")
+        )));
+    }
+    if let Some(Some(email)) = &body.assignee {
+        auth::find_agent_by_email(&state.pool, email)
+            .await?
+            .ok_or_else(|| AppError::BadRequest(format!("no agent with email {email}")))?;
+    }
+    if let Some(status) = &body.status {
+        let mut tx = state.pool.begin().await?;
+        actions::set_status(&mut tx, me, visible, number, status, None).await?;
+        tx.commit().await?;
+    }
+    if let Some(priority) = &body.priority {
+        actions::set_priority(&state.pool, me, visible, number, priority).await?;
+    }
+    if let Some(assignee) = &body.assignee {
+        let id = match assignee {
+            Some(email) => auth::find_agent_by_email(&state.pool, email)
+                .await?
+                .map(|a| a.agent_id),
+            None => None,
+        };
+        actions::assign(&state.pool, me, visible, number, id).await?;
+    }
+    if let Some(tags) = &body.tags {
+        actions::set_tags(&state.pool, me, visible, number, tags).await?;
+    }
+    tickets::get_ticket(&state.pool, visible, number)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
 }

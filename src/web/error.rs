@@ -20,14 +20,21 @@ pub enum AppError {
     Other(#[from] anyhow::Error),
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl AppError {
+    /// The HTTP status this error maps to.
+    pub fn status(&self) -> StatusCode {
+        match self {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Db(_) | AppError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
         let message = if status.is_server_error() {
             tracing::error!(error = %format!("{self:#}"), "request failed");
             "internal error".to_string()
@@ -48,6 +55,17 @@ impl From<crate::tickets::ListError> for AppError {
         match e {
             crate::tickets::ListError::Filter(f) => AppError::BadRequest(f.0),
             crate::tickets::ListError::Db(d) => AppError::Db(d),
+        }
+    }
+}
+
+impl From<crate::tickets::actions::ActionError> for AppError {
+    fn from(e: crate::tickets::actions::ActionError) -> Self {
+        use crate::tickets::actions::ActionError;
+        match e {
+            ActionError::NotFound => AppError::NotFound,
+            ActionError::Invalid(m) => AppError::BadRequest(m),
+            ActionError::Db(d) => AppError::Db(d),
         }
     }
 }

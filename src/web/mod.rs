@@ -3,8 +3,13 @@
 
 mod api;
 mod error;
+mod fmt;
 mod health;
-mod home;
+mod inbox;
+mod login;
+mod page;
+mod session;
+mod tickets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +17,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use sqlx::PgPool;
+use tower_http::csrf::CsrfLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
 
 pub use error::AppError;
 
@@ -28,9 +37,19 @@ pub struct AppState {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
+    // Sessions live in PostgreSQL so that any node can serve any request. The cookie is
+    // HttpOnly and SameSite=Strict; Secure when the public URL is https.
+    let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+        .with_name("frontdesk_session")
+        .with_secure(state.config.public_url.starts_with("https://"))
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
     Router::new()
         .merge(health::router())
-        .merge(home::router())
+        .merge(login::router())
+        .merge(inbox::router())
+        .merge(tickets::router())
         .nest_service("/static", ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")))
         .nest("/api/v1", api::router())
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -39,6 +58,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(sessions)
+        // Cross-site form posts are refused (Sec-Fetch-Site / Origin, tower-http's CsrfLayer).
+        .layer(CsrfLayer::new())
         .layer(TraceLayer::new_for_http())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -5,5 +5,8 @@
 mod api;
 mod cases;
 mod crash;
+mod outbox;
 mod poller;
+mod replies;
 mod support;
+mod web;

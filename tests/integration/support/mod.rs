@@ -49,6 +49,7 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
+        init_test_log();
         let base = env("DATABASE_URL");
         let name = random_name("frontdesk_test_");
         let admin = PgConnectOptions::from_str(&base).expect("DATABASE_URL");
@@ -192,4 +193,21 @@ pub fn with_token(raw: &[u8], number: i64) -> Vec<u8> {
         }
     }
     s
+}
+
+// ---- SMTP (outbox tests) --------------------------------------------------------------------
+// The test SMTP sink and private sinks: see support/smtp.rs.
+pub mod smtp;
+
+/// Logs to the test output when `TEST_LOG=1` (quiet otherwise).
+pub fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }

@@ -1,0 +1,2 @@
+-- A mailbox can be disabled (its poller stops) without deleting its tickets.
+alter table mailbox add column enabled boolean not null default true;

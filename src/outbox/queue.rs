@@ -1,0 +1,209 @@
+//! The `outbox` table: enqueue, claim the next due row (`FOR UPDATE SKIP LOCKED`), record
+//! what became of a send. Every function runs on the caller's connection or transaction.
+//!
+//! A row is `queued` until a send outcome is recorded: `sent`, or `failed` for a permanent
+//! failure. The claim's row lock is held while the mail is handed to SMTP, so two workers
+//! never send the same row at once, and a worker that dies mid-send releases it with its
+//! connection.
+
+use serde_json::json;
+use sqlx::{FromRow, PgConnection, PgPool};
+
+use super::compose::Composed;
+
+/// The NOTIFY channel that wakes the sender when a row becomes due.
+pub const CHANNEL: &str = "outbox";
+
+/// A claimed outbox row with what the sender needs to send it.
+#[derive(Debug, Clone, FromRow)]
+pub struct DueMail {
+    pub outbox_id: i64,
+    pub message_id: i64,
+    pub mailbox_id: i64,
+    pub ticket_id: i64,
+    pub envelope_from: String,
+    pub envelope_to: Vec<String>,
+    pub raw: Vec<u8>,
+    /// Attempts made before this one.
+    pub attempts: i32,
+    /// The mailbox's `smtp[s]://` URL; holds a secret, never log it.
+    pub smtp_url: Option<String>,
+}
+
+/// Inserts the outbox row for `message_id` and wakes the sender when the caller's
+/// transaction commits (NOTIFY is delivered at commit).
+pub async fn insert(
+    conn: &mut PgConnection,
+    mailbox_id: i64,
+    message_id: i64,
+    mail: &Composed,
+) -> sqlx::Result<i64> {
+    let id = sqlx::query_scalar(
+        "insert into outbox (message_id, mailbox_id, envelope_from, envelope_to, raw)
+         values ($1, $2, $3, $4, $5)
+         returning outbox_id",
+    )
+    .bind(message_id)
+    .bind(mailbox_id)
+    .bind(&mail.envelope_from)
+    .bind(&mail.envelope_to)
+    .bind(&mail.raw)
+    .fetch_one(&mut *conn)
+    .await?;
+    notify(conn).await?;
+    Ok(id)
+}
+
+async fn notify(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("select pg_notify($1, '')")
+        .bind(CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Locks and returns the queued row that has been due longest, skipping rows another worker
+/// holds. The lock lasts until the caller's transaction ends.
+pub async fn claim_due(conn: &mut PgConnection) -> sqlx::Result<Option<DueMail>> {
+    sqlx::query_as(
+        "select o.outbox_id, o.message_id, o.mailbox_id, m.ticket_id, o.envelope_from,
+                o.envelope_to, o.raw, o.attempts, mb.smtp_url
+         from outbox o
+         join message m on m.message_id = o.message_id
+         join mailbox mb on mb.mailbox_id = o.mailbox_id
+         where o.state = 'queued' and o.next_attempt_at <= now()
+         order by o.next_attempt_at, o.outbox_id
+         limit 1
+         for update of o skip locked",
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The mail was accepted by the SMTP server.
+pub async fn mark_sent(conn: &mut PgConnection, mail: &DueMail) -> sqlx::Result<()> {
+    sqlx::query(
+        "update outbox set state = 'sent', sent_at = now(), attempts = attempts + 1,
+                last_error = null
+         where outbox_id = $1",
+    )
+    .bind(mail.outbox_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "update message set delivery_state = 'sent', delivery_error = null where message_id = $1",
+    )
+    .bind(mail.message_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A temporary failure: stays queued, next attempt in `retry_in_s` seconds.
+pub async fn mark_retry(
+    conn: &mut PgConnection,
+    mail: &DueMail,
+    error: &str,
+    retry_in_s: f64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update outbox set attempts = attempts + 1, last_error = $2,
+                next_attempt_at = now() + make_interval(secs => $3)
+         where outbox_id = $1",
+    )
+    .bind(mail.outbox_id)
+    .bind(error)
+    .bind(retry_in_s)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A permanent failure: the row and the message become `failed` with the error, the ticket
+/// gets a `delivery_failed` event and is reopened so that an agent sees it.
+pub async fn mark_failed(conn: &mut PgConnection, mail: &DueMail, error: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update outbox set state = 'failed', attempts = attempts + 1, last_error = $2
+         where outbox_id = $1",
+    )
+    .bind(mail.outbox_id)
+    .bind(error)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "update message set delivery_state = 'failed', delivery_error = $2 where message_id = $1",
+    )
+    .bind(mail.message_id)
+    .bind(error)
+    .execute(&mut *conn)
+    .await?;
+    add_event(
+        conn,
+        mail.ticket_id,
+        "delivery_failed",
+        json!({"message_id": mail.message_id, "error": error}),
+    )
+    .await?;
+    let reopened_from: Option<String> = sqlx::query_scalar(
+        "update ticket t set status = 'open'
+         from (select status from ticket where ticket_id = $1 for update) old
+         where t.ticket_id = $1 and old.status <> 'open'
+         returning old.status",
+    )
+    .bind(mail.ticket_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(old) = reopened_from {
+        add_event(
+            conn,
+            mail.ticket_id,
+            "status_changed",
+            json!({"from": old, "to": "open", "reason": "delivery_failed"}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn add_event(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    kind: &str,
+    detail: serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into ticket_event (ticket_id, kind, detail) values ($1, $2, $3)")
+        .bind(ticket_id)
+        .bind(kind)
+        .bind(detail)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Puts a failed (or still queued) message back in the queue, due now, with a fresh attempt
+/// count. Returns false when the message has no outbox row or was already sent.
+pub async fn requeue(pool: &PgPool, message_id: i64) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    // A row being sent right now is locked: this waits for the outcome, and the state
+    // check is evaluated again after the wait, so a row that just became 'sent' stays sent.
+    let requeued: Option<i64> = sqlx::query_scalar(
+        "update outbox set state = 'queued', next_attempt_at = now(), attempts = 0
+         where message_id = $1 and state in ('queued', 'failed')
+         returning outbox_id",
+    )
+    .bind(message_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if requeued.is_none() {
+        return Ok(false);
+    }
+    sqlx::query(
+        "update message set delivery_state = 'queued', delivery_error = null where message_id = $1",
+    )
+    .bind(message_id)
+    .execute(&mut *tx)
+    .await?;
+    notify(&mut tx).await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,436 @@
+//! What agents do to a ticket: assign, set status and priority, tag, mark spam, write internal
+//! notes with @mentions. Every change writes a timeline event in the same transaction.
+//! Every function first checks that the ticket is in one of the agent's visible mailboxes.
+
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+
+use super::STATUSES;
+
+/// Ticket priorities, lowest first.
+pub const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
+
+/// Errors of ticket actions.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// The ticket does not exist or is not visible to the agent.
+    #[error("not found")]
+    NotFound,
+    /// Bad input, with a message for the agent.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Locks the ticket row if it is visible; `NotFound` otherwise.
+async fn lock_visible(
+    conn: &mut PgConnection,
+    number: i64,
+    visible: Option<&[i64]>,
+) -> Result<(), ActionError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "select ticket_id from ticket where ticket_id = $1 and ($2::bigint[] is null or mailbox_id = any($2)) for update",
+    )
+    .bind(number)
+    .bind(visible)
+    .fetch_optional(&mut *conn)
+    .await?;
+    found.map(|_| ()).ok_or(ActionError::NotFound)
+}
+
+/// Adds a timeline event.
+pub async fn add_event(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    agent_id: Option<i64>,
+    kind: &str,
+    detail: serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into ticket_event (ticket_id, agent_id, kind, detail) values ($1, $2, $3, $4)",
+    )
+    .bind(ticket_id)
+    .bind(agent_id)
+    .bind(kind)
+    .bind(detail)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Assigns the ticket to an agent (by id), or unassigns it with `None`.
+pub async fn assign(
+    pool: &PgPool,
+    actor: i64,
+    visible: Option<&[i64]>,
+    number: i64,
+    assignee: Option<i64>,
+) -> Result<(), ActionError> {
+    let mut tx = pool.begin().await?;
+    lock_visible(&mut tx, number, visible).await?;
+    if let Some(a) = assignee {
+        let exists: Option<i64> =
+            sqlx::query_scalar("select agent_id from agent where agent_id = $1")
+                .bind(a)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(ActionError::Invalid("no such agent".into()));
+        }
+    }
+    let old: Option<i64> =
+        sqlx::query_scalar("select assignee_agent_id from ticket where ticket_id = $1")
+            .bind(number)
+            .fetch_one(&mut *tx)
+            .await?;
+    if old != assignee {
+        sqlx::query("update ticket set assignee_agent_id = $2 where ticket_id = $1")
+            .bind(number)
+            .bind(assignee)
+            .execute(&mut *tx)
+            .await?;
+        add_event(
+            &mut tx,
+            number,
+            Some(actor),
+            "assigned",
+            json!({"from": old, "to": assignee}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets the status. `snoozed_until` (UTC) goes with `snoozed`; without it the ticket is snoozed
+/// until the customer replies.
+pub async fn set_status(
+    conn: &mut PgConnection,
+    actor: i64,
+    visible: Option<&[i64]>,
+    number: i64,
+    status: &str,
+    snoozed_until: Option<OffsetDateTime>,
+) -> Result<(), ActionError> {
+    if !STATUSES.contains(&status) {
+        return Err(ActionError::Invalid(format!("unknown status {status:?}")));
+    }
+    lock_visible(conn, number, visible).await?;
+    let old: String = sqlx::query_scalar("select status from ticket where ticket_id = $1")
+        .bind(number)
+        .fetch_one(&mut *conn)
+        .await?;
+    let until = if status == "snoozed" {
+        snoozed_until
+    } else {
+        None
+    };
+    sqlx::query("update ticket set status = $2, snoozed_until = $3 where ticket_id = $1")
+        .bind(number)
+        .bind(status)
+        .bind(until)
+        .execute(&mut *conn)
+        .await?;
+    if old != status {
+        add_event(
+            conn,
+            number,
+            Some(actor),
+            "status_changed",
+            json!({"from": old, "to": status, "snoozed_until": until.map(|u| u.unix_timestamp())}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Sets the priority.
+pub async fn set_priority(
+    pool: &PgPool,
+    actor: i64,
+    visible: Option<&[i64]>,
+    number: i64,
+    priority: &str,
+) -> Result<(), ActionError> {
+    if !PRIORITIES.contains(&priority) {
+        return Err(ActionError::Invalid(format!(
+            "unknown priority {priority:?}"
+        )));
+    }
+    let mut tx = pool.begin().await?;
+    lock_visible(&mut tx, number, visible).await?;
+    let old: String = sqlx::query_scalar("select priority from ticket where ticket_id = $1")
+        .bind(number)
+        .fetch_one(&mut *tx)
+        .await?;
+    if old != priority {
+        sqlx::query("update ticket set priority = $2 where ticket_id = $1")
+            .bind(number)
+            .bind(priority)
+            .execute(&mut *tx)
+            .await?;
+        add_event(
+            &mut tx,
+            number,
+            Some(actor),
+            "priority_changed",
+            json!({"from": old, "to": priority}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces the ticket's tags; unknown tags are created on the fly. Names are trimmed, empty
+/// ones dropped, at most 50 characters each.
+pub async fn set_tags(
+    pool: &PgPool,
+    actor: i64,
+    visible: Option<&[i64]>,
+    number: i64,
+    tags: &[String],
+) -> Result<(), ActionError> {
+    let mut names: Vec<String> = Vec::new();
+    for t in tags {
+        let t = t.trim().trim_start_matches('#').trim();
+        if t.is_empty() {
+            continue;
+        }
+        if t.chars().count() > 50 {
+            return Err(ActionError::Invalid(format!("tag too long: {t:?}")));
+        }
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(t)) {
+            names.push(t.to_string());
+        }
+    }
+    let mut tx = pool.begin().await?;
+    lock_visible(&mut tx, number, visible).await?;
+    let old: Vec<String> = sqlx::query_scalar("select g.name from ticket_tag tt join tag g using (tag_id) where tt.ticket_id = $1 order by g.name")
+        .bind(number)
+        .fetch_all(&mut *tx)
+        .await?;
+    sqlx::query(
+        "insert into tag (name) select unnest($1::text[]) on conflict (lower(name)) do nothing",
+    )
+    .bind(&names)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("delete from ticket_tag where ticket_id = $1")
+        .bind(number)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("insert into ticket_tag (ticket_id, tag_id) select $1, tag_id from tag where lower(name) = any(select lower(unnest($2::text[])))")
+        .bind(number)
+        .bind(&names)
+        .execute(&mut *tx)
+        .await?;
+    let added: Vec<&String> = names
+        .iter()
+        .filter(|n| !old.iter().any(|o| o.eq_ignore_ascii_case(n)))
+        .collect();
+    let removed: Vec<&String> = old
+        .iter()
+        .filter(|o| !names.iter().any(|n| n.eq_ignore_ascii_case(o)))
+        .collect();
+    if !added.is_empty() || !removed.is_empty() {
+        add_event(
+            &mut tx,
+            number,
+            Some(actor),
+            "tags_changed",
+            json!({"added": added, "removed": removed}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Marks a ticket as spam (or not).
+pub async fn set_spam(
+    pool: &PgPool,
+    actor: i64,
+    visible: Option<&[i64]>,
+    number: i64,
+    spam: bool,
+) -> Result<(), ActionError> {
+    let mut tx = pool.begin().await?;
+    lock_visible(&mut tx, number, visible).await?;
+    sqlx::query("update ticket set spam = $2 where ticket_id = $1")
+        .bind(number)
+        .bind(spam)
+        .execute(&mut *tx)
+        .await?;
+    add_event(
+        &mut tx,
+        number,
+        Some(actor),
+        if spam { "marked_spam" } else { "unmarked_spam" },
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `@handle` mentions in a note: the handle is the local part of an agent's email or their
+/// name without spaces, case-insensitive (`@dana`, `@dana.lee`, `@DanaLee`).
+pub fn mention_handles(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices('@') {
+        // An address like a@b.c is not a mention: the @ must start a word.
+        if i > 0
+            && text[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '.')
+        {
+            continue;
+        }
+        let handle: String = text[i + 1..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .collect();
+        let handle = handle.trim_end_matches(['.', '-', '_']).to_lowercase();
+        if !handle.is_empty() && !out.contains(&handle) {
+            out.push(handle);
+        }
+    }
+    out
+}
+
+/// Writes an internal note; every @mentioned agent (who can see the mailbox) gets a
+/// notification. Returns the note's message id.
+pub async fn add_note(
+    pool: &PgPool,
+    actor: i64,
+    visible: Option<&[i64]>,
+    number: i64,
+    text: &str,
+) -> Result<i64, ActionError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ActionError::Invalid("a note cannot be empty".into()));
+    }
+    let mut tx = pool.begin().await?;
+    lock_visible(&mut tx, number, visible).await?;
+    let (name, email): (String, String) =
+        sqlx::query_as("select name, email from agent where agent_id = $1")
+            .bind(actor)
+            .fetch_one(&mut *tx)
+            .await?;
+    let id: i64 = sqlx::query_scalar(
+        "insert into message (ticket_id, direction, author_agent_id, from_email, from_name, text_body, created_at)
+         values ($1, 'note', $2, $3, $4, $5, now()) returning message_id",
+    )
+    .bind(number)
+    .bind(actor)
+    .bind(&email)
+    .bind(&name)
+    .bind(text)
+    .fetch_one(&mut *tx)
+    .await?;
+    let handles = mention_handles(text);
+    if !handles.is_empty() {
+        // Only agents who can see the ticket's mailbox are notified.
+        sqlx::query(
+            "insert into notification (agent_id, ticket_id, message_id, kind)
+             select a.agent_id, $1, $2, 'mention' from agent a
+             where a.agent_id <> $3
+               and (lower(split_part(a.email, '@', 1)) = any($4) or lower(replace(a.name, ' ', '')) = any($4)
+                    or lower(replace(a.name, ' ', '.')) = any($4))
+               and (a.role in ('admin', 'lead') or exists (
+                    select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
+                    join ticket t on t.mailbox_id = tm.mailbox_id
+                    where m.agent_id = a.agent_id and t.ticket_id = $1))",
+        )
+        .bind(number)
+        .bind(id)
+        .bind(actor)
+        .bind(&handles)
+        .execute(&mut *tx)
+        .await?;
+    }
+    add_event(
+        &mut tx,
+        number,
+        Some(actor),
+        "note_added",
+        json!({"message_id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Records that the agent has seen the ticket as it is now (clears its unread marker).
+pub async fn mark_viewed(pool: &PgPool, agent_id: i64, number: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into ticket_view (agent_id, ticket_id, seen_at) values ($1, $2, now())
+         on conflict (agent_id, ticket_id) do update set seen_at = now()",
+    )
+    .bind(agent_id)
+    .bind(number)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Unread notifications of an agent, newest first.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NotificationRow {
+    pub notification_id: i64,
+    pub ticket_id: i64,
+    pub subject: String,
+    pub author: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub read: bool,
+}
+
+/// The agent's latest notifications (50), newest first.
+pub async fn notifications(pool: &PgPool, agent_id: i64) -> sqlx::Result<Vec<NotificationRow>> {
+    sqlx::query_as(
+        "select n.notification_id, n.ticket_id, t.subject, m.from_name as author, n.created_at, n.read_at is not null as read
+         from notification n join ticket t on t.ticket_id = n.ticket_id left join message m on m.message_id = n.message_id
+         where n.agent_id = $1 order by n.created_at desc limit 50",
+    )
+    .bind(agent_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Number of unread notifications.
+pub async fn unread_notifications(pool: &PgPool, agent_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from notification where agent_id = $1 and read_at is null")
+        .bind(agent_id)
+        .fetch_one(pool)
+        .await
+}
+
+/// Marks all of an agent's notifications on a ticket read (when they open it).
+pub async fn read_notifications(pool: &PgPool, agent_id: i64, number: i64) -> sqlx::Result<()> {
+    sqlx::query("update notification set read_at = now() where agent_id = $1 and ticket_id = $2 and read_at is null")
+        .bind(agent_id)
+        .bind(number)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_words_starting_with_at() {
+        assert_eq!(
+            mention_handles("@dana please check, cc @Lee.Park."),
+            ["dana", "lee.park"]
+        );
+        assert!(mention_handles("mail bob@example.com").is_empty());
+        assert_eq!(mention_handles("@dana @dana"), ["dana"]);
+    }
+}

@@ -1,0 +1,312 @@
+//! The inbox: folders with live counts, filters, sorting and keyset pagination.
+
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
+use time::OffsetDateTime;
+
+/// A built-in folder of the inbox sidebar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    /// Open and nobody assigned.
+    Unassigned,
+    /// Assigned to me, not closed.
+    Mine,
+    /// Every open ticket.
+    Open,
+    Pending,
+    Snoozed,
+    Closed,
+    Spam,
+    /// Everything but spam (used with mailbox or tag filters).
+    All,
+}
+
+impl Folder {
+    /// Every folder, in sidebar order, with its URL key and label.
+    pub const ALL: [(Folder, &'static str, &'static str); 8] = [
+        (Folder::Unassigned, "unassigned", "Unassigned"),
+        (Folder::Mine, "mine", "Mine"),
+        (Folder::Open, "open", "All open"),
+        (Folder::Pending, "pending", "Pending"),
+        (Folder::Snoozed, "snoozed", "Snoozed"),
+        (Folder::Closed, "closed", "Closed"),
+        (Folder::Spam, "spam", "Spam"),
+        (Folder::All, "all", "Everything"),
+    ];
+
+    /// Parses the URL key; unknown keys are `None`.
+    pub fn parse(key: &str) -> Option<Folder> {
+        Folder::ALL
+            .iter()
+            .find(|(_, k, _)| *k == key)
+            .map(|(f, _, _)| *f)
+    }
+
+    pub fn key(self) -> &'static str {
+        Folder::ALL
+            .iter()
+            .find(|(f, _, _)| *f == self)
+            .map(|(_, k, _)| *k)
+            .unwrap_or("open")
+    }
+}
+
+/// How rows are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Latest activity first (default).
+    Recent,
+    /// Longest waiting first: oldest last activity.
+    Oldest,
+    /// Newest tickets first, by creation.
+    Newest,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        match s {
+            "recent" => Some(Sort::Recent),
+            "oldest" => Some(Sort::Oldest),
+            "newest" => Some(Sort::Newest),
+            _ => None,
+        }
+    }
+}
+
+/// Who the ticket is assigned to, as a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Me,
+    Unassigned,
+    Agent(i64),
+}
+
+/// A validated inbox query.
+#[derive(Debug, Clone)]
+pub struct InboxQuery {
+    pub folder: Folder,
+    pub mailbox_id: Option<i64>,
+    pub tag: Option<String>,
+    pub assignee: Option<AssigneeFilter>,
+    pub priority: Option<String>,
+    pub sort: Sort,
+    /// `(timestamp in µs, ticket number)` of the last row of the previous page.
+    pub after: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+/// One inbox row.
+#[derive(Debug, Clone, FromRow)]
+pub struct InboxRow {
+    pub number: i64,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub snippet: String,
+    pub customer_email: Option<String>,
+    pub customer_name: Option<String>,
+    pub mailbox_address: String,
+    pub assignee_name: Option<String>,
+    pub tags: Vec<String>,
+    pub message_count: i32,
+    pub created_at: OffsetDateTime,
+    pub last_message_at: OffsetDateTime,
+    /// Activity since this agent last opened the ticket.
+    pub unread: bool,
+}
+
+impl InboxRow {
+    /// Keyset position of this row for the given sort.
+    pub fn cursor(&self, sort: Sort) -> (i64, i64) {
+        let at = match sort {
+            Sort::Newest => self.created_at,
+            _ => self.last_message_at,
+        };
+        ((at.unix_timestamp_nanos() / 1000) as i64, self.number)
+    }
+}
+
+fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, visible: Option<&[i64]>) {
+    qb.push(" where true");
+    if let Some(v) = visible {
+        qb.push(" and t.mailbox_id = any(")
+            .push_bind(v.to_vec())
+            .push(")");
+    }
+}
+
+fn push_folder(qb: &mut QueryBuilder<'_, Postgres>, folder: Folder, agent_id: i64) {
+    match folder {
+        Folder::Unassigned => {
+            qb.push(" and not t.spam and t.status = 'open' and t.assignee_agent_id is null")
+        }
+        Folder::Mine => qb
+            .push(" and not t.spam and t.status <> 'closed' and t.assignee_agent_id = ")
+            .push_bind(agent_id),
+        Folder::Open => qb.push(" and not t.spam and t.status = 'open'"),
+        Folder::Pending => qb.push(" and not t.spam and t.status = 'pending'"),
+        Folder::Snoozed => qb.push(" and not t.spam and t.status = 'snoozed'"),
+        Folder::Closed => qb.push(" and not t.spam and t.status = 'closed'"),
+        Folder::Spam => qb.push(" and t.spam"),
+        Folder::All => qb.push(" and not t.spam"),
+    };
+}
+
+/// One page of the inbox for an agent. Returns the rows and whether more follow.
+pub async fn list(
+    pool: &PgPool,
+    agent_id: i64,
+    visible: Option<&[i64]>,
+    q: &InboxQuery,
+) -> sqlx::Result<(Vec<InboxRow>, bool)> {
+    let mut qb = QueryBuilder::new(
+        "select t.ticket_id as number, t.subject, t.status, t.priority, t.snippet,
+                c.email as customer_email, c.name as customer_name, mb.address as mailbox_address,
+                a.name as assignee_name,
+                coalesce((select array_agg(g.name order by g.name) from ticket_tag tt join tag g on g.tag_id = tt.tag_id
+                          where tt.ticket_id = t.ticket_id), '{}') as tags,
+                t.message_count, t.created_at, t.last_message_at,
+                coalesce(v.seen_at < t.last_message_at, true) as unread
+         from ticket t
+         join mailbox mb on mb.mailbox_id = t.mailbox_id
+         left join customer c on c.customer_id = t.customer_id
+         left join agent a on a.agent_id = t.assignee_agent_id
+         left join ticket_view v on v.ticket_id = t.ticket_id and v.agent_id = ",
+    );
+    qb.push_bind(agent_id);
+    push_scope(&mut qb, visible);
+    push_folder(&mut qb, q.folder, agent_id);
+    if let Some(m) = q.mailbox_id {
+        qb.push(" and t.mailbox_id = ").push_bind(m);
+    }
+    if let Some(tag) = &q.tag {
+        qb.push(" and exists (select 1 from ticket_tag tt join tag g on g.tag_id = tt.tag_id where tt.ticket_id = t.ticket_id and lower(g.name) = lower(")
+            .push_bind(tag.clone())
+            .push("))");
+    }
+    match q.assignee {
+        Some(AssigneeFilter::Me) => {
+            qb.push(" and t.assignee_agent_id = ").push_bind(agent_id);
+        }
+        Some(AssigneeFilter::Unassigned) => {
+            qb.push(" and t.assignee_agent_id is null");
+        }
+        Some(AssigneeFilter::Agent(id)) => {
+            qb.push(" and t.assignee_agent_id = ").push_bind(id);
+        }
+        None => {}
+    }
+    if let Some(p) = &q.priority {
+        qb.push(" and t.priority = ").push_bind(p.clone());
+    }
+    let (col, dir, cmp) = match q.sort {
+        Sort::Recent => ("t.last_message_at", "desc", "<"),
+        Sort::Oldest => ("t.last_message_at", "asc", ">"),
+        Sort::Newest => ("t.created_at", "desc", "<"),
+    };
+    if let Some((micros, number)) = q.after {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        qb.push(format!(" and ({col}, t.ticket_id) {cmp} ("))
+            .push_bind(at)
+            .push(", ")
+            .push_bind(number)
+            .push(")");
+    }
+    qb.push(format!(" order by {col} {dir}, t.ticket_id {dir} limit "))
+        .push_bind(q.limit + 1);
+    let mut rows: Vec<InboxRow> = qb.build_query_as().fetch_all(pool).await?;
+    let more = rows.len() as i64 > q.limit;
+    rows.truncate(q.limit as usize);
+    Ok((rows, more))
+}
+
+/// Sidebar counts for every folder.
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct FolderCounts {
+    pub unassigned: i64,
+    pub mine: i64,
+    pub open: i64,
+    pub pending: i64,
+    pub snoozed: i64,
+    pub closed: i64,
+    pub spam: i64,
+    pub all: i64,
+}
+
+impl FolderCounts {
+    pub fn get(&self, f: Folder) -> i64 {
+        match f {
+            Folder::Unassigned => self.unassigned,
+            Folder::Mine => self.mine,
+            Folder::Open => self.open,
+            Folder::Pending => self.pending,
+            Folder::Snoozed => self.snoozed,
+            Folder::Closed => self.closed,
+            Folder::Spam => self.spam,
+            Folder::All => self.all,
+        }
+    }
+}
+
+/// Counts of every folder, over the visible mailboxes.
+pub async fn folder_counts(
+    pool: &PgPool,
+    agent_id: i64,
+    visible: Option<&[i64]>,
+) -> sqlx::Result<FolderCounts> {
+    sqlx::query_as(
+        "select
+            count(*) filter (where not spam and status = 'open' and assignee_agent_id is null) as unassigned,
+            count(*) filter (where not spam and status <> 'closed' and assignee_agent_id = $1) as mine,
+            count(*) filter (where not spam and status = 'open') as open,
+            count(*) filter (where not spam and status = 'pending') as pending,
+            count(*) filter (where not spam and status = 'snoozed') as snoozed,
+            count(*) filter (where not spam and status = 'closed') as closed,
+            count(*) filter (where spam) as spam,
+            count(*) filter (where not spam) as all
+         from ticket where ($2::bigint[] is null or mailbox_id = any($2))",
+    )
+    .bind(agent_id)
+    .bind(visible)
+    .fetch_one(pool)
+    .await
+}
+
+/// A sidebar entry for a mailbox or a tag, with its open-ticket count.
+#[derive(Debug, Clone, FromRow)]
+pub struct SidebarEntry {
+    pub id: i64,
+    pub name: String,
+    pub open: i64,
+}
+
+/// Visible mailboxes with their open counts.
+pub async fn mailbox_entries(
+    pool: &PgPool,
+    visible: Option<&[i64]>,
+) -> sqlx::Result<Vec<SidebarEntry>> {
+    sqlx::query_as(
+        "select mb.mailbox_id as id, mb.name,
+                (select count(*) from ticket t where t.mailbox_id = mb.mailbox_id and t.status = 'open' and not t.spam) as open
+         from mailbox mb where ($1::bigint[] is null or mb.mailbox_id = any($1)) order by mb.name",
+    )
+    .bind(visible)
+    .fetch_all(pool)
+    .await
+}
+
+/// Tags in use on visible tickets, with open counts.
+pub async fn tag_entries(
+    pool: &PgPool,
+    visible: Option<&[i64]>,
+) -> sqlx::Result<Vec<SidebarEntry>> {
+    sqlx::query_as(
+        "select g.tag_id as id, g.name, count(*) filter (where t.status = 'open' and not t.spam) as open
+         from tag g join ticket_tag tt on tt.tag_id = g.tag_id join ticket t on t.ticket_id = tt.ticket_id
+         where ($1::bigint[] is null or t.mailbox_id = any($1))
+         group by g.tag_id, g.name order by g.name",
+    )
+    .bind(visible)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,305 @@
+//! An agent's reply by email: the outbound message and its outbox row, in one transaction,
+//! threaded onto the conversation (RFC 5322 3.6.4: In-Reply-To and References of the latest
+//! customer message, our own Message-ID, `[#N]` in the subject).
+
+use rand::RngCore;
+use sqlx::PgPool;
+
+use super::actions::{self, ActionError};
+use crate::auth::Agent;
+use crate::ingest::parse::EmailAddress;
+use crate::mailboxes::canonical_address;
+use crate::outbox::{self, OutboxError, OutgoingAttachment, OutgoingEmail};
+
+/// What the agent sends.
+#[derive(Debug, Clone, Default)]
+pub struct ReplyInput {
+    /// Recipient addresses; at least one.
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub text: String,
+    /// Status to set after sending: `pending`, `closed`, ... (`None` keeps the status).
+    pub status_after: Option<String>,
+    pub attachments: Vec<OutgoingAttachment>,
+}
+
+/// Errors of [`create_reply`].
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error(transparent)]
+    Action(#[from] ActionError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<ReplyError> for ActionError {
+    fn from(e: ReplyError) -> Self {
+        match e {
+            ReplyError::Action(a) => a,
+            ReplyError::Outbox(OutboxError::Compose(c)) => ActionError::Invalid(c.to_string()),
+            ReplyError::Outbox(OutboxError::Db(d)) | ReplyError::Db(d) => ActionError::Db(d),
+            ReplyError::Outbox(o) => ActionError::Invalid(o.to_string()),
+        }
+    }
+}
+
+/// Splits a comma, semicolon or line separated address list and checks each address.
+pub fn parse_address_list(input: &str) -> Result<Vec<String>, ActionError> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in input
+        .split([',', ';', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        // "Name <a@b>" → a@b
+        let addr = raw
+            .rsplit_once('<')
+            .map(|(_, a)| a.trim_end_matches('>'))
+            .unwrap_or(raw)
+            .trim()
+            .to_lowercase();
+        let valid = addr.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        }) && !addr
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '"');
+        if !valid {
+            return Err(ActionError::Invalid(format!(
+                "not an email address: {raw:?}"
+            )));
+        }
+        if !out.contains(&addr) {
+            out.push(addr);
+        }
+    }
+    Ok(out)
+}
+
+/// The message a reply answers: its ids and, for Outlook's Thread-Index, its raw bytes.
+#[derive(sqlx::FromRow)]
+struct Parent {
+    header_message_id: Option<String>,
+    references: Vec<String>,
+    raw: Option<Vec<u8>>,
+}
+
+/// `Re: <subject> [#N]`, without stacking prefixes or tokens.
+pub fn reply_subject(subject: &str, number: i64) -> String {
+    let token = format!("[#{number}]");
+    let mut s = subject.trim().to_string();
+    loop {
+        let lower = s.to_lowercase();
+        let Some(rest) = [
+            "re:", "aw:", "sv:", "vs:", "antw:", "fwd:", "wg:", "fw:", "tr:",
+        ]
+        .iter()
+        .find_map(|p| lower.strip_prefix(p).map(|_| p.len())) else {
+            break;
+        };
+        s = s[rest..].trim_start().to_string();
+    }
+    if s.contains(&token) {
+        format!("Re: {s}")
+    } else {
+        format!("Re: {s} {token}")
+    }
+}
+
+/// Queues a reply: inserts the outbound message (delivery state `queued`) and its outbox row,
+/// updates the ticket, optionally sets its status. Returns the message id. The recipients
+/// never include our own addresses.
+pub async fn create_reply(
+    pool: &PgPool,
+    agent: &Agent,
+    visible: Option<&[i64]>,
+    number: i64,
+    input: &ReplyInput,
+) -> Result<i64, ReplyError> {
+    let text = input.text.trim_end();
+    if text.trim().is_empty() {
+        return Err(ActionError::Invalid("a reply cannot be empty".into()).into());
+    }
+    let mut tx = pool.begin().await?;
+    let ticket: Option<(i64, String, String, String, String)> = sqlx::query_as(
+        "select t.mailbox_id, t.subject, mb.address, mb.name, mb.signature from ticket t join mailbox mb using (mailbox_id)
+         where t.ticket_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2)) for update of t",
+    )
+    .bind(number)
+    .bind(visible)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (mailbox_id, subject, address, mailbox_name, signature) =
+        ticket.ok_or(ActionError::NotFound)?;
+
+    let own: Vec<String> = crate::mailboxes::own_addresses(&mut *tx).await?;
+    let is_own = |a: &String| own.contains(&canonical_address(a));
+    let to: Vec<String> = input.to.iter().filter(|a| !is_own(a)).cloned().collect();
+    let cc: Vec<String> = input
+        .cc
+        .iter()
+        .filter(|a| !is_own(a) && !to.contains(a))
+        .cloned()
+        .collect();
+    if to.is_empty() {
+        return Err(ActionError::Invalid(
+            "a reply needs at least one recipient other than our own mailboxes".into(),
+        )
+        .into());
+    }
+
+    // Thread onto the newest customer message (else our newest reply).
+    let parent: Option<Parent> = sqlx::query_as(
+        r#"select m.header_message_id, m."references", r.raw from message m left join raw_message r using (raw_message_id)
+           where m.ticket_id = $1 and m.direction in ('inbound', 'outbound') and m.header_message_id is not null
+           order by (m.direction = 'inbound') desc, m.created_at desc, m.message_id desc limit 1"#,
+    )
+    .bind(number)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (in_reply_to, references, thread_index) = match parent {
+        Some(Parent {
+            header_message_id: id,
+            references: refs,
+            raw,
+        }) => {
+            let thread_index = raw.as_deref().and_then(|r| {
+                mail_parser::MessageParser::default()
+                    .parse_headers(r)
+                    .and_then(|m| m.header_raw("Thread-Index").map(|v| v.trim().to_string()))
+            });
+            (id, refs, thread_index)
+        }
+        None => (None, Vec::new(), None),
+    };
+
+    let domain = address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_else(|| "frontdesk.invalid".into());
+    let mut rnd = [0u8; 8];
+    rand::rng().fill_bytes(&mut rnd);
+    let header_message_id = format!("fd.{number}.{}@{domain}", hex::encode(rnd));
+    let body = if signature.trim().is_empty() {
+        text.to_string()
+    } else {
+        format!("{text}\n\n-- \n{}", signature.trim_end())
+    };
+    let from_name = format!("{} via {}", agent.name, mailbox_name);
+    let subject = reply_subject(&subject, number);
+    let chain = outbox::compose::references_chain(&references, in_reply_to.as_deref());
+    let to_addrs: Vec<EmailAddress> = to
+        .iter()
+        .map(|e| EmailAddress {
+            email: e.clone(),
+            name: None,
+        })
+        .collect();
+    let cc_addrs: Vec<EmailAddress> = cc
+        .iter()
+        .map(|e| EmailAddress {
+            email: e.clone(),
+            name: None,
+        })
+        .collect();
+
+    let message_id: i64 = sqlx::query_scalar(
+        r#"insert into message (ticket_id, direction, author_agent_id, from_email, from_name, to_addrs, cc_addrs, subject,
+                text_body, header_message_id, in_reply_to, "references", created_at, delivery_state)
+           values ($1, 'outbound', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), 'queued') returning message_id"#,
+    )
+    .bind(number)
+    .bind(agent.agent_id)
+    .bind(&address)
+    .bind(&from_name)
+    .bind(sqlx::types::Json(&to_addrs))
+    .bind(sqlx::types::Json(&cc_addrs))
+    .bind(&subject)
+    .bind(&body)
+    .bind(&header_message_id)
+    .bind(&in_reply_to)
+    .bind(&chain)
+    .fetch_one(&mut *tx)
+    .await?;
+    for a in &input.attachments {
+        use sha2::{Digest, Sha256};
+        sqlx::query(
+            "insert into attachment (message_id, filename, content_type, size, sha256, inline, content)
+             values ($1, $2, $3, $4, $5, false, $6)",
+        )
+        .bind(message_id)
+        .bind(&a.filename)
+        .bind(&a.content_type)
+        .bind(a.content.len() as i64)
+        .bind(&Sha256::digest(&a.content)[..])
+        .bind(&a.content)
+        .execute(&mut *tx)
+        .await?;
+    }
+    outbox::enqueue(
+        &mut tx,
+        &OutgoingEmail {
+            mailbox_id,
+            message_id,
+            from_name,
+            from_address: address.clone(),
+            to: to_addrs,
+            cc: cc_addrs,
+            reply_to: None,
+            subject,
+            header_message_id,
+            in_reply_to,
+            references: chain,
+            text: body.clone(),
+            attachments: input.attachments.clone(),
+            thread_index,
+        },
+    )
+    .await?;
+    sqlx::query(
+        "update ticket set last_message_at = now(), message_count = message_count + 1, snippet = $2 where ticket_id = $1",
+    )
+    .bind(number)
+    .bind(crate::ingest::store::snippet(&body))
+    .execute(&mut *tx)
+    .await?;
+    if let Some(status) = input
+        .status_after
+        .as_deref()
+        .filter(|s| !s.is_empty() && *s != "keep")
+    {
+        actions::set_status(&mut tx, agent.agent_id, visible, number, status, None).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(
+        ticket.number = number,
+        message.id = message_id,
+        agent.id = agent.agent_id,
+        "reply queued"
+    );
+    Ok(message_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_subjects_do_not_stack() {
+        assert_eq!(reply_subject("Drucker", 7), "Re: Drucker [#7]");
+        assert_eq!(reply_subject("AW: Re: Drucker", 7), "Re: Drucker [#7]");
+        assert_eq!(reply_subject("Re: Drucker [#7]", 7), "Re: Drucker [#7]");
+    }
+
+    #[test]
+    fn address_lists_are_validated() {
+        assert_eq!(
+            parse_address_list("a@example.org, Bob <B@Example.org>;a@example.org").unwrap(),
+            ["a@example.org", "b@example.org"]
+        );
+        assert!(parse_address_list("not-an-address").is_err());
+        assert!(parse_address_list("x@y").is_err());
+        assert!(parse_address_list("").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,274 @@
+//! The inbox page: sidebar folders with counts, filters, rows, keyset pages.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::page::{PageError, render};
+use super::session::CurrentAgent;
+use super::{AppError, AppState, fmt};
+use crate::auth::{self, Agent};
+use crate::tickets::inbox::{
+    self, AssigneeFilter, Folder, FolderCounts, InboxQuery, InboxRow, SidebarEntry, Sort,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/inbox", get(show_inbox))
+}
+
+/// Query string of `/inbox`; every field optional, every value validated.
+#[derive(Deserialize, Default)]
+pub struct InboxParams {
+    folder: Option<String>,
+    mailbox: Option<String>,
+    tag: Option<String>,
+    assignee: Option<String>,
+    priority: Option<String>,
+    sort: Option<String>,
+    after: Option<String>,
+}
+
+/// A sidebar link.
+pub struct NavItem {
+    pub label: String,
+    pub href: String,
+    pub count: i64,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "inbox/index.html")]
+struct InboxPage {
+    me: Agent,
+    unread_notifications: i64,
+    folders: Vec<NavItem>,
+    mailboxes: Vec<NavItem>,
+    tags: Vec<NavItem>,
+    title: String,
+    rows: Vec<RowView>,
+    next_href: Option<String>,
+    agents: Vec<Agent>,
+    filters: FilterView,
+}
+
+/// Current filter values, for the filter form.
+struct FilterView {
+    folder: String,
+    mailbox: String,
+    tag: String,
+    assignee: String,
+    priority: String,
+    sort: String,
+}
+
+struct RowView {
+    number: i64,
+    subject: String,
+    snippet: String,
+    customer: String,
+    mailbox: String,
+    assignee: String,
+    tags: Vec<String>,
+    priority: String,
+    status: String,
+    age: String,
+    message_count: i32,
+    unread: bool,
+}
+
+impl From<InboxRow> for RowView {
+    fn from(r: InboxRow) -> Self {
+        RowView {
+            number: r.number,
+            customer: r
+                .customer_name
+                .clone()
+                .or(r.customer_email.clone())
+                .unwrap_or_else(|| "(unknown sender)".into()),
+            subject: r.subject,
+            snippet: r.snippet,
+            mailbox: r.mailbox_address,
+            assignee: r.assignee_name.unwrap_or_default(),
+            tags: r.tags,
+            priority: r.priority,
+            status: r.status,
+            age: fmt::age(r.last_message_at),
+            message_count: r.message_count,
+            unread: r.unread,
+        }
+    }
+}
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Validates the query string; a wrong value is a 400 that names it.
+fn parse_params(p: &InboxParams) -> Result<InboxQuery, AppError> {
+    let bad = |what: &str, v: &str| AppError::BadRequest(format!("unknown {what} {v:?}"));
+    let folder = match non_empty(&p.folder) {
+        None => Folder::Open,
+        Some(f) => Folder::parse(f).ok_or_else(|| bad("folder", f))?,
+    };
+    let mailbox_id = match non_empty(&p.mailbox) {
+        None => None,
+        Some(m) => Some(m.parse().map_err(|_| bad("mailbox", m))?),
+    };
+    let assignee = match non_empty(&p.assignee) {
+        None | Some("anyone") => None,
+        Some("me") => Some(AssigneeFilter::Me),
+        Some("unassigned") => Some(AssigneeFilter::Unassigned),
+        Some(a) => Some(AssigneeFilter::Agent(
+            a.parse().map_err(|_| bad("assignee", a))?,
+        )),
+    };
+    let priority = match non_empty(&p.priority) {
+        None => None,
+        Some(pr) if crate::tickets::actions::PRIORITIES.contains(&pr) => Some(pr.to_string()),
+        Some(pr) => return Err(bad("priority", pr)),
+    };
+    let sort = match non_empty(&p.sort) {
+        None => Sort::Recent,
+        Some(s) => Sort::parse(s).ok_or_else(|| bad("sort", s))?,
+    };
+    let after = match non_empty(&p.after) {
+        None => None,
+        Some(a) => {
+            let (at, n) = a.split_once('_').ok_or_else(|| bad("page cursor", a))?;
+            Some((
+                at.parse().map_err(|_| bad("page cursor", a))?,
+                n.parse().map_err(|_| bad("page cursor", a))?,
+            ))
+        }
+    };
+    Ok(InboxQuery {
+        folder,
+        mailbox_id,
+        tag: non_empty(&p.tag).map(String::from),
+        assignee,
+        priority,
+        sort,
+        after,
+        limit: 50,
+    })
+}
+
+fn href(folder: &str, extra: &[(&str, &str)]) -> String {
+    let mut s = format!("/inbox?folder={folder}");
+    for (k, v) in extra {
+        if !v.is_empty() {
+            s.push_str(&format!(
+                "&{k}={}",
+                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+            ));
+        }
+    }
+    s
+}
+
+async fn show_inbox(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Query(p): Query<InboxParams>,
+) -> Result<impl IntoResponse, PageError> {
+    let q = parse_params(&p)?;
+    let visible = who.visible.as_deref();
+    let me = who.agent.agent_id;
+    let (rows, more) = inbox::list(&state.pool, me, visible, &q).await?;
+    let counts: FolderCounts = inbox::folder_counts(&state.pool, me, visible).await?;
+    let mailboxes: Vec<SidebarEntry> = inbox::mailbox_entries(&state.pool, visible).await?;
+    let tags: Vec<SidebarEntry> = inbox::tag_entries(&state.pool, visible).await?;
+    let unread_notifications =
+        crate::tickets::actions::unread_notifications(&state.pool, me).await?;
+    let agents = auth::list_agents(&state.pool).await?;
+
+    let filters = FilterView {
+        folder: q.folder.key().to_string(),
+        mailbox: q.mailbox_id.map(|m| m.to_string()).unwrap_or_default(),
+        tag: q.tag.clone().unwrap_or_default(),
+        assignee: non_empty(&p.assignee).unwrap_or("").to_string(),
+        priority: q.priority.clone().unwrap_or_default(),
+        sort: non_empty(&p.sort).unwrap_or("recent").to_string(),
+    };
+    let only_folder = q.mailbox_id.is_none() && q.tag.is_none();
+    let folders = Folder::ALL
+        .iter()
+        .filter(|(f, _, _)| *f != Folder::All)
+        .map(|(f, key, label)| NavItem {
+            label: label.to_string(),
+            href: href(key, &[]),
+            count: counts.get(*f),
+            active: only_folder && *f == q.folder,
+        })
+        .collect();
+    let mailbox_nav = mailboxes
+        .iter()
+        .map(|m| NavItem {
+            label: m.name.clone(),
+            href: href("open", &[("mailbox", &m.id.to_string())]),
+            count: m.open,
+            active: q.mailbox_id == Some(m.id),
+        })
+        .collect();
+    let tag_nav = tags
+        .iter()
+        .map(|t| NavItem {
+            label: t.name.clone(),
+            href: href("open", &[("tag", &t.name)]),
+            count: t.open,
+            active: q
+                .tag
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(&t.name)),
+        })
+        .collect();
+    let title = match (&q.mailbox_id, &q.tag) {
+        (Some(id), _) => mailboxes
+            .iter()
+            .find(|m| m.id == *id)
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| "Mailbox".into()),
+        (None, Some(t)) => format!("#{t}"),
+        _ => Folder::ALL
+            .iter()
+            .find(|(f, _, _)| *f == q.folder)
+            .map(|(_, _, l)| l.to_string())
+            .unwrap_or_default(),
+    };
+    let next_href = if more {
+        rows.last().map(|r| {
+            let (at, n) = r.cursor(q.sort);
+            let cursor = format!("{at}_{n}");
+            href(
+                &filters.folder,
+                &[
+                    ("mailbox", &filters.mailbox),
+                    ("tag", &filters.tag),
+                    ("assignee", &filters.assignee),
+                    ("priority", &filters.priority),
+                    ("sort", &filters.sort),
+                    ("after", &cursor),
+                ],
+            )
+        })
+    } else {
+        None
+    };
+    render(&InboxPage {
+        me: who.agent,
+        unread_notifications,
+        folders,
+        mailboxes: mailbox_nav,
+        tags: tag_nav,
+        title,
+        rows: rows.into_iter().map(RowView::from).collect(),
+        next_href,
+        agents,
+        filters,
+    })
+}

@@ -1,0 +1,72 @@
+//! Browser sessions (tower-sessions, stored in PostgreSQL so every node sees them) and the
+//! `CurrentAgent` extractor that every page uses.
+
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use super::AppState;
+use crate::auth::{self, Agent};
+
+/// Session key holding the signed-in agent's id.
+pub const AGENT_KEY: &str = "agent_id";
+
+/// The signed-in agent and the mailboxes they may see (`None` = all). Pages that take this
+/// redirect to `/login` when nobody is signed in.
+pub struct CurrentAgent {
+    pub agent: Agent,
+    pub visible: Option<Vec<i64>>,
+    pub session: Session,
+}
+
+/// Where an anonymous request goes: the login page, remembering the page asked for.
+pub struct LoginRedirect(String);
+
+impl IntoResponse for LoginRedirect {
+    fn into_response(self) -> Response {
+        Redirect::to(&format!(
+            "/login?next={}",
+            percent_encoding::utf8_percent_encode(&self.0, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .into_response()
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentAgent {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let next = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| u.0.path().to_string())
+            .unwrap_or_else(|| parts.uri.path().to_string());
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let agent_id: Option<i64> = session.get(AGENT_KEY).await.ok().flatten();
+        let Some(agent_id) = agent_id else {
+            return Err(LoginRedirect(next).into_response());
+        };
+        let agent = match auth::find_agent(&state.pool, agent_id).await {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                let _ = session.flush().await;
+                return Err(LoginRedirect(next).into_response());
+            }
+            Err(e) => return Err(super::AppError::from(e).into_response()),
+        };
+        let visible = auth::visible_mailboxes(&state.pool, &agent)
+            .await
+            .map_err(|e| super::AppError::from(e).into_response())?;
+        Ok(CurrentAgent {
+            agent,
+            visible,
+            session,
+        })
+    }
+}

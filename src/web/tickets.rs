@@ -1,0 +1,679 @@
+//! A ticket: the conversation page and every control on it (assign, status, priority, tags,
+//! spam, internal notes, replies), plus message bodies and attachments for signed-in agents.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::page::{PageError, render};
+use super::session::CurrentAgent;
+use super::{AppError, AppState, fmt};
+use crate::auth::{self, Agent};
+use crate::tickets::{self, actions, reply};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tickets/{number}", get(show_ticket))
+        .route("/tickets/{number}/assign", post(post_assign))
+        .route("/tickets/{number}/status", post(post_status))
+        .route("/tickets/{number}/priority", post(post_priority))
+        .route("/tickets/{number}/tags", post(post_tags))
+        .route("/tickets/{number}/spam", post(post_spam))
+        .route("/tickets/{number}/notes", post(post_note))
+        .route("/tickets/{number}/reply", post(post_reply))
+        .route("/messages/{id}/retry", post(post_retry))
+        .route("/messages/{id}/body", get(show_message_body))
+        .route("/attachments/{id}", get(download_attachment))
+        .route("/notifications", get(show_notifications))
+}
+
+fn parse_number(s: &str) -> Result<i64, AppError> {
+    s.parse().map_err(|_| AppError::NotFound)
+}
+
+struct AttachmentView {
+    id: i64,
+    filename: String,
+    size: String,
+    inline: bool,
+}
+
+/// One entry of the conversation: a message, a note, or a timeline event.
+struct ItemView {
+    /// `inbound`, `outbound`, `note` or `event`.
+    kind: String,
+    message_id: i64,
+    author: String,
+    author_email: String,
+    to: String,
+    cc: String,
+    at: String,
+    text: String,
+    quoted: String,
+    has_html: bool,
+    automated: String,
+    delivery_state: String,
+    delivery_error: String,
+    attachments: Vec<AttachmentView>,
+}
+
+struct PreviousTicket {
+    number: i64,
+    subject: String,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "tickets/show.html")]
+struct TicketPage {
+    me: Agent,
+    unread_notifications: i64,
+    number: i64,
+    subject: String,
+    status: String,
+    priority: String,
+    mailbox: String,
+    assignee_id: i64,
+    tags: String,
+    customer_name: String,
+    customer_email: String,
+    cc: Vec<String>,
+    items: Vec<ItemView>,
+    previous: Vec<PreviousTicket>,
+    agents: Vec<Agent>,
+    statuses: Vec<&'static str>,
+    priorities: Vec<&'static str>,
+    reply_to: String,
+    reply_cc: String,
+}
+
+fn join_addrs(a: &[crate::ingest::parse::EmailAddress]) -> String {
+    a.iter()
+        .map(|x| match &x.name {
+            Some(n) => format!("{n} <{}>", x.email),
+            None => x.email.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn event_text(kind: &str, detail: &serde_json::Value, agents: &[Agent]) -> String {
+    let name = |v: &serde_json::Value| {
+        v.as_i64()
+            .and_then(|id| agents.iter().find(|a| a.agent_id == id))
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| "nobody".into())
+    };
+    match kind {
+        "created" => "Ticket created from an email".into(),
+        "assigned" => format!("assigned this to {}", name(&detail["to"])),
+        "status_changed" => format!(
+            "status: {} → {}",
+            detail["from"].as_str().unwrap_or("?"),
+            detail["to"].as_str().unwrap_or("?")
+        ),
+        "priority_changed" => format!(
+            "priority: {} → {}",
+            detail["from"].as_str().unwrap_or("?"),
+            detail["to"].as_str().unwrap_or("?")
+        ),
+        "tags_changed" => format!("tags: +{} −{}", detail["added"], detail["removed"]),
+        "note_added" => "added an internal note".into(),
+        "delivery_failed" => format!(
+            "delivery failed: {}",
+            detail["reason"]
+                .as_str()
+                .or(detail["error"].as_str())
+                .unwrap_or("")
+        ),
+        "marked_spam" => "marked as spam".into(),
+        "unmarked_spam" => "marked as not spam".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+async fn show_ticket(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+) -> Result<Response, PageError> {
+    let number = parse_number(&number)?;
+    let visible = who.visible.as_deref();
+    let t = tickets::get_ticket(&state.pool, visible, number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let agents = auth::list_agents(&state.pool).await?;
+    actions::mark_viewed(&state.pool, who.agent.agent_id, number).await?;
+    actions::read_notifications(&state.pool, who.agent.agent_id, number).await?;
+    let unread_notifications =
+        actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
+
+    let mut items: Vec<(time::OffsetDateTime, i64, ItemView)> = Vec::new();
+    for m in &t.messages {
+        let (text, quoted) = fmt::split_quoted(&m.text);
+        let delivery = m.delivery.as_ref().map(|d| d.0.clone()).unwrap_or_default();
+        items.push((
+            m.created_at,
+            m.id,
+            ItemView {
+                kind: m.direction.clone(),
+                message_id: m.id,
+                author: m
+                    .from
+                    .as_ref()
+                    .and_then(|f| f.0.name.clone())
+                    .or(m.from.as_ref().map(|f| f.0.email.clone()))
+                    .unwrap_or_default(),
+                author_email: m
+                    .from
+                    .as_ref()
+                    .map(|f| f.0.email.clone())
+                    .unwrap_or_default(),
+                to: join_addrs(&m.to.0),
+                cc: join_addrs(&m.cc.0),
+                at: fmt::datetime(m.created_at),
+                text,
+                quoted,
+                has_html: m.html.is_some(),
+                automated: m.automated.clone().unwrap_or_default(),
+                delivery_state: delivery["state"].as_str().unwrap_or("").to_string(),
+                delivery_error: delivery["error"].as_str().unwrap_or("").to_string(),
+                attachments: m
+                    .attachments
+                    .0
+                    .iter()
+                    .map(|a| AttachmentView {
+                        id: a.id,
+                        filename: a.filename.clone(),
+                        size: fmt::size(a.size),
+                        inline: a.inline,
+                    })
+                    .collect(),
+            },
+        ));
+    }
+    for e in &t.events {
+        if e.kind == "note_added" || e.kind == "created" {
+            continue; // the note or first message itself shows this
+        }
+        let actor = e
+            .agent
+            .as_ref()
+            .and_then(|email| agents.iter().find(|a| &a.email == email))
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| "Frontdesk".into());
+        items.push((
+            e.created_at,
+            i64::MAX,
+            ItemView {
+                kind: "event".into(),
+                message_id: 0,
+                author: actor,
+                author_email: String::new(),
+                to: String::new(),
+                cc: String::new(),
+                at: fmt::datetime(e.created_at),
+                text: event_text(&e.kind, &e.detail.0, &agents),
+                quoted: String::new(),
+                has_html: false,
+                automated: String::new(),
+                delivery_state: String::new(),
+                delivery_error: String::new(),
+                attachments: Vec::new(),
+            },
+        ));
+    }
+    items.sort_by_key(|(at, id, _)| (*at, *id));
+
+    let previous: Vec<(i64, String, String)> = sqlx::query_as(
+        "select t.ticket_id, t.subject, t.status from ticket t
+         where t.customer_id = (select customer_id from ticket where ticket_id = $1) and t.ticket_id <> $1
+           and ($2::bigint[] is null or t.mailbox_id = any($2))
+         order by t.last_message_at desc limit 10",
+    )
+    .bind(number)
+    .bind(visible)
+    .fetch_all(&state.pool)
+    .await?;
+    let assignee_id = t
+        .summary
+        .assignee
+        .as_ref()
+        .and_then(|e| agents.iter().find(|a| &a.email == e))
+        .map(|a| a.agent_id)
+        .unwrap_or(0);
+    let customer = t.summary.customer.as_ref().map(|c| c.0.clone());
+    let page = TicketPage {
+        me: who.agent,
+        unread_notifications,
+        number,
+        subject: t.summary.subject.clone(),
+        status: t.summary.status.clone(),
+        priority: t.summary.priority.clone(),
+        mailbox: t.summary.mailbox.0.address.clone(),
+        assignee_id,
+        tags: t.summary.tags.join(", "),
+        customer_name: customer
+            .as_ref()
+            .and_then(|c| c.name.clone())
+            .unwrap_or_default(),
+        customer_email: customer
+            .as_ref()
+            .map(|c| c.email.clone())
+            .unwrap_or_default(),
+        reply_to: customer
+            .as_ref()
+            .map(|c| c.email.clone())
+            .unwrap_or_default(),
+        reply_cc: t
+            .cc
+            .iter()
+            .map(|c| c.email.clone())
+            .filter(|e| Some(e) != customer.as_ref().map(|c| &c.email))
+            .collect::<Vec<_>>()
+            .join(", "),
+        cc: t.cc.iter().map(|c| c.email.clone()).collect(),
+        items: items.into_iter().map(|(_, _, i)| i).collect(),
+        previous: previous
+            .into_iter()
+            .map(|(number, subject, status)| PreviousTicket {
+                number,
+                subject,
+                status,
+            })
+            .collect(),
+        agents,
+        statuses: tickets::STATUSES.to_vec(),
+        priorities: actions::PRIORITIES.to_vec(),
+    };
+    Ok(render(&page)?.into_response())
+}
+
+fn back(number: i64) -> Redirect {
+    Redirect::to(&format!("/tickets/{number}"))
+}
+
+#[derive(Deserialize)]
+struct AssignForm {
+    /// Agent id, or empty / "none" to unassign.
+    assignee: String,
+}
+
+async fn post_assign(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+    Form(f): Form<AssignForm>,
+) -> Result<Redirect, PageError> {
+    let number = parse_number(&number)?;
+    let assignee = match f.assignee.trim() {
+        "" | "none" => None,
+        "me" => Some(who.agent.agent_id),
+        id => Some(
+            id.parse::<i64>()
+                .map_err(|_| AppError::BadRequest(format!("invalid assignee {id:?}")))?,
+        ),
+    };
+    actions::assign(
+        &state.pool,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        number,
+        assignee,
+    )
+    .await
+    .map_err(AppError::from)?;
+    Ok(back(number))
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    status: String,
+    /// `YYYY-MM-DDTHH:MM` (UTC) from a datetime-local input, for `snoozed`.
+    snooze_until: Option<String>,
+}
+
+/// Parses a `datetime-local` value as UTC.
+fn parse_local(s: &str) -> Result<time::OffsetDateTime, AppError> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    time::PrimitiveDateTime::parse(s.trim(), &fmt)
+        .map(|p| p.assume_utc())
+        .map_err(|_| {
+            AppError::BadRequest(format!(
+                "invalid snooze time {s:?} (expected YYYY-MM-DDTHH:MM)"
+            ))
+        })
+}
+
+async fn post_status(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> Result<Redirect, PageError> {
+    let number = parse_number(&number)?;
+    let until = match f
+        .snooze_until
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) => Some(parse_local(s)?),
+        None => None,
+    };
+    let mut tx = state.pool.begin().await?;
+    actions::set_status(
+        &mut tx,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        number,
+        f.status.trim(),
+        until,
+    )
+    .await
+    .map_err(AppError::from)?;
+    tx.commit().await?;
+    Ok(back(number))
+}
+
+#[derive(Deserialize)]
+struct PriorityForm {
+    priority: String,
+}
+
+async fn post_priority(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+    Form(f): Form<PriorityForm>,
+) -> Result<Redirect, PageError> {
+    let number = parse_number(&number)?;
+    actions::set_priority(
+        &state.pool,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        number,
+        f.priority.trim(),
+    )
+    .await
+    .map_err(AppError::from)?;
+    Ok(back(number))
+}
+
+#[derive(Deserialize)]
+struct TagsForm {
+    /// Comma-separated tag names.
+    tags: String,
+}
+
+async fn post_tags(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+    Form(f): Form<TagsForm>,
+) -> Result<Redirect, PageError> {
+    let number = parse_number(&number)?;
+    let tags: Vec<String> = f.tags.split(',').map(String::from).collect();
+    actions::set_tags(
+        &state.pool,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        number,
+        &tags,
+    )
+    .await
+    .map_err(AppError::from)?;
+    Ok(back(number))
+}
+
+#[derive(Deserialize)]
+struct SpamForm {
+    spam: String,
+}
+
+async fn post_spam(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+    Form(f): Form<SpamForm>,
+) -> Result<Redirect, PageError> {
+    let number = parse_number(&number)?;
+    actions::set_spam(
+        &state.pool,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        number,
+        f.spam == "true",
+    )
+    .await
+    .map_err(AppError::from)?;
+    Ok(back(number))
+}
+
+#[derive(Deserialize)]
+struct NoteForm {
+    text: String,
+}
+
+async fn post_note(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> Result<Redirect, PageError> {
+    let number = parse_number(&number)?;
+    actions::add_note(
+        &state.pool,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        number,
+        &f.text,
+    )
+    .await
+    .map_err(AppError::from)?;
+    Ok(back(number))
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    to: String,
+    #[serde(default)]
+    cc: String,
+    text: String,
+    /// `keep`, `pending` or `closed`.
+    #[serde(default)]
+    after: String,
+}
+
+async fn post_reply(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+    Form(f): Form<ReplyForm>,
+) -> Result<Redirect, PageError> {
+    let number = parse_number(&number)?;
+    let status_after = match f.after.as_str() {
+        "" | "keep" => None,
+        "pending" | "closed" => Some(f.after.clone()),
+        other => return Err(AppError::BadRequest(format!("unknown action {other:?}")).into()),
+    };
+    let input = reply::ReplyInput {
+        to: reply::parse_address_list(&f.to).map_err(AppError::from)?,
+        cc: reply::parse_address_list(&f.cc).map_err(AppError::from)?,
+        text: f.text,
+        status_after,
+        attachments: Vec::new(),
+    };
+    let id = reply::create_reply(
+        &state.pool,
+        &who.agent,
+        who.visible.as_deref(),
+        number,
+        &input,
+    )
+    .await
+    .map_err(|e| AppError::from(actions::ActionError::from(e)))?;
+    Ok(Redirect::to(&format!("/tickets/{number}#m{id}")))
+}
+
+/// "Retry" on a failed reply: back into the outbox, due now.
+async fn post_retry(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(id): Path<String>,
+) -> Result<Redirect, PageError> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let ticket: Option<i64> = sqlx::query_scalar(
+        "select m.ticket_id from message m join ticket t using (ticket_id)
+         where m.message_id = $1 and m.direction = 'outbound' and ($2::bigint[] is null or t.mailbox_id = any($2))",
+    )
+    .bind(id)
+    .bind(who.visible.as_deref())
+    .fetch_optional(&state.pool)
+    .await?;
+    let ticket = ticket.ok_or(AppError::NotFound)?;
+    crate::outbox::retry(&state.pool, id)
+        .await
+        .map_err(|e| AppError::Other(e.into()))?;
+    Ok(Redirect::to(&format!("/tickets/{ticket}#m{id}")))
+}
+
+#[derive(Deserialize)]
+struct BodyQuery {
+    /// `1` to let this message load remote images.
+    images: Option<String>,
+}
+
+/// The sanitised HTML of one message, as a document for a sandboxed iframe. Its own CSP allows
+/// no script at all and images only from us (inline parts) unless the agent asked for remote
+/// images for this message.
+async fn show_message_body(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(id): Path<String>,
+    Query(q): Query<BodyQuery>,
+) -> Result<Response, PageError> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "select m.html_body from message m join ticket t on t.ticket_id = m.ticket_id
+         where m.message_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2))",
+    )
+    .bind(id)
+    .bind(who.visible.as_deref())
+    .fetch_optional(&state.pool)
+    .await?;
+    let html = row.ok_or(AppError::NotFound)?.0.unwrap_or_default();
+    // cid: references point at this message's inline parts.
+    let cids: Vec<(i64, String)> = sqlx::query_as("select attachment_id, content_id from attachment where message_id = $1 and content_id is not null")
+        .bind(id)
+        .fetch_all(&state.pool)
+        .await?;
+    let mut html = html;
+    for (att, cid) in cids {
+        html = html.replace(
+            &format!("cid:{cid}"),
+            &format!("/attachments/{att}?inline=1"),
+        );
+    }
+    let remote = q.images.as_deref() == Some("1");
+    let csp = if remote {
+        "default-src 'none'; img-src 'self' data: https: http:; style-src 'unsafe-inline'; sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox"
+    } else {
+        "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox"
+    };
+    let doc = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><base target=\"_blank\"><style>body{{font:14px/1.5 system-ui,sans-serif;margin:0;word-wrap:break-word}}img{{max-width:100%;height:auto}}</style></head><body>{html}</body></html>"
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        doc,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct AttachmentQuery {
+    inline: Option<String>,
+}
+
+/// An attachment for a signed-in agent. Images may be shown inline (`?inline=1`); anything
+/// else is always a download, never rendered by the browser in our origin.
+async fn download_attachment(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(id): Path<String>,
+    Query(q): Query<AttachmentQuery>,
+) -> Result<Response, PageError> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let a = tickets::get_attachment(&state.pool, who.visible.as_deref(), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let safe_image = matches!(
+        a.content_type.as_str(),
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    );
+    if q.inline.as_deref() == Some("1") && safe_image {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, a.content_type.clone()),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+                (header::CACHE_CONTROL, "private, max-age=3600".into()),
+            ],
+            a.content,
+        )
+            .into_response());
+    }
+    Ok(super::api::download(
+        &a.filename,
+        &a.content_type,
+        a.content,
+    ))
+}
+
+struct NotificationView {
+    ticket: i64,
+    subject: String,
+    author: String,
+    at: String,
+    read: bool,
+}
+
+#[derive(Template)]
+#[template(path = "notifications.html")]
+struct NotificationsPage {
+    me: Agent,
+    unread_notifications: i64,
+    items: Vec<NotificationView>,
+}
+
+async fn show_notifications(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+) -> Result<Response, PageError> {
+    let rows = actions::notifications(&state.pool, who.agent.agent_id).await?;
+    let unread_notifications = rows.iter().filter(|r| !r.read).count() as i64;
+    let items = rows
+        .into_iter()
+        .map(|r| NotificationView {
+            ticket: r.ticket_id,
+            subject: r.subject,
+            author: r.author.unwrap_or_default(),
+            at: fmt::datetime(r.created_at),
+            read: r.read,
+        })
+        .collect();
+    Ok(render(&NotificationsPage {
+        me: who.agent,
+        unread_notifications,
+        items,
+    })?
+    .into_response())
+}

@@ -1,0 +1,414 @@
+//! Replies end to end: the agent's form or the API → outbox → a real SMTP server, and the
+//! customer's answer threads back into the same ticket through a real IMAP server.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use tower::ServiceExt;
+
+use crate::support::smtp::{received_with_message_id, sink_dir, sink_url};
+use crate::support::*;
+use crate::web::{Browser, agent};
+
+async fn with_smtp(db: &TestDb, mb: &TestMailbox) {
+    sqlx::query("update mailbox set smtp_url = $2, signature = 'Example Support Team' where mailbox_id = $1")
+        .bind(mb.mailbox_id)
+        .bind(sink_url())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_reply_from_the_ticket_page_reaches_the_customer_threaded_and_their_answer_comes_back() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    with_smtp(&db, &mb).await;
+    mb.deliver("INBOX", &[&case("24-cc-reply-to-original-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let page = b.get(&format!("/tickets/{n}")).await;
+    // Reply-all by default: the customer in To, the CC'd colleague in Cc, never ourselves.
+    assert!(
+        page.body.contains("value=\"alice.morgenroth@example.org\""),
+        "To prefilled"
+    );
+    assert!(
+        page.body.contains("value=\"bernd.falk@example.org\""),
+        "Cc prefilled"
+    );
+    let sent = b
+        .post(
+            &format!("/tickets/{n}/reply"),
+            &[
+                ("to", "alice.morgenroth@example.org"),
+                ("cc", "bernd.falk@example.org, support@example.com"),
+                ("text", "Grüße aus dem Support – erledigt."),
+                ("after", "pending"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    let (mid, header_id, state): (i64, String, String) = sqlx::query_as(
+        "select message_id, header_message_id, delivery_state from message where direction = 'outbound'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(state, "queued", "shown at once as queued");
+    let status: String = sqlx::query_scalar("select status from ticket where ticket_id = $1")
+        .bind(n)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending");
+
+    frontdesk::outbox::send_due(&db.pool).await.unwrap();
+    let state: String =
+        sqlx::query_scalar("select delivery_state from message where message_id = $1")
+            .bind(mid)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "sent");
+    let mails = received_with_message_id(&sink_dir(), &header_id);
+    assert_eq!(mails.len(), 1, "exactly one mail at the SMTP server");
+    let m = &mails[0];
+    let mut rcpts = m.rcpt_tos.clone();
+    rcpts.sort();
+    assert_eq!(
+        rcpts,
+        ["alice.morgenroth@example.org", "bernd.falk@example.org"],
+        "our own address is removed"
+    );
+    assert_eq!(
+        m.header("In-Reply-To").as_deref(),
+        Some("<c24a-ordner@example.org>")
+    );
+    assert!(
+        m.header("References")
+            .unwrap()
+            .contains("<c24a-ordner@example.org>")
+    );
+    let subject = m.header("Subject").unwrap();
+    assert!(subject.is_ascii());
+    assert!(m.header("From").unwrap().contains("support@example.com"));
+    assert!(m.header("Auto-Submitted").is_none());
+    let parsed = mail_parser::MessageParser::default().parse(&m.raw).unwrap();
+    assert_eq!(
+        parsed.subject(),
+        Some(format!("Re: Zugriff auf Projektordner Q2 freischalten [#{n}]").as_str())
+    );
+    assert!(
+        parsed
+            .body_text(0)
+            .unwrap()
+            .contains("Grüße aus dem Support – erledigt.")
+    );
+    assert!(
+        parsed
+            .body_text(0)
+            .unwrap()
+            .contains("Example Support Team"),
+        "signature"
+    );
+
+    // The customer answers the reply: it threads into the same ticket and reopens it.
+    let answer = format!(
+        "From: Alice Morgenroth <alice.morgenroth@example.org>\r\nTo: support@example.com\r\nSubject: Re: Zugriff [#{n}]\r\nMessage-ID: <answer-{n}@example.org>\r\nIn-Reply-To: <{header_id}>\r\nReferences: <c24a-ordner@example.org> <{header_id}>\r\n\r\nDanke!\r\n"
+    );
+    mb.deliver("INBOX", &[answer.as_bytes()]).await;
+    let c = ingest(&db.pool).await;
+    assert_eq!((c.threaded, c.new_tickets), (1, 0));
+    let status: String = sqlx::query_scalar("select status from ticket where ticket_id = $1")
+        .bind(n)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        status, "open",
+        "the customer's answer reopens a pending ticket"
+    );
+    let page = b.get(&format!("/tickets/{n}")).await;
+    assert!(page.body.contains("Danke!") && page.body.contains("sent"));
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn bad_reply_forms_are_refused_and_nothing_is_queued() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    with_smtp(&db, &mb).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    for form in [
+        vec![("to", "not an address"), ("text", "hi")],
+        vec![("to", "jana.roth@example.org"), ("text", "   ")],
+        vec![("to", "support@example.com"), ("text", "only ourselves")],
+        vec![
+            ("to", "jana.roth@example.org"),
+            ("text", "hi"),
+            ("after", "explode"),
+        ],
+    ] {
+        let p = b.post(&format!("/tickets/{n}/reply"), &form).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{form:?}");
+    }
+    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0);
+    db.drop_db().await;
+}
+
+async fn api(
+    db: &TestDb,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let mut config = frontdesk::config::Config::from_env().unwrap();
+    config.db.url = Some(db.url.clone());
+    let state = frontdesk::web::AppState {
+        pool: db.pool.clone(),
+        config: std::sync::Arc::new(config),
+    };
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = frontdesk::web::router(state).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_api_replies_writes_notes_and_patches_tickets() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    with_smtp(&db, &mb).await;
+    mb.deliver("INBOX", &[&case("42-outlook-thread-index-reply.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let dana = agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    agent(
+        &db,
+        "lee@example.com",
+        "Lee Park",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let token = frontdesk::auth::create_api_token(&db.pool, dana)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let t = format!("/api/v1/tickets/{n}");
+
+    let (s, r) = api(
+        &db,
+        "POST",
+        &format!("{t}/replies"),
+        &token,
+        serde_json::json!({"text": "Raum 2.14, 9 Uhr.", "status_after": "pending"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    let id = r["id"].as_i64().unwrap();
+    let (s, note) = api(
+        &db,
+        "POST",
+        &format!("{t}/notes"),
+        &token,
+        serde_json::json!({"text": "@lee bitte Raum buchen"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{note}");
+    let (s, patched) = api(&db, "PATCH", &t, &token, serde_json::json!({"priority": "high", "assignee": "lee@example.com", "tags": ["training"]})).await;
+    assert_eq!(s, StatusCode::OK, "{patched}");
+    assert_eq!(
+        (
+            patched["priority"].as_str(),
+            patched["assignee"].as_str(),
+            patched["status"].as_str()
+        ),
+        (Some("high"), Some("lee@example.com"), Some("pending"))
+    );
+    assert_eq!(patched["tags"], serde_json::json!(["training"]));
+    let (s, _) = api(
+        &db,
+        "PATCH",
+        &t,
+        &token,
+        serde_json::json!({"assignee": null}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, e) = api(
+        &db,
+        "PATCH",
+        &t,
+        &token,
+        serde_json::json!({"status": "closed", "priority": "extreme"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    let (s, e) = api(
+        &db,
+        "PATCH",
+        &t,
+        &token,
+        serde_json::json!({"colour": "red"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    let (s, _) = api(
+        &db,
+        "POST",
+        &format!("{t}/replies"),
+        &token,
+        serde_json::json!({"text": ""}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // The reply is on the ticket with its delivery state; the note is a note.
+    let (_, detail) = api(&db, "GET", &t, &token, serde_json::Value::Null).await;
+    assert_eq!(
+        detail["status"], "pending",
+        "the failed PATCH changed nothing"
+    );
+    let msgs = detail["messages"].as_array().unwrap();
+    let reply = msgs.iter().find(|m| m["id"] == id).unwrap();
+    assert_eq!(reply["direction"], "outbound");
+    assert_eq!(reply["delivery"]["state"], "queued");
+    assert!(msgs.iter().any(|m| m["direction"] == "note"));
+
+    // Case 42: the Outlook reply gets the right threading headers and a child Thread-Index.
+    frontdesk::outbox::send_due(&db.pool).await.unwrap();
+    let header_id = reply["message_id"].as_str().unwrap();
+    let mails = received_with_message_id(&sink_dir(), header_id);
+    assert_eq!(mails.len(), 1);
+    let m = &mails[0];
+    assert_eq!(
+        m.header("In-Reply-To").as_deref(),
+        Some("<c42-reply@EXCH07.example.org>")
+    );
+    assert_eq!(
+        m.header("References").as_deref(),
+        Some("<c42-root@EXCH07.example.org> <c42-reply@EXCH07.example.org>")
+    );
+    use base64::Engine;
+    let ti = base64::engine::general_purpose::STANDARD
+        .decode(m.header("Thread-Index").unwrap())
+        .unwrap();
+    let received = base64::engine::general_purpose::STANDARD
+        .decode("AThJnrnuEYg4nHhYrpCgr76NKnyHd+c9I/V/")
+        .unwrap();
+    assert_eq!(ti.len(), 32);
+    assert_eq!(&ti[..22], &received[..22]);
+    let (_, after) = api(&db, "GET", &t, &token, serde_json::Value::Null).await;
+    let reply = after["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(reply["delivery"]["state"], "sent");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn api_writes_need_access_to_the_mailbox() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    with_smtp(&db, &mb).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let outsider = agent(
+        &db,
+        "out@example.com",
+        "Out Sider",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let token = frontdesk::auth::create_api_token(&db.pool, outsider)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let t = format!("/api/v1/tickets/{n}");
+    for (method, path, body) in [
+        (
+            "POST",
+            format!("{t}/replies"),
+            serde_json::json!({"text": "x"}),
+        ),
+        (
+            "POST",
+            format!("{t}/notes"),
+            serde_json::json!({"text": "x"}),
+        ),
+        ("PATCH", t.clone(), serde_json::json!({"status": "closed"})),
+    ] {
+        let (s, body) = api(&db, method, &path, &token, body).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+    }
+    let written: i64 =
+        sqlx::query_scalar("select count(*) from message where direction <> 'inbound'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(written, 0);
+    db.drop_db().await;
+}

@@ -1,0 +1,555 @@
+//! The agent web UI over HTTP: sign-in, access, CSRF, the inbox and ticket pages, and the
+//! actions on a ticket. (Browser-level tests with Chromium are still to come.)
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use tower::ServiceExt;
+
+use crate::support::*;
+
+/// An HTTP client for the router that keeps the session cookie, like a browser tab.
+pub struct Browser {
+    router: axum::Router,
+    cookie: Option<String>,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Browser {
+    pub fn new(db: &TestDb) -> Browser {
+        let mut config = frontdesk::config::Config::from_env().unwrap();
+        config.db.url = Some(db.url.clone());
+        let state = frontdesk::web::AppState {
+            pool: db.pool.clone(),
+            config: std::sync::Arc::new(config),
+        };
+        Browser {
+            router: frontdesk::web::router(state),
+            cookie: None,
+        }
+    }
+
+    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
+        let mut req = req;
+        if let Some(c) = &self.cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        if let Some(set) = resp.headers().get(header::SET_COOKIE) {
+            let v = set.to_str().unwrap();
+            self.cookie = Some(v.split(';').next().unwrap().to_string());
+        }
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .map(|l| l.to_str().unwrap().to_string());
+        let body = String::from_utf8_lossy(
+            &axum::body::to_bytes(resp.into_body(), 1 << 24)
+                .await
+                .unwrap(),
+        )
+        .into_owned();
+        Page {
+            status,
+            location,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    /// A same-origin form post, as a browser sends it.
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body = form
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin");
+        self.send(req, Body::from(body)).await
+    }
+
+    pub async fn login(&mut self, email: &str, password: &str) -> Page {
+        self.post(
+            "/login",
+            &[("email", email), ("password", password), ("next", "/inbox")],
+        )
+        .await
+    }
+}
+
+/// Creates an agent with a real argon2 password.
+pub async fn agent(db: &TestDb, email: &str, name: &str, role: frontdesk::auth::Role) -> i64 {
+    let hash = frontdesk::auth::hash_password("correct horse battery").unwrap();
+    frontdesk::auth::create_agent(&db.pool, email, name, role, &hash)
+        .await
+        .unwrap()
+}
+
+async fn seeded() -> (TestDb, TestMailbox) {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    mb.deliver(
+        "INBOX",
+        &[
+            &case("12-xss-html-body.eml"),
+            &case("13-inline-cid-no-disposition.eml"),
+            &case("23-reply-in-reply-to-only-a.eml"),
+        ],
+    )
+    .await;
+    ingest(&db.pool).await;
+    (db, mb)
+}
+
+async fn ticket_by_subject(db: &TestDb, like: &str) -> i64 {
+    sqlx::query_scalar("select ticket_id from ticket where subject like $1")
+        .bind(like)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_wrong_passwords_say_nothing_about_the_account() {
+    let (db, _) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    let p = b.get("/inbox").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(p.location.unwrap().starts_with("/login?next="));
+    let n = ticket_by_subject(&db, "Rechnung%").await;
+    for path in [
+        format!("/tickets/{n}"),
+        "/notifications".into(),
+        "/attachments/1".into(),
+        "/messages/1/body".into(),
+    ] {
+        assert_eq!(b.get(&path).await.status, StatusCode::SEE_OTHER, "{path}");
+    }
+    assert_eq!(
+        b.post(&format!("/tickets/{n}/notes"), &[("text", "x")])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+
+    let wrong = b.login("dana@example.com", "nope").await;
+    let unknown = b.login("nobody@example.com", "nope").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Invalid email or password."));
+    assert!(unknown.body.contains("Invalid email or password."));
+
+    let ok = b.login("Dana@Example.com", "correct horse battery").await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(ok.location.as_deref(), Some("/inbox"));
+    let inbox = b.get("/inbox").await;
+    assert_eq!(inbox.status, StatusCode::OK);
+    assert!(inbox.body.contains("Dana Lee"));
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn logins_are_rate_limited_per_account() {
+    let db = TestDb::new().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    for _ in 0..frontdesk::auth::MAX_FAILED_PER_EMAIL {
+        assert_eq!(
+            b.login("dana@example.com", "wrong").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let limited = b.login("dana@example.com", "correct horse battery").await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn cross_site_form_posts_are_refused() {
+    let (db, _) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let n = ticket_by_subject(&db, "Rechnung%").await;
+    let req = Request::post(format!("/tickets/{n}/status"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", "https://evil.example.net");
+    let p = b.send(req, Body::from("status=closed")).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let status: String = sqlx::query_scalar("select status from ticket where ticket_id = $1")
+        .bind(n)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "open");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_inbox_lists_tickets_and_hostile_subjects_stay_text() {
+    let (db, _) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let p = b.get("/inbox?folder=unassigned").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body
+            .contains("Rechnung &#60;script&#62;alert(1)&#60;/script&#62; offen")
+            || p.body
+                .contains("Rechnung &lt;script&gt;alert(1)&lt;/script&gt; offen"),
+        "escaped subject"
+    );
+    assert!(!p.body.contains("<script>alert(1)"));
+    assert!(p.body.contains("Rechnung doppelt abgebucht"));
+    assert_eq!(
+        b.get("/inbox?folder=bogus").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        b.get("/inbox?priority=extreme").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let csp = {
+        let resp = b
+            .router
+            .clone()
+            .oneshot(Request::get("/login").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn message_html_is_served_sandboxed_without_scripts_and_remote_images_blocked() {
+    let (db, _) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let id: i64 =
+        sqlx::query_scalar("select message_id from message where subject like 'Rechnung%'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let req = Request::get(format!("/messages/{id}/body"));
+    let resp = {
+        let mut r = req;
+        r = r.header(header::COOKIE, b.cookie.clone().unwrap());
+        b.router
+            .clone()
+            .oneshot(r.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    };
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("img-src 'self' data:;")
+            && csp.contains("sandbox"),
+        "{csp}"
+    );
+    assert!(!csp.contains("allow-scripts"));
+    let body = String::from_utf8_lossy(
+        &axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap(),
+    )
+    .to_lowercase();
+    assert!(
+        !body.contains("<script") && !body.contains("onerror") && !body.contains("javascript:")
+    );
+
+    // The inline image of case 13 resolves to its stored part.
+    let id13: i64 = sqlx::query_scalar(
+        "select message_id from message where header_message_id = 'c13-cid@example.org'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let p = b.get(&format!("/messages/{id13}/body")).await;
+    let att: i64 = sqlx::query_scalar("select attachment_id from attachment where message_id = $1")
+        .bind(id13)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        p.body.contains(&format!("/attachments/{att}?inline=1")),
+        "{}",
+        p.body
+    );
+    let img = b.get(&format!("/attachments/{att}?inline=1")).await;
+    assert_eq!(img.status, StatusCode::OK);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn agents_work_a_ticket_and_every_change_is_on_the_timeline() {
+    let (db, _) = seeded().await;
+    let dana = agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let lee = agent(
+        &db,
+        "lee.park@example.com",
+        "Lee Park",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let t = format!("/tickets/{n}");
+
+    let page = b.get(&t).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Die Rechnung R-20931 wurde zweimal"));
+
+    assert_eq!(
+        b.post(&format!("{t}/assign"), &[("assignee", &lee.to_string())])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        b.post(&format!("{t}/priority"), &[("priority", "urgent")])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        b.post(
+            &format!("{t}/tags"),
+            &[("tags", "billing, Refund ,billing")]
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        b.post(
+            &format!("{t}/notes"),
+            &[(
+                "text",
+                "@lee.park can you check the refund? mail bob@example.com"
+            )]
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        b.post(
+            &format!("{t}/status"),
+            &[("status", "pending"), ("snooze_until", "")]
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        b.post(&format!("{t}/status"), &[("status", "flying")])
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        b.post(&format!("{t}/priority"), &[("priority", "extreme")])
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        b.post(&format!("{t}/notes"), &[("text", "   ")])
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (assignee, priority, status): (Option<i64>, String, String) = sqlx::query_as(
+        "select assignee_agent_id, priority, status from ticket where ticket_id = $1",
+    )
+    .bind(n)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (assignee, priority.as_str(), status.as_str()),
+        (Some(lee), "urgent", "pending")
+    );
+    let tags: Vec<String> = sqlx::query_scalar(
+        "select g.name from ticket_tag join tag g using (tag_id) where ticket_id = $1 order by lower(g.name)",
+    )
+    .bind(n)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(tags, ["billing", "Refund"]);
+    let kinds: Vec<String> = sqlx::query_scalar("select kind from ticket_event where ticket_id = $1 and agent_id = $2 order by ticket_event_id").bind(n).bind(dana).fetch_all(&db.pool).await.unwrap();
+    assert_eq!(
+        kinds,
+        [
+            "assigned",
+            "priority_changed",
+            "tags_changed",
+            "note_added",
+            "status_changed"
+        ]
+    );
+
+    // Lee got exactly one notification, and the note shows as a note.
+    let notes: i64 = sqlx::query_scalar(
+        "select count(*) from notification where agent_id = $1 and ticket_id = $2",
+    )
+    .bind(lee)
+    .bind(n)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(notes, 1);
+    let page = b.get(&t).await;
+    assert!(page.body.contains("Internal note"));
+    assert!(page.body.contains("assigned this to Lee Park"));
+    let mut lee_browser = Browser::new(&db);
+    lee_browser
+        .login("lee.park@example.com", "correct horse battery")
+        .await;
+    let notif = lee_browser.get("/notifications").await;
+    assert!(
+        notif.body.contains("Dana Lee mentioned you"),
+        "{}",
+        notif.body
+    );
+    let mine = lee_browser.get("/inbox?folder=mine").await;
+    assert!(mine.body.contains("Rechnung doppelt abgebucht"));
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_agent_without_access_gets_404_on_every_ticket_route() {
+    let (db, _) = seeded().await;
+    agent(
+        &db,
+        "outsider@example.com",
+        "Out Sider",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("outsider@example.com", "correct horse battery")
+        .await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let msg: i64 = sqlx::query_scalar("select message_id from message where ticket_id = $1")
+        .bind(n)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let att: i64 = sqlx::query_scalar("select attachment_id from attachment limit 1")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    for path in [
+        format!("/tickets/{n}"),
+        format!("/messages/{msg}/body"),
+        format!("/attachments/{att}"),
+        format!("/attachments/{att}?inline=1"),
+    ] {
+        let p = b.get(&path).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!p.body.contains("Jana"), "{path} leaked data");
+    }
+    for (path, form) in [
+        ("assign", vec![("assignee", "me")]),
+        ("status", vec![("status", "closed")]),
+        ("priority", vec![("priority", "high")]),
+        ("tags", vec![("tags", "x")]),
+        ("notes", vec![("text", "hi")]),
+        ("spam", vec![("spam", "true")]),
+    ] {
+        let p = b.post(&format!("/tickets/{n}/{path}"), &form).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let inbox = b.get("/inbox?folder=all").await;
+    assert!(
+        !inbox.body.contains("Rechnung doppelt"),
+        "inbox leaked a ticket"
+    );
+    let events: i64 =
+        sqlx::query_scalar("select count(*) from ticket_event where agent_id is not null")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(events, 0, "nothing was changed");
+    db.drop_db().await;
+}
