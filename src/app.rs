@@ -22,6 +22,7 @@ pub async fn run(
     let config = Arc::new(config);
     let tracker = TaskTracker::new();
     tracker.spawn(crate::outbox::run(pool.clone(), shutdown.clone()));
+    tracker.spawn(crate::search::run_indexer(pool.clone(), shutdown.clone()));
     tracker.spawn(poller::supervise(
         pool.clone(),
         config.ingest.clone(),

@@ -52,6 +52,22 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Fill an empty database with generated tickets for benchmarks (PostgreSQL COPY).
+    Seed {
+        #[arg(long)]
+        tickets: u64,
+        /// Average emails per ticket (internal notes come on top).
+        #[arg(long, default_value_t = 3)]
+        messages_per_ticket: u32,
+        #[arg(long, default_value_t = 3)]
+        mailboxes: u32,
+        /// Agents with role agent (an admin is added).
+        #[arg(long, default_value_t = 20)]
+        agents: u32,
+        /// Generator seed: the same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -283,6 +299,23 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             }
             println!("total: {total}");
             if failed > 0 { 1 } else { 0 }
+        }
+        Command::Seed {
+            tickets,
+            messages_per_ticket,
+            mailboxes,
+            agents,
+            seed,
+        } => {
+            let opts = crate::seed::SeedOptions {
+                tickets,
+                messages_per_ticket,
+                mailboxes,
+                agents,
+                seed,
+            };
+            println!("{}", crate::seed::run(&pool, &opts).await?);
+            0
         }
         Command::Token {
             command: TokenCommand::Create { agent },

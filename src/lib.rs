@@ -20,6 +20,10 @@ pub mod ingest;
 pub mod mailboxes;
 /// Outbound mail: the send queue and the SMTP sender.
 pub mod outbox;
+/// Full-text search over tickets.
+pub mod search;
+/// Generated benchmark data, loaded with COPY (`frontdesk seed`).
+pub mod seed;
 /// Logging setup.
 pub mod telemetry;
 /// Tickets, messages and attachments (read side).

@@ -118,7 +118,20 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
 
     let mut attachments = Vec::new();
     for part in msg.attachments() {
-        attachments.push(attachment_of(part, &bytes, attachments.len()));
+        let a = attachment_of(part, &bytes, attachments.len());
+        if is_signature(&a.content_type) {
+            // A detached S/MIME or PGP signature is not a file anyone opens; it stays in the raw mail.
+            continue;
+        }
+        if is_tnef(&a) {
+            // Outlook's winmail.dat: unpack the files inside, as Outlook would show them.
+            let inner = tnef_files(&a.content);
+            if !inner.is_empty() {
+                attachments.extend(inner);
+                continue;
+            }
+        }
+        attachments.push(a);
     }
     // An image referenced from the HTML by cid: is inline whatever its disposition says.
     if let Some(html) = &html_raw {
@@ -324,6 +337,77 @@ fn default_filename(content_type: &str, index: usize, part: &MessagePart<'_>) ->
         _ => "bin",
     };
     format!("part-{}.{}", index + 1, ext)
+}
+
+fn is_signature(content_type: &str) -> bool {
+    matches!(content_type, "application/pkcs7-signature" | "application/x-pkcs7-signature" | "application/pgp-signature")
+}
+
+fn is_tnef(a: &ParsedAttachment) -> bool {
+    a.content_type == "application/ms-tnef" || a.content_type == "application/vnd.ms-tnef" || a.filename.eq_ignore_ascii_case("winmail.dat")
+}
+
+/// The files inside a TNEF blob (MS-OXTNEF): each attachment starts with attAttachRendData and
+/// carries attAttachTitle (its name) and attAttachData (its bytes). Empty when the blob cannot
+/// be read; the caller then keeps winmail.dat itself.
+fn tnef_files(blob: &[u8]) -> Vec<ParsedAttachment> {
+    use tnef::{AttachAttrId, AttributeId};
+    let Ok(reader) = tnef::TnefReader::new(blob) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(Option<String>, Option<Vec<u8>>)> = Vec::new();
+    for attr in reader {
+        let Ok((id, data)) = attr else {
+            return Vec::new();
+        };
+        match id {
+            AttributeId::Attachment(AttachAttrId::AttachRendData) => files.push((None, None)),
+            AttributeId::Attachment(AttachAttrId::Title) => {
+                if let Some(f) = files.last_mut() {
+                    let raw = data.split(|b| *b == 0).next().unwrap_or(data);
+                    let name = match std::str::from_utf8(raw) {
+                        Ok(s) => s.to_string(),
+                        Err(_) => encoding_rs::WINDOWS_1252.decode(raw).0.into_owned(),
+                    };
+                    f.0 = Some(name);
+                }
+            }
+            AttributeId::Attachment(AttachAttrId::Data) => {
+                if let Some(f) = files.last_mut() {
+                    f.1 = Some(data.to_vec());
+                }
+            }
+            _ => {}
+        }
+    }
+    files
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, (name, data))| {
+            let content = data?;
+            let filename = name.map(|n| clean_header_text(&n)).filter(|n| !n.is_empty()).unwrap_or_else(|| format!("attachment-{}.bin", i + 1));
+            Some(ParsedAttachment { content_type: guess_type(&filename).to_string(), filename, content, content_id: None, inline: false })
+        })
+        .collect()
+}
+
+/// A content type from a file name's extension (TNEF carries no MIME types).
+fn guess_type(filename: &str) -> &'static str {
+    let ext = filename.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
 }
 
 /// Ids that tie a bounce (RFC 3464 multipart/report) to the mail it returns: the returned
@@ -551,6 +635,65 @@ mod tests {
         for (name, raw) in crate::test_cases::all() {
             parse(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    /// A minimal TNEF blob (MS-OXTNEF 2.1): signature, key, version, OEM code page, then per
+    /// file attAttachRendData, attAttachTitle, attAttachData; every attribute checksummed.
+    fn tnef_blob(files: &[(&str, &[u8])]) -> Vec<u8> {
+        fn attr(out: &mut Vec<u8>, level: u8, id: u32, data: &[u8]) {
+            out.push(level);
+            out.extend_from_slice(&id.to_le_bytes());
+            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            out.extend_from_slice(data);
+            let sum = data.iter().fold(0u16, |s, b| s.wrapping_add(u16::from(*b)));
+            out.extend_from_slice(&sum.to_le_bytes());
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&0x223e_9f78u32.to_le_bytes());
+        out.extend_from_slice(&0x0001u16.to_le_bytes());
+        attr(&mut out, 1, 0x0008_9006, b"\x00\x00\x01\x00");
+        attr(&mut out, 1, 0x0006_9007, &[0xe4, 0x04, 0, 0, 0, 0, 0, 0]); // code page 1252
+        for (name, data) in files {
+            attr(&mut out, 2, 0x0006_9002, &[1, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
+            let mut title = name.as_bytes().to_vec();
+            title.push(0);
+            attr(&mut out, 2, 0x0001_8010, &title);
+            attr(&mut out, 2, 0x0006_800f, data);
+        }
+        out
+    }
+
+    #[test]
+    fn winmail_dat_is_unpacked_into_its_files() {
+        use base64::Engine;
+        let blob = tnef_blob(&[("Angebot.pdf", b"%PDF-1.4 angebot"), ("notes.txt", b"hello")]);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&blob);
+        let raw = format!(
+            "From: a@example.org\r\nSubject: Angebot\r\nMessage-ID: <t@x>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\nsiehe Anhang\r\n\
+             --b\r\nContent-Type: application/ms-tnef; name=winmail.dat\r\nContent-Disposition: attachment; filename=winmail.dat\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
+        );
+        let m = parse(raw.as_bytes()).unwrap();
+        let names: Vec<&str> = m.attachments.iter().map(|a| a.filename.as_str()).collect();
+        assert_eq!(names, ["Angebot.pdf", "notes.txt"]);
+        assert_eq!(m.attachments[0].content, b"%PDF-1.4 angebot");
+        assert_eq!(m.attachments[0].content_type, "application/pdf");
+
+        // A broken blob is kept as winmail.dat rather than lost.
+        let raw = raw.replace(&b64, "AAAA");
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].filename, "winmail.dat");
+    }
+
+    #[test]
+    fn signed_mail_shows_its_text_without_the_signature_file() {
+        let raw = "From: a@example.org\r\nSubject: signed\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=s\r\n\r\n\
+                   --s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBitte um Rückruf.\r\n\
+                   --s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Disposition: attachment; filename=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n--s--\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.text.trim(), "Bitte um Rückruf.");
+        assert!(m.attachments.is_empty(), "{:?}", m.attachments.iter().map(|a| &a.filename).collect::<Vec<_>>());
     }
 
     #[test]

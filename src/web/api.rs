@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{number}", get(show_ticket).patch(patch_ticket))
         .route("/attachments/{id}", get(download_attachment))
         .route("/quarantine", get(list_quarantine))
+        .route("/search", get(search_tickets))
         .route("/quarantine/{id}/raw", get(download_quarantined))
         .route("/tickets/{number}/replies", post(post_reply))
         .route("/tickets/{number}/notes", post(post_note))
@@ -373,4 +374,34 @@ async fn patch_ticket(
         .await?
         .map(Json)
         .ok_or(AppError::NotFound)
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/search?q=`: `{"results": [{"number", "subject", "status", "customer",
+/// "last_message_at", "excerpt"}]}`, best match first; matches in `excerpt` are wrapped in `**`.
+async fn search_tickets(State(state): State<AppState>, who: ApiAgent, Query(q): Query<SearchQuery>) -> Result<Json<serde_json::Value>, AppError> {
+    if q.q.trim().is_empty() {
+        return Err(AppError::BadRequest("q is required".into()));
+    }
+    let hits = crate::search::search(&state.pool, who.visible.as_deref(), &q.q, q.limit.unwrap_or(50)).await?;
+    let results: Vec<serde_json::Value> = hits
+        .into_iter()
+        .map(|h| {
+            serde_json::json!({
+                "number": h.number,
+                "subject": h.subject,
+                "status": h.status,
+                "customer": {"email": h.customer_email, "name": h.customer_name},
+                "last_message_at": h.last_message_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "excerpt": crate::search::excerpt_text(&h.excerpt),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "results": results })))
 }

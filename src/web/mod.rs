@@ -8,6 +8,7 @@ mod health;
 mod inbox;
 mod login;
 mod page;
+mod search;
 mod session;
 mod tickets;
 
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(login::router())
         .merge(inbox::router())
         .merge(tickets::router())
+        .merge(search::router())
         .nest_service("/static", ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")))
         .nest("/api/v1", api::router())
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -553,3 +553,33 @@ async fn an_agent_without_access_gets_404_on_every_ticket_route() {
     assert_eq!(events, 0, "nothing was changed");
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn search_finds_bodies_notes_and_addresses_escapes_hits_and_respects_access() {
+    let (db, _) = seeded().await;
+    agent(&db, "dana@example.com", "Dana Lee", frontdesk::auth::Role::Admin).await;
+    agent(&db, "outsider@example.com", "Out Sider", frontdesk::auth::Role::Agent).await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    b.post(&format!("/tickets/{n}/notes"), &[("text", "Rückbuchung veranlasst, Vorgang Zebrafink")]).await;
+    // The background indexer's step, as the running server does it every second.
+    while frontdesk::search::index_pending(&db.pool).await.unwrap() > 0 {}
+
+    let body = b.get("/search?q=zweimal").await;
+    assert_eq!(body.status, StatusCode::OK);
+    assert!(body.body.contains(&format!("/tickets/{n}")), "a body word finds the ticket");
+    assert!(body.body.contains("<mark>zweimal</mark>"), "{}", body.body);
+    assert!(b.get("/search?q=zebrafink").await.body.contains(&format!("/tickets/{n}")), "notes are searched");
+    assert!(b.get("/search?q=jana.roth%40example.org").await.body.contains(&format!("/tickets/{n}")), "sender addresses are searched");
+    assert!(!b.get("/search?q=wortdasnirgendsvorkommt").await.body.contains("/tickets/"));
+    // Case 12's subject holds markup: the hit list shows it as text.
+    let hostile = b.get("/search?q=Kundenkonto").await;
+    assert!(hostile.body.contains("<mark>Kundenkonto</mark>"));
+    assert!(!hostile.body.contains("<script>alert(1)"));
+
+    let mut out = Browser::new(&db);
+    out.login("outsider@example.com", "correct horse battery").await;
+    assert!(!out.get("/search?q=zweimal").await.body.contains("/tickets/"), "no hits outside granted mailboxes");
+    db.drop_db().await;
+}

@@ -1,0 +1,60 @@
+//! `GET /search?q=`: full-text search over the agent's visible tickets.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::page::{PageError, render};
+use super::session::CurrentAgent;
+use super::{AppState, fmt};
+use crate::auth::Agent;
+use crate::search;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/search", get(show_search))
+}
+
+#[derive(Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+}
+
+struct HitView {
+    number: i64,
+    subject: String,
+    status: String,
+    customer: String,
+    age: String,
+    /// Escaped text with `<mark>` around matches.
+    excerpt_html: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    me: Agent,
+    unread_notifications: i64,
+    q: String,
+    hits: Vec<HitView>,
+}
+
+async fn show_search(State(state): State<AppState>, who: CurrentAgent, Query(p): Query<SearchParams>) -> Result<Response, PageError> {
+    let hits = search::search(&state.pool, who.visible.as_deref(), &p.q, 50).await?;
+    let unread_notifications = crate::tickets::actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
+    let hits = hits
+        .into_iter()
+        .map(|h| HitView {
+            number: h.number,
+            customer: h.customer_name.or(h.customer_email).unwrap_or_default(),
+            subject: h.subject,
+            status: h.status,
+            age: fmt::age(h.last_message_at),
+            excerpt_html: search::excerpt_html(&h.excerpt),
+        })
+        .collect();
+    Ok(render(&SearchPage { me: who.agent, unread_notifications, q: p.q, hits })?.into_response())
+}
