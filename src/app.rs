@@ -23,6 +23,7 @@ pub async fn run(
     let tracker = TaskTracker::new();
     tracker.spawn(crate::outbox::run(pool.clone(), shutdown.clone()));
     tracker.spawn(crate::search::run_indexer(pool.clone(), shutdown.clone()));
+    tracker.spawn(housekeeping(pool.clone(), shutdown.clone()));
     tracker.spawn(poller::supervise(
         pool.clone(),
         config.ingest.clone(),
@@ -72,4 +73,29 @@ pub fn shutdown_on_signal() -> CancellationToken {
         t.cancel();
     });
     token
+}
+
+/// Every few seconds: reopen tickets whose snooze ended, drop expired sessions and old failed
+/// login records. Idempotent, so every node may run it.
+async fn housekeeping(pool: PgPool, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = crate::tickets::actions::wake_snoozed(&pool).await {
+            tracing::warn!(error = %e, "waking snoozed tickets failed");
+        }
+        let cleanup = sqlx::query("delete from tower_sessions.session where expiry_date < now()")
+            .execute(&pool)
+            .await
+            .and(
+                sqlx::query("delete from login_attempt where at < now() - interval '1 day'")
+                    .execute(&pool)
+                    .await,
+            );
+        if let Err(e) = cleanup {
+            tracing::warn!(error = %e, "session cleanup failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }

@@ -22,6 +22,12 @@
     if (e.key === "Escape" && help) { help.hidden = true; return; }
     if (typing(e)) return;
     switch (e.key) {
+      case "x": {
+        var sel = rows()[current];
+        var box = sel && sel.querySelector("input[type=checkbox]");
+        if (box) box.checked = !box.checked;
+        break;
+      }
       case "j": select(current + 1); break;
       case "k": select(current - 1); break;
       case "Enter": {
@@ -42,7 +48,7 @@
     var t = e.target;
     if (t && t.hasAttribute && t.hasAttribute("data-close-help")) document.getElementById("help").hidden = true;
     var row = t && t.closest && t.closest("tr.row");
-    if (row && !t.closest("a")) window.location = row.getAttribute("data-href");
+    if (row && !t.closest("a") && !t.closest("td.pick")) window.location = row.getAttribute("data-href");
   });
   // Size each sandboxed message frame to its content (same origin, no scripts inside).
   function fit(f) {

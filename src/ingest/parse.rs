@@ -340,11 +340,18 @@ fn default_filename(content_type: &str, index: usize, part: &MessagePart<'_>) ->
 }
 
 fn is_signature(content_type: &str) -> bool {
-    matches!(content_type, "application/pkcs7-signature" | "application/x-pkcs7-signature" | "application/pgp-signature")
+    matches!(
+        content_type,
+        "application/pkcs7-signature"
+            | "application/x-pkcs7-signature"
+            | "application/pgp-signature"
+    )
 }
 
 fn is_tnef(a: &ParsedAttachment) -> bool {
-    a.content_type == "application/ms-tnef" || a.content_type == "application/vnd.ms-tnef" || a.filename.eq_ignore_ascii_case("winmail.dat")
+    a.content_type == "application/ms-tnef"
+        || a.content_type == "application/vnd.ms-tnef"
+        || a.filename.eq_ignore_ascii_case("winmail.dat")
 }
 
 /// The files inside a TNEF blob (MS-OXTNEF): each attachment starts with attAttachRendData and
@@ -385,15 +392,28 @@ fn tnef_files(blob: &[u8]) -> Vec<ParsedAttachment> {
         .enumerate()
         .filter_map(|(i, (name, data))| {
             let content = data?;
-            let filename = name.map(|n| clean_header_text(&n)).filter(|n| !n.is_empty()).unwrap_or_else(|| format!("attachment-{}.bin", i + 1));
-            Some(ParsedAttachment { content_type: guess_type(&filename).to_string(), filename, content, content_id: None, inline: false })
+            let filename = name
+                .map(|n| clean_header_text(&n))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| format!("attachment-{}.bin", i + 1));
+            Some(ParsedAttachment {
+                content_type: guess_type(&filename).to_string(),
+                filename,
+                content,
+                content_id: None,
+                inline: false,
+            })
         })
         .collect()
 }
 
 /// A content type from a file name's extension (TNEF carries no MIME types).
 fn guess_type(filename: &str) -> &'static str {
-    let ext = filename.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    let ext = filename
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "pdf" => "application/pdf",
         "png" => "image/png",
@@ -654,7 +674,12 @@ mod tests {
         attr(&mut out, 1, 0x0008_9006, b"\x00\x00\x01\x00");
         attr(&mut out, 1, 0x0006_9007, &[0xe4, 0x04, 0, 0, 0, 0, 0, 0]); // code page 1252
         for (name, data) in files {
-            attr(&mut out, 2, 0x0006_9002, &[1, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
+            attr(
+                &mut out,
+                2,
+                0x0006_9002,
+                &[1, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0],
+            );
             let mut title = name.as_bytes().to_vec();
             title.push(0);
             attr(&mut out, 2, 0x0001_8010, &title);
@@ -666,7 +691,10 @@ mod tests {
     #[test]
     fn winmail_dat_is_unpacked_into_its_files() {
         use base64::Engine;
-        let blob = tnef_blob(&[("Angebot.pdf", b"%PDF-1.4 angebot"), ("notes.txt", b"hello")]);
+        let blob = tnef_blob(&[
+            ("Angebot.pdf", b"%PDF-1.4 angebot"),
+            ("notes.txt", b"hello"),
+        ]);
         let b64 = base64::engine::general_purpose::STANDARD.encode(&blob);
         let raw = format!(
             "From: a@example.org\r\nSubject: Angebot\r\nMessage-ID: <t@x>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
@@ -693,7 +721,14 @@ mod tests {
                    --s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Disposition: attachment; filename=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n--s--\r\n";
         let m = parse(raw.as_bytes()).unwrap();
         assert_eq!(m.text.trim(), "Bitte um Rückruf.");
-        assert!(m.attachments.is_empty(), "{:?}", m.attachments.iter().map(|a| &a.filename).collect::<Vec<_>>());
+        assert!(
+            m.attachments.is_empty(),
+            "{:?}",
+            m.attachments
+                .iter()
+                .map(|a| &a.filename)
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -326,7 +326,8 @@ pub async fn store_mail(
                 last_message_at = greatest(t.last_message_at, $2),
                 message_count = t.message_count + 1,
                 snippet = case when $2 >= t.last_message_at then $4 else t.snippet end,
-                status = case when $3 and t.status <> 'open' then 'open' else t.status end
+                status = case when $3 and t.status <> 'open' then 'open' else t.status end,
+                snoozed_until = case when $3 then null else t.snoozed_until end
              from (select status from ticket where ticket_id = $1 for update) old
              where t.ticket_id = $1
              returning case when old.status <> t.status then old.status end",

@@ -66,7 +66,12 @@ pub struct Hit {
 
 /// Searches the visible mailboxes with web-search syntax (`"exact phrase"`, `-not`, `or`).
 /// At most `limit` tickets, best match first, newest first among equals.
-pub async fn search(pool: &PgPool, visible: Option<&[i64]>, query: &str, limit: i64) -> sqlx::Result<Vec<Hit>> {
+pub async fn search(
+    pool: &PgPool,
+    visible: Option<&[i64]>,
+    query: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<Hit>> {
     let query = query.trim();
     if query.is_empty() {
         return Ok(Vec::new());
@@ -131,7 +136,10 @@ mod tests {
 
     #[test]
     fn excerpts_are_escaped_before_marking() {
-        assert_eq!(excerpt_html("a <b> \u{1}x\u{2} & y"), "a &lt;b&gt; <mark>x</mark> &amp; y");
+        assert_eq!(
+            excerpt_html("a <b> \u{1}x\u{2} & y"),
+            "a &lt;b&gt; <mark>x</mark> &amp; y"
+        );
         assert_eq!(excerpt_text("\u{1}x\u{2}"), "**x**");
     }
 }

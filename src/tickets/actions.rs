@@ -434,3 +434,76 @@ mod tests {
         assert_eq!(mention_handles("@dana @dana"), ["dana"]);
     }
 }
+
+/// Reopens snoozed tickets whose `snoozed_until` (UTC) has passed; returns how many.
+pub async fn wake_snoozed(pool: &PgPool) -> sqlx::Result<u64> {
+    let mut tx = pool.begin().await?;
+    let woken: Vec<i64> = sqlx::query_scalar(
+        "update ticket set status = 'open', snoozed_until = null
+         where status = 'snoozed' and snoozed_until <= now() returning ticket_id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for id in &woken {
+        add_event(
+            &mut tx,
+            *id,
+            None,
+            "status_changed",
+            json!({"from": "snoozed", "to": "open", "reason": "snooze_ended"}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(woken.len() as u64)
+}
+
+/// A bulk action on selected inbox rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BulkAction {
+    Assign(Option<i64>),
+    Status(String),
+    AddTag(String),
+    Spam,
+}
+
+/// Applies one action to several tickets; tickets the agent cannot see are skipped (counted
+/// as not found). Returns how many were changed.
+pub async fn bulk(
+    pool: &PgPool,
+    actor: i64,
+    visible: Option<&[i64]>,
+    numbers: &[i64],
+    action: &BulkAction,
+) -> Result<usize, ActionError> {
+    let mut changed = 0;
+    for &n in numbers.iter().take(500) {
+        let result = match action {
+            BulkAction::Assign(a) => assign(pool, actor, visible, n, *a).await,
+            BulkAction::Status(s) => {
+                let mut tx = pool.begin().await?;
+                let r = set_status(&mut tx, actor, visible, n, s, None).await;
+                if r.is_ok() {
+                    tx.commit().await?;
+                }
+                r
+            }
+            BulkAction::AddTag(t) => {
+                let current: Vec<String> = sqlx::query_scalar("select g.name from ticket_tag tt join tag g using (tag_id) where tt.ticket_id = $1")
+                    .bind(n)
+                    .fetch_all(pool)
+                    .await?;
+                let mut tags = current;
+                tags.push(t.clone());
+                set_tags(pool, actor, visible, n, &tags).await
+            }
+            BulkAction::Spam => set_spam(pool, actor, visible, n, true).await,
+        };
+        match result {
+            Ok(()) => changed += 1,
+            Err(ActionError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(changed)
+}

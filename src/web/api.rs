@@ -385,11 +385,21 @@ struct SearchQuery {
 
 /// `GET /api/v1/search?q=`: `{"results": [{"number", "subject", "status", "customer",
 /// "last_message_at", "excerpt"}]}`, best match first; matches in `excerpt` are wrapped in `**`.
-async fn search_tickets(State(state): State<AppState>, who: ApiAgent, Query(q): Query<SearchQuery>) -> Result<Json<serde_json::Value>, AppError> {
+async fn search_tickets(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Query(q): Query<SearchQuery>,
+) -> Result<Json<serde_json::Value>, AppError> {
     if q.q.trim().is_empty() {
         return Err(AppError::BadRequest("q is required".into()));
     }
-    let hits = crate::search::search(&state.pool, who.visible.as_deref(), &q.q, q.limit.unwrap_or(50)).await?;
+    let hits = crate::search::search(
+        &state.pool,
+        who.visible.as_deref(),
+        &q.q,
+        q.limit.unwrap_or(50),
+    )
+    .await?;
     let results: Vec<serde_json::Value> = hits
         .into_iter()
         .map(|h| {

@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/inbox", get(show_inbox))
+        .route("/inbox/bulk", axum::routing::post(post_bulk))
 }
 
 /// Query string of `/inbox`; every field optional, every value validated.
@@ -45,6 +46,8 @@ pub struct NavItem {
 #[template(path = "inbox/index.html")]
 struct InboxPage {
     me: Agent,
+    /// This page's URL, to come back to after a bulk action.
+    here: String,
     unread_notifications: i64,
     folders: Vec<NavItem>,
     mailboxes: Vec<NavItem>,
@@ -259,7 +262,18 @@ async fn show_inbox(
     } else {
         None
     };
+    let here = href(
+        &filters.folder,
+        &[
+            ("mailbox", &filters.mailbox),
+            ("tag", &filters.tag),
+            ("assignee", &filters.assignee),
+            ("priority", &filters.priority),
+            ("sort", &filters.sort),
+        ],
+    );
     render(&InboxPage {
+        here,
         me: who.agent,
         unread_notifications,
         folders,
@@ -271,4 +285,55 @@ async fn show_inbox(
         agents,
         filters,
     })
+}
+
+/// `POST /inbox/bulk`: `ticket=N` (repeated), `action` = `assign` | `status` | `tag` | `spam`,
+/// `value` (agent id / `me` / `none`, a status, a tag name), `back` (the inbox URL to return to).
+async fn post_bulk(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    body: String,
+) -> Result<Redirect, PageError> {
+    use crate::tickets::actions::{self, BulkAction};
+    let mut numbers = Vec::new();
+    let (mut action, mut value, mut back) = (String::new(), String::new(), String::from("/inbox"));
+    for (k, v) in url::form_urlencoded::parse(body.as_bytes()) {
+        match &*k {
+            "ticket" => numbers.push(
+                v.parse::<i64>()
+                    .map_err(|_| AppError::BadRequest(format!("invalid ticket {v:?}")))?,
+            ),
+            "action" => action = v.into_owned(),
+            "value" => value = v.into_owned(),
+            "back" if v.starts_with("/inbox") => back = v.into_owned(),
+            _ => {}
+        }
+    }
+    if numbers.is_empty() {
+        return Err(AppError::BadRequest("select at least one ticket".into()).into());
+    }
+    let action = match (action.as_str(), value.trim()) {
+        ("assign", "none" | "") => BulkAction::Assign(None),
+        ("assign", "me") => BulkAction::Assign(Some(who.agent.agent_id)),
+        ("assign", id) => BulkAction::Assign(Some(
+            id.parse()
+                .map_err(|_| AppError::BadRequest(format!("invalid assignee {id:?}")))?,
+        )),
+        ("status", s) if crate::tickets::STATUSES.contains(&s) => BulkAction::Status(s.to_string()),
+        ("tag", t) if !t.is_empty() => BulkAction::AddTag(t.to_string()),
+        ("spam", _) => BulkAction::Spam,
+        (a, v) => {
+            return Err(AppError::BadRequest(format!("invalid bulk action {a:?} {v:?}")).into());
+        }
+    };
+    actions::bulk(
+        &state.pool,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        &numbers,
+        &action,
+    )
+    .await
+    .map_err(AppError::from)?;
+    Ok(Redirect::to(&back))
 }

@@ -42,9 +42,14 @@ struct SearchPage {
     hits: Vec<HitView>,
 }
 
-async fn show_search(State(state): State<AppState>, who: CurrentAgent, Query(p): Query<SearchParams>) -> Result<Response, PageError> {
+async fn show_search(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Query(p): Query<SearchParams>,
+) -> Result<Response, PageError> {
     let hits = search::search(&state.pool, who.visible.as_deref(), &p.q, 50).await?;
-    let unread_notifications = crate::tickets::actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
+    let unread_notifications =
+        crate::tickets::actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
     let hits = hits
         .into_iter()
         .map(|h| HitView {
@@ -56,5 +61,11 @@ async fn show_search(State(state): State<AppState>, who: CurrentAgent, Query(p):
             excerpt_html: search::excerpt_html(&h.excerpt),
         })
         .collect();
-    Ok(render(&SearchPage { me: who.agent, unread_notifications, q: p.q, hits })?.into_response())
+    Ok(render(&SearchPage {
+        me: who.agent,
+        unread_notifications,
+        q: p.q,
+        hits,
+    })?
+    .into_response())
 }

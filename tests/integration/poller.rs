@@ -306,3 +306,44 @@ fn incompressible(n: usize) -> String {
         .map(|_| (b'a' + r.random_range(0..26u8)) as char)
         .collect()
 }
+
+#[tokio::test]
+async fn backfill_since_skips_older_mail_on_first_connect() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let mut s = mb.session().await;
+    // INTERNALDATE decides (RFC 3501 SEARCH SINCE), not the Date header.
+    s.append(
+        "INBOX",
+        None,
+        Some("\"01-Jan-2020 10:00:00 +0000\""),
+        case("23-reply-in-reply-to-only-a.eml"),
+    )
+    .await
+    .unwrap();
+    s.append(
+        "INBOX",
+        None,
+        None,
+        case("26-subject-token-no-headers-a.eml"),
+    )
+    .await
+    .unwrap();
+    s.logout().await.ok();
+    let cfg = IngestConfig {
+        backfill_since: Some(time::macros::date!(2024 - 01 - 01)),
+        ..Default::default()
+    };
+    let c = ingest_with(&db.pool, &cfg).await;
+    assert_eq!((c.fetched, c.new_tickets), (1, 1), "{c}");
+    let subject: String = sqlx::query_scalar("select subject from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(subject, "Drucker druckt nur leere Seiten");
+    // Later mail is still fetched after the first connect.
+    mb.deliver("INBOX", &[&case("36-reply-to-differs-from.eml")])
+        .await;
+    assert_eq!(ingest_with(&db.pool, &cfg).await.new_tickets, 1);
+    db.drop_db().await;
+}

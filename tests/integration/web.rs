@@ -557,29 +557,229 @@ async fn an_agent_without_access_gets_404_on_every_ticket_route() {
 #[tokio::test]
 async fn search_finds_bodies_notes_and_addresses_escapes_hits_and_respects_access() {
     let (db, _) = seeded().await;
-    agent(&db, "dana@example.com", "Dana Lee", frontdesk::auth::Role::Admin).await;
-    agent(&db, "outsider@example.com", "Out Sider", frontdesk::auth::Role::Agent).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    agent(
+        &db,
+        "outsider@example.com",
+        "Out Sider",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
     let mut b = Browser::new(&db);
     b.login("dana@example.com", "correct horse battery").await;
     let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
-    b.post(&format!("/tickets/{n}/notes"), &[("text", "Rückbuchung veranlasst, Vorgang Zebrafink")]).await;
+    b.post(
+        &format!("/tickets/{n}/notes"),
+        &[("text", "Rückbuchung veranlasst, Vorgang Zebrafink")],
+    )
+    .await;
     // The background indexer's step, as the running server does it every second.
     while frontdesk::search::index_pending(&db.pool).await.unwrap() > 0 {}
 
     let body = b.get("/search?q=zweimal").await;
     assert_eq!(body.status, StatusCode::OK);
-    assert!(body.body.contains(&format!("/tickets/{n}")), "a body word finds the ticket");
+    assert!(
+        body.body.contains(&format!("/tickets/{n}")),
+        "a body word finds the ticket"
+    );
     assert!(body.body.contains("<mark>zweimal</mark>"), "{}", body.body);
-    assert!(b.get("/search?q=zebrafink").await.body.contains(&format!("/tickets/{n}")), "notes are searched");
-    assert!(b.get("/search?q=jana.roth%40example.org").await.body.contains(&format!("/tickets/{n}")), "sender addresses are searched");
-    assert!(!b.get("/search?q=wortdasnirgendsvorkommt").await.body.contains("/tickets/"));
+    assert!(
+        b.get("/search?q=zebrafink")
+            .await
+            .body
+            .contains(&format!("/tickets/{n}")),
+        "notes are searched"
+    );
+    assert!(
+        b.get("/search?q=jana.roth%40example.org")
+            .await
+            .body
+            .contains(&format!("/tickets/{n}")),
+        "sender addresses are searched"
+    );
+    assert!(
+        !b.get("/search?q=wortdasnirgendsvorkommt")
+            .await
+            .body
+            .contains("/tickets/")
+    );
     // Case 12's subject holds markup: the hit list shows it as text.
     let hostile = b.get("/search?q=Kundenkonto").await;
     assert!(hostile.body.contains("<mark>Kundenkonto</mark>"));
     assert!(!hostile.body.contains("<script>alert(1)"));
 
     let mut out = Browser::new(&db);
-    out.login("outsider@example.com", "correct horse battery").await;
-    assert!(!out.get("/search?q=zweimal").await.body.contains("/tickets/"), "no hits outside granted mailboxes");
+    out.login("outsider@example.com", "correct horse battery")
+        .await;
+    assert!(
+        !out.get("/search?q=zweimal")
+            .await
+            .body
+            .contains("/tickets/"),
+        "no hits outside granted mailboxes"
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn bulk_actions_change_only_selected_visible_tickets() {
+    let (db, _) = seeded().await;
+    let dana = agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    let (a, bb, c) = (ids[0].to_string(), ids[1].to_string(), ids[2].to_string());
+    let p = b
+        .post(
+            "/inbox/bulk",
+            &[
+                ("ticket", &a),
+                ("ticket", &bb),
+                ("action", "assign"),
+                ("value", "me"),
+                ("back", "/inbox?folder=open"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location.as_deref(), Some("/inbox?folder=open"));
+    b.post(
+        "/inbox/bulk",
+        &[
+            ("ticket", &a),
+            ("ticket", &bb),
+            ("action", "status"),
+            ("value", "closed"),
+        ],
+    )
+    .await;
+    b.post(
+        "/inbox/bulk",
+        &[("ticket", &a), ("action", "tag"), ("value", "vip")],
+    )
+    .await;
+    let rows: Vec<(Option<i64>, String)> =
+        sqlx::query_as("select assignee_agent_id, status from ticket order by ticket_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (Some(dana), "closed".into()),
+            (Some(dana), "closed".into()),
+            (None, "open".into())
+        ]
+    );
+    let tagged: i64 = sqlx::query_scalar("select count(*) from ticket_tag")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(tagged, 1);
+    assert_eq!(
+        b.post("/inbox/bulk", &[("action", "spam")]).await.status,
+        StatusCode::BAD_REQUEST,
+        "nothing selected"
+    );
+    assert_eq!(
+        b.post(
+            "/inbox/bulk",
+            &[("ticket", &c), ("action", "status"), ("value", "gone")]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_snoozed_ticket_reopens_when_its_time_comes_or_the_customer_writes() {
+    let (db, mb) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let p = b
+        .post(
+            &format!("/tickets/{n}/status"),
+            &[("status", "snoozed"), ("snooze_until", "2099-01-01T09:00")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        frontdesk::tickets::actions::wake_snoozed(&db.pool)
+            .await
+            .unwrap(),
+        0,
+        "not yet"
+    );
+    sqlx::query(
+        "update ticket set snoozed_until = now() - interval '1 minute' where ticket_id = $1",
+    )
+    .bind(n)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        frontdesk::tickets::actions::wake_snoozed(&db.pool)
+            .await
+            .unwrap(),
+        1
+    );
+    let status: String = sqlx::query_scalar("select status from ticket where ticket_id = $1")
+        .bind(n)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "open");
+
+    // Snoozed until the customer writes: their reply wakes it.
+    b.post(
+        &format!("/tickets/{n}/status"),
+        &[("status", "snoozed"), ("snooze_until", "2099-01-01T09:00")],
+    )
+    .await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-b.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let (status, until): (String, Option<time::OffsetDateTime>) =
+        sqlx::query_as("select status, snoozed_until from ticket where ticket_id = $1")
+            .bind(n)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), until), ("open", None));
+    assert_eq!(
+        b.post(
+            &format!("/tickets/{n}/status"),
+            &[("status", "snoozed"), ("snooze_until", "tomorrow")]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
     db.drop_db().await;
 }
