@@ -52,6 +52,16 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Teams: groups of agents with access to mailboxes.
+    Team {
+        #[command(subcommand)]
+        command: TeamCommand,
+    },
+    /// Saved replies that agents insert in the composer.
+    SavedReply {
+        #[command(subcommand)]
+        command: SavedReplyCommand,
+    },
     /// Fill an empty database with generated tickets for benchmarks (PostgreSQL COPY).
     Seed {
         #[arg(long)]
@@ -113,6 +123,41 @@ pub enum MailboxCommand {
     Enable {
         #[arg(long)]
         address: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TeamCommand {
+    /// Create a team.
+    Add { name: String },
+    /// Team membership.
+    Member {
+        #[command(subcommand)]
+        command: TeamMemberCommand,
+    },
+    /// Give a team's agents access to a mailbox.
+    Grant {
+        team: String,
+        mailbox_address: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TeamMemberCommand {
+    /// Add an agent (by email) to a team.
+    Add { team: String, email: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SavedReplyCommand {
+    /// Add a saved reply; the body may use {{customer.first_name}}, {{customer.name}},
+    /// {{agent.name}} and {{ticket.number}}.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// The body text (or - to read it from standard input).
+        #[arg(long)]
+        body: String,
     },
 }
 
@@ -317,6 +362,33 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             println!("{}", crate::seed::run(&pool, &opts).await?);
             0
         }
+        Command::Team { command } => {
+            team_command(&pool, command).await?;
+            0
+        }
+        Command::SavedReply {
+            command: SavedReplyCommand::Add { name, body },
+        } => {
+            let body = if body == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                s
+            } else {
+                body
+            };
+            if name.trim().is_empty() || body.trim().is_empty() {
+                bail!("a saved reply needs a name and a body");
+            }
+            let id: i64 = sqlx::query_scalar(
+                "insert into saved_reply (name, body) values ($1, $2) returning saved_reply_id",
+            )
+            .bind(name.trim())
+            .bind(body.trim_end())
+            .fetch_one(&pool)
+            .await?;
+            println!("{id}");
+            0
+        }
         Command::Token {
             command: TokenCommand::Create { agent },
         } => {
@@ -332,4 +404,57 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         pg.stop();
     }
     Ok(code)
+}
+
+async fn team_command(pool: &sqlx::PgPool, command: TeamCommand) -> anyhow::Result<()> {
+    let team_id = |name: String| async move {
+        sqlx::query_scalar::<_, i64>("select team_id from team where name = $1")
+            .bind(&name)
+            .fetch_optional(pool)
+            .await?
+            .with_context(|| {
+                format!("no team named {name:?} (create it with `frontdesk team add`)")
+            })
+    };
+    match command {
+        TeamCommand::Add { name } => {
+            let id: i64 = sqlx::query_scalar(
+                "insert into team (name) values ($1) on conflict (name) do update set name = excluded.name returning team_id",
+            )
+            .bind(name.trim())
+            .fetch_one(pool)
+            .await?;
+            println!("{id}");
+        }
+        TeamCommand::Member {
+            command: TeamMemberCommand::Add { team, email },
+        } => {
+            let team = team_id(team).await?;
+            let agent = auth::find_agent_by_email(pool, &email)
+                .await?
+                .with_context(|| format!("no agent with email {email}"))?;
+            sqlx::query("insert into team_member (team_id, agent_id) values ($1, $2) on conflict do nothing")
+                .bind(team)
+                .bind(agent.agent_id)
+                .execute(pool)
+                .await?;
+            println!("{email} is in the team");
+        }
+        TeamCommand::Grant {
+            team,
+            mailbox_address,
+        } => {
+            let team = team_id(team).await?;
+            let mb = mailboxes::find_mailbox_by_address(pool, &mailbox_address)
+                .await?
+                .with_context(|| format!("no mailbox with address {mailbox_address}"))?;
+            sqlx::query("insert into team_mailbox (team_id, mailbox_id) values ($1, $2) on conflict do nothing")
+                .bind(team)
+                .bind(mb.mailbox_id)
+                .execute(pool)
+                .await?;
+            println!("the team can work {mailbox_address}");
+        }
+    }
+    Ok(())
 }

@@ -57,6 +57,16 @@
   document.querySelectorAll("iframe.body-html").forEach(function (f) {
     f.addEventListener("load", function () { fit(f); });
   });
+  var saved = document.getElementById("saved-reply");
+  if (saved) saved.addEventListener("change", function () {
+    var opt = saved.options[saved.selectedIndex];
+    var text = document.getElementById("reply-text");
+    if (!opt || !opt.getAttribute("data-body") || !text) return;
+    var at = text.selectionStart || text.value.length;
+    text.value = text.value.slice(0, at) + opt.getAttribute("data-body") + text.value.slice(at);
+    saved.selectedIndex = 0;
+    text.focus();
+  });
   document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
     s.addEventListener("change", function () { s.form.submit(); });
   });

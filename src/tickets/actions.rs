@@ -507,3 +507,74 @@ pub async fn bulk(
     }
     Ok(changed)
 }
+
+/// Merges ticket `source` into `target`: its messages, notes, participants and tags move over,
+/// and `source` is closed with a pointer to `target`. Both must be visible; a ticket cannot be
+/// merged into itself.
+pub async fn merge(
+    pool: &PgPool,
+    actor: i64,
+    visible: Option<&[i64]>,
+    source: i64,
+    target: i64,
+) -> Result<(), ActionError> {
+    if source == target {
+        return Err(ActionError::Invalid(
+            "a ticket cannot be merged into itself".into(),
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    // Lock in id order so two opposite merges cannot deadlock.
+    for n in [source.min(target), source.max(target)] {
+        lock_visible(&mut tx, n, visible).await?;
+    }
+    let moved = sqlx::query("update message set ticket_id = $2 where ticket_id = $1")
+        .bind(source)
+        .bind(target)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query(
+        "insert into ticket_participant (ticket_id, email, name, role)
+         select $2, email, name, case when role = 'customer' then 'cc' else role end from ticket_participant where ticket_id = $1
+         on conflict (ticket_id, email) do nothing",
+    )
+    .bind(source)
+    .bind(target)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("insert into ticket_tag (ticket_id, tag_id) select $2, tag_id from ticket_tag where ticket_id = $1 on conflict do nothing")
+        .bind(source)
+        .bind(target)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "update ticket t set message_count = t.message_count + s.message_count,
+                last_message_at = greatest(t.last_message_at, s.last_message_at),
+                snippet = case when s.last_message_at > t.last_message_at then s.snippet else t.snippet end
+         from ticket s where s.ticket_id = $1 and t.ticket_id = $2",
+    )
+    .bind(source)
+    .bind(target)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("update ticket set status = 'closed', message_count = 0, snoozed_until = null where ticket_id = $1").bind(source).execute(&mut *tx).await?;
+    add_event(
+        &mut tx,
+        source,
+        Some(actor),
+        "merged_into",
+        json!({"target": target, "messages": moved}),
+    )
+    .await?;
+    add_event(
+        &mut tx,
+        target,
+        Some(actor),
+        "merged_from",
+        json!({"source": source, "messages": moved}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

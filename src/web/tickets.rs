@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{number}/spam", post(post_spam))
         .route("/tickets/{number}/notes", post(post_note))
         .route("/tickets/{number}/reply", post(post_reply))
+        .route("/tickets/{number}/merge", post(post_merge))
         .route("/messages/{id}/retry", post(post_retry))
         .route("/messages/{id}/body", get(show_message_body))
         .route("/attachments/{id}", get(download_attachment))
@@ -89,6 +90,37 @@ struct TicketPage {
     priorities: Vec<&'static str>,
     reply_to: String,
     reply_cc: String,
+    saved_replies: Vec<SavedReplyView>,
+}
+
+/// A saved reply with this ticket's variables filled in.
+struct SavedReplyView {
+    name: String,
+    body: String,
+}
+
+/// Fills `{{customer.first_name}}`, `{{customer.name}}`, `{{agent.name}}`, `{{ticket.number}}`.
+fn fill_saved_reply(
+    body: &str,
+    customer_name: &str,
+    customer_email: &str,
+    agent: &str,
+    number: i64,
+) -> String {
+    let first = customer_name
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+        .unwrap_or_else(|| customer_email.split('@').next().unwrap_or("").to_string());
+    let name = if customer_name.is_empty() {
+        first.clone()
+    } else {
+        customer_name.to_string()
+    };
+    body.replace("{{customer.first_name}}", &first)
+        .replace("{{customer.name}}", &name)
+        .replace("{{agent.name}}", agent)
+        .replace("{{ticket.number}}", &number.to_string())
 }
 
 fn join_addrs(a: &[crate::ingest::parse::EmailAddress]) -> String {
@@ -132,6 +164,8 @@ fn event_text(kind: &str, detail: &serde_json::Value, agents: &[Agent]) -> Strin
         ),
         "marked_spam" => "marked as spam".into(),
         "unmarked_spam" => "marked as not spam".into(),
+        "merged_into" => format!("merged this into #{}", detail["target"]),
+        "merged_from" => format!("merged #{} into this ticket", detail["source"]),
         other => other.replace('_', " "),
     }
 }
@@ -247,6 +281,21 @@ async fn show_ticket(
         .map(|a| a.agent_id)
         .unwrap_or(0);
     let customer = t.summary.customer.as_ref().map(|c| c.0.clone());
+    let saved: Vec<(String, String)> =
+        sqlx::query_as("select name, body from saved_reply order by name")
+            .fetch_all(&state.pool)
+            .await?;
+    let (cname, cemail) = customer
+        .as_ref()
+        .map(|c| (c.name.clone().unwrap_or_default(), c.email.clone()))
+        .unwrap_or_default();
+    let saved_replies = saved
+        .into_iter()
+        .map(|(name, body)| SavedReplyView {
+            body: fill_saved_reply(&body, &cname, &cemail, &who.agent.name, number),
+            name,
+        })
+        .collect();
     let page = TicketPage {
         me: who.agent,
         unread_notifications,
@@ -287,6 +336,7 @@ async fn show_ticket(
             })
             .collect(),
         agents,
+        saved_replies,
         statuses: tickets::STATUSES.to_vec(),
         priorities: actions::PRIORITIES.to_vec(),
     };
@@ -476,6 +526,37 @@ async fn post_note(
     .await
     .map_err(AppError::from)?;
     Ok(back(number))
+}
+
+#[derive(Deserialize)]
+struct MergeForm {
+    /// The ticket number to merge this one into (`#` allowed).
+    into: String,
+}
+
+async fn post_merge(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+    Form(f): Form<MergeForm>,
+) -> Result<Redirect, PageError> {
+    let number = parse_number(&number)?;
+    let target: i64 = f
+        .into
+        .trim()
+        .trim_start_matches('#')
+        .parse()
+        .map_err(|_| AppError::BadRequest(format!("not a ticket number: {:?}", f.into)))?;
+    actions::merge(
+        &state.pool,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        number,
+        target,
+    )
+    .await
+    .map_err(AppError::from)?;
+    Ok(back(target))
 }
 
 #[derive(Deserialize)]
@@ -676,4 +757,22 @@ async fn show_notifications(
         items,
     })?
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_reply_variables_are_filled() {
+        let b = "Hallo {{customer.first_name}}, {{agent.name}} hier zu #{{ticket.number}}.";
+        assert_eq!(
+            fill_saved_reply(b, "Jana Roth", "jana@example.org", "Dana", 7),
+            "Hallo Jana, Dana hier zu #7."
+        );
+        assert_eq!(
+            fill_saved_reply(b, "", "jana@example.org", "Dana", 7),
+            "Hallo jana, Dana hier zu #7."
+        );
+    }
 }

@@ -783,3 +783,88 @@ async fn a_snoozed_ticket_reopens_when_its_time_comes_or_the_customer_writes() {
     );
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn merging_moves_the_conversation_and_closes_the_duplicate() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    mb.deliver(
+        "INBOX",
+        &[
+            &case("23-reply-in-reply-to-only-a.eml"),
+            &case("28-unknown-ticket-token.eml"),
+        ],
+    )
+    .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let (target, source) = (ids[0], ids[1]);
+    assert_eq!(
+        b.post(
+            &format!("/tickets/{source}/merge"),
+            &[("into", &format!("#{source}"))]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        b.post(&format!("/tickets/{source}/merge"), &[("into", "999999")])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let p = b
+        .post(
+            &format!("/tickets/{source}/merge"),
+            &[("into", &target.to_string())],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let (count, status): (i32, String) =
+        sqlx::query_as("select message_count, status from ticket where ticket_id = $1")
+            .bind(target)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((count, status.as_str()), (2, "open"));
+    let (count, status): (i32, String) =
+        sqlx::query_as("select message_count, status from ticket where ticket_id = $1")
+            .bind(source)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((count, status.as_str()), (0, "closed"));
+    let page = b.get(&format!("/tickets/{target}")).await;
+    assert!(
+        page.body.contains("Garantieverlaengerung") || page.body.contains("Netzteil"),
+        "the merged message shows"
+    );
+    assert!(
+        page.body
+            .contains(&format!("merged #{source} into this ticket"))
+    );
+    // A later reply to the merged ticket's message threads into the target.
+    let followup = "From: Hugo Brandl <h.brandl@example.org>\r\nTo: support@example.com\r\nSubject: Re\r\nMessage-ID: <c28-f@example.org>\r\nIn-Reply-To: <c28-unknown@example.org>\r\n\r\nNoch eine Frage.\r\n";
+    mb.deliver("INBOX", &[followup.as_bytes()]).await;
+    ingest(&db.pool).await;
+    let on_target: i64 = sqlx::query_scalar("select count(*) from message where ticket_id = $1")
+        .bind(target)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(on_target, 3);
+    db.drop_db().await;
+}
