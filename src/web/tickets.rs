@@ -24,7 +24,11 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{number}/tags", post(post_tags))
         .route("/tickets/{number}/spam", post(post_spam))
         .route("/tickets/{number}/notes", post(post_note))
-        .route("/tickets/{number}/reply", post(post_reply))
+        .route(
+            "/tickets/{number}/reply",
+            // Attachments up to 25 MB in all, like common mail servers accept.
+            post(post_reply).layer(axum::extract::DefaultBodyLimit::max(25 * 1024 * 1024)),
+        )
         .route("/tickets/{number}/merge", post(post_merge))
         .route("/messages/{id}/retry", post(post_retry))
         .route("/messages/{id}/body", get(show_message_body))
@@ -82,6 +86,8 @@ struct TicketPage {
     tags: String,
     customer_name: String,
     customer_email: String,
+    /// The customer's company, from their address's domain (empty for free-mail domains).
+    company: String,
     cc: Vec<String>,
     items: Vec<ItemView>,
     previous: Vec<PreviousTicket>,
@@ -91,6 +97,33 @@ struct TicketPage {
     reply_to: String,
     reply_cc: String,
     saved_replies: Vec<SavedReplyView>,
+}
+
+/// `acme.example.com` → `acme.example.com`; free-mail providers name no company.
+fn company_of(email: &str) -> String {
+    const FREE: [&str; 12] = [
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "proton.me",
+    ];
+    let domain = email
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_lowercase())
+        .unwrap_or_default();
+    if FREE.contains(&domain.as_str()) {
+        String::new()
+    } else {
+        domain
+    }
 }
 
 /// A saved reply with this ticket's variables filled in.
@@ -153,7 +186,23 @@ fn event_text(kind: &str, detail: &serde_json::Value, agents: &[Agent]) -> Strin
             detail["from"].as_str().unwrap_or("?"),
             detail["to"].as_str().unwrap_or("?")
         ),
-        "tags_changed" => format!("tags: +{} −{}", detail["added"], detail["removed"]),
+        "tags_changed" => {
+            let list = |v: &serde_json::Value| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            };
+            match (list(&detail["added"]), list(&detail["removed"])) {
+                (a, r) if r.is_empty() => format!("added tags {a}"),
+                (a, r) if a.is_empty() => format!("removed tags {r}"),
+                (a, r) => format!("added tags {a}, removed {r}"),
+            }
+        }
         "note_added" => "added an internal note".into(),
         "delivery_failed" => format!(
             "delivery failed: {}",
@@ -314,6 +363,7 @@ async fn show_ticket(
             .as_ref()
             .map(|c| c.email.clone())
             .unwrap_or_default(),
+        company: company_of(&cemail),
         reply_to: customer
             .as_ref()
             .map(|c| c.email.clone())
@@ -570,13 +620,76 @@ struct ReplyForm {
     after: String,
 }
 
+/// The composer's post: `to`, `cc`, `text`, `after` and any number of `attachment` files
+/// (multipart), or the same fields url-encoded without files.
 async fn post_reply(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
-    Form(f): Form<ReplyForm>,
+    req: axum::extract::Request,
 ) -> Result<Redirect, PageError> {
+    use axum::extract::FromRequest;
     let number = parse_number(&number)?;
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let mut attachments = Vec::new();
+    let f = if is_multipart {
+        let mut mp = axum::extract::Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| AppError::BadRequest(e.body_text()))?;
+        let mut f = ReplyForm {
+            to: String::new(),
+            cc: String::new(),
+            text: String::new(),
+            after: String::new(),
+        };
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| AppError::BadRequest(e.body_text()))?
+        {
+            let name = field.name().unwrap_or("").to_string();
+            if name == "attachment" {
+                let filename = field.file_name().unwrap_or("").to_string();
+                let content_type = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| AppError::BadRequest(e.body_text()))?;
+                if !filename.is_empty() && !bytes.is_empty() {
+                    attachments.push(crate::outbox::OutgoingAttachment {
+                        filename,
+                        content_type,
+                        content: bytes.to_vec(),
+                    });
+                }
+                continue;
+            }
+            let value = field
+                .text()
+                .await
+                .map_err(|e| AppError::BadRequest(e.body_text()))?;
+            match name.as_str() {
+                "to" => f.to = value,
+                "cc" => f.cc = value,
+                "text" => f.text = value,
+                "after" => f.after = value,
+                _ => {}
+            }
+        }
+        f
+    } else {
+        let Form(f) = Form::<ReplyForm>::from_request(req, &state)
+            .await
+            .map_err(|e| AppError::BadRequest(e.body_text()))?;
+        f
+    };
     let status_after = match f.after.as_str() {
         "" | "keep" => None,
         "pending" | "closed" => Some(f.after.clone()),
@@ -587,7 +700,7 @@ async fn post_reply(
         cc: reply::parse_address_list(&f.cc).map_err(AppError::from)?,
         text: f.text,
         status_after,
-        attachments: Vec::new(),
+        attachments,
     };
     let id = reply::create_reply(
         &state.pool,

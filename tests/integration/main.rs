@@ -1,8 +1,10 @@
 //! One integration-test binary: real PostgreSQL (`DATABASE_URL`), real Dovecot
-//! (`FRONTDESK_TEST_IMAP`), the shared real-world cases (`FRONTDESK_TEST_SHARED`).
+//! (`FRONTDESK_TEST_IMAP`), the shared real-world cases (`FRONTDESK_TEST_SHARED`), a real SMTP
+//! sink (`FRONTDESK_TEST_SMTP`) and headless Chromium over WebDriver (`FRONTDESK_TEST_WEBDRIVER`).
 //! Run through `scripts/test`, which starts all of them.
 
 mod api;
+mod browser;
 mod cases;
 mod crash;
 mod outbox;

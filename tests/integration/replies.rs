@@ -412,3 +412,73 @@ async fn api_writes_need_access_to_the_mailbox() {
     assert_eq!(written, 0);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn files_attached_in_the_composer_go_out_with_the_reply() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    with_smtp(&db, &mb).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let boundary = "XyZbOuNdArY";
+    let mut body = String::new();
+    for (name, value) in [
+        ("to", "jana.roth@example.org"),
+        ("cc", ""),
+        ("text", "Die Gutschrift anbei."),
+        ("after", "keep"),
+    ] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"Gutschrift R-20931.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 gutschrift\r\n--{boundary}--\r\n"
+    ));
+    let req = Request::post(format!("/tickets/{n}/reply"))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("sec-fetch-site", "same-origin");
+    let p = b.send(req, Body::from(body)).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let (mid, header_id): (i64, String) = sqlx::query_as(
+        "select message_id, header_message_id from message where direction = 'outbound'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let stored: Vec<String> =
+        sqlx::query_scalar("select filename from attachment where message_id = $1")
+            .bind(mid)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, ["Gutschrift R-20931.pdf"]);
+    frontdesk::outbox::send_due(&db.pool).await.unwrap();
+    let mails = received_with_message_id(&sink_dir(), &header_id);
+    assert_eq!(mails.len(), 1);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&mails[0].raw)
+        .unwrap();
+    use mail_parser::MimeHeaders;
+    let att = parsed.attachments().next().expect("the file is attached");
+    assert_eq!(att.attachment_name(), Some("Gutschrift R-20931.pdf"));
+    assert_eq!(att.contents(), b"%PDF-1.4 gutschrift");
+    db.drop_db().await;
+}

@@ -1,5 +1,5 @@
 //! The agent web UI over HTTP: sign-in, access, CSRF, the inbox and ticket pages, and the
-//! actions on a ticket. (Browser-level tests with Chromium are still to come.)
+//! actions on a ticket, at the HTTP level (`browser.rs` drives real Chromium).
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -33,7 +33,7 @@ impl Browser {
         }
     }
 
-    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
+    pub async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
         let mut req = req;
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, c);

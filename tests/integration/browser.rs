@@ -1,0 +1,734 @@
+//! The agent UI in a real headless Chromium, driven over WebDriver (chromedriver at
+//! `FRONTDESK_TEST_WEBDRIVER`, started by `scripts/test`), against a real `frontdesk::app::run`
+//! on 127.0.0.1:0: web server, pollers and the outbox sending to the real SMTP sink.
+//!
+//! Each test opens its own Chromium with a fresh profile. A WebDriver that cannot be reached
+//! fails the test; nothing is skipped.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use frontdesk::auth::Role;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::smtp::{received_with_message_id, sink_dir, sink_url};
+use crate::support::*;
+use crate::web::agent;
+
+const PASSWORD: &str = "correct horse battery";
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The whole application on a loopback port, as `frontdesk serve` runs it.
+struct App {
+    base: String,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl App {
+    async fn start(db: &TestDb) -> App {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = frontdesk::config::Config::from_env().unwrap();
+        config.db.url = Some(db.url.clone());
+        config.public_url = base.clone();
+        config.node_id = "browser-test".into();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(frontdesk::app::run(
+            config,
+            db.pool.clone(),
+            listener,
+            shutdown.clone(),
+        ));
+        App {
+            base,
+            shutdown,
+            task,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("graceful shutdown")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// One headless Chromium (one WebDriver session) with a profile of its own.
+struct Chrome {
+    client: Client,
+    webdriver: String,
+    session: String,
+    profile: PathBuf,
+    closed: bool,
+}
+
+impl Chrome {
+    async fn open() -> Chrome {
+        let webdriver = std::env::var("FRONTDESK_TEST_WEBDRIVER").unwrap_or_else(|_| {
+            panic!("FRONTDESK_TEST_WEBDRIVER is not set: run the tests through scripts/test")
+        });
+        let profile = std::env::temp_dir().join(random_name("frontdesk-chromium-"));
+        std::fs::create_dir_all(&profile).unwrap();
+        let mut options = json!({
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        });
+        if std::path::Path::new("/usr/bin/chromium").exists() {
+            options["binary"] = json!("/usr/bin/chromium");
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), options);
+        // Leave a page's alert() open, so that a test sees it instead of chromedriver
+        // dismissing it behind our back.
+        caps.insert("unhandledPromptBehavior".into(), json!("ignore"));
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&webdriver)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no Chromium session from the WebDriver at {webdriver}: {e}\n\
+                     (scripts/test starts one with scripts/chromedriver up; see .tmp/chromedriver/)"
+                )
+            });
+        let session = client
+            .session_id()
+            .await
+            .unwrap()
+            .expect("a WebDriver session id");
+        Chrome {
+            client,
+            webdriver,
+            session,
+            profile,
+            closed: false,
+        }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        match self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => panic!("no element {css} on {}: {e}", self.path().await),
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// The current path and query.
+    async fn path(&self) -> String {
+        match self.client.current_url().await {
+            Ok(u) => format!(
+                "{}{}",
+                u.path(),
+                u.query().map(|q| format!("?{q}")).unwrap_or_default()
+            ),
+            Err(e) => format!("<no url: {e}>"),
+        }
+    }
+
+    /// Presses and releases one key on whatever has the focus, as a person would.
+    async fn press(&self, key: char) {
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(keys).await.unwrap();
+    }
+
+    /// Runs `act`, then waits until it has loaded a new document (a form post and its
+    /// redirect, a link, a keyboard shortcut that navigates).
+    async fn navigating<F: std::future::Future<Output = ()>>(&self, act: F) {
+        self.js("window.__frontdeskTestOldPage = true; return null;")
+            .await;
+        act.await;
+        let start = Instant::now();
+        loop {
+            let v = self
+                .client
+                .execute(
+                    "return !window.__frontdeskTestOldPage && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(v, Ok(Value::Bool(true))) {
+                return;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "no new page within {WAIT:?} (still on {})",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the page's visible text contains `needle`, reloading between looks when
+    /// `reload` (for state that changes on the server, like a mail's delivery).
+    async fn wait_for_text(&self, css: &str, needle: &str, reload: bool) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.text(css).await;
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "{css} on {} never showed {needle:?}; it shows:\n{text}",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if reload {
+                self.client.refresh().await.unwrap();
+            }
+        }
+    }
+
+    async fn login(&self, app: &App, email: &str) {
+        self.goto(&app.url("/login")).await;
+        self.find("#email").await.send_keys(email).await.unwrap();
+        self.find("#password")
+            .await
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        let button = self.find("form[action='/login'] button[type=submit]").await;
+        self.navigating(async { button.click().await.unwrap() })
+            .await;
+        assert_eq!(self.path().await, "/inbox", "signed in as {email}");
+    }
+
+    /// Saves a PNG to `.tmp/screenshots/NAME.png` (not committed) for a person to look at.
+    async fn screenshot(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tmp/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn close(mut self) {
+        self.closed = true;
+        let client = self.client.clone();
+        client.close().await.unwrap();
+    }
+}
+
+impl Drop for Chrome {
+    /// A failed test still ends its Chromium: the session is deleted with a plain blocking
+    /// request, since the async runtime may already be gone.
+    fn drop(&mut self) {
+        if !self.closed {
+            delete_session(&self.webdriver, &self.session);
+        }
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn delete_session(webdriver: &str, session: &str) {
+    let Ok(u) = url::Url::parse(webdriver) else {
+        return;
+    };
+    let host = u.host_str().unwrap_or("127.0.0.1");
+    let port = u.port_or_known_default().unwrap_or(9515);
+    let Ok(mut s) = std::net::TcpStream::connect((host, port)) else {
+        return;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let path = format!("{}/session/{session}", u.path().trim_end_matches('/'));
+    let _ = write!(
+        s,
+        "DELETE {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+    );
+    let _ = s.read_to_end(&mut Vec::new());
+}
+
+/// A database with a mailbox whose replies go to the real SMTP sink, the given shared cases
+/// ingested through the real Dovecot, and Dana (admin).
+async fn seeded(cases: &[&str]) -> (TestDb, TestMailbox) {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    sqlx::query("update mailbox set smtp_url = $2 where mailbox_id = $1")
+        .bind(mb.mailbox_id)
+        .bind(sink_url())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let raws: Vec<Vec<u8>> = cases.iter().map(|c| case(c)).collect();
+    let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
+    mb.deliver("INBOX", &refs).await;
+    let c = ingest(&db.pool).await;
+    assert_eq!(c.new_tickets as usize, cases.len(), "one ticket per case");
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    (db, mb)
+}
+
+async fn ticket_by_subject(db: &TestDb, like: &str) -> i64 {
+    sqlx::query_scalar("select ticket_id from ticket where subject like $1")
+        .bind(like)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_agent_signs_in_and_opens_a_ticket_from_the_inbox_with_j_and_enter() {
+    let (db, _mb) = seeded(&[
+        "23-reply-in-reply-to-only-a.eml",
+        "24-cc-reply-to-original-a.eml",
+    ])
+    .await;
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+
+    // Anonymous: the inbox sends the browser to the sign-in form.
+    chrome.goto(&app.url("/inbox")).await;
+    assert!(
+        chrome.path().await.starts_with("/login"),
+        "{}",
+        chrome.path().await
+    );
+    chrome.login(&app, "dana@example.com").await;
+
+    let rows = chrome
+        .client
+        .find_all(Locator::Css("tr.row"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "both tickets are listed");
+    let inbox = chrome.text("table.tickets").await;
+    assert!(inbox.contains("Rechnung doppelt abgebucht"), "{inbox}");
+    assert!(
+        inbox.contains("Zugriff auf Projektordner Q2 freischalten"),
+        "{inbox}"
+    );
+    assert!(chrome.text(".who").await.contains("Dana Lee"));
+    chrome.screenshot("inbox").await;
+
+    // j selects the first row, j again the second; Enter opens the selected one.
+    chrome.press('j').await;
+    assert_eq!(
+        chrome
+            .js("return [...document.querySelectorAll('tr.row')].map(r => r.classList.contains('selected'));")
+            .await,
+        json!([true, false]),
+        "j selects the first row"
+    );
+    chrome.press('j').await;
+    let selected = chrome.find("tr.row.selected").await;
+    assert_eq!(
+        selected.attr("data-href").await.unwrap(),
+        rows[1].attr("data-href").await.unwrap(),
+        "the second j moves the selection down"
+    );
+    let href = selected.attr("data-href").await.unwrap().unwrap();
+    let subject = selected.find(Locator::Css(".subject")).await.unwrap();
+    let subject = subject.text().await.unwrap();
+    chrome.navigating(chrome.press(Key::Enter.into())).await;
+    assert_eq!(chrome.path().await, href, "Enter opens the selected ticket");
+
+    let number: i64 = href.trim_start_matches("/tickets/").parse().unwrap();
+    let body: String = sqlx::query_scalar(
+        "select text_body from message where ticket_id = $1 and direction = 'inbound'",
+    )
+    .bind(number)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let h1 = chrome.text("main.conversation h1").await;
+    assert!(h1.contains(&subject), "{h1:?} vs {subject:?}");
+    let first_line = body.lines().next().unwrap().trim();
+    let shown = chrome.text("li.item.inbound .body-text").await;
+    assert!(shown.contains(first_line), "{shown:?} lacks {first_line:?}");
+    assert!(
+        chrome
+            .client
+            .title()
+            .await
+            .unwrap()
+            .starts_with(&format!("#{number} "))
+    );
+    chrome.screenshot("ticket").await;
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_reply_typed_in_the_composer_reaches_the_smtp_server_threaded_and_shows_as_sent() {
+    let (db, _mb) = seeded(&["24-cc-reply-to-original-a.eml"]).await;
+    let n = ticket_by_subject(&db, "Zugriff%").await;
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+    chrome.goto(&app.url(&format!("/tickets/{n}"))).await;
+
+    // Reply-all is prefilled; r focuses the message box.
+    assert_eq!(
+        chrome
+            .find("#reply-to")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("alice.morgenroth@example.org")
+    );
+    chrome.press('r').await;
+    assert_eq!(
+        chrome.js("return document.activeElement.id;").await,
+        json!("reply-text"),
+        "r focuses the reply box"
+    );
+    let text = format!("Schreibrechte sind freigeschaltet. {}", random_name("ref-"));
+    chrome
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&text)
+        .await
+        .unwrap();
+    let send = chrome.find("#reply button[type=submit][value=keep]").await;
+    assert_eq!(send.text().await.unwrap(), "Send");
+    chrome
+        .navigating(async { send.click().await.unwrap() })
+        .await;
+    assert_eq!(chrome.path().await, format!("/tickets/{n}"));
+    let state = chrome.text("li.item.outbound .delivery").await;
+    assert!(
+        state == "queued" || state == "sent",
+        "the reply shows at once as queued or sent, not {state:?}"
+    );
+    assert!(
+        chrome
+            .text("li.item.outbound .body-text")
+            .await
+            .contains(&text)
+    );
+
+    // The outbox worker of the running app sends it to the real SMTP server.
+    let header_id: String = sqlx::query_scalar(
+        "select header_message_id from message where ticket_id = $1 and direction = 'outbound'",
+    )
+    .bind(n)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let start = Instant::now();
+    let mail = loop {
+        let got = received_with_message_id(&sink_dir(), &header_id);
+        if let Some(m) = got.into_iter().next() {
+            break m;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the reply <{header_id}> never reached the SMTP sink"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        mail.header("In-Reply-To").as_deref(),
+        Some("<c24a-ordner@example.org>")
+    );
+    let mut rcpts = mail.rcpt_tos.clone();
+    rcpts.sort();
+    assert_eq!(
+        rcpts,
+        ["alice.morgenroth@example.org", "bernd.falk@example.org"]
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&mail.raw)
+        .unwrap();
+    assert!(parsed.body_text(0).unwrap().contains(&text));
+
+    chrome
+        .wait_for_text("li.item.outbound .delivery", "sent", true)
+        .await;
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_mentioned_agent_sees_the_note_notification_in_their_own_browser() {
+    let (db, _mb) = seeded(&["23-reply-in-reply-to-only-a.eml"]).await;
+    let lee = agent(&db, "lee.park@example.com", "Lee Park", Role::Admin).await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let app = App::start(&db).await;
+    let dana = Chrome::open().await;
+    let lee_browser = Chrome::open().await;
+    dana.login(&app, "dana@example.com").await;
+    lee_browser.login(&app, "lee.park@example.com").await;
+    assert!(
+        lee_browser
+            .client
+            .find(Locator::Css(".notif .badge"))
+            .await
+            .is_err(),
+        "no badge before the mention"
+    );
+
+    dana.goto(&app.url(&format!("/tickets/{n}"))).await;
+    // n focuses the note box; the note mentions Lee by the local part of his address.
+    dana.press('n').await;
+    assert_eq!(
+        dana.js("return document.activeElement.id;").await,
+        json!("note-text")
+    );
+    let note = "@lee.park kannst du die doppelte Abbuchung prüfen?";
+    dana.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(note)
+        .await
+        .unwrap();
+    let add = dana.find("#note button[type=submit]").await;
+    dana.navigating(async { add.click().await.unwrap() }).await;
+    let shown = dana.text("li.item.note").await;
+    // (the label is upper-cased by CSS, which WebDriver's text reflects)
+    assert!(
+        shown.to_lowercase().contains("internal note") && shown.contains(note),
+        "{shown}"
+    );
+
+    // Assign to Lee: the select submits itself on change.
+    let assignee = dana.find("#assignee").await;
+    dana.navigating(async { assignee.select_by_value(&lee.to_string()).await.unwrap() })
+        .await;
+    // Tags through their form.
+    let tags = dana.find("#tags").await;
+    tags.clear().await.unwrap();
+    tags.send_keys("billing, refund").await.unwrap();
+    let save = dana.find("form[action$='/tags'] button[type=submit]").await;
+    dana.navigating(async { save.click().await.unwrap() }).await;
+    // Close with the keyboard.
+    dana.navigating(dana.press('e')).await;
+
+    let timeline = dana.text("ol.items").await;
+    for expected in ["assigned this to Lee Park", "status: open → closed"] {
+        assert!(
+            timeline.contains(expected),
+            "{expected:?} not in:\n{timeline}"
+        );
+    }
+    assert_eq!(
+        dana.find("#status")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("closed")
+    );
+    assert_eq!(
+        dana.find("#tags")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("billing, refund")
+    );
+    let (assignee_id, status): (Option<i64>, String) =
+        sqlx::query_as("select assignee_agent_id, status from ticket where ticket_id = $1")
+            .bind(n)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((assignee_id, status.as_str()), (Some(lee), "closed"));
+
+    // Lee's browser: the badge counts one unread notification; the list names it.
+    lee_browser.goto(&app.url("/inbox")).await;
+    assert_eq!(lee_browser.text(".notif .badge").await, "1");
+    let bell = lee_browser.find("a.notif").await;
+    lee_browser
+        .navigating(async { bell.click().await.unwrap() })
+        .await;
+    let item = lee_browser.text("ul.notifications li.unread").await;
+    assert!(
+        item.contains(&format!("Dana Lee mentioned you on #{n}"))
+            && item.contains("Rechnung doppelt abgebucht"),
+        "{item}"
+    );
+    // Opening it marks it read: the badge goes away.
+    let link = lee_browser.find("ul.notifications li a").await;
+    lee_browser
+        .navigating(async { link.click().await.unwrap() })
+        .await;
+    assert_eq!(lee_browser.path().await, format!("/tickets/{n}"));
+    assert!(lee_browser.text("li.item.note").await.contains(note));
+    assert!(
+        lee_browser
+            .client
+            .find(Locator::Css(".notif .badge"))
+            .await
+            .is_err(),
+        "the badge is gone once the ticket is seen"
+    );
+
+    dana.close().await;
+    lee_browser.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_hostile_html_mail_runs_no_script_in_the_browser_and_its_subject_stays_text() {
+    let (db, _mb) = seeded(&["12-xss-html-body.eml"]).await;
+    let n = ticket_by_subject(&db, "Rechnung%").await;
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+    let subject = "Rechnung <script>alert(1)</script> offen";
+
+    // The inbox shows the subject and the sender's name as text.
+    let row = chrome.text("tr.row").await;
+    assert!(row.contains(subject), "{row}");
+    assert!(row.contains("<img src=x onerror=alert(3)>"), "{row}");
+
+    chrome.goto(&app.url(&format!("/tickets/{n}"))).await;
+    let frame = chrome.find("iframe.body-html").await;
+    // Wait until the message frame has loaded its document.
+    let start = Instant::now();
+    while chrome
+        .js("const d = document.querySelector('iframe.body-html').contentDocument; \
+             return !!d && d.readyState === 'complete' && !!d.body && d.body.textContent.includes('Kundenkonto 3341');")
+        .await
+        != json!(true)
+    {
+        assert!(start.elapsed() < WAIT, "the message frame never loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await; // time for an onload/onerror to fire
+
+    let alert = chrome.client.get_alert_text().await;
+    assert!(
+        matches!(&alert, Err(e) if e.is_no_such_alert()),
+        "an alert is open: {alert:?}"
+    );
+    assert_eq!(
+        chrome.client.title().await.unwrap(),
+        format!("#{n} {subject} · Frontdesk"),
+        "title unchanged and literal"
+    );
+    assert_eq!(chrome.path().await, format!("/tickets/{n}"), "no redirect");
+    let h1 = chrome.text("main.conversation h1").await;
+    assert!(h1.contains(subject), "{h1}");
+    assert!(
+        chrome
+            .text("li.item.inbound .head")
+            .await
+            .contains("<img src=x onerror=alert(3)>")
+    );
+
+    let sandbox = frame
+        .attr("sandbox")
+        .await
+        .unwrap()
+        .expect("a sandboxed frame");
+    assert!(!sandbox.contains("allow-scripts"), "{sandbox}");
+    let inside = chrome
+        .js(
+            "const d = document.querySelector('iframe.body-html').contentDocument;
+             const all = [...d.querySelectorAll('*')];
+             return {
+               active: [...d.querySelectorAll('script, iframe, frame, object, embed, form, base[href], meta[http-equiv], link')]
+                 .map(e => e.outerHTML),
+               handlers: all.filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
+               jsLinks: all.filter(e => [...e.attributes].some(a => /^\\s*javascript:/i.test(a.value))).length,
+               fixedOverlay: all.filter(e => getComputedStyle(e).position === 'fixed').length,
+               text: d.body.textContent,
+             };",
+        )
+        .await;
+    assert_eq!(inside["active"], json!([]), "{inside}");
+    assert_eq!(inside["handlers"], json!(0), "{inside}");
+    assert_eq!(inside["jsLinks"], json!(0), "{inside}");
+    assert_eq!(inside["fixedOverlay"], json!(0), "{inside}");
+    assert!(
+        inside["text"]
+            .as_str()
+            .unwrap()
+            .contains("Kundenkonto 3341")
+    );
+    // The top page has only our own script, and the session cookie is out of a script's reach.
+    assert_eq!(
+        chrome
+            .js("return [...document.scripts].map(s => new URL(s.src, location).pathname);")
+            .await,
+        json!(["/static/app.js"])
+    );
+    assert_eq!(chrome.js("return document.cookie;").await, json!(""));
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_question_mark_key_shows_the_shortcuts_overlay_and_escape_hides_it() {
+    let (db, _mb) = seeded(&["23-reply-in-reply-to-only-a.eml"]).await;
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+
+    let help = chrome.client.find(Locator::Id("help")).await.unwrap();
+    assert!(!help.is_displayed().await.unwrap(), "hidden at first");
+    chrome.press('?').await;
+    assert!(help.is_displayed().await.unwrap(), "? shows the overlay");
+    let text = help.text().await.unwrap();
+    for expected in ["Keyboard shortcuts", "j / k", "assign to me", "close"] {
+        assert!(text.contains(expected), "{expected:?} not in {text:?}");
+    }
+    chrome.press(Key::Escape.into()).await;
+    assert!(!help.is_displayed().await.unwrap(), "Escape hides it");
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}
