@@ -2,7 +2,7 @@
 
 mod url;
 
-pub use url::{ImapUrl, Security, UrlError, check_smtp_url};
+pub use url::{ImapUrl, Security, UrlError, check_smtp_url, is_loopback_host};
 
 use sqlx::{FromRow, PgExecutor};
 

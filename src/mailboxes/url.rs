@@ -17,6 +17,15 @@ pub enum Security {
     Plain,
 }
 
+/// True for `localhost` and loopback addresses (127.0.0.0/8, ::1): the only hosts a mailbox
+/// may reach without encryption unless explicitly allowed.
+pub fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A parsed IMAP mailbox URL.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ImapUrl {
@@ -116,11 +125,7 @@ impl ImapUrl {
 
     /// True when the host is a loopback name or address.
     pub fn is_loopback(&self) -> bool {
-        self.host == "localhost"
-            || self
-                .host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+        is_loopback_host(&self.host)
     }
 
     /// The URL without its password, for logs and error messages.

@@ -115,11 +115,7 @@ impl SmtpUrl {
 
     /// True when the host is a loopback name or address.
     pub fn is_loopback(&self) -> bool {
-        self.host == "localhost"
-            || self
-                .host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+        crate::mailboxes::is_loopback_host(&self.host)
     }
 
     /// The URL without its password, for logs and error messages.
