@@ -31,10 +31,8 @@ pub async fn run(
         shutdown.clone(),
     ));
 
-    let state = AppState {
-        pool,
-        config: config.clone(),
-    };
+    let state = AppState::new(pool.clone(), config.clone());
+    tracker.spawn(state.live.clone().run_listener(pool, shutdown.clone()));
     let app = web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
@@ -79,6 +77,9 @@ pub fn shutdown_on_signal() -> CancellationToken {
 /// login records. Idempotent, so every node may run it.
 async fn housekeeping(pool: PgPool, shutdown: CancellationToken) {
     loop {
+        if let Err(e) = crate::live::expire_presence(&pool).await {
+            tracing::warn!(error = %e, "expiring presence failed");
+        }
         if let Err(e) = crate::tickets::actions::wake_snoozed(&pool).await {
             tracing::warn!(error = %e, "waking snoozed tickets failed");
         }
@@ -94,7 +95,7 @@ async fn housekeeping(pool: PgPool, shutdown: CancellationToken) {
             tracing::warn!(error = %e, "session cleanup failed");
         }
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
             _ = shutdown.cancelled() => return,
         }
     }

@@ -16,6 +16,8 @@ pub mod db;
 pub mod embedded_pg;
 /// Inbound mail: IMAP → tickets.
 pub mod ingest;
+/// Live events across nodes (LISTEN/NOTIFY) and presence.
+pub mod live;
 /// The shared mailboxes and their server URLs.
 pub mod mailboxes;
 /// Outbound mail: the send queue and the SMTP sender.

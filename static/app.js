@@ -67,6 +67,85 @@
     saved.selectedIndex = 0;
     text.focus();
   });
+  // ---- Live: presence on a ticket and updates from every node (Server-Sent Events) ----
+  var presenceBox = document.getElementById("presence");
+  var banner = document.getElementById("live-banner");
+  var ticket = presenceBox ? presenceBox.getAttribute("data-ticket") : null;
+  var activity = "viewing", typedAt = 0;
+  function beat(what) {
+    if (!ticket) return;
+    var body = new URLSearchParams({ activity: what });
+    fetch("/tickets/" + ticket + "/presence", { method: "POST", body: body, credentials: "same-origin" }).catch(function () {});
+  }
+  function showPresence() {
+    if (!ticket) return;
+    fetch("/tickets/" + ticket + "/presence", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (list) {
+      presenceBox.textContent = "";
+      list.forEach(function (p) {
+        var span = document.createElement("span");
+        span.className = "who " + p.activity;
+        var initials = p.name.split(/\s+/).map(function (w) { return w.charAt(0); }).join("").slice(0, 2).toUpperCase();
+        span.textContent = initials + " " + p.name + (p.activity === "viewing" ? " is viewing" : p.activity === "replying" ? " is writing a reply" : " is writing a note");
+        presenceBox.appendChild(span);
+      });
+    }).catch(function () {});
+  }
+  if (ticket) {
+    beat("viewing");
+    showPresence();
+    setInterval(function () {
+      var now = Date.now();
+      var next = now - typedAt < 5000 ? activity : "viewing";
+      beat(next);
+    }, 3000);
+    ["reply-text", "note-text"].forEach(function (id) {
+      var el = document.getElementById(id);
+      if (!el) return;
+      el.addEventListener("input", function () {
+        var was = Date.now() - typedAt < 5000 ? activity : "viewing";
+        activity = id === "reply-text" ? "replying" : "noting";
+        typedAt = Date.now();
+        if (was !== activity) beat(activity);
+      });
+    });
+    window.addEventListener("pagehide", function () {
+      navigator.sendBeacon("/tickets/" + ticket + "/presence", new Blob(["activity=left"], { type: "application/x-www-form-urlencoded" }));
+    });
+  }
+  function refreshConversation() {
+    // Replace the conversation in place; the composer and its draft stay untouched.
+    fetch(location.pathname, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var fresh = doc.querySelector("ol.items"), old = document.querySelector("ol.items");
+      if (fresh && old) {
+        var before = old.children.length;
+        old.replaceWith(fresh);
+        fresh.querySelectorAll("iframe.body-html").forEach(function (f) { f.addEventListener("load", function () { fit(f); }); });
+        if (fresh.children.length > before && banner) {
+          banner.textContent = "New activity on this ticket (below). Your draft is kept.";
+          banner.hidden = false;
+        }
+      }
+    }).catch(function () {});
+  }
+  if (window.EventSource && (ticket || document.querySelector("table.tickets, p.empty"))) {
+    var es = new EventSource("/events");
+    function onEvent(kind) {
+      return function (e) {
+        var ev = {};
+        try { ev = JSON.parse(e.data); } catch (_) {}
+        if (ticket) {
+          if (kind === "resync") { showPresence(); refreshConversation(); return; }
+          if (String(ev.ticket) !== ticket) return;
+          if (kind === "presence") showPresence(); else refreshConversation();
+        } else if (banner && kind !== "presence") {
+          banner.hidden = false;
+        }
+      };
+    }
+    ["presence", "message", "ticket", "resync"].forEach(function (k) { es.addEventListener(k, onEvent(k)); });
+  }
+
   document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
     s.addEventListener("change", function () { s.form.submit(); });
   });

@@ -147,6 +147,12 @@ async fn store_parsed(
 ) -> Result<IngestCounts, StoreError> {
     let mut tx = pool.begin().await?;
     let mut counts = IngestCounts::default();
+    let mut changed: Vec<(i64, bool)> = Vec::new();
+    let note = |o: StoreOutcome, changed: &mut Vec<(i64, bool)>| match o {
+        StoreOutcome::NewTicket(t) => changed.push((t, true)),
+        StoreOutcome::Threaded(t) => changed.push((t, false)),
+        _ => {}
+    };
     // Fast path: all raw rows in one statement; `None` marks a duplicate.
     let raw_ids = if savepoints {
         Vec::new()
@@ -168,6 +174,7 @@ async fn store_parsed(
                 Some(raw_id) => store_mail(&mut tx, ctx, mail, email, Some(raw_id)).await?,
                 None => StoreOutcome::Duplicate,
             };
+            note(outcome, &mut changed);
             counts.add(outcome);
             continue;
         }
@@ -175,6 +182,7 @@ async fn store_parsed(
         match store_mail(&mut sp, ctx, mail, email, None).await {
             Ok(outcome) => {
                 sp.commit().await?;
+                note(outcome, &mut changed);
                 counts.add(outcome);
             }
             Err(StoreError::Parse(reason)) | Err(StoreError::Data(reason)) => {
@@ -185,6 +193,28 @@ async fn store_parsed(
             }
             Err(e) => return Err(e),
         }
+    }
+    // One notification per changed ticket, in one statement, delivered at commit.
+    if !changed.is_empty() {
+        changed.sort_unstable();
+        changed.dedup();
+        let payloads: Vec<String> = changed
+            .iter()
+            .map(|(ticket, new)| {
+                let (ticket, mailbox) = (*ticket, ctx.mailbox_id);
+                let ev = if *new {
+                    crate::live::LiveEvent::Ticket { ticket, mailbox }
+                } else {
+                    crate::live::LiveEvent::Message { ticket, mailbox }
+                };
+                serde_json::to_string(&ev).expect("events serialise")
+            })
+            .collect();
+        sqlx::query("select pg_notify($1, p) from unnest($2::text[]) as p")
+            .bind(crate::live::CHANNEL)
+            .bind(&payloads)
+            .execute(&mut *tx)
+            .await?;
     }
     if let Some(last) = mails.last() {
         let max_uid = mails.iter().map(|m| m.uid).max().unwrap_or(0);

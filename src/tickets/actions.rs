@@ -57,6 +57,13 @@ pub async fn add_event(
     .bind(detail)
     .execute(&mut *conn)
     .await?;
+    // Tell every node's browsers; delivered only if the transaction commits.
+    let event: fn(i64, i64) -> crate::live::LiveEvent = if kind == "note_added" {
+        |ticket, mailbox| crate::live::LiveEvent::Message { ticket, mailbox }
+    } else {
+        |ticket, mailbox| crate::live::LiveEvent::Ticket { ticket, mailbox }
+    };
+    crate::live::notify_ticket(conn, ticket_id, event).await?;
     Ok(())
 }
 

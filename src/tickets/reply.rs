@@ -21,11 +21,17 @@ pub struct ReplyInput {
     /// Status to set after sending: `pending`, `closed`, ... (`None` keeps the status).
     pub status_after: Option<String>,
     pub attachments: Vec<OutgoingAttachment>,
+    /// The newest message or note the agent had seen. When something newer exists on the
+    /// ticket, nothing is sent ([`ReplyError::Stale`]). `None` skips the check.
+    pub seen_message_id: Option<i64>,
 }
 
 /// Errors of [`create_reply`].
 #[derive(Debug, thiserror::Error)]
 pub enum ReplyError {
+    /// Messages or notes newer than what the agent had seen (their ids, oldest first).
+    #[error("the ticket has new messages since you opened it")]
+    Stale(Vec<i64>),
     #[error(transparent)]
     Action(#[from] ActionError),
     #[error(transparent)]
@@ -38,6 +44,9 @@ impl From<ReplyError> for ActionError {
     fn from(e: ReplyError) -> Self {
         match e {
             ReplyError::Action(a) => a,
+            ReplyError::Stale(_) => {
+                ActionError::Invalid("the ticket has new messages since you opened it".into())
+            }
             ReplyError::Outbox(OutboxError::Compose(c)) => ActionError::Invalid(c.to_string()),
             ReplyError::Outbox(OutboxError::Db(d)) | ReplyError::Db(d) => ActionError::Db(d),
             ReplyError::Outbox(o) => ActionError::Invalid(o.to_string()),
@@ -132,6 +141,27 @@ pub async fn create_reply(
     .await?;
     let (mailbox_id, subject, address, mailbox_name, signature) =
         ticket.ok_or(ActionError::NotFound)?;
+
+    // The send-time guard: the ticket row is locked, so of two agents sending at once the
+    // second sees the first one's reply here and is held.
+    if let Some(seen) = input.seen_message_id {
+        let newer: Vec<i64> = sqlx::query_scalar(
+            "select message_id from message where ticket_id = $1 and message_id > $2 order by message_id",
+        )
+        .bind(number)
+        .bind(seen)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !newer.is_empty() {
+            tracing::info!(
+                ticket.number = number,
+                agent.id = agent.agent_id,
+                newer = newer.len(),
+                "reply held: newer activity"
+            );
+            return Err(ReplyError::Stale(newer));
+        }
+    }
 
     let own: Vec<String> = crate::mailboxes::own_addresses(&mut *tx).await?;
     let is_own = |a: &String| own.contains(&canonical_address(a));
@@ -271,6 +301,14 @@ pub async fn create_reply(
     {
         actions::set_status(&mut tx, agent.agent_id, visible, number, status, None).await?;
     }
+    crate::live::notify(
+        &mut *tx,
+        &crate::live::LiveEvent::Message {
+            ticket: number,
+            mailbox: mailbox_id,
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(
         ticket.number = number,

@@ -215,6 +215,9 @@ struct ReplyBody {
     /// `pending`, `closed`, ... after sending.
     #[serde(default)]
     status_after: Option<String>,
+    /// The newest message or note id the client has seen (send-time guard).
+    #[serde(default)]
+    seen_message_id: Option<i64>,
 }
 
 /// `POST /api/v1/tickets/{number}/replies`: queues a reply to the customer, reply-all by
@@ -254,8 +257,9 @@ async fn post_reply(
         text: body.text,
         status_after: body.status_after,
         attachments: Vec::new(),
+        seen_message_id: body.seen_message_id,
     };
-    let id = reply::create_reply(
+    match reply::create_reply(
         &state.pool,
         &who.agent,
         who.visible.as_deref(),
@@ -263,11 +267,40 @@ async fn post_reply(
         &input,
     )
     .await
-    .map_err(ActionError::from)?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "id": id, "delivery": {"state": "queued", "error": null} })),
-    ))
+    {
+        Ok(id) => Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "id": id, "delivery": {"state": "queued", "error": null} })),
+        )),
+        Err(reply::ReplyError::Stale(ids)) => {
+            // 409 with what the client has not seen; nothing was sent.
+            let newer: Vec<_> = ticket
+                .messages
+                .into_iter()
+                .filter(|m| ids.contains(&m.id))
+                .collect();
+            let newer = if newer.len() == ids.len() {
+                newer
+            } else {
+                tickets::get_ticket(&state.pool, who.visible.as_deref(), number)
+                    .await?
+                    .map(|t| {
+                        t.messages
+                            .into_iter()
+                            .filter(|m| ids.contains(&m.id))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            Ok((
+                StatusCode::CONFLICT,
+                Json(
+                    serde_json::json!({ "error": "the ticket has new messages since the one you have seen; nothing was sent", "newer": newer }),
+                ),
+            ))
+        }
+        Err(e) => Err(ActionError::from(e).into()),
+    }
 }
 
 #[derive(Deserialize)]

@@ -6,6 +6,7 @@ mod error;
 mod fmt;
 mod health;
 mod inbox;
+mod live;
 mod login;
 mod page;
 mod search;
@@ -34,6 +35,19 @@ pub use error::AppError;
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<crate::config::Config>,
+    /// This node's fan-out of live events (fed by `live::Hub::run_listener` in `app::run`).
+    pub live: crate::live::Hub,
+}
+
+impl AppState {
+    /// State with a fresh live-event hub (nothing feeds it until its listener runs).
+    pub fn new(pool: PgPool, config: Arc<crate::config::Config>) -> AppState {
+        AppState {
+            pool,
+            config,
+            live: crate::live::Hub::default(),
+        }
+    }
 }
 
 /// The whole HTTP application.
@@ -52,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::router())
         .merge(tickets::router())
         .merge(search::router())
+        .merge(live::router())
         .nest_service("/static", ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")))
         .nest("/api/v1", api::router())
         .layer(SetResponseHeaderLayer::if_not_present(

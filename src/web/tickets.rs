@@ -97,6 +97,12 @@ struct TicketPage {
     reply_to: String,
     reply_cc: String,
     saved_replies: Vec<SavedReplyView>,
+    /// The newest message or note on the page: the send-time guard's reference.
+    seen_message_id: i64,
+    /// The draft text when a reply was held back.
+    draft: String,
+    /// Messages and notes that arrived after the agent loaded the page (held reply).
+    held: Option<Vec<i64>>,
 }
 
 /// `acme.example.com` → `acme.example.com`; free-mail providers name no company.
@@ -225,6 +231,23 @@ async fn show_ticket(
     Path(number): Path<String>,
 ) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
+    ticket_page(&state, &who, number, None).await
+}
+
+/// A reply the send-time guard held back: what the agent wrote, and what arrived meanwhile.
+struct HeldReply {
+    form: ReplyForm,
+    newer: Vec<i64>,
+}
+
+/// Renders the ticket page; with `held`, the composer keeps the agent's draft and a banner
+/// lists what is new since they loaded the page.
+async fn ticket_page(
+    state: &AppState,
+    who: &CurrentAgent,
+    number: i64,
+    held: Option<HeldReply>,
+) -> Result<Response, PageError> {
     let visible = who.visible.as_deref();
     let t = tickets::get_ticket(&state.pool, visible, number)
         .await?
@@ -345,8 +368,12 @@ async fn show_ticket(
             name,
         })
         .collect();
+    let (reply_to_override, reply_cc_override) = match &held {
+        Some(h) => (Some(h.form.to.clone()), Some(h.form.cc.clone())),
+        None => (None, None),
+    };
     let page = TicketPage {
-        me: who.agent,
+        me: who.agent.clone(),
         unread_notifications,
         number,
         subject: t.summary.subject.clone(),
@@ -364,17 +391,19 @@ async fn show_ticket(
             .map(|c| c.email.clone())
             .unwrap_or_default(),
         company: company_of(&cemail),
-        reply_to: customer
-            .as_ref()
-            .map(|c| c.email.clone())
-            .unwrap_or_default(),
-        reply_cc: t
-            .cc
-            .iter()
-            .map(|c| c.email.clone())
-            .filter(|e| Some(e) != customer.as_ref().map(|c| &c.email))
-            .collect::<Vec<_>>()
-            .join(", "),
+        reply_to: reply_to_override.unwrap_or_else(|| {
+            customer
+                .as_ref()
+                .map(|c| c.email.clone())
+                .unwrap_or_default()
+        }),
+        reply_cc: reply_cc_override.unwrap_or_else(|| {
+            t.cc.iter()
+                .map(|c| c.email.clone())
+                .filter(|e| Some(e) != customer.as_ref().map(|c| &c.email))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
         cc: t.cc.iter().map(|c| c.email.clone()).collect(),
         items: items.into_iter().map(|(_, _, i)| i).collect(),
         previous: previous
@@ -387,10 +416,21 @@ async fn show_ticket(
             .collect(),
         agents,
         saved_replies,
+        seen_message_id: t.messages.iter().map(|m| m.id).max().unwrap_or(0),
+        draft: held
+            .as_ref()
+            .map(|h| h.form.text.clone())
+            .unwrap_or_default(),
+        held: held.as_ref().map(|h| h.newer.clone()),
         statuses: tickets::STATUSES.to_vec(),
         priorities: actions::PRIORITIES.to_vec(),
     };
-    Ok(render(&page)?.into_response())
+    let status = if page.held.is_some() {
+        axum::http::StatusCode::CONFLICT
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((status, render(&page)?).into_response())
 }
 
 fn back(number: i64) -> Redirect {
@@ -618,6 +658,9 @@ struct ReplyForm {
     /// `keep`, `pending` or `closed`.
     #[serde(default)]
     after: String,
+    /// The newest message id on the agent's page (send-time guard); absent = no check.
+    #[serde(default)]
+    seen: String,
 }
 
 /// The composer's post: `to`, `cc`, `text`, `after` and any number of `attachment` files
@@ -627,7 +670,7 @@ async fn post_reply(
     who: CurrentAgent,
     Path(number): Path<String>,
     req: axum::extract::Request,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     use axum::extract::FromRequest;
     let number = parse_number(&number)?;
     let is_multipart = req
@@ -645,6 +688,7 @@ async fn post_reply(
             cc: String::new(),
             text: String::new(),
             after: String::new(),
+            seen: String::new(),
         };
         while let Some(field) = mp
             .next_field()
@@ -680,6 +724,7 @@ async fn post_reply(
                 "cc" => f.cc = value,
                 "text" => f.text = value,
                 "after" => f.after = value,
+                "seen" => f.seen = value,
                 _ => {}
             }
         }
@@ -695,14 +740,28 @@ async fn post_reply(
         "pending" | "closed" => Some(f.after.clone()),
         other => return Err(AppError::BadRequest(format!("unknown action {other:?}")).into()),
     };
+    let held_form = ReplyForm {
+        to: f.to.clone(),
+        cc: f.cc.clone(),
+        text: f.text.clone(),
+        after: f.after.clone(),
+        seen: f.seen.clone(),
+    };
     let input = reply::ReplyInput {
         to: reply::parse_address_list(&f.to).map_err(AppError::from)?,
         cc: reply::parse_address_list(&f.cc).map_err(AppError::from)?,
         text: f.text,
         status_after,
         attachments,
+        seen_message_id: match f.seen.trim() {
+            "" => None,
+            v => Some(
+                v.parse::<i64>()
+                    .map_err(|_| AppError::BadRequest(format!("invalid seen message {v:?}")))?,
+            ),
+        },
     };
-    let id = reply::create_reply(
+    match reply::create_reply(
         &state.pool,
         &who.agent,
         who.visible.as_deref(),
@@ -710,8 +769,23 @@ async fn post_reply(
         &input,
     )
     .await
-    .map_err(|e| AppError::from(actions::ActionError::from(e)))?;
-    Ok(Redirect::to(&format!("/tickets/{number}#m{id}")))
+    {
+        Ok(id) => Ok(Redirect::to(&format!("/tickets/{number}#m{id}")).into_response()),
+        // Someone wrote meanwhile: show what is new, keep the draft, send nothing.
+        Err(reply::ReplyError::Stale(newer)) => {
+            ticket_page(
+                &state,
+                &who,
+                number,
+                Some(HeldReply {
+                    form: held_form,
+                    newer,
+                }),
+            )
+            .await
+        }
+        Err(e) => Err(AppError::from(actions::ActionError::from(e)).into()),
+    }
 }
 
 /// "Retry" on a failed reply: back into the outbox, due now.

@@ -15,10 +15,7 @@ impl Api {
     fn new(db: &TestDb) -> Api {
         let mut config = frontdesk::config::Config::from_env().unwrap();
         config.db.url = Some(db.url.clone());
-        let state = frontdesk::web::AppState {
-            pool: db.pool.clone(),
-            config: std::sync::Arc::new(config),
-        };
+        let state = frontdesk::web::AppState::new(db.pool.clone(), std::sync::Arc::new(config));
         Api {
             router: frontdesk::web::router(state),
         }

@@ -7,6 +7,7 @@ mod api;
 mod browser;
 mod cases;
 mod crash;
+mod live;
 mod outbox;
 mod poller;
 mod replies;

@@ -161,10 +161,8 @@ async fn an_unreachable_imap_server_is_reported_and_retried_not_fatal() {
 
     // /healthz reports it.
     use tower::ServiceExt;
-    let state = frontdesk::web::AppState {
-        pool: db.pool.clone(),
-        config: std::sync::Arc::new(test_config(&db)),
-    };
+    let state =
+        frontdesk::web::AppState::new(db.pool.clone(), std::sync::Arc::new(test_config(&db)));
     let resp = frontdesk::web::router(state)
         .oneshot(
             axum::http::Request::get("/healthz")

@@ -198,10 +198,7 @@ async fn api(
 ) -> (StatusCode, serde_json::Value) {
     let mut config = frontdesk::config::Config::from_env().unwrap();
     config.db.url = Some(db.url.clone());
-    let state = frontdesk::web::AppState {
-        pool: db.pool.clone(),
-        config: std::sync::Arc::new(config),
-    };
+    let state = frontdesk::web::AppState::new(db.pool.clone(), std::sync::Arc::new(config));
     let req = Request::builder()
         .method(method)
         .uri(path)
@@ -480,5 +477,220 @@ async fn files_attached_in_the_composer_go_out_with_the_reply() {
     let att = parsed.attachments().next().expect("the file is attached");
     assert_eq!(att.attachment_name(), Some("Gutschrift R-20931.pdf"));
     assert_eq!(att.contents(), b"%PDF-1.4 gutschrift");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_reply_written_before_new_activity_is_held_and_can_then_be_sent_anyway() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    with_smtp(&db, &mb).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let page = b.get(&format!("/tickets/{n}")).await;
+    let seen: i64 = sqlx::query_scalar("select max(message_id) from message")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        page.body
+            .contains(&format!("name=\"seen\" value=\"{seen}\""))
+    );
+
+    // While Dana writes, the customer sends more.
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-b.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let form = [
+        ("to", "jana.roth@example.org"),
+        ("text", "Wir erstatten den Betrag."),
+        ("seen", &seen.to_string()),
+    ];
+    let held = b.post(&format!("/tickets/{n}/reply"), &form).await;
+    assert_eq!(held.status, StatusCode::CONFLICT);
+    assert!(held.body.contains("Not sent:"), "a banner explains");
+    assert!(
+        held.body.contains("Wir erstatten den Betrag."),
+        "the draft is kept"
+    );
+    assert!(
+        held.body.contains("Nachtrag"),
+        "the new message is on the page"
+    );
+    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "nothing was sent");
+
+    let now_seen: i64 = sqlx::query_scalar("select max(message_id) from message")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let again = b
+        .post(
+            &format!("/tickets/{n}/reply"),
+            &[
+                ("to", "jana.roth@example.org"),
+                ("text", "Wir erstatten den Betrag."),
+                ("seen", &now_seen.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn two_agents_sending_at_once_produce_one_reply_and_one_held() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    with_smtp(&db, &mb).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let a = agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let b = agent(
+        &db,
+        "lee@example.com",
+        "Lee Park",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let seen: i64 = sqlx::query_scalar("select max(message_id) from message")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let agents: Vec<frontdesk::auth::Agent> =
+        futures::future::try_join_all([a, b].map(|id| frontdesk::auth::find_agent(&db.pool, id)))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+    let input = |text: &str| frontdesk::tickets::reply::ReplyInput {
+        to: vec!["jana.roth@example.org".into()],
+        text: text.into(),
+        seen_message_id: Some(seen),
+        ..Default::default()
+    };
+    let (ia, ib) = (input("Antwort von Dana"), input("Antwort von Lee"));
+    let (ra, rb) = tokio::join!(
+        frontdesk::tickets::reply::create_reply(&db.pool, &agents[0], None, n, &ia),
+        frontdesk::tickets::reply::create_reply(&db.pool, &agents[1], None, n, &ib),
+    );
+    let outcomes = [ra.is_ok(), rb.is_ok()];
+    assert_eq!(
+        outcomes.iter().filter(|ok| **ok).count(),
+        1,
+        "exactly one is sent"
+    );
+    let held = if ra.is_ok() { rb } else { ra };
+    assert!(
+        matches!(held, Err(frontdesk::tickets::reply::ReplyError::Stale(ref ids)) if ids.len() == 1)
+    );
+    frontdesk::outbox::send_due(&db.pool).await.unwrap();
+    let ids: Vec<String> =
+        sqlx::query_scalar("select header_message_id from message where direction = 'outbound'")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(ids.len(), 1);
+    let sent = received_with_message_id(&sink_dir(), &ids[0]).len();
+    assert_eq!(sent, 1, "one mail reached the SMTP server");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_api_answers_409_with_the_newer_items_and_sends_nothing() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    with_smtp(&db, &mb).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let dana = agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let token = frontdesk::auth::create_api_token(&db.pool, dana)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let seen: i64 = sqlx::query_scalar("select max(message_id) from message")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let (s, note) = api(
+        &db,
+        "POST",
+        &format!("/api/v1/tickets/{n}/notes"),
+        &token,
+        serde_json::json!({"text": "Kollege: bitte erst Buchhaltung fragen"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, body) = api(
+        &db,
+        "POST",
+        &format!("/api/v1/tickets/{n}/replies"),
+        &token,
+        serde_json::json!({"text": "Erledigt", "seen_message_id": seen}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"].is_string());
+    assert_eq!(body["newer"].as_array().unwrap().len(), 1);
+    assert_eq!(body["newer"][0]["id"], note["id"]);
+    assert_eq!(body["newer"][0]["direction"], "note");
+    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0);
+    let (s, _) = api(
+        &db,
+        "POST",
+        &format!("/api/v1/tickets/{n}/replies"),
+        &token,
+        serde_json::json!({"text": "Erledigt", "seen_message_id": note["id"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
     db.drop_db().await;
 }

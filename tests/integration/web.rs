@@ -10,7 +10,7 @@ use crate::support::*;
 /// An HTTP client for the router that keeps the session cookie, like a browser tab.
 pub struct Browser {
     router: axum::Router,
-    cookie: Option<String>,
+    pub cookie: Option<String>,
 }
 
 pub struct Page {
@@ -23,10 +23,7 @@ impl Browser {
     pub fn new(db: &TestDb) -> Browser {
         let mut config = frontdesk::config::Config::from_env().unwrap();
         config.db.url = Some(db.url.clone());
-        let state = frontdesk::web::AppState {
-            pool: db.pool.clone(),
-            config: std::sync::Arc::new(config),
-        };
+        let state = frontdesk::web::AppState::new(db.pool.clone(), std::sync::Arc::new(config));
         Browser {
             router: frontdesk::web::router(state),
             cookie: None,

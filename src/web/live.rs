@@ -1,0 +1,120 @@
+//! `GET /events` (Server-Sent Events) and presence heartbeats.
+//!
+//! Each browser tab holds one SSE connection to the node it talks to; that node forwards the
+//! live events of the mailboxes the agent may see, whichever node caused them.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use axum::{Form, Json, Router};
+use futures::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::session::CurrentAgent;
+use super::{AppError, AppState};
+use crate::live::{self, LiveEvent};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/events", get(stream_events)).route(
+        "/tickets/{number}/presence",
+        get(show_presence).post(post_presence),
+    )
+}
+
+/// The agent's live events. A slow client that falls behind gets a `resync`.
+async fn stream_events(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = state.live.subscribe();
+    let stream = futures::stream::unfold((rx, who.visible), |(mut rx, visible)| async move {
+        loop {
+            let ev = match rx.recv().await {
+                Ok(ev) => ev,
+                Err(RecvError::Lagged(_)) => LiveEvent::Resync,
+                Err(RecvError::Closed) => return None,
+            };
+            let allowed = match (ev.mailbox(), &visible) {
+                (None, _) | (_, None) => true,
+                (Some(m), Some(v)) => v.contains(&m),
+            };
+            if allowed {
+                let kind = match &ev {
+                    LiveEvent::Presence { .. } => "presence",
+                    LiveEvent::Message { .. } => "message",
+                    LiveEvent::Ticket { .. } => "ticket",
+                    LiveEvent::Resync => "resync",
+                };
+                let data = serde_json::to_string(&ev).unwrap_or_default();
+                return Some((Ok(Event::default().event(kind).data(data)), (rx, visible)));
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+async fn visible_ticket_mailbox(
+    state: &AppState,
+    who: &CurrentAgent,
+    number: &str,
+) -> Result<(i64, i64), AppError> {
+    let number: i64 = number.parse().map_err(|_| AppError::NotFound)?;
+    let mailbox: Option<i64> = sqlx::query_scalar("select mailbox_id from ticket where ticket_id = $1 and ($2::bigint[] is null or mailbox_id = any($2))")
+        .bind(number)
+        .bind(who.visible.as_deref())
+        .fetch_optional(&state.pool)
+        .await?;
+    Ok((number, mailbox.ok_or(AppError::NotFound)?))
+}
+
+#[derive(Deserialize)]
+struct PresenceForm {
+    /// `viewing`, `replying`, `noting` or `left`.
+    activity: String,
+}
+
+/// A heartbeat from an open ticket page (every few seconds), or `left` when it closes.
+async fn post_presence(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+    Form(f): Form<PresenceForm>,
+) -> Result<StatusCode, AppError> {
+    if !matches!(
+        f.activity.as_str(),
+        "viewing" | "replying" | "noting" | "left"
+    ) {
+        return Err(AppError::BadRequest(format!(
+            "unknown activity {:?}",
+            f.activity
+        )));
+    }
+    let (number, mailbox) = visible_ticket_mailbox(&state, &who, &number).await?;
+    live::set_presence(
+        &state.pool,
+        who.agent.agent_id,
+        number,
+        mailbox,
+        &f.activity,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who else is on the ticket: `[{"agent_id", "name", "activity"}]`.
+async fn show_presence(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    let (number, _) = visible_ticket_mailbox(&state, &who, &number).await?;
+    Ok(Json(
+        live::presence_on(&state.pool, number, who.agent.agent_id).await?,
+    ))
+}

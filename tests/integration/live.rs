@@ -1,0 +1,282 @@
+//! Live events across nodes: two real `frontdesk` servers on one database; presence and new
+//! messages caused on one reach a browser connected to the other, over SSE fed by
+//! PostgreSQL LISTEN/NOTIFY.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::*;
+use crate::web::{Browser, agent};
+
+/// Starts a full node (web, pollers, outbox, live listener) on a free port.
+async fn node(db: &TestDb, name: &str, shutdown: &CancellationToken) -> std::net::SocketAddr {
+    let mut cfg = frontdesk::config::Config::from_env().unwrap();
+    cfg.db.url = Some(db.url.clone());
+    cfg.node_id = name.into();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(frontdesk::app::run(
+        cfg,
+        db.pool.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    addr
+}
+
+/// An SSE connection; yields `(event, data)` pairs.
+struct Sse {
+    lines: tokio::io::Lines<BufReader<TcpStream>>,
+}
+
+impl Sse {
+    async fn open(addr: std::net::SocketAddr, cookie: &str) -> Sse {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nCookie: {cookie}\r\n\r\n").as_bytes()).await.unwrap();
+        let mut lines = BufReader::new(s).lines();
+        let status = lines.next_line().await.unwrap().unwrap();
+        assert!(status.contains("200"), "SSE refused: {status}");
+        Sse { lines }
+    }
+
+    /// The next event of `kind` within `timeout`.
+    async fn next(&mut self, kind: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        let mut current = String::new();
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = tokio::time::timeout(left, self.lines.next_line())
+                .await
+                .ok()?
+                .ok()??;
+            if let Some(ev) = line.strip_prefix("event: ") {
+                current = ev.trim().to_string();
+            } else if let Some(data) = line.strip_prefix("data: ") {
+                if current == kind {
+                    return Some(data.to_string());
+                }
+            }
+        }
+    }
+}
+
+async fn post_form(addr: std::net::SocketAddr, cookie: &str, path: &str, body: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nSec-Fetch-Site: same-origin\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut lines = BufReader::new(s).lines();
+    let status = lines.next_line().await.unwrap().unwrap();
+    status.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn presence_and_new_messages_cross_nodes_within_a_second() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    agent(
+        &db,
+        "lee@example.com",
+        "Lee Park",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut dana = Browser::new(&db);
+    dana.login("dana@example.com", "correct horse battery")
+        .await;
+    let mut lee = Browser::new(&db);
+    lee.login("lee@example.com", "correct horse battery").await;
+    let (dana_cookie, lee_cookie) = (dana.cookie.clone().unwrap(), lee.cookie.clone().unwrap());
+
+    let shutdown = CancellationToken::new();
+    let a = node(&db, "node-a", &shutdown).await;
+    let b = node(&db, "node-b", &shutdown).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // listeners up
+
+    // Dana watches on node A; Lee starts replying on node B.
+    let mut sse = Sse::open(a, &dana_cookie).await;
+    let started = Instant::now();
+    assert_eq!(
+        post_form(
+            b,
+            &lee_cookie,
+            &format!("/tickets/{n}/presence"),
+            "activity=replying"
+        )
+        .await,
+        204
+    );
+    let ev = sse
+        .next("presence", Duration::from_secs(1))
+        .await
+        .expect("presence from node B within 1 s");
+    eprintln!("presence crossed nodes in {:?}", started.elapsed());
+    assert!(ev.contains(&format!("\"ticket\":{n}")), "{ev}");
+    let who = dana.get(&format!("/tickets/{n}/presence")).await;
+    assert!(
+        who.body.contains("Lee Park") && who.body.contains("replying"),
+        "{}",
+        who.body
+    );
+
+    // A renewal of the same activity is not news; a note is.
+    assert_eq!(
+        post_form(
+            b,
+            &lee_cookie,
+            &format!("/tickets/{n}/presence"),
+            "activity=replying"
+        )
+        .await,
+        204
+    );
+    assert_eq!(
+        post_form(
+            b,
+            &lee_cookie,
+            &format!("/tickets/{n}/notes"),
+            "text=Ich+antworte"
+        )
+        .await,
+        303
+    );
+    let ev = sse
+        .next("message", Duration::from_secs(2))
+        .await
+        .expect("the note reaches node A");
+    assert!(ev.contains(&format!("\"ticket\":{n}")));
+
+    // Lee closes the tab: gone at once.
+    assert_eq!(
+        post_form(
+            b,
+            &lee_cookie,
+            &format!("/tickets/{n}/presence"),
+            "activity=left"
+        )
+        .await,
+        204
+    );
+    sse.next("presence", Duration::from_secs(1))
+        .await
+        .expect("leaving is announced");
+    assert!(
+        !dana
+            .get(&format!("/tickets/{n}/presence"))
+            .await
+            .body
+            .contains("Lee")
+    );
+
+    // New mail ingested anywhere shows up too.
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-b.eml")])
+        .await;
+    let ev = sse
+        .next("message", Duration::from_secs(5))
+        .await
+        .expect("the customer's new message is announced");
+    assert!(ev.contains(&format!("\"ticket\":{n}")));
+    shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn presence_of_a_vanished_browser_expires_and_agents_without_access_hear_nothing() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    agent(
+        &db,
+        "out@example.com",
+        "Out Sider",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut dana = Browser::new(&db);
+    dana.login("dana@example.com", "correct horse battery")
+        .await;
+    let mut out = Browser::new(&db);
+    out.login("out@example.com", "correct horse battery").await;
+    let shutdown = CancellationToken::new();
+    let a = node(&db, "node-a", &shutdown).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut outsider = Sse::open(a, out.cookie.as_deref().unwrap()).await;
+    let mut own = Sse::open(a, dana.cookie.as_deref().unwrap()).await;
+    assert_eq!(
+        post_form(
+            a,
+            dana.cookie.as_deref().unwrap(),
+            &format!("/tickets/{n}/presence"),
+            "activity=viewing"
+        )
+        .await,
+        204
+    );
+    own.next("presence", Duration::from_secs(1))
+        .await
+        .expect("own event");
+    assert_eq!(
+        outsider.next("presence", Duration::from_millis(800)).await,
+        None,
+        "no events from invisible mailboxes"
+    );
+    assert_eq!(
+        post_form(
+            a,
+            out.cookie.as_deref().unwrap(),
+            &format!("/tickets/{n}/presence"),
+            "activity=viewing"
+        )
+        .await,
+        404
+    );
+
+    // No more heartbeats (the tab vanished): the row expires and that is announced.
+    let started = Instant::now();
+    own.next("presence", Duration::from_secs(15))
+        .await
+        .expect("expiry is announced");
+    eprintln!("stale presence dropped after {:?}", started.elapsed());
+    let left: i64 = sqlx::query_scalar("select count(*) from presence where expires_at > now()")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    db.drop_db().await;
+}
