@@ -128,6 +128,26 @@
       }
     }).catch(function () {});
   }
+  var inboxTimer = null;
+  function refreshInbox() {
+    // Rows, presence marks and folder counts are re-read in place (debounced); ticked rows stay ticked.
+    clearTimeout(inboxTimer);
+    inboxTimer = setTimeout(function () {
+      fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var checked = {};
+        document.querySelectorAll("td.pick input:checked").forEach(function (b) { checked[b.value] = true; });
+        var pairs = [["table.tickets tbody", "table.tickets tbody"], ["nav.sidebar", "nav.sidebar"]];
+        pairs.forEach(function (p) {
+          var fresh = doc.querySelector(p[0]), old = document.querySelector(p[1]);
+          if (fresh && old) old.replaceWith(fresh);
+        });
+        if (!document.querySelector("table.tickets") && doc.querySelector("table.tickets") && banner) banner.hidden = false;
+        document.querySelectorAll("td.pick input").forEach(function (b) { if (checked[b.value]) b.checked = true; });
+        if (current >= 0) select(current);
+      }).catch(function () { if (banner) banner.hidden = false; });
+    }, 400);
+  }
   if (window.EventSource && (ticket || document.querySelector("table.tickets, p.empty"))) {
     var es = new EventSource("/events");
     function onEvent(kind) {
@@ -138,8 +158,8 @@
           if (kind === "resync") { showPresence(); refreshConversation(); return; }
           if (String(ev.ticket) !== ticket) return;
           if (kind === "presence") showPresence(); else refreshConversation();
-        } else if (banner && kind !== "presence") {
-          banner.hidden = false;
+        } else {
+          refreshInbox();
         }
       };
     }

@@ -112,6 +112,8 @@ pub struct InboxRow {
     pub last_message_at: OffsetDateTime,
     /// Activity since this agent last opened the ticket.
     pub unread: bool,
+    /// Other agents on the ticket right now: `"Lee Park replying, Dana Lee viewing"`.
+    pub presence: String,
 }
 
 impl InboxRow {
@@ -165,14 +167,18 @@ pub async fn list(
                 coalesce((select array_agg(g.name order by g.name) from ticket_tag tt join tag g on g.tag_id = tt.tag_id
                           where tt.ticket_id = t.ticket_id), '{}') as tags,
                 t.message_count, t.created_at, t.last_message_at,
-                coalesce(v.seen_at < t.last_message_at, true) as unread
+                coalesce(v.seen_at < t.last_message_at, true) as unread,
+                coalesce((select string_agg(pa.name || ' ' || p.activity, ', ' order by pa.name)
+                          from presence p join agent pa on pa.agent_id = p.agent_id
+                          where p.ticket_id = t.ticket_id and p.expires_at > now() and p.agent_id <> v_me.id), '') as presence
          from ticket t
          join mailbox mb on mb.mailbox_id = t.mailbox_id
          left join customer c on c.customer_id = t.customer_id
          left join agent a on a.agent_id = t.assignee_agent_id
-         left join ticket_view v on v.ticket_id = t.ticket_id and v.agent_id = ",
+         cross join (select ",
     );
     qb.push_bind(agent_id);
+    qb.push("::bigint as id) v_me left join ticket_view v on v.ticket_id = t.ticket_id and v.agent_id = v_me.id");
     push_scope(&mut qb, visible);
     push_folder(&mut qb, q.folder, agent_id);
     if let Some(m) = q.mailbox_id {

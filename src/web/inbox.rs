@@ -82,6 +82,10 @@ struct RowView {
     age: String,
     message_count: i32,
     unread: bool,
+    /// Someone else is viewing the ticket / writing on it; names for the tooltip.
+    viewing: bool,
+    writing: bool,
+    presence: String,
 }
 
 impl From<InboxRow> for RowView {
@@ -103,6 +107,9 @@ impl From<InboxRow> for RowView {
             age: fmt::age(r.last_message_at),
             message_count: r.message_count,
             unread: r.unread,
+            viewing: !r.presence.is_empty(),
+            writing: r.presence.contains("replying") || r.presence.contains("noting"),
+            presence: r.presence,
         }
     }
 }
