@@ -137,6 +137,11 @@ async fn presence_and_new_messages_cross_nodes_within_a_second() {
         "{}",
         who.body
     );
+    let inbox = dana.get("/inbox?folder=open").await;
+    assert!(
+        inbox.body.contains("title=\"Lee Park replying\""),
+        "the inbox row shows who is writing"
+    );
 
     // A renewal of the same activity is not news; a note is.
     assert_eq!(
