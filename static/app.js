@@ -112,6 +112,56 @@
       navigator.sendBeacon("/tickets/" + ticket + "/presence", new Blob(["activity=left"], { type: "application/x-www-form-urlencoded" }));
     });
   }
+  // ---- Shared drafts: saved as typed, visible to colleagues, taken over explicitly ----
+  var me = presenceBox ? presenceBox.getAttribute("data-me") : null;
+  function post(url, params) {
+    return fetch(url, { method: "POST", body: new URLSearchParams(params || {}), credentials: "same-origin" });
+  }
+  function setupDraft(kind, textId) {
+    var text = document.getElementById(textId), box = document.getElementById("draft-" + kind);
+    if (!ticket || !text || !box) return;
+    var to = kind === "reply" ? document.getElementById("reply-to") : null;
+    var cc = kind === "reply" ? document.getElementById("reply-cc") : null;
+    var version = 0, saved = text.value, blocked = false;
+    var base = "/tickets/" + ticket + "/drafts/" + kind;
+    function status(html) { box.innerHTML = html; box.hidden = !html; }
+    function mine(d) {
+      version = d.version; blocked = false;
+      if (!text.value) { text.value = d.body; if (to && d.to_addrs) to.value = d.to_addrs; if (cc) cc.value = d.cc_addrs; }
+      saved = text.value;
+      status('Draft saved <button type="button" class="link" data-discard>Discard</button>');
+    }
+    function theirs(d) {
+      blocked = true; version = d.version;
+      var who = document.createElement("span"); who.textContent = d.owner_name;
+      status(who.outerHTML + ' is drafting this ' + kind + '. <button type="button" class="link" data-view>View</button> · <button type="button" class="link" data-take>Take over</button><pre class="draft-view" hidden></pre>');
+      box.querySelector(".draft-view").textContent = d.body;
+    }
+    fetch("/tickets/" + ticket + "/drafts", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (list) {
+      list.forEach(function (d) { if (d.kind === kind) { if (String(d.owner_agent_id) === me) mine(d); else theirs(d); } });
+    }).catch(function () {});
+    box.addEventListener("click", function (e) {
+      var t = e.target;
+      if (t.hasAttribute("data-view")) { var v = box.querySelector(".draft-view"); v.hidden = !v.hidden; }
+      if (t.hasAttribute("data-take")) post(base + "/take").then(function (r) { return r.json(); }).then(function (j) {
+        var body = box.querySelector(".draft-view").textContent;
+        text.value = body; saved = body; version = j.version; blocked = false;
+        status("You took over this draft.");
+      });
+      if (t.hasAttribute("data-discard")) post(base + "/discard").then(function () { text.value = ""; saved = ""; version = 0; status(""); });
+    });
+    setInterval(function () {
+      if (blocked || text.value === saved || !text.value.trim()) return;
+      var body = text.value;
+      post(base, { version: version, body: body, to: to ? to.value : "", cc: cc ? cc.value : "" }).then(function (r) {
+        if (r.status === 409) return r.json().then(function (j) { theirs(j.draft); });
+        return r.json().then(function (j) { version = j.version; saved = body; status('Draft saved <button type="button" class="link" data-discard>Discard</button>'); });
+      }).catch(function () {});
+    }, 3000);
+  }
+  setupDraft("reply", "reply-text");
+  setupDraft("note", "note-text");
+
   function refreshConversation() {
     // Replace the conversation in place; the composer and its draft stay untouched.
     fetch(location.pathname, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {

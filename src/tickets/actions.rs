@@ -361,6 +361,11 @@ pub async fn add_note(
         .execute(&mut *tx)
         .await?;
     }
+    sqlx::query("delete from draft where ticket_id = $1 and kind = 'note' and owner_agent_id = $2")
+        .bind(number)
+        .bind(actor)
+        .execute(&mut *tx)
+        .await?;
     add_event(
         &mut tx,
         number,

@@ -5,6 +5,7 @@
 //! applied in SQL, not after the fact.
 
 pub mod actions;
+pub mod drafts;
 pub mod inbox;
 pub mod reply;
 

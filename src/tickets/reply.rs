@@ -301,6 +301,11 @@ pub async fn create_reply(
     {
         actions::set_status(&mut tx, agent.agent_id, visible, number, status, None).await?;
     }
+    // Sending removes the reply draft (it is this message now).
+    sqlx::query("delete from draft where ticket_id = $1 and kind = 'reply'")
+        .bind(number)
+        .execute(&mut *tx)
+        .await?;
     crate::live::notify(
         &mut *tx,
         &crate::live::LiveEvent::Message {

@@ -19,12 +19,28 @@ use tokio::sync::broadcast::error::RecvError;
 use super::session::CurrentAgent;
 use super::{AppError, AppState};
 use crate::live::{self, LiveEvent};
+use crate::tickets::drafts;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/events", get(stream_events)).route(
-        "/tickets/{number}/presence",
-        get(show_presence).post(post_presence),
-    )
+    Router::new()
+        .route("/events", get(stream_events))
+        .route(
+            "/tickets/{number}/presence",
+            get(show_presence).post(post_presence),
+        )
+        .route("/tickets/{number}/drafts", get(show_drafts))
+        .route(
+            "/tickets/{number}/drafts/{kind}",
+            axum::routing::post(post_draft),
+        )
+        .route(
+            "/tickets/{number}/drafts/{kind}/take",
+            axum::routing::post(post_take_draft),
+        )
+        .route(
+            "/tickets/{number}/drafts/{kind}/discard",
+            axum::routing::post(post_discard_draft),
+        )
 }
 
 /// The agent's live events. A slow client that falls behind gets a `resync`.
@@ -117,4 +133,72 @@ async fn show_presence(
     Ok(Json(
         live::presence_on(&state.pool, number, who.agent.agent_id).await?,
     ))
+}
+
+fn ticket_number(s: &str) -> Result<i64, AppError> {
+    s.parse().map_err(|_| AppError::NotFound)
+}
+
+/// The ticket's shared drafts: `[{"kind", "owner_agent_id", "owner_name", "body", "to_addrs",
+/// "cc_addrs", "version", "updated_at"}]`.
+async fn show_drafts(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    let drafts =
+        drafts::drafts_of(&state.pool, who.visible.as_deref(), ticket_number(&number)?).await?;
+    Ok(Json(drafts))
+}
+
+/// Autosave: 200 `{"version"}`, or 409 `{"error", "draft"}` with the current draft when
+/// someone else owns it or saved meanwhile.
+async fn post_draft(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path((number, kind)): Path<(String, String)>,
+    Form(text): Form<drafts::DraftText>,
+) -> Result<axum::response::Response, AppError> {
+    let number = ticket_number(&number)?;
+    match drafts::save(&state.pool, who.agent.agent_id, who.visible.as_deref(), number, &kind, &text).await {
+        Ok(version) => Ok(Json(serde_json::json!({ "version": version })).into_response()),
+        Err(drafts::DraftError::Conflict(current)) => Ok((
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({ "error": format!("{} changed this draft", current.owner_name), "draft": current })),
+        )
+            .into_response()),
+        Err(drafts::DraftError::Action(a)) => Err(a.into()),
+        Err(drafts::DraftError::Db(d)) => Err(d.into()),
+    }
+}
+
+async fn post_take_draft(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path((number, kind)): Path<(String, String)>,
+) -> Result<impl IntoResponse, AppError> {
+    let v = drafts::take_over(
+        &state.pool,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        ticket_number(&number)?,
+        &kind,
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "version": v })))
+}
+
+async fn post_discard_draft(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path((number, kind)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    drafts::discard(
+        &state.pool,
+        who.visible.as_deref(),
+        ticket_number(&number)?,
+        &kind,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

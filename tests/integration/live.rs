@@ -285,3 +285,133 @@ async fn presence_of_a_vanished_browser_expires_and_agents_without_access_hear_n
     tokio::time::sleep(Duration::from_millis(300)).await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn shared_drafts_are_saved_visible_versioned_taken_over_and_gone_after_sending() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    agent(
+        &db,
+        "lee@example.com",
+        "Lee Park",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    agent(
+        &db,
+        "out@example.com",
+        "Out Sider",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let (mut dana, mut lee, mut out) = (Browser::new(&db), Browser::new(&db), Browser::new(&db));
+    dana.login("dana@example.com", "correct horse battery")
+        .await;
+    lee.login("lee@example.com", "correct horse battery").await;
+    out.login("out@example.com", "correct horse battery").await;
+    let d = format!("/tickets/{n}/drafts/reply");
+
+    let p = dana
+        .post(
+            &d,
+            &[
+                ("version", "0"),
+                ("body", "Hallo Frau Roth,"),
+                ("to", "jana.roth@example.org"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, axum::http::StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("\"version\":1"));
+    let p = dana
+        .post(
+            &d,
+            &[
+                ("version", "1"),
+                ("body", "Hallo Frau Roth, wir prüfen das."),
+            ],
+        )
+        .await;
+    assert!(p.body.contains("\"version\":2"));
+    // A save based on an old version is refused, not merged over.
+    let stale = dana.post(&d, &[("version", "1"), ("body", "alt")]).await;
+    assert_eq!(stale.status, axum::http::StatusCode::CONFLICT);
+
+    // Lee sees it (read-only): his save is refused with Dana's draft.
+    let seen = lee.get(&format!("/tickets/{n}/drafts")).await;
+    assert!(
+        seen.body.contains("Dana Lee") && seen.body.contains("wir prüfen das"),
+        "{}",
+        seen.body
+    );
+    let refused = lee
+        .post(&d, &[("version", "2"), ("body", "Lee schreibt")])
+        .await;
+    assert_eq!(refused.status, axum::http::StatusCode::CONFLICT);
+    assert!(refused.body.contains("wir prüfen das"));
+    // Outsiders see nothing.
+    assert_eq!(
+        out.get(&format!("/tickets/{n}/drafts")).await.status,
+        axum::http::StatusCode::NOT_FOUND
+    );
+
+    // Lee takes over; now Dana's stale save is refused and Lee's goes through.
+    let took = lee.post(&format!("{d}/take"), &[]).await;
+    assert!(took.body.contains("\"version\":3"), "{}", took.body);
+    assert_eq!(
+        dana.post(&d, &[("version", "2"), ("body", "Dana weiter")])
+            .await
+            .status,
+        axum::http::StatusCode::CONFLICT
+    );
+    assert_eq!(
+        lee.post(
+            &d,
+            &[("version", "3"), ("body", "Hallo Frau Roth, erledigt.")]
+        )
+        .await
+        .status,
+        axum::http::StatusCode::OK
+    );
+
+    // It is in the database, so it survives a closed tab and a restart; sending removes it.
+    let sent = lee
+        .post(
+            &format!("/tickets/{n}/reply"),
+            &[
+                ("to", "jana.roth@example.org"),
+                ("text", "Hallo Frau Roth, erledigt."),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, axum::http::StatusCode::SEE_OTHER);
+    let left: i64 = sqlx::query_scalar("select count(*) from draft")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(
+        dana.post(
+            &format!("/tickets/{n}/drafts/poem"),
+            &[("version", "0"), ("body", "x")]
+        )
+        .await
+        .status,
+        axum::http::StatusCode::BAD_REQUEST
+    );
+    db.drop_db().await;
+}
