@@ -1199,7 +1199,7 @@ impl Vocab {
                 h /= ONSETS.len() as u64;
                 w.push_str(VOWELS[(h % VOWELS.len() as u64) as usize]);
                 h /= VOWELS.len() as u64;
-                if h % 3 == 0 {
+                if h.is_multiple_of(3) {
                     w.push_str(CODAS[((h / 3) % CODAS.len() as u64) as usize]);
                 }
                 h /= 3 * CODAS.len() as u64;

@@ -54,10 +54,10 @@ impl Sse {
                 .ok()??;
             if let Some(ev) = line.strip_prefix("event: ") {
                 current = ev.trim().to_string();
-            } else if let Some(data) = line.strip_prefix("data: ") {
-                if current == kind {
-                    return Some(data.to_string());
-                }
+            } else if let Some(data) = line.strip_prefix("data: ")
+                && current == kind
+            {
+                return Some(data.to_string());
             }
         }
     }
