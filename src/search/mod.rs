@@ -76,28 +76,33 @@ pub async fn search(
     if query.is_empty() {
         return Ok(Vec::new());
     }
+    // The tsquery is written inline (not in a CTE) and the statement is planned per call, so the
+    // planner sees how common the words are: rare words use the GIN index, common ones walk
+    // messages newest first and stop at 2000 matches. Ranking runs on those 2000 only
+    // (measured at 1M tickets: a common word went from 11.4 s to ~20 ms).
     sqlx::query_as(
-        "with q as (select websearch_to_tsquery('simple', $1) as q),
-         matches as (
-            select m.ticket_id, m.message_id, ts_rank(m.search, q.q) as rank
-            from message m, q
-            where m.search @@ q.q
+        "with matches as (
+            select m.ticket_id, m.message_id, m.search
+            from message m
+            where m.search @@ websearch_to_tsquery('simple', $1)
               and ($2::bigint[] is null or (select t.mailbox_id from ticket t where t.ticket_id = m.ticket_id) = any($2))
             order by m.message_id desc
             limit 2000
          ),
          best as (
-            select distinct on (ticket_id) ticket_id, message_id, rank from matches
+            select distinct on (ticket_id) ticket_id, message_id, ts_rank(search, websearch_to_tsquery('simple', $1)) as rank
+            from matches
             order by ticket_id, rank desc, message_id desc
          ),
          top as (select * from best order by rank desc, message_id desc limit $3)
          select t.ticket_id as number, t.subject, t.status, c.email as customer_email, c.name as customer_name,
                 t.last_message_at,
-                ts_headline('simple', left(m.text_body, 5000), q.q, $4) as excerpt
+                ts_headline('simple', left(m.text_body, 5000), websearch_to_tsquery('simple', $1), $4) as excerpt
          from top join ticket t on t.ticket_id = top.ticket_id join message m on m.message_id = top.message_id
-         left join customer c on c.customer_id = t.customer_id, q
+         left join customer c on c.customer_id = t.customer_id
          order by top.rank desc, top.message_id desc",
     )
+    .persistent(false)
     .bind(query)
     .bind(visible)
     .bind(limit.clamp(1, 200))

@@ -260,23 +260,31 @@ pub async fn folder_counts(
     agent_id: i64,
     visible: Option<&[i64]>,
 ) -> sqlx::Result<FolderCounts> {
+    // Active tickets are a few percent of all and come from a small partial index; closed and
+    // spam are counted up to CAPPED_COUNT only ("999+"), so no count walks every ticket.
     sqlx::query_as(
         "select
-            count(*) filter (where not spam and status = 'open' and assignee_agent_id is null) as unassigned,
-            count(*) filter (where not spam and status <> 'closed' and assignee_agent_id = $1) as mine,
-            count(*) filter (where not spam and status = 'open') as open,
-            count(*) filter (where not spam and status = 'pending') as pending,
-            count(*) filter (where not spam and status = 'snoozed') as snoozed,
-            count(*) filter (where not spam and status = 'closed') as closed,
-            count(*) filter (where spam) as spam,
-            count(*) filter (where not spam) as all
-         from ticket where ($2::bigint[] is null or mailbox_id = any($2))",
+            count(*) filter (where status = 'open' and assignee_agent_id is null) as unassigned,
+            count(*) filter (where assignee_agent_id = $1) as mine,
+            count(*) filter (where status = 'open') as open,
+            count(*) filter (where status = 'pending') as pending,
+            count(*) filter (where status = 'snoozed') as snoozed,
+            (select count(*) from (select 1 from ticket where not spam and status = 'closed'
+                and ($2::bigint[] is null or mailbox_id = any($2)) limit $3) x) as closed,
+            (select count(*) from (select 1 from ticket where spam
+                and ($2::bigint[] is null or mailbox_id = any($2)) limit $3) x) as spam,
+            0::bigint as all
+         from ticket where not spam and status <> 'closed' and ($2::bigint[] is null or mailbox_id = any($2))",
     )
     .bind(agent_id)
     .bind(visible)
+    .bind(CAPPED_COUNT)
     .fetch_one(pool)
     .await
 }
+
+/// Closed and spam counts stop here; the sidebar shows `999+`.
+pub const CAPPED_COUNT: i64 = 1000;
 
 /// A sidebar entry for a mailbox or a tag, with its open-ticket count.
 #[derive(Debug, Clone, FromRow)]
@@ -301,16 +309,17 @@ pub async fn mailbox_entries(
     .await
 }
 
-/// Tags in use on visible tickets, with open counts.
+/// Tags with their open-ticket counts in the visible mailboxes (from `tag_open_count`, which
+/// triggers keep current, so the sidebar never joins all of `ticket_tag`).
 pub async fn tag_entries(
     pool: &PgPool,
     visible: Option<&[i64]>,
 ) -> sqlx::Result<Vec<SidebarEntry>> {
     sqlx::query_as(
-        "select g.tag_id as id, g.name, count(*) filter (where t.status = 'open' and not t.spam) as open
-         from tag g join ticket_tag tt on tt.tag_id = g.tag_id join ticket t on t.ticket_id = tt.ticket_id
-         where ($1::bigint[] is null or t.mailbox_id = any($1))
-         group by g.tag_id, g.name order by g.name",
+        "select g.tag_id as id, g.name, coalesce(sum(c.n), 0)::bigint as open
+         from tag g join tag_open_count c using (tag_id)
+         where ($1::bigint[] is null or c.mailbox_id = any($1))
+         group by g.tag_id, g.name having sum(c.n) > 0 order by g.name",
     )
     .bind(visible)
     .fetch_all(pool)

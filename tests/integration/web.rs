@@ -865,3 +865,59 @@ async fn merging_moves_the_conversation_and_closes_the_duplicate() {
     assert_eq!(on_target, 3);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn tag_counts_follow_tags_statuses_and_spam() {
+    let (db, _) = seeded().await;
+    let dana = agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let count = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            frontdesk::tickets::inbox::tag_entries(&pool, None)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.name, e.open))
+                .collect::<Vec<_>>()
+        }
+    };
+    use frontdesk::tickets::actions;
+    for id in &ids {
+        actions::set_tags(&db.pool, dana, None, *id, &["vip".into()])
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(&db).await, [("vip".to_string(), 3)]);
+    let mut tx = db.pool.begin().await.unwrap();
+    actions::set_status(&mut tx, dana, None, ids[0], "closed", None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    actions::set_spam(&db.pool, dana, None, ids[1], true)
+        .await
+        .unwrap();
+    assert_eq!(count(&db).await, [("vip".to_string(), 1)]);
+    let mut tx = db.pool.begin().await.unwrap();
+    actions::set_status(&mut tx, dana, None, ids[0], "open", None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    actions::set_tags(&db.pool, dana, None, ids[2], &["billing".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&db).await,
+        [("billing".to_string(), 1), ("vip".to_string(), 1)]
+    );
+    db.drop_db().await;
+}
