@@ -11,9 +11,7 @@ use super::page::{PageError, render};
 use super::session::CurrentAgent;
 use super::{AppError, AppState, fmt};
 use crate::auth::{self, Agent};
-use crate::tickets::inbox::{
-    self, AssigneeFilter, Folder, FolderCounts, InboxQuery, InboxRow, SidebarEntry, Sort,
-};
+use crate::tickets::inbox::{self, AssigneeFilter, Folder, InboxQuery, InboxRow, Sort};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -189,13 +187,15 @@ async fn show_inbox(
     let q = parse_params(&p)?;
     let visible = who.visible.as_deref();
     let me = who.agent.agent_id;
-    let (rows, more) = inbox::list(&state.pool, me, visible, &q).await?;
-    let counts: FolderCounts = inbox::folder_counts(&state.pool, me, visible).await?;
-    let mailboxes: Vec<SidebarEntry> = inbox::mailbox_entries(&state.pool, visible).await?;
-    let tags: Vec<SidebarEntry> = inbox::tag_entries(&state.pool, visible).await?;
-    let unread_notifications =
-        crate::tickets::actions::unread_notifications(&state.pool, me).await?;
-    let agents = auth::list_agents(&state.pool).await?;
+    // The page's queries are independent: run them at once on separate pool connections.
+    let ((rows, more), counts, mailboxes, tags, unread_notifications, agents) = tokio::try_join!(
+        inbox::list(&state.pool, me, visible, &q),
+        inbox::folder_counts(&state.pool, me, visible),
+        inbox::mailbox_entries(&state.pool, visible),
+        inbox::tag_entries(&state.pool, visible),
+        crate::tickets::actions::unread_notifications(&state.pool, me),
+        auth::list_agents(&state.pool),
+    )?;
 
     let filters = FilterView {
         folder: q.folder.key().to_string(),
