@@ -95,6 +95,31 @@ pub async fn set_enabled(
     Ok(r.rows_affected() == 1)
 }
 
+/// What the poller last recorded for a mailbox (`/healthz`); times in UTC.
+#[derive(Debug, Clone, serde::Serialize, FromRow)]
+pub struct MailboxHealth {
+    pub address: String,
+    /// The node that polled last.
+    pub polled_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_ok_at: Option<time::OffsetDateTime>,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_error_at: Option<time::OffsetDateTime>,
+    /// Failed polls since the last good one (`None`: never polled).
+    pub consecutive_failures: Option<i32>,
+}
+
+/// Every mailbox with its poll health, oldest mailbox first.
+pub async fn health_report(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<MailboxHealth>> {
+    sqlx::query_as(
+        "select m.address, h.polled_by, h.last_ok_at, h.last_error, h.last_error_at, h.consecutive_failures
+         from mailbox m left join mailbox_health h on h.mailbox_id = m.mailbox_id order by m.mailbox_id",
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Reduces an address to the form used to recognise our own mail: lower-case, without a
 /// `+tag` sub-address (`Support+Billing@Example.com` → `support@example.com`).
 pub fn canonical_address(address: &str) -> String {

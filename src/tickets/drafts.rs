@@ -48,12 +48,10 @@ async fn check_visible(
     visible: Option<&[i64]>,
     ticket: i64,
 ) -> Result<(), ActionError> {
-    let ok: Option<i64> = sqlx::query_scalar("select ticket_id from ticket where ticket_id = $1 and ($2::bigint[] is null or mailbox_id = any($2))")
-        .bind(ticket)
-        .bind(visible)
-        .fetch_optional(pool)
-        .await?;
-    ok.map(|_| ()).ok_or(ActionError::NotFound)
+    super::visible_mailbox_of(pool, visible, ticket)
+        .await?
+        .map(|_| ())
+        .ok_or(ActionError::NotFound)
 }
 
 /// The drafts of a ticket (reply and note), if any.

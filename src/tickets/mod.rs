@@ -339,3 +339,83 @@ pub async fn quarantine_raw(
         .fetch_optional(db)
         .await
 }
+
+/// The mailbox of a ticket, if the ticket exists and is visible (`None` otherwise).
+pub async fn visible_mailbox_of(
+    db: impl PgExecutor<'_>,
+    visible: Option<&[i64]>,
+    number: i64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("select mailbox_id from ticket where ticket_id = $1 and ($2::bigint[] is null or mailbox_id = any($2))")
+        .bind(number)
+        .bind(visible)
+        .fetch_optional(db)
+        .await
+}
+
+/// The customer's other visible tickets, latest activity first (10): `(number, subject, status)`.
+pub async fn previous_tickets(
+    db: impl PgExecutor<'_>,
+    visible: Option<&[i64]>,
+    number: i64,
+) -> sqlx::Result<Vec<(i64, String, String)>> {
+    sqlx::query_as(
+        "select t.ticket_id, t.subject, t.status from ticket t
+         where t.customer_id = (select customer_id from ticket where ticket_id = $1) and t.ticket_id <> $1
+           and ($2::bigint[] is null or t.mailbox_id = any($2))
+         order by t.last_message_at desc limit 10",
+    )
+    .bind(number)
+    .bind(visible)
+    .fetch_all(db)
+    .await
+}
+
+/// The ticket of a visible outbound message (for "retry").
+pub async fn ticket_of_outbound(
+    db: impl PgExecutor<'_>,
+    visible: Option<&[i64]>,
+    message_id: i64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "select m.ticket_id from message m join ticket t using (ticket_id)
+         where m.message_id = $1 and m.direction = 'outbound' and ($2::bigint[] is null or t.mailbox_id = any($2))",
+    )
+    .bind(message_id)
+    .bind(visible)
+    .fetch_optional(db)
+    .await
+}
+
+/// A visible message's sanitised HTML with its `cid:` references pointing at the stored inline
+/// parts (`/attachments/{id}?inline=1`); `None` when the message is not visible.
+pub async fn message_html(
+    pool: &sqlx::PgPool,
+    visible: Option<&[i64]>,
+    message_id: i64,
+) -> sqlx::Result<Option<String>> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "select m.html_body from message m join ticket t on t.ticket_id = m.ticket_id
+         where m.message_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2))",
+    )
+    .bind(message_id)
+    .bind(visible)
+    .fetch_optional(pool)
+    .await?;
+    let Some((html,)) = row else {
+        return Ok(None);
+    };
+    let cids: Vec<(i64, String)> =
+        sqlx::query_as("select attachment_id, content_id from attachment where message_id = $1 and content_id is not null")
+            .bind(message_id)
+            .fetch_all(pool)
+            .await?;
+    let mut html = html.unwrap_or_default();
+    for (att, cid) in cids {
+        html = html.replace(
+            &format!("cid:{cid}"),
+            &format!("/attachments/{att}?inline=1"),
+        );
+    }
+    Ok(Some(html))
+}

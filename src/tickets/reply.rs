@@ -54,6 +54,13 @@ impl From<ReplyError> for ActionError {
     }
 }
 
+/// Every saved reply as `(name, body)`, by name; bodies still hold their `{{...}}` variables.
+pub async fn saved_replies(pool: &PgPool) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as("select name, body from saved_reply order by name")
+        .fetch_all(pool)
+        .await
+}
+
 /// Splits a comma, semicolon or line separated address list and checks each address.
 pub fn parse_address_list(input: &str) -> Result<Vec<String>, ActionError> {
     let mut out: Vec<String> = Vec::new();

@@ -81,11 +81,8 @@ async fn visible_ticket_mailbox(
     number: &str,
 ) -> Result<(i64, i64), AppError> {
     let number: i64 = number.parse().map_err(|_| AppError::NotFound)?;
-    let mailbox: Option<i64> = sqlx::query_scalar("select mailbox_id from ticket where ticket_id = $1 and ($2::bigint[] is null or mailbox_id = any($2))")
-        .bind(number)
-        .bind(who.visible.as_deref())
-        .fetch_optional(&state.pool)
-        .await?;
+    let mailbox =
+        crate::tickets::visible_mailbox_of(&state.pool, who.visible.as_deref(), number).await?;
     Ok((number, mailbox.ok_or(AppError::NotFound)?))
 }
 

@@ -335,16 +335,7 @@ async fn ticket_page(
     }
     items.sort_by_key(|(at, id, _)| (*at, *id));
 
-    let previous: Vec<(i64, String, String)> = sqlx::query_as(
-        "select t.ticket_id, t.subject, t.status from ticket t
-         where t.customer_id = (select customer_id from ticket where ticket_id = $1) and t.ticket_id <> $1
-           and ($2::bigint[] is null or t.mailbox_id = any($2))
-         order by t.last_message_at desc limit 10",
-    )
-    .bind(number)
-    .bind(visible)
-    .fetch_all(&state.pool)
-    .await?;
+    let previous = tickets::previous_tickets(&state.pool, visible, number).await?;
     let assignee_id = t
         .summary
         .assignee
@@ -353,10 +344,7 @@ async fn ticket_page(
         .map(|a| a.agent_id)
         .unwrap_or(0);
     let customer = t.summary.customer.as_ref().map(|c| c.0.clone());
-    let saved: Vec<(String, String)> =
-        sqlx::query_as("select name, body from saved_reply order by name")
-            .fetch_all(&state.pool)
-            .await?;
+    let saved = reply::saved_replies(&state.pool).await?;
     let (cname, cemail) = customer
         .as_ref()
         .map(|c| (c.name.clone().unwrap_or_default(), c.email.clone()))
@@ -795,15 +783,9 @@ async fn post_retry(
     Path(id): Path<String>,
 ) -> Result<Redirect, PageError> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let ticket: Option<i64> = sqlx::query_scalar(
-        "select m.ticket_id from message m join ticket t using (ticket_id)
-         where m.message_id = $1 and m.direction = 'outbound' and ($2::bigint[] is null or t.mailbox_id = any($2))",
-    )
-    .bind(id)
-    .bind(who.visible.as_deref())
-    .fetch_optional(&state.pool)
-    .await?;
-    let ticket = ticket.ok_or(AppError::NotFound)?;
+    let ticket = tickets::ticket_of_outbound(&state.pool, who.visible.as_deref(), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     crate::outbox::retry(&state.pool, id)
         .await
         .map_err(|e| AppError::Other(e.into()))?;
@@ -826,27 +808,9 @@ async fn show_message_body(
     Query(q): Query<BodyQuery>,
 ) -> Result<Response, PageError> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let row: Option<(Option<String>,)> = sqlx::query_as(
-        "select m.html_body from message m join ticket t on t.ticket_id = m.ticket_id
-         where m.message_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2))",
-    )
-    .bind(id)
-    .bind(who.visible.as_deref())
-    .fetch_optional(&state.pool)
-    .await?;
-    let html = row.ok_or(AppError::NotFound)?.0.unwrap_or_default();
-    // cid: references point at this message's inline parts.
-    let cids: Vec<(i64, String)> = sqlx::query_as("select attachment_id, content_id from attachment where message_id = $1 and content_id is not null")
-        .bind(id)
-        .fetch_all(&state.pool)
-        .await?;
-    let mut html = html;
-    for (att, cid) in cids {
-        html = html.replace(
-            &format!("cid:{cid}"),
-            &format!("/attachments/{att}?inline=1"),
-        );
-    }
+    let html = tickets::message_html(&state.pool, who.visible.as_deref(), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let remote = q.images.as_deref() == Some("1");
     let csp = if remote {
         "default-src 'none'; img-src 'self' data: https: http:; style-src 'unsafe-inline'; sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox"
