@@ -117,6 +117,7 @@
   function post(url, params) {
     return fetch(url, { method: "POST", body: new URLSearchParams(params || {}), credentials: "same-origin" });
   }
+  var draftLoaders = [];
   function setupDraft(kind, textId) {
     var text = document.getElementById(textId), box = document.getElementById("draft-" + kind);
     if (!ticket || !text || !box) return;
@@ -137,12 +138,26 @@
       status(who.outerHTML + ' is drafting this ' + kind + '. <button type="button" class="link" data-view>View</button> · <button type="button" class="link" data-take>Take over</button><pre class="draft-view" hidden></pre>');
       box.querySelector(".draft-view").textContent = d.body;
     }
-    fetch("/tickets/" + ticket + "/drafts", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (list) {
-      list.forEach(function (d) { if (d.kind === kind) { if (String(d.owner_agent_id) === me) mine(d); else theirs(d); } });
-    }).catch(function () {});
+    // Read on load, and again when a live event says this ticket's drafts changed.
+    function load() {
+      fetch("/tickets/" + ticket + "/drafts", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (list) {
+        var d = list.filter(function (x) { return x.kind === kind; })[0];
+        if (!d) { if (blocked) { blocked = false; version = 0; status(""); } return; }
+        if (String(d.owner_agent_id) === me) { if (!blocked && version === d.version) return; mine(d); } else theirs(d);
+      }).catch(function () {});
+    }
+    load();
+    draftLoaders.push(load);
     box.addEventListener("click", function (e) {
       var t = e.target;
-      if (t.hasAttribute("data-view")) { var v = box.querySelector(".draft-view"); v.hidden = !v.hidden; }
+      if (t.hasAttribute("data-view")) {
+        var v = box.querySelector(".draft-view");
+        v.hidden = !v.hidden;
+        // Show the newest text: autosaves after the first are not announced.
+        if (!v.hidden) fetch("/tickets/" + ticket + "/drafts", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (list) {
+          list.forEach(function (d) { if (d.kind === kind) v.textContent = d.body; });
+        }).catch(function () {});
+      }
       if (t.hasAttribute("data-take")) post(base + "/take").then(function (r) { return r.json(); }).then(function (j) {
         var body = box.querySelector(".draft-view").textContent;
         text.value = body; saved = body; version = j.version; blocked = false;
@@ -205,15 +220,17 @@
         var ev = {};
         try { ev = JSON.parse(e.data); } catch (_) {}
         if (ticket) {
-          if (kind === "resync") { showPresence(); refreshConversation(); return; }
+          if (kind === "resync") { showPresence(); refreshConversation(); draftLoaders.forEach(function (f) { f(); }); return; }
           if (String(ev.ticket) !== ticket) return;
-          if (kind === "presence") showPresence(); else refreshConversation();
-        } else {
+          if (kind === "presence") showPresence();
+          else if (kind === "draft") draftLoaders.forEach(function (f) { f(); });
+          else { refreshConversation(); if (kind === "message") draftLoaders.forEach(function (f) { f(); }); }
+        } else if (kind !== "draft") {
           refreshInbox();
         }
       };
     }
-    ["presence", "message", "ticket", "resync"].forEach(function (k) { es.addEventListener(k, onEvent(k)); });
+    ["presence", "message", "ticket", "draft", "resync"].forEach(function (k) { es.addEventListener(k, onEvent(k)); });
   }
 
   document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {

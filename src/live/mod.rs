@@ -31,6 +31,8 @@ pub enum LiveEvent {
     Message { ticket: i64, mailbox: i64 },
     /// A ticket was created or its status, assignee, tags or priority changed.
     Ticket { ticket: i64, mailbox: i64 },
+    /// A shared draft was started, taken over, discarded or sent (not sent for every autosave).
+    Draft { ticket: i64, mailbox: i64 },
     /// Events may have been missed: reload.
     Resync,
 }
@@ -41,8 +43,20 @@ impl LiveEvent {
         match self {
             LiveEvent::Presence { mailbox, .. }
             | LiveEvent::Message { mailbox, .. }
-            | LiveEvent::Ticket { mailbox, .. } => Some(*mailbox),
+            | LiveEvent::Ticket { mailbox, .. }
+            | LiveEvent::Draft { mailbox, .. } => Some(*mailbox),
             LiveEvent::Resync => None,
+        }
+    }
+
+    /// The SSE event name: `presence`, `message`, `ticket`, `draft` or `resync`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LiveEvent::Presence { .. } => "presence",
+            LiveEvent::Message { .. } => "message",
+            LiveEvent::Ticket { .. } => "ticket",
+            LiveEvent::Draft { .. } => "draft",
+            LiveEvent::Resync => "resync",
         }
     }
 
@@ -51,7 +65,8 @@ impl LiveEvent {
         match self {
             LiveEvent::Presence { ticket, .. }
             | LiveEvent::Message { ticket, .. }
-            | LiveEvent::Ticket { ticket, .. } => Some(*ticket),
+            | LiveEvent::Ticket { ticket, .. }
+            | LiveEvent::Draft { ticket, .. } => Some(*ticket),
             LiveEvent::Resync => None,
         }
     }

@@ -43,15 +43,20 @@ fn check_kind(kind: &str) -> Result<(), ActionError> {
     }
 }
 
+/// The ticket's mailbox, if the agent may see the ticket.
 async fn check_visible(
     pool: &PgPool,
     visible: Option<&[i64]>,
     ticket: i64,
-) -> Result<(), ActionError> {
+) -> Result<i64, ActionError> {
     super::visible_mailbox_of(pool, visible, ticket)
         .await?
-        .map(|_| ())
         .ok_or(ActionError::NotFound)
+}
+
+/// Tells every node that the ticket's drafts changed (new, taken over, or gone).
+async fn announce(pool: &PgPool, ticket: i64, mailbox: i64) -> sqlx::Result<()> {
+    crate::live::notify(pool, &crate::live::LiveEvent::Draft { ticket, mailbox }).await
 }
 
 /// The drafts of a ticket (reply and note), if any.
@@ -83,7 +88,8 @@ pub struct DraftText {
 }
 
 /// Saves the agent's draft. Refused with the current draft when someone else owns it or saved
-/// a version newer than `text.version`. Returns the new version.
+/// a version newer than `text.version`. Returns the new version. A new draft is announced
+/// to every node ([`crate::live::LiveEvent::Draft`]); later autosaves are not.
 pub async fn save(
     pool: &PgPool,
     agent: i64,
@@ -94,7 +100,7 @@ pub async fn save(
 ) -> Result<i32, DraftError> {
     let (base_version, body, to, cc) = (text.version, &text.body, &text.to, &text.cc);
     check_kind(kind)?;
-    check_visible(pool, visible, ticket).await?;
+    let mailbox = check_visible(pool, visible, ticket).await?;
     let saved: Option<i32> = sqlx::query_scalar(
         "insert into draft (ticket_id, kind, owner_agent_id, body, to_addrs, cc_addrs) values ($1, $2, $3, $4, $5, $6)
          on conflict (ticket_id, kind) do update
@@ -113,7 +119,12 @@ pub async fn save(
     .fetch_optional(pool)
     .await?;
     match saved {
-        Some(v) => Ok(v),
+        Some(v) => {
+            if v == 1 {
+                announce(pool, ticket, mailbox).await?;
+            }
+            Ok(v)
+        }
         None => {
             let current = drafts_of(pool, visible, ticket)
                 .await?
@@ -134,7 +145,7 @@ pub async fn take_over(
     kind: &str,
 ) -> Result<i32, ActionError> {
     check_kind(kind)?;
-    check_visible(pool, visible, ticket).await?;
+    let mailbox = check_visible(pool, visible, ticket).await?;
     let v: Option<i32> = sqlx::query_scalar(
         "update draft set owner_agent_id = $3, version = version + 1, updated_at = now()
          where ticket_id = $1 and kind = $2 returning version",
@@ -144,7 +155,9 @@ pub async fn take_over(
     .bind(agent)
     .fetch_optional(pool)
     .await?;
-    v.ok_or(ActionError::NotFound)
+    let v = v.ok_or(ActionError::NotFound)?;
+    announce(pool, ticket, mailbox).await?;
+    Ok(v)
 }
 
 /// Discards a draft (anyone who can see the ticket may).
@@ -155,11 +168,15 @@ pub async fn discard(
     kind: &str,
 ) -> Result<(), ActionError> {
     check_kind(kind)?;
-    check_visible(pool, visible, ticket).await?;
-    sqlx::query("delete from draft where ticket_id = $1 and kind = $2")
+    let mailbox = check_visible(pool, visible, ticket).await?;
+    let gone = sqlx::query("delete from draft where ticket_id = $1 and kind = $2")
         .bind(ticket)
         .bind(kind)
         .execute(pool)
-        .await?;
+        .await?
+        .rows_affected();
+    if gone > 0 {
+        announce(pool, ticket, mailbox).await?;
+    }
     Ok(())
 }

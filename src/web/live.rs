@@ -7,12 +7,12 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Form, Json, Router};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -43,36 +43,51 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// The agent's live events. A slow client that falls behind gets a `resync`.
+/// The agent's live events, each with an id. The first event is `ready`; a browser that
+/// reconnects sends the last id it saw (`Last-Event-ID`, which `EventSource` does by itself)
+/// and gets a `resync` first, since events of the gap are not kept. A slow client that falls
+/// behind gets a `resync` too.
 async fn stream_events(
     State(state): State<AppState>,
     who: CurrentAgent,
+    headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.live.subscribe();
-    let stream = futures::stream::unfold((rx, who.visible), |(mut rx, visible)| async move {
-        loop {
-            let ev = match rx.recv().await {
-                Ok(ev) => ev,
-                Err(RecvError::Lagged(_)) => LiveEvent::Resync,
-                Err(RecvError::Closed) => return None,
-            };
-            let allowed = match (ev.mailbox(), &visible) {
-                (None, _) | (_, None) => true,
-                (Some(m), Some(v)) => v.contains(&m),
-            };
-            if allowed {
-                let kind = match &ev {
-                    LiveEvent::Presence { .. } => "presence",
-                    LiveEvent::Message { .. } => "message",
-                    LiveEvent::Ticket { .. } => "ticket",
-                    LiveEvent::Resync => "resync",
+    let reconnected = headers.contains_key("last-event-id");
+    let first = if reconnected {
+        Event::default()
+            .event("resync")
+            .data("{\"kind\":\"resync\"}")
+    } else {
+        Event::default().event("ready").data("{}")
+    };
+    let head = futures::stream::once(async move { Ok(first.id("0")) });
+    let events = futures::stream::unfold(
+        (rx, who.visible, 0u64),
+        |(mut rx, visible, mut id)| async move {
+            loop {
+                let ev = match rx.recv().await {
+                    Ok(ev) => ev,
+                    Err(RecvError::Lagged(_)) => LiveEvent::Resync,
+                    Err(RecvError::Closed) => return None,
                 };
-                let data = serde_json::to_string(&ev).unwrap_or_default();
-                return Some((Ok(Event::default().event(kind).data(data)), (rx, visible)));
+                let allowed = match (ev.mailbox(), &visible) {
+                    (None, _) | (_, None) => true,
+                    (Some(m), Some(v)) => v.contains(&m),
+                };
+                if allowed {
+                    id += 1;
+                    let data = serde_json::to_string(&ev).unwrap_or_default();
+                    let event = Event::default()
+                        .event(ev.name())
+                        .id(id.to_string())
+                        .data(data);
+                    return Some((Ok(event), (rx, visible, id)));
+                }
             }
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        },
+    );
+    Sse::new(head.chain(events)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 async fn visible_ticket_mailbox(
