@@ -131,6 +131,19 @@ impl EmbeddedPostgres {
             .database(DB_NAME)
     }
 
+    /// Restarts the cluster (fast shutdown: open connections are cut, as in an operator's
+    /// restart or a crash-free failover) and waits until it accepts connections again.
+    /// Errors carry `pg_ctl`'s output.
+    pub fn restart(&self) -> anyhow::Result<()> {
+        let opts = format!("-k {} -c listen_addresses='' -p {PORT}", self.dir.display());
+        run(pg_command(&self.bin, "pg_ctl", self.run_as.as_deref())
+            .arg("-D")
+            .arg(&self.dir)
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-o", &opts, "-m", "fast", "-w", "-t", "60", "restart"]))
+    }
+
     /// Stops the cluster if this process started it.
     pub fn stop(&mut self) {
         if self.started_here {

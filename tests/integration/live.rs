@@ -415,3 +415,351 @@ async fn shared_drafts_are_saved_visible_versioned_taken_over_and_gone_after_sen
     );
     db.drop_db().await;
 }
+
+/// Logs in over HTTP and returns the session cookie (`name=value`).
+async fn login_cookie(addr: std::net::SocketAddr, email: &str, password: &str) -> String {
+    let body = format!(
+        "email={}&password={}&next=%2Finbox",
+        percent_encoding::utf8_percent_encode(email, percent_encoding::NON_ALPHANUMERIC),
+        percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST /login HTTP/1.1\r\nHost: {addr}\r\nSec-Fetch-Site: same-origin\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut lines = BufReader::new(s).lines();
+    let mut cookie = None;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line
+            .strip_prefix("set-cookie: ")
+            .or_else(|| line.strip_prefix("Set-Cookie: "))
+        {
+            cookie = Some(v.split(';').next().unwrap().to_string());
+        }
+    }
+    cookie.expect("a session cookie after signing in")
+}
+
+#[tokio::test]
+async fn a_browser_that_reconnects_with_last_event_id_is_told_to_resync() {
+    let db = TestDb::new().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let shutdown = CancellationToken::new();
+    let a = node(&db, "node-a", &shutdown).await;
+    let cookie = login_cookie(a, "dana@example.com", "correct horse battery").await;
+
+    // A first connection starts with `ready`; events carry ids.
+    let mut fresh = Sse::open(a, &cookie).await;
+    assert!(fresh.next("ready", Duration::from_secs(2)).await.is_some());
+    // A reconnect (EventSource sends the last id it saw) starts with `resync`.
+    let mut s = TcpStream::connect(a).await.unwrap();
+    s.write_all(format!("GET /events HTTP/1.1\r\nHost: {a}\r\nAccept: text/event-stream\r\nLast-Event-ID: 41\r\nCookie: {cookie}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut again = Sse {
+        lines: BufReader::new(s).lines(),
+    };
+    assert!(
+        again.next("resync", Duration::from_secs(2)).await.is_some(),
+        "a reconnect is told to reload what it shows"
+    );
+    shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    db.drop_db().await;
+}
+
+/// A PostgreSQL of its own (the shared one must not be restarted under other tests): the
+/// system's initdb/pg_ctl through `frontdesk::embedded_pg`, in a temporary directory.
+fn private_cluster() -> (frontdesk::embedded_pg::EmbeddedPostgres, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(random_name("frontdesk-pgrestart-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    // As root the cluster runs as `postgres`, which must reach the directory.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pg = frontdesk::embedded_pg::EmbeddedPostgres::start(&dir, true)
+        .expect("a private PostgreSQL (initdb/pg_ctl from the system)");
+    (pg, dir)
+}
+
+#[tokio::test]
+async fn live_updates_resume_within_five_seconds_after_postgresql_restarts() {
+    init_test_log();
+    let (pg, dir) = tokio::task::spawn_blocking(private_cluster).await.unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(pg.connect_options())
+        .await
+        .unwrap();
+    frontdesk::db::migrate(&pool).await.unwrap();
+    let seeded = frontdesk::seed::run(
+        &pool,
+        &frontdesk::seed::SeedOptions {
+            tickets: 3,
+            messages_per_ticket: 1,
+            mailboxes: 1,
+            agents: 1,
+            seed: 7,
+        },
+    )
+    .await
+    .unwrap();
+    let ticket: i64 = sqlx::query_scalar("select min(ticket_id) from ticket")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    let mut cfg = frontdesk::config::Config::from_env().unwrap();
+    cfg.db.url = None;
+    cfg.node_id = "restart-node".into();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(frontdesk::app::run(
+        cfg,
+        pool.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cookie = login_cookie(addr, &seeded.admin_email, &seeded.password).await;
+    let mut sse = Sse::open(addr, &cookie).await;
+    let path = format!("/tickets/{ticket}/presence");
+    assert_eq!(
+        post_form(addr, &cookie, &path, "activity=viewing").await,
+        204
+    );
+    sse.next("presence", Duration::from_secs(2))
+        .await
+        .expect("live events before the restart");
+
+    // Restart PostgreSQL under the running node.
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.restart().expect("pg_ctl restart");
+        pg
+    })
+    .await
+    .unwrap();
+    let back = Instant::now();
+
+    // The node reconnects by itself: browsers are told to resync, then events flow again.
+    sse.next("resync", Duration::from_secs(5))
+        .await
+        .expect("a resync within 5 s of PostgreSQL being back");
+    let activities = ["replying", "noting", "viewing"];
+    let mut resumed = None;
+    for i in 0.. {
+        let status = post_form(
+            addr,
+            &cookie,
+            &path,
+            &format!("activity={}", activities[i % 3]),
+        )
+        .await;
+        if status == 204
+            && sse
+                .next("presence", Duration::from_millis(500))
+                .await
+                .is_some()
+        {
+            resumed = Some(back.elapsed());
+            break;
+        }
+        if back.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    let resumed = resumed.expect("live updates resume within 5 s of PostgreSQL being back");
+    eprintln!("live updates resumed {resumed:?} after PostgreSQL came back");
+    assert!(resumed <= Duration::from_secs(5));
+
+    shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pool.close().await;
+    drop(pg);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A raw HTTP request with `Connection: close`; returns the status and the body.
+async fn request(addr: std::net::SocketAddr, head: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{head}\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut raw)
+        .await
+        .unwrap();
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, body.to_string())
+}
+
+/// `frontdesk serve` as a separate process on a free port; killed when dropped.
+struct ServeProcess {
+    _child: tokio::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl ServeProcess {
+    async fn start(db: &TestDb, node: &str) -> ServeProcess {
+        let port = crate::support::smtp::free_port();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+            .args(["serve", "--bind", &addr.to_string()])
+            .env("DATABASE_URL", &db.url)
+            .env("FRONTDESK_NODE_ID", node)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start frontdesk serve");
+        let started = Instant::now();
+        while TcpStream::connect(addr).await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "frontdesk serve ({node}) did not listen on {addr}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ServeProcess {
+            _child: child,
+            addr,
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_serve_processes_share_presence_and_updates_and_a_send_race_mails_once() {
+    use crate::support::smtp::{received_with_message_id, sink_dir, sink_url};
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    sqlx::query("update mailbox set smtp_url = $2 where mailbox_id = $1")
+        .bind(mb.mailbox_id)
+        .bind(sink_url())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let mut tokens = Vec::new();
+    for (email, name) in [
+        ("dana@example.com", "Dana Lee"),
+        ("lee@example.com", "Lee Park"),
+    ] {
+        let id = agent(&db, email, name, frontdesk::auth::Role::Admin).await;
+        tokens.push(
+            frontdesk::auth::create_api_token(&db.pool, id)
+                .await
+                .unwrap(),
+        );
+    }
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let seen: i64 = sqlx::query_scalar("select max(message_id) from message")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+
+    let a = ServeProcess::start(&db, "proc-a").await;
+    let b = ServeProcess::start(&db, "proc-b").await;
+    let dana = login_cookie(a.addr, "dana@example.com", "correct horse battery").await;
+    let lee = login_cookie(b.addr, "lee@example.com", "correct horse battery").await;
+
+    // Presence set through process B reaches a browser of process A.
+    let mut sse = Sse::open(a.addr, &dana).await;
+    sse.next("ready", Duration::from_secs(2))
+        .await
+        .expect("ready");
+    let started = Instant::now();
+    assert_eq!(
+        post_form(
+            b.addr,
+            &lee,
+            &format!("/tickets/{n}/presence"),
+            "activity=replying"
+        )
+        .await,
+        204
+    );
+    sse.next("presence", Duration::from_secs(1))
+        .await
+        .expect("presence crosses processes within 1 s");
+    eprintln!("presence crossed processes in {:?}", started.elapsed());
+
+    // Both press Send at once, one on each process, having seen the same message.
+    let body = |text: &str| serde_json::json!({"text": text, "seen_message_id": seen}).to_string();
+    let post = |addr, token: String, text: &'static str| {
+        let body = body(text);
+        async move {
+            request(
+                addr,
+                &format!("POST /api/v1/tickets/{n}/replies HTTP/1.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json"),
+                &body,
+            )
+            .await
+        }
+    };
+    let (ra, rb) = tokio::join!(
+        post(a.addr, tokens[0].clone(), "Antwort von Dana"),
+        post(b.addr, tokens[1].clone(), "Antwort von Lee"),
+    );
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(statuses, [202, 409], "one sent, one held: {ra:?} {rb:?}");
+    let held = if ra.0 == 409 { &ra.1 } else { &rb.1 };
+    assert!(held.contains("\"newer\""), "{held}");
+
+    // The reply is announced on process A (whichever process wrote it).
+    sse.next("message", Duration::from_secs(2))
+        .await
+        .expect("the new reply is announced");
+    // One of the two processes' outbox workers sends it: exactly one mail arrives.
+    let id: String = sqlx::query_scalar(
+        "select header_message_id from message where direction = 'outbound' and ticket_id = $1",
+    )
+    .bind(n)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received_with_message_id(&sink_dir(), &id).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await; // a duplicate would arrive meanwhile
+    assert_eq!(
+        received_with_message_id(&sink_dir(), &id).len(),
+        1,
+        "exactly one mail at the SMTP server"
+    );
+    let outbound: i64 = sqlx::query_scalar(
+        "select count(*) from message where direction = 'outbound' and ticket_id = $1",
+    )
+    .bind(n)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(outbound, 1);
+    drop(a);
+    drop(b);
+    db.drop_db().await;
+}
