@@ -732,3 +732,135 @@ async fn the_question_mark_key_shows_the_shortcuts_overlay_and_escape_hides_it()
     app.stop().await;
     db.drop_db().await;
 }
+
+/// Polls a script in the page until it returns a number (or gives up after `within`).
+async fn wait_for_number(chrome: &Chrome, script: &str, within: Duration) -> Option<f64> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if let Some(n) = chrome.js(script).await.as_f64() {
+            return Some(n);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn two_agents_in_two_browsers_see_each_other_share_the_draft_and_the_stale_send_is_held() {
+    let (db, _mb) = seeded(&["24-cc-reply-to-original-a.eml"]).await;
+    agent(&db, "lee@example.com", "Lee Park", Role::Admin).await;
+    let n = ticket_by_subject(&db, "Zugriff%").await;
+    let app = App::start(&db).await;
+    let (dana, lee) = tokio::join!(Chrome::open(), Chrome::open());
+    dana.login(&app, "dana@example.com").await;
+    lee.login(&app, "lee@example.com").await;
+    let ticket = app.url(&format!("/tickets/{n}"));
+    lee.goto(&ticket).await;
+    dana.goto(&ticket).await;
+    lee.wait_for_text("#presence", "Dana Lee is viewing", false)
+        .await;
+    dana.wait_for_text("#presence", "Lee Park is viewing", false)
+        .await;
+
+    // Lee's page notes (with its own clock, which is Dana's: one machine) when it first names
+    // Dana as writing a reply.
+    lee.js(
+        "window.__replyingAt = null;
+         var box = document.getElementById('presence');
+         new MutationObserver(function () {
+           if (!window.__replyingAt && box.textContent.indexOf('Dana Lee is writing a reply') >= 0) window.__replyingAt = Date.now();
+         }).observe(box, { childList: true, subtree: true, characterData: true });
+         return null;",
+    )
+    .await;
+    let typed_at = dana.js("return Date.now();").await.as_f64().unwrap();
+    let dana_text = "Hallo Alice, der Ordner Q2 ist jetzt freigeschaltet.";
+    dana.find("#reply-text")
+        .await
+        .send_keys(dana_text)
+        .await
+        .unwrap();
+    let seen_at = wait_for_number(&lee, "return window.__replyingAt;", Duration::from_secs(5))
+        .await
+        .expect("Lee sees that Dana is writing a reply");
+    let latency = seen_at - typed_at;
+    eprintln!("Lee saw 'Dana Lee is writing a reply' {latency:.0} ms after she began typing");
+    assert!(
+        latency < 1000.0,
+        "presence took {latency:.0} ms (issue #4: within one second)"
+    );
+
+    // The draft is saved as she types and Lee sees it, read-only, without reloading.
+    let status = lee
+        .wait_for_text("#draft-reply", "Dana Lee is drafting this reply", false)
+        .await;
+    assert!(status.contains("Take over"), "{status}");
+    let view = lee.find("#draft-reply button[data-view]").await;
+    view.click().await.unwrap();
+    lee.wait_for_text("#draft-reply .draft-view", "Ordner Q2", false)
+        .await;
+    lee.screenshot("two-agents-lee-sees-dana").await;
+
+    // Lee writes his own answer meanwhile; Dana sends hers first.
+    let lee_text = "Hallo Alice, ich kümmere mich darum.";
+    lee.find("#reply-text")
+        .await
+        .send_keys(lee_text)
+        .await
+        .unwrap();
+    let send = dana.find("#reply button[value=keep]").await;
+    dana.navigating(async { send.click().await.unwrap() }).await;
+    dana.wait_for_text("li.item.outbound", "Ordner Q2", false)
+        .await;
+
+    // Lee's Send is stale: held, with Dana's reply shown and his text kept.
+    let send = lee.find("#reply button[value=keep]").await;
+    lee.navigating(async { send.click().await.unwrap() }).await;
+    let held = lee.text("#reply .held").await;
+    assert!(held.contains("Not sent"), "{held}");
+    let conversation = lee.text("ol.items").await;
+    assert!(
+        conversation.contains("der Ordner Q2 ist jetzt freigeschaltet"),
+        "Dana's reply is shown to Lee:\n{conversation}"
+    );
+    assert_eq!(
+        lee.find("#reply-text")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(lee_text),
+        "the held reply keeps Lee's text"
+    );
+    assert_eq!(lee.text("#reply button[value=keep]").await, "Send anyway");
+    lee.screenshot("two-agents-held-send").await;
+    let outbound: i64 = sqlx::query_scalar(
+        "select count(*) from message where ticket_id = $1 and direction = 'outbound'",
+    )
+    .bind(n)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(outbound, 1, "only Dana's reply was queued");
+
+    // Having read it, Lee sends anyway: now there are two.
+    let anyway = lee.find("#reply button[value=keep]").await;
+    lee.navigating(async { anyway.click().await.unwrap() })
+        .await;
+    lee.wait_for_text("ol.items", "ich kümmere mich darum", false)
+        .await;
+    let outbound: i64 = sqlx::query_scalar(
+        "select count(*) from message where ticket_id = $1 and direction = 'outbound'",
+    )
+    .bind(n)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(outbound, 2);
+
+    dana.close().await;
+    lee.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}
