@@ -154,6 +154,10 @@ fn push_folder(qb: &mut QueryBuilder<'_, Postgres>, folder: Folder, agent_id: i6
 }
 
 /// One page of the inbox for an agent. Returns the rows and whether more follow.
+///
+/// With a tag filter and a sort by activity, rows come from `ticket_tag_recent_idx` (the
+/// ticket's last activity is copied onto `ticket_tag`), newest or oldest first, so a page costs
+/// the same for a rare tag as for a common one.
 pub async fn list(
     pool: &PgPool,
     agent_id: i64,
@@ -171,7 +175,17 @@ pub async fn list(
                 coalesce((select string_agg(pa.name || ' ' || p.activity, ', ' order by pa.name)
                           from presence p join agent pa on pa.agent_id = p.agent_id
                           where p.ticket_id = t.ticket_id and p.expires_at > now() and p.agent_id <> v_me.id), '') as presence
-         from ticket t
+         from ",
+    );
+    // By tag and activity: walk the tag's own time index.
+    let by_tag = q.tag.is_some() && q.sort != Sort::Newest;
+    if by_tag {
+        qb.push("ticket_tag tg join ticket t on t.ticket_id = tg.ticket_id");
+    } else {
+        qb.push("ticket t");
+    }
+    qb.push(
+        "
          join mailbox mb on mb.mailbox_id = t.mailbox_id
          left join customer c on c.customer_id = t.customer_id
          left join agent a on a.agent_id = t.assignee_agent_id
@@ -185,9 +199,15 @@ pub async fn list(
         qb.push(" and t.mailbox_id = ").push_bind(m);
     }
     if let Some(tag) = &q.tag {
-        qb.push(" and exists (select 1 from ticket_tag tt join tag g on g.tag_id = tt.tag_id where tt.ticket_id = t.ticket_id and lower(g.name) = lower(")
-            .push_bind(tag.clone())
-            .push("))");
+        if by_tag {
+            qb.push(" and tg.tag_id = (select tag_id from tag where lower(name) = lower(")
+                .push_bind(tag.clone())
+                .push("))");
+        } else {
+            qb.push(" and exists (select 1 from ticket_tag tt join tag g on g.tag_id = tt.tag_id where tt.ticket_id = t.ticket_id and lower(g.name) = lower(")
+                .push_bind(tag.clone())
+                .push("))");
+        }
     }
     match q.assignee {
         Some(AssigneeFilter::Me) => {
@@ -209,16 +229,22 @@ pub async fn list(
         Sort::Oldest => ("t.last_message_at", "asc", ">"),
         Sort::Newest => ("t.created_at", "desc", "<"),
     };
+    // The same values, named from the table the index belongs to.
+    let (col, id) = if by_tag {
+        ("tg.last_message_at", "tg.ticket_id")
+    } else {
+        (col, "t.ticket_id")
+    };
     if let Some((micros, number)) = q.after {
         let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        qb.push(format!(" and ({col}, t.ticket_id) {cmp} ("))
+        qb.push(format!(" and ({col}, {id}) {cmp} ("))
             .push_bind(at)
             .push(", ")
             .push_bind(number)
             .push(")");
     }
-    qb.push(format!(" order by {col} {dir}, t.ticket_id {dir} limit "))
+    qb.push(format!(" order by {col} {dir}, {id} {dir} limit "))
         .push_bind(q.limit + 1);
     let mut rows: Vec<InboxRow> = qb.build_query_as().fetch_all(pool).await?;
     let more = rows.len() as i64 > q.limit;
@@ -254,37 +280,30 @@ impl FolderCounts {
     }
 }
 
-/// Counts of every folder, over the visible mailboxes.
+/// Counts of every folder, over the visible mailboxes: sums over `ticket_count`, which
+/// triggers keep current, so no count walks the tickets (exact at any size).
 pub async fn folder_counts(
     pool: &PgPool,
     agent_id: i64,
     visible: Option<&[i64]>,
 ) -> sqlx::Result<FolderCounts> {
-    // Active tickets are a few percent of all and come from a small partial index; closed and
-    // spam are counted up to CAPPED_COUNT only ("999+"), so no count walks every ticket.
     sqlx::query_as(
         "select
-            count(*) filter (where status = 'open' and assignee_agent_id is null) as unassigned,
-            count(*) filter (where assignee_agent_id = $1) as mine,
-            count(*) filter (where status = 'open') as open,
-            count(*) filter (where status = 'pending') as pending,
-            count(*) filter (where status = 'snoozed') as snoozed,
-            (select count(*) from (select 1 from ticket where not spam and status = 'closed'
-                and ($2::bigint[] is null or mailbox_id = any($2)) limit $3) x) as closed,
-            (select count(*) from (select 1 from ticket where spam
-                and ($2::bigint[] is null or mailbox_id = any($2)) limit $3) x) as spam,
-            0::bigint as all
-         from ticket where not spam and status <> 'closed' and ($2::bigint[] is null or mailbox_id = any($2))",
+            coalesce(sum(n) filter (where not spam and status = 'open' and assignee_key = 0), 0)::bigint as unassigned,
+            coalesce(sum(n) filter (where not spam and status <> 'closed' and assignee_key = $1), 0)::bigint as mine,
+            coalesce(sum(n) filter (where not spam and status = 'open'), 0)::bigint as open,
+            coalesce(sum(n) filter (where not spam and status = 'pending'), 0)::bigint as pending,
+            coalesce(sum(n) filter (where not spam and status = 'snoozed'), 0)::bigint as snoozed,
+            coalesce(sum(n) filter (where not spam and status = 'closed'), 0)::bigint as closed,
+            coalesce(sum(n) filter (where spam), 0)::bigint as spam,
+            coalesce(sum(n) filter (where not spam), 0)::bigint as all
+         from ticket_count where ($2::bigint[] is null or mailbox_id = any($2))",
     )
     .bind(agent_id)
     .bind(visible)
-    .bind(CAPPED_COUNT)
     .fetch_one(pool)
     .await
 }
-
-/// Closed and spam counts stop here; the sidebar shows `999+`.
-pub const CAPPED_COUNT: i64 = 1000;
 
 /// A sidebar entry for a mailbox or a tag, with its open-ticket count.
 #[derive(Debug, Clone, FromRow)]
@@ -294,14 +313,15 @@ pub struct SidebarEntry {
     pub open: i64,
 }
 
-/// Visible mailboxes with their open counts.
+/// Visible mailboxes with their open counts (from `ticket_count`).
 pub async fn mailbox_entries(
     pool: &PgPool,
     visible: Option<&[i64]>,
 ) -> sqlx::Result<Vec<SidebarEntry>> {
     sqlx::query_as(
         "select mb.mailbox_id as id, mb.name,
-                (select count(*) from ticket t where t.mailbox_id = mb.mailbox_id and t.status = 'open' and not t.spam) as open
+                coalesce((select sum(c.n) from ticket_count c
+                          where c.mailbox_id = mb.mailbox_id and c.status = 'open' and not c.spam), 0)::bigint as open
          from mailbox mb where ($1::bigint[] is null or mb.mailbox_id = any($1)) order by mb.name",
     )
     .bind(visible)

@@ -921,3 +921,109 @@ async fn tag_counts_follow_tags_statuses_and_spam() {
     );
     db.drop_db().await;
 }
+
+/// The sidebar counts come from counter tables kept by triggers; after a bulk load and any mix
+/// of changes they must equal counts over the tickets themselves.
+#[tokio::test]
+async fn folder_mailbox_and_tag_counts_follow_every_kind_of_ticket_change() {
+    use frontdesk::tickets::inbox;
+    let db = TestDb::new().await;
+    frontdesk::seed::run(
+        &db.pool,
+        &frontdesk::seed::SeedOptions {
+            tickets: 400,
+            messages_per_ticket: 1,
+            mailboxes: 3,
+            agents: 4,
+            seed: 11,
+        },
+    )
+    .await
+    .unwrap();
+    let me: i64 = sqlx::query_scalar("select min(agent_id) from agent where role = 'agent'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mailboxes: Vec<i64> = sqlx::query_scalar("select mailbox_id from mailbox order by 1")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+
+    async fn check(db: &TestDb, me: i64, mailboxes: &[i64], when: &str) {
+        for visible in [None, Some(&mailboxes[..1]), Some(&mailboxes[1..])] {
+            let c = inbox::folder_counts(&db.pool, me, visible).await.unwrap();
+            let truth: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+                "select count(*) filter (where not spam and status = 'open' and assignee_agent_id is null),
+                        count(*) filter (where not spam and status <> 'closed' and assignee_agent_id = $1),
+                        count(*) filter (where not spam and status = 'open'),
+                        count(*) filter (where not spam and status = 'pending'),
+                        count(*) filter (where not spam and status = 'snoozed'),
+                        count(*) filter (where not spam and status = 'closed'),
+                        count(*) filter (where spam),
+                        count(*) filter (where not spam)
+                 from ticket where ($2::bigint[] is null or mailbox_id = any($2))",
+            )
+            .bind(me)
+            .bind(visible)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                (
+                    c.unassigned,
+                    c.mine,
+                    c.open,
+                    c.pending,
+                    c.snoozed,
+                    c.closed,
+                    c.spam,
+                    c.all
+                ),
+                truth,
+                "folder counts {when} (visible {visible:?})"
+            );
+            let entries = inbox::mailbox_entries(&db.pool, visible).await.unwrap();
+            for e in entries {
+                let n: i64 = sqlx::query_scalar(
+                    "select count(*) from ticket where mailbox_id = $1 and status = 'open' and not spam",
+                )
+                .bind(e.id)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+                assert_eq!(e.open, n, "mailbox {} open count {when}", e.name);
+            }
+            let tags = inbox::tag_entries(&db.pool, visible).await.unwrap();
+            let truth: Vec<(i64, i64)> = sqlx::query_as(
+                "select tt.tag_id, count(*) from ticket_tag tt join ticket t using (ticket_id)
+                 where t.status = 'open' and not t.spam and ($1::bigint[] is null or t.mailbox_id = any($1))
+                 group by 1 order by 1",
+            )
+            .bind(visible)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+            let mut got: Vec<(i64, i64)> = tags.iter().map(|t| (t.id, t.open)).collect();
+            got.sort();
+            assert_eq!(got, truth, "tag counts {when}");
+        }
+    }
+
+    check(&db, me, &mailboxes, "after the bulk load").await;
+    let steps = [
+        "update ticket set assignee_agent_id = $1 where ticket_id % 7 = 0",
+        "update ticket set status = 'closed' where ticket_id % 5 = 0",
+        "update ticket set status = 'open', assignee_agent_id = null where ticket_id % 11 = 0",
+        "update ticket set spam = true where ticket_id % 13 = 0",
+        "update ticket set mailbox_id = (select max(mailbox_id) from mailbox) where ticket_id % 3 = 0",
+        "update ticket set last_message_at = now(), message_count = message_count + 1 where ticket_id % 2 = 0",
+        "delete from ticket where ticket_id % 17 = 0",
+    ];
+    for step in steps {
+        let q = sqlx::query(step);
+        let q = if step.contains("$1") { q.bind(me) } else { q };
+        q.execute(&db.pool).await.unwrap();
+        check(&db, me, &mailboxes, &format!("after `{step}`")).await;
+    }
+    db.drop_db().await;
+}
