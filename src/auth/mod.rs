@@ -266,6 +266,52 @@ pub async fn find_agent(db: impl PgExecutor<'_>, agent_id: i64) -> sqlx::Result<
         .await
 }
 
+/// `agent.last_seen_at` is written at most this often per agent (seconds), so that busy
+/// pages and presence heartbeats do not write on every request.
+pub const SEEN_EVERY_SECS: i32 = 60;
+
+/// An agent not seen in the web UI for this long (seconds) is offline: @mentions reach them
+/// by email as well. Seen means a signed-in browser request (pages, forms, presence heartbeats
+/// every few seconds on a ticket page) or an open live-event stream, which renews it every
+/// [`SEEN_EVERY_SECS`]. API tokens do not count: an integration is not a person at a screen.
+pub const OFFLINE_AFTER_SECS: i32 = 300;
+
+/// Loads an agent by id for a signed-in browser request and records that they were seen
+/// (`last_seen_at`, UTC, at most once per [`SEEN_EVERY_SECS`]), in one statement.
+pub async fn find_agent_seen(
+    db: impl PgExecutor<'_>,
+    agent_id: i64,
+) -> sqlx::Result<Option<Agent>> {
+    // A data-modifying CTE runs even though the select does not read it.
+    sqlx::query_as(
+        "with seen as (
+            update agent set last_seen_at = now()
+            where agent_id = $1
+              and (last_seen_at is null or last_seen_at < now() - make_interval(secs => $2))
+         )
+         select agent_id, email, name, role from agent where agent_id = $1",
+    )
+    .bind(agent_id)
+    .bind(f64::from(SEEN_EVERY_SECS))
+    .fetch_optional(db)
+    .await
+}
+
+/// Records that the agent is still there (an open live-event stream), at most once per
+/// [`SEEN_EVERY_SECS`].
+pub async fn touch_seen(db: impl PgExecutor<'_>, agent_id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "update agent set last_seen_at = now()
+         where agent_id = $1
+           and (last_seen_at is null or last_seen_at < now() - make_interval(secs => $2))",
+    )
+    .bind(agent_id)
+    .bind(f64::from(SEEN_EVERY_SECS))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Every agent, by name (for assignee pickers and @mentions).
 pub async fn list_agents(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Agent>> {
     sqlx::query_as("select agent_id, email, name, role from agent order by name, agent_id")

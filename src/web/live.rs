@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::session::CurrentAgent;
 use super::{AppError, AppState};
+use crate::auth;
 use crate::live::{self, LiveEvent};
 use crate::tickets::drafts;
 
@@ -43,20 +44,44 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// The agent's live events. A slow client that falls behind gets a `resync`.
+/// The agent's live events. A slow client that falls behind gets a `resync`. While the stream
+/// is open the agent counts as seen (online), renewed every [`auth::SEEN_EVERY_SECS`].
 async fn stream_events(
     State(state): State<AppState>,
     who: CurrentAgent,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = state.live.subscribe();
-    let stream = futures::stream::unfold((rx, who.visible), |(mut rx, visible)| async move {
+    struct Open {
+        rx: tokio::sync::broadcast::Receiver<LiveEvent>,
+        visible: Option<Vec<i64>>,
+        pool: sqlx::PgPool,
+        agent_id: i64,
+        seen: tokio::time::Interval,
+    }
+    let mut seen = tokio::time::interval(Duration::from_secs(auth::SEEN_EVERY_SECS as u64));
+    seen.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let open = Open {
+        rx: state.live.subscribe(),
+        visible: who.visible,
+        pool: state.pool.clone(),
+        agent_id: who.agent.agent_id,
+        seen,
+    };
+    let stream = futures::stream::unfold(open, |mut open| async move {
         loop {
-            let ev = match rx.recv().await {
-                Ok(ev) => ev,
-                Err(RecvError::Lagged(_)) => LiveEvent::Resync,
-                Err(RecvError::Closed) => return None,
+            let ev = tokio::select! {
+                r = open.rx.recv() => match r {
+                    Ok(ev) => ev,
+                    Err(RecvError::Lagged(_)) => LiveEvent::Resync,
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = open.seen.tick() => {
+                    if let Err(e) = auth::touch_seen(&open.pool, open.agent_id).await {
+                        tracing::warn!(error = %e, agent.id = open.agent_id, "cannot record that an agent is online");
+                    }
+                    continue;
+                }
             };
-            let allowed = match (ev.mailbox(), &visible) {
+            let allowed = match (ev.mailbox(), &open.visible) {
                 (None, _) | (_, None) => true,
                 (Some(m), Some(v)) => v.contains(&m),
             };
@@ -68,7 +93,7 @@ async fn stream_events(
                     LiveEvent::Resync => "resync",
                 };
                 let data = serde_json::to_string(&ev).unwrap_or_default();
-                return Some((Ok(Event::default().event(kind).data(data)), (rx, visible)));
+                return Some((Ok(Event::default().event(kind).data(data)), open));
             }
         }
     });

@@ -600,6 +600,7 @@ async fn post_note(
         who.visible.as_deref(),
         number,
         &f.text,
+        &state.config.public_url,
     )
     .await
     .map_err(AppError::from)?;

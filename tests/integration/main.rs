@@ -8,6 +8,7 @@ mod browser;
 mod cases;
 mod crash;
 mod live;
+mod mentions;
 mod outbox;
 mod poller;
 mod replies;
