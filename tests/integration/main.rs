@@ -12,5 +12,6 @@ mod mentions;
 mod outbox;
 mod poller;
 mod replies;
+mod settings;
 mod support;
 mod web;
