@@ -1,5 +1,6 @@
 //! The `frontdesk` command line. Scripts and tests depend on these exact commands and flags.
 
+use crate::timezone::AgentTimeZone;
 use std::io::Read;
 use std::net::SocketAddr;
 
@@ -94,6 +95,9 @@ pub enum AgentCommand {
         /// Read the password from standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// IANA time zone the agent's pages show times in, e.g. Europe/Berlin (default UTC).
+        #[arg(long)]
+        time_zone: Option<String>,
     },
 }
 
@@ -203,11 +207,20 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         }
     }
     if let Command::Agent {
-        command: AgentCommand::Add { role, email, .. },
+        command:
+            AgentCommand::Add {
+                role,
+                email,
+                time_zone,
+                ..
+            },
     } = &cli.command
     {
         if Role::parse(&role.to_lowercase()).is_none() {
             bail!("invalid --role {role:?}: expected admin, lead or agent");
+        }
+        if let Some(tz) = time_zone {
+            AgentTimeZone::parse(tz).context("invalid --time-zone")?;
         }
         if !email.contains('@') {
             bail!("invalid --email {email:?}");
@@ -243,6 +256,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
                     name,
                     role,
                     password_stdin,
+                    time_zone,
                 },
         } => {
             let role = Role::parse(&role.to_lowercase()).expect("validated above");
@@ -261,7 +275,13 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
                 auth::hash_password(&password).map(|h| (h, password))
             })
             .await??;
-            let id = auth::create_agent(&pool, &email, &name, role, &hash.0).await?;
+            let mut tx = pool.begin().await?;
+            let id = auth::create_agent(&mut *tx, &email, &name, role, &hash.0).await?;
+            if let Some(tz) = time_zone {
+                let tz = AgentTimeZone::parse(&tz).expect("validated above");
+                auth::set_time_zone(&mut *tx, id, &tz).await?;
+            }
+            tx.commit().await?;
             if generated {
                 println!("agent {id} created; password (shown once): {}", hash.1);
             } else {

@@ -30,6 +30,8 @@ pub mod seed;
 pub mod telemetry;
 /// Tickets, messages and attachments (read side).
 pub mod tickets;
+/// Agents' time zones (IANA names) and UTC ↔ wall-clock conversion.
+pub mod timezone;
 /// The HTTP layer.
 pub mod web;
 

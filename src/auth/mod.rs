@@ -40,6 +40,8 @@ pub struct Agent {
     pub email: String,
     pub name: String,
     pub role: String,
+    /// IANA time zone name (`Europe/Berlin`, default `UTC`) that pages show times in.
+    pub time_zone: String,
 }
 
 impl Agent {
@@ -108,10 +110,12 @@ pub async fn find_agent_by_email(
     db: impl PgExecutor<'_>,
     email: &str,
 ) -> sqlx::Result<Option<Agent>> {
-    sqlx::query_as("select agent_id, email, name, role from agent where lower(email) = lower($1)")
-        .bind(email.trim())
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(
+        "select agent_id, email, name, role, time_zone from agent where lower(email) = lower($1)",
+    )
+    .bind(email.trim())
+    .fetch_optional(db)
+    .await
 }
 
 /// Creates an API token for the agent and returns it; only its sha256 is stored.
@@ -130,7 +134,7 @@ pub async fn agent_for_token(db: impl PgExecutor<'_>, token: &str) -> sqlx::Resu
     sqlx::query_as(
         "update api_token t set last_used_at = now() from agent a
          where t.token_sha256 = $1 and a.agent_id = t.agent_id
-         returning a.agent_id, a.email, a.name, a.role",
+         returning a.agent_id, a.email, a.name, a.role, a.time_zone",
     )
     .bind(&Sha256::digest(token.as_bytes())[..])
     .fetch_optional(db)
@@ -213,19 +217,20 @@ pub async fn authenticate(
         tracing::warn!(%ip, "login rate limited");
         return Err(LoginError::RateLimited);
     }
-    let row: Option<(Agent, String)> = sqlx::query_as::<_, (i64, String, String, String, String)>(
-        "select agent_id, email, name, role, password_hash from agent where lower(email) = $1",
+    let row: Option<(Agent, String)> = sqlx::query_as::<_, (i64, String, String, String, String, String)>(
+        "select agent_id, email, name, role, time_zone, password_hash from agent where lower(email) = $1",
     )
     .bind(&email)
     .fetch_optional(pool)
     .await?
-    .map(|(agent_id, email, name, role, hash)| {
+    .map(|(agent_id, email, name, role, time_zone, hash)| {
         (
             Agent {
                 agent_id,
                 email,
                 name,
                 role,
+                time_zone,
             },
             hash,
         )
@@ -260,15 +265,77 @@ pub async fn authenticate(
 
 /// Loads an agent by id (for the session extractor).
 pub async fn find_agent(db: impl PgExecutor<'_>, agent_id: i64) -> sqlx::Result<Option<Agent>> {
-    sqlx::query_as("select agent_id, email, name, role from agent where agent_id = $1")
+    sqlx::query_as("select agent_id, email, name, role, time_zone from agent where agent_id = $1")
         .bind(agent_id)
         .fetch_optional(db)
         .await
 }
 
+/// `agent.last_seen_at` is written at most this often per agent (seconds), so that busy
+/// pages and presence heartbeats do not write on every request.
+pub const SEEN_EVERY_SECS: i32 = 60;
+
+/// An agent not seen in the web UI for this long (seconds) is offline: @mentions reach them
+/// by email as well. Seen means a signed-in browser request (pages, forms, presence heartbeats
+/// every few seconds on a ticket page) or an open live-event stream, which renews it every
+/// [`SEEN_EVERY_SECS`]. API tokens do not count: an integration is not a person at a screen.
+pub const OFFLINE_AFTER_SECS: i32 = 300;
+
+/// Loads an agent by id for a signed-in browser request and records that they were seen
+/// (`last_seen_at`, UTC, at most once per [`SEEN_EVERY_SECS`]), in one statement.
+pub async fn find_agent_seen(
+    db: impl PgExecutor<'_>,
+    agent_id: i64,
+) -> sqlx::Result<Option<Agent>> {
+    // A data-modifying CTE runs even though the select does not read it.
+    sqlx::query_as(
+        "with seen as (
+            update agent set last_seen_at = now()
+            where agent_id = $1
+              and (last_seen_at is null or last_seen_at < now() - make_interval(secs => $2))
+         )
+         select agent_id, email, name, role, time_zone from agent where agent_id = $1",
+    )
+    .bind(agent_id)
+    .bind(f64::from(SEEN_EVERY_SECS))
+    .fetch_optional(db)
+    .await
+}
+
+/// Records that the agent is still there (an open live-event stream), at most once per
+/// [`SEEN_EVERY_SECS`].
+pub async fn touch_seen(db: impl PgExecutor<'_>, agent_id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "update agent set last_seen_at = now()
+         where agent_id = $1
+           and (last_seen_at is null or last_seen_at < now() - make_interval(secs => $2))",
+    )
+    .bind(agent_id)
+    .bind(f64::from(SEEN_EVERY_SECS))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Sets the agent's time zone (already validated against the database).
+pub async fn set_time_zone(
+    db: impl PgExecutor<'_>,
+    agent_id: i64,
+    tz: &crate::timezone::AgentTimeZone,
+) -> sqlx::Result<()> {
+    sqlx::query("update agent set time_zone = $2 where agent_id = $1")
+        .bind(agent_id)
+        .bind(tz.name())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Every agent, by name (for assignee pickers and @mentions).
 pub async fn list_agents(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Agent>> {
-    sqlx::query_as("select agent_id, email, name, role from agent order by name, agent_id")
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "select agent_id, email, name, role, time_zone from agent order by name, agent_id",
+    )
+    .fetch_all(db)
+    .await
 }

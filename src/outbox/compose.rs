@@ -6,6 +6,10 @@
 //! RFC 2047 encoded-words, attachment names RFC 2231 parameters, and the text body
 //! quoted-printable or base64. No `Auto-Submitted` header (RFC 3834): an agent's reply is a
 //! human reply and must reach auto-responders and vacation filters like any other mail.
+//!
+//! [`build_notification`] builds machine mail to an agent (an @mention while offline): it
+//! carries `Auto-Submitted: auto-generated`, and no In-Reply-To, References or Thread-Index, so
+//! it never joins the customer's thread.
 
 use std::time::SystemTime;
 
@@ -80,6 +84,76 @@ pub enum ComposeError {
     NoRecipients,
     #[error("cannot build the mail: {0}")]
     Build(String),
+}
+
+/// A notification mail to an agent (an @mention while they were offline), as the outbox
+/// sends it. It is no ticket message: nothing in it refers to the customer's thread.
+#[derive(Debug, Clone)]
+pub struct NotificationEmail {
+    /// The ticket's mailbox: its address sends the mail, through its SMTP server.
+    pub mailbox_id: i64,
+    /// The `notification` row this mail tells about (already inserted by the caller).
+    pub notification_id: i64,
+    /// Display name for From, e.g. "Dana Lee via Example Support".
+    pub from_name: String,
+    /// The mailbox address; also the envelope sender.
+    pub from_address: String,
+    /// The agent being told.
+    pub to: EmailAddress,
+    /// Where a reply goes: the note's author, so that answering reaches a colleague and never
+    /// lands in the shared mailbox as a customer message.
+    pub reply_to: Option<EmailAddress>,
+    pub subject: String,
+    /// Our Message-ID without angle brackets; stored nowhere else, so nothing threads on it.
+    pub header_message_id: String,
+    /// Plain-text body (UTF-8).
+    pub text: String,
+}
+
+/// Builds a notification mail: From the mailbox, To the agent, `Auto-Submitted:
+/// auto-generated` (RFC 3834) and `X-Auto-Response-Suppress: All` so that no responder
+/// answers it, and no threading headers. `date` becomes the Date header.
+pub fn build_notification(
+    mail: &NotificationEmail,
+    date: OffsetDateTime,
+) -> Result<Composed, ComposeError> {
+    let message_id = clean_id(&mail.header_message_id)
+        .filter(|id| id.contains('@'))
+        .ok_or_else(|| ComposeError::MessageId(mail.header_message_id.clone()))?;
+    let from_address = parse_address(&mail.from_address)?;
+    let to = mailbox(&mail.to)?;
+    let envelope_to = vec![to.email.to_string()];
+    let mut builder = Message::builder()
+        .from(Mailbox::new(
+            Some(one_line(&mail.from_name)).filter(|n| !n.is_empty()),
+            from_address.clone(),
+        ))
+        .to(to.clone());
+    if let Some(r) = &mail.reply_to {
+        builder = builder.reply_to(mailbox(r)?);
+    }
+    let envelope = lettre::address::Envelope::new(Some(from_address), vec![to.email])
+        .map_err(|e| ComposeError::Build(e.to_string()))?;
+    let message = builder
+        .subject(one_line(&mail.subject))
+        .date(SystemTime::from(date))
+        .message_id(Some(format!("<{message_id}>")))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+            "All".into(),
+        ))
+        .envelope(envelope)
+        .singlepart(SinglePart::plain(mail.text.clone()))
+        .map_err(|e| ComposeError::Build(e.to_string()))?;
+    Ok(Composed {
+        raw: message.formatted(),
+        envelope_from: mail.from_address.trim().to_string(),
+        envelope_to,
+    })
 }
 
 /// At most this many ids in References: the thread's root plus the newest ones
@@ -597,6 +671,45 @@ mod tests {
         assert_eq!(atts[0].contents(), b"%PDF-1.4 \x00\xff binary");
         assert_eq!(atts[1].attachment_name(), Some("x_.txt"));
         assert!(parsed.body_text(0).unwrap().contains("Raum ist 2.14"));
+    }
+
+    #[test]
+    fn a_notification_is_machine_mail_outside_the_customer_thread() {
+        let mail = NotificationEmail {
+            mailbox_id: 1,
+            notification_id: 9,
+            from_name: "Dana Lee via Example Support".into(),
+            from_address: "support@example.com".into(),
+            to: addr("lee.park@example.com", Some("Lee Park")),
+            reply_to: Some(addr("dana@example.com", Some("Dana Lee"))),
+            subject: "[#42] Dana Lee mentioned you: Drucker brennt".into(),
+            header_message_id: "fd.mention.9.ab@example.com".into(),
+            text: "@lee.park bitte prüfen\n".into(),
+        };
+        let out = build_notification(&mail, OffsetDateTime::now_utc()).unwrap();
+        assert!(out.raw.is_ascii());
+        assert_eq!(out.envelope_from, "support@example.com");
+        assert_eq!(out.envelope_to, ["lee.park@example.com"]);
+        assert_eq!(
+            header(&out.raw, "Auto-Submitted").as_deref(),
+            Some("auto-generated")
+        );
+        assert_eq!(
+            header(&out.raw, "Message-ID").as_deref(),
+            Some("<fd.mention.9.ab@example.com>")
+        );
+        for h in ["In-Reply-To", "References", "Thread-Index", "Cc"] {
+            assert!(header(&out.raw, h).is_none(), "{h} must be absent");
+        }
+        assert!(
+            header(&out.raw, "Reply-To")
+                .unwrap()
+                .contains("dana@example.com")
+        );
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&out.raw)
+            .unwrap();
+        assert!(parsed.body_text(0).unwrap().contains("bitte prüfen"));
     }
 
     #[test]

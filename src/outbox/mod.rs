@@ -17,6 +17,10 @@
 //! sends the mail again. The bytes and the Message-ID are fixed at enqueue, so such a
 //! resend is the same mail, never a different one.
 //!
+//! Notification mail (an @mention mailed to an offline agent, [`enqueue_notification`]) goes
+//! through the same queue, retries and worker. Its row references the `notification`, not a
+//! message: it is never shown on the ticket, and its outcome never touches the ticket.
+//!
 //! `compose` builds the bytes (pure), `queue` is the SQL, `sender` the worker, `smtp_url`
 //! parses `smtp[s]://` URLs into lettre transports.
 
@@ -25,7 +29,7 @@ pub mod queue;
 pub mod sender;
 pub mod smtp_url;
 
-pub use compose::{ComposeError, OutgoingAttachment, OutgoingEmail};
+pub use compose::{ComposeError, NotificationEmail, OutgoingAttachment, OutgoingEmail};
 pub use sender::{run, send_due};
 pub use smtp_url::{SmtpSecurity, SmtpUrl, SmtpUrlError};
 
@@ -41,6 +45,9 @@ pub enum OutboxError {
     /// This message already has an outbox row: a message is sent once.
     #[error("message {0} is already in the outbox")]
     AlreadyQueued(i64),
+    /// This notification already has an outbox row: it is mailed once.
+    #[error("notification {0} is already in the outbox")]
+    NotificationAlreadyQueued(i64),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -55,6 +62,24 @@ pub async fn enqueue(conn: &mut PgConnection, mail: &OutgoingEmail) -> Result<i6
         .map_err(|e| match &e {
             sqlx::Error::Database(d) if d.constraint() == Some("outbox_message_id_key") => {
                 OutboxError::AlreadyQueued(mail.message_id)
+            }
+            _ => OutboxError::Db(e),
+        })
+}
+
+/// Builds a notification mail ([`compose::build_notification`], dated now) and inserts its
+/// outbox row inside the caller's transaction. Returns the outbox id.
+#[tracing::instrument(skip_all, fields(mailbox.id = mail.mailbox_id, notification.id = mail.notification_id))]
+pub async fn enqueue_notification(
+    conn: &mut PgConnection,
+    mail: &NotificationEmail,
+) -> Result<i64, OutboxError> {
+    let composed = compose::build_notification(mail, OffsetDateTime::now_utc())?;
+    queue::insert_notification(conn, mail.mailbox_id, mail.notification_id, &composed)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some("outbox_notification_id_key") => {
+                OutboxError::NotificationAlreadyQueued(mail.notification_id)
             }
             _ => OutboxError::Db(e),
         })

@@ -1,6 +1,9 @@
 //! The `outbox` table: enqueue, claim the next due row (`FOR UPDATE SKIP LOCKED`), record
 //! what became of a send. Every function runs on the caller's connection or transaction.
 //!
+//! A row carries either an agent's reply (`message_id`) or a notification mail
+//! (`notification_id`, an @mention mailed to an offline agent); see [`DueMail::notification_id`].
+//!
 //! A row is `queued` until a send outcome is recorded: `sent`, or `failed` for a permanent
 //! failure. The claim's row lock is held while the mail is handed to SMTP, so two workers
 //! never send the same row at once, and a worker that dies mid-send releases it with its
@@ -18,8 +21,13 @@ pub const CHANNEL: &str = "outbox";
 #[derive(Debug, Clone, FromRow)]
 pub struct DueMail {
     pub outbox_id: i64,
-    pub message_id: i64,
+    /// The reply's `message` row; `None` for a notification mail.
+    pub message_id: Option<i64>,
+    /// The `notification` a notification mail tells about; `None` for a reply. Its outcome
+    /// touches neither a message nor the ticket.
+    pub notification_id: Option<i64>,
     pub mailbox_id: i64,
+    /// The ticket of the reply or of the notification.
     pub ticket_id: i64,
     pub envelope_from: String,
     pub envelope_to: Vec<String>,
@@ -30,7 +38,7 @@ pub struct DueMail {
     pub smtp_url: Option<String>,
 }
 
-/// Inserts the outbox row for `message_id` and wakes the sender when the caller's
+/// Inserts the outbox row for the reply `message_id` and wakes the sender when the caller's
 /// transaction commits (NOTIFY is delivered at commit).
 pub async fn insert(
     conn: &mut PgConnection,
@@ -54,6 +62,31 @@ pub async fn insert(
     Ok(id)
 }
 
+/// Inserts the outbox row for a notification mail about `notification_id` and wakes the
+/// sender when the caller's transaction commits. A second row for the same notification
+/// violates `outbox_notification_id_key`.
+pub async fn insert_notification(
+    conn: &mut PgConnection,
+    mailbox_id: i64,
+    notification_id: i64,
+    mail: &Composed,
+) -> sqlx::Result<i64> {
+    let id = sqlx::query_scalar(
+        "insert into outbox (notification_id, mailbox_id, envelope_from, envelope_to, raw)
+         values ($1, $2, $3, $4, $5)
+         returning outbox_id",
+    )
+    .bind(notification_id)
+    .bind(mailbox_id)
+    .bind(&mail.envelope_from)
+    .bind(&mail.envelope_to)
+    .bind(&mail.raw)
+    .fetch_one(&mut *conn)
+    .await?;
+    notify(conn).await?;
+    Ok(id)
+}
+
 async fn notify(conn: &mut PgConnection) -> sqlx::Result<()> {
     sqlx::query("select pg_notify($1, '')")
         .bind(CHANNEL)
@@ -66,10 +99,12 @@ async fn notify(conn: &mut PgConnection) -> sqlx::Result<()> {
 /// holds. The lock lasts until the caller's transaction ends.
 pub async fn claim_due(conn: &mut PgConnection) -> sqlx::Result<Option<DueMail>> {
     sqlx::query_as(
-        "select o.outbox_id, o.message_id, o.mailbox_id, m.ticket_id, o.envelope_from,
+        "select o.outbox_id, o.message_id, o.notification_id, o.mailbox_id,
+                coalesce(m.ticket_id, n.ticket_id) as ticket_id, o.envelope_from,
                 o.envelope_to, o.raw, o.attempts, mb.smtp_url
          from outbox o
-         join message m on m.message_id = o.message_id
+         left join message m on m.message_id = o.message_id
+         left join notification n on n.notification_id = o.notification_id
          join mailbox mb on mb.mailbox_id = o.mailbox_id
          where o.state = 'queued' and o.next_attempt_at <= now()
          order by o.next_attempt_at, o.outbox_id
@@ -90,12 +125,14 @@ pub async fn mark_sent(conn: &mut PgConnection, mail: &DueMail) -> sqlx::Result<
     .bind(mail.outbox_id)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "update message set delivery_state = 'sent', delivery_error = null where message_id = $1",
-    )
-    .bind(mail.message_id)
-    .execute(&mut *conn)
-    .await?;
+    if let Some(message_id) = mail.message_id {
+        sqlx::query(
+            "update message set delivery_state = 'sent', delivery_error = null where message_id = $1",
+        )
+        .bind(message_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -120,7 +157,9 @@ pub async fn mark_retry(
 }
 
 /// A permanent failure: the row and the message become `failed` with the error, the ticket
-/// gets a `delivery_failed` event and is reopened so that an agent sees it.
+/// gets a `delivery_failed` event and is reopened so that an agent sees it. For a
+/// notification mail only the row fails: the in-app notification is still there, and the
+/// customer's ticket is none of its business.
 pub async fn mark_failed(conn: &mut PgConnection, mail: &DueMail, error: &str) -> sqlx::Result<()> {
     sqlx::query(
         "update outbox set state = 'failed', attempts = attempts + 1, last_error = $2
@@ -130,10 +169,13 @@ pub async fn mark_failed(conn: &mut PgConnection, mail: &DueMail, error: &str) -
     .bind(error)
     .execute(&mut *conn)
     .await?;
+    let Some(message_id) = mail.message_id else {
+        return Ok(());
+    };
     sqlx::query(
         "update message set delivery_state = 'failed', delivery_error = $2 where message_id = $1",
     )
-    .bind(mail.message_id)
+    .bind(message_id)
     .bind(error)
     .execute(&mut *conn)
     .await?;
@@ -141,7 +183,7 @@ pub async fn mark_failed(conn: &mut PgConnection, mail: &DueMail, error: &str) -
         conn,
         mail.ticket_id,
         "delivery_failed",
-        json!({"message_id": mail.message_id, "error": error}),
+        json!({"message_id": message_id, "error": error}),
     )
     .await?;
     let reopened_from: Option<String> = sqlx::query_scalar(

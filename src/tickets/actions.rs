@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
-use super::STATUSES;
+use super::{STATUSES, mentions};
 
 /// Ticket priorities, lowest first.
 pub const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
@@ -283,40 +283,17 @@ pub async fn set_spam(
     Ok(())
 }
 
-/// `@handle` mentions in a note: the handle is the local part of an agent's email or their
-/// name without spaces, case-insensitive (`@dana`, `@dana.lee`, `@DanaLee`).
-pub fn mention_handles(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for (i, _) in text.match_indices('@') {
-        // An address like a@b.c is not a mention: the @ must start a word.
-        if i > 0
-            && text[..i]
-                .chars()
-                .next_back()
-                .is_some_and(|c| c.is_alphanumeric() || c == '.')
-        {
-            continue;
-        }
-        let handle: String = text[i + 1..]
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
-            .collect();
-        let handle = handle.trim_end_matches(['.', '-', '_']).to_lowercase();
-        if !handle.is_empty() && !out.contains(&handle) {
-            out.push(handle);
-        }
-    }
-    out
-}
-
 /// Writes an internal note; every @mentioned agent (who can see the mailbox) gets a
-/// notification. Returns the note's message id.
+/// notification, and those offline also an email through the outbox (see
+/// [`super::mentions`]), all in one transaction. `public_url` is the base of the ticket link
+/// in that email. Returns the note's message id.
 pub async fn add_note(
     pool: &PgPool,
     actor: i64,
     visible: Option<&[i64]>,
     number: i64,
     text: &str,
+    public_url: &str,
 ) -> Result<i64, ActionError> {
     let text = text.trim();
     if text.is_empty() {
@@ -340,26 +317,35 @@ pub async fn add_note(
     .bind(text)
     .fetch_one(&mut *tx)
     .await?;
-    let handles = mention_handles(text);
-    if !handles.is_empty() {
-        // Only agents who can see the ticket's mailbox are notified.
-        sqlx::query(
-            "insert into notification (agent_id, ticket_id, message_id, kind)
-             select a.agent_id, $1, $2, 'mention' from agent a
-             where a.agent_id <> $3
-               and (lower(split_part(a.email, '@', 1)) = any($4) or lower(replace(a.name, ' ', '')) = any($4)
-                    or lower(replace(a.name, ' ', '.')) = any($4))
-               and (a.role in ('admin', 'lead') or exists (
-                    select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
-                    join ticket t on t.mailbox_id = tm.mailbox_id
-                    where m.agent_id = a.agent_id and t.ticket_id = $1))",
-        )
-        .bind(number)
-        .bind(id)
-        .bind(actor)
-        .bind(&handles)
-        .execute(&mut *tx)
-        .await?;
+    let mentioned =
+        mentions::notify_mentioned(&mut tx, number, id, actor, &mentions::mention_handles(text))
+            .await?;
+    if mentioned.iter().any(|m| m.offline) {
+        let (mailbox_id, subject, address, mailbox_name): (i64, String, String, String) =
+            sqlx::query_as(
+                "select t.mailbox_id, t.subject, mb.address, mb.name
+                 from ticket t join mailbox mb using (mailbox_id) where t.ticket_id = $1",
+            )
+            .bind(number)
+            .fetch_one(&mut *tx)
+            .await?;
+        let note = mentions::NoteRef {
+            ticket: number,
+            ticket_subject: &subject,
+            mailbox_id,
+            mailbox_address: &address,
+            mailbox_name: &mailbox_name,
+            author_name: &name,
+            author_email: &email,
+            text,
+            public_url,
+        };
+        mentions::queue_mention_mails(&mut tx, &note, &mentioned)
+            .await
+            .map_err(|e| match e {
+                crate::outbox::OutboxError::Db(d) => ActionError::Db(d),
+                other => ActionError::Invalid(other.to_string()),
+            })?;
     }
     sqlx::query("delete from draft where ticket_id = $1 and kind = 'note' and owner_agent_id = $2")
         .bind(number)
@@ -430,21 +416,6 @@ pub async fn read_notifications(pool: &PgPool, agent_id: i64, number: i64) -> sq
         .execute(pool)
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mentions_are_words_starting_with_at() {
-        assert_eq!(
-            mention_handles("@dana please check, cc @Lee.Park."),
-            ["dana", "lee.park"]
-        );
-        assert!(mention_handles("mail bob@example.com").is_empty());
-        assert_eq!(mention_handles("@dana @dana"), ["dana"]);
-    }
 }
 
 /// Reopens snoozed tickets whose `snoozed_until` (UTC) has passed; returns how many.

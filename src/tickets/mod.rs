@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod drafts;
 pub mod inbox;
+pub mod mentions;
 pub mod reply;
 
 use serde::Serialize;

@@ -323,6 +323,7 @@ async fn post_note(
         who.visible.as_deref(),
         number,
         &body.text,
+        &state.config.public_url,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))

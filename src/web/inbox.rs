@@ -12,6 +12,7 @@ use super::session::CurrentAgent;
 use super::{AppError, AppState, fmt};
 use crate::auth::{self, Agent};
 use crate::tickets::inbox::{self, AssigneeFilter, Folder, InboxQuery, InboxRow, Sort};
+use crate::timezone::AgentTimeZone;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -77,7 +78,8 @@ struct RowView {
     tags: Vec<String>,
     priority: String,
     status: String,
-    age: String,
+    /// Last activity, in the agent's zone.
+    at: fmt::Moment,
     message_count: i32,
     unread: bool,
     /// Someone else is viewing the ticket / writing on it; names for the tooltip.
@@ -86,8 +88,9 @@ struct RowView {
     presence: String,
 }
 
-impl From<InboxRow> for RowView {
-    fn from(r: InboxRow) -> Self {
+impl RowView {
+    /// The row as the agent in `tz` sees it at `now`.
+    fn new(r: InboxRow, now: time::OffsetDateTime, tz: &AgentTimeZone) -> Self {
         RowView {
             number: r.number,
             customer: r
@@ -102,7 +105,7 @@ impl From<InboxRow> for RowView {
             tags: r.tags,
             priority: r.priority,
             status: r.status,
-            age: fmt::age(r.last_message_at),
+            at: fmt::moment(r.last_message_at, now, tz),
             message_count: r.message_count,
             unread: r.unread,
             viewing: !r.presence.is_empty(),
@@ -279,6 +282,12 @@ async fn show_inbox(
             ("sort", &filters.sort),
         ],
     );
+    let tz = AgentTimeZone::from_stored(&who.agent.time_zone);
+    let now = time::OffsetDateTime::now_utc();
+    let rows = rows
+        .into_iter()
+        .map(|r| RowView::new(r, now, &tz))
+        .collect();
     render(&InboxPage {
         here,
         me: who.agent,
@@ -287,7 +296,7 @@ async fn show_inbox(
         mailboxes: mailbox_nav,
         tags: tag_nav,
         title,
-        rows: rows.into_iter().map(RowView::from).collect(),
+        rows,
         next_href,
         agents,
         filters,

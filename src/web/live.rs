@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::session::CurrentAgent;
 use super::{AppError, AppState};
+use crate::auth;
 use crate::live::{self, LiveEvent};
 use crate::tickets::drafts;
 
@@ -46,15 +47,32 @@ pub fn router() -> Router<AppState> {
 /// The agent's live events, each with an id. The first event is `ready`; a browser that
 /// reconnects sends the last id it saw (`Last-Event-ID`, which `EventSource` does by itself)
 /// and gets a `resync` first, since events of the gap are not kept. A slow client that falls
-/// behind gets a `resync` too.
+/// behind gets a `resync` too. While the stream is open the agent counts as seen (online),
+/// renewed every [`auth::SEEN_EVERY_SECS`].
 async fn stream_events(
     State(state): State<AppState>,
     who: CurrentAgent,
     headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = state.live.subscribe();
-    let reconnected = headers.contains_key("last-event-id");
-    let first = if reconnected {
+    struct Open {
+        rx: tokio::sync::broadcast::Receiver<LiveEvent>,
+        visible: Option<Vec<i64>>,
+        pool: sqlx::PgPool,
+        agent_id: i64,
+        seen: tokio::time::Interval,
+        id: u64,
+    }
+    let mut seen = tokio::time::interval(Duration::from_secs(auth::SEEN_EVERY_SECS as u64));
+    seen.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let open = Open {
+        rx: state.live.subscribe(),
+        visible: who.visible,
+        pool: state.pool.clone(),
+        agent_id: who.agent.agent_id,
+        seen,
+        id: 0,
+    };
+    let first = if headers.contains_key("last-event-id") {
         Event::default()
             .event("resync")
             .data("{\"kind\":\"resync\"}")
@@ -62,31 +80,36 @@ async fn stream_events(
         Event::default().event("ready").data("{}")
     };
     let head = futures::stream::once(async move { Ok(first.id("0")) });
-    let events = futures::stream::unfold(
-        (rx, who.visible, 0u64),
-        |(mut rx, visible, mut id)| async move {
-            loop {
-                let ev = match rx.recv().await {
+    let events = futures::stream::unfold(open, |mut open| async move {
+        loop {
+            let ev = tokio::select! {
+                r = open.rx.recv() => match r {
                     Ok(ev) => ev,
                     Err(RecvError::Lagged(_)) => LiveEvent::Resync,
                     Err(RecvError::Closed) => return None,
-                };
-                let allowed = match (ev.mailbox(), &visible) {
-                    (None, _) | (_, None) => true,
-                    (Some(m), Some(v)) => v.contains(&m),
-                };
-                if allowed {
-                    id += 1;
-                    let data = serde_json::to_string(&ev).unwrap_or_default();
-                    let event = Event::default()
-                        .event(ev.name())
-                        .id(id.to_string())
-                        .data(data);
-                    return Some((Ok(event), (rx, visible, id)));
+                },
+                _ = open.seen.tick() => {
+                    if let Err(e) = auth::touch_seen(&open.pool, open.agent_id).await {
+                        tracing::warn!(error = %e, agent.id = open.agent_id, "cannot record that an agent is online");
+                    }
+                    continue;
                 }
+            };
+            let allowed = match (ev.mailbox(), &open.visible) {
+                (None, _) | (_, None) => true,
+                (Some(m), Some(v)) => v.contains(&m),
+            };
+            if allowed {
+                open.id += 1;
+                let data = serde_json::to_string(&ev).unwrap_or_default();
+                let event = Event::default()
+                    .event(ev.name())
+                    .id(open.id.to_string())
+                    .data(data);
+                return Some((Ok(event), open));
             }
-        },
-    );
+        }
+    });
     Sse::new(head.chain(events)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

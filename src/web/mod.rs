@@ -11,6 +11,7 @@ mod login;
 mod page;
 mod search;
 mod session;
+mod settings;
 mod tickets;
 
 use std::sync::Arc;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::router())
         .merge(tickets::router())
         .merge(search::router())
+        .merge(settings::router())
         .merge(live::router())
         .nest_service("/static", ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")))
         .nest("/api/v1", api::router())

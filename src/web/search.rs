@@ -28,7 +28,8 @@ struct HitView {
     subject: String,
     status: String,
     customer: String,
-    age: String,
+    /// Last activity, in the agent's zone.
+    at: super::fmt::Moment,
     /// Escaped text with `<mark>` around matches.
     excerpt_html: String,
 }
@@ -50,6 +51,8 @@ async fn show_search(
     let hits = search::search(&state.pool, who.visible.as_deref(), &p.q, 50).await?;
     let unread_notifications =
         crate::tickets::actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
+    let tz = crate::timezone::AgentTimeZone::from_stored(&who.agent.time_zone);
+    let now = time::OffsetDateTime::now_utc();
     let hits = hits
         .into_iter()
         .map(|h| HitView {
@@ -57,7 +60,7 @@ async fn show_search(
             customer: h.customer_name.or(h.customer_email).unwrap_or_default(),
             subject: h.subject,
             status: h.status,
-            age: fmt::age(h.last_message_at),
+            at: fmt::moment(h.last_message_at, now, &tz),
             excerpt_html: search::excerpt_html(&h.excerpt),
         })
         .collect();

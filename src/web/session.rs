@@ -13,7 +13,8 @@ use crate::auth::{self, Agent};
 pub const AGENT_KEY: &str = "agent_id";
 
 /// The signed-in agent and the mailboxes they may see (`None` = all). Pages that take this
-/// redirect to `/login` when nobody is signed in.
+/// redirect to `/login` when nobody is signed in. Taking it marks the agent as seen (online,
+/// see [`auth::OFFLINE_AFTER_SECS`]).
 pub struct CurrentAgent {
     pub agent: Agent,
     pub visible: Option<Vec<i64>>,
@@ -52,7 +53,7 @@ impl FromRequestParts<AppState> for CurrentAgent {
         let Some(agent_id) = agent_id else {
             return Err(LoginRedirect(next).into_response());
         };
-        let agent = match auth::find_agent(&state.pool, agent_id).await {
+        let agent = match auth::find_agent_seen(&state.pool, agent_id).await {
             Ok(Some(a)) => a,
             Ok(None) => {
                 let _ = session.flush().await;

@@ -14,6 +14,7 @@ use super::session::CurrentAgent;
 use super::{AppError, AppState, fmt};
 use crate::auth::{self, Agent};
 use crate::tickets::{self, actions, reply};
+use crate::timezone::AgentTimeZone;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -56,7 +57,8 @@ struct ItemView {
     author_email: String,
     to: String,
     cc: String,
-    at: String,
+    /// When, in the agent's zone.
+    at: fmt::Moment,
     text: String,
     quoted: String,
     has_html: bool,
@@ -258,6 +260,8 @@ async fn ticket_page(
     let unread_notifications =
         actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
 
+    let tz = AgentTimeZone::from_stored(&who.agent.time_zone);
+    let now = time::OffsetDateTime::now_utc();
     let mut items: Vec<(time::OffsetDateTime, i64, ItemView)> = Vec::new();
     for m in &t.messages {
         let (text, quoted) = fmt::split_quoted(&m.text);
@@ -281,7 +285,7 @@ async fn ticket_page(
                     .unwrap_or_default(),
                 to: join_addrs(&m.to.0),
                 cc: join_addrs(&m.cc.0),
-                at: fmt::datetime(m.created_at),
+                at: fmt::moment(m.created_at, now, &tz),
                 text,
                 quoted,
                 has_html: m.html.is_some(),
@@ -322,7 +326,7 @@ async fn ticket_page(
                 author_email: String::new(),
                 to: String::new(),
                 cc: String::new(),
-                at: fmt::datetime(e.created_at),
+                at: fmt::moment(e.created_at, now, &tz),
                 text: event_text(&e.kind, &e.detail.0, &agents),
                 quoted: String::new(),
                 has_html: false,
@@ -461,20 +465,21 @@ async fn post_assign(
 #[derive(Deserialize)]
 struct StatusForm {
     status: String,
-    /// `YYYY-MM-DDTHH:MM` (UTC) from a datetime-local input, for `snoozed`.
+    /// `YYYY-MM-DDTHH:MM` from a datetime-local input, in the agent's time zone, for `snoozed`.
     snooze_until: Option<String>,
 }
 
-/// Parses a `datetime-local` value as UTC.
-fn parse_local(s: &str) -> Result<time::OffsetDateTime, AppError> {
+/// Parses a `datetime-local` value as wall-clock time in the agent's zone (a time skipped by
+/// a DST change counts from after the gap); returns the UTC instant.
+fn parse_local(s: &str, tz: &AgentTimeZone) -> Result<time::OffsetDateTime, AppError> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    time::PrimitiveDateTime::parse(s.trim(), &fmt)
-        .map(|p| p.assume_utc())
-        .map_err(|_| {
-            AppError::BadRequest(format!(
-                "invalid snooze time {s:?} (expected YYYY-MM-DDTHH:MM)"
-            ))
-        })
+    let bad = || {
+        AppError::BadRequest(format!(
+            "invalid snooze time {s:?} (expected YYYY-MM-DDTHH:MM)"
+        ))
+    };
+    let local = time::PrimitiveDateTime::parse(s.trim(), &fmt).map_err(|_| bad())?;
+    tz.from_local(local).ok_or_else(bad)
 }
 
 async fn post_status(
@@ -490,7 +495,10 @@ async fn post_status(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        Some(s) => Some(parse_local(s)?),
+        Some(s) => Some(parse_local(
+            s,
+            &AgentTimeZone::from_stored(&who.agent.time_zone),
+        )?),
         None => None,
     };
     let mut tx = state.pool.begin().await?;
@@ -600,6 +608,7 @@ async fn post_note(
         who.visible.as_deref(),
         number,
         &f.text,
+        &state.config.public_url,
     )
     .await
     .map_err(AppError::from)?;
@@ -874,7 +883,8 @@ struct NotificationView {
     ticket: i64,
     subject: String,
     author: String,
-    at: String,
+    /// When, in the agent's zone.
+    at: fmt::Moment,
     read: bool,
 }
 
@@ -891,6 +901,8 @@ async fn show_notifications(
     who: CurrentAgent,
 ) -> Result<Response, PageError> {
     let rows = actions::notifications(&state.pool, who.agent.agent_id).await?;
+    let tz = AgentTimeZone::from_stored(&who.agent.time_zone);
+    let now = time::OffsetDateTime::now_utc();
     let unread_notifications = rows.iter().filter(|r| !r.read).count() as i64;
     let items = rows
         .into_iter()
@@ -898,7 +910,7 @@ async fn show_notifications(
             ticket: r.ticket_id,
             subject: r.subject,
             author: r.author.unwrap_or_default(),
-            at: fmt::datetime(r.created_at),
+            at: fmt::moment(r.created_at, now, &tz),
             read: r.read,
         })
         .collect();

@@ -864,3 +864,67 @@ async fn two_agents_in_two_browsers_see_each_other_share_the_draft_and_the_stale
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn inbox_filters_apply_on_change_and_statuses_read_capitalised() {
+    let (db, _mb) = seeded(&[
+        "23-reply-in-reply-to-only-a.eml",
+        "24-cc-reply-to-original-a.eml",
+    ])
+    .await;
+    let urgent = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    sqlx::query("update ticket set priority = 'urgent' where ticket_id = $1")
+        .bind(urgent)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+
+    let inbox = chrome.text("table.tickets").await;
+    assert!(inbox.contains("· Open"), "{inbox}");
+    assert!(!inbox.contains("· open"), "{inbox}");
+    assert_eq!(
+        chrome
+            .js("return document.querySelectorAll('form.filters button').length;")
+            .await,
+        json!(0),
+        "no Apply button while JavaScript runs"
+    );
+
+    // Choosing a priority applies the filter at once.
+    let priority = chrome.find("form.filters select[name=priority]").await;
+    chrome
+        .navigating(async { priority.select_by_value("urgent").await.unwrap() })
+        .await;
+    assert!(
+        chrome.path().await.contains("priority=urgent"),
+        "{}",
+        chrome.path().await
+    );
+    let rows = chrome
+        .client
+        .find_all(Locator::Css("tr.row"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "only the urgent ticket");
+
+    // Labels are capitalised, the values sent stay lowercase.
+    chrome.goto(&app.url(&format!("/tickets/{urgent}"))).await;
+    assert_eq!(
+        chrome
+            .js("return [...document.querySelectorAll('#status option')].map(o => [o.value, o.text]);")
+            .await,
+        json!([
+            ["open", "Open"],
+            ["pending", "Pending"],
+            ["snoozed", "Snoozed"],
+            ["closed", "Closed"]
+        ])
+    );
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -1,0 +1,235 @@
+//! @mentions in internal notes: who is mentioned, their in-app notifications, and the email
+//! that an offline mentioned agent gets on top.
+//!
+//! Offline means not seen in the web UI for [`crate::auth::OFFLINE_AFTER_SECS`] when the note
+//! is written (`agent.last_seen_at`, kept in PostgreSQL so that every node agrees). The mail
+//! goes through the outbox in the note's transaction, so it is sent once the note exists and
+//! never for a note that was rolled back; it is one outbox row per notification, never two.
+
+use rand::RngCore;
+use sqlx::PgConnection;
+
+use crate::auth::OFFLINE_AFTER_SECS;
+use crate::ingest::parse::EmailAddress;
+use crate::outbox::{self, NotificationEmail, OutboxError};
+
+/// `@handle` mentions in a note: the handle is the local part of an agent's email or their
+/// name without spaces, case-insensitive (`@dana`, `@dana.lee`, `@DanaLee`).
+pub fn mention_handles(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices('@') {
+        // An address like a@b.c is not a mention: the @ must start a word.
+        if i > 0
+            && text[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '.')
+        {
+            continue;
+        }
+        let handle: String = text[i + 1..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .collect();
+        let handle = handle.trim_end_matches(['.', '-', '_']).to_lowercase();
+        if !handle.is_empty() && !out.contains(&handle) {
+            out.push(handle);
+        }
+    }
+    out
+}
+
+/// A mentioned agent who got a notification.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Mentioned {
+    pub notification_id: i64,
+    pub agent_id: i64,
+    pub email: String,
+    pub name: String,
+    /// Not seen in the web UI for [`OFFLINE_AFTER_SECS`] (or never).
+    pub offline: bool,
+}
+
+/// The note being told about, as the mail needs it.
+#[derive(Debug, Clone)]
+pub struct NoteRef<'a> {
+    /// The ticket number.
+    pub ticket: i64,
+    pub ticket_subject: &'a str,
+    pub mailbox_id: i64,
+    /// The mailbox's address (From and envelope sender) and name.
+    pub mailbox_address: &'a str,
+    pub mailbox_name: &'a str,
+    pub author_name: &'a str,
+    pub author_email: &'a str,
+    /// The note as written.
+    pub text: &'a str,
+    /// `FRONTDESK_PUBLIC_URL` (e.g. `https://desk.example.com`); empty gives a relative link.
+    pub public_url: &'a str,
+}
+
+/// Notifies every agent mentioned in note `message_id` who can see the ticket's mailbox (not
+/// the author), and says which of them are offline.
+pub async fn notify_mentioned(
+    conn: &mut PgConnection,
+    ticket: i64,
+    message_id: i64,
+    author: i64,
+    handles: &[String],
+) -> sqlx::Result<Vec<Mentioned>> {
+    if handles.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(
+        "with n as (
+            insert into notification (agent_id, ticket_id, message_id, kind)
+            select a.agent_id, $1, $2, 'mention' from agent a
+            where a.agent_id <> $3
+              and (lower(split_part(a.email, '@', 1)) = any($4) or lower(replace(a.name, ' ', '')) = any($4)
+                   or lower(replace(a.name, ' ', '.')) = any($4))
+              and (a.role in ('admin', 'lead') or exists (
+                   select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
+                   join ticket t on t.mailbox_id = tm.mailbox_id
+                   where m.agent_id = a.agent_id and t.ticket_id = $1))
+            returning notification_id, agent_id
+         )
+         select n.notification_id, a.agent_id, a.email, a.name,
+                (a.last_seen_at is null or a.last_seen_at < now() - make_interval(secs => $5)) as offline
+         from n join agent a using (agent_id)
+         order by a.agent_id",
+    )
+    .bind(ticket)
+    .bind(message_id)
+    .bind(author)
+    .bind(handles)
+    .bind(f64::from(OFFLINE_AFTER_SECS))
+    .fetch_all(conn)
+    .await
+}
+
+/// The mail telling `to` about the note: `[#N] Dana mentioned you: <subject>`, the note, and
+/// a link to the ticket. Pure apart from the random part of the Message-ID.
+pub fn mention_mail(note: &NoteRef<'_>, to: &Mentioned) -> NotificationEmail {
+    let domain = note
+        .mailbox_address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_else(|| "frontdesk.invalid".into());
+    let mut rnd = [0u8; 8];
+    rand::rng().fill_bytes(&mut rnd);
+    let link = format!(
+        "{}/tickets/{}",
+        note.public_url.trim_end_matches('/'),
+        note.ticket
+    );
+    let text = format!(
+        "{author} mentioned you in an internal note on ticket #{n} \"{subject}\":\n\n{note}\n\n\
+         Open the ticket: {link}\n\n\
+         -- \nYou get this mail because you were not signed in to Frontdesk when you were \
+         mentioned. Internal notes are never sent to the customer.\n",
+        author = note.author_name,
+        n = note.ticket,
+        subject = note.ticket_subject,
+        note = note.text.trim_end(),
+    );
+    NotificationEmail {
+        mailbox_id: note.mailbox_id,
+        notification_id: to.notification_id,
+        from_name: format!("{} via {}", note.author_name, note.mailbox_name),
+        from_address: note.mailbox_address.to_string(),
+        to: EmailAddress {
+            email: to.email.clone(),
+            name: Some(to.name.clone()),
+        },
+        reply_to: Some(EmailAddress {
+            email: note.author_email.to_string(),
+            name: Some(note.author_name.to_string()),
+        }),
+        subject: format!(
+            "[#{}] {} mentioned you: {}",
+            note.ticket, note.author_name, note.ticket_subject
+        ),
+        header_message_id: format!(
+            "fd.mention.{}.{}@{domain}",
+            to.notification_id,
+            hex::encode(rnd)
+        ),
+        text,
+    }
+}
+
+/// Queues a mention mail for each offline agent in `mentioned`, in the caller's transaction.
+/// Returns how many were queued. A mail that cannot be built (an agent's address the mail
+/// library refuses) is logged and skipped: the in-app notification still stands, and the
+/// note must not fail because of it.
+pub async fn queue_mention_mails(
+    conn: &mut PgConnection,
+    note: &NoteRef<'_>,
+    mentioned: &[Mentioned],
+) -> Result<usize, OutboxError> {
+    let mut queued = 0;
+    for m in mentioned.iter().filter(|m| m.offline) {
+        match outbox::enqueue_notification(conn, &mention_mail(note, m)).await {
+            Ok(_) => queued += 1,
+            Err(OutboxError::Compose(e)) => {
+                tracing::warn!(error = %e, agent.id = m.agent_id, ticket.number = note.ticket, "mention mail not queued");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_words_starting_with_at() {
+        assert_eq!(
+            mention_handles("@dana please check, cc @Lee.Park."),
+            ["dana", "lee.park"]
+        );
+        assert!(mention_handles("mail bob@example.com").is_empty());
+        assert_eq!(mention_handles("@dana @dana"), ["dana"]);
+    }
+
+    fn note<'a>(public_url: &'a str) -> NoteRef<'a> {
+        NoteRef {
+            ticket: 42,
+            ticket_subject: "Drucker brennt",
+            mailbox_id: 1,
+            mailbox_address: "support@example.com",
+            mailbox_name: "Example Support",
+            author_name: "Dana Lee",
+            author_email: "dana@example.com",
+            text: "@lee.park can you check?",
+            public_url,
+        }
+    }
+
+    fn lee() -> Mentioned {
+        Mentioned {
+            notification_id: 7,
+            agent_id: 2,
+            email: "lee.park@example.com".into(),
+            name: "Lee Park".into(),
+            offline: true,
+        }
+    }
+
+    #[test]
+    fn a_mention_mail_names_author_ticket_and_links_to_it() {
+        let m = mention_mail(&note("https://desk.example.com/"), &lee());
+        assert_eq!(m.subject, "[#42] Dana Lee mentioned you: Drucker brennt");
+        assert!(m.text.contains("@lee.park can you check?"));
+        assert!(m.text.contains("https://desk.example.com/tickets/42\n"));
+        assert_eq!(m.to.email, "lee.park@example.com");
+        assert_eq!(m.reply_to.unwrap().email, "dana@example.com");
+        assert!(m.header_message_id.starts_with("fd.mention.7."));
+        assert!(m.header_message_id.ends_with("@example.com"));
+        // Without a public URL the link is relative.
+        let m = mention_mail(&note(""), &lee());
+        assert!(m.text.contains("Open the ticket: /tickets/42\n"));
+    }
+}

@@ -1,0 +1,227 @@
+//! @mentions in internal notes: an agent who is offline gets one email through the outbox and
+//! a real SMTP server (the shared sink); an agent who is online gets none. The mail is machine
+//! mail to a colleague, never part of the customer's conversation.
+
+use axum::http::StatusCode;
+use frontdesk::outbox::{self, OutboxError};
+use sqlx::PgPool;
+
+use crate::support::smtp::{received_for, sink_dir, sink_url};
+use crate::support::{SUPPORT, TestDb, random_name};
+use crate::web::{Browser, agent};
+
+/// A mailbox sending through the shared sink, and a ticket on it. Returns the ticket number.
+async fn ticket(pool: &PgPool) -> i64 {
+    let mailbox_id = frontdesk::mailboxes::upsert_mailbox(
+        pool,
+        "Example Support",
+        SUPPORT,
+        "imap://unused:unused@127.0.0.1:1/INBOX",
+        Some(&sink_url()),
+    )
+    .await
+    .unwrap();
+    sqlx::query_scalar(
+        "insert into ticket (mailbox_id, subject) values ($1, 'Printer on fire') returning ticket_id",
+    )
+    .bind(mailbox_id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Dana (signed in) and Lee, whose address is unique to this run so that the shared sink's
+/// mail for Lee is this test's. Returns Dana's browser, Lee's id and Lee's address.
+async fn dana_and_lee(db: &TestDb) -> (Browser, i64, String) {
+    agent(
+        db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let lee_email = format!("{}@example.com", random_name("lee"));
+    let lee = agent(db, &lee_email, "Lee Park", frontdesk::auth::Role::Agent).await;
+    let mut dana = Browser::new(db);
+    dana.login("dana@example.com", "correct horse battery")
+        .await;
+    (dana, lee, lee_email)
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_offline_mentioned_agent_gets_exactly_one_mail_outside_the_customer_thread() {
+    let db = TestDb::new().await;
+    let n = ticket(&db.pool).await;
+    let (mut dana, lee, lee_email) = dana_and_lee(&db).await;
+    // Lee is an agent: mentions reach only agents who can see the mailbox.
+    sqlx::query("insert into team (name) values ('Support')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into team_member (team_id, agent_id) select team_id, $1 from team")
+        .bind(lee)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into team_mailbox (team_id, mailbox_id) select team_id, mailbox_id from team, mailbox")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let posted = dana
+        .post(
+            &format!("/tickets/{n}/notes"),
+            &[("text", "@lee.park can you check the fuse box?")],
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        count(&db.pool, "select count(*) from notification").await,
+        1,
+        "the in-app notification"
+    );
+    assert_eq!(count(&db.pool, "select count(*) from outbox").await, 1);
+
+    // Two passes: the mail is sent once, and a later pass sends nothing again.
+    outbox::send_due(&db.pool).await.unwrap();
+    outbox::send_due(&db.pool).await.unwrap();
+    let mails = received_for(&sink_dir(), &lee_email);
+    assert_eq!(mails.len(), 1, "exactly one mail for Lee");
+    let m = &mails[0];
+    assert_eq!(
+        m.rcpt_tos,
+        [lee_email.as_str()],
+        "only Lee, never the customer"
+    );
+    assert_eq!(m.mail_from, SUPPORT);
+    assert!(m.header("From").unwrap().contains(SUPPORT));
+    assert!(m.header("To").unwrap().contains(&lee_email));
+    assert!(m.header("Reply-To").unwrap().contains("dana@example.com"));
+    assert_eq!(
+        m.header("Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert!(m.header("In-Reply-To").is_none());
+    assert!(m.header("References").is_none());
+    let parsed = mail_parser::MessageParser::default().parse(&m.raw).unwrap();
+    assert_eq!(
+        parsed.subject(),
+        Some(format!("[#{n}] Dana Lee mentioned you: Printer on fire").as_str())
+    );
+    let body = parsed.body_text(0).unwrap();
+    assert!(
+        body.contains("@lee.park can you check the fuse box?"),
+        "{body}"
+    );
+    let public_url = frontdesk::config::Config::from_env().unwrap().public_url;
+    assert!(
+        body.contains(&format!("{}/tickets/{n}", public_url.trim_end_matches('/'))),
+        "{body}"
+    );
+
+    // Not a ticket message: the note is the ticket's only message, its Message-ID is stored
+    // nowhere, and the ticket's counters are untouched.
+    let (state, message_id): (String, Option<i64>) =
+        sqlx::query_as("select state, message_id from outbox")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), message_id), ("sent", None));
+    let directions: Vec<String> =
+        sqlx::query_scalar("select direction from message where ticket_id = $1")
+            .bind(n)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(directions, ["note"]);
+    let mid = m.header("Message-ID").unwrap();
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from message where '<' || header_message_id || '>' = $1",
+    )
+    .bind(&mid)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, 0);
+    assert_eq!(
+        count(&db.pool, "select message_count::bigint from ticket").await,
+        0
+    );
+
+    // The same notification cannot be queued twice.
+    let notification_id: i64 = sqlx::query_scalar("select notification_id from notification")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let again = frontdesk::outbox::NotificationEmail {
+        mailbox_id: count(&db.pool, "select mailbox_id from mailbox").await,
+        notification_id,
+        from_name: "x".into(),
+        from_address: SUPPORT.into(),
+        to: frontdesk::ingest::parse::EmailAddress {
+            email: lee_email.clone(),
+            name: None,
+        },
+        reply_to: None,
+        subject: "again".into(),
+        header_message_id: format!("{}@example.com", random_name("again")),
+        text: "again".into(),
+    };
+    let mut tx = db.pool.begin().await.unwrap();
+    assert!(matches!(
+        outbox::enqueue_notification(&mut tx, &again).await,
+        Err(OutboxError::NotificationAlreadyQueued(id)) if id == notification_id
+    ));
+    drop(tx);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_online_mentioned_agent_gets_no_mail_and_one_away_for_long_does() {
+    let db = TestDb::new().await;
+    let n = ticket(&db.pool).await;
+    let (mut dana, lee, lee_email) = dana_and_lee(&db).await;
+    sqlx::query("update agent set role = 'admin' where agent_id = $1")
+        .bind(lee)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    // Lee has the inbox open: a signed-in request marks Lee as seen.
+    let mut lee_browser = Browser::new(&db);
+    lee_browser.login(&lee_email, "correct horse battery").await;
+    assert_eq!(lee_browser.get("/inbox").await.status, StatusCode::OK);
+
+    let note = dana
+        .post(&format!("/tickets/{n}/notes"), &[("text", "@lee.park fyi")])
+        .await;
+    assert_eq!(note.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        count(&db.pool, "select count(*) from notification").await,
+        1
+    );
+    assert_eq!(count(&db.pool, "select count(*) from outbox").await, 0);
+    outbox::send_due(&db.pool).await.unwrap();
+    assert!(received_for(&sink_dir(), &lee_email).is_empty());
+
+    // Lee was last seen ten minutes ago: offline now, so the next mention is mailed.
+    sqlx::query(
+        "update agent set last_seen_at = now() - interval '10 minutes' where agent_id = $1",
+    )
+    .bind(lee)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    dana.post(
+        &format!("/tickets/{n}/notes"),
+        &[("text", "@lee.park now?")],
+    )
+    .await;
+    assert_eq!(count(&db.pool, "select count(*) from outbox").await, 1);
+    outbox::send_due(&db.pool).await.unwrap();
+    assert_eq!(received_for(&sink_dir(), &lee_email).len(), 1);
+    db.drop_db().await;
+}
