@@ -38,6 +38,10 @@ pub async fn connect(cfg: &DbConfig, create: bool) -> anyhow::Result<Database> {
             (pg.connect_options(), Some(pg))
         }
     };
+    // Short interactive queries on few cores: a parallel worker's start-up (tens of ms) and JIT
+    // compilation (kicks in above a plan cost, not a duration) cost more than they save and
+    // showed up as p99 spikes in scripts/bench-web; both are off for Frontdesk's connections.
+    let options = options.options([("max_parallel_workers_per_gather", "0"), ("jit", "off")]);
     let pool = PgPoolOptions::new()
         .max_connections(cfg.pool_size)
         .acquire_timeout(Duration::from_secs(10))
