@@ -164,19 +164,29 @@ pub async fn list(
     visible: Option<&[i64]>,
     q: &InboxQuery,
 ) -> sqlx::Result<(Vec<InboxRow>, bool)> {
+    // The page's tickets are chosen by a small inner query (one or two tables: quick to plan,
+    // and the index walk stops after the page); each row's decorations are then looked up per
+    // row. As one many-way join, planning alone took ~2 ms at 1M tickets, more than running it.
     let mut qb = QueryBuilder::new(
         "select t.ticket_id as number, t.subject, t.status, t.priority, t.snippet,
-                c.email as customer_email, c.name as customer_name, mb.address as mailbox_address,
-                a.name as assignee_name,
+                c.email as customer_email, c.name as customer_name,
+                (select mb.address from mailbox mb where mb.mailbox_id = t.mailbox_id) as mailbox_address,
+                (select a.name from agent a where a.agent_id = t.assignee_agent_id) as assignee_name,
                 coalesce((select array_agg(g.name order by g.name) from ticket_tag tt join tag g on g.tag_id = tt.tag_id
                           where tt.ticket_id = t.ticket_id), '{}') as tags,
                 t.message_count, t.created_at, t.last_message_at,
-                coalesce(v.seen_at < t.last_message_at, true) as unread,
+                coalesce((select v.seen_at < t.last_message_at from ticket_view v
+                          where v.ticket_id = t.ticket_id and v.agent_id = ",
+    );
+    qb.push_bind(agent_id);
+    qb.push(
+        "), true) as unread,
                 coalesce((select string_agg(pa.name || ' ' || p.activity, ', ' order by pa.name)
                           from presence p join agent pa on pa.agent_id = p.agent_id
-                          where p.ticket_id = t.ticket_id and p.expires_at > now() and p.agent_id <> v_me.id), '') as presence
-         from ",
+                          where p.ticket_id = t.ticket_id and p.expires_at > now() and p.agent_id <> ",
     );
+    qb.push_bind(agent_id);
+    qb.push("), '') as presence from (select t.* from ");
     // By tag and activity: walk the tag's own time index.
     let by_tag = q.tag.is_some() && q.sort != Sort::Newest;
     if by_tag {
@@ -184,15 +194,6 @@ pub async fn list(
     } else {
         qb.push("ticket t");
     }
-    qb.push(
-        "
-         join mailbox mb on mb.mailbox_id = t.mailbox_id
-         left join customer c on c.customer_id = t.customer_id
-         left join agent a on a.agent_id = t.assignee_agent_id
-         cross join (select ",
-    );
-    qb.push_bind(agent_id);
-    qb.push("::bigint as id) v_me left join ticket_view v on v.ticket_id = t.ticket_id and v.agent_id = v_me.id");
     push_scope(&mut qb, visible);
     push_folder(&mut qb, q.folder, agent_id);
     if let Some(m) = q.mailbox_id {
@@ -246,6 +247,13 @@ pub async fn list(
     }
     qb.push(format!(" order by {col} {dir}, {id} {dir} limit "))
         .push_bind(q.limit + 1);
+    let outer = match q.sort {
+        Sort::Newest => "t.created_at",
+        _ => "t.last_message_at",
+    };
+    qb.push(format!(
+        ") t left join customer c on c.customer_id = t.customer_id order by {outer} {dir}, t.ticket_id {dir}"
+    ));
     let mut rows: Vec<InboxRow> = qb.build_query_as().fetch_all(pool).await?;
     let more = rows.len() as i64 > q.limit;
     rows.truncate(q.limit as usize);
