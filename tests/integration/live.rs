@@ -763,3 +763,32 @@ async fn two_serve_processes_share_presence_and_updates_and_a_send_race_mails_on
     drop(b);
     db.drop_db().await;
 }
+
+/// Presence writes commit without waiting for the WAL flush (a NOTIFY holds a cluster-wide
+/// lock until its transaction ends), and only inside their own transaction: the pooled
+/// connection keeps the normal setting for whatever runs on it next.
+#[tokio::test]
+async fn presence_writes_commit_asynchronously_in_their_own_transaction() {
+    let db = TestDb::new().await;
+    // One connection, so the transaction and the query after it surely share it.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    // The session default is `on` here whatever the server's (scripts/pg-url's private
+    // cluster runs with it off).
+    sqlx::query("set synchronous_commit = on")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let show = "show synchronous_commit";
+    let mut tx = frontdesk::live::begin_presence_write(&pool).await.unwrap();
+    let inside: String = sqlx::query_scalar(show).fetch_one(&mut *tx).await.unwrap();
+    assert_eq!(inside, "off");
+    tx.commit().await.unwrap();
+    let after: String = sqlx::query_scalar(show).fetch_one(&pool).await.unwrap();
+    assert_eq!(after, "on");
+    pool.close().await;
+    db.drop_db().await;
+}
