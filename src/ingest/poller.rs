@@ -234,7 +234,24 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_secs(1);
+    let mut mailbox = mailbox;
     while !shutdown.is_cancelled() {
+        // Re-read before every connection: a changed mailbox is polled with its new settings,
+        // a disabled one is not polled (checked again every LEASE_RETRY), a deleted one ends.
+        match mailboxes::find_mailbox(&pool, mailbox.mailbox_id).await {
+            Ok(Some(m)) => mailbox = m,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(mailbox.id = mailbox.mailbox_id, error = %e, "cannot read the mailbox");
+                sleep_or_shutdown(backoff, &shutdown).await;
+                backoff = (backoff * 2).min(cfg.max_backoff);
+                continue;
+            }
+        }
+        if !mailbox.enabled {
+            sleep_or_shutdown(LEASE_RETRY, &shutdown).await;
+            continue;
+        }
         let lease = match Lease::try_acquire(&pool, mailbox.mailbox_id).await {
             Ok(Some(l)) => l,
             Ok(None) => {

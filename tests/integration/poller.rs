@@ -345,3 +345,49 @@ async fn backfill_since_skips_older_mail_on_first_connect() {
     assert_eq!(ingest_with(&db.pool, &cfg).await.new_tickets, 1);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_disabled_mailbox_is_not_polled_until_it_is_enabled_again() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    frontdesk::mailboxes::set_enabled(&db.pool, SUPPORT, false)
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = tokio::spawn(frontdesk::app::run(
+        test_config(&db),
+        db.pool.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let polls: i64 = sqlx::query_scalar("select count(*) from mailbox_health")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(polls, 0, "a disabled mailbox is not even connected to");
+    assert_eq!(ticket_count(&db.pool).await, 0);
+
+    // Enabled again: the running node picks it up without a restart.
+    frontdesk::mailboxes::set_enabled(&db.pool, SUPPORT, true)
+        .await
+        .unwrap();
+    let pool = db.pool.clone();
+    wait_for(
+        "the mail after enabling",
+        Duration::from_secs(10),
+        || async { ticket_count(&pool).await == 1 },
+    )
+    .await;
+
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), app)
+        .await
+        .expect("graceful shutdown")
+        .unwrap()
+        .unwrap();
+    db.drop_db().await;
+}
