@@ -70,6 +70,9 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
         .map_err(|e| AuthError::Hash(e.to_string()))
 }
 
+/// Password checks running at once on this node (see [`authenticate`]).
+static PASSWORD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Checks a password against a PHC hash; false on mismatch or a malformed hash.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     Argon2::default()
@@ -240,6 +243,13 @@ pub async fn authenticate(
         .map(|(_, h)| h.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
     let pw = password.to_string();
+    // Each argon2 check takes ~19 MiB and tens of ms of a core: a burst of sign-ins (a team
+    // starting its shift, or someone guessing) waits its turn instead of taking every core and
+    // ~20 MiB per attempt at once (seen: 200 simultaneous logins left a node at 250 MB RSS).
+    let _permit = PASSWORD_CHECKS
+        .acquire()
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))?;
     let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
         .await
         .map_err(|e| LoginError::Internal(e.to_string()))?;
