@@ -59,3 +59,19 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .context("running migrations")?;
     Ok(())
 }
+
+/// Begins a transaction whose commit does not wait for the WAL to reach the disk
+/// (`synchronous_commit = off`, for this transaction only), for writes whose loss in a crash
+/// is harmless and whose latency is felt: presence (seconds-lived, and a NOTIFY holds a
+/// cluster-wide lock until its commit ends) and read markers (a page view). A crash loses at
+/// most the last ~0.6 s of such commits (3 × `wal_writer_delay`); never data that is not
+/// written this way.
+pub async fn begin_async_commit(
+    pool: &PgPool,
+) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("set local synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

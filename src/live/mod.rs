@@ -177,24 +177,6 @@ pub struct Presence {
     pub activity: String,
 }
 
-/// Begins a transaction for presence writes whose commit does not wait for the WAL to reach
-/// the disk (`synchronous_commit = off`, for this transaction only).
-///
-/// A transaction that sent a NOTIFY holds a cluster-wide lock from its commit until it ends,
-/// so with synchronous commits presence changes queue behind each other's disk flush: that
-/// alone made the p99 of a presence change ~350 ms at 27 changes/s on a busy 2-core machine
-/// (`scripts/bench-presence`). Presence lives for seconds, so losing the last changes in a
-/// crash is harmless; the notification is still sent only if the transaction commits.
-pub async fn begin_presence_write(
-    pool: &PgPool,
-) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("set local synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
-}
-
 /// Records (or renews) an agent's presence on a ticket and tells every node when it changed.
 /// `activity` `left` removes it.
 pub async fn set_presence(
@@ -204,7 +186,12 @@ pub async fn set_presence(
     mailbox: i64,
     activity: &str,
 ) -> sqlx::Result<()> {
-    let mut tx = begin_presence_write(pool).await?;
+    // A transaction that sent a NOTIFY holds a cluster-wide lock from its commit until it
+    // ends, so with synchronous commits presence changes queue behind each other's disk flush:
+    // that alone made the p99 of a presence change ~350 ms at 27 changes/s on a busy 2-core
+    // machine (scripts/bench-presence). Presence lives for seconds: losing the last changes in
+    // a crash is harmless, and the notification is still sent only if the transaction commits.
+    let mut tx = crate::db::begin_async_commit(pool).await?;
     let changed = if activity == "left" {
         sqlx::query("delete from presence where agent_id = $1 and ticket_id = $2")
             .bind(agent_id)
@@ -255,7 +242,12 @@ pub async fn presence_on(
 /// Announces presence rows that expired since the last call (closed tabs, lost networks), so
 /// that browsers drop them, and deletes them. Run by every node's housekeeping.
 pub async fn expire_presence(pool: &PgPool) -> sqlx::Result<()> {
-    let mut tx = begin_presence_write(pool).await?;
+    // A transaction that sent a NOTIFY holds a cluster-wide lock from its commit until it
+    // ends, so with synchronous commits presence changes queue behind each other's disk flush:
+    // that alone made the p99 of a presence change ~350 ms at 27 changes/s on a busy 2-core
+    // machine (scripts/bench-presence). Presence lives for seconds: losing the last changes in
+    // a crash is harmless, and the notification is still sent only if the transaction commits.
+    let mut tx = crate::db::begin_async_commit(pool).await?;
     let gone: Vec<(i64, i64)> = sqlx::query_as(
         "delete from presence p using ticket t where t.ticket_id = p.ticket_id and p.expires_at <= now()
          returning p.ticket_id, t.mailbox_id",

@@ -365,16 +365,19 @@ pub async fn add_note(
 }
 
 /// Records that the agent has seen the ticket as it is now (clears its unread marker).
+/// Written on every ticket page view, so its commit does not wait for the disk
+/// ([`crate::db::begin_async_commit`]): a lost read marker only shows a ticket as unread.
 pub async fn mark_viewed(pool: &PgPool, agent_id: i64, number: i64) -> sqlx::Result<()> {
+    let mut tx = crate::db::begin_async_commit(pool).await?;
     sqlx::query(
         "insert into ticket_view (agent_id, ticket_id, seen_at) values ($1, $2, now())
          on conflict (agent_id, ticket_id) do update set seen_at = now()",
     )
     .bind(agent_id)
     .bind(number)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// Unread notifications of an agent, newest first.

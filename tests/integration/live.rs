@@ -783,7 +783,7 @@ async fn presence_writes_commit_asynchronously_in_their_own_transaction() {
         .await
         .unwrap();
     let show = "show synchronous_commit";
-    let mut tx = frontdesk::live::begin_presence_write(&pool).await.unwrap();
+    let mut tx = frontdesk::db::begin_async_commit(&pool).await.unwrap();
     let inside: String = sqlx::query_scalar(show).fetch_one(&mut *tx).await.unwrap();
     assert_eq!(inside, "off");
     tx.commit().await.unwrap();
