@@ -27,20 +27,19 @@ create function rebuild_inbox_counts() returns void language sql as $$
 $$;
 select rebuild_inbox_counts();
 
-create function ticket_count_add(p_mailbox bigint, p_status text, p_spam boolean, p_assignee bigint, p_delta bigint)
-returns void language sql as $$
-    insert into ticket_count (mailbox_id, status, spam, assignee_key, n)
-    values (p_mailbox, p_status, p_spam, coalesce(p_assignee, 0), p_delta)
-    on conflict (mailbox_id, status, spam, assignee_key) do update set n = ticket_count.n + excluded.n;
-$$;
-
+-- Plain plpgsql statements (their plans are cached per session): this runs for every new
+-- ticket on ingest.
 create function ticket_count_track() returns trigger language plpgsql as $$
 begin
     if tg_op in ('UPDATE', 'DELETE') then
-        perform ticket_count_add(old.mailbox_id, old.status, old.spam, old.assignee_agent_id, -1);
+        insert into ticket_count (mailbox_id, status, spam, assignee_key, n)
+        values (old.mailbox_id, old.status, old.spam, coalesce(old.assignee_agent_id, 0), -1)
+        on conflict (mailbox_id, status, spam, assignee_key) do update set n = ticket_count.n - 1;
     end if;
     if tg_op in ('INSERT', 'UPDATE') then
-        perform ticket_count_add(new.mailbox_id, new.status, new.spam, new.assignee_agent_id, 1);
+        insert into ticket_count (mailbox_id, status, spam, assignee_key, n)
+        values (new.mailbox_id, new.status, new.spam, coalesce(new.assignee_agent_id, 0), 1)
+        on conflict (mailbox_id, status, spam, assignee_key) do update set n = ticket_count.n + 1;
         return new;
     end if;
     return old;
