@@ -3,6 +3,13 @@
 use clap::Parser;
 use frontdesk::{cli, config::Config, telemetry};
 
+/// mimalloc instead of glibc's malloc: every sign-in allocates argon2's 19 MiB work area on a
+/// blocking thread, and glibc kept those in per-thread arenas after they were freed (30
+/// sequential sign-ins left a node at 73 MB RSS, 200 concurrent ones at 253 MB; idle 13 MB).
+/// mimalloc returns freed memory to the OS.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     telemetry::init();
