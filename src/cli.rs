@@ -112,7 +112,8 @@ pub enum MailboxCommand {
         /// imap[s]://user:pass@host:port/FOLDER (user and password percent-encoded).
         #[arg(long)]
         imap_url: String,
-        /// smtp[s]://user:pass@host:port
+        /// smtp[s]://user:pass@host:port (left as it is when an existing mailbox is updated
+        /// without it)
         #[arg(long)]
         smtp_url: Option<String>,
     },

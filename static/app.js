@@ -169,7 +169,10 @@
       if (blocked || text.value === saved || !text.value.trim()) return;
       var body = text.value;
       post(base, { version: version, body: body, to: to ? to.value : "", cc: cc ? cc.value : "" }).then(function (r) {
-        if (r.status === 409) return r.json().then(function (j) { theirs(j.draft); });
+        if (r.status === 409) return r.json().then(function (j) {
+          // Sent or discarded meanwhile: the next save starts a new draft from this text.
+          if (j.draft) theirs(j.draft); else { version = 0; saved = ""; status(""); }
+        });
         return r.json().then(function (j) { version = j.version; saved = body; status('Draft saved <button type="button" class="link" data-discard>Discard</button>'); });
       }).catch(function () {});
     }, 3000);

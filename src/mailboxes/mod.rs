@@ -27,8 +27,8 @@ impl Mailbox {
     }
 }
 
-/// Creates a mailbox, or updates the one with the same address (case-insensitive).
-/// Returns its id.
+/// Creates a mailbox, or updates the one with the same address (case-insensitive); an
+/// update without `smtp_url` keeps the SMTP server already set. Returns its id.
 pub async fn upsert_mailbox(
     db: impl PgExecutor<'_>,
     name: &str,
@@ -39,7 +39,8 @@ pub async fn upsert_mailbox(
     sqlx::query_scalar(
         "insert into mailbox (name, address, imap_url, smtp_url) values ($1, $2, $3, $4)
          on conflict (lower(address)) do update
-            set name = excluded.name, imap_url = excluded.imap_url, smtp_url = excluded.smtp_url
+            set name = excluded.name, imap_url = excluded.imap_url,
+                smtp_url = coalesce(excluded.smtp_url, mailbox.smtp_url)
          returning mailbox_id",
     )
     .bind(name)

@@ -29,6 +29,10 @@ pub enum DraftError {
     /// Someone else saved or took over since `version`: the current draft.
     #[error("the draft changed since version you edited")]
     Conflict(Box<Draft>),
+    /// The draft this save was based on is gone (sent or discarded meanwhile): it is not
+    /// brought back by a late autosave. Saving again from version 0 starts a new draft.
+    #[error("the draft was sent or discarded")]
+    Gone,
     #[error(transparent)]
     Action(#[from] ActionError),
     #[error(transparent)]
@@ -101,23 +105,41 @@ pub async fn save(
     let (base_version, body, to, cc) = (text.version, &text.body, &text.to, &text.cc);
     check_kind(kind)?;
     let mailbox = check_visible(pool, visible, ticket).await?;
-    let saved: Option<i32> = sqlx::query_scalar(
-        "insert into draft (ticket_id, kind, owner_agent_id, body, to_addrs, cc_addrs) values ($1, $2, $3, $4, $5, $6)
-         on conflict (ticket_id, kind) do update
-            set body = excluded.body, to_addrs = excluded.to_addrs, cc_addrs = excluded.cc_addrs,
-                version = draft.version + 1, updated_at = now()
-            where draft.owner_agent_id = $3 and draft.version = $7
-         returning version",
-    )
-    .bind(ticket)
-    .bind(kind)
-    .bind(agent)
-    .bind(body)
-    .bind(to)
-    .bind(cc)
-    .bind(base_version)
-    .fetch_optional(pool)
-    .await?;
+    // Only a save from version 0 may create the draft; a later one only updates it, so an
+    // autosave that arrives after the draft was sent or discarded does not resurrect it.
+    let saved: Option<i32> = if base_version == 0 {
+        sqlx::query_scalar(
+            "insert into draft (ticket_id, kind, owner_agent_id, body, to_addrs, cc_addrs) values ($1, $2, $3, $4, $5, $6)
+             on conflict (ticket_id, kind) do update
+                set body = excluded.body, to_addrs = excluded.to_addrs, cc_addrs = excluded.cc_addrs,
+                    version = draft.version + 1, updated_at = now()
+                where draft.owner_agent_id = $3 and draft.version = 0
+             returning version",
+        )
+        .bind(ticket)
+        .bind(kind)
+        .bind(agent)
+        .bind(body)
+        .bind(to)
+        .bind(cc)
+        .fetch_optional(pool)
+        .await?
+    } else {
+        sqlx::query_scalar(
+            "update draft set body = $4, to_addrs = $5, cc_addrs = $6, version = version + 1, updated_at = now()
+             where ticket_id = $1 and kind = $2 and owner_agent_id = $3 and version = $7
+             returning version",
+        )
+        .bind(ticket)
+        .bind(kind)
+        .bind(agent)
+        .bind(body)
+        .bind(to)
+        .bind(cc)
+        .bind(base_version)
+        .fetch_optional(pool)
+        .await?
+    };
     match saved {
         Some(v) => {
             if v == 1 {
@@ -129,9 +151,11 @@ pub async fn save(
             let current = drafts_of(pool, visible, ticket)
                 .await?
                 .into_iter()
-                .find(|d| d.kind == kind)
-                .ok_or(ActionError::NotFound)?;
-            Err(DraftError::Conflict(Box::new(current)))
+                .find(|d| d.kind == kind);
+            match current {
+                Some(d) => Err(DraftError::Conflict(Box::new(d))),
+                None => Err(DraftError::Gone),
+            }
         }
     }
 }

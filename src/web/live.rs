@@ -187,7 +187,7 @@ async fn show_drafts(
 }
 
 /// Autosave: 200 `{"version"}`, or 409 `{"error", "draft"}` with the current draft when
-/// someone else owns it or saved meanwhile.
+/// someone else owns it or saved meanwhile (`"draft": null` when it was sent or discarded).
 async fn post_draft(
     State(state): State<AppState>,
     who: CurrentAgent,
@@ -200,6 +200,11 @@ async fn post_draft(
         Err(drafts::DraftError::Conflict(current)) => Ok((
             StatusCode::CONFLICT,
             Json(serde_json::json!({ "error": format!("{} changed this draft", current.owner_name), "draft": current })),
+        )
+            .into_response()),
+        Err(drafts::DraftError::Gone) => Ok((
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({ "error": "the draft was sent or discarded", "draft": null })),
         )
             .into_response()),
         Err(drafts::DraftError::Action(a)) => Err(a.into()),

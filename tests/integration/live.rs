@@ -404,6 +404,20 @@ async fn shared_drafts_are_saved_visible_versioned_taken_over_and_gone_after_sen
         .await
         .unwrap();
     assert_eq!(left, 0);
+    // An autosave that was on its way when Send was pressed does not bring the draft back.
+    let late = lee
+        .post(
+            &d,
+            &[("version", "4"), ("body", "Hallo Frau Roth, erledigt.")],
+        )
+        .await;
+    assert_eq!(late.status, axum::http::StatusCode::CONFLICT);
+    assert!(late.body.contains("\"draft\":null"), "{}", late.body);
+    let left: i64 = sqlx::query_scalar("select count(*) from draft")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "a late autosave does not resurrect a sent draft");
     assert_eq!(
         dana.post(
             &format!("/tickets/{n}/drafts/poem"),

@@ -534,3 +534,30 @@ async fn the_worker_sends_a_reply_moments_after_its_commit() {
         .unwrap();
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn updating_a_mailbox_without_an_smtp_url_keeps_the_one_it_has() {
+    let db = TestDb::new().await;
+    let imap = "imap://u:secret@127.0.0.1:1/INBOX";
+    let id = frontdesk::mailboxes::upsert_mailbox(
+        &db.pool,
+        "Support",
+        SUPPORT,
+        imap,
+        Some("smtp://127.0.0.1:2525"),
+    )
+    .await
+    .unwrap();
+    // `frontdesk mailbox add` again without --smtp-url (as a re-run of scripts/demo did).
+    let again = frontdesk::mailboxes::upsert_mailbox(&db.pool, "Support desk", SUPPORT, imap, None)
+        .await
+        .unwrap();
+    assert_eq!(id, again);
+    let mb = frontdesk::mailboxes::find_mailbox(&db.pool, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(mb.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+    assert_eq!(mb.name, "Support desk");
+    db.drop_db().await;
+}
