@@ -265,9 +265,12 @@ fn looks_iso2022jp(b: &[u8]) -> bool {
         .any(|w| w == b"\x1b$B" || w == b"\x1b$@" || w == b"\x1b(J")
 }
 
-/// Plain-text rendition of an HTML body (for mail that has no text/plain part).
+/// Plain-text rendition of an HTML body (for mail that has no text/plain part). Raw mode:
+/// newsletters lay out with nested tables, which otherwise came out as rows of box-drawing
+/// borders (`────`) in snippets and search excerpts; each cell is a paragraph instead.
 pub fn html_to_text(html: &str) -> String {
     html2text::config::plain_no_decorate()
+        .raw_mode(true)
         .string_from_read(html.as_bytes(), 100)
         .unwrap_or_default()
         .trim_end()
@@ -456,6 +459,20 @@ fn returned_ids(msg: &mail_parser::Message<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_layout_tables_become_text_without_box_drawing() {
+        let html = "<table border=1><tr><td><h1>Spring sale</h1></td><td>Up to 40% off</td></tr>\
+                    <tr><td colspan=2><table><tr><td>Shop now</td></tr></table></td></tr></table>";
+        let text = html_to_text(html);
+        for needle in ["Spring sale", "Up to 40% off", "Shop now"] {
+            assert!(text.contains(needle), "{needle:?} missing from {text:?}");
+        }
+        assert!(
+            !text.chars().any(|c| ('\u{2500}'..='\u{257f}').contains(&c)),
+            "box drawing in {text:?}"
+        );
+    }
     use crate::test_cases::case;
 
     fn sha(b: &[u8]) -> String {
