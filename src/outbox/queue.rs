@@ -46,20 +46,7 @@ pub async fn insert(
     message_id: i64,
     mail: &Composed,
 ) -> sqlx::Result<i64> {
-    let id = sqlx::query_scalar(
-        "insert into outbox (message_id, mailbox_id, envelope_from, envelope_to, raw)
-         values ($1, $2, $3, $4, $5)
-         returning outbox_id",
-    )
-    .bind(message_id)
-    .bind(mailbox_id)
-    .bind(&mail.envelope_from)
-    .bind(&mail.envelope_to)
-    .bind(&mail.raw)
-    .fetch_one(&mut *conn)
-    .await?;
-    notify(conn).await?;
-    Ok(id)
+    insert_row(conn, mailbox_id, Some(message_id), None, mail).await
 }
 
 /// Inserts the outbox row for a notification mail about `notification_id` and wakes the
@@ -71,11 +58,23 @@ pub async fn insert_notification(
     notification_id: i64,
     mail: &Composed,
 ) -> sqlx::Result<i64> {
+    insert_row(conn, mailbox_id, None, Some(notification_id), mail).await
+}
+
+/// One outbox row about exactly one of a message or a notification (the table checks it).
+async fn insert_row(
+    conn: &mut PgConnection,
+    mailbox_id: i64,
+    message_id: Option<i64>,
+    notification_id: Option<i64>,
+    mail: &Composed,
+) -> sqlx::Result<i64> {
     let id = sqlx::query_scalar(
-        "insert into outbox (notification_id, mailbox_id, envelope_from, envelope_to, raw)
-         values ($1, $2, $3, $4, $5)
+        "insert into outbox (message_id, notification_id, mailbox_id, envelope_from, envelope_to, raw)
+         values ($1, $2, $3, $4, $5, $6)
          returning outbox_id",
     )
+    .bind(message_id)
     .bind(notification_id)
     .bind(mailbox_id)
     .bind(&mail.envelope_from)
