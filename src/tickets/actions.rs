@@ -365,12 +365,17 @@ pub async fn add_note(
 }
 
 /// Records that the agent has seen the ticket as it is now (clears its unread marker).
-/// Written on every ticket page view, so its commit does not wait for the disk
-/// ([`crate::db::begin_async_commit`]): a lost read marker only shows a ticket as unread.
+/// Called on every ticket page view, but writes only when the ticket has had a message since
+/// the agent's last view (a view of an already-read ticket is a pure read: no row lock, no WAL);
+/// the commit does not wait for the disk ([`crate::db::begin_async_commit`]): a lost read marker
+/// only shows a ticket as unread.
 pub async fn mark_viewed(pool: &PgPool, agent_id: i64, number: i64) -> sqlx::Result<()> {
     let mut tx = crate::db::begin_async_commit(pool).await?;
     sqlx::query(
-        "insert into ticket_view (agent_id, ticket_id, seen_at) values ($1, $2, now())
+        "insert into ticket_view (agent_id, ticket_id, seen_at)
+         select $1, $2, now()
+         where not exists (select 1 from ticket_view v join ticket t using (ticket_id)
+                           where v.agent_id = $1 and v.ticket_id = $2 and v.seen_at >= t.last_message_at)
          on conflict (agent_id, ticket_id) do update set seen_at = now()",
     )
     .bind(agent_id)
@@ -421,27 +426,47 @@ pub async fn read_notifications(pool: &PgPool, agent_id: i64, number: i64) -> sq
     Ok(())
 }
 
+/// How many snoozed tickets one transaction of [`wake_snoozed`] reopens.
+const WAKE_BATCH: i64 = 100;
+
 /// Reopens snoozed tickets whose `snoozed_until` (UTC) has passed; returns how many.
+///
+/// Works in transactions of at most [`WAKE_BATCH`] tickets, earliest first, so that a mass of
+/// snoozes ending together never holds thousands of row locks (and dirty pages) in one go; rows
+/// another node is waking are skipped (`SKIP LOCKED`), so every node may run it.
 pub async fn wake_snoozed(pool: &PgPool) -> sqlx::Result<u64> {
-    let mut tx = pool.begin().await?;
-    let woken: Vec<i64> = sqlx::query_scalar(
-        "update ticket set status = 'open', snoozed_until = null
-         where status = 'snoozed' and snoozed_until <= now() returning ticket_id",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    for id in &woken {
-        add_event(
-            &mut tx,
-            *id,
-            None,
-            "status_changed",
-            json!({"from": "snoozed", "to": "open", "reason": "snooze_ended"}),
+    let mut total = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let woken: Vec<i64> = sqlx::query_scalar(
+            "update ticket set status = 'open', snoozed_until = null
+             where ticket_id in (
+                 select ticket_id from ticket
+                 where status = 'snoozed' and snoozed_until <= now()
+                 order by snoozed_until, ticket_id
+                 limit $1
+                 for update skip locked)
+             returning ticket_id",
         )
+        .bind(WAKE_BATCH)
+        .fetch_all(&mut *tx)
         .await?;
+        for id in &woken {
+            add_event(
+                &mut tx,
+                *id,
+                None,
+                "status_changed",
+                json!({"from": "snoozed", "to": "open", "reason": "snooze_ended"}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        total += woken.len() as u64;
+        if (woken.len() as i64) < WAKE_BATCH {
+            return Ok(total);
+        }
     }
-    tx.commit().await?;
-    Ok(woken.len() as u64)
 }
 
 /// A bulk action on selected inbox rows.

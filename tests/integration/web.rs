@@ -922,6 +922,54 @@ async fn tag_counts_follow_tags_statuses_and_spam() {
     db.drop_db().await;
 }
 
+/// Snoozes that end together are woken in several small transactions, all of them in one
+/// call, each with its timeline event; ones not yet due stay snoozed.
+#[tokio::test]
+async fn many_snoozes_ending_together_are_all_woken_in_batches() {
+    let db = TestDb::new().await;
+    frontdesk::seed::run(
+        &db.pool,
+        &frontdesk::seed::SeedOptions {
+            tickets: 300,
+            messages_per_ticket: 1,
+            mailboxes: 1,
+            agents: 1,
+            seed: 5,
+        },
+    )
+    .await
+    .unwrap();
+    // 250 due (more than two batches), the rest snoozed into the future.
+    sqlx::query(
+        "update ticket set status = 'snoozed',
+                snoozed_until = case when ticket_id <= (select min(ticket_id) + 249 from ticket)
+                                     then now() - interval '1 minute' else now() + interval '1 day' end",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let woken = frontdesk::tickets::actions::wake_snoozed(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(woken, 250);
+    let (open, snoozed, events): (i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from ticket where status = 'open' and snoozed_until is null),
+                (select count(*) from ticket where status = 'snoozed'),
+                (select count(*) from ticket_event where detail->>'reason' = 'snooze_ended')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((open, snoozed, events), (250, 50, 250));
+    assert_eq!(
+        frontdesk::tickets::actions::wake_snoozed(&db.pool)
+            .await
+            .unwrap(),
+        0
+    );
+    db.drop_db().await;
+}
+
 /// The sidebar counts come from counter tables kept by triggers; after a bulk load and any mix
 /// of changes they must equal counts over the tickets themselves.
 #[tokio::test]
