@@ -14,4 +14,5 @@ mod poller;
 mod replies;
 mod settings;
 mod support;
+mod threading;
 mod web;
