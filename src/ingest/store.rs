@@ -336,6 +336,15 @@ pub async fn store_mail(
         Some(t) => (t, StoreOutcome::Threaded(t)),
         None => {
             let t = create_ticket(conn, ctx, email, customer.as_ref(), created_at).await?;
+            if email.bulk {
+                add_event(
+                    conn,
+                    t,
+                    "status_changed",
+                    json!({"from": "open", "to": "closed", "reason": "bulk_mail"}),
+                )
+                .await?;
+            }
             (t, StoreOutcome::NewTicket(t))
         }
     };
@@ -530,6 +539,8 @@ pub fn subject_token(subject: &str) -> Option<i64> {
     None
 }
 
+/// Opens a ticket for `email`: open, or closed when it is list or bulk mail (a newsletter is
+/// kept and searchable but is nobody's work until a person writes on it).
 async fn create_ticket(
     conn: &mut PgConnection,
     ctx: &MailboxContext,
@@ -549,8 +560,8 @@ async fn create_ticket(
             on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
             returning customer_id
          ), t as (
-            insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count, snippet)
-            values ($3, $4, (select customer_id from c), $5, $5, 1, $7) returning ticket_id
+            insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count, snippet, status)
+            values ($3, $4, (select customer_id from c), $5, $5, 1, $7, $8) returning ticket_id
          ), e as (
             insert into ticket_event (ticket_id, kind, detail) select ticket_id, 'created', $6 from t
          )
@@ -563,6 +574,7 @@ async fn create_ticket(
     .bind(created_at)
     .bind(json!({"via": "email", "automated": email.automated.map(|a| a.as_str())}))
     .bind(snippet(&email.text))
+    .bind(if email.bulk { "closed" } else { "open" })
     .fetch_one(&mut *conn)
     .await
 }

@@ -185,9 +185,16 @@ fn event_text(kind: &str, detail: &serde_json::Value, agents: &[Agent]) -> Strin
         "created" => "Ticket created from an email".into(),
         "assigned" => format!("assigned this to {}", name(&detail["to"])),
         "status_changed" => format!(
-            "status: {} → {}",
+            "status: {} → {}{}",
             detail["from"].as_str().unwrap_or("?"),
-            detail["to"].as_str().unwrap_or("?")
+            detail["to"].as_str().unwrap_or("?"),
+            match detail["reason"].as_str() {
+                Some("customer_reply") => " (the customer wrote)",
+                Some("snooze_ended") => " (snooze ended)",
+                Some("delivery_failed") => " (a reply could not be delivered)",
+                Some("bulk_mail") => " (list or bulk mail)",
+                _ => "",
+            }
         ),
         "priority_changed" => format!(
             "priority: {} → {}",

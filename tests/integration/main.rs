@@ -5,6 +5,7 @@
 
 mod api;
 mod browser;
+mod bulk;
 mod cases;
 mod crash;
 mod live;
