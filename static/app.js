@@ -50,13 +50,18 @@
     var row = t && t.closest && t.closest("tr.row");
     if (row && !t.closest("a") && !t.closest("td.pick")) window.location = row.getAttribute("data-href");
   });
-  // Size each sandboxed message frame to its content (same origin, no scripts inside).
+  // Size each sandboxed message frame to its content (same origin, no scripts inside), and
+  // again when its folded quoted history is opened or closed ("toggle" does not bubble).
   function fit(f) {
     try { f.style.height = (f.contentDocument.documentElement.scrollHeight + 8) + "px"; } catch (_) {}
   }
-  document.querySelectorAll("iframe.body-html").forEach(function (f) {
-    f.addEventListener("load", function () { fit(f); });
-  });
+  function watch(f) {
+    f.addEventListener("load", function () {
+      fit(f);
+      try { f.contentDocument.addEventListener("toggle", function () { fit(f); }, true); } catch (_) {}
+    });
+  }
+  document.querySelectorAll("iframe.body-html").forEach(watch);
   var saved = document.getElementById("saved-reply");
   if (saved) saved.addEventListener("change", function () {
     var opt = saved.options[saved.selectedIndex];
@@ -188,7 +193,7 @@
       if (fresh && old) {
         var before = old.children.length;
         old.replaceWith(fresh);
-        fresh.querySelectorAll("iframe.body-html").forEach(function (f) { f.addEventListener("load", function () { fit(f); }); });
+        fresh.querySelectorAll("iframe.body-html").forEach(watch);
         if (fresh.children.length > before && banner) {
           banner.textContent = "New activity on this ticket (below). Your draft is kept.";
           banner.hidden = false;

@@ -108,6 +108,21 @@ pub fn automated(msg: &Message<'_>) -> Option<Automated> {
     None
 }
 
+/// True for list and bulk mail proper: a mailing-list post or newsletter (RFC 2369
+/// `List-Unsubscribe` and kin, RFC 2919 `List-Id`) or mail sent with `Precedence: bulk`,
+/// `list` or `junk`. Narrower than [`Automated::List`], which also covers system
+/// notifications (`Auto-Submitted: auto-generated`) and `noreply@` senders, mail a team may
+/// well have to act on.
+pub fn is_bulk(msg: &Message<'_>) -> bool {
+    let header = |name: &str| msg.header_raw(name).map(|v| v.trim().to_ascii_lowercase());
+    matches!(
+        header("precedence").as_deref(),
+        Some("bulk" | "list" | "junk")
+    ) || ["list-id", "list-unsubscribe", "list-post"]
+        .iter()
+        .any(|h| header(h).is_some())
+}
+
 fn subject_looks_like_bounce(msg: &Message<'_>) -> bool {
     let s = msg.subject().unwrap_or("").to_lowercase();
     [
@@ -197,5 +212,28 @@ mod tests {
         assert_eq!(kind(raw.as_bytes()), Some(Automated::Bounce));
         let raw = "From: a@example.org\r\nSubject: Out of Office: Re: hi\r\n\r\nb";
         assert_eq!(kind(raw.as_bytes()), Some(Automated::AutoReply));
+    }
+
+    #[test]
+    fn bulk_is_list_headers_and_bulk_precedence_only() {
+        let bulk = |h: &str| {
+            let raw = format!("From: news@example.org\r\nSubject: hi\r\n{h}\r\n\r\nbody");
+            is_bulk(&MessageParser::default().parse(raw.as_bytes()).unwrap())
+        };
+        for h in [
+            "List-Id: <news.example.org>",
+            "List-Unsubscribe: <mailto:u@example.org>",
+            "Precedence: bulk",
+            "Precedence: List",
+        ] {
+            assert!(bulk(h), "{h}");
+        }
+        for h in [
+            "Auto-Submitted: auto-generated",
+            "Precedence: auto_reply",
+            "X-Loop: x",
+        ] {
+            assert!(!bulk(h), "{h}");
+        }
     }
 }

@@ -60,6 +60,9 @@ pub struct InboundEmail {
     pub attachments: Vec<ParsedAttachment>,
     /// Set for auto-replies, bounces and list mail (RFC 3834, RFC 3464, RFC 2369).
     pub automated: Option<Automated>,
+    /// List or bulk mail proper ([`classify::is_bulk`]; then `automated` is `List`): a ticket
+    /// it opens starts closed, out of the work queue.
+    pub bulk: bool,
     /// For bounces: Message-ID, In-Reply-To and References of the returned message, which
     /// point at the ticket the failed mail belonged to.
     pub returned_message_ids: Vec<String>,
@@ -149,6 +152,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
     let html = html.map(|h| h.replace('\0', ""));
     let subject = subject.replace('\0', "");
     let automated = classify::automated(&msg);
+    let bulk = automated == Some(Automated::List) && classify::is_bulk(&msg);
     let returned_message_ids = if automated == Some(Automated::Bounce) {
         returned_ids(&msg)
     } else {
@@ -183,6 +187,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
         html,
         attachments,
         automated,
+        bulk,
         returned_message_ids,
         content_sha256,
     })

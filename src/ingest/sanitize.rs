@@ -3,7 +3,9 @@
 //! Scripts, event handlers, `javascript:` URLs, forms, frames, `<base>`, `<meta>` and
 //! `style` (overlays) go; `cid:` image URLs stay so the UI can resolve them to stored inline
 //! parts. Remote images are kept in the markup and blocked at render time by the page's
-//! Content-Security-Policy until the agent asks for them.
+//! Content-Security-Policy until the agent asks for them. Quoted history is folded first
+//! ([`super::quote`]), so the only markup the fold adds, `<details>` and `<summary>`, is
+//! allowed here and everything else still goes through the same cleaner.
 
 use std::sync::LazyLock;
 
@@ -23,13 +25,15 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         )
         .add_tag_attributes("img", ["width", "height", "alt", "src"])
         .add_tag_attributes("font", ["color", "size"])
-        .add_tags(["font", "center"]);
+        .add_tags(["font", "center", "details", "summary"]);
     b
 });
 
-/// Sanitises an email's HTML body; the result is an HTML fragment.
+/// Sanitises an email's HTML body, its quoted history folded behind a closed `<details>`;
+/// the result is an HTML fragment.
 pub fn email_html(html: &str) -> String {
-    CLEANER.clean(html).to_string()
+    let folded = super::quote::fold(html);
+    CLEANER.clean(folded.as_deref().unwrap_or(html)).to_string()
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Stores one fetched mail: dedupe, thread (RFC 5322 3.6.4), create or extend a ticket.
+//! Stores one fetched mail: dedupe, thread (RFC 5322 3.6.4, then subject token, then reply
+//! subject), create or extend a ticket.
 //!
 //! Everything here runs inside the caller's transaction, which also advances the IMAP cursor,
 //! so a crash at any point either stores a batch and its cursor or neither.
@@ -9,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::classify::Automated;
 use super::parse::{self, EmailAddress, InboundEmail};
+use super::subject;
 use crate::mailboxes::canonical_address;
 
 /// One message as fetched from IMAP.
@@ -281,12 +283,13 @@ pub async fn store_mail(
 ) -> Result<StoreOutcome, StoreError> {
     let received_at = mail.internal_date.unwrap_or_else(OffsetDateTime::now_utc);
 
+    let created_at = email.date.unwrap_or(received_at);
     let from_email = email.from.as_ref().map(|a| a.email.clone());
     let own = from_email.as_deref().is_some_and(|f| ctx.is_own(f));
     let ticket = if own {
         None
     } else {
-        find_thread(conn, ctx, email).await?
+        find_thread(conn, ctx, email, created_at).await?
     };
 
     let disposition = match (own, ticket, email.automated) {
@@ -328,12 +331,20 @@ pub async fn store_mail(
         _ => {}
     }
 
-    let created_at = email.date.unwrap_or(received_at);
     let customer = customer_address(ctx, email);
     let (ticket_id, outcome) = match ticket {
         Some(t) => (t, StoreOutcome::Threaded(t)),
         None => {
             let t = create_ticket(conn, ctx, email, customer.as_ref(), created_at).await?;
+            if email.bulk {
+                add_event(
+                    conn,
+                    t,
+                    "status_changed",
+                    json!({"from": "open", "to": "closed", "reason": "bulk_mail"}),
+                )
+                .await?;
+            }
             (t, StoreOutcome::NewTicket(t))
         }
     };
@@ -395,14 +406,23 @@ fn customer_address(ctx: &MailboxContext, email: &InboundEmail) -> Option<EmailA
         .or_else(|| email.from.clone().filter(|a| !ctx.is_own(&a.email)))
 }
 
+/// How recent a ticket's last activity must be for [`find_thread`]'s subject fallback to join
+/// a reply to it: 30 days before the reply's date.
+pub const SUBJECT_FALLBACK_WINDOW: time::Duration = time::Duration::days(30);
+
+/// How many of the sender's most recent tickets the subject fallback compares.
+const SUBJECT_FALLBACK_CANDIDATES: i64 = 50;
+
 /// Finds the ticket a mail belongs to (RFC 5322 3.6.4): In-Reply-To, then References newest
 /// first, against every Message-ID stored or sent in this mailbox; for bounces also the ids of
 /// the returned message; then a `[#N]` subject token, only when the sender already takes part
-/// in ticket N.
+/// in ticket N; then, for a subject without a token, [`find_thread_by_subject`].
+/// `created_at` is the mail's date (its `Date`, else the receipt time).
 async fn find_thread(
     conn: &mut PgConnection,
     ctx: &MailboxContext,
     email: &InboundEmail,
+    created_at: OffsetDateTime,
 ) -> sqlx::Result<Option<i64>> {
     let mut ids: Vec<&str> = Vec::new();
     ids.extend(email.in_reply_to.iter().map(String::as_str));
@@ -431,7 +451,7 @@ async fn find_thread(
         }
     }
     let Some(number) = subject_token(&email.subject) else {
-        return Ok(None);
+        return find_thread_by_subject(conn, ctx, email, created_at).await;
     };
     let senders: Vec<&str> = email
         .from
@@ -449,6 +469,54 @@ async fn find_thread(
     .bind(&senders)
     .fetch_optional(&mut *conn)
     .await
+}
+
+/// The fallback for replies whose client sent no usable In-Reply-To/References and whose
+/// subject has no `[#N]` token (webmail, phones, mail forwarded from another system): a
+/// subject with a reply prefix (`Re:`, `AW:`, `SV:`, `回复：` … see [`subject`]) joins the
+/// most recent ticket of the same mailbox whose customer is the mail's sender (its
+/// `Reply-To`, else `From`, as for a new ticket), whose [`subject::thread_key`] is the same,
+/// and whose last activity is at most [`SUBJECT_FALLBACK_WINDOW`] before `created_at`.
+///
+/// Never for automated mail (auto-replies, bounces and list mail have their own rules), never
+/// for a subject without a reply prefix, never across senders or mailboxes, and never into a
+/// ticket emptied by a merge. The lookup reads one sender's recent tickets through
+/// `ticket_customer_last_message_idx`, at most [`SUBJECT_FALLBACK_CANDIDATES`] of them.
+async fn find_thread_by_subject(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    email: &InboundEmail,
+    created_at: OffsetDateTime,
+) -> sqlx::Result<Option<i64>> {
+    if email.automated.is_some() || !subject::has_reply_prefix(&email.subject) {
+        return Ok(None);
+    }
+    let key = subject::thread_key(&email.subject);
+    if key.is_empty() {
+        return Ok(None);
+    }
+    let Some(sender) = customer_address(ctx, email) else {
+        return Ok(None);
+    };
+    let candidates: Vec<(i64, String)> = sqlx::query_as(
+        "select t.ticket_id, t.subject from ticket t
+         where t.customer_id = (select customer_id from customer where lower(email) = lower($1))
+           and t.last_message_at >= $3
+           and t.mailbox_id = $2
+           and t.message_count > 0
+         order by t.last_message_at desc, t.ticket_id desc
+         limit $4",
+    )
+    .bind(&sender.email)
+    .bind(ctx.mailbox_id)
+    .bind(created_at - SUBJECT_FALLBACK_WINDOW)
+    .bind(SUBJECT_FALLBACK_CANDIDATES)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(candidates
+        .into_iter()
+        .find(|(_, s)| subject::thread_key(s) == key)
+        .map(|(t, _)| t))
 }
 
 /// The first words of a message for the inbox row: whitespace folded, at most 160 characters.
@@ -471,6 +539,8 @@ pub fn subject_token(subject: &str) -> Option<i64> {
     None
 }
 
+/// Opens a ticket for `email`: open, or closed when it is list or bulk mail (a newsletter is
+/// kept and searchable but is nobody's work until a person writes on it).
 async fn create_ticket(
     conn: &mut PgConnection,
     ctx: &MailboxContext,
@@ -490,8 +560,8 @@ async fn create_ticket(
             on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
             returning customer_id
          ), t as (
-            insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count, snippet)
-            values ($3, $4, (select customer_id from c), $5, $5, 1, $7) returning ticket_id
+            insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count, snippet, status)
+            values ($3, $4, (select customer_id from c), $5, $5, 1, $7, $8) returning ticket_id
          ), e as (
             insert into ticket_event (ticket_id, kind, detail) select ticket_id, 'created', $6 from t
          )
@@ -504,6 +574,7 @@ async fn create_ticket(
     .bind(created_at)
     .bind(json!({"via": "email", "automated": email.automated.map(|a| a.as_str())}))
     .bind(snippet(&email.text))
+    .bind(if email.bulk { "closed" } else { "open" })
     .fetch_one(&mut *conn)
     .await
 }

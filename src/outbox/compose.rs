@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::ingest::parse::EmailAddress;
+use crate::ingest::subject;
 
 /// An agent's reply as the outbox sends it.
 #[derive(Debug, Clone)]
@@ -335,40 +336,8 @@ fn safe_filename(name: &str) -> String {
 /// Thread-Topic: the subject without reply prefixes (`Re:`, `AW:`, `SV:` ...) and without our
 /// trailing `[#N]` ticket token, i.e. the topic the customer's Outlook started with.
 pub fn thread_topic(subject: &str) -> String {
-    const PREFIXES: [&str; 7] = ["re", "aw", "sv", "vs", "antw", "odp", "ynt"];
-    let mut s = one_line(subject);
-    loop {
-        let cut = PREFIXES.iter().find_map(|p| {
-            let head = s.get(..p.len())?;
-            if !head.eq_ignore_ascii_case(p) {
-                return None;
-            }
-            let rest = &s[p.len()..];
-            // "Re[2]:" counts too.
-            let rest = match rest.strip_prefix('[') {
-                Some(r) => r
-                    .trim_start_matches(|c: char| c.is_ascii_digit())
-                    .strip_prefix(']')?,
-                None => rest,
-            };
-            let rest = rest.strip_prefix(':')?;
-            Some(s.len() - rest.len())
-        });
-        match cut {
-            Some(n) => s = s[n..].trim_start().to_string(),
-            None => break,
-        }
-    }
-    if let Some(open) = s.rfind("[#") {
-        let token = &s[open + 2..];
-        if token.len() > 1
-            && token.ends_with(']')
-            && token[..token.len() - 1].bytes().all(|b| b.is_ascii_digit())
-        {
-            s.truncate(open);
-        }
-    }
-    s.trim_end().to_string()
+    let s = one_line(subject);
+    subject::strip_ticket_token(subject::strip_reply_prefixes(&s)).to_string()
 }
 
 /// 100 ns intervals between 1601-01-01 (FILETIME epoch) and 1970-01-01.

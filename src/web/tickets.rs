@@ -185,9 +185,16 @@ fn event_text(kind: &str, detail: &serde_json::Value, agents: &[Agent]) -> Strin
         "created" => "Ticket created from an email".into(),
         "assigned" => format!("assigned this to {}", name(&detail["to"])),
         "status_changed" => format!(
-            "status: {} → {}",
+            "status: {} → {}{}",
             detail["from"].as_str().unwrap_or("?"),
-            detail["to"].as_str().unwrap_or("?")
+            detail["to"].as_str().unwrap_or("?"),
+            match detail["reason"].as_str() {
+                Some("customer_reply") => " (the customer wrote)",
+                Some("snooze_ended") => " (snooze ended)",
+                Some("delivery_failed") => " (a reply could not be delivered)",
+                Some("bulk_mail") => " (list or bulk mail)",
+                _ => "",
+            }
         ),
         "priority_changed" => format!(
             "priority: {} → {}",
@@ -827,7 +834,7 @@ async fn show_message_body(
         "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox"
     };
     let doc = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><base target=\"_blank\"><style>body{{font:14px/1.5 system-ui,sans-serif;margin:0;word-wrap:break-word}}img{{max-width:100%;height:auto}}</style></head><body>{html}</body></html>"
+        "<!doctype html><html><head><meta charset=\"utf-8\"><base target=\"_blank\"><style>body{{font:14px/1.5 system-ui,sans-serif;margin:0;word-wrap:break-word}}img{{max-width:100%;height:auto}}summary{{cursor:pointer;color:#555;margin:.5em 0}}</style></head><body>{html}</body></html>"
     );
     Ok((
         [

@@ -5,6 +5,7 @@
 
 mod api;
 mod browser;
+mod bulk;
 mod cases;
 mod crash;
 mod live;
@@ -14,4 +15,5 @@ mod poller;
 mod replies;
 mod settings;
 mod support;
+mod threading;
 mod web;

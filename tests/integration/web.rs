@@ -348,6 +348,66 @@ async fn message_html_is_served_sandboxed_without_scripts_and_remote_images_bloc
 }
 
 #[tokio::test]
+async fn an_html_replys_quoted_history_is_folded_below_its_new_text_on_the_ticket_page() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let raw = "From: Jana Roth <jana.roth@example.org>\r\nTo: support@example.com\r\n\
+        Subject: Re: Drucker\r\nMessage-ID: <fold-1@example.org>\r\nMIME-Version: 1.0\r\n\
+        Content-Type: text/html; charset=utf-8\r\n\r\n\
+        <div dir=\"ltr\">Neuer Text: der Drucker geht wieder.</div><br>\
+        <div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">Am Mo., 3. März 2026 \
+        um 10:00 schrieb Support &lt;support@example.com&gt;:<br></div>\
+        <blockquote class=\"gmail_quote\">Alte Frage: ist er eingeschaltet?</blockquote></div>\r\n";
+    mb.deliver("INBOX", &[raw.as_bytes()]).await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let number = ticket_by_subject(&db, "Re: Drucker").await;
+    let message: i64 = sqlx::query_scalar("select message_id from message where ticket_id = $1")
+        .bind(number)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+
+    let page = b.get(&format!("/tickets/{number}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let frame = format!("src=\"/messages/{message}/body\"");
+    assert!(
+        page.body.contains(&frame),
+        "the page frames the message body"
+    );
+    let body = b.get(&format!("/messages/{message}/body")).await.body;
+
+    let open = body
+        .find("<details>")
+        .unwrap_or_else(|| panic!("no fold: {body}"));
+    let close = body.rfind("</details>").expect("the fold is closed");
+    let at = |needle: &str| {
+        body.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing: {body}"))
+    };
+    assert!(
+        at("Neuer Text: der Drucker geht wieder.") < open,
+        "new text first, unfolded: {body}"
+    );
+    for history in ["schrieb Support", "Alte Frage: ist er eingeschaltet?"] {
+        assert!(
+            (open..close).contains(&at(history)),
+            "{history:?} folded: {body}"
+        );
+    }
+    assert!(body[open..].starts_with("<details><summary>Show quoted text</summary>"));
+    db.drop_db().await;
+}
+
+#[tokio::test]
 async fn agents_work_a_ticket_and_every_change_is_on_the_timeline() {
     let (db, _) = seeded().await;
     let dana = agent(
