@@ -1,5 +1,8 @@
 //! Agents, roles, password hashing (argon2id), sign-in, API tokens, and the administration
-//! of agents (disable, new password) and tokens (revoked ones are refused).
+//! of agents (disable, new password) and tokens (list, revoke). `admin` holds the read-only
+//! listings of the command line.
+
+pub mod admin;
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use rand::RngCore;
