@@ -1,7 +1,7 @@
 //! The `frontdesk` command line. Scripts and tests depend on these exact commands and flags.
 
 use crate::timezone::AgentTimeZone;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
@@ -99,6 +99,21 @@ pub enum AgentCommand {
         #[arg(long)]
         time_zone: Option<String>,
     },
+    /// List agents: email, name, role, teams, active or disabled, last seen in the web UI.
+    List,
+    /// Disable an agent: no sign-in, their sessions and API tokens stop working, not offered
+    /// for assignment or mentions. Their tickets stay assigned to them.
+    Disable { email: String },
+    /// Enable a disabled agent again (their old sessions stay ended).
+    Enable { email: String },
+    /// Set a new password, read from standard input (or generated with --generate), and end
+    /// every session of the agent.
+    Password {
+        email: String,
+        /// Generate a strong password and print it once instead of reading one.
+        #[arg(long)]
+        generate: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +160,8 @@ pub enum TeamCommand {
         team: String,
         mailbox_address: String,
     },
+    /// List teams with their members and granted mailboxes.
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -164,15 +181,29 @@ pub enum SavedReplyCommand {
         #[arg(long)]
         body: String,
     },
+    /// List saved replies (id, name, first line of the body).
+    List,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
-    /// Create an API token for an agent and print it (it is stored hashed).
+    /// Create an API token for an agent and print it (it is stored hashed). Its id goes to
+    /// standard error.
     Create {
         #[arg(long)]
         agent: String,
+        /// A label that `token list` shows, e.g. "zapier".
+        #[arg(long)]
+        name: Option<String>,
     },
+    /// List API tokens (never their secrets): id, agent, label, created, last used, state.
+    List {
+        /// Only this agent's tokens.
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Revoke an API token by id: requests with it are refused (401) from now on.
+    Revoke { id: i64 },
 }
 
 /// Runs a parsed command. Returns the process exit code.
@@ -251,6 +282,71 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             0
         }
         Command::Agent {
+            command: AgentCommand::List,
+        } => {
+            agent_list(&pool).await?;
+            0
+        }
+        Command::Agent {
+            command: AgentCommand::Disable { email },
+        } => {
+            let a = agent_by_email(&pool, &email).await?;
+            if auth::set_disabled(&pool, a.agent_id, true).await? {
+                println!(
+                    "agent {} disabled: they cannot sign in, their sessions and API tokens no longer work",
+                    a.email
+                );
+            } else {
+                println!("agent {} was already disabled", a.email);
+            }
+            0
+        }
+        Command::Agent {
+            command: AgentCommand::Enable { email },
+        } => {
+            let a = agent_by_email(&pool, &email).await?;
+            if auth::set_disabled(&pool, a.agent_id, false).await? {
+                println!(
+                    "agent {} enabled: they can sign in again (their old sessions stay ended)",
+                    a.email
+                );
+            } else {
+                println!("agent {} was not disabled", a.email);
+            }
+            0
+        }
+        Command::Agent {
+            command: AgentCommand::Password { email, generate },
+        } => {
+            let a = agent_by_email(&pool, &email).await?;
+            let password = if generate {
+                auth::generate_password()
+            } else if std::io::stdin().is_terminal() {
+                bail!(
+                    "no password given: pipe it on standard input \
+                     (printf '%s\\n' \"$PW\" | frontdesk agent password {email}), or use --generate"
+                );
+            } else {
+                read_password_stdin()?
+            };
+            let hash = {
+                let pw = password.clone();
+                tokio::task::spawn_blocking(move || auth::hash_password(&pw)).await??
+            };
+            auth::set_password(&pool, a.agent_id, &hash)
+                .await?
+                .with_context(|| format!("no agent with email {email}"))?;
+            if generate {
+                println!(
+                    "password of {} changed; their sessions were ended; new password (shown once): {password}",
+                    a.email
+                );
+            } else {
+                println!("password of {} changed; their sessions were ended", a.email);
+            }
+            0
+        }
+        Command::Agent {
             command:
                 AgentCommand::Add {
                     email,
@@ -262,15 +358,9 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         } => {
             let role = Role::parse(&role.to_lowercase()).expect("validated above");
             let (password, generated) = if password_stdin {
-                let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s)?;
-                let pw = s.trim_end_matches(['\r', '\n']).to_string();
-                if pw.len() < 8 {
-                    bail!("password must be at least 8 characters");
-                }
-                (pw, false)
+                (read_password_stdin()?, false)
             } else {
-                (auth::random_secret()[..20].to_string(), true)
+                (auth::generate_password(), true)
             };
             let hash = tokio::task::spawn_blocking(move || {
                 auth::hash_password(&password).map(|h| (h, password))
@@ -333,17 +423,28 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         Command::Mailbox {
             command: MailboxCommand::List,
         } => {
-            for m in mailboxes::list_mailboxes(&pool).await? {
-                let imap = m
-                    .imap()
-                    .map(|u| u.redacted())
-                    .unwrap_or_else(|e| format!("invalid: {e}"));
-                let state = if m.enabled { "enabled" } else { "disabled" };
-                println!(
-                    "{}\t{}\t{}\t{}\t{state}",
-                    m.mailbox_id, m.address, m.name, imap
-                );
-            }
+            let rows: Vec<Vec<String>> = mailboxes::list_mailboxes(&pool)
+                .await?
+                .into_iter()
+                .map(|m| {
+                    let imap = m
+                        .imap()
+                        .map(|u| u.redacted())
+                        .unwrap_or_else(|e| format!("invalid: {e}"));
+                    let state = if m.enabled { "enabled" } else { "disabled" };
+                    vec![
+                        m.mailbox_id.to_string(),
+                        m.address,
+                        m.name,
+                        state.to_string(),
+                        imap,
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(&["ID", "ADDRESS", "NAME", "STATE", "IMAP"], &rows)
+            );
             0
         }
         Command::Ingest { once: _, mailbox } => {
@@ -388,6 +489,17 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             0
         }
         Command::SavedReply {
+            command: SavedReplyCommand::List,
+        } => {
+            let rows: Vec<Vec<String>> = crate::tickets::reply::list_saved_replies(&pool)
+                .await?
+                .into_iter()
+                .map(|(id, name, body)| vec![id.to_string(), name, first_line(&body, 60)])
+                .collect();
+            print!("{}", table(&["ID", "NAME", "BODY"], &rows));
+            0
+        }
+        Command::SavedReply {
             command: SavedReplyCommand::Add { name, body },
         } => {
             let body = if body == "-" {
@@ -410,13 +522,8 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
             println!("{id}");
             0
         }
-        Command::Token {
-            command: TokenCommand::Create { agent },
-        } => {
-            let a = auth::find_agent_by_email(&pool, &agent)
-                .await?
-                .with_context(|| format!("no agent with email {agent}"))?;
-            println!("{}", auth::create_api_token(&pool, a.agent_id).await?);
+        Command::Token { command } => {
+            token_command(&pool, command).await?;
             0
         }
     };
@@ -476,6 +583,210 @@ async fn team_command(pool: &sqlx::PgPool, command: TeamCommand) -> anyhow::Resu
                 .await?;
             println!("the team can work {mailbox_address}");
         }
+        TeamCommand::List => {
+            let rows: Vec<Vec<String>> = auth::admin::list_team_overview(pool)
+                .await?
+                .into_iter()
+                .map(|t| {
+                    let members = t
+                        .members
+                        .iter()
+                        .map(|m| {
+                            if t.disabled_members.contains(m) {
+                                format!("{m} (disabled)")
+                            } else {
+                                m.clone()
+                            }
+                        })
+                        .collect::<Vec<_>>();
+                    vec![t.name, list_or_dash(&members), list_or_dash(&t.mailboxes)]
+                })
+                .collect();
+            print!("{}", table(&["TEAM", "MEMBERS", "MAILBOXES"], &rows));
+        }
     }
     Ok(())
+}
+
+async fn token_command(pool: &sqlx::PgPool, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { agent, name } => {
+            let a = agent_by_email(pool, &agent).await?;
+            if !a.active {
+                bail!("agent {} is disabled; enable them first", a.email);
+            }
+            let (id, token) =
+                auth::create_named_api_token(pool, a.agent_id, name.as_deref()).await?;
+            // The token alone on stdout, so that `$(frontdesk token create ...)` captures it.
+            eprintln!("token {id} created for {}", a.email);
+            println!("{token}");
+        }
+        TokenCommand::List { agent } => {
+            let agent_id = match &agent {
+                Some(email) => Some(agent_by_email(pool, email).await?.agent_id),
+                None => None,
+            };
+            let rows: Vec<Vec<String>> = auth::admin::list_tokens(pool, agent_id)
+                .await?
+                .into_iter()
+                .map(|t| {
+                    let state = match (t.revoked_at, t.agent_active) {
+                        (Some(at), _) => format!("revoked {}", utc(Some(at))),
+                        (None, false) => "agent disabled".to_string(),
+                        (None, true) => "active".to_string(),
+                    };
+                    vec![
+                        t.api_token_id.to_string(),
+                        t.agent_email,
+                        t.name.unwrap_or_else(|| "-".into()),
+                        utc(Some(t.created_at)),
+                        utc(t.last_used_at),
+                        state,
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(
+                    &["ID", "AGENT", "NAME", "CREATED", "LAST USED", "STATE"],
+                    &rows
+                )
+            );
+        }
+        TokenCommand::Revoke { id } => match auth::admin::revoke_token(pool, id).await? {
+            auth::admin::Revoked::Now { agent_email } => {
+                println!("token {id} ({agent_email}) revoked");
+            }
+            auth::admin::Revoked::Already { agent_email } => {
+                println!("token {id} ({agent_email}) was already revoked");
+            }
+            auth::admin::Revoked::NoSuchToken => bail!("no API token with id {id}"),
+        },
+    }
+    Ok(())
+}
+
+async fn agent_list(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let rows: Vec<Vec<String>> = auth::admin::list_agent_overview(pool)
+        .await?
+        .into_iter()
+        .map(|a| {
+            vec![
+                a.email,
+                a.name,
+                a.role,
+                list_or_dash(&a.teams),
+                if a.active { "active" } else { "disabled" }.to_string(),
+                utc(a.last_seen_at),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["EMAIL", "NAME", "ROLE", "TEAMS", "STATE", "LAST SEEN"],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+/// The agent with this email, or an error that names it.
+async fn agent_by_email(pool: &sqlx::PgPool, email: &str) -> anyhow::Result<auth::Agent> {
+    auth::find_agent_by_email(pool, email)
+        .await?
+        .with_context(|| format!("no agent with email {email}"))
+}
+
+/// A password from standard input: everything up to the end, without the final line break,
+/// checked against [`auth::check_new_password`].
+fn read_password_stdin() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("reading the password from standard input")?;
+    let pw = s.trim_end_matches(['\r', '\n']).to_string();
+    auth::check_new_password(&pw).map_err(anyhow::Error::msg)?;
+    Ok(pw)
+}
+
+/// `2026-11-29 15:05 UTC`, or `never`.
+fn utc(at: Option<time::OffsetDateTime>) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    at.and_then(|t| t.to_offset(time::UtcOffset::UTC).format(&format).ok())
+        .unwrap_or_else(|| "never".into())
+}
+
+fn list_or_dash(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The first non-empty line of `text`, cut to `max` characters with `…`.
+fn first_line(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() > max {
+        let cut: String = line.chars().take(max - 1).collect();
+        format!("{cut}…")
+    } else {
+        line.to_string()
+    }
+}
+
+/// A plain table: a header row, then one line per row, each column padded to its widest cell
+/// and two spaces from the next; the last column is not padded, and no line ends in spaces.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                let pad = widths[i] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns_and_leave_no_trailing_spaces() {
+        let rows = vec![
+            vec!["1".into(), "dana@example.com".into(), "Dana Lee".into()],
+            vec!["12".into(), "jo@example.com".into(), String::new()],
+        ];
+        assert_eq!(
+            table(&["ID", "EMAIL", "NAME"], &rows),
+            "ID  EMAIL             NAME\n\
+             1   dana@example.com  Dana Lee\n\
+             12  jo@example.com\n"
+        );
+    }
+
+    #[test]
+    fn first_lines_are_cut_on_characters() {
+        assert_eq!(first_line("\n  Hallo Jürgen,\nmore", 40), "Hallo Jürgen,");
+        assert_eq!(first_line("äöüäöü", 4), "äöü…");
+    }
 }

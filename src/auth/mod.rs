@@ -1,4 +1,8 @@
-//! Agents, roles, password hashing (argon2id) and API tokens.
+//! Agents, roles, password hashing (argon2id), sign-in, API tokens, and the administration
+//! of agents (disable, new password) and tokens (list, revoke). `admin` holds the read-only
+//! listings of the command line.
+
+pub mod admin;
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use rand::RngCore;
@@ -42,6 +46,12 @@ pub struct Agent {
     pub role: String,
     /// IANA time zone name (`Europe/Berlin`, default `UTC`) that pages show times in.
     pub time_zone: String,
+    /// False once an admin disabled the agent (`frontdesk agent disable`): no sign-in, no
+    /// session, no token, not offered for assignment or mentions.
+    pub active: bool,
+    /// Bumped whenever the agent's sessions must end (new password, disabled). A session
+    /// remembers the generation it signed in with ([`find_agent_seen`]).
+    pub session_generation: i32,
 }
 
 impl Agent {
@@ -114,7 +124,9 @@ pub async fn find_agent_by_email(
     email: &str,
 ) -> sqlx::Result<Option<Agent>> {
     sqlx::query_as(
-        "select agent_id, email, name, role, time_zone from agent where lower(email) = lower($1)",
+        "select agent_id, email, name, role, time_zone,
+                disabled_at is null as active, session_generation
+         from agent where lower(email) = lower($1)",
     )
     .bind(email.trim())
     .fetch_optional(db)
@@ -123,21 +135,38 @@ pub async fn find_agent_by_email(
 
 /// Creates an API token for the agent and returns it; only its sha256 is stored.
 pub async fn create_api_token(db: impl PgExecutor<'_>, agent_id: i64) -> sqlx::Result<String> {
-    let token = format!("fd_{}", random_secret());
-    sqlx::query("insert into api_token (agent_id, token_sha256) values ($1, $2)")
-        .bind(agent_id)
-        .bind(&Sha256::digest(token.as_bytes())[..])
-        .execute(db)
-        .await?;
-    Ok(token)
+    create_named_api_token(db, agent_id, None)
+        .await
+        .map(|(_, token)| token)
 }
 
-/// The agent a bearer token belongs to, if the token is valid.
+/// Creates an API token with an optional label (`token list` shows it); returns its id and
+/// the token, which is shown once: only its sha256 is stored.
+pub async fn create_named_api_token(
+    db: impl PgExecutor<'_>,
+    agent_id: i64,
+    name: Option<&str>,
+) -> sqlx::Result<(i64, String)> {
+    let token = format!("fd_{}", random_secret());
+    let id = sqlx::query_scalar(
+        "insert into api_token (agent_id, token_sha256, name) values ($1, $2, $3) returning api_token_id",
+    )
+    .bind(agent_id)
+    .bind(&Sha256::digest(token.as_bytes())[..])
+    .bind(name.map(str::trim).filter(|n| !n.is_empty()))
+    .fetch_one(db)
+    .await?;
+    Ok((id, token))
+}
+
+/// The agent a bearer token belongs to, if the token is valid: not revoked, and its agent not
+/// disabled. Records when it was used.
 pub async fn agent_for_token(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<Agent>> {
     sqlx::query_as(
         "update api_token t set last_used_at = now() from agent a
          where t.token_sha256 = $1 and a.agent_id = t.agent_id
-         returning a.agent_id, a.email, a.name, a.role, a.time_zone",
+           and t.revoked_at is null and a.disabled_at is null
+         returning a.agent_id, a.email, a.name, a.role, a.time_zone, true as active, a.session_generation",
     )
     .bind(&Sha256::digest(token.as_bytes())[..])
     .fetch_optional(db)
@@ -173,6 +202,21 @@ mod tests {
         assert!(!verify_password("wrong", &h));
         assert!(!verify_password("x", "not a hash"));
     }
+
+    #[test]
+    fn new_passwords_are_counted_in_characters_and_capped_in_bytes() {
+        assert!(check_new_password("short").is_err());
+        assert!(check_new_password("        ").is_err(), "only spaces");
+        assert!(
+            check_new_password("äöüäöüä").is_err(),
+            "7 characters in 14 bytes"
+        );
+        assert!(check_new_password("äöüäöüäö").is_ok());
+        assert!(check_new_password(&"x".repeat(MAX_PASSWORD_BYTES)).is_ok());
+        assert!(check_new_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
+        assert_eq!(generate_password().len(), 24);
+        assert!(check_new_password(&generate_password()).is_ok());
+    }
 }
 
 /// Why a login was refused. The message never says whether the email exists.
@@ -199,7 +243,9 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password(&random_secret()).unwrap_or_default());
 
 /// Checks email and password, with rate limiting shared by every node (failed attempts are
-/// rows in `login_attempt`). Argon2 runs on the blocking pool.
+/// rows in `login_attempt`). Argon2 runs on the blocking pool. A disabled agent is refused
+/// exactly like a wrong password: same error, same work (the hash is still checked), and the
+/// attempt counts as failed, so sign-in never tells whether an account exists or is disabled.
 pub async fn authenticate(
     pool: &sqlx::PgPool,
     email: &str,
@@ -207,26 +253,18 @@ pub async fn authenticate(
     ip: &str,
 ) -> Result<Agent, LoginError> {
     let email = email.trim().to_lowercase();
-    let (by_email, by_ip): (i64, i64) = sqlx::query_as(
-        "select count(*) filter (where email = $1), count(*) filter (where ip = $2)
-         from login_attempt where at > now() - make_interval(mins => $3) and (email = $1 or ip = $2)",
-    )
-    .bind(&email)
-    .bind(ip)
-    .bind(LOGIN_WINDOW_MINUTES)
-    .fetch_one(pool)
-    .await?;
-    if by_email >= MAX_FAILED_PER_EMAIL || by_ip >= MAX_FAILED_PER_IP {
+    if rate_limited(pool, &email, ip).await? {
         tracing::warn!(%ip, "login rate limited");
         return Err(LoginError::RateLimited);
     }
-    let row: Option<(Agent, String)> = sqlx::query_as::<_, (i64, String, String, String, String, String)>(
-        "select agent_id, email, name, role, time_zone, password_hash from agent where lower(email) = $1",
+    let row: Option<(Agent, String)> = sqlx::query_as::<_, (i64, String, String, String, String, bool, i32, String)>(
+        "select agent_id, email, name, role, time_zone, disabled_at is null, session_generation, password_hash
+         from agent where lower(email) = $1",
     )
     .bind(&email)
     .fetch_optional(pool)
     .await?
-    .map(|(agent_id, email, name, role, time_zone, hash)| {
+    .map(|(agent_id, email, name, role, time_zone, active, session_generation, hash)| {
         (
             Agent {
                 agent_id,
@@ -234,6 +272,8 @@ pub async fn authenticate(
                 name,
                 role,
                 time_zone,
+                active,
+                session_generation,
             },
             hash,
         )
@@ -242,19 +282,9 @@ pub async fn authenticate(
         .as_ref()
         .map(|(_, h)| h.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
-    let pw = password.to_string();
-    // Each argon2 check takes ~19 MiB and tens of ms of a core: a burst of sign-ins (a team
-    // starting its shift, or someone guessing) waits its turn instead of taking every core and
-    // ~20 MiB per attempt at once (seen: 200 simultaneous logins left a node at 250 MB RSS).
-    let _permit = PASSWORD_CHECKS
-        .acquire()
-        .await
-        .map_err(|e| LoginError::Internal(e.to_string()))?;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-        .await
-        .map_err(|e| LoginError::Internal(e.to_string()))?;
+    let ok = verify_password_limited(password, hash).await?;
     match row {
-        Some((agent, _)) if ok => {
+        Some((agent, _)) if ok && agent.active => {
             sqlx::query("delete from login_attempt where email = $1")
                 .bind(&email)
                 .execute(pool)
@@ -262,23 +292,207 @@ pub async fn authenticate(
             Ok(agent)
         }
         _ => {
-            sqlx::query("insert into login_attempt (email, ip) values ($1, $2)")
-                .bind(&email)
-                .bind(ip)
-                .execute(pool)
-                .await?;
+            record_failed_attempt(pool, &email, ip).await?;
             tracing::info!(%ip, "failed login");
             Err(LoginError::Invalid)
         }
     }
 }
 
+/// Whether the email (lower-cased) or the client IP has used up its failed attempts of the
+/// last [`LOGIN_WINDOW_MINUTES`].
+async fn rate_limited(pool: &sqlx::PgPool, email: &str, ip: &str) -> sqlx::Result<bool> {
+    let (by_email, by_ip): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where email = $1), count(*) filter (where ip = $2)
+         from login_attempt where at > now() - make_interval(mins => $3) and (email = $1 or ip = $2)",
+    )
+    .bind(email)
+    .bind(ip)
+    .bind(LOGIN_WINDOW_MINUTES)
+    .fetch_one(pool)
+    .await?;
+    Ok(by_email >= MAX_FAILED_PER_EMAIL || by_ip >= MAX_FAILED_PER_IP)
+}
+
+async fn record_failed_attempt(pool: &sqlx::PgPool, email: &str, ip: &str) -> sqlx::Result<()> {
+    sqlx::query("insert into login_attempt (email, ip) values ($1, $2)")
+        .bind(email)
+        .bind(ip)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// [`verify_password`] on the blocking pool, at most [`PASSWORD_CHECKS`] at once.
+async fn verify_password_limited(password: &str, hash: String) -> Result<bool, LoginError> {
+    // Each argon2 check takes ~19 MiB and tens of ms of a core: a burst of sign-ins (a team
+    // starting its shift, or someone guessing) waits its turn instead of taking every core and
+    // ~20 MiB per attempt at once (seen: 200 simultaneous logins left a node at 250 MB RSS).
+    let _permit = PASSWORD_CHECKS
+        .acquire()
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))?;
+    let pw = password.to_string();
+    tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))
+}
+
+/// [`hash_password`] on the blocking pool, under the same limit as password checks.
+async fn hash_password_limited(password: &str) -> Result<String, LoginError> {
+    let _permit = PASSWORD_CHECKS
+        .acquire()
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))?;
+    let pw = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&pw))
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))?
+        .map_err(|e| LoginError::Internal(e.to_string()))
+}
+
+/// Shortest password accepted, in characters (NIST SP 800-63B's minimum for a chosen one).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password accepted, in bytes: argon2 takes any length, but a megabyte-long one
+/// would only cost us time.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Checks a password an agent or admin chose: the error says what is wrong.
+pub fn check_new_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "The password must be at least {MIN_PASSWORD_CHARS} characters long."
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(format!(
+            "The password must be at most {MAX_PASSWORD_BYTES} bytes long."
+        ));
+    }
+    if password.trim().is_empty() {
+        return Err("The password cannot be only spaces.".into());
+    }
+    Ok(())
+}
+
+/// A generated password: 24 hex characters, 96 random bits.
+pub fn generate_password() -> String {
+    random_secret()[..24].to_string()
+}
+
+/// Sets a new password hash and ends every session of the agent (their session generation
+/// goes up). Returns the new generation, or `None` when there is no such agent.
+pub async fn set_password(
+    db: impl PgExecutor<'_>,
+    agent_id: i64,
+    password_hash: &str,
+) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
+        "update agent set password_hash = $2, session_generation = session_generation + 1
+         where agent_id = $1 returning session_generation",
+    )
+    .bind(agent_id)
+    .bind(password_hash)
+    .fetch_optional(db)
+    .await
+}
+
+/// Why the settings page refused a password change.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    #[error("The current password is not correct.")]
+    WrongPassword,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Too many failed attempts. Try again in a few minutes.")]
+    RateLimited,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("password check failed: {0}")]
+    Internal(String),
+}
+
+impl From<LoginError> for PasswordChangeError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Invalid => PasswordChangeError::WrongPassword,
+            LoginError::RateLimited => PasswordChangeError::RateLimited,
+            LoginError::Db(d) => PasswordChangeError::Db(d),
+            LoginError::Internal(m) => PasswordChangeError::Internal(m),
+        }
+    }
+}
+
+/// An agent changes their own password: the current one must be right (a wrong one counts as
+/// a failed sign-in, under the same limits, so a left-open session cannot be used to guess
+/// it), the new one must pass [`check_new_password`]. Every session of the agent ends; the
+/// caller keeps its own alive by storing the returned generation in it.
+pub async fn change_password(
+    pool: &sqlx::PgPool,
+    agent: &Agent,
+    current: &str,
+    new: &str,
+    ip: &str,
+) -> Result<i32, PasswordChangeError> {
+    check_new_password(new).map_err(PasswordChangeError::Invalid)?;
+    let email = agent.email.trim().to_lowercase();
+    if rate_limited(pool, &email, ip).await? {
+        tracing::warn!(%ip, agent.id = agent.agent_id, "password change rate limited");
+        return Err(PasswordChangeError::RateLimited);
+    }
+    let hash: Option<String> = sqlx::query_scalar(
+        "select password_hash from agent where agent_id = $1 and disabled_at is null",
+    )
+    .bind(agent.agent_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(hash) = hash else {
+        return Err(PasswordChangeError::WrongPassword);
+    };
+    if !verify_password_limited(current, hash).await? {
+        record_failed_attempt(pool, &email, ip).await?;
+        tracing::info!(%ip, agent.id = agent.agent_id, "password change with a wrong current password");
+        return Err(PasswordChangeError::WrongPassword);
+    }
+    let new_hash = hash_password_limited(new).await?;
+    let generation = set_password(pool, agent.agent_id, &new_hash)
+        .await?
+        .ok_or(PasswordChangeError::WrongPassword)?;
+    tracing::info!(
+        agent.id = agent.agent_id,
+        "password changed; other sessions ended"
+    );
+    Ok(generation)
+}
+
+/// Disables (`disabled = true`) or enables an agent. Disabling also ends their sessions (a
+/// later enable does not bring those back). Returns false when nothing changed (already in
+/// that state, or no such agent).
+pub async fn set_disabled(
+    db: impl PgExecutor<'_>,
+    agent_id: i64,
+    disabled: bool,
+) -> sqlx::Result<bool> {
+    let sql = if disabled {
+        "update agent set disabled_at = now(), session_generation = session_generation + 1
+         where agent_id = $1 and disabled_at is null"
+    } else {
+        "update agent set disabled_at = null where agent_id = $1 and disabled_at is not null"
+    };
+    let done = sqlx::query(sql).bind(agent_id).execute(db).await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Loads an agent by id (for the session extractor).
 pub async fn find_agent(db: impl PgExecutor<'_>, agent_id: i64) -> sqlx::Result<Option<Agent>> {
-    sqlx::query_as("select agent_id, email, name, role, time_zone from agent where agent_id = $1")
-        .bind(agent_id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(
+        "select agent_id, email, name, role, time_zone,
+                disabled_at is null as active, session_generation
+         from agent where agent_id = $1",
+    )
+    .bind(agent_id)
+    .fetch_optional(db)
+    .await
 }
 
 /// `agent.last_seen_at` is written at most this often per agent (seconds), so that busy
@@ -292,39 +506,29 @@ pub const SEEN_EVERY_SECS: i32 = 60;
 pub const OFFLINE_AFTER_SECS: i32 = 300;
 
 /// Loads an agent by id for a signed-in browser request and records that they were seen
-/// (`last_seen_at`, UTC, at most once per [`SEEN_EVERY_SECS`]), in one statement.
+/// (`last_seen_at`, UTC, at most once per [`SEEN_EVERY_SECS`]), in one statement. `None` when
+/// the session no longer counts: the agent is gone or disabled, or `generation` (the one the
+/// session signed in with) is not theirs any more (new password).
 pub async fn find_agent_seen(
     db: impl PgExecutor<'_>,
     agent_id: i64,
+    generation: i32,
 ) -> sqlx::Result<Option<Agent>> {
     // A data-modifying CTE runs even though the select does not read it.
     sqlx::query_as(
         "with seen as (
             update agent set last_seen_at = now()
-            where agent_id = $1
+            where agent_id = $1 and disabled_at is null and session_generation = $3
               and (last_seen_at is null or last_seen_at < now() - make_interval(secs => $2))
          )
-         select agent_id, email, name, role, time_zone from agent where agent_id = $1",
+         select agent_id, email, name, role, time_zone, true as active, session_generation from agent
+         where agent_id = $1 and disabled_at is null and session_generation = $3",
     )
     .bind(agent_id)
     .bind(f64::from(SEEN_EVERY_SECS))
+    .bind(generation)
     .fetch_optional(db)
     .await
-}
-
-/// Records that the agent is still there (an open live-event stream), at most once per
-/// [`SEEN_EVERY_SECS`].
-pub async fn touch_seen(db: impl PgExecutor<'_>, agent_id: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "update agent set last_seen_at = now()
-         where agent_id = $1
-           and (last_seen_at is null or last_seen_at < now() - make_interval(secs => $2))",
-    )
-    .bind(agent_id)
-    .bind(f64::from(SEEN_EVERY_SECS))
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 /// Sets the agent's time zone (already validated against the database).
@@ -341,10 +545,13 @@ pub async fn set_time_zone(
     Ok(())
 }
 
-/// Every agent, by name (for assignee pickers and @mentions).
+/// Every agent, by name, disabled ones too (`active`): pages name the authors of events and
+/// the assignee from it, and offer only active agents for assignment.
 pub async fn list_agents(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Agent>> {
     sqlx::query_as(
-        "select agent_id, email, name, role, time_zone from agent order by name, agent_id",
+        "select agent_id, email, name, role, time_zone,
+                disabled_at is null as active, session_generation
+         from agent order by name, agent_id",
     )
     .fetch_all(db)
     .await

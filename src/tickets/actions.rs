@@ -67,7 +67,8 @@ pub async fn add_event(
     Ok(())
 }
 
-/// Assigns the ticket to an agent (by id), or unassigns it with `None`.
+/// Assigns the ticket to an agent (by id), or unassigns it with `None`. A disabled agent
+/// cannot be given a ticket (one they already have stays theirs until someone changes it).
 pub async fn assign(
     pool: &PgPool,
     actor: i64,
@@ -77,22 +78,28 @@ pub async fn assign(
 ) -> Result<(), ActionError> {
     let mut tx = pool.begin().await?;
     lock_visible(&mut tx, number, visible).await?;
-    if let Some(a) = assignee {
-        let exists: Option<i64> =
-            sqlx::query_scalar("select agent_id from agent where agent_id = $1")
-                .bind(a)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
-            return Err(ActionError::Invalid("no such agent".into()));
-        }
-    }
     let old: Option<i64> =
         sqlx::query_scalar("select assignee_agent_id from ticket where ticket_id = $1")
             .bind(number)
             .fetch_one(&mut *tx)
             .await?;
     if old != assignee {
+        if let Some(a) = assignee {
+            let active: Option<bool> =
+                sqlx::query_scalar("select disabled_at is null from agent where agent_id = $1")
+                    .bind(a)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match active {
+                None => return Err(ActionError::Invalid("no such agent".into())),
+                Some(false) => {
+                    return Err(ActionError::Invalid(
+                        "that agent is disabled and cannot be assigned tickets".into(),
+                    ));
+                }
+                Some(true) => {}
+            }
+        }
         sqlx::query("update ticket set assignee_agent_id = $2 where ticket_id = $1")
             .bind(number)
             .bind(assignee)

@@ -69,7 +69,7 @@ pub struct NoteRef<'a> {
 }
 
 /// Notifies every agent mentioned in note `message_id` who can see the ticket's mailbox (not
-/// the author), and says which of them are offline.
+/// the author, not a disabled agent), and says which of them are offline.
 pub async fn notify_mentioned(
     conn: &mut PgConnection,
     ticket: i64,
@@ -84,7 +84,7 @@ pub async fn notify_mentioned(
         "with n as (
             insert into notification (agent_id, ticket_id, message_id, kind)
             select a.agent_id, $1, $2, 'mention' from agent a
-            where a.agent_id <> $3
+            where a.agent_id <> $3 and a.disabled_at is null
               and (lower(split_part(a.email, '@', 1)) = any($4) or lower(replace(a.name, ' ', '')) = any($4)
                    or lower(replace(a.name, ' ', '.')) = any($4))
               and (a.role in ('admin', 'lead') or exists (

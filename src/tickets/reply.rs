@@ -61,6 +61,15 @@ pub async fn saved_replies(pool: &PgPool) -> sqlx::Result<Vec<(String, String)>>
         .await
 }
 
+/// Every saved reply as `(id, name, body)`, by name (for `frontdesk saved-reply list`).
+pub async fn list_saved_replies(pool: &PgPool) -> sqlx::Result<Vec<(i64, String, String)>> {
+    sqlx::query_as(
+        "select saved_reply_id, name, body from saved_reply order by name, saved_reply_id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// Splits a comma, semicolon or line separated address list and checks each address.
 pub fn parse_address_list(input: &str) -> Result<Vec<String>, ActionError> {
     let mut out: Vec<String> = Vec::new();

@@ -380,9 +380,14 @@ async fn patch_ticket(
         )));
     }
     if let Some(Some(email)) = &body.assignee {
-        auth::find_agent_by_email(&state.pool, email)
+        let a = auth::find_agent_by_email(&state.pool, email)
             .await?
             .ok_or_else(|| AppError::BadRequest(format!("no agent with email {email}")))?;
+        if !a.active {
+            return Err(AppError::BadRequest(format!(
+                "agent {email} is disabled and cannot be assigned tickets"
+            )));
+        }
     }
     if let Some(status) = &body.status {
         let mut tx = state.pool.begin().await?;

@@ -48,7 +48,8 @@ pub fn router() -> Router<AppState> {
 /// reconnects sends the last id it saw (`Last-Event-ID`, which `EventSource` does by itself)
 /// and gets a `resync` first, since events of the gap are not kept. A slow client that falls
 /// behind gets a `resync` too. While the stream is open the agent counts as seen (online),
-/// renewed every [`auth::SEEN_EVERY_SECS`].
+/// renewed every [`auth::SEEN_EVERY_SECS`]; at that check a stream whose session no longer
+/// counts (agent disabled, password changed) ends.
 async fn stream_events(
     State(state): State<AppState>,
     who: CurrentAgent,
@@ -59,6 +60,7 @@ async fn stream_events(
         visible: Option<Vec<i64>>,
         pool: sqlx::PgPool,
         agent_id: i64,
+        generation: i32,
         seen: tokio::time::Interval,
         id: u64,
     }
@@ -69,6 +71,7 @@ async fn stream_events(
         visible: who.visible,
         pool: state.pool.clone(),
         agent_id: who.agent.agent_id,
+        generation: who.agent.session_generation,
         seen,
         id: 0,
     };
@@ -89,8 +92,14 @@ async fn stream_events(
                     Err(RecvError::Closed) => return None,
                 },
                 _ = open.seen.tick() => {
-                    if let Err(e) = auth::touch_seen(&open.pool, open.agent_id).await {
-                        tracing::warn!(error = %e, agent.id = open.agent_id, "cannot record that an agent is online");
+                    match auth::find_agent_seen(&open.pool, open.agent_id, open.generation).await {
+                        Ok(Some(_)) => {}
+                        // Disabled, or signed out everywhere by a new password: the stream
+                        // ends, and the browser's reconnect is sent to the login page.
+                        Ok(None) => return None,
+                        Err(e) => {
+                            tracing::warn!(error = %e, agent.id = open.agent_id, "cannot record that an agent is online");
+                        }
                     }
                     continue;
                 }

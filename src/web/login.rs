@@ -12,7 +12,7 @@ use tower_sessions::Session;
 
 use super::AppState;
 use super::page::{PageError, render};
-use super::session::{AGENT_KEY, CurrentAgent};
+use super::session::{self, CurrentAgent};
 use crate::auth::{self, LoginError};
 
 pub fn router() -> Router<AppState> {
@@ -67,15 +67,7 @@ async fn post_login(
     let next = safe_next(form.next);
     match auth::authenticate(&state.pool, &form.email, &form.password, &ip).await {
         Ok(agent) => {
-            // A new session id on login defeats session fixation.
-            session
-                .cycle_id()
-                .await
-                .map_err(|e| anyhow::anyhow!("session: {e}"))?;
-            session
-                .insert(AGENT_KEY, agent.agent_id)
-                .await
-                .map_err(|e| anyhow::anyhow!("session: {e}"))?;
+            session::sign_in(&session, &agent).await?;
             tracing::info!(agent.id = agent.agent_id, "signed in");
             Ok(Redirect::to(&next).into_response())
         }

@@ -11,10 +11,32 @@ use crate::auth::{self, Agent};
 
 /// Session key holding the signed-in agent's id.
 pub const AGENT_KEY: &str = "agent_id";
+/// Session key holding the agent's session generation at sign-in (see
+/// [`auth::Agent::session_generation`]); absent in sessions older than it, which count as 0.
+pub const GENERATION_KEY: &str = "generation";
+
+/// Signs the agent in on this session: a new session id (against session fixation), their id
+/// and their current session generation.
+pub async fn sign_in(session: &Session, agent: &Agent) -> Result<(), super::AppError> {
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    session
+        .insert(AGENT_KEY, agent.agent_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    session
+        .insert(GENERATION_KEY, agent.session_generation)
+        .await
+        .map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    Ok(())
+}
 
 /// The signed-in agent and the mailboxes they may see (`None` = all). Pages that take this
-/// redirect to `/login` when nobody is signed in. Taking it marks the agent as seen (online,
-/// see [`auth::OFFLINE_AFTER_SECS`]).
+/// redirect to `/login` when nobody is signed in, and when the session no longer counts (the
+/// agent was disabled or their password changed since it signed in: the session is deleted).
+/// Taking it marks the agent as seen (online, see [`auth::OFFLINE_AFTER_SECS`]).
 pub struct CurrentAgent {
     pub agent: Agent,
     pub visible: Option<Vec<i64>>,
@@ -53,7 +75,13 @@ impl FromRequestParts<AppState> for CurrentAgent {
         let Some(agent_id) = agent_id else {
             return Err(LoginRedirect(next).into_response());
         };
-        let agent = match auth::find_agent_seen(&state.pool, agent_id).await {
+        let generation: i32 = session
+            .get(GENERATION_KEY)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let agent = match auth::find_agent_seen(&state.pool, agent_id, generation).await {
             Ok(Some(a)) => a,
             Ok(None) => {
                 let _ = session.flush().await;

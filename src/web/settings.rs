@@ -1,23 +1,29 @@
-//! `GET/POST /settings`: the signed-in agent's own settings (their time zone).
+//! `GET/POST /settings`: the signed-in agent's own settings (their time zone), and
+//! `POST /settings/password`: changing their password.
 //!
-//! The form is protected against cross-site posts like every other form (tower-http's
-//! `CsrfLayer` in `web::router`), and follows post/redirect/get.
+//! The forms are protected against cross-site posts like every other form (tower-http's
+//! `CsrfLayer` in `web::router`), and follow post/redirect/get.
+
+use std::net::SocketAddr;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::{Form, Router};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
 use serde::Deserialize;
 
 use super::page::{PageError, render};
-use super::session::CurrentAgent;
+use super::session::{CurrentAgent, GENERATION_KEY};
 use super::{AppError, AppState};
-use crate::auth::{self, Agent};
+use crate::auth::{self, Agent, PasswordChangeError};
 use crate::timezone::{self, AgentTimeZone};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/settings", get(show_settings).post(post_settings))
+    Router::new()
+        .route("/settings", get(show_settings).post(post_settings))
+        .route("/settings/password", post(post_password))
 }
 
 #[derive(Template)]
@@ -32,11 +38,41 @@ struct SettingsPage {
     /// The current time in that zone, e.g. `2026-11-29 15:05 CET`.
     now_local: String,
     saved: bool,
+    /// The password was just changed.
+    password_changed: bool,
+    /// Why the last password change was refused.
+    password_error: Option<String>,
+    /// Shortest new password accepted, for the form's `minlength`.
+    min_password: usize,
 }
 
 #[derive(Deserialize)]
 struct SettingsQuery {
     saved: Option<String>,
+    password: Option<String>,
+}
+
+async fn settings_page(
+    state: &AppState,
+    who: CurrentAgent,
+    saved: bool,
+    password_changed: bool,
+    password_error: Option<String>,
+) -> Result<SettingsPage, PageError> {
+    let unread_notifications =
+        crate::tickets::actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
+    let tz = AgentTimeZone::from_stored(&who.agent.time_zone);
+    Ok(SettingsPage {
+        now_local: super::fmt::datetime(time::OffsetDateTime::now_utc(), &tz),
+        current: tz.name().to_string(),
+        zones: timezone::names(),
+        me: who.agent,
+        unread_notifications,
+        saved,
+        password_changed,
+        password_error,
+        min_password: auth::MIN_PASSWORD_CHARS,
+    })
 }
 
 async fn show_settings(
@@ -44,18 +80,15 @@ async fn show_settings(
     who: CurrentAgent,
     Query(q): Query<SettingsQuery>,
 ) -> Result<Response, PageError> {
-    let unread_notifications =
-        crate::tickets::actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
-    let tz = AgentTimeZone::from_stored(&who.agent.time_zone);
-    Ok(render(&SettingsPage {
-        now_local: super::fmt::datetime(time::OffsetDateTime::now_utc(), &tz),
-        current: tz.name().to_string(),
-        zones: timezone::names(),
-        me: who.agent,
-        unread_notifications,
-        saved: q.saved.is_some(),
-    })?
-    .into_response())
+    let page = settings_page(
+        &state,
+        who,
+        q.saved.is_some(),
+        q.password.as_deref() == Some("changed"),
+        None,
+    )
+    .await?;
+    Ok(render(&page)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -73,4 +106,66 @@ async fn post_settings(
     let tz = AgentTimeZone::parse(&f.time_zone).map_err(|e| AppError::BadRequest(e.to_string()))?;
     auth::set_time_zone(&state.pool, who.agent.agent_id, &tz).await?;
     Ok(Redirect::to("/settings?saved=1"))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    /// The new password typed a second time.
+    confirm_password: String,
+}
+
+/// Changes the agent's password (argon2id, through the same limits as sign-in) and ends every
+/// other session of theirs, on every node; this one stays signed in under a new session id.
+/// A refusal re-renders the page with the reason: 400 for an unacceptable new password, 403
+/// for a wrong current one, 429 when rate limited.
+async fn post_password(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(f): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    let ip = connect
+        .map(|c| c.0.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let result = if f.new_password != f.confirm_password {
+        Err(PasswordChangeError::Invalid(
+            "The two new passwords are not the same.".into(),
+        ))
+    } else {
+        auth::change_password(
+            &state.pool,
+            &who.agent,
+            &f.current_password,
+            &f.new_password,
+            &ip,
+        )
+        .await
+    };
+    let err = match result {
+        Ok(generation) => {
+            // Keep this session: it carries the new generation, under a new id.
+            who.session
+                .insert(GENERATION_KEY, generation)
+                .await
+                .map_err(|e| anyhow::anyhow!("session: {e}"))?;
+            who.session
+                .cycle_id()
+                .await
+                .map_err(|e| anyhow::anyhow!("session: {e}"))?;
+            return Ok(Redirect::to("/settings?password=changed").into_response());
+        }
+        Err(e) => e,
+    };
+    let message = Some(err.to_string());
+    let status = match err {
+        PasswordChangeError::Invalid(_) => StatusCode::BAD_REQUEST,
+        PasswordChangeError::WrongPassword => StatusCode::FORBIDDEN,
+        PasswordChangeError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        PasswordChangeError::Db(e) => return Err(e.into()),
+        PasswordChangeError::Internal(e) => return Err(anyhow::anyhow!(e).into()),
+    };
+    let page = settings_page(&state, who, false, false, message).await?;
+    Ok((status, render(&page)?).into_response())
 }

@@ -3,6 +3,7 @@
 //! sink (`FRONTDESK_TEST_SMTP`) and headless Chromium over WebDriver (`FRONTDESK_TEST_WEBDRIVER`).
 //! Run through `scripts/test`, which starts all of them.
 
+mod admin;
 mod api;
 mod browser;
 mod bulk;
