@@ -236,6 +236,15 @@
     ["presence", "message", "ticket", "draft", "resync"].forEach(function (k) { es.addEventListener(k, onEvent(k)); });
   }
 
+  // Bulk bar: only the chosen action's value field shows (without JS all of them do).
+  var bulkAction = document.getElementById("bulk-action");
+  function showBulkValue() {
+    document.querySelectorAll("#bulk .bulk-value").forEach(function (el) {
+      el.hidden = el.getAttribute("data-action") !== bulkAction.value;
+    });
+  }
+  if (bulkAction) { bulkAction.addEventListener("change", showBulkValue); showBulkValue(); }
+
   document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
     s.addEventListener("change", function () { s.form.submit(); });
   });

@@ -304,7 +304,9 @@ async fn show_inbox(
 }
 
 /// `POST /inbox/bulk`: `ticket=N` (repeated), `action` = `assign` | `status` | `tag` | `spam`,
-/// `value` (agent id / `me` / `none`, a status, a tag name), `back` (the inbox URL to return to).
+/// and the action's value: `assignee` (an agent id, `me` or `none`), `status` or `tag`. The
+/// bar sends all three fields; only the chosen action's is read. A plain `value` field is still
+/// read when the action's own field is absent. `back` is the inbox URL to return to.
 async fn post_bulk(
     State(state): State<AppState>,
     who: CurrentAgent,
@@ -312,7 +314,8 @@ async fn post_bulk(
 ) -> Result<Redirect, PageError> {
     use crate::tickets::actions::{self, BulkAction};
     let mut numbers = Vec::new();
-    let (mut action, mut value, mut back) = (String::new(), String::new(), String::from("/inbox"));
+    let (mut action, mut back) = (String::new(), String::from("/inbox"));
+    let mut fields: std::collections::HashMap<String, String> = Default::default();
     for (k, v) in url::form_urlencoded::parse(body.as_bytes()) {
         match &*k {
             "ticket" => numbers.push(
@@ -320,27 +323,35 @@ async fn post_bulk(
                     .map_err(|_| AppError::BadRequest(format!("invalid ticket {v:?}")))?,
             ),
             "action" => action = v.into_owned(),
-            "value" => value = v.into_owned(),
             "back" if v.starts_with("/inbox") => back = v.into_owned(),
+            "value" | "assignee" | "status" | "tag" => {
+                fields.insert(k.into_owned(), v.into_owned());
+            }
             _ => {}
         }
     }
     if numbers.is_empty() {
         return Err(AppError::BadRequest("select at least one ticket".into()).into());
     }
-    let action = match (action.as_str(), value.trim()) {
-        ("assign", "none" | "") => BulkAction::Assign(None),
-        ("assign", "me") => BulkAction::Assign(Some(who.agent.agent_id)),
-        ("assign", id) => BulkAction::Assign(Some(
-            id.parse()
-                .map_err(|_| AppError::BadRequest(format!("invalid assignee {id:?}")))?,
-        )),
-        ("status", s) if crate::tickets::STATUSES.contains(&s) => BulkAction::Status(s.to_string()),
-        ("tag", t) if !t.is_empty() => BulkAction::AddTag(t.to_string()),
-        ("spam", _) => BulkAction::Spam,
-        (a, v) => {
-            return Err(AppError::BadRequest(format!("invalid bulk action {a:?} {v:?}")).into());
-        }
+    let value = |field: &str| {
+        fields
+            .get(field)
+            .or(fields.get("value"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let action = match action.as_str() {
+        "assign" => BulkAction::Assign(bulk_assignee(&state, &who, &value("assignee")).await?),
+        "status" => match value("status") {
+            s if crate::tickets::STATUSES.contains(&s.as_str()) => BulkAction::Status(s),
+            s => return Err(AppError::BadRequest(format!("unknown status {s:?}")).into()),
+        },
+        "tag" => match value("tag") {
+            t if !t.is_empty() => BulkAction::AddTag(t),
+            _ => return Err(AppError::BadRequest("type the tag to add".into()).into()),
+        },
+        "spam" => BulkAction::Spam,
+        a => return Err(AppError::BadRequest(format!("unknown bulk action {a:?}")).into()),
     };
     actions::bulk(
         &state.pool,
@@ -352,4 +363,27 @@ async fn post_bulk(
     .await
     .map_err(AppError::from)?;
     Ok(Redirect::to(&back))
+}
+
+/// The agent a bulk assign names: `me`, `none` (or empty) for nobody, or an existing agent's
+/// id. Anything else is a 400 that says what was wrong, before any ticket changes.
+async fn bulk_assignee(
+    state: &AppState,
+    who: &CurrentAgent,
+    value: &str,
+) -> Result<Option<i64>, AppError> {
+    match value {
+        "" | "none" => Ok(None),
+        "me" => Ok(Some(who.agent.agent_id)),
+        v => {
+            let unknown = || {
+                AppError::BadRequest(format!("no agent {v:?}: choose an assignee from the list"))
+            };
+            let id: i64 = v.parse().map_err(|_| unknown())?;
+            match auth::find_agent(&state.pool, id).await? {
+                Some(a) => Ok(Some(a.agent_id)),
+                None => Err(unknown()),
+            }
+        }
+    }
 }

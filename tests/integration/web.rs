@@ -706,6 +706,104 @@ async fn bulk_actions_change_only_selected_visible_tickets() {
     db.drop_db().await;
 }
 
+/// Bulk-assigns the first two of `ids` as the inbox's bar posts it: every field of the bar is
+/// sent, and the chosen action's own field is the one that counts.
+async fn bulk_assign(b: &mut Browser, ids: &[String], assignee: &str) -> Page {
+    b.post(
+        "/inbox/bulk",
+        &[
+            ("ticket", &ids[0]),
+            ("ticket", &ids[1]),
+            ("action", "assign"),
+            ("assignee", assignee),
+            ("status", "open"),
+            ("tag", ""),
+            ("back", "/inbox?folder=open"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn bulk_assign_offers_agents_by_name_and_refuses_a_wrong_value_with_a_400() {
+    let (db, _) = seeded().await;
+    let dana = agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let lee = agent(
+        &db,
+        "lee@example.com",
+        "Lee Park",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+
+    // The bar names agents: a select of names whose values are ids, "me" and "Unassigned".
+    let inbox = b.get("/inbox").await.body;
+    let bar = &inbox[inbox.find("id=\"bulk\"").unwrap()..inbox.find("</form>\n  <table").unwrap()];
+    assert!(
+        bar.contains("<select id=\"bulk-assignee\" name=\"assignee\">"),
+        "{bar}"
+    );
+    assert!(
+        bar.contains(&format!("<option value=\"{lee}\">Lee Park</option>")),
+        "{bar}"
+    );
+    assert!(
+        bar.contains("<option value=\"me\">Me (Dana Lee)</option>"),
+        "{bar}"
+    );
+    assert!(
+        bar.contains("<option value=\"none\">Unassigned</option>"),
+        "{bar}"
+    );
+    assert!(!bar.contains("an agent id"), "no free-text agent id: {bar}");
+
+    let ids: Vec<String> =
+        sqlx::query_scalar("select ticket_id::text from ticket order by ticket_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let lee_id = lee.to_string();
+    let p = bulk_assign(&mut b, &ids, &lee_id).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location.as_deref(), Some("/inbox?folder=open"));
+    let assignees = || async {
+        sqlx::query_scalar::<_, Option<i64>>(
+            "select assignee_agent_id from ticket order by ticket_id",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(assignees().await, [Some(lee), Some(lee), None]);
+
+    // A name, an unknown id, a made-up word: a 400 naming the value, and nothing changes.
+    for wrong in ["Lee Park", "999999", "-1", "everyone"] {
+        let p = bulk_assign(&mut b, &ids, wrong).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{wrong:?}: {}", p.body);
+        assert!(
+            p.body.contains("choose an assignee from the list"),
+            "{wrong:?}: {}",
+            p.body
+        );
+        assert_eq!(assignees().await, [Some(lee), Some(lee), None], "{wrong:?}");
+    }
+
+    // "Me" and "Unassigned".
+    bulk_assign(&mut b, &ids, "me").await;
+    assert_eq!(assignees().await, [Some(dana), Some(dana), None]);
+    bulk_assign(&mut b, &ids, "none").await;
+    assert_eq!(assignees().await, [None, None, None]);
+    db.drop_db().await;
+}
+
 #[tokio::test]
 async fn a_snoozed_ticket_reopens_when_its_time_comes_or_the_customer_writes() {
     let (db, mb) = seeded().await;
