@@ -182,7 +182,8 @@
 
   function refreshConversation() {
     // Replace the conversation in place; the composer and its draft stay untouched.
-    fetch(location.pathname, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+    // (X-Frontdesk-Refresh: a background read leaves the page's one-time notices alone.)
+    fetch(location.pathname, { credentials: "same-origin", headers: { "X-Frontdesk-Refresh": "1" } }).then(function (r) { return r.text(); }).then(function (html) {
       var doc = new DOMParser().parseFromString(html, "text/html");
       var fresh = doc.querySelector("ol.items"), old = document.querySelector("ol.items");
       if (fresh && old) {
@@ -201,7 +202,7 @@
     // Rows, presence marks and folder counts are re-read in place (debounced); ticked rows stay ticked.
     clearTimeout(inboxTimer);
     inboxTimer = setTimeout(function () {
-      fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+      fetch(location.href, { credentials: "same-origin", headers: { "X-Frontdesk-Refresh": "1" } }).then(function (r) { return r.text(); }).then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         var checked = {};
         document.querySelectorAll("td.pick input:checked").forEach(function (b) { checked[b.value] = true; });

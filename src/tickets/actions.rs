@@ -283,10 +283,22 @@ pub async fn set_spam(
     Ok(())
 }
 
+/// A written note: its id, who was told, and the mentions that reached nobody.
+#[derive(Debug, Clone)]
+pub struct NoteOutcome {
+    /// The note's message id.
+    pub id: i64,
+    /// The agents notified of it.
+    pub notified: Vec<mentions::Mentioned>,
+    /// `@handles` that named nobody who could be told; the note is saved all the same.
+    pub unresolved: Vec<mentions::UnresolvedMention>,
+}
+
 /// Writes an internal note; every @mentioned agent (who can see the mailbox) gets a
 /// notification, and those offline also an email through the outbox (see
 /// [`super::mentions`]), all in one transaction. `public_url` is the base of the ticket link
-/// in that email. Returns the note's message id.
+/// in that email. Mentions that reach nobody do not stop the note; they are returned so that
+/// the author learns nobody was told.
 pub async fn add_note(
     pool: &PgPool,
     actor: i64,
@@ -294,7 +306,7 @@ pub async fn add_note(
     number: i64,
     text: &str,
     public_url: &str,
-) -> Result<i64, ActionError> {
+) -> Result<NoteOutcome, ActionError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(ActionError::Invalid("a note cannot be empty".into()));
@@ -317,9 +329,10 @@ pub async fn add_note(
     .bind(text)
     .fetch_one(&mut *tx)
     .await?;
-    let mentioned =
-        mentions::notify_mentioned(&mut tx, number, id, actor, &mentions::mention_handles(text))
+    let resolution =
+        mentions::resolve_mentions(&mut tx, number, actor, &mentions::mention_handles(text))
             .await?;
+    let mentioned = mentions::notify_mentioned(&mut tx, number, id, &resolution.agents).await?;
     if mentioned.iter().any(|m| m.offline) {
         let (mailbox_id, subject, address, mailbox_name): (i64, String, String, String) =
             sqlx::query_as(
@@ -361,7 +374,11 @@ pub async fn add_note(
     )
     .await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(NoteOutcome {
+        id,
+        notified: mentioned,
+        unresolved: resolution.unresolved,
+    })
 }
 
 /// Records that the agent has seen the ticket as it is now (clears its unread marker).

@@ -3,12 +3,13 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use super::flash::{self, Notice};
 use super::page::{PageError, render};
 use super::session::CurrentAgent;
 use super::{AppError, AppState, fmt};
@@ -79,6 +80,8 @@ struct PreviousTicket {
 struct TicketPage {
     me: Agent,
     unread_notifications: i64,
+    /// What the last action did.
+    notices: Vec<Notice>,
     number: i64,
     subject: String,
     status: String,
@@ -231,9 +234,11 @@ async fn show_ticket(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
-    ticket_page(&state, &who, number, None).await
+    let notices = flash::take(&who.session, &headers).await;
+    ticket_page(&state, &who, number, None, notices).await
 }
 
 /// A reply the send-time guard held back: what the agent wrote, and what arrived meanwhile.
@@ -249,6 +254,7 @@ async fn ticket_page(
     who: &CurrentAgent,
     number: i64,
     held: Option<HeldReply>,
+    notices: Vec<Notice>,
 ) -> Result<Response, PageError> {
     let visible = who.visible.as_deref();
     let t = tickets::get_ticket(&state.pool, visible, number)
@@ -367,6 +373,7 @@ async fn ticket_page(
     let page = TicketPage {
         me: who.agent.clone(),
         unread_notifications,
+        notices,
         number,
         subject: t.summary.subject.clone(),
         status: t.summary.status.clone(),
@@ -595,6 +602,8 @@ struct NoteForm {
     text: String,
 }
 
+/// Saves the note; each `@handle` that notified nobody is named in a notice on the page
+/// that follows, so the author knows to tell that person another way.
 async fn post_note(
     State(state): State<AppState>,
     who: CurrentAgent,
@@ -602,7 +611,7 @@ async fn post_note(
     Form(f): Form<NoteForm>,
 ) -> Result<Redirect, PageError> {
     let number = parse_number(&number)?;
-    actions::add_note(
+    let note = actions::add_note(
         &state.pool,
         who.agent.agent_id,
         who.visible.as_deref(),
@@ -612,7 +621,12 @@ async fn post_note(
     )
     .await
     .map_err(AppError::from)?;
-    Ok(back(number))
+    flash::push(
+        &who.session,
+        note.unresolved.iter().map(|u| Notice::warning(u.message())),
+    )
+    .await;
+    Ok(Redirect::to(&format!("/tickets/{number}#m{}", note.id)))
 }
 
 #[derive(Deserialize)]
@@ -778,6 +792,7 @@ async fn post_reply(
                     form: held_form,
                     newer,
                 }),
+                Vec::new(),
             )
             .await
         }
