@@ -44,6 +44,22 @@ fn is_handle_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '.' | '_' | '-')
 }
 
+/// The handle that names an agent in a note, as the composer suggests it: the local part of
+/// their address when it can be typed as a mention, else their name with dots for spaces
+/// (`Dana Lee` → `dana.lee`). Both are what [`resolve_mentions`] matches.
+pub fn handle_for(email: &str, name: &str) -> String {
+    let typable = |h: &str| mention_handles(&format!("@{h}")) == [h];
+    let local = email.split('@').next().unwrap_or("").to_lowercase();
+    if typable(&local) {
+        return local;
+    }
+    let dotted = name.trim().replace(' ', ".").to_lowercase();
+    if typable(&dotted) {
+        return dotted;
+    }
+    name.replace(' ', "").to_lowercase()
+}
+
 /// Which agents a handle names: the local part of their email, or their name without spaces or
 /// with dots for spaces, ignoring case. `a` is the agent table, `h` the handle.
 const HANDLE_NAMES_AGENT: &str = "(lower(split_part(a.email, '@', 1)) = h.handle
@@ -157,6 +173,51 @@ pub async fn resolve_mentions(
         }
     }
     Ok(out)
+}
+
+/// An agent the note composer offers after `@`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mentionable {
+    pub name: String,
+    /// What to type after `@` ([`handle_for`]).
+    pub handle: String,
+}
+
+/// The agents a note on ticket `ticket` can notify (they can see its mailbox), except `me`, by
+/// name; `None` when the ticket is not in the `visible` mailboxes.
+pub async fn mentionable(
+    pool: &sqlx::PgPool,
+    visible: Option<&[i64]>,
+    ticket: i64,
+    me: i64,
+) -> sqlx::Result<Option<Vec<Mentionable>>> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "select ticket_id from ticket where ticket_id = $1 and ($2::bigint[] is null or mailbox_id = any($2))",
+    )
+    .bind(ticket)
+    .bind(visible)
+    .fetch_optional(pool)
+    .await?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "select a.email, a.name from agent a where a.agent_id <> $2 and {AGENT_SEES_TICKET}
+         order by lower(a.name), a.agent_id"
+    );
+    let rows: Vec<(String, String)> = sqlx::query_as(&sql)
+        .bind(ticket)
+        .bind(me)
+        .fetch_all(pool)
+        .await?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|(email, name)| Mentionable {
+                handle: handle_for(&email, &name),
+                name,
+            })
+            .collect(),
+    ))
 }
 
 /// A mentioned agent who got a notification.
@@ -318,6 +379,18 @@ mod tests {
             assert!(mention_handles(text).is_empty(), "{text:?}");
         }
         assert_eq!(mention_handles("(@dana) and\n@lee:"), ["dana", "lee"]);
+    }
+
+    #[test]
+    fn the_suggested_handle_can_be_typed_and_names_the_agent() {
+        assert_eq!(handle_for("lee.park@example.com", "Lee Park"), "lee.park");
+        assert_eq!(handle_for("Dana@example.com", "Dana Lee"), "dana");
+        // A local part that cannot be typed as a mention: the name with dots.
+        assert_eq!(handle_for("dana+desk@example.com", "Dana Lee"), "dana.lee");
+        for (email, name) in [("x+y@e.com", "Jörg Müller"), ("a@b.c", "A")] {
+            let h = handle_for(email, name);
+            assert_eq!(mention_handles(&format!("@{h}")), [h], "{email} {name}");
+        }
     }
 
     #[test]

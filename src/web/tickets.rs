@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Form, Json, Router};
 use serde::Deserialize;
 
 use super::flash::{self, Notice};
@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{number}/tags", post(post_tags))
         .route("/tickets/{number}/spam", post(post_spam))
         .route("/tickets/{number}/notes", post(post_note))
+        .route("/tickets/{number}/mentionable", get(list_mentionable))
         .route(
             "/tickets/{number}/reply",
             // Attachments up to 25 MB in all, like common mail servers accept.
@@ -627,6 +628,25 @@ async fn post_note(
     )
     .await;
     Ok(Redirect::to(&format!("/tickets/{number}#m{}", note.id)))
+}
+
+/// `GET /tickets/{number}/mentionable`: the agents a note on this ticket can @mention (they
+/// can see its mailbox; not the agent asking), as `[{"name", "handle"}]`, for the composer.
+async fn list_mentionable(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+) -> Result<Json<Vec<crate::tickets::mentions::Mentionable>>, AppError> {
+    let number = parse_number(&number)?;
+    crate::tickets::mentions::mentionable(
+        &state.pool,
+        who.visible.as_deref(),
+        number,
+        who.agent.agent_id,
+    )
+    .await?
+    .map(Json)
+    .ok_or(AppError::NotFound)
 }
 
 #[derive(Deserialize)]

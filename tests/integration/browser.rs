@@ -928,3 +928,157 @@ async fn inbox_filters_apply_on_change_and_statuses_read_capitalised() {
     app.stop().await;
     db.drop_db().await;
 }
+
+/// The note box's `@` menu, read from the page: `[[name, handle, selected]…]`, or null when
+/// it is hidden.
+async fn mention_menu(chrome: &Chrome) -> Value {
+    chrome
+        .js("const m = document.getElementById('mention-menu');
+             if (!m || m.hidden) return null;
+             return [...m.querySelectorAll('li')].map(li => [
+               li.children[0].textContent, li.children[1].textContent,
+               li.getAttribute('aria-selected') === 'true']);")
+        .await
+}
+
+/// Waits until the `@` menu shows `expected` (JSON), or fails with what it shows.
+async fn wait_for_menu(chrome: &Chrome, expected: Value) {
+    let start = Instant::now();
+    loop {
+        let now = mention_menu(chrome).await;
+        if now == expected {
+            return;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the @ menu shows {now} instead of {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn typing_at_in_a_note_offers_colleagues_who_can_be_told_and_the_keyboard_picks_one() {
+    let (db, _mb) = seeded(&["23-reply-in-reply-to-only-a.eml"]).await;
+    let lee = agent(&db, "lee.park@example.com", "Lee Park", Role::Admin).await;
+    let lena = agent(&db, "lena@example.com", "Lena Berg", Role::Lead).await;
+    // Leo works another team's mailboxes: a mention cannot reach him, so he is not offered.
+    agent(&db, "leo@example.com", "Leo Sommer", Role::Agent).await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+    chrome.goto(&app.url(&format!("/tickets/{n}"))).await;
+    let note = chrome.find("#note-text").await;
+    let value = || async {
+        chrome
+            .find("#note-text")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    };
+
+    // "@le": Lee and Lena (by name, with their handles), the first one chosen.
+    note.send_keys("Bitte @le").await.unwrap();
+    wait_for_menu(
+        &chrome,
+        json!([
+            ["Lee Park", "@lee.park", true],
+            ["Lena Berg", "@lena", false]
+        ]),
+    )
+    .await;
+    assert_eq!(
+        chrome
+            .js("return document.getElementById('note-text').getAttribute('aria-expanded');")
+            .await,
+        json!("true")
+    );
+    chrome.screenshot("mention-menu").await;
+    // Arrow keys move the choice (and wrap); Enter takes it.
+    chrome.press(Key::Down.into()).await;
+    wait_for_menu(
+        &chrome,
+        json!([
+            ["Lee Park", "@lee.park", false],
+            ["Lena Berg", "@lena", true]
+        ]),
+    )
+    .await;
+    chrome.press(Key::Down.into()).await;
+    chrome.press(Key::Up.into()).await;
+    wait_for_menu(
+        &chrome,
+        json!([
+            ["Lee Park", "@lee.park", false],
+            ["Lena Berg", "@lena", true]
+        ]),
+    )
+    .await;
+    chrome.press(Key::Enter.into()).await;
+    wait_for_menu(&chrome, Value::Null).await;
+    assert_eq!(
+        value().await,
+        "Bitte @lena ",
+        "Enter inserts the handle, no newline"
+    );
+
+    // A last name finds its agent too; Tab takes it.
+    note.send_keys("und @par").await.unwrap();
+    wait_for_menu(&chrome, json!([["Lee Park", "@lee.park", true]])).await;
+    chrome.press(Key::Tab.into()).await;
+    wait_for_menu(&chrome, Value::Null).await;
+    assert_eq!(value().await, "Bitte @lena und @lee.park ");
+    assert_eq!(
+        chrome.js("return document.activeElement.id;").await,
+        json!("note-text"),
+        "Tab picked, it did not move the focus"
+    );
+
+    // Escape closes the menu and it stays closed for that word; an address opens none.
+    note.send_keys("@l").await.unwrap();
+    wait_for_menu(
+        &chrome,
+        json!([
+            ["Lee Park", "@lee.park", true],
+            ["Lena Berg", "@lena", false]
+        ]),
+    )
+    .await;
+    chrome.press(Key::Escape.into()).await;
+    wait_for_menu(&chrome, Value::Null).await;
+    note.send_keys("x, cc dana@le").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(mention_menu(&chrome).await, Value::Null);
+    // Nobody called Leo shows up: he cannot see this mailbox.
+    note.send_keys(" @leo").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(mention_menu(&chrome).await, Value::Null);
+
+    // Posted: Lena and Lee are told; "@lx" and "@leo" told nobody, and the page says so.
+    let add = chrome.find("#note button[type=submit]").await;
+    chrome
+        .navigating(async { add.click().await.unwrap() })
+        .await;
+    let told: Vec<i64> = sqlx::query_scalar("select agent_id from notification order by agent_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(told, [lee, lena]);
+    let notices = chrome.text("main.conversation").await;
+    assert!(
+        notices.contains("@lx matches no agent; nobody was notified."),
+        "{notices}"
+    );
+    assert!(
+        notices.contains("@leo is Leo Sommer, who cannot see this mailbox; nobody was notified."),
+        "{notices}"
+    );
+    assert!(!notices.contains("@le matches"), "an address is no mention");
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}

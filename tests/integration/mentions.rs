@@ -328,3 +328,81 @@ async fn a_mention_that_reaches_nobody_is_reported_and_the_note_is_still_saved()
     );
     db.drop_db().await;
 }
+
+/// The composer's suggestions: agents who can be told about a note on this ticket, each with
+/// a handle that names them, never the agent asking; only for a signed-in agent who sees the
+/// ticket.
+#[tokio::test]
+async fn the_composer_offers_only_agents_a_mention_can_reach() {
+    let db = TestDb::new().await;
+    let n = ticket(&db.pool).await;
+    let (mut dana, lee, lee_email) = dana_and_lee(&db).await;
+    agent(
+        &db,
+        "sam+desk@example.com",
+        "Sam Ortiz",
+        frontdesk::auth::Role::Lead,
+    )
+    .await;
+    let path = format!("/tickets/{n}/mentionable");
+    let offered = dana.get(&path).await;
+    assert_eq!(offered.status, StatusCode::OK);
+    let list: serde_json::Value = serde_json::from_str(&offered.body).unwrap();
+    // Lee is an agent without a team for this mailbox; "sam+desk" cannot be typed, so his
+    // name is the handle.
+    assert_eq!(
+        list,
+        serde_json::json!([{"name": "Sam Ortiz", "handle": "sam.ortiz"}])
+    );
+
+    // Once Lee's team is granted the mailbox he is offered, by his address's local part.
+    sqlx::query("insert into team (name) values ('Support')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into team_member (team_id, agent_id) select team_id, $1 from team")
+        .bind(lee)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into team_mailbox (team_id, mailbox_id) select team_id, mailbox_id from team, mailbox")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_str(&dana.get(&path).await.body).unwrap();
+    let lee_handle = lee_email.split('@').next().unwrap();
+    assert_eq!(
+        list,
+        serde_json::json!([
+            {"name": "Lee Park", "handle": lee_handle},
+            {"name": "Sam Ortiz", "handle": "sam.ortiz"},
+        ])
+    );
+    // Each handle offered is one a note resolves to that agent.
+    dana.post(
+        &format!("/tickets/{n}/notes"),
+        &[("text", &format!("@{lee_handle} @sam.ortiz"))],
+    )
+    .await;
+    assert_eq!(
+        count(&db.pool, "select count(*) from notification").await,
+        2
+    );
+
+    // Anonymous: to the sign-in page. A ticket outside Lee's mailboxes, or none: 404.
+    let mut anonymous = Browser::new(&db);
+    assert_eq!(anonymous.get(&path).await.status, StatusCode::SEE_OTHER);
+    let mut lee_browser = Browser::new(&db);
+    lee_browser.login(&lee_email, "correct horse battery").await;
+    assert_eq!(lee_browser.get(&path).await.status, StatusCode::OK);
+    sqlx::query("delete from team_mailbox")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(lee_browser.get(&path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        dana.get("/tickets/999999/mentionable").await.status,
+        StatusCode::NOT_FOUND
+    );
+    db.drop_db().await;
+}
