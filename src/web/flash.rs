@@ -17,6 +17,15 @@ pub struct Notice {
 }
 
 impl Notice {
+    /// News: "#12 is now closed."
+    pub fn info(text: impl Into<String>) -> Notice {
+        Notice {
+            warning: false,
+            text: text.into(),
+        }
+    }
+
+    /// Something the agent must not miss: "@foo matches no agent; nobody was notified."
     pub fn warning(text: impl Into<String>) -> Notice {
         Notice {
             warning: true,

@@ -10,6 +10,7 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 
 use super::flash::{self, Notice};
+use super::inbox::{ListContext, after_closing};
 use super::page::{PageError, render};
 use super::session::CurrentAgent;
 use super::{AppError, AppState, fmt};
@@ -81,6 +82,10 @@ struct PreviousTicket {
 struct TicketPage {
     me: Agent,
     unread_notifications: i64,
+    /// The inbox list this ticket was opened from (`list=` of its forms), or empty.
+    list: String,
+    /// "← Inbox": that list, or the inbox.
+    back_href: String,
     /// What the last action did.
     notices: Vec<Notice>,
     number: i64,
@@ -231,15 +236,23 @@ fn event_text(kind: &str, detail: &serde_json::Value, agents: &[Agent]) -> Strin
     }
 }
 
+#[derive(Deserialize)]
+struct TicketQuery {
+    /// The inbox list the ticket was opened from ([`ListContext`]).
+    list: Option<String>,
+}
+
 async fn show_ticket(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
     headers: HeaderMap,
+    Query(q): Query<TicketQuery>,
 ) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
+    let list = q.list.as_deref().and_then(ListContext::parse);
     let notices = flash::take(&who.session, &headers).await;
-    ticket_page(&state, &who, number, None, notices).await
+    ticket_page(&state, &who, number, None, list.as_ref(), notices).await
 }
 
 /// A reply the send-time guard held back: what the agent wrote, and what arrived meanwhile.
@@ -255,6 +268,7 @@ async fn ticket_page(
     who: &CurrentAgent,
     number: i64,
     held: Option<HeldReply>,
+    list: Option<&ListContext>,
     notices: Vec<Notice>,
 ) -> Result<Response, PageError> {
     let visible = who.visible.as_deref();
@@ -374,6 +388,10 @@ async fn ticket_page(
     let page = TicketPage {
         me: who.agent.clone(),
         unread_notifications,
+        list: list.map(|l| l.as_str().to_string()).unwrap_or_default(),
+        back_href: list
+            .map(ListContext::inbox_href)
+            .unwrap_or_else(|| "/inbox".into()),
         notices,
         number,
         subject: t.summary.subject.clone(),
@@ -433,14 +451,24 @@ async fn ticket_page(
     Ok((status, render(&page)?).into_response())
 }
 
-fn back(number: i64) -> Redirect {
-    Redirect::to(&format!("/tickets/{number}"))
+/// The ticket page again, in the list it was opened from (`list`, as posted by its forms).
+fn back(number: i64, list: &str) -> Redirect {
+    Redirect::to(&ticket_href(number, list))
+}
+
+fn ticket_href(number: i64, list: &str) -> String {
+    match ListContext::parse(list) {
+        Some(l) => l.ticket_href(number),
+        None => format!("/tickets/{number}"),
+    }
 }
 
 #[derive(Deserialize)]
 struct AssignForm {
     /// Agent id, or empty / "none" to unassign.
     assignee: String,
+    #[serde(default)]
+    list: String,
 }
 
 async fn post_assign(
@@ -467,7 +495,7 @@ async fn post_assign(
     )
     .await
     .map_err(AppError::from)?;
-    Ok(back(number))
+    Ok(back(number, &f.list))
 }
 
 #[derive(Deserialize)]
@@ -475,6 +503,11 @@ struct StatusForm {
     status: String,
     /// `YYYY-MM-DDTHH:MM` from a datetime-local input, in the agent's time zone, for `snoozed`.
     snooze_until: Option<String>,
+    #[serde(default)]
+    list: String,
+    /// `next`: done with this ticket, go on to the next one of `list` (the `e` shortcut).
+    #[serde(default)]
+    then: String,
 }
 
 /// Parses a `datetime-local` value as wall-clock time in the agent's zone (a time skipped by
@@ -497,6 +530,13 @@ async fn post_status(
     Form(f): Form<StatusForm>,
 ) -> Result<Redirect, PageError> {
     let number = parse_number(&number)?;
+    let status = f.status.trim();
+    // For `then=next`: the ticket's place in its list, before it changes.
+    let list = ListContext::parse(&f.list).filter(|_| f.then == "next");
+    let place = match &list {
+        Some(l) => l.place_of(&state, &who, number).await?,
+        None => None,
+    };
     let until = match f
         .snooze_until
         .as_deref()
@@ -515,18 +555,30 @@ async fn post_status(
         who.agent.agent_id,
         who.visible.as_deref(),
         number,
-        f.status.trim(),
+        status,
         until,
     )
     .await
     .map_err(AppError::from)?;
     tx.commit().await?;
-    Ok(back(number))
+    if f.then == "next" {
+        // Done with it: on to the next ticket of the list it came from.
+        let to = after_closing(&state, &who, list.as_ref(), place).await?;
+        flash::push(
+            &who.session,
+            [Notice::info(format!("#{number} is now {status}."))],
+        )
+        .await;
+        return Ok(Redirect::to(&to));
+    }
+    Ok(back(number, &f.list))
 }
 
 #[derive(Deserialize)]
 struct PriorityForm {
     priority: String,
+    #[serde(default)]
+    list: String,
 }
 
 async fn post_priority(
@@ -545,13 +597,15 @@ async fn post_priority(
     )
     .await
     .map_err(AppError::from)?;
-    Ok(back(number))
+    Ok(back(number, &f.list))
 }
 
 #[derive(Deserialize)]
 struct TagsForm {
     /// Comma-separated tag names.
     tags: String,
+    #[serde(default)]
+    list: String,
 }
 
 async fn post_tags(
@@ -571,12 +625,14 @@ async fn post_tags(
     )
     .await
     .map_err(AppError::from)?;
-    Ok(back(number))
+    Ok(back(number, &f.list))
 }
 
 #[derive(Deserialize)]
 struct SpamForm {
     spam: String,
+    #[serde(default)]
+    list: String,
 }
 
 async fn post_spam(
@@ -595,12 +651,14 @@ async fn post_spam(
     )
     .await
     .map_err(AppError::from)?;
-    Ok(back(number))
+    Ok(back(number, &f.list))
 }
 
 #[derive(Deserialize)]
 struct NoteForm {
     text: String,
+    #[serde(default)]
+    list: String,
 }
 
 /// Saves the note; each `@handle` that notified nobody is named in a notice on the page
@@ -627,7 +685,11 @@ async fn post_note(
         note.unresolved.iter().map(|u| Notice::warning(u.message())),
     )
     .await;
-    Ok(Redirect::to(&format!("/tickets/{number}#m{}", note.id)))
+    Ok(Redirect::to(&format!(
+        "{}#m{}",
+        ticket_href(number, &f.list),
+        note.id
+    )))
 }
 
 /// `GET /tickets/{number}/mentionable`: the agents a note on this ticket can @mention (they
@@ -653,6 +715,8 @@ async fn list_mentionable(
 struct MergeForm {
     /// The ticket number to merge this one into (`#` allowed).
     into: String,
+    #[serde(default)]
+    list: String,
 }
 
 async fn post_merge(
@@ -677,7 +741,7 @@ async fn post_merge(
     )
     .await
     .map_err(AppError::from)?;
-    Ok(back(target))
+    Ok(back(target, &f.list))
 }
 
 #[derive(Deserialize)]
@@ -692,6 +756,9 @@ struct ReplyForm {
     /// The newest message id on the agent's page (send-time guard); absent = no check.
     #[serde(default)]
     seen: String,
+    /// The inbox list the ticket was opened from ([`ListContext`]).
+    #[serde(default)]
+    list: String,
 }
 
 /// The composer's post: `to`, `cc`, `text`, `after` and any number of `attachment` files
@@ -720,6 +787,7 @@ async fn post_reply(
             text: String::new(),
             after: String::new(),
             seen: String::new(),
+            list: String::new(),
         };
         while let Some(field) = mp
             .next_field()
@@ -756,6 +824,7 @@ async fn post_reply(
                 "text" => f.text = value,
                 "after" => f.after = value,
                 "seen" => f.seen = value,
+                "list" => f.list = value,
                 _ => {}
             }
         }
@@ -777,6 +846,7 @@ async fn post_reply(
         text: f.text.clone(),
         after: f.after.clone(),
         seen: f.seen.clone(),
+        list: f.list.clone(),
     };
     let input = reply::ReplyInput {
         to: reply::parse_address_list(&f.to).map_err(AppError::from)?,
@@ -792,6 +862,12 @@ async fn post_reply(
             ),
         },
     };
+    // For "Send and close": the ticket's place in its list before the reply moves it.
+    let list = ListContext::parse(&f.list).filter(|_| f.after == "closed");
+    let place = match &list {
+        Some(l) => l.place_of(&state, &who, number).await?,
+        None => None,
+    };
     match reply::create_reply(
         &state.pool,
         &who.agent,
@@ -801,9 +877,24 @@ async fn post_reply(
     )
     .await
     {
-        Ok(id) => Ok(Redirect::to(&format!("/tickets/{number}#m{id}")).into_response()),
+        // "Send and close": done with it, on to the next ticket of the list.
+        Ok(_) if f.after == "closed" => {
+            let to = after_closing(&state, &who, list.as_ref(), place).await?;
+            flash::push(
+                &who.session,
+                [Notice::info(format!(
+                    "Reply sent; #{number} is now closed."
+                ))],
+            )
+            .await;
+            Ok(Redirect::to(&to).into_response())
+        }
+        Ok(id) => {
+            Ok(Redirect::to(&format!("{}#m{id}", ticket_href(number, &f.list))).into_response())
+        }
         // Someone wrote meanwhile: show what is new, keep the draft, send nothing.
         Err(reply::ReplyError::Stale(newer)) => {
+            let list = ListContext::parse(&held_form.list);
             ticket_page(
                 &state,
                 &who,
@@ -812,6 +903,7 @@ async fn post_reply(
                     form: held_form,
                     newer,
                 }),
+                list.as_ref(),
                 Vec::new(),
             )
             .await

@@ -368,7 +368,18 @@ async fn an_agent_signs_in_and_opens_a_ticket_from_the_inbox_with_j_and_enter() 
     chrome.navigating(chrome.press(Key::Enter.into())).await;
     assert_eq!(chrome.path().await, href, "Enter opens the selected ticket");
 
-    let number: i64 = href.trim_start_matches("/tickets/").parse().unwrap();
+    // (The link carries the list it was opened from.)
+    assert!(
+        href.ends_with("?list=folder%3Dopen%26sort%3Drecent"),
+        "{href}"
+    );
+    let number: i64 = href
+        .trim_start_matches("/tickets/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let body: String = sqlx::query_scalar(
         "select text_body from message where ticket_id = $1 and direction = 'inbound'",
     )
@@ -546,8 +557,15 @@ async fn a_mentioned_agent_sees_the_note_notification_in_their_own_browser() {
     tags.send_keys("billing, refund").await.unwrap();
     let save = dana.find("form[action$='/tags'] button[type=submit]").await;
     dana.navigating(async { save.click().await.unwrap() }).await;
-    // Close with the keyboard.
+    // Close with the keyboard: opened without a list, e goes back to the inbox and says so.
     dana.navigating(dana.press('e')).await;
+    assert_eq!(dana.path().await, "/inbox");
+    assert!(
+        dana.text(".notice")
+            .await
+            .contains(&format!("#{n} is now closed.")),
+    );
+    dana.goto(&app.url(&format!("/tickets/{n}"))).await;
 
     let timeline = dana.text("ol.items").await;
     for expected in ["assigned this to Lee Park", "status: open → closed"] {
@@ -1077,6 +1095,73 @@ async fn typing_at_in_a_note_offers_colleagues_who_can_be_told_and_the_keyboard_
         "{notices}"
     );
     assert!(!notices.contains("@le matches"), "an address is no mention");
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn e_closes_the_ticket_and_opens_the_next_one_of_the_list_it_came_from() {
+    let (db, _mb) = seeded(&[
+        "12-xss-html-body.eml",
+        "23-reply-in-reply-to-only-a.eml",
+        "24-cc-reply-to-original-a.eml",
+    ])
+    .await;
+    // Activity 3, 2 and 1 hours ago, in ticket order.
+    let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        sqlx::query(
+            "update ticket set last_message_at = now() - make_interval(hours => $2) where ticket_id = $1",
+        )
+        .bind(id)
+        .bind(3 - i as i32)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+
+    // The list: open tickets, oldest waiting first; j and Enter open the first one.
+    let sort = chrome.find("form.filters select[name=sort]").await;
+    chrome
+        .navigating(async { sort.select_by_value("oldest").await.unwrap() })
+        .await;
+    let in_list = |n: i64| format!("/tickets/{n}?list=folder%3Dopen%26sort%3Doldest");
+    chrome.press('j').await;
+    chrome.navigating(chrome.press(Key::Enter.into())).await;
+    assert_eq!(chrome.path().await, in_list(ids[0]));
+
+    // e: this one is closed and the next one of the list is open, saying so.
+    chrome.navigating(chrome.press('e')).await;
+    assert_eq!(
+        chrome.path().await,
+        in_list(ids[1]),
+        "e opens the next ticket"
+    );
+    assert_eq!(
+        chrome.text(".notice").await,
+        format!("#{} is now closed.", ids[0])
+    );
+    let h1 = chrome.text("main.conversation h1").await;
+    assert!(h1.ends_with(&format!("#{}", ids[1])), "{h1}");
+    chrome.navigating(chrome.press('e')).await;
+    assert_eq!(chrome.path().await, in_list(ids[2]));
+    // The last one: back to the list, now empty.
+    chrome.navigating(chrome.press('e')).await;
+    assert_eq!(chrome.path().await, "/inbox?folder=open&sort=oldest");
+    assert!(chrome.text("p.empty").await.contains("Inbox zero"));
+    let statuses: Vec<String> = sqlx::query_scalar("select status from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(statuses, ["closed", "closed", "closed"]);
 
     chrome.close().await;
     app.stop().await;

@@ -804,6 +804,160 @@ async fn bulk_assign_offers_agents_by_name_and_refuses_a_wrong_value_with_a_400(
     db.drop_db().await;
 }
 
+/// The three seeded tickets, oldest activity first (made 3, 2 and 1 hours old).
+async fn tickets_by_age(db: &TestDb) -> Vec<i64> {
+    let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        sqlx::query("update ticket set last_message_at = now() - make_interval(hours => $2) where ticket_id = $1")
+            .bind(id)
+            .bind(3 - i as i32)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    ids
+}
+
+async fn status_of(db: &TestDb, n: i64) -> String {
+    sqlx::query_scalar("select status from ticket where ticket_id = $1")
+        .bind(n)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn closing_with_e_goes_on_to_the_next_ticket_of_the_list_it_was_opened_from() {
+    let (db, _) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let ids = tickets_by_age(&db).await;
+    let oldest = "folder=open&sort=oldest";
+    let in_oldest = |n: i64| format!("/tickets/{n}?list=folder%3Dopen%26sort%3Doldest");
+
+    // The inbox links each ticket with its list; the ticket page carries it in its forms
+    // and its way back.
+    let inbox = b.get(&format!("/inbox?{oldest}")).await.body;
+    for n in &ids {
+        assert!(
+            inbox.contains(&format!("href=\"{}\"", in_oldest(*n))),
+            "{inbox}"
+        );
+    }
+    let page = b.get(&in_oldest(ids[0])).await.body;
+    assert!(
+        page.contains("<a href=\"/inbox?folder=open&#38;sort=oldest\" id=\"back-to-list\">"),
+        "{page}"
+    );
+    let close_form = &page[page.find("id=\"close-ticket\"").unwrap()..];
+    let close_form = &close_form[..close_form.find("</form>").unwrap()];
+    assert!(
+        close_form.contains("name=\"then\" value=\"next\"")
+            && close_form.contains("name=\"list\" value=\"folder=open&#38;sort=oldest\""),
+        "{close_form}"
+    );
+
+    // e on each ticket in turn: the next one of the list (oldest first), then the list.
+    let close = |n: i64, list: &'static str| {
+        let path = format!("/tickets/{n}/status");
+        (
+            path,
+            [("status", "closed"), ("then", "next"), ("list", list)],
+        )
+    };
+    let (path, form) = close(ids[0], oldest);
+    let p = b.post(&path, &form).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location, Some(in_oldest(ids[1])));
+    assert_eq!(status_of(&db, ids[0]).await, "closed");
+    let next = b.get(&in_oldest(ids[1])).await.body;
+    assert!(
+        next.contains(&format!("#{} is now closed.", ids[0])),
+        "the next page says what happened: {next}"
+    );
+    let (path, form) = close(ids[1], oldest);
+    assert_eq!(b.post(&path, &form).await.location, Some(in_oldest(ids[2])));
+    let (path, form) = close(ids[2], oldest);
+    assert_eq!(
+        b.post(&path, &form).await.location.as_deref(),
+        Some("/inbox?folder=open&sort=oldest"),
+        "the last one goes back to the list"
+    );
+
+    // The list's own order decides: newest activity first, the next is the older one. Without
+    // a list (or with a broken one) e goes back to the inbox.
+    sqlx::query("update ticket set status = 'open'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let (path, form) = close(ids[2], "folder=open");
+    assert_eq!(
+        b.post(&path, &form).await.location,
+        Some(format!(
+            "/tickets/{}?list=folder%3Dopen%26sort%3Drecent",
+            ids[1]
+        ))
+    );
+    for list in ["", "folder=nope"] {
+        let (path, form) = close(ids[1], list);
+        assert_eq!(
+            b.post(&path, &form).await.location.as_deref(),
+            Some("/inbox"),
+            "list {list:?}"
+        );
+    }
+
+    // "Send and close" goes on the same way; plain "Send" stays, in the list.
+    sqlx::query("update ticket set status = 'open'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let reply = |after: &'static str| {
+        [
+            ("to", "customer@example.org"),
+            ("text", "Done, thanks."),
+            ("after", after),
+            ("list", oldest),
+        ]
+    };
+    let p = b
+        .post(&format!("/tickets/{}/reply", ids[1]), &reply("closed"))
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location, Some(in_oldest(ids[2])));
+    assert_eq!(status_of(&db, ids[1]).await, "closed");
+    let p = b
+        .post(&format!("/tickets/{}/reply", ids[0]), &reply("keep"))
+        .await;
+    assert!(
+        p.location
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("{}#m", in_oldest(ids[0]))),
+        "{:?}",
+        p.location
+    );
+    // A field saved without JavaScript comes back to the ticket in its list.
+    let p = b
+        .post(
+            &format!("/tickets/{}/priority", ids[0]),
+            &[("priority", "high"), ("list", oldest)],
+        )
+        .await;
+    assert_eq!(p.location, Some(in_oldest(ids[0])));
+    db.drop_db().await;
+}
+
 #[tokio::test]
 async fn a_snoozed_ticket_reopens_when_its_time_comes_or_the_customer_writes() {
     let (db, mb) = seeded().await;
