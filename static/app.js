@@ -246,6 +246,54 @@
   }
   if (bulkAction) { bulkAction.addEventListener("change", showBulkValue); showBulkValue(); }
 
+  // ---- Ticket sidebar: each field is saved as soon as it changes, and says so ----
+  // (Without JavaScript each field has its own Save button.)
+  document.querySelectorAll("form[data-autosave]").forEach(function (form) {
+    var said = form.querySelector(".saved");
+    function body() { return new URLSearchParams(new FormData(form)); }
+    var last = body().toString(), sending = null;
+    function show(text, cls) { said.textContent = text; said.className = "saved " + cls; }
+    function save() {
+      var b = body();
+      // (Enter in the tags field is both a change and a submit: one request.)
+      if (b.toString() === last || b.toString() === sending) return;
+      sending = b.toString();
+      show("Saving…", "busy");
+      fetch(form.action, { method: "POST", body: b, credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) {
+          return r.text().then(function (t) {
+            var j;
+            try { j = JSON.parse(t); } catch (_) { j = { error: "unexpected answer; reload the page" }; }
+            if (!r.ok || j.error) throw new Error(j.error || r.statusText);
+            return j;
+          });
+        })
+        .then(function (j) {
+          // Show what the server kept (tags are trimmed and de-duplicated).
+          if (j.tags && form.elements.tags) form.elements.tags.value = j.tags.join(", ");
+          last = body().toString();
+          sending = null;
+          show("Saved", "ok");
+        })
+        .catch(function (e) { sending = null; show("Not saved: " + e.message, "failed"); });
+    }
+    form.addEventListener("change", function (e) {
+      // A snooze time means snoozed; another status drops the time.
+      var st = form.elements.status, until = form.elements.snooze_until;
+      if (st && until) {
+        if (e.target === until && until.value) st.value = "snoozed";
+        if (e.target === st && st.value !== "snoozed") until.value = "";
+      }
+      save();
+    });
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      save();
+      // Enter means done with the field: leave it, so the keyboard shortcuts work again.
+      if (form.contains(document.activeElement)) document.activeElement.blur();
+    });
+  });
+
   // ---- @mentions in the note composer: "@" and a few letters offer matching agents ----
   (function () {
     var box = document.getElementById("note-text");

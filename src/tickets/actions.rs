@@ -192,14 +192,14 @@ pub async fn set_priority(
 }
 
 /// Replaces the ticket's tags; unknown tags are created on the fly. Names are trimmed, empty
-/// ones dropped, at most 50 characters each.
+/// ones dropped, at most 50 characters each. Returns the tags the ticket now has, as given.
 pub async fn set_tags(
     pool: &PgPool,
     actor: i64,
     visible: Option<&[i64]>,
     number: i64,
     tags: &[String],
-) -> Result<(), ActionError> {
+) -> Result<Vec<String>, ActionError> {
     let mut names: Vec<String> = Vec::new();
     for t in tags {
         let t = t.trim().trim_start_matches('#').trim();
@@ -253,7 +253,7 @@ pub async fn set_tags(
         .await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(names)
 }
 
 /// Marks a ticket as spam (or not).
@@ -498,7 +498,7 @@ pub async fn bulk(
                     .await?;
                 let mut tags = current;
                 tags.push(t.clone());
-                set_tags(pool, actor, visible, n, &tags).await
+                set_tags(pool, actor, visible, n, &tags).await.map(|_| ())
             }
             BulkAction::Spam => set_spam(pool, actor, visible, n, true).await,
         };

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::flash::{self, Notice};
 use super::inbox::{ListContext, after_closing};
@@ -463,6 +464,32 @@ fn ticket_href(number: i64, list: &str) -> String {
     }
 }
 
+/// Whether the page's script posted a sidebar field and wants JSON back
+/// (`Accept: application/json`) rather than a redirect to the page.
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
+}
+
+/// How a sidebar field answers: to the page's script, JSON with the saved value (errors as
+/// `{"error"}` with their status); to a plain form post, a redirect back to the ticket
+/// (errors as an error page).
+fn field_answer(
+    headers: &HeaderMap,
+    result: Result<serde_json::Value, AppError>,
+    number: i64,
+    list: &str,
+) -> Response {
+    match (result, wants_json(headers)) {
+        (Ok(saved), true) => Json(saved).into_response(),
+        (Ok(_), false) => back(number, list).into_response(),
+        (Err(e), true) => e.into_response(),
+        (Err(e), false) => PageError(e).into_response(),
+    }
+}
+
 #[derive(Deserialize)]
 struct AssignForm {
     /// Agent id, or empty / "none" to unassign.
@@ -475,27 +502,35 @@ async fn post_assign(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
+    headers: HeaderMap,
     Form(f): Form<AssignForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
-    let assignee = match f.assignee.trim() {
-        "" | "none" => None,
-        "me" => Some(who.agent.agent_id),
-        id => Some(
-            id.parse::<i64>()
-                .map_err(|_| AppError::BadRequest(format!("invalid assignee {id:?}")))?,
-        ),
-    };
-    actions::assign(
-        &state.pool,
-        who.agent.agent_id,
-        who.visible.as_deref(),
-        number,
-        assignee,
-    )
-    .await
-    .map_err(AppError::from)?;
-    Ok(back(number, &f.list))
+    let result = async {
+        let assignee = match f.assignee.trim() {
+            "" | "none" => None,
+            "me" => Some(who.agent.agent_id),
+            id => Some(
+                id.parse::<i64>()
+                    .map_err(|_| AppError::BadRequest(format!("invalid assignee {id:?}")))?,
+            ),
+        };
+        actions::assign(
+            &state.pool,
+            who.agent.agent_id,
+            who.visible.as_deref(),
+            number,
+            assignee,
+        )
+        .await?;
+        let name = match assignee {
+            Some(id) => auth::find_agent(&state.pool, id).await?.map(|a| a.name),
+            None => None,
+        };
+        Ok::<_, AppError>(json!({ "assignee": assignee, "assignee_name": name }))
+    }
+    .await;
+    Ok(field_answer(&headers, result, number, &f.list))
 }
 
 #[derive(Deserialize)]
@@ -527,8 +562,9 @@ async fn post_status(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
+    headers: HeaderMap,
     Form(f): Form<StatusForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
     let status = f.status.trim();
     // For `then=next`: the ticket's place in its list, before it changes.
@@ -537,31 +573,37 @@ async fn post_status(
         Some(l) => l.place_of(&state, &who, number).await?,
         None => None,
     };
-    let until = match f
-        .snooze_until
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(s) => Some(parse_local(
-            s,
-            &AgentTimeZone::from_stored(&who.agent.time_zone),
-        )?),
-        None => None,
-    };
-    let mut tx = state.pool.begin().await?;
-    actions::set_status(
-        &mut tx,
-        who.agent.agent_id,
-        who.visible.as_deref(),
-        number,
-        status,
-        until,
-    )
-    .await
-    .map_err(AppError::from)?;
-    tx.commit().await?;
-    if f.then == "next" {
+    let result = async {
+        let until = match f
+            .snooze_until
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => Some(parse_local(
+                s,
+                &AgentTimeZone::from_stored(&who.agent.time_zone),
+            )?),
+            None => None,
+        };
+        let mut tx = state.pool.begin().await?;
+        actions::set_status(
+            &mut tx,
+            who.agent.agent_id,
+            who.visible.as_deref(),
+            number,
+            status,
+            until,
+        )
+        .await?;
+        tx.commit().await?;
+        let until = until.filter(|_| status == "snoozed");
+        Ok::<_, AppError>(
+            json!({ "status": status, "snoozed_until": until.map(|u| u.unix_timestamp()) }),
+        )
+    }
+    .await;
+    if f.then == "next" && result.is_ok() {
         // Done with it: on to the next ticket of the list it came from.
         let to = after_closing(&state, &who, list.as_ref(), place).await?;
         flash::push(
@@ -569,9 +611,9 @@ async fn post_status(
             [Notice::info(format!("#{number} is now {status}."))],
         )
         .await;
-        return Ok(Redirect::to(&to));
+        return Ok(Redirect::to(&to).into_response());
     }
-    Ok(back(number, &f.list))
+    Ok(field_answer(&headers, result, number, &f.list))
 }
 
 #[derive(Deserialize)]
@@ -585,19 +627,22 @@ async fn post_priority(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
+    headers: HeaderMap,
     Form(f): Form<PriorityForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
-    actions::set_priority(
+    let priority = f.priority.trim();
+    let result = actions::set_priority(
         &state.pool,
         who.agent.agent_id,
         who.visible.as_deref(),
         number,
-        f.priority.trim(),
+        priority,
     )
     .await
-    .map_err(AppError::from)?;
-    Ok(back(number, &f.list))
+    .map(|()| json!({ "priority": priority }))
+    .map_err(AppError::from);
+    Ok(field_answer(&headers, result, number, &f.list))
 }
 
 #[derive(Deserialize)]
@@ -612,11 +657,12 @@ async fn post_tags(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
+    headers: HeaderMap,
     Form(f): Form<TagsForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
     let tags: Vec<String> = f.tags.split(',').map(String::from).collect();
-    actions::set_tags(
+    let result = actions::set_tags(
         &state.pool,
         who.agent.agent_id,
         who.visible.as_deref(),
@@ -624,8 +670,9 @@ async fn post_tags(
         &tags,
     )
     .await
-    .map_err(AppError::from)?;
-    Ok(back(number, &f.list))
+    .map(|saved| json!({ "tags": saved }))
+    .map_err(AppError::from);
+    Ok(field_answer(&headers, result, number, &f.list))
 }
 
 #[derive(Deserialize)]

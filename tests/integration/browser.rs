@@ -547,16 +547,28 @@ async fn a_mentioned_agent_sees_the_note_notification_in_their_own_browser() {
         "{shown}"
     );
 
-    // Assign to Lee: the select submits itself on change.
+    // Assign to Lee: choosing saves it at once, in place, and says so.
     let assignee = dana.find("#assignee").await;
-    dana.navigating(async { assignee.select_by_value(&lee.to_string()).await.unwrap() })
+    assignee.select_by_value(&lee.to_string()).await.unwrap();
+    dana.wait_for_text("form[action$='/assign'] .saved", "Saved", false)
         .await;
-    // Tags through their form.
+    // Tags: typed, saved with Enter (no Save button while JavaScript runs).
+    assert_eq!(
+        dana.js("return document.querySelectorAll('form[data-autosave] button').length;")
+            .await,
+        json!(0),
+        "no Save buttons while JavaScript runs"
+    );
     let tags = dana.find("#tags").await;
-    tags.clear().await.unwrap();
-    tags.send_keys("billing, refund").await.unwrap();
-    let save = dana.find("form[action$='/tags'] button[type=submit]").await;
-    dana.navigating(async { save.click().await.unwrap() }).await;
+    tags.send_keys(&format!(
+        "billing, refund, billing{}",
+        char::from(Key::Enter)
+    ))
+    .await
+    .unwrap();
+    dana.wait_for_text("form[action$='/tags'] .saved", "Saved", false)
+        .await;
+    assert_eq!(dana.path().await, format!("/tickets/{n}"), "no page load");
     // Close with the keyboard: opened without a list, e goes back to the inbox and says so.
     dana.navigating(dana.press('e')).await;
     assert_eq!(dana.path().await, "/inbox");

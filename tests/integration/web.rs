@@ -958,6 +958,148 @@ async fn closing_with_e_goes_on_to_the_next_ticket_of_the_list_it_was_opened_fro
     db.drop_db().await;
 }
 
+/// A same-origin form post that asks for JSON, as the ticket page's script sends a field.
+async fn post_json(
+    b: &mut Browser,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let body = form
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header("sec-fetch-site", "same-origin");
+    let p = b.send(req, Body::from(body)).await;
+    let json = serde_json::from_str(&p.body).unwrap_or_else(|_| panic!("not JSON: {}", p.body));
+    (p.status, json)
+}
+
+#[tokio::test]
+async fn sidebar_fields_are_saved_one_by_one_and_answer_the_script_in_json() {
+    let (db, _) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let lee = agent(
+        &db,
+        "lee@example.com",
+        "Lee Park",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+
+    // Each field is its own form that saves itself; Save buttons only without JavaScript.
+    let page = b.get(&format!("/tickets/{n}")).await.body;
+    let sidebar = &page[page.find("<aside").unwrap()..page.find("</aside>").unwrap()];
+    assert_eq!(sidebar.matches("data-autosave").count(), 4, "{sidebar}");
+    assert_eq!(
+        sidebar
+            .matches("<button type=\"submit\">Save</button>")
+            .count(),
+        sidebar
+            .matches("<noscript><button type=\"submit\">Save</button></noscript>")
+            .count(),
+        "every Save button is in <noscript>: {sidebar}"
+    );
+    assert_eq!(sidebar.matches("class=\"saved\"").count(), 4, "{sidebar}");
+
+    let at = |what: &str| format!("/tickets/{n}/{what}");
+    let lee_id = lee.to_string();
+    let (s, j) = post_json(&mut b, &at("assign"), &[("assignee", &lee_id)]).await;
+    assert_eq!(
+        (s, j),
+        (
+            StatusCode::OK,
+            serde_json::json!({"assignee": lee, "assignee_name": "Lee Park"})
+        )
+    );
+    let (s, j) = post_json(&mut b, &at("priority"), &[("priority", "urgent")]).await;
+    assert_eq!(
+        (s, j),
+        (StatusCode::OK, serde_json::json!({"priority": "urgent"}))
+    );
+    let (s, j) = post_json(
+        &mut b,
+        &at("tags"),
+        &[("tags", " billing, #refund,Billing ,")],
+    )
+    .await;
+    assert_eq!(
+        (s, j),
+        (
+            StatusCode::OK,
+            serde_json::json!({"tags": ["billing", "refund"]})
+        )
+    );
+    let (s, j) = post_json(
+        &mut b,
+        &at("status"),
+        &[("status", "pending"), ("snooze_until", "2030-01-01T09:00")],
+    )
+    .await;
+    assert_eq!(
+        (s, j),
+        (
+            StatusCode::OK,
+            serde_json::json!({"status": "pending", "snoozed_until": null})
+        )
+    );
+    let row: (Option<i64>, String, String) = sqlx::query_as(
+        "select assignee_agent_id, priority, status from ticket where ticket_id = $1",
+    )
+    .bind(n)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(row, (Some(lee), "urgent".into(), "pending".into()));
+
+    // Wrong values: the script gets the status and a message to show, not a page.
+    let wrong: [(&str, &[(&str, &str)]); 4] = [
+        ("priority", &[("priority", "asap")]),
+        ("status", &[("status", "done")]),
+        ("assign", &[("assignee", "Lee")]),
+        (
+            "status",
+            &[("status", "snoozed"), ("snooze_until", "tomorrow")],
+        ),
+    ];
+    for (what, form) in wrong {
+        let (s, j) = post_json(&mut b, &at(what), form).await;
+        assert!(s.is_client_error(), "{what} {form:?}: {s}");
+        assert!(
+            j["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: {j}"
+        );
+    }
+    // Without the JSON ask, the same post redirects (no JavaScript) or shows an error page.
+    let p = b.post(&at("priority"), &[("priority", "low")]).await;
+    assert_eq!(p.location, Some(format!("/tickets/{n}")));
+    let p = b.post(&at("priority"), &[("priority", "asap")]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(
+        p.body.contains("<!doctype html>") || p.body.contains("<html"),
+        "{}",
+        p.body
+    );
+    db.drop_db().await;
+}
+
 #[tokio::test]
 async fn a_snoozed_ticket_reopens_when_its_time_comes_or_the_customer_writes() {
     let (db, mb) = seeded().await;
