@@ -187,7 +187,8 @@
 
   function refreshConversation() {
     // Replace the conversation in place; the composer and its draft stay untouched.
-    fetch(location.pathname, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+    // (X-Frontdesk-Refresh: a background read leaves the page's one-time notices alone.)
+    fetch(location.pathname, { credentials: "same-origin", headers: { "X-Frontdesk-Refresh": "1" } }).then(function (r) { return r.text(); }).then(function (html) {
       var doc = new DOMParser().parseFromString(html, "text/html");
       var fresh = doc.querySelector("ol.items"), old = document.querySelector("ol.items");
       if (fresh && old) {
@@ -206,7 +207,7 @@
     // Rows, presence marks and folder counts are re-read in place (debounced); ticked rows stay ticked.
     clearTimeout(inboxTimer);
     inboxTimer = setTimeout(function () {
-      fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+      fetch(location.href, { credentials: "same-origin", headers: { "X-Frontdesk-Refresh": "1" } }).then(function (r) { return r.text(); }).then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         var checked = {};
         document.querySelectorAll("td.pick input:checked").forEach(function (b) { checked[b.value] = true; });
@@ -240,6 +241,171 @@
     }
     ["presence", "message", "ticket", "draft", "resync"].forEach(function (k) { es.addEventListener(k, onEvent(k)); });
   }
+
+  // Bulk bar: only the chosen action's value field shows (without JS all of them do).
+  var bulkAction = document.getElementById("bulk-action");
+  function showBulkValue() {
+    document.querySelectorAll("#bulk .bulk-value").forEach(function (el) {
+      el.hidden = el.getAttribute("data-action") !== bulkAction.value;
+    });
+  }
+  if (bulkAction) { bulkAction.addEventListener("change", showBulkValue); showBulkValue(); }
+
+  // ---- Ticket sidebar: each field is saved as soon as it changes, and says so ----
+  // (Without JavaScript each field has its own Save button.)
+  document.querySelectorAll("form[data-autosave]").forEach(function (form) {
+    var said = form.querySelector(".saved");
+    function body() { return new URLSearchParams(new FormData(form)); }
+    var last = body().toString(), sending = null;
+    function show(text, cls) { said.textContent = text; said.className = "saved " + cls; }
+    function save() {
+      var b = body();
+      // (Enter in the tags field is both a change and a submit: one request.)
+      if (b.toString() === last || b.toString() === sending) return;
+      sending = b.toString();
+      show("Saving…", "busy");
+      fetch(form.action, { method: "POST", body: b, credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) {
+          return r.text().then(function (t) {
+            var j;
+            try { j = JSON.parse(t); } catch (_) { j = { error: "unexpected answer; reload the page" }; }
+            if (!r.ok || j.error) throw new Error(j.error || r.statusText);
+            return j;
+          });
+        })
+        .then(function (j) {
+          // Show what the server kept (tags are trimmed and de-duplicated).
+          if (j.tags && form.elements.tags) form.elements.tags.value = j.tags.join(", ");
+          last = body().toString();
+          sending = null;
+          show("Saved", "ok");
+        })
+        .catch(function (e) { sending = null; show("Not saved: " + e.message, "failed"); });
+    }
+    form.addEventListener("change", function (e) {
+      // A snooze time means snoozed; another status drops the time.
+      var st = form.elements.status, until = form.elements.snooze_until;
+      if (st && until) {
+        if (e.target === until && until.value) st.value = "snoozed";
+        if (e.target === st && st.value !== "snoozed") until.value = "";
+      }
+      save();
+    });
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      save();
+      // Enter means done with the field: leave it, so the keyboard shortcuts work again.
+      if (form.contains(document.activeElement)) document.activeElement.blur();
+    });
+  });
+
+  // ---- @mentions in the note composer: "@" and a few letters offer matching agents ----
+  (function () {
+    var box = document.getElementById("note-text");
+    if (!box || !ticket) return;
+    var menu = document.createElement("ul");
+    menu.id = "mention-menu";
+    menu.className = "mention-menu";
+    menu.setAttribute("role", "listbox");
+    menu.setAttribute("aria-label", "Agents to mention");
+    menu.hidden = true;
+    box.parentNode.insertBefore(menu, box.nextSibling);
+    box.setAttribute("aria-autocomplete", "list");
+    box.setAttribute("aria-controls", menu.id);
+    box.setAttribute("aria-expanded", "false");
+    var agents = null, loading = false, matches = [], active = 0, token = null, dismissed = -1;
+    function load(then) {
+      if (agents) return then();
+      if (loading) return;
+      loading = true;
+      fetch("/tickets/" + ticket + "/mentionable", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+        .then(function (list) { agents = list; loading = false; then(); })
+        .catch(function () { loading = false; });
+    }
+    // The "@word" just before the caret; an address (dana@example.com) is not one.
+    function atCaret() {
+      var end = box.selectionStart;
+      if (end !== box.selectionEnd) return null;
+      var m = /(^|[^\p{L}\p{N}_.+\/-])@([\p{L}\p{N}_.-]*)$/u.exec(box.value.slice(0, end));
+      return m ? { start: end - m[2].length - 1, end: end, query: m[2].toLowerCase() } : null;
+    }
+    function close() {
+      menu.hidden = true; matches = [];
+      box.setAttribute("aria-expanded", "false");
+      box.removeAttribute("aria-activedescendant");
+    }
+    function render() {
+      menu.textContent = "";
+      matches.forEach(function (a, i) {
+        var li = document.createElement("li");
+        li.id = "mention-option-" + i;
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", String(i === active));
+        if (i === active) li.className = "active";
+        var name = document.createElement("span"); name.textContent = a.name;
+        var handle = document.createElement("span"); handle.className = "handle"; handle.textContent = "@" + a.handle;
+        li.appendChild(name); li.appendChild(handle);
+        // mousedown, not click: the text box keeps the focus and its caret.
+        li.addEventListener("mousedown", function (e) { e.preventDefault(); pick(i); });
+        menu.appendChild(li);
+      });
+      menu.hidden = !matches.length;
+      box.setAttribute("aria-expanded", String(!!matches.length));
+      if (matches.length) box.setAttribute("aria-activedescendant", "mention-option-" + active);
+      else box.removeAttribute("aria-activedescendant");
+    }
+    function matching(a, q) {
+      if (!q) return true;
+      var name = a.name.toLowerCase();
+      return a.handle.indexOf(q) === 0 || name.indexOf(q) === 0 ||
+        name.split(/\s+/).some(function (w) { return w.indexOf(q) === 0; }) ||
+        name.replace(/\s+/g, "").indexOf(q) === 0;
+    }
+    function update() {
+      token = atCaret();
+      if (!token || token.start === dismissed) { if (!token) dismissed = -1; return close(); }
+      load(function () {
+        token = atCaret();
+        if (!token || token.start === dismissed) return close();
+        var q = token.query;
+        matches = agents.filter(function (a) { return matching(a, q); }).slice(0, 8);
+        active = 0;
+        render();
+      });
+    }
+    function pick(i) {
+      var a = matches[i];
+      if (!a || !token) return;
+      var text = "@" + a.handle + " ";
+      box.value = box.value.slice(0, token.start) + text + box.value.slice(token.end);
+      var caret = token.start + text.length;
+      box.setSelectionRange(caret, caret);
+      close();
+      box.focus();
+      // Let the draft autosave and presence see the change.
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    box.addEventListener("input", update);
+    box.addEventListener("click", update);
+    box.addEventListener("blur", close);
+    box.addEventListener("keydown", function (e) {
+      if (menu.hidden) return;
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        active = (active + (e.key === "ArrowDown" ? 1 : matches.length - 1)) % matches.length;
+        render();
+      } else if (e.key === "Enter" || e.key === "Tab") {
+        e.preventDefault();
+        pick(active);
+      } else if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        dismissed = token ? token.start : -1;
+        close();
+      }
+    });
+  })();
 
   document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
     s.addEventListener("change", function () { s.form.submit(); });

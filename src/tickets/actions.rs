@@ -199,14 +199,14 @@ pub async fn set_priority(
 }
 
 /// Replaces the ticket's tags; unknown tags are created on the fly. Names are trimmed, empty
-/// ones dropped, at most 50 characters each.
+/// ones dropped, at most 50 characters each. Returns the tags the ticket now has, as given.
 pub async fn set_tags(
     pool: &PgPool,
     actor: i64,
     visible: Option<&[i64]>,
     number: i64,
     tags: &[String],
-) -> Result<(), ActionError> {
+) -> Result<Vec<String>, ActionError> {
     let mut names: Vec<String> = Vec::new();
     for t in tags {
         let t = t.trim().trim_start_matches('#').trim();
@@ -260,7 +260,7 @@ pub async fn set_tags(
         .await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(names)
 }
 
 /// Marks a ticket as spam (or not).
@@ -290,10 +290,22 @@ pub async fn set_spam(
     Ok(())
 }
 
+/// A written note: its id, who was told, and the mentions that reached nobody.
+#[derive(Debug, Clone)]
+pub struct NoteOutcome {
+    /// The note's message id.
+    pub id: i64,
+    /// The agents notified of it.
+    pub notified: Vec<mentions::Mentioned>,
+    /// `@handles` that named nobody who could be told; the note is saved all the same.
+    pub unresolved: Vec<mentions::UnresolvedMention>,
+}
+
 /// Writes an internal note; every @mentioned agent (who can see the mailbox) gets a
 /// notification, and those offline also an email through the outbox (see
 /// [`super::mentions`]), all in one transaction. `public_url` is the base of the ticket link
-/// in that email. Returns the note's message id.
+/// in that email. Mentions that reach nobody do not stop the note; they are returned so that
+/// the author learns nobody was told.
 pub async fn add_note(
     pool: &PgPool,
     actor: i64,
@@ -301,7 +313,7 @@ pub async fn add_note(
     number: i64,
     text: &str,
     public_url: &str,
-) -> Result<i64, ActionError> {
+) -> Result<NoteOutcome, ActionError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(ActionError::Invalid("a note cannot be empty".into()));
@@ -324,9 +336,10 @@ pub async fn add_note(
     .bind(text)
     .fetch_one(&mut *tx)
     .await?;
-    let mentioned =
-        mentions::notify_mentioned(&mut tx, number, id, actor, &mentions::mention_handles(text))
+    let resolution =
+        mentions::resolve_mentions(&mut tx, number, actor, &mentions::mention_handles(text))
             .await?;
+    let mentioned = mentions::notify_mentioned(&mut tx, number, id, &resolution.agents).await?;
     if mentioned.iter().any(|m| m.offline) {
         let (mailbox_id, subject, address, mailbox_name): (i64, String, String, String) =
             sqlx::query_as(
@@ -368,7 +381,11 @@ pub async fn add_note(
     )
     .await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(NoteOutcome {
+        id,
+        notified: mentioned,
+        unresolved: resolution.unresolved,
+    })
 }
 
 /// Records that the agent has seen the ticket as it is now (clears its unread marker).
@@ -513,7 +530,7 @@ pub async fn bulk(
                     .await?;
                 let mut tags = current;
                 tags.push(t.clone());
-                set_tags(pool, actor, visible, n, &tags).await
+                set_tags(pool, actor, visible, n, &tags).await.map(|_| ())
             }
             BulkAction::Spam => set_spam(pool, actor, visible, n, true).await,
         };

@@ -119,12 +119,41 @@ pub struct InboxRow {
 impl InboxRow {
     /// Keyset position of this row for the given sort.
     pub fn cursor(&self, sort: Sort) -> (i64, i64) {
-        let at = match sort {
-            Sort::Newest => self.created_at,
-            _ => self.last_message_at,
-        };
-        ((at.unix_timestamp_nanos() / 1000) as i64, self.number)
+        keyset(sort, self.created_at, self.last_message_at, self.number)
     }
+}
+
+/// `(timestamp in µs, ticket number)`: a ticket's place in a list sorted by `sort`.
+fn keyset(
+    sort: Sort,
+    created_at: OffsetDateTime,
+    last_message_at: OffsetDateTime,
+    number: i64,
+) -> (i64, i64) {
+    let at = match sort {
+        Sort::Newest => created_at,
+        _ => last_message_at,
+    };
+    ((at.unix_timestamp_nanos() / 1000) as i64, number)
+}
+
+/// Keyset position of ticket `number` for `sort` (as [`InboxRow::cursor`]), whether or not it
+/// is in a list now; `None` when it is not in the `visible` mailboxes.
+pub async fn cursor_of(
+    pool: &PgPool,
+    visible: Option<&[i64]>,
+    number: i64,
+    sort: Sort,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let row: Option<(OffsetDateTime, OffsetDateTime)> = sqlx::query_as(
+        "select created_at, last_message_at from ticket
+         where ticket_id = $1 and ($2::bigint[] is null or mailbox_id = any($2))",
+    )
+    .bind(number)
+    .bind(visible)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(c, l)| keyset(sort, c, l, number)))
 }
 
 fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, visible: Option<&[i64]>) {

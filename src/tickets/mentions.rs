@@ -18,18 +18,19 @@ use crate::outbox::{self, NotificationEmail, OutboxError};
 pub fn mention_handles(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (i, _) in text.match_indices('@') {
-        // An address like a@b.c is not a mention: the @ must start a word.
+        // An address (`a@b.c`, `first_last@b.c`, `a+tag@b.c`) or a URL path (`/@dana`) is not a
+        // mention: the @ must start a word.
         if i > 0
             && text[..i]
                 .chars()
                 .next_back()
-                .is_some_and(|c| c.is_alphanumeric() || c == '.')
+                .is_some_and(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '/'))
         {
             continue;
         }
         let handle: String = text[i + 1..]
             .chars()
-            .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .take_while(|c| is_handle_char(*c))
             .collect();
         let handle = handle.trim_end_matches(['.', '-', '_']).to_lowercase();
         if !handle.is_empty() && !out.contains(&handle) {
@@ -37,6 +38,188 @@ pub fn mention_handles(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+fn is_handle_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// The handle that names an agent in a note, as the composer suggests it: the local part of
+/// their address when it can be typed as a mention, else their name with dots for spaces
+/// (`Dana Lee` → `dana.lee`). Both are what [`resolve_mentions`] matches.
+pub fn handle_for(email: &str, name: &str) -> String {
+    let typable = |h: &str| mention_handles(&format!("@{h}")) == [h];
+    let local = email.split('@').next().unwrap_or("").to_lowercase();
+    if typable(&local) {
+        return local;
+    }
+    let dotted = name.trim().replace(' ', ".").to_lowercase();
+    if typable(&dotted) {
+        return dotted;
+    }
+    name.replace(' ', "").to_lowercase()
+}
+
+/// Which agents a handle names (disabled agents never): the local part of their email, or their name without spaces or
+/// with dots for spaces, ignoring case. `a` is the agent table, `h` the handle.
+const HANDLE_NAMES_AGENT: &str = "(a.disabled_at is null
+     and (lower(split_part(a.email, '@', 1)) = h.handle
+          or lower(replace(a.name, ' ', '')) = h.handle
+          or lower(replace(a.name, ' ', '.')) = h.handle))";
+
+/// Whether agent `a` may see ticket `$1`: admins and leads see all mailboxes, agents those
+/// granted to one of their teams. Mentions reach only them.
+const AGENT_SEES_TICKET: &str = "(a.role in ('admin', 'lead') or exists (
+     select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
+     join ticket t on t.mailbox_id = tm.mailbox_id
+     where m.agent_id = a.agent_id and t.ticket_id = $1))";
+
+/// Why a mention in a note notified nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnresolvedReason {
+    /// No agent has this handle.
+    NoSuchAgent,
+    /// The handle names an agent who cannot see the ticket's mailbox.
+    NoAccess,
+}
+
+/// A mention that notified nobody, for the author to be told so.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnresolvedMention {
+    /// The handle as written, without the `@`, lower-cased.
+    pub handle: String,
+    pub reason: UnresolvedReason,
+    /// The agent it names (for `NoAccess`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+impl UnresolvedMention {
+    /// What the author reads: `@foo matches no agent; nobody was notified.`
+    pub fn message(&self) -> String {
+        match (&self.reason, &self.agent) {
+            (UnresolvedReason::NoAccess, Some(name)) => format!(
+                "@{} is {name}, who cannot see this mailbox; nobody was notified.",
+                self.handle
+            ),
+            _ => format!("@{} matches no agent; nobody was notified.", self.handle),
+        }
+    }
+}
+
+/// The agents a note's handles name and may tell, and the handles that reach nobody.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MentionResolution {
+    /// Agents to notify: named by a handle, able to see the ticket, not the author.
+    pub agents: Vec<i64>,
+    /// Handles that name nobody who can be told. A handle naming the author only (a
+    /// self-mention) is neither.
+    pub unresolved: Vec<UnresolvedMention>,
+}
+
+/// Resolves `handles` for a note by `author` on ticket `ticket`.
+pub async fn resolve_mentions(
+    conn: &mut PgConnection,
+    ticket: i64,
+    author: i64,
+    handles: &[String],
+) -> sqlx::Result<MentionResolution> {
+    if handles.is_empty() {
+        return Ok(MentionResolution::default());
+    }
+    // One row per (handle, agent it names); a handle naming nobody has one row of nulls.
+    let sql = format!(
+        "select h.handle, a.agent_id, a.name, coalesce({AGENT_SEES_TICKET}, false) as sees
+         from unnest($2::text[]) with ordinality as h(handle, i)
+         left join agent a on {HANDLE_NAMES_AGENT}
+         order by h.i, a.agent_id"
+    );
+    let rows: Vec<(String, Option<i64>, Option<String>, bool)> = sqlx::query_as(&sql)
+        .bind(ticket)
+        .bind(handles)
+        .fetch_all(conn)
+        .await?;
+    let mut out = MentionResolution::default();
+    for handle in handles {
+        let named: Vec<_> = rows
+            .iter()
+            .filter(|(h, id, _, _)| h == handle && id.is_some())
+            .collect();
+        let others: Vec<_> = named
+            .iter()
+            .filter(|(_, id, _, _)| *id != Some(author))
+            .collect();
+        let reachable: Vec<i64> = others
+            .iter()
+            .filter(|(_, _, _, sees)| *sees)
+            .filter_map(|(_, id, _, _)| *id)
+            .collect();
+        for id in &reachable {
+            if !out.agents.contains(id) {
+                out.agents.push(*id);
+            }
+        }
+        let self_mention_only = others.is_empty() && !named.is_empty();
+        if reachable.is_empty() && !self_mention_only {
+            out.unresolved.push(UnresolvedMention {
+                handle: handle.clone(),
+                reason: if others.is_empty() {
+                    UnresolvedReason::NoSuchAgent
+                } else {
+                    UnresolvedReason::NoAccess
+                },
+                agent: others.first().and_then(|(_, _, name, _)| name.clone()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// An agent the note composer offers after `@`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mentionable {
+    pub name: String,
+    /// What to type after `@` ([`handle_for`]).
+    pub handle: String,
+}
+
+/// The agents a note on ticket `ticket` can notify (they can see its mailbox), except `me`, by
+/// name; `None` when the ticket is not in the `visible` mailboxes.
+pub async fn mentionable(
+    pool: &sqlx::PgPool,
+    visible: Option<&[i64]>,
+    ticket: i64,
+    me: i64,
+) -> sqlx::Result<Option<Vec<Mentionable>>> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "select ticket_id from ticket where ticket_id = $1 and ($2::bigint[] is null or mailbox_id = any($2))",
+    )
+    .bind(ticket)
+    .bind(visible)
+    .fetch_optional(pool)
+    .await?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "select a.email, a.name from agent a
+         where a.agent_id <> $2 and a.disabled_at is null and {AGENT_SEES_TICKET}
+         order by lower(a.name), a.agent_id"
+    );
+    let rows: Vec<(String, String)> = sqlx::query_as(&sql)
+        .bind(ticket)
+        .bind(me)
+        .fetch_all(pool)
+        .await?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|(email, name)| Mentionable {
+                handle: handle_for(&email, &name),
+                name,
+            })
+            .collect(),
+    ))
 }
 
 /// A mentioned agent who got a notification.
@@ -68,40 +251,31 @@ pub struct NoteRef<'a> {
     pub public_url: &'a str,
 }
 
-/// Notifies every agent mentioned in note `message_id` who can see the ticket's mailbox (not
-/// the author, not a disabled agent), and says which of them are offline.
+/// Notifies `agents` (from [`resolve_mentions`]) of note `message_id`, and says which of them
+/// are offline.
 pub async fn notify_mentioned(
     conn: &mut PgConnection,
     ticket: i64,
     message_id: i64,
-    author: i64,
-    handles: &[String],
+    agents: &[i64],
 ) -> sqlx::Result<Vec<Mentioned>> {
-    if handles.is_empty() {
+    if agents.is_empty() {
         return Ok(Vec::new());
     }
     sqlx::query_as(
         "with n as (
             insert into notification (agent_id, ticket_id, message_id, kind)
-            select a.agent_id, $1, $2, 'mention' from agent a
-            where a.agent_id <> $3 and a.disabled_at is null
-              and (lower(split_part(a.email, '@', 1)) = any($4) or lower(replace(a.name, ' ', '')) = any($4)
-                   or lower(replace(a.name, ' ', '.')) = any($4))
-              and (a.role in ('admin', 'lead') or exists (
-                   select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
-                   join ticket t on t.mailbox_id = tm.mailbox_id
-                   where m.agent_id = a.agent_id and t.ticket_id = $1))
+            select a.agent_id, $1, $2, 'mention' from agent a where a.agent_id = any($3)
             returning notification_id, agent_id
          )
          select n.notification_id, a.agent_id, a.email, a.name,
-                (a.last_seen_at is null or a.last_seen_at < now() - make_interval(secs => $5)) as offline
+                (a.last_seen_at is null or a.last_seen_at < now() - make_interval(secs => $4)) as offline
          from n join agent a using (agent_id)
          order by a.agent_id",
     )
     .bind(ticket)
     .bind(message_id)
-    .bind(author)
-    .bind(handles)
+    .bind(agents)
     .bind(f64::from(OFFLINE_AFTER_SECS))
     .fetch_all(conn)
     .await
@@ -192,6 +366,55 @@ mod tests {
         );
         assert!(mention_handles("mail bob@example.com").is_empty());
         assert_eq!(mention_handles("@dana @dana"), ["dana"]);
+    }
+
+    #[test]
+    fn addresses_and_urls_are_not_mentions() {
+        for text in [
+            "write to dana@example.com",
+            "<dana.lee@example.com>",
+            "first_last@example.com",
+            "first-last@example.com",
+            "dana+billing@example.com",
+            "https://mastodon.social/@dana",
+        ] {
+            assert!(mention_handles(text).is_empty(), "{text:?}");
+        }
+        assert_eq!(mention_handles("(@dana) and\n@lee:"), ["dana", "lee"]);
+    }
+
+    #[test]
+    fn the_suggested_handle_can_be_typed_and_names_the_agent() {
+        assert_eq!(handle_for("lee.park@example.com", "Lee Park"), "lee.park");
+        assert_eq!(handle_for("Dana@example.com", "Dana Lee"), "dana");
+        // A local part that cannot be typed as a mention: the name with dots.
+        assert_eq!(handle_for("dana+desk@example.com", "Dana Lee"), "dana.lee");
+        for (email, name) in [("x+y@e.com", "Jörg Müller"), ("a@b.c", "A")] {
+            let h = handle_for(email, name);
+            assert_eq!(mention_handles(&format!("@{h}")), [h], "{email} {name}");
+        }
+    }
+
+    #[test]
+    fn unresolved_mentions_say_nobody_was_notified() {
+        let unknown = UnresolvedMention {
+            handle: "foo".into(),
+            reason: UnresolvedReason::NoSuchAgent,
+            agent: None,
+        };
+        assert_eq!(
+            unknown.message(),
+            "@foo matches no agent; nobody was notified."
+        );
+        let blind = UnresolvedMention {
+            handle: "lee".into(),
+            reason: UnresolvedReason::NoAccess,
+            agent: Some("Lee Park".into()),
+        };
+        assert_eq!(
+            blind.message(),
+            "@lee is Lee Park, who cannot see this mailbox; nobody was notified."
+        );
     }
 
     fn note<'a>(public_url: &'a str) -> NoteRef<'a> {

@@ -309,7 +309,9 @@ struct NoteBody {
     text: String,
 }
 
-/// `POST /api/v1/tickets/{number}/notes`: an internal note (201 with its id).
+/// `POST /api/v1/tickets/{number}/notes`: an internal note. 201 with its `id`, the addresses
+/// of the agents `notified`, and `unresolved_mentions`: each `@handle` that reached nobody,
+/// with a `reason` (`no_such_agent`, or `no_access` and the `agent` it names).
 async fn post_note(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -317,7 +319,7 @@ async fn post_note(
     JsonBody(body): JsonBody<NoteBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
     let number = number_of(&number)?;
-    let id = actions::add_note(
+    let note = actions::add_note(
         &state.pool,
         who.agent.agent_id,
         who.visible.as_deref(),
@@ -326,7 +328,15 @@ async fn post_note(
         &state.config.public_url,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+    let notified: Vec<&str> = note.notified.iter().map(|m| m.email.as_str()).collect();
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "id": note.id,
+            "notified": notified,
+            "unresolved_mentions": note.unresolved,
+        })),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::flash::{self, Notice};
 use super::page::{PageError, render};
 use super::session::CurrentAgent;
 use super::{AppError, AppState, fmt};
@@ -33,6 +34,124 @@ pub struct InboxParams {
     after: Option<String>,
 }
 
+impl InboxParams {
+    /// Reads an inbox query string (`folder=open&sort=oldest`); unknown keys are ignored.
+    fn from_query(raw: &str) -> InboxParams {
+        let mut p = InboxParams::default();
+        for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+            let v = Some(v.into_owned());
+            match &*k {
+                "folder" => p.folder = v,
+                "mailbox" => p.mailbox = v,
+                "tag" => p.tag = v,
+                "assignee" => p.assignee = v,
+                "priority" => p.priority = v,
+                "sort" => p.sort = v,
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+/// The inbox list a ticket was opened from. Ticket links and forms carry it as
+/// `list=<the list's query string>`, so that closing a ticket can go on to the next ticket of
+/// that list and "← Inbox" goes back to it.
+#[derive(Debug, Clone)]
+pub struct ListContext {
+    query: InboxQuery,
+    /// The list's canonical query string, without a page cursor.
+    qs: String,
+}
+
+impl ListContext {
+    /// Reads a `list` value; `None` when empty or not a valid inbox query (a stale or edited
+    /// link still opens its ticket, just without a list).
+    pub fn parse(raw: &str) -> Option<ListContext> {
+        if raw.trim().is_empty() {
+            return None;
+        }
+        let p = InboxParams::from_query(raw.trim());
+        let query = parse_params(&p).ok()?;
+        let qs = list_query_string(&FilterView::new(&p, &query));
+        Some(ListContext { query, qs })
+    }
+
+    /// The `list` value of ticket links and forms.
+    pub fn as_str(&self) -> &str {
+        &self.qs
+    }
+
+    /// The list itself.
+    pub fn inbox_href(&self) -> String {
+        format!("/inbox?{}", self.qs)
+    }
+
+    /// Ticket `number`, opened from this list.
+    pub fn ticket_href(&self, number: i64) -> String {
+        format!(
+            "/tickets/{number}?list={}",
+            percent_encoding::utf8_percent_encode(&self.qs, percent_encoding::NON_ALPHANUMERIC)
+        )
+    }
+
+    /// Where ticket `current` stands in this list's order (whether or not it is in the list).
+    /// Taken before the ticket changes, so that "next" is the one after it as the agent saw
+    /// the list, even when a reply just made it the newest.
+    pub async fn place_of(
+        &self,
+        state: &AppState,
+        who: &CurrentAgent,
+        current: i64,
+    ) -> sqlx::Result<Option<(i64, i64)>> {
+        inbox::cursor_of(
+            &state.pool,
+            who.visible.as_deref(),
+            current,
+            self.query.sort,
+        )
+        .await
+    }
+
+    /// The first ticket of this list, as it is now, after `place`.
+    async fn next_after(
+        &self,
+        state: &AppState,
+        who: &CurrentAgent,
+        place: (i64, i64),
+    ) -> sqlx::Result<Option<i64>> {
+        let q = InboxQuery {
+            after: Some(place),
+            limit: 1,
+            ..self.query.clone()
+        };
+        let (rows, _) =
+            inbox::list(&state.pool, who.agent.agent_id, who.visible.as_deref(), &q).await?;
+        Ok(rows.first().map(|r| r.number))
+    }
+}
+
+/// Where closing a ticket leads: the next ticket of its list after `place` (from
+/// [`ListContext::place_of`]), else the list, else (opened from no list) the inbox.
+pub async fn after_closing(
+    state: &AppState,
+    who: &CurrentAgent,
+    list: Option<&ListContext>,
+    place: Option<(i64, i64)>,
+) -> sqlx::Result<String> {
+    let Some(list) = list else {
+        return Ok("/inbox".to_string());
+    };
+    let next = match place {
+        Some(p) => list.next_after(state, who, p).await?,
+        None => None,
+    };
+    Ok(match next {
+        Some(n) => list.ticket_href(n),
+        None => list.inbox_href(),
+    })
+}
+
 /// A sidebar link.
 pub struct NavItem {
     pub label: String,
@@ -56,6 +175,8 @@ struct InboxPage {
     next_href: Option<String>,
     agents: Vec<Agent>,
     filters: FilterView,
+    /// What the last action did ("Closed #12").
+    notices: Vec<Notice>,
 }
 
 /// Current filter values, for the filter form.
@@ -68,8 +189,45 @@ struct FilterView {
     sort: String,
 }
 
+impl FilterView {
+    fn new(p: &InboxParams, q: &InboxQuery) -> FilterView {
+        FilterView {
+            folder: q.folder.key().to_string(),
+            mailbox: q.mailbox_id.map(|m| m.to_string()).unwrap_or_default(),
+            tag: q.tag.clone().unwrap_or_default(),
+            // "anyone" is no filter: left out, so that a list has one spelling.
+            assignee: non_empty(&p.assignee)
+                .filter(|a| *a != "anyone")
+                .unwrap_or("")
+                .to_string(),
+            priority: q.priority.clone().unwrap_or_default(),
+            sort: non_empty(&p.sort).unwrap_or("recent").to_string(),
+        }
+    }
+
+    /// `/inbox?…` for these filters, plus `extra` pairs.
+    fn href(&self, extra: &[(&str, &str)]) -> String {
+        let mut pairs = vec![
+            ("mailbox", self.mailbox.as_str()),
+            ("tag", self.tag.as_str()),
+            ("assignee", self.assignee.as_str()),
+            ("priority", self.priority.as_str()),
+            ("sort", self.sort.as_str()),
+        ];
+        pairs.extend_from_slice(extra);
+        href(&self.folder, &pairs)
+    }
+}
+
+/// The query string of a list (no page cursor): what ticket links carry as `list`.
+fn list_query_string(f: &FilterView) -> String {
+    f.href(&[]).trim_start_matches("/inbox?").to_string()
+}
+
 struct RowView {
     number: i64,
+    /// The ticket, opened from this list.
+    href: String,
     subject: String,
     snippet: String,
     customer: String,
@@ -90,9 +248,10 @@ struct RowView {
 
 impl RowView {
     /// The row as the agent in `tz` sees it at `now`.
-    fn new(r: InboxRow, now: time::OffsetDateTime, tz: &AgentTimeZone) -> Self {
+    fn new(r: InboxRow, now: time::OffsetDateTime, tz: &AgentTimeZone, list: &ListContext) -> Self {
         RowView {
             number: r.number,
+            href: list.ticket_href(r.number),
             customer: r
                 .customer_name
                 .clone()
@@ -185,6 +344,7 @@ fn href(folder: &str, extra: &[(&str, &str)]) -> String {
 async fn show_inbox(
     State(state): State<AppState>,
     who: CurrentAgent,
+    headers: axum::http::HeaderMap,
     Query(p): Query<InboxParams>,
 ) -> Result<impl IntoResponse, PageError> {
     let q = parse_params(&p)?;
@@ -200,14 +360,7 @@ async fn show_inbox(
         auth::list_agents(&state.pool),
     )?;
 
-    let filters = FilterView {
-        folder: q.folder.key().to_string(),
-        mailbox: q.mailbox_id.map(|m| m.to_string()).unwrap_or_default(),
-        tag: q.tag.clone().unwrap_or_default(),
-        assignee: non_empty(&p.assignee).unwrap_or("").to_string(),
-        priority: q.priority.clone().unwrap_or_default(),
-        sort: non_empty(&p.sort).unwrap_or("recent").to_string(),
-    };
+    let filters = FilterView::new(&p, &q);
     let only_folder = q.mailbox_id.is_none() && q.tag.is_none();
     let folders = Folder::ALL
         .iter()
@@ -256,39 +409,25 @@ async fn show_inbox(
     let next_href = if more {
         rows.last().map(|r| {
             let (at, n) = r.cursor(q.sort);
-            let cursor = format!("{at}_{n}");
-            href(
-                &filters.folder,
-                &[
-                    ("mailbox", &filters.mailbox),
-                    ("tag", &filters.tag),
-                    ("assignee", &filters.assignee),
-                    ("priority", &filters.priority),
-                    ("sort", &filters.sort),
-                    ("after", &cursor),
-                ],
-            )
+            filters.href(&[("after", &format!("{at}_{n}"))])
         })
     } else {
         None
     };
-    let here = href(
-        &filters.folder,
-        &[
-            ("mailbox", &filters.mailbox),
-            ("tag", &filters.tag),
-            ("assignee", &filters.assignee),
-            ("priority", &filters.priority),
-            ("sort", &filters.sort),
-        ],
-    );
+    let here = filters.href(&[]);
+    let list = ListContext {
+        query: q.clone(),
+        qs: list_query_string(&filters),
+    };
     let tz = AgentTimeZone::from_stored(&who.agent.time_zone);
     let now = time::OffsetDateTime::now_utc();
     let rows = rows
         .into_iter()
-        .map(|r| RowView::new(r, now, &tz))
+        .map(|r| RowView::new(r, now, &tz, &list))
         .collect();
+    let notices = flash::take(&who.session, &headers).await;
     render(&InboxPage {
+        notices,
         here,
         me: who.agent,
         unread_notifications,
@@ -304,7 +443,9 @@ async fn show_inbox(
 }
 
 /// `POST /inbox/bulk`: `ticket=N` (repeated), `action` = `assign` | `status` | `tag` | `spam`,
-/// `value` (agent id / `me` / `none`, a status, a tag name), `back` (the inbox URL to return to).
+/// and the action's value: `assignee` (an agent id, `me` or `none`), `status` or `tag`. The
+/// bar sends all three fields; only the chosen action's is read. A plain `value` field is still
+/// read when the action's own field is absent. `back` is the inbox URL to return to.
 async fn post_bulk(
     State(state): State<AppState>,
     who: CurrentAgent,
@@ -312,7 +453,8 @@ async fn post_bulk(
 ) -> Result<Redirect, PageError> {
     use crate::tickets::actions::{self, BulkAction};
     let mut numbers = Vec::new();
-    let (mut action, mut value, mut back) = (String::new(), String::new(), String::from("/inbox"));
+    let (mut action, mut back) = (String::new(), String::from("/inbox"));
+    let mut fields: std::collections::HashMap<String, String> = Default::default();
     for (k, v) in url::form_urlencoded::parse(body.as_bytes()) {
         match &*k {
             "ticket" => numbers.push(
@@ -320,27 +462,35 @@ async fn post_bulk(
                     .map_err(|_| AppError::BadRequest(format!("invalid ticket {v:?}")))?,
             ),
             "action" => action = v.into_owned(),
-            "value" => value = v.into_owned(),
             "back" if v.starts_with("/inbox") => back = v.into_owned(),
+            "value" | "assignee" | "status" | "tag" => {
+                fields.insert(k.into_owned(), v.into_owned());
+            }
             _ => {}
         }
     }
     if numbers.is_empty() {
         return Err(AppError::BadRequest("select at least one ticket".into()).into());
     }
-    let action = match (action.as_str(), value.trim()) {
-        ("assign", "none" | "") => BulkAction::Assign(None),
-        ("assign", "me") => BulkAction::Assign(Some(who.agent.agent_id)),
-        ("assign", id) => BulkAction::Assign(Some(
-            id.parse()
-                .map_err(|_| AppError::BadRequest(format!("invalid assignee {id:?}")))?,
-        )),
-        ("status", s) if crate::tickets::STATUSES.contains(&s) => BulkAction::Status(s.to_string()),
-        ("tag", t) if !t.is_empty() => BulkAction::AddTag(t.to_string()),
-        ("spam", _) => BulkAction::Spam,
-        (a, v) => {
-            return Err(AppError::BadRequest(format!("invalid bulk action {a:?} {v:?}")).into());
-        }
+    let value = |field: &str| {
+        fields
+            .get(field)
+            .or(fields.get("value"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let action = match action.as_str() {
+        "assign" => BulkAction::Assign(bulk_assignee(&state, &who, &value("assignee")).await?),
+        "status" => match value("status") {
+            s if crate::tickets::STATUSES.contains(&s.as_str()) => BulkAction::Status(s),
+            s => return Err(AppError::BadRequest(format!("unknown status {s:?}")).into()),
+        },
+        "tag" => match value("tag") {
+            t if !t.is_empty() => BulkAction::AddTag(t),
+            _ => return Err(AppError::BadRequest("type the tag to add".into()).into()),
+        },
+        "spam" => BulkAction::Spam,
+        a => return Err(AppError::BadRequest(format!("unknown bulk action {a:?}")).into()),
     };
     actions::bulk(
         &state.pool,
@@ -352,4 +502,27 @@ async fn post_bulk(
     .await
     .map_err(AppError::from)?;
     Ok(Redirect::to(&back))
+}
+
+/// The agent a bulk assign names: `me`, `none` (or empty) for nobody, or an existing agent's
+/// id. Anything else is a 400 that says what was wrong, before any ticket changes.
+async fn bulk_assignee(
+    state: &AppState,
+    who: &CurrentAgent,
+    value: &str,
+) -> Result<Option<i64>, AppError> {
+    match value {
+        "" | "none" => Ok(None),
+        "me" => Ok(Some(who.agent.agent_id)),
+        v => {
+            let unknown = || {
+                AppError::BadRequest(format!("no agent {v:?}: choose an assignee from the list"))
+            };
+            let id: i64 = v.parse().map_err(|_| unknown())?;
+            match auth::find_agent(&state.pool, id).await? {
+                Some(a) => Ok(Some(a.agent_id)),
+                None => Err(unknown()),
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 mod api;
 mod error;
+mod flash;
 mod fmt;
 mod health;
 mod inbox;

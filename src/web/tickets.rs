@@ -3,12 +3,15 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Form, Json, Router};
 use serde::Deserialize;
+use serde_json::json;
 
+use super::flash::{self, Notice};
+use super::inbox::{ListContext, after_closing};
 use super::page::{PageError, render};
 use super::session::CurrentAgent;
 use super::{AppError, AppState, fmt};
@@ -25,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{number}/tags", post(post_tags))
         .route("/tickets/{number}/spam", post(post_spam))
         .route("/tickets/{number}/notes", post(post_note))
+        .route("/tickets/{number}/mentionable", get(list_mentionable))
         .route(
             "/tickets/{number}/reply",
             // Attachments up to 25 MB in all, like common mail servers accept.
@@ -79,6 +83,12 @@ struct PreviousTicket {
 struct TicketPage {
     me: Agent,
     unread_notifications: i64,
+    /// The inbox list this ticket was opened from (`list=` of its forms), or empty.
+    list: String,
+    /// "← Inbox": that list, or the inbox.
+    back_href: String,
+    /// What the last action did.
+    notices: Vec<Notice>,
     number: i64,
     subject: String,
     status: String,
@@ -234,13 +244,23 @@ fn event_text(kind: &str, detail: &serde_json::Value, agents: &[Agent]) -> Strin
     }
 }
 
+#[derive(Deserialize)]
+struct TicketQuery {
+    /// The inbox list the ticket was opened from ([`ListContext`]).
+    list: Option<String>,
+}
+
 async fn show_ticket(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<TicketQuery>,
 ) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
-    ticket_page(&state, &who, number, None).await
+    let list = q.list.as_deref().and_then(ListContext::parse);
+    let notices = flash::take(&who.session, &headers).await;
+    ticket_page(&state, &who, number, None, list.as_ref(), notices).await
 }
 
 /// A reply the send-time guard held back: what the agent wrote, and what arrived meanwhile.
@@ -256,6 +276,8 @@ async fn ticket_page(
     who: &CurrentAgent,
     number: i64,
     held: Option<HeldReply>,
+    list: Option<&ListContext>,
+    notices: Vec<Notice>,
 ) -> Result<Response, PageError> {
     let visible = who.visible.as_deref();
     let t = tickets::get_ticket(&state.pool, visible, number)
@@ -374,6 +396,11 @@ async fn ticket_page(
     let page = TicketPage {
         me: who.agent.clone(),
         unread_notifications,
+        list: list.map(|l| l.as_str().to_string()).unwrap_or_default(),
+        back_href: list
+            .map(ListContext::inbox_href)
+            .unwrap_or_else(|| "/inbox".into()),
+        notices,
         number,
         subject: t.summary.subject.clone(),
         status: t.summary.status.clone(),
@@ -432,41 +459,85 @@ async fn ticket_page(
     Ok((status, render(&page)?).into_response())
 }
 
-fn back(number: i64) -> Redirect {
-    Redirect::to(&format!("/tickets/{number}"))
+/// The ticket page again, in the list it was opened from (`list`, as posted by its forms).
+fn back(number: i64, list: &str) -> Redirect {
+    Redirect::to(&ticket_href(number, list))
+}
+
+fn ticket_href(number: i64, list: &str) -> String {
+    match ListContext::parse(list) {
+        Some(l) => l.ticket_href(number),
+        None => format!("/tickets/{number}"),
+    }
+}
+
+/// Whether the page's script posted a sidebar field and wants JSON back
+/// (`Accept: application/json`) rather than a redirect to the page.
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
+}
+
+/// How a sidebar field answers: to the page's script, JSON with the saved value (errors as
+/// `{"error"}` with their status); to a plain form post, a redirect back to the ticket
+/// (errors as an error page).
+fn field_answer(
+    headers: &HeaderMap,
+    result: Result<serde_json::Value, AppError>,
+    number: i64,
+    list: &str,
+) -> Response {
+    match (result, wants_json(headers)) {
+        (Ok(saved), true) => Json(saved).into_response(),
+        (Ok(_), false) => back(number, list).into_response(),
+        (Err(e), true) => e.into_response(),
+        (Err(e), false) => PageError(e).into_response(),
+    }
 }
 
 #[derive(Deserialize)]
 struct AssignForm {
     /// Agent id, or empty / "none" to unassign.
     assignee: String,
+    #[serde(default)]
+    list: String,
 }
 
 async fn post_assign(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
+    headers: HeaderMap,
     Form(f): Form<AssignForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
-    let assignee = match f.assignee.trim() {
-        "" | "none" => None,
-        "me" => Some(who.agent.agent_id),
-        id => Some(
-            id.parse::<i64>()
-                .map_err(|_| AppError::BadRequest(format!("invalid assignee {id:?}")))?,
-        ),
-    };
-    actions::assign(
-        &state.pool,
-        who.agent.agent_id,
-        who.visible.as_deref(),
-        number,
-        assignee,
-    )
-    .await
-    .map_err(AppError::from)?;
-    Ok(back(number))
+    let result = async {
+        let assignee = match f.assignee.trim() {
+            "" | "none" => None,
+            "me" => Some(who.agent.agent_id),
+            id => Some(
+                id.parse::<i64>()
+                    .map_err(|_| AppError::BadRequest(format!("invalid assignee {id:?}")))?,
+            ),
+        };
+        actions::assign(
+            &state.pool,
+            who.agent.agent_id,
+            who.visible.as_deref(),
+            number,
+            assignee,
+        )
+        .await?;
+        let name = match assignee {
+            Some(id) => auth::find_agent(&state.pool, id).await?.map(|a| a.name),
+            None => None,
+        };
+        Ok::<_, AppError>(json!({ "assignee": assignee, "assignee_name": name }))
+    }
+    .await;
+    Ok(field_answer(&headers, result, number, &f.list))
 }
 
 #[derive(Deserialize)]
@@ -474,6 +545,11 @@ struct StatusForm {
     status: String,
     /// `YYYY-MM-DDTHH:MM` from a datetime-local input, in the agent's time zone, for `snoozed`.
     snooze_until: Option<String>,
+    #[serde(default)]
+    list: String,
+    /// `next`: done with this ticket, go on to the next one of `list` (the `e` shortcut).
+    #[serde(default)]
+    then: String,
 }
 
 /// Parses a `datetime-local` value as wall-clock time in the agent's zone (a time skipped by
@@ -493,75 +569,107 @@ async fn post_status(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
+    headers: HeaderMap,
     Form(f): Form<StatusForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
-    let until = match f
-        .snooze_until
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(s) => Some(parse_local(
-            s,
-            &AgentTimeZone::from_stored(&who.agent.time_zone),
-        )?),
+    let status = f.status.trim();
+    // For `then=next`: the ticket's place in its list, before it changes.
+    let list = ListContext::parse(&f.list).filter(|_| f.then == "next");
+    let place = match &list {
+        Some(l) => l.place_of(&state, &who, number).await?,
         None => None,
     };
-    let mut tx = state.pool.begin().await?;
-    actions::set_status(
-        &mut tx,
-        who.agent.agent_id,
-        who.visible.as_deref(),
-        number,
-        f.status.trim(),
-        until,
-    )
-    .await
-    .map_err(AppError::from)?;
-    tx.commit().await?;
-    Ok(back(number))
+    let result = async {
+        let until = match f
+            .snooze_until
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => Some(parse_local(
+                s,
+                &AgentTimeZone::from_stored(&who.agent.time_zone),
+            )?),
+            None => None,
+        };
+        let mut tx = state.pool.begin().await?;
+        actions::set_status(
+            &mut tx,
+            who.agent.agent_id,
+            who.visible.as_deref(),
+            number,
+            status,
+            until,
+        )
+        .await?;
+        tx.commit().await?;
+        let until = until.filter(|_| status == "snoozed");
+        Ok::<_, AppError>(
+            json!({ "status": status, "snoozed_until": until.map(|u| u.unix_timestamp()) }),
+        )
+    }
+    .await;
+    if f.then == "next" && result.is_ok() {
+        // Done with it: on to the next ticket of the list it came from.
+        let to = after_closing(&state, &who, list.as_ref(), place).await?;
+        flash::push(
+            &who.session,
+            [Notice::info(format!("#{number} is now {status}."))],
+        )
+        .await;
+        return Ok(Redirect::to(&to).into_response());
+    }
+    Ok(field_answer(&headers, result, number, &f.list))
 }
 
 #[derive(Deserialize)]
 struct PriorityForm {
     priority: String,
+    #[serde(default)]
+    list: String,
 }
 
 async fn post_priority(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
+    headers: HeaderMap,
     Form(f): Form<PriorityForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
-    actions::set_priority(
+    let priority = f.priority.trim();
+    let result = actions::set_priority(
         &state.pool,
         who.agent.agent_id,
         who.visible.as_deref(),
         number,
-        f.priority.trim(),
+        priority,
     )
     .await
-    .map_err(AppError::from)?;
-    Ok(back(number))
+    .map(|()| json!({ "priority": priority }))
+    .map_err(AppError::from);
+    Ok(field_answer(&headers, result, number, &f.list))
 }
 
 #[derive(Deserialize)]
 struct TagsForm {
     /// Comma-separated tag names.
     tags: String,
+    #[serde(default)]
+    list: String,
 }
 
 async fn post_tags(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(number): Path<String>,
+    headers: HeaderMap,
     Form(f): Form<TagsForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
     let tags: Vec<String> = f.tags.split(',').map(String::from).collect();
-    actions::set_tags(
+    let result = actions::set_tags(
         &state.pool,
         who.agent.agent_id,
         who.visible.as_deref(),
@@ -569,13 +677,16 @@ async fn post_tags(
         &tags,
     )
     .await
-    .map_err(AppError::from)?;
-    Ok(back(number))
+    .map(|saved| json!({ "tags": saved }))
+    .map_err(AppError::from);
+    Ok(field_answer(&headers, result, number, &f.list))
 }
 
 #[derive(Deserialize)]
 struct SpamForm {
     spam: String,
+    #[serde(default)]
+    list: String,
 }
 
 async fn post_spam(
@@ -594,14 +705,18 @@ async fn post_spam(
     )
     .await
     .map_err(AppError::from)?;
-    Ok(back(number))
+    Ok(back(number, &f.list))
 }
 
 #[derive(Deserialize)]
 struct NoteForm {
     text: String,
+    #[serde(default)]
+    list: String,
 }
 
+/// Saves the note; each `@handle` that notified nobody is named in a notice on the page
+/// that follows, so the author knows to tell that person another way.
 async fn post_note(
     State(state): State<AppState>,
     who: CurrentAgent,
@@ -609,7 +724,7 @@ async fn post_note(
     Form(f): Form<NoteForm>,
 ) -> Result<Redirect, PageError> {
     let number = parse_number(&number)?;
-    actions::add_note(
+    let note = actions::add_note(
         &state.pool,
         who.agent.agent_id,
         who.visible.as_deref(),
@@ -619,13 +734,43 @@ async fn post_note(
     )
     .await
     .map_err(AppError::from)?;
-    Ok(back(number))
+    flash::push(
+        &who.session,
+        note.unresolved.iter().map(|u| Notice::warning(u.message())),
+    )
+    .await;
+    Ok(Redirect::to(&format!(
+        "{}#m{}",
+        ticket_href(number, &f.list),
+        note.id
+    )))
+}
+
+/// `GET /tickets/{number}/mentionable`: the agents a note on this ticket can @mention (they
+/// can see its mailbox; not the agent asking), as `[{"name", "handle"}]`, for the composer.
+async fn list_mentionable(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+) -> Result<Json<Vec<crate::tickets::mentions::Mentionable>>, AppError> {
+    let number = parse_number(&number)?;
+    crate::tickets::mentions::mentionable(
+        &state.pool,
+        who.visible.as_deref(),
+        number,
+        who.agent.agent_id,
+    )
+    .await?
+    .map(Json)
+    .ok_or(AppError::NotFound)
 }
 
 #[derive(Deserialize)]
 struct MergeForm {
     /// The ticket number to merge this one into (`#` allowed).
     into: String,
+    #[serde(default)]
+    list: String,
 }
 
 async fn post_merge(
@@ -650,7 +795,7 @@ async fn post_merge(
     )
     .await
     .map_err(AppError::from)?;
-    Ok(back(target))
+    Ok(back(target, &f.list))
 }
 
 #[derive(Deserialize)]
@@ -665,6 +810,9 @@ struct ReplyForm {
     /// The newest message id on the agent's page (send-time guard); absent = no check.
     #[serde(default)]
     seen: String,
+    /// The inbox list the ticket was opened from ([`ListContext`]).
+    #[serde(default)]
+    list: String,
 }
 
 /// The composer's post: `to`, `cc`, `text`, `after` and any number of `attachment` files
@@ -693,6 +841,7 @@ async fn post_reply(
             text: String::new(),
             after: String::new(),
             seen: String::new(),
+            list: String::new(),
         };
         while let Some(field) = mp
             .next_field()
@@ -729,6 +878,7 @@ async fn post_reply(
                 "text" => f.text = value,
                 "after" => f.after = value,
                 "seen" => f.seen = value,
+                "list" => f.list = value,
                 _ => {}
             }
         }
@@ -750,6 +900,7 @@ async fn post_reply(
         text: f.text.clone(),
         after: f.after.clone(),
         seen: f.seen.clone(),
+        list: f.list.clone(),
     };
     let input = reply::ReplyInput {
         to: reply::parse_address_list(&f.to).map_err(AppError::from)?,
@@ -765,6 +916,12 @@ async fn post_reply(
             ),
         },
     };
+    // For "Send and close": the ticket's place in its list before the reply moves it.
+    let list = ListContext::parse(&f.list).filter(|_| f.after == "closed");
+    let place = match &list {
+        Some(l) => l.place_of(&state, &who, number).await?,
+        None => None,
+    };
     match reply::create_reply(
         &state.pool,
         &who.agent,
@@ -774,9 +931,24 @@ async fn post_reply(
     )
     .await
     {
-        Ok(id) => Ok(Redirect::to(&format!("/tickets/{number}#m{id}")).into_response()),
+        // "Send and close": done with it, on to the next ticket of the list.
+        Ok(_) if f.after == "closed" => {
+            let to = after_closing(&state, &who, list.as_ref(), place).await?;
+            flash::push(
+                &who.session,
+                [Notice::info(format!(
+                    "Reply sent; #{number} is now closed."
+                ))],
+            )
+            .await;
+            Ok(Redirect::to(&to).into_response())
+        }
+        Ok(id) => {
+            Ok(Redirect::to(&format!("{}#m{id}", ticket_href(number, &f.list))).into_response())
+        }
         // Someone wrote meanwhile: show what is new, keep the draft, send nothing.
         Err(reply::ReplyError::Stale(newer)) => {
+            let list = ListContext::parse(&held_form.list);
             ticket_page(
                 &state,
                 &who,
@@ -785,6 +957,8 @@ async fn post_reply(
                     form: held_form,
                     newer,
                 }),
+                list.as_ref(),
+                Vec::new(),
             )
             .await
         }

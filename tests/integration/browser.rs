@@ -368,7 +368,18 @@ async fn an_agent_signs_in_and_opens_a_ticket_from_the_inbox_with_j_and_enter() 
     chrome.navigating(chrome.press(Key::Enter.into())).await;
     assert_eq!(chrome.path().await, href, "Enter opens the selected ticket");
 
-    let number: i64 = href.trim_start_matches("/tickets/").parse().unwrap();
+    // (The link carries the list it was opened from.)
+    assert!(
+        href.ends_with("?list=folder%3Dopen%26sort%3Drecent"),
+        "{href}"
+    );
+    let number: i64 = href
+        .trim_start_matches("/tickets/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let body: String = sqlx::query_scalar(
         "select text_body from message where ticket_id = $1 and direction = 'inbound'",
     )
@@ -536,18 +547,37 @@ async fn a_mentioned_agent_sees_the_note_notification_in_their_own_browser() {
         "{shown}"
     );
 
-    // Assign to Lee: the select submits itself on change.
+    // Assign to Lee: choosing saves it at once, in place, and says so.
     let assignee = dana.find("#assignee").await;
-    dana.navigating(async { assignee.select_by_value(&lee.to_string()).await.unwrap() })
+    assignee.select_by_value(&lee.to_string()).await.unwrap();
+    dana.wait_for_text("form[action$='/assign'] .saved", "Saved", false)
         .await;
-    // Tags through their form.
+    // Tags: typed, saved with Enter (no Save button while JavaScript runs).
+    assert_eq!(
+        dana.js("return document.querySelectorAll('form[data-autosave] button').length;")
+            .await,
+        json!(0),
+        "no Save buttons while JavaScript runs"
+    );
     let tags = dana.find("#tags").await;
-    tags.clear().await.unwrap();
-    tags.send_keys("billing, refund").await.unwrap();
-    let save = dana.find("form[action$='/tags'] button[type=submit]").await;
-    dana.navigating(async { save.click().await.unwrap() }).await;
-    // Close with the keyboard.
+    tags.send_keys(&format!(
+        "billing, refund, billing{}",
+        char::from(Key::Enter)
+    ))
+    .await
+    .unwrap();
+    dana.wait_for_text("form[action$='/tags'] .saved", "Saved", false)
+        .await;
+    assert_eq!(dana.path().await, format!("/tickets/{n}"), "no page load");
+    // Close with the keyboard: opened without a list, e goes back to the inbox and says so.
     dana.navigating(dana.press('e')).await;
+    assert_eq!(dana.path().await, "/inbox");
+    assert!(
+        dana.text(".notice")
+            .await
+            .contains(&format!("#{n} is now closed.")),
+    );
+    dana.goto(&app.url(&format!("/tickets/{n}"))).await;
 
     let timeline = dana.text("ol.items").await;
     for expected in ["assigned this to Lee Park", "status: open → closed"] {
@@ -923,6 +953,227 @@ async fn inbox_filters_apply_on_change_and_statuses_read_capitalised() {
             ["closed", "Closed"]
         ])
     );
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}
+
+/// The note box's `@` menu, read from the page: `[[name, handle, selected]…]`, or null when
+/// it is hidden.
+async fn mention_menu(chrome: &Chrome) -> Value {
+    chrome
+        .js("const m = document.getElementById('mention-menu');
+             if (!m || m.hidden) return null;
+             return [...m.querySelectorAll('li')].map(li => [
+               li.children[0].textContent, li.children[1].textContent,
+               li.getAttribute('aria-selected') === 'true']);")
+        .await
+}
+
+/// Waits until the `@` menu shows `expected` (JSON), or fails with what it shows.
+async fn wait_for_menu(chrome: &Chrome, expected: Value) {
+    let start = Instant::now();
+    loop {
+        let now = mention_menu(chrome).await;
+        if now == expected {
+            return;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the @ menu shows {now} instead of {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn typing_at_in_a_note_offers_colleagues_who_can_be_told_and_the_keyboard_picks_one() {
+    let (db, _mb) = seeded(&["23-reply-in-reply-to-only-a.eml"]).await;
+    let lee = agent(&db, "lee.park@example.com", "Lee Park", Role::Admin).await;
+    let lena = agent(&db, "lena@example.com", "Lena Berg", Role::Lead).await;
+    // Leo works another team's mailboxes: a mention cannot reach him, so he is not offered.
+    agent(&db, "leo@example.com", "Leo Sommer", Role::Agent).await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+    chrome.goto(&app.url(&format!("/tickets/{n}"))).await;
+    let note = chrome.find("#note-text").await;
+    let value = || async {
+        chrome
+            .find("#note-text")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    };
+
+    // "@le": Lee and Lena (by name, with their handles), the first one chosen.
+    note.send_keys("Bitte @le").await.unwrap();
+    wait_for_menu(
+        &chrome,
+        json!([
+            ["Lee Park", "@lee.park", true],
+            ["Lena Berg", "@lena", false]
+        ]),
+    )
+    .await;
+    assert_eq!(
+        chrome
+            .js("return document.getElementById('note-text').getAttribute('aria-expanded');")
+            .await,
+        json!("true")
+    );
+    chrome.screenshot("mention-menu").await;
+    // Arrow keys move the choice (and wrap); Enter takes it.
+    chrome.press(Key::Down.into()).await;
+    wait_for_menu(
+        &chrome,
+        json!([
+            ["Lee Park", "@lee.park", false],
+            ["Lena Berg", "@lena", true]
+        ]),
+    )
+    .await;
+    chrome.press(Key::Down.into()).await;
+    chrome.press(Key::Up.into()).await;
+    wait_for_menu(
+        &chrome,
+        json!([
+            ["Lee Park", "@lee.park", false],
+            ["Lena Berg", "@lena", true]
+        ]),
+    )
+    .await;
+    chrome.press(Key::Enter.into()).await;
+    wait_for_menu(&chrome, Value::Null).await;
+    assert_eq!(
+        value().await,
+        "Bitte @lena ",
+        "Enter inserts the handle, no newline"
+    );
+
+    // A last name finds its agent too; Tab takes it.
+    note.send_keys("und @par").await.unwrap();
+    wait_for_menu(&chrome, json!([["Lee Park", "@lee.park", true]])).await;
+    chrome.press(Key::Tab.into()).await;
+    wait_for_menu(&chrome, Value::Null).await;
+    assert_eq!(value().await, "Bitte @lena und @lee.park ");
+    assert_eq!(
+        chrome.js("return document.activeElement.id;").await,
+        json!("note-text"),
+        "Tab picked, it did not move the focus"
+    );
+
+    // Escape closes the menu and it stays closed for that word; an address opens none.
+    note.send_keys("@l").await.unwrap();
+    wait_for_menu(
+        &chrome,
+        json!([
+            ["Lee Park", "@lee.park", true],
+            ["Lena Berg", "@lena", false]
+        ]),
+    )
+    .await;
+    chrome.press(Key::Escape.into()).await;
+    wait_for_menu(&chrome, Value::Null).await;
+    note.send_keys("x, cc dana@le").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(mention_menu(&chrome).await, Value::Null);
+    // Nobody called Leo shows up: he cannot see this mailbox.
+    note.send_keys(" @leo").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(mention_menu(&chrome).await, Value::Null);
+
+    // Posted: Lena and Lee are told; "@lx" and "@leo" told nobody, and the page says so.
+    let add = chrome.find("#note button[type=submit]").await;
+    chrome
+        .navigating(async { add.click().await.unwrap() })
+        .await;
+    let told: Vec<i64> = sqlx::query_scalar("select agent_id from notification order by agent_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(told, [lee, lena]);
+    let notices = chrome.text("main.conversation").await;
+    assert!(
+        notices.contains("@lx matches no agent; nobody was notified."),
+        "{notices}"
+    );
+    assert!(
+        notices.contains("@leo is Leo Sommer, who cannot see this mailbox; nobody was notified."),
+        "{notices}"
+    );
+    assert!(!notices.contains("@le matches"), "an address is no mention");
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn e_closes_the_ticket_and_opens_the_next_one_of_the_list_it_came_from() {
+    let (db, _mb) = seeded(&[
+        "12-xss-html-body.eml",
+        "23-reply-in-reply-to-only-a.eml",
+        "24-cc-reply-to-original-a.eml",
+    ])
+    .await;
+    // Activity 3, 2 and 1 hours ago, in ticket order.
+    let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        sqlx::query(
+            "update ticket set last_message_at = now() - make_interval(hours => $2) where ticket_id = $1",
+        )
+        .bind(id)
+        .bind(3 - i as i32)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+
+    // The list: open tickets, oldest waiting first; j and Enter open the first one.
+    let sort = chrome.find("form.filters select[name=sort]").await;
+    chrome
+        .navigating(async { sort.select_by_value("oldest").await.unwrap() })
+        .await;
+    let in_list = |n: i64| format!("/tickets/{n}?list=folder%3Dopen%26sort%3Doldest");
+    chrome.press('j').await;
+    chrome.navigating(chrome.press(Key::Enter.into())).await;
+    assert_eq!(chrome.path().await, in_list(ids[0]));
+
+    // e: this one is closed and the next one of the list is open, saying so.
+    chrome.navigating(chrome.press('e')).await;
+    assert_eq!(
+        chrome.path().await,
+        in_list(ids[1]),
+        "e opens the next ticket"
+    );
+    assert_eq!(
+        chrome.text(".notice").await,
+        format!("#{} is now closed.", ids[0])
+    );
+    let h1 = chrome.text("main.conversation h1").await;
+    assert!(h1.ends_with(&format!("#{}", ids[1])), "{h1}");
+    chrome.navigating(chrome.press('e')).await;
+    assert_eq!(chrome.path().await, in_list(ids[2]));
+    // The last one: back to the list, now empty.
+    chrome.navigating(chrome.press('e')).await;
+    assert_eq!(chrome.path().await, "/inbox?folder=open&sort=oldest");
+    assert!(chrome.text("p.empty").await.contains("Inbox zero"));
+    let statuses: Vec<String> = sqlx::query_scalar("select status from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(statuses, ["closed", "closed", "closed"]);
 
     chrome.close().await;
     app.stop().await;

@@ -225,3 +225,184 @@ async fn an_online_mentioned_agent_gets_no_mail_and_one_away_for_long_does() {
     assert_eq!(received_for(&sink_dir(), &lee_email).len(), 1);
     db.drop_db().await;
 }
+
+/// Dana's note names one reachable colleague, one who cannot see the mailbox, one handle of
+/// nobody, herself and an email address: it is saved, only the reachable colleague is told,
+/// and the page after it says, once, which mentions told nobody. The API says the same.
+#[tokio::test]
+async fn a_mention_that_reaches_nobody_is_reported_and_the_note_is_still_saved() {
+    let db = TestDb::new().await;
+    let n = ticket(&db.pool).await;
+    // Lee is an agent without access to the mailbox; Sam is an admin (sees every mailbox).
+    let (mut dana, _lee, _) = dana_and_lee(&db).await;
+    let sam = agent(
+        &db,
+        "sam.ortiz@example.com",
+        "Sam Ortiz",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let text =
+        "@sam.ortiz @lee.park @foo @dana please check; the customer wrote from dana@example.com";
+    let posted = dana
+        .post(&format!("/tickets/{n}/notes"), &[("text", text)])
+        .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    let note_id: i64 =
+        sqlx::query_scalar("select message_id from message where direction = 'note'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        posted.location.as_deref(),
+        Some(format!("/tickets/{n}#m{note_id}").as_str())
+    );
+    let told: Vec<i64> = sqlx::query_scalar("select agent_id from notification")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(told, [sam], "only Sam can be told");
+
+    let page = dana.get(&format!("/tickets/{n}")).await.body;
+    let notices: Vec<&str> = page
+        .lines()
+        .filter(|l| l.contains("class=\"notice"))
+        .collect();
+    assert_eq!(notices.len(), 2, "{notices:#?}");
+    assert!(
+        notices[0]
+            .contains("@lee.park is Lee Park, who cannot see this mailbox; nobody was notified.")
+            && notices[0].contains("role=\"alert\""),
+        "{notices:#?}"
+    );
+    assert!(
+        notices[1].contains("@foo matches no agent; nobody was notified."),
+        "{notices:#?}"
+    );
+    assert!(
+        !page.contains("@example.com matches"),
+        "an address is no mention"
+    );
+    assert!(
+        !page.contains("@dana matches"),
+        "a self-mention is no surprise"
+    );
+    assert!(page.contains(text), "the note is on the page");
+    // Shown once: a reload has no notice.
+    let again = dana.get(&format!("/tickets/{n}")).await.body;
+    assert!(
+        !again.contains("class=\"notice"),
+        "the notice is shown once"
+    );
+
+    // The API reports the same mentions.
+    let token = frontdesk::auth::create_api_token(&db.pool, sam)
+        .await
+        .unwrap();
+    let resp = dana
+        .send(
+            axum::http::Request::post(format!("/api/v1/tickets/{n}/notes"))
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json"),
+            axum::body::Body::from(
+                serde_json::json!({"text": "@dana.lee @nobody @LeePark, mail bob@example.com"})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(resp.status, StatusCode::CREATED, "{}", resp.body);
+    let j: serde_json::Value = serde_json::from_str(&resp.body).unwrap();
+    assert!(j["id"].as_i64().is_some(), "{j}");
+    assert_eq!(
+        j["notified"],
+        serde_json::json!(["dana@example.com"]),
+        "{j}"
+    );
+    assert_eq!(
+        j["unresolved_mentions"],
+        serde_json::json!([
+            {"handle": "nobody", "reason": "no_such_agent"},
+            {"handle": "leepark", "reason": "no_access", "agent": "Lee Park"},
+        ]),
+        "{j}"
+    );
+    db.drop_db().await;
+}
+
+/// The composer's suggestions: agents who can be told about a note on this ticket, each with
+/// a handle that names them, never the agent asking; only for a signed-in agent who sees the
+/// ticket.
+#[tokio::test]
+async fn the_composer_offers_only_agents_a_mention_can_reach() {
+    let db = TestDb::new().await;
+    let n = ticket(&db.pool).await;
+    let (mut dana, lee, lee_email) = dana_and_lee(&db).await;
+    agent(
+        &db,
+        "sam+desk@example.com",
+        "Sam Ortiz",
+        frontdesk::auth::Role::Lead,
+    )
+    .await;
+    let path = format!("/tickets/{n}/mentionable");
+    let offered = dana.get(&path).await;
+    assert_eq!(offered.status, StatusCode::OK);
+    let list: serde_json::Value = serde_json::from_str(&offered.body).unwrap();
+    // Lee is an agent without a team for this mailbox; "sam+desk" cannot be typed, so his
+    // name is the handle.
+    assert_eq!(
+        list,
+        serde_json::json!([{"name": "Sam Ortiz", "handle": "sam.ortiz"}])
+    );
+
+    // Once Lee's team is granted the mailbox he is offered, by his address's local part.
+    sqlx::query("insert into team (name) values ('Support')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into team_member (team_id, agent_id) select team_id, $1 from team")
+        .bind(lee)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into team_mailbox (team_id, mailbox_id) select team_id, mailbox_id from team, mailbox")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_str(&dana.get(&path).await.body).unwrap();
+    let lee_handle = lee_email.split('@').next().unwrap();
+    assert_eq!(
+        list,
+        serde_json::json!([
+            {"name": "Lee Park", "handle": lee_handle},
+            {"name": "Sam Ortiz", "handle": "sam.ortiz"},
+        ])
+    );
+    // Each handle offered is one a note resolves to that agent.
+    dana.post(
+        &format!("/tickets/{n}/notes"),
+        &[("text", &format!("@{lee_handle} @sam.ortiz"))],
+    )
+    .await;
+    assert_eq!(
+        count(&db.pool, "select count(*) from notification").await,
+        2
+    );
+
+    // Anonymous: to the sign-in page. A ticket outside Lee's mailboxes, or none: 404.
+    let mut anonymous = Browser::new(&db);
+    assert_eq!(anonymous.get(&path).await.status, StatusCode::SEE_OTHER);
+    let mut lee_browser = Browser::new(&db);
+    lee_browser.login(&lee_email, "correct horse battery").await;
+    assert_eq!(lee_browser.get(&path).await.status, StatusCode::OK);
+    sqlx::query("delete from team_mailbox")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(lee_browser.get(&path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        dana.get("/tickets/999999/mentionable").await.status,
+        StatusCode::NOT_FOUND
+    );
+    db.drop_db().await;
+}

@@ -766,6 +766,400 @@ async fn bulk_actions_change_only_selected_visible_tickets() {
     db.drop_db().await;
 }
 
+/// Bulk-assigns the first two of `ids` as the inbox's bar posts it: every field of the bar is
+/// sent, and the chosen action's own field is the one that counts.
+async fn bulk_assign(b: &mut Browser, ids: &[String], assignee: &str) -> Page {
+    b.post(
+        "/inbox/bulk",
+        &[
+            ("ticket", &ids[0]),
+            ("ticket", &ids[1]),
+            ("action", "assign"),
+            ("assignee", assignee),
+            ("status", "open"),
+            ("tag", ""),
+            ("back", "/inbox?folder=open"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn bulk_assign_offers_agents_by_name_and_refuses_a_wrong_value_with_a_400() {
+    let (db, _) = seeded().await;
+    let dana = agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let lee = agent(
+        &db,
+        "lee@example.com",
+        "Lee Park",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+
+    // The bar names agents: a select of names whose values are ids, "me" and "Unassigned".
+    let inbox = b.get("/inbox").await.body;
+    let bar = &inbox[inbox.find("id=\"bulk\"").unwrap()..inbox.find("</form>\n  <table").unwrap()];
+    assert!(
+        bar.contains("<select id=\"bulk-assignee\" name=\"assignee\">"),
+        "{bar}"
+    );
+    assert!(
+        bar.contains(&format!("<option value=\"{lee}\">Lee Park</option>")),
+        "{bar}"
+    );
+    assert!(
+        bar.contains("<option value=\"me\">Me (Dana Lee)</option>"),
+        "{bar}"
+    );
+    assert!(
+        bar.contains("<option value=\"none\">Unassigned</option>"),
+        "{bar}"
+    );
+    assert!(!bar.contains("an agent id"), "no free-text agent id: {bar}");
+
+    let ids: Vec<String> =
+        sqlx::query_scalar("select ticket_id::text from ticket order by ticket_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let lee_id = lee.to_string();
+    let p = bulk_assign(&mut b, &ids, &lee_id).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location.as_deref(), Some("/inbox?folder=open"));
+    let assignees = || async {
+        sqlx::query_scalar::<_, Option<i64>>(
+            "select assignee_agent_id from ticket order by ticket_id",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(assignees().await, [Some(lee), Some(lee), None]);
+
+    // A name, an unknown id, a made-up word: a 400 naming the value, and nothing changes.
+    for wrong in ["Lee Park", "999999", "-1", "everyone"] {
+        let p = bulk_assign(&mut b, &ids, wrong).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{wrong:?}: {}", p.body);
+        assert!(
+            p.body.contains("choose an assignee from the list"),
+            "{wrong:?}: {}",
+            p.body
+        );
+        assert_eq!(assignees().await, [Some(lee), Some(lee), None], "{wrong:?}");
+    }
+
+    // "Me" and "Unassigned".
+    bulk_assign(&mut b, &ids, "me").await;
+    assert_eq!(assignees().await, [Some(dana), Some(dana), None]);
+    bulk_assign(&mut b, &ids, "none").await;
+    assert_eq!(assignees().await, [None, None, None]);
+    db.drop_db().await;
+}
+
+/// The three seeded tickets, oldest activity first (made 3, 2 and 1 hours old).
+async fn tickets_by_age(db: &TestDb) -> Vec<i64> {
+    let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        sqlx::query("update ticket set last_message_at = now() - make_interval(hours => $2) where ticket_id = $1")
+            .bind(id)
+            .bind(3 - i as i32)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    ids
+}
+
+async fn status_of(db: &TestDb, n: i64) -> String {
+    sqlx::query_scalar("select status from ticket where ticket_id = $1")
+        .bind(n)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn closing_with_e_goes_on_to_the_next_ticket_of_the_list_it_was_opened_from() {
+    let (db, _) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let ids = tickets_by_age(&db).await;
+    let oldest = "folder=open&sort=oldest";
+    let in_oldest = |n: i64| format!("/tickets/{n}?list=folder%3Dopen%26sort%3Doldest");
+
+    // The inbox links each ticket with its list; the ticket page carries it in its forms
+    // and its way back.
+    let inbox = b.get(&format!("/inbox?{oldest}")).await.body;
+    for n in &ids {
+        assert!(
+            inbox.contains(&format!("href=\"{}\"", in_oldest(*n))),
+            "{inbox}"
+        );
+    }
+    let page = b.get(&in_oldest(ids[0])).await.body;
+    assert!(
+        page.contains("<a href=\"/inbox?folder=open&#38;sort=oldest\" id=\"back-to-list\">"),
+        "{page}"
+    );
+    let close_form = &page[page.find("id=\"close-ticket\"").unwrap()..];
+    let close_form = &close_form[..close_form.find("</form>").unwrap()];
+    assert!(
+        close_form.contains("name=\"then\" value=\"next\"")
+            && close_form.contains("name=\"list\" value=\"folder=open&#38;sort=oldest\""),
+        "{close_form}"
+    );
+
+    // e on each ticket in turn: the next one of the list (oldest first), then the list.
+    let close = |n: i64, list: &'static str| {
+        let path = format!("/tickets/{n}/status");
+        (
+            path,
+            [("status", "closed"), ("then", "next"), ("list", list)],
+        )
+    };
+    let (path, form) = close(ids[0], oldest);
+    let p = b.post(&path, &form).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location, Some(in_oldest(ids[1])));
+    assert_eq!(status_of(&db, ids[0]).await, "closed");
+    let next = b.get(&in_oldest(ids[1])).await.body;
+    assert!(
+        next.contains(&format!("#{} is now closed.", ids[0])),
+        "the next page says what happened: {next}"
+    );
+    let (path, form) = close(ids[1], oldest);
+    assert_eq!(b.post(&path, &form).await.location, Some(in_oldest(ids[2])));
+    let (path, form) = close(ids[2], oldest);
+    assert_eq!(
+        b.post(&path, &form).await.location.as_deref(),
+        Some("/inbox?folder=open&sort=oldest"),
+        "the last one goes back to the list"
+    );
+
+    // The list's own order decides: newest activity first, the next is the older one. Without
+    // a list (or with a broken one) e goes back to the inbox.
+    sqlx::query("update ticket set status = 'open'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let (path, form) = close(ids[2], "folder=open");
+    assert_eq!(
+        b.post(&path, &form).await.location,
+        Some(format!(
+            "/tickets/{}?list=folder%3Dopen%26sort%3Drecent",
+            ids[1]
+        ))
+    );
+    for list in ["", "folder=nope"] {
+        let (path, form) = close(ids[1], list);
+        assert_eq!(
+            b.post(&path, &form).await.location.as_deref(),
+            Some("/inbox"),
+            "list {list:?}"
+        );
+    }
+
+    // "Send and close" goes on the same way; plain "Send" stays, in the list.
+    sqlx::query("update ticket set status = 'open'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let reply = |after: &'static str| {
+        [
+            ("to", "customer@example.org"),
+            ("text", "Done, thanks."),
+            ("after", after),
+            ("list", oldest),
+        ]
+    };
+    let p = b
+        .post(&format!("/tickets/{}/reply", ids[1]), &reply("closed"))
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location, Some(in_oldest(ids[2])));
+    assert_eq!(status_of(&db, ids[1]).await, "closed");
+    let p = b
+        .post(&format!("/tickets/{}/reply", ids[0]), &reply("keep"))
+        .await;
+    assert!(
+        p.location
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("{}#m", in_oldest(ids[0]))),
+        "{:?}",
+        p.location
+    );
+    // A field saved without JavaScript comes back to the ticket in its list.
+    let p = b
+        .post(
+            &format!("/tickets/{}/priority", ids[0]),
+            &[("priority", "high"), ("list", oldest)],
+        )
+        .await;
+    assert_eq!(p.location, Some(in_oldest(ids[0])));
+    db.drop_db().await;
+}
+
+/// A same-origin form post that asks for JSON, as the ticket page's script sends a field.
+async fn post_json(
+    b: &mut Browser,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let body = form
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header("sec-fetch-site", "same-origin");
+    let p = b.send(req, Body::from(body)).await;
+    let json = serde_json::from_str(&p.body).unwrap_or_else(|_| panic!("not JSON: {}", p.body));
+    (p.status, json)
+}
+
+#[tokio::test]
+async fn sidebar_fields_are_saved_one_by_one_and_answer_the_script_in_json() {
+    let (db, _) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let lee = agent(
+        &db,
+        "lee@example.com",
+        "Lee Park",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+
+    // Each field is its own form that saves itself; Save buttons only without JavaScript.
+    let page = b.get(&format!("/tickets/{n}")).await.body;
+    let sidebar = &page[page.find("<aside").unwrap()..page.find("</aside>").unwrap()];
+    assert_eq!(sidebar.matches("data-autosave").count(), 4, "{sidebar}");
+    assert_eq!(
+        sidebar
+            .matches("<button type=\"submit\">Save</button>")
+            .count(),
+        sidebar
+            .matches("<noscript><button type=\"submit\">Save</button></noscript>")
+            .count(),
+        "every Save button is in <noscript>: {sidebar}"
+    );
+    assert_eq!(sidebar.matches("class=\"saved\"").count(), 4, "{sidebar}");
+
+    let at = |what: &str| format!("/tickets/{n}/{what}");
+    let lee_id = lee.to_string();
+    let (s, j) = post_json(&mut b, &at("assign"), &[("assignee", &lee_id)]).await;
+    assert_eq!(
+        (s, j),
+        (
+            StatusCode::OK,
+            serde_json::json!({"assignee": lee, "assignee_name": "Lee Park"})
+        )
+    );
+    let (s, j) = post_json(&mut b, &at("priority"), &[("priority", "urgent")]).await;
+    assert_eq!(
+        (s, j),
+        (StatusCode::OK, serde_json::json!({"priority": "urgent"}))
+    );
+    let (s, j) = post_json(
+        &mut b,
+        &at("tags"),
+        &[("tags", " billing, #refund,Billing ,")],
+    )
+    .await;
+    assert_eq!(
+        (s, j),
+        (
+            StatusCode::OK,
+            serde_json::json!({"tags": ["billing", "refund"]})
+        )
+    );
+    let (s, j) = post_json(
+        &mut b,
+        &at("status"),
+        &[("status", "pending"), ("snooze_until", "2030-01-01T09:00")],
+    )
+    .await;
+    assert_eq!(
+        (s, j),
+        (
+            StatusCode::OK,
+            serde_json::json!({"status": "pending", "snoozed_until": null})
+        )
+    );
+    let row: (Option<i64>, String, String) = sqlx::query_as(
+        "select assignee_agent_id, priority, status from ticket where ticket_id = $1",
+    )
+    .bind(n)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(row, (Some(lee), "urgent".into(), "pending".into()));
+
+    // Wrong values: the script gets the status and a message to show, not a page.
+    let wrong: [(&str, &[(&str, &str)]); 4] = [
+        ("priority", &[("priority", "asap")]),
+        ("status", &[("status", "done")]),
+        ("assign", &[("assignee", "Lee")]),
+        (
+            "status",
+            &[("status", "snoozed"), ("snooze_until", "tomorrow")],
+        ),
+    ];
+    for (what, form) in wrong {
+        let (s, j) = post_json(&mut b, &at(what), form).await;
+        assert!(s.is_client_error(), "{what} {form:?}: {s}");
+        assert!(
+            j["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: {j}"
+        );
+    }
+    // Without the JSON ask, the same post redirects (no JavaScript) or shows an error page.
+    let p = b.post(&at("priority"), &[("priority", "low")]).await;
+    assert_eq!(p.location, Some(format!("/tickets/{n}")));
+    let p = b.post(&at("priority"), &[("priority", "asap")]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(
+        p.body.contains("<!doctype html>") || p.body.contains("<html"),
+        "{}",
+        p.body
+    );
+    db.drop_db().await;
+}
+
 #[tokio::test]
 async fn a_snoozed_ticket_reopens_when_its_time_comes_or_the_customer_writes() {
     let (db, mb) = seeded().await;
