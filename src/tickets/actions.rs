@@ -20,6 +20,10 @@ pub enum ActionError {
     /// Bad input, with a message for the agent.
     #[error("{0}")]
     Invalid(String),
+    /// The chosen assignee (named) cannot see the ticket's mailbox: they would get a 404 on
+    /// their own ticket.
+    #[error("{0} cannot see this ticket's mailbox; grant it to one of their teams first")]
+    AssigneeCannotSee(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -68,7 +72,8 @@ pub async fn add_event(
 }
 
 /// Assigns the ticket to an agent (by id), or unassigns it with `None`. A disabled agent
-/// cannot be given a ticket (one they already have stays theirs until someone changes it).
+/// cannot be given a ticket (one they already have stays theirs until someone changes it), nor
+/// can an agent who cannot see the ticket's mailbox ([`ActionError::AssigneeCannotSee`]).
 pub async fn assign(
     pool: &PgPool,
     actor: i64,
@@ -85,19 +90,27 @@ pub async fn assign(
             .await?;
     if old != assignee {
         if let Some(a) = assignee {
-            let active: Option<bool> =
-                sqlx::query_scalar("select disabled_at is null from agent where agent_id = $1")
-                    .bind(a)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match active {
+            let found: Option<(String, bool, bool)> = sqlx::query_as(
+                "select a.name, a.disabled_at is null,
+                        a.role in ('admin', 'lead') or exists (
+                            select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
+                            join ticket t on t.mailbox_id = tm.mailbox_id
+                            where m.agent_id = a.agent_id and t.ticket_id = $2)
+                 from agent a where a.agent_id = $1",
+            )
+            .bind(a)
+            .bind(number)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match found {
                 None => return Err(ActionError::Invalid("no such agent".into())),
-                Some(false) => {
+                Some((_, false, _)) => {
                     return Err(ActionError::Invalid(
                         "that agent is disabled and cannot be assigned tickets".into(),
                     ));
                 }
-                Some(true) => {}
+                Some((name, true, false)) => return Err(ActionError::AssigneeCannotSee(name)),
+                Some((_, true, true)) => {}
             }
         }
         sqlx::query("update ticket set assignee_agent_id = $2 where ticket_id = $1")
@@ -502,8 +515,8 @@ pub enum BulkAction {
     Spam,
 }
 
-/// Applies one action to several tickets; tickets the agent cannot see are skipped (counted
-/// as not found). Returns how many were changed.
+/// Applies one action to several tickets; tickets the agent cannot see, and for an assignment
+/// tickets the assignee cannot see, are skipped. Returns how many were changed.
 pub async fn bulk(
     pool: &PgPool,
     actor: i64,
@@ -536,7 +549,7 @@ pub async fn bulk(
         };
         match result {
             Ok(()) => changed += 1,
-            Err(ActionError::NotFound) => {}
+            Err(ActionError::NotFound | ActionError::AssigneeCannotSee(_)) => {}
             Err(e) => return Err(e),
         }
     }

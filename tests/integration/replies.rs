@@ -232,11 +232,12 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
         frontdesk::auth::Role::Admin,
     )
     .await;
+    // A lead (sees every mailbox), so the PATCH below may give him the ticket.
     agent(
         &db,
         "lee@example.com",
         "Lee Park",
-        frontdesk::auth::Role::Agent,
+        frontdesk::auth::Role::Lead,
     )
     .await;
     let token = frontdesk::auth::create_api_token(&db.pool, dana)

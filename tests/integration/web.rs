@@ -611,6 +611,102 @@ async fn an_agent_without_access_gets_404_on_every_ticket_route() {
     db.drop_db().await;
 }
 
+/// A ticket cannot be given to an agent who could not open it: the single assignment says so
+/// (400, by name), a bulk assignment skips it, and once a team grants the mailbox it works.
+#[tokio::test]
+async fn a_ticket_is_not_assigned_to_an_agent_who_cannot_see_its_mailbox() {
+    let (db, mb) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let outsider = agent(
+        &db,
+        "outsider@example.com",
+        "Out Sider",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let assignee = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "select assignee_agent_id from ticket where ticket_id = $1",
+            )
+            .bind(n)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+
+    let p = b
+        .post(
+            &format!("/tickets/{n}/assign"),
+            &[("assignee", &outsider.to_string())],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(
+        p.body
+            .contains("Out Sider cannot see this ticket&#39;s mailbox")
+            || p.body
+                .contains("Out Sider cannot see this ticket's mailbox"),
+        "{}",
+        p.body
+    );
+    assert_eq!(assignee(&db).await, None);
+
+    let ids: Vec<String> = sqlx::query_scalar("select ticket_id::text from ticket order by 1")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let p = bulk_assign(&mut b, &ids, &outsider.to_string()).await;
+    assert!(p.status.is_redirection(), "{} {}", p.status, p.body);
+    let given: i64 = sqlx::query_scalar("select count(*) from ticket where assignee_agent_id = $1")
+        .bind(outsider)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        given, 0,
+        "bulk assignment skipped what the assignee cannot see"
+    );
+
+    let team: i64 =
+        sqlx::query_scalar("insert into team (name) values ('Support') returning team_id")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    sqlx::query("insert into team_member values ($1, $2)")
+        .bind(team)
+        .bind(outsider)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into team_mailbox values ($1, $2)")
+        .bind(team)
+        .bind(mb.mailbox_id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let p = b
+        .post(
+            &format!("/tickets/{n}/assign"),
+            &[("assignee", &outsider.to_string())],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(assignee(&db).await, Some(outsider));
+    db.drop_db().await;
+}
+
 #[tokio::test]
 async fn search_finds_bodies_notes_and_addresses_escapes_hits_and_respects_access() {
     let (db, _) = seeded().await;
@@ -794,11 +890,12 @@ async fn bulk_assign_offers_agents_by_name_and_refuses_a_wrong_value_with_a_400(
         frontdesk::auth::Role::Admin,
     )
     .await;
+    // A lead: leads see every mailbox, so the tickets can be given to him.
     let lee = agent(
         &db,
         "lee@example.com",
         "Lee Park",
-        frontdesk::auth::Role::Agent,
+        frontdesk::auth::Role::Lead,
     )
     .await;
     let mut b = Browser::new(&db);
