@@ -545,6 +545,21 @@ pub async fn set_time_zone(
     Ok(())
 }
 
+/// Ids of the active agents who can see mailbox `mailbox_id` (admins and leads see all,
+/// agents through a team grant): the ones a ticket of that mailbox may be assigned to.
+pub async fn assignable_agents(db: impl PgExecutor<'_>, mailbox_id: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "select a.agent_id from agent a
+         where a.disabled_at is null
+           and (a.role in ('admin', 'lead') or exists (
+                select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
+                where m.agent_id = a.agent_id and tm.mailbox_id = $1))",
+    )
+    .bind(mailbox_id)
+    .fetch_all(db)
+    .await
+}
+
 /// Every agent, by name, disabled ones too (`active`): pages name the authors of events and
 /// the assignee from it, and offer only active agents for assignment.
 pub async fn list_agents(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Agent>> {

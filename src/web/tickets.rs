@@ -104,6 +104,8 @@ struct TicketPage {
     items: Vec<ItemView>,
     previous: Vec<PreviousTicket>,
     agents: Vec<Agent>,
+    /// Agents the ticket may be given to: active, and able to see its mailbox.
+    assignable: Vec<i64>,
     statuses: Vec<&'static str>,
     priorities: Vec<&'static str>,
     reply_to: String,
@@ -115,6 +117,13 @@ struct TicketPage {
     draft: String,
     /// Messages and notes that arrived after the agent loaded the page (held reply).
     held: Option<Vec<i64>>,
+}
+
+impl TicketPage {
+    /// Whether the assignee picker offers agent `id` (the current assignee always shows).
+    fn offers_assignee(&self, id: &i64) -> bool {
+        self.assignable.contains(id) || self.assignee_id == *id
+    }
 }
 
 /// `acme.example.com` → `acme.example.com`; free-mail providers name no company.
@@ -284,6 +293,7 @@ async fn ticket_page(
         .await?
         .ok_or(AppError::NotFound)?;
     let agents = auth::list_agents(&state.pool).await?;
+    let assignable = auth::assignable_agents(&state.pool, t.summary.mailbox.0.id).await?;
     actions::mark_viewed(&state.pool, who.agent.agent_id, number).await?;
     actions::read_notifications(&state.pool, who.agent.agent_id, number).await?;
     let unread_notifications =
@@ -441,6 +451,7 @@ async fn ticket_page(
             })
             .collect(),
         agents,
+        assignable,
         saved_replies,
         seen_message_id: t.messages.iter().map(|m| m.id).max().unwrap_or(0),
         draft: held

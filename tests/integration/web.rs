@@ -646,6 +646,9 @@ async fn a_ticket_is_not_assigned_to_an_agent_who_cannot_see_its_mailbox() {
         }
     };
 
+    let option = format!("<option value=\"{outsider}\"");
+    let page = b.get(&format!("/tickets/{n}")).await.body;
+    assert!(!page.contains(&option), "the picker does not offer him");
     let p = b
         .post(
             &format!("/tickets/{n}/assign"),
@@ -704,6 +707,8 @@ async fn a_ticket_is_not_assigned_to_an_agent_who_cannot_see_its_mailbox() {
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(assignee(&db).await, Some(outsider));
+    let page = b.get(&format!("/tickets/{n}")).await.body;
+    assert!(page.contains(&option), "granted, he is offered");
     db.drop_db().await;
 }
 
