@@ -272,7 +272,7 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         }
         Command::Serve { bind } => {
             if let Some(b) = bind {
-                config.bind = b;
+                config.set_bind(b);
             }
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await

@@ -177,9 +177,40 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Sets the listening address (`serve --bind`, which overrides `FRONTDESK_BIND`). A public
+    /// URL that was derived from the old address (no `FRONTDESK_PUBLIC_URL`) follows it, so
+    /// links in mention emails point where the server listens.
+    pub fn set_bind(&mut self, bind: SocketAddr) {
+        if self.public_url == format!("http://{}", self.bind) {
+            self.public_url = format!("http://{bind}");
+        }
+        self.bind = bind;
+    }
+}
+
 fn default_node_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "node".into());
     format!("{host}:{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_flag_moves_a_derived_public_url_but_not_a_configured_one() {
+        let mut c = Config::from_env().unwrap();
+        c.bind = "127.0.0.1:8080".parse().unwrap();
+        c.public_url = "http://127.0.0.1:8080".into();
+        c.set_bind("127.0.0.1:18080".parse().unwrap());
+        assert_eq!(c.public_url, "http://127.0.0.1:18080");
+        assert_eq!(c.bind.port(), 18080);
+
+        c.public_url = "https://desk.example.com".into();
+        c.set_bind("0.0.0.0:9000".parse().unwrap());
+        assert_eq!(c.public_url, "https://desk.example.com");
+    }
 }

@@ -515,16 +515,26 @@ pub enum BulkAction {
     Spam,
 }
 
-/// Applies one action to several tickets; tickets the agent cannot see, and for an assignment
-/// tickets the assignee cannot see, are skipped. Returns how many were changed.
+/// What a bulk action did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkOutcome {
+    /// Tickets changed (an assignment to the current assignee counts).
+    pub changed: usize,
+    /// Tickets not assigned because the assignee cannot see their mailbox, and the assignee's
+    /// name.
+    pub assignee_cannot_see: Option<(usize, String)>,
+}
+
+/// Applies one action to several tickets (at most 500); tickets the agent cannot see, and for
+/// an assignment tickets the assignee cannot see, are skipped.
 pub async fn bulk(
     pool: &PgPool,
     actor: i64,
     visible: Option<&[i64]>,
     numbers: &[i64],
     action: &BulkAction,
-) -> Result<usize, ActionError> {
-    let mut changed = 0;
+) -> Result<BulkOutcome, ActionError> {
+    let mut out = BulkOutcome::default();
     for &n in numbers.iter().take(500) {
         let result = match action {
             BulkAction::Assign(a) => assign(pool, actor, visible, n, *a).await,
@@ -548,12 +558,16 @@ pub async fn bulk(
             BulkAction::Spam => set_spam(pool, actor, visible, n, true).await,
         };
         match result {
-            Ok(()) => changed += 1,
-            Err(ActionError::NotFound | ActionError::AssigneeCannotSee(_)) => {}
+            Ok(()) => out.changed += 1,
+            Err(ActionError::NotFound) => {}
+            Err(ActionError::AssigneeCannotSee(name)) => {
+                let skipped = out.assignee_cannot_see.get_or_insert((0, name));
+                skipped.0 += 1;
+            }
             Err(e) => return Err(e),
         }
     }
-    Ok(changed)
+    Ok(out)
 }
 
 /// Merges ticket `source` into `target`: its messages, notes, participants and tags move over,

@@ -492,7 +492,7 @@ async fn post_bulk(
         "spam" => BulkAction::Spam,
         a => return Err(AppError::BadRequest(format!("unknown bulk action {a:?}")).into()),
     };
-    actions::bulk(
+    let outcome = actions::bulk(
         &state.pool,
         who.agent.agent_id,
         who.visible.as_deref(),
@@ -501,6 +501,24 @@ async fn post_bulk(
     )
     .await
     .map_err(AppError::from)?;
+    let tickets = |n: usize| {
+        if n == 1 {
+            "1 ticket".to_string()
+        } else {
+            format!("{n} tickets")
+        }
+    };
+    let mut notices = vec![Notice::info(format!(
+        "{} changed.",
+        tickets(outcome.changed)
+    ))];
+    if let Some((n, name)) = outcome.assignee_cannot_see {
+        notices.push(Notice::warning(format!(
+            "{} not assigned: {name} cannot see their mailbox.",
+            tickets(n)
+        )));
+    }
+    flash::push(&who.session, notices).await;
     Ok(Redirect::to(&back))
 }
 

@@ -681,6 +681,11 @@ async fn a_ticket_is_not_assigned_to_an_agent_who_cannot_see_its_mailbox() {
         given, 0,
         "bulk assignment skipped what the assignee cannot see"
     );
+    let list = b.get("/inbox?folder=open").await.body;
+    assert!(
+        list.contains("2 tickets not assigned: Out Sider cannot see their mailbox."),
+        "the list says why: {list}"
+    );
 
     let team: i64 =
         sqlx::query_scalar("insert into team (name) values ('Support') returning team_id")
