@@ -177,6 +177,8 @@ struct InboxPage {
     filters: FilterView,
     /// What the last action did ("Closed #12").
     notices: Vec<Notice>,
+    /// The agent sees no mailbox at all (no team grants one yet).
+    no_mailboxes: bool,
 }
 
 /// Current filter values, for the filter form.
@@ -426,8 +428,10 @@ async fn show_inbox(
         .map(|r| RowView::new(r, now, &tz, &list))
         .collect();
     let notices = flash::take(&who.session, &headers).await;
+    let no_mailboxes = who.visible.as_ref().is_some_and(|v| v.is_empty());
     render(&InboxPage {
         notices,
+        no_mailboxes,
         here,
         me: who.agent,
         unread_notifications,

@@ -602,6 +602,10 @@ async fn an_agent_without_access_gets_404_on_every_ticket_route() {
         !inbox.body.contains("Rechnung doppelt"),
         "inbox leaked a ticket"
     );
+    assert!(
+        inbox.body.contains("You have no mailboxes yet"),
+        "an agent without mailboxes is told how to get one"
+    );
     let events: i64 =
         sqlx::query_scalar("select count(*) from ticket_event where agent_id is not null")
             .fetch_one(&db.pool)
