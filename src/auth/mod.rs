@@ -545,17 +545,21 @@ pub async fn set_time_zone(
     Ok(())
 }
 
-/// Ids of the active agents who can see mailbox `mailbox_id` (admins and leads see all,
-/// agents through a team grant): the ones a ticket of that mailbox may be assigned to.
-pub async fn assignable_agents(db: impl PgExecutor<'_>, mailbox_id: i64) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "select a.agent_id from agent a
-         where a.disabled_at is null
-           and (a.role in ('admin', 'lead') or exists (
-                select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
-                where m.agent_id = a.agent_id and tm.mailbox_id = $1))",
-    )
-    .bind(mailbox_id)
+/// SQL condition: agent row `a` may see ticket `$1` (admins and leads see every mailbox,
+/// agents those granted to one of their teams). The one definition behind assignment,
+/// mentions and the assignee picker.
+pub const AGENT_SEES_TICKET: &str = "(a.role in ('admin', 'lead') or exists (
+     select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
+     join ticket t on t.mailbox_id = tm.mailbox_id
+     where m.agent_id = a.agent_id and t.ticket_id = $1))";
+
+/// Ids of the active agents who can see ticket `ticket`'s mailbox: the ones it may be
+/// assigned to.
+pub async fn assignable_agents(db: impl PgExecutor<'_>, ticket: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(&format!(
+        "select a.agent_id from agent a where a.disabled_at is null and {AGENT_SEES_TICKET}"
+    ))
+    .bind(ticket)
     .fetch_all(db)
     .await
 }

@@ -90,16 +90,12 @@ pub async fn assign(
             .await?;
     if old != assignee {
         if let Some(a) = assignee {
-            let found: Option<(String, bool, bool)> = sqlx::query_as(
-                "select a.name, a.disabled_at is null,
-                        a.role in ('admin', 'lead') or exists (
-                            select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
-                            join ticket t on t.mailbox_id = tm.mailbox_id
-                            where m.agent_id = a.agent_id and t.ticket_id = $2)
-                 from agent a where a.agent_id = $1",
-            )
-            .bind(a)
+            let found: Option<(String, bool, bool)> = sqlx::query_as(&format!(
+                "select a.name, a.disabled_at is null, {} from agent a where a.agent_id = $2",
+                crate::auth::AGENT_SEES_TICKET
+            ))
             .bind(number)
+            .bind(a)
             .fetch_optional(&mut *tx)
             .await?;
             match found {

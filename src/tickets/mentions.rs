@@ -9,7 +9,7 @@
 use rand::RngCore;
 use sqlx::PgConnection;
 
-use crate::auth::OFFLINE_AFTER_SECS;
+use crate::auth::{AGENT_SEES_TICKET, OFFLINE_AFTER_SECS};
 use crate::ingest::parse::EmailAddress;
 use crate::outbox::{self, NotificationEmail, OutboxError};
 
@@ -60,19 +60,13 @@ pub fn handle_for(email: &str, name: &str) -> String {
     name.replace(' ', "").to_lowercase()
 }
 
-/// Which agents a handle names (disabled agents never): the local part of their email, or their name without spaces or
-/// with dots for spaces, ignoring case. `a` is the agent table, `h` the handle.
+/// Which agents a handle names (disabled agents never): the local part of their email, or
+/// their name without spaces or with dots for spaces, ignoring case. `a` is the agent table,
+/// `h` the handle. Mentions reach only agents who see the ticket ([`AGENT_SEES_TICKET`]).
 const HANDLE_NAMES_AGENT: &str = "(a.disabled_at is null
      and (lower(split_part(a.email, '@', 1)) = h.handle
           or lower(replace(a.name, ' ', '')) = h.handle
           or lower(replace(a.name, ' ', '.')) = h.handle))";
-
-/// Whether agent `a` may see ticket `$1`: admins and leads see all mailboxes, agents those
-/// granted to one of their teams. Mentions reach only them.
-const AGENT_SEES_TICKET: &str = "(a.role in ('admin', 'lead') or exists (
-     select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
-     join ticket t on t.mailbox_id = tm.mailbox_id
-     where m.agent_id = a.agent_id and t.ticket_id = $1))";
 
 /// Why a mention in a note notified nobody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -293,7 +293,7 @@ async fn ticket_page(
         .await?
         .ok_or(AppError::NotFound)?;
     let agents = auth::list_agents(&state.pool).await?;
-    let assignable = auth::assignable_agents(&state.pool, t.summary.mailbox.0.id).await?;
+    let assignable = auth::assignable_agents(&state.pool, number).await?;
     actions::mark_viewed(&state.pool, who.agent.agent_id, number).await?;
     actions::read_notifications(&state.pool, who.agent.agent_id, number).await?;
     let unread_notifications =

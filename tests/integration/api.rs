@@ -276,23 +276,7 @@ async fn an_agent_without_access_to_the_mailbox_sees_nothing_on_any_route() {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    let team: i64 =
-        sqlx::query_scalar("insert into team (name) values ('Support') returning team_id")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    sqlx::query("insert into team_member values ($1, $2)")
-        .bind(team)
-        .bind(agent_id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    sqlx::query("insert into team_mailbox values ($1, $2)")
-        .bind(team)
-        .bind(mb.mailbox_id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    grant_through_team(&db.pool, "Support", agent_id, mb.mailbox_id).await;
     let (_, list) = api.json("/api/v1/tickets", &token).await;
     assert_eq!(list["tickets"].as_array().unwrap().len(), 2);
     let (s, _) = api.json(&format!("/api/v1/tickets/{number}"), &token).await;

@@ -691,23 +691,7 @@ async fn a_ticket_is_not_assigned_to_an_agent_who_cannot_see_its_mailbox() {
         "the list says why: {list}"
     );
 
-    let team: i64 =
-        sqlx::query_scalar("insert into team (name) values ('Support') returning team_id")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    sqlx::query("insert into team_member values ($1, $2)")
-        .bind(team)
-        .bind(outsider)
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    sqlx::query("insert into team_mailbox values ($1, $2)")
-        .bind(team)
-        .bind(mb.mailbox_id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    grant_through_team(&db.pool, "Support", outsider, mb.mailbox_id).await;
     let p = b
         .post(
             &format!("/tickets/{n}/assign"),

@@ -140,6 +140,28 @@ impl TestMailbox {
 }
 
 /// Runs the real poller once over every mailbox, as `frontdesk ingest --once` does.
+/// Grants mailbox `mailbox_id` to agent `agent_id` through a new team `team` (what
+/// `frontdesk team add` / `member add` / `grant` do).
+pub async fn grant_through_team(pool: &PgPool, team: &str, agent_id: i64, mailbox_id: i64) {
+    let team: i64 = sqlx::query_scalar("insert into team (name) values ($1) returning team_id")
+        .bind(team)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into team_member values ($1, $2)")
+        .bind(team)
+        .bind(agent_id)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into team_mailbox values ($1, $2)")
+        .bind(team)
+        .bind(mailbox_id)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 pub async fn ingest(pool: &PgPool) -> IngestCounts {
     ingest_with(pool, &IngestConfig::default()).await
 }
