@@ -7,10 +7,18 @@ use frontdesk::outbox::{self, OutboxError};
 use sqlx::PgPool;
 
 use crate::support::smtp::{received_for, sink_dir, sink_url};
-use crate::support::{SUPPORT, TestDb, random_name};
+use crate::support::{SUPPORT, TestDb, grant_through_team, random_name};
 use crate::web::{Browser, agent};
 
 /// A mailbox sending through the shared sink, and a ticket on it. Returns the ticket number.
+/// The test's one mailbox (made by [`ticket`]).
+async fn the_mailbox(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select mailbox_id from mailbox")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 async fn ticket(pool: &PgPool) -> i64 {
     let mailbox_id = frontdesk::mailboxes::upsert_mailbox(
         pool,
@@ -58,19 +66,7 @@ async fn an_offline_mentioned_agent_gets_exactly_one_mail_outside_the_customer_t
     let n = ticket(&db.pool).await;
     let (mut dana, lee, lee_email) = dana_and_lee(&db).await;
     // Lee is an agent: mentions reach only agents who can see the mailbox.
-    sqlx::query("insert into team (name) values ('Support')")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    sqlx::query("insert into team_member (team_id, agent_id) select team_id, $1 from team")
-        .bind(lee)
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    sqlx::query("insert into team_mailbox (team_id, mailbox_id) select team_id, mailbox_id from team, mailbox")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    grant_through_team(&db.pool, "Support", lee, the_mailbox(&db.pool).await).await;
 
     let posted = dana
         .post(
@@ -356,19 +352,7 @@ async fn the_composer_offers_only_agents_a_mention_can_reach() {
     );
 
     // Once Lee's team is granted the mailbox he is offered, by his address's local part.
-    sqlx::query("insert into team (name) values ('Support')")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    sqlx::query("insert into team_member (team_id, agent_id) select team_id, $1 from team")
-        .bind(lee)
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    sqlx::query("insert into team_mailbox (team_id, mailbox_id) select team_id, mailbox_id from team, mailbox")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    grant_through_team(&db.pool, "Support", lee, the_mailbox(&db.pool).await).await;
     let list: serde_json::Value = serde_json::from_str(&dana.get(&path).await.body).unwrap();
     let lee_handle = lee_email.split('@').next().unwrap();
     assert_eq!(
