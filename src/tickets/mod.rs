@@ -5,10 +5,13 @@
 //! applied in SQL, not after the fact.
 
 pub mod actions;
+pub mod customer;
 pub mod drafts;
 pub mod inbox;
 pub mod mentions;
+pub mod recipients;
 pub mod reply;
+pub mod saved_reply;
 
 use serde::Serialize;
 use sqlx::types::Json;

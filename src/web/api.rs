@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::{AppError, AppState};
 use crate::auth;
 use crate::tickets::actions::{self, ActionError};
+use crate::tickets::recipients::Recipients;
 use crate::tickets::reply::{self, ReplyInput};
 use crate::tickets::{self, TicketFilter};
 
@@ -232,28 +233,11 @@ async fn post_reply(
     let ticket = tickets::get_ticket(&state.pool, who.visible.as_deref(), number)
         .await?
         .ok_or(AppError::NotFound)?;
-    let to: Vec<String> = ticket
-        .summary
-        .customer
-        .iter()
-        .map(|c| c.0.email.clone())
-        .collect();
-    let mut cc: Vec<String> = ticket
-        .cc
-        .iter()
-        .map(|c| c.email.clone())
-        .filter(|e| !to.contains(e))
-        .collect();
-    for extra in body.cc.unwrap_or_default() {
-        for a in reply::parse_address_list(&extra)? {
-            if !cc.contains(&a) && !to.contains(&a) {
-                cc.push(a);
-            }
-        }
-    }
+    let mut recipients = Recipients::reply_all(&ticket);
+    recipients.add_cc(&body.cc.unwrap_or_default())?;
     let input = ReplyInput {
-        to,
-        cc,
+        to: recipients.to,
+        cc: recipients.cc,
         text: body.text,
         status_after: body.status_after,
         attachments: Vec::new(),

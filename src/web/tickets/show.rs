@@ -1,0 +1,389 @@
+//! The ticket page: the conversation (messages, notes, timeline events), the sidebar and the
+//! composer with its reply-all defaults.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::parse_number;
+use super::reply::ReplyForm;
+use crate::auth::{self, Agent};
+use crate::tickets::customer::company_of;
+use crate::tickets::recipients::Recipients;
+use crate::tickets::saved_reply::fill_saved_reply;
+use crate::tickets::{self, actions, reply};
+use crate::timezone::AgentTimeZone;
+use crate::web::flash::{self, Notice};
+use crate::web::inbox::ListContext;
+use crate::web::page::{PageError, render};
+use crate::web::session::CurrentAgent;
+use crate::web::{AppError, AppState, fmt};
+
+struct AttachmentView {
+    id: i64,
+    filename: String,
+    size: String,
+    inline: bool,
+}
+
+/// One entry of the conversation: a message, a note, or a timeline event.
+struct ItemView {
+    /// `inbound`, `outbound`, `note` or `event`.
+    kind: String,
+    message_id: i64,
+    author: String,
+    author_email: String,
+    to: String,
+    cc: String,
+    /// When, in the agent's zone.
+    at: fmt::Moment,
+    text: String,
+    quoted: String,
+    has_html: bool,
+    automated: String,
+    delivery_state: String,
+    delivery_error: String,
+    attachments: Vec<AttachmentView>,
+}
+
+struct PreviousTicket {
+    number: i64,
+    subject: String,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "tickets/show.html")]
+struct TicketPage {
+    me: Agent,
+    unread_notifications: i64,
+    /// The inbox list this ticket was opened from (`list=` of its forms), or empty.
+    list: String,
+    /// "← Inbox": that list, or the inbox.
+    back_href: String,
+    /// What the last action did.
+    notices: Vec<Notice>,
+    number: i64,
+    subject: String,
+    status: String,
+    priority: String,
+    mailbox: String,
+    assignee_id: i64,
+    tags: String,
+    customer_name: String,
+    customer_email: String,
+    /// The customer's company, from their address's domain (empty for free-mail domains).
+    company: String,
+    cc: Vec<String>,
+    items: Vec<ItemView>,
+    previous: Vec<PreviousTicket>,
+    agents: Vec<Agent>,
+    /// Agents the ticket may be given to: active, and able to see its mailbox.
+    assignable: Vec<i64>,
+    statuses: Vec<&'static str>,
+    priorities: Vec<&'static str>,
+    reply_to: String,
+    reply_cc: String,
+    saved_replies: Vec<SavedReplyView>,
+    /// The newest message or note on the page: the send-time guard's reference.
+    seen_message_id: i64,
+    /// The draft text when a reply was held back.
+    draft: String,
+    /// Messages and notes that arrived after the agent loaded the page (held reply).
+    held: Option<Vec<i64>>,
+}
+
+impl TicketPage {
+    /// Whether the assignee picker offers agent `id` (the current assignee always shows).
+    fn offers_assignee(&self, id: &i64) -> bool {
+        self.assignable.contains(id) || self.assignee_id == *id
+    }
+}
+
+/// A saved reply with this ticket's variables filled in.
+struct SavedReplyView {
+    name: String,
+    body: String,
+}
+
+fn join_addrs(a: &[crate::ingest::parse::EmailAddress]) -> String {
+    a.iter()
+        .map(|x| match &x.name {
+            Some(n) => format!("{n} <{}>", x.email),
+            None => x.email.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn event_text(kind: &str, detail: &serde_json::Value, agents: &[Agent]) -> String {
+    let name = |v: &serde_json::Value| {
+        v.as_i64()
+            .and_then(|id| agents.iter().find(|a| a.agent_id == id))
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| "nobody".into())
+    };
+    match kind {
+        "created" => "Ticket created from an email".into(),
+        "assigned" => format!("assigned this to {}", name(&detail["to"])),
+        "status_changed" => format!(
+            "status: {} → {}{}",
+            detail["from"].as_str().unwrap_or("?"),
+            detail["to"].as_str().unwrap_or("?"),
+            match detail["reason"].as_str() {
+                Some("customer_reply") => " (the customer wrote)",
+                Some("snooze_ended") => " (snooze ended)",
+                Some("delivery_failed") => " (a reply could not be delivered)",
+                Some("bulk_mail") => " (list or bulk mail)",
+                _ => "",
+            }
+        ),
+        "priority_changed" => format!(
+            "priority: {} → {}",
+            detail["from"].as_str().unwrap_or("?"),
+            detail["to"].as_str().unwrap_or("?")
+        ),
+        "tags_changed" => {
+            let list = |v: &serde_json::Value| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            };
+            match (list(&detail["added"]), list(&detail["removed"])) {
+                (a, r) if r.is_empty() => format!("added tags {a}"),
+                (a, r) if a.is_empty() => format!("removed tags {r}"),
+                (a, r) => format!("added tags {a}, removed {r}"),
+            }
+        }
+        "note_added" => "added an internal note".into(),
+        "delivery_failed" => format!(
+            "delivery failed: {}",
+            detail["reason"]
+                .as_str()
+                .or(detail["error"].as_str())
+                .unwrap_or("")
+        ),
+        "marked_spam" => "marked as spam".into(),
+        "unmarked_spam" => "marked as not spam".into(),
+        "merged_into" => format!("merged this into #{}", detail["target"]),
+        "merged_from" => format!("merged #{} into this ticket", detail["source"]),
+        other => other.replace('_', " "),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct TicketQuery {
+    /// The inbox list the ticket was opened from ([`ListContext`]).
+    list: Option<String>,
+}
+
+pub(super) async fn show_ticket(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<TicketQuery>,
+) -> Result<Response, PageError> {
+    let number = parse_number(&number)?;
+    let list = q.list.as_deref().and_then(ListContext::parse);
+    let notices = flash::take(&who.session, &headers).await;
+    ticket_page(&state, &who, number, None, list.as_ref(), notices).await
+}
+
+/// A reply the send-time guard held back: what the agent wrote, and what arrived meanwhile.
+pub(super) struct HeldReply {
+    pub(super) form: ReplyForm,
+    pub(super) newer: Vec<i64>,
+}
+
+/// Renders the ticket page; with `held`, the composer keeps the agent's draft and a banner
+/// lists what is new since they loaded the page.
+pub(super) async fn ticket_page(
+    state: &AppState,
+    who: &CurrentAgent,
+    number: i64,
+    held: Option<HeldReply>,
+    list: Option<&ListContext>,
+    notices: Vec<Notice>,
+) -> Result<Response, PageError> {
+    let visible = who.visible.as_deref();
+    let t = tickets::get_ticket(&state.pool, visible, number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let agents = auth::list_agents(&state.pool).await?;
+    let assignable = auth::assignable_agents(&state.pool, number).await?;
+    actions::mark_viewed(&state.pool, who.agent.agent_id, number).await?;
+    actions::read_notifications(&state.pool, who.agent.agent_id, number).await?;
+    let unread_notifications =
+        actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
+
+    let tz = AgentTimeZone::from_stored(&who.agent.time_zone);
+    let now = time::OffsetDateTime::now_utc();
+    let mut items: Vec<(time::OffsetDateTime, i64, ItemView)> = Vec::new();
+    for m in &t.messages {
+        let (text, quoted) = fmt::split_quoted(&m.text);
+        let delivery = m.delivery.as_ref().map(|d| d.0.clone()).unwrap_or_default();
+        items.push((
+            m.created_at,
+            m.id,
+            ItemView {
+                kind: m.direction.clone(),
+                message_id: m.id,
+                author: m
+                    .from
+                    .as_ref()
+                    .and_then(|f| f.0.name.clone())
+                    .or(m.from.as_ref().map(|f| f.0.email.clone()))
+                    .unwrap_or_default(),
+                author_email: m
+                    .from
+                    .as_ref()
+                    .map(|f| f.0.email.clone())
+                    .unwrap_or_default(),
+                to: join_addrs(&m.to.0),
+                cc: join_addrs(&m.cc.0),
+                at: fmt::moment(m.created_at, now, &tz),
+                text,
+                quoted,
+                has_html: m.html.is_some(),
+                automated: m.automated.clone().unwrap_or_default(),
+                delivery_state: delivery["state"].as_str().unwrap_or("").to_string(),
+                delivery_error: delivery["error"].as_str().unwrap_or("").to_string(),
+                attachments: m
+                    .attachments
+                    .0
+                    .iter()
+                    .map(|a| AttachmentView {
+                        id: a.id,
+                        filename: a.filename.clone(),
+                        size: fmt::size(a.size),
+                        inline: a.inline,
+                    })
+                    .collect(),
+            },
+        ));
+    }
+    for e in &t.events {
+        if e.kind == "note_added" || e.kind == "created" {
+            continue; // the note or first message itself shows this
+        }
+        let actor = e
+            .agent
+            .as_ref()
+            .and_then(|email| agents.iter().find(|a| &a.email == email))
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| "Frontdesk".into());
+        items.push((
+            e.created_at,
+            i64::MAX,
+            ItemView {
+                kind: "event".into(),
+                message_id: 0,
+                author: actor,
+                author_email: String::new(),
+                to: String::new(),
+                cc: String::new(),
+                at: fmt::moment(e.created_at, now, &tz),
+                text: event_text(&e.kind, &e.detail.0, &agents),
+                quoted: String::new(),
+                has_html: false,
+                automated: String::new(),
+                delivery_state: String::new(),
+                delivery_error: String::new(),
+                attachments: Vec::new(),
+            },
+        ));
+    }
+    items.sort_by_key(|(at, id, _)| (*at, *id));
+
+    let previous = tickets::previous_tickets(&state.pool, visible, number).await?;
+    let assignee_id = t
+        .summary
+        .assignee
+        .as_ref()
+        .and_then(|e| agents.iter().find(|a| &a.email == e))
+        .map(|a| a.agent_id)
+        .unwrap_or(0);
+    let customer = t.summary.customer.as_ref().map(|c| c.0.clone());
+    let saved = reply::saved_replies(&state.pool).await?;
+    let (cname, cemail) = customer
+        .as_ref()
+        .map(|c| (c.name.clone().unwrap_or_default(), c.email.clone()))
+        .unwrap_or_default();
+    let saved_replies = saved
+        .into_iter()
+        .map(|(name, body)| SavedReplyView {
+            body: fill_saved_reply(&body, &cname, &cemail, &who.agent.name, number),
+            name,
+        })
+        .collect();
+    // The composer: reply-all, or what the agent had typed when their reply was held.
+    let (reply_to, reply_cc) = match &held {
+        Some(h) => (h.form.to.clone(), h.form.cc.clone()),
+        None => {
+            let r = Recipients::reply_all(&t);
+            (r.to.join(", "), r.cc.join(", "))
+        }
+    };
+    let page = TicketPage {
+        me: who.agent.clone(),
+        unread_notifications,
+        list: list.map(|l| l.as_str().to_string()).unwrap_or_default(),
+        back_href: list
+            .map(ListContext::inbox_href)
+            .unwrap_or_else(|| "/inbox".into()),
+        notices,
+        number,
+        subject: t.summary.subject.clone(),
+        status: t.summary.status.clone(),
+        priority: t.summary.priority.clone(),
+        mailbox: t.summary.mailbox.0.address.clone(),
+        assignee_id,
+        tags: t.summary.tags.join(", "),
+        customer_name: customer
+            .as_ref()
+            .and_then(|c| c.name.clone())
+            .unwrap_or_default(),
+        customer_email: customer
+            .as_ref()
+            .map(|c| c.email.clone())
+            .unwrap_or_default(),
+        company: company_of(&cemail),
+        reply_to,
+        reply_cc,
+        cc: t.cc.iter().map(|c| c.email.clone()).collect(),
+        items: items.into_iter().map(|(_, _, i)| i).collect(),
+        previous: previous
+            .into_iter()
+            .map(|(number, subject, status)| PreviousTicket {
+                number,
+                subject,
+                status,
+            })
+            .collect(),
+        agents,
+        assignable,
+        saved_replies,
+        seen_message_id: t.messages.iter().map(|m| m.id).max().unwrap_or(0),
+        draft: held
+            .as_ref()
+            .map(|h| h.form.text.clone())
+            .unwrap_or_default(),
+        held: held.as_ref().map(|h| h.newer.clone()),
+        statuses: tickets::STATUSES.to_vec(),
+        priorities: actions::PRIORITIES.to_vec(),
+    };
+    let status = if page.held.is_some() {
+        axum::http::StatusCode::CONFLICT
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((status, render(&page)?).into_response())
+}
