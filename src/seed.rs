@@ -779,7 +779,7 @@ impl World {
                 .find(|(_, m)| m.0 != Direction::Note)
                 .expect("a ticket has an email");
             self.body(number, last.0, &p, &mut text, None);
-            let snippet = crate::ingest::store::snippet(&text);
+            let snippet = crate::tickets::model::snippet(&text);
             let emails = p.messages.iter().filter(|m| m.0 != Direction::Note).count();
             let b = out.row();
             int(b, number as i64);

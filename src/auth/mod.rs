@@ -9,8 +9,10 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgExecutor};
 
-/// An agent's role: admins configure, leads read analytics, agents work tickets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An agent's role (`agent.role`): admins configure, leads read analytics, agents work tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
     Lead,
@@ -28,6 +30,7 @@ impl Role {
         }
     }
 
+    /// The stored word: `admin`, `lead` or `agent`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -43,7 +46,7 @@ pub struct Agent {
     pub agent_id: i64,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     /// IANA time zone name (`Europe/Berlin`, default `UTC`) that pages show times in.
     pub time_zone: String,
     /// False once an admin disabled the agent (`frontdesk agent disable`): no sign-in, no
@@ -57,7 +60,7 @@ pub struct Agent {
 impl Agent {
     /// Admins and leads see every mailbox; agents only those granted to their teams.
     pub fn sees_all_mailboxes(&self) -> bool {
-        matches!(Role::parse(&self.role), Some(Role::Admin | Role::Lead))
+        matches!(self.role, Role::Admin | Role::Lead)
     }
 }
 
@@ -257,7 +260,7 @@ pub async fn authenticate(
         tracing::warn!(%ip, "login rate limited");
         return Err(LoginError::RateLimited);
     }
-    let row: Option<(Agent, String)> = sqlx::query_as::<_, (i64, String, String, String, String, bool, i32, String)>(
+    let row: Option<(Agent, String)> = sqlx::query_as::<_, (i64, String, String, Role, String, bool, i32, String)>(
         "select agent_id, email, name, role, time_zone, disabled_at is null, session_generation, password_hash
          from agent where lower(email) = $1",
     )

@@ -7,30 +7,8 @@
 //! is automated, so it is ignored here.
 
 use mail_parser::{HeaderValue, Message, MimeHeaders};
-use serde::Serialize;
 
-/// The kind of automated mail, as stored in `message.automated` and shown by the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Automated {
-    /// An auto-reply or out-of-office answer (RFC 3834 `auto-replied`).
-    AutoReply,
-    /// A delivery status notification (RFC 3464) or other non-delivery report.
-    Bounce,
-    /// Bulk, list or system-generated mail (RFC 2369, RFC 3834 `auto-generated`).
-    List,
-}
-
-impl Automated {
-    /// The value stored in the database and sent over the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Automated::AutoReply => "auto_reply",
-            Automated::Bounce => "bounce",
-            Automated::List => "list",
-        }
-    }
-}
+pub use crate::tickets::model::Automated;
 
 /// Classifies a parsed message; `None` for mail written by a person.
 pub fn automated(msg: &Message<'_>) -> Option<Automated> {

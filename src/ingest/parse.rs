@@ -5,36 +5,13 @@
 //! text parts without a charset, base64 without padding, HTML-only mail.
 
 use mail_parser::{Address, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::classify::{self, Automated};
+use super::classify;
 use super::{normalize, sanitize};
-
-/// An email address with its optional display name, as stored in `to_addrs`/`cc_addrs` JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmailAddress {
-    /// Lower-cased addr-spec (RFC 5322 3.4.1).
-    pub email: String,
-    /// Decoded display name, if any.
-    pub name: Option<String>,
-}
-
-/// A decoded attachment or inline part.
-#[derive(Debug, Clone)]
-pub struct ParsedAttachment {
-    /// Decoded file name, always valid UTF-8; a generated one when the mail gave none.
-    pub filename: String,
-    /// `type/subtype`, lower-case.
-    pub content_type: String,
-    /// Decoded bytes (for `message/rfc822` parts, the embedded message byte for byte).
-    pub content: Vec<u8>,
-    /// `Content-ID` without angle brackets.
-    pub content_id: Option<String>,
-    /// True for parts shown in the body (referenced by `cid:` or `Content-Disposition: inline`).
-    pub inline: bool,
-}
+use crate::tickets::messages::AttachmentData;
+pub use crate::tickets::model::{Automated, EmailAddress};
 
 /// Everything Frontdesk keeps from one inbound mail, decoded and sanitised.
 #[derive(Debug, Clone)]
@@ -57,7 +34,7 @@ pub struct InboundEmail {
     pub text: String,
     /// Sanitised HTML body, `None` when the mail has no HTML part.
     pub html: Option<String>,
-    pub attachments: Vec<ParsedAttachment>,
+    pub attachments: Vec<AttachmentData>,
     /// Set for auto-replies, bounces and list mail (RFC 3834, RFC 3464, RFC 2369).
     pub automated: Option<Automated>,
     /// List or bulk mail proper ([`classify::is_bulk`]; then `automated` is `List`): a ticket
@@ -282,7 +259,7 @@ pub fn html_to_text(html: &str) -> String {
         .to_string()
 }
 
-fn attachment_of(part: &MessagePart<'_>, bytes: &[u8], index: usize) -> ParsedAttachment {
+fn attachment_of(part: &MessagePart<'_>, bytes: &[u8], index: usize) -> AttachmentData {
     let content_type = part
         .content_type()
         .map(|c| match c.subtype() {
@@ -317,7 +294,7 @@ fn attachment_of(part: &MessagePart<'_>, bytes: &[u8], index: usize) -> ParsedAt
         .map(clean_header_text)
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| default_filename(&content_type, index, part));
-    ParsedAttachment {
+    AttachmentData {
         filename,
         content_type,
         content,
@@ -356,7 +333,7 @@ fn is_signature(content_type: &str) -> bool {
     )
 }
 
-fn is_tnef(a: &ParsedAttachment) -> bool {
+fn is_tnef(a: &AttachmentData) -> bool {
     a.content_type == "application/ms-tnef"
         || a.content_type == "application/vnd.ms-tnef"
         || a.filename.eq_ignore_ascii_case("winmail.dat")
@@ -365,7 +342,7 @@ fn is_tnef(a: &ParsedAttachment) -> bool {
 /// The files inside a TNEF blob (MS-OXTNEF): each attachment starts with attAttachRendData and
 /// carries attAttachTitle (its name) and attAttachData (its bytes). Empty when the blob cannot
 /// be read; the caller then keeps winmail.dat itself.
-fn tnef_files(blob: &[u8]) -> Vec<ParsedAttachment> {
+fn tnef_files(blob: &[u8]) -> Vec<AttachmentData> {
     use tnef::{AttachAttrId, AttributeId};
     let Ok(reader) = tnef::TnefReader::new(blob) else {
         return Vec::new();
@@ -404,7 +381,7 @@ fn tnef_files(blob: &[u8]) -> Vec<ParsedAttachment> {
                 .map(|n| clean_header_text(&n))
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| format!("attachment-{}.bin", i + 1));
-            Some(ParsedAttachment {
+            Some(AttachmentData {
                 content_type: guess_type(&filename).to_string(),
                 filename,
                 content,

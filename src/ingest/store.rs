@@ -4,7 +4,6 @@
 //! Everything here runs inside the caller's transaction, which also advances the IMAP cursor,
 //! so a crash at any point either stores a batch and its cursor or neither.
 
-use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
@@ -12,6 +11,7 @@ use super::classify::Automated;
 use super::parse::{self, EmailAddress, InboundEmail};
 use super::subject;
 use crate::mailboxes::canonical_address;
+use crate::tickets::messages::{self, InboundMessage, ParticipantRole};
 
 /// One message as fetched from IMAP.
 #[derive(Debug, Clone)]
@@ -197,27 +197,9 @@ async fn store_parsed(
         }
     }
     // One notification per changed ticket, in one statement, delivered at commit.
-    if !changed.is_empty() {
-        changed.sort_unstable();
-        changed.dedup();
-        let payloads: Vec<String> = changed
-            .iter()
-            .map(|(ticket, new)| {
-                let (ticket, mailbox) = (*ticket, ctx.mailbox_id);
-                let ev = if *new {
-                    crate::live::LiveEvent::Ticket { ticket, mailbox }
-                } else {
-                    crate::live::LiveEvent::Message { ticket, mailbox }
-                };
-                serde_json::to_string(&ev).expect("events serialise")
-            })
-            .collect();
-        sqlx::query("select pg_notify($1, p) from unnest($2::text[]) as p")
-            .bind(crate::live::CHANNEL)
-            .bind(&payloads)
-            .execute(&mut *tx)
-            .await?;
-    }
+    changed.sort_unstable();
+    changed.dedup();
+    crate::tickets::notify_ingested(&mut tx, ctx.mailbox_id, &changed).await?;
     if let Some(last) = mails.last() {
         let max_uid = mails.iter().map(|m| m.uid).max().unwrap_or(0);
         advance_cursor(
@@ -332,65 +314,46 @@ pub async fn store_mail(
     }
 
     let customer = customer_address(ctx, email);
-    let (ticket_id, outcome) = match ticket {
-        Some(t) => (t, StoreOutcome::Threaded(t)),
+    let participants = participants(ctx, email, customer.as_ref());
+    let msg = InboundMessage {
+        mailbox_id: ctx.mailbox_id,
+        raw_message_id: raw_id,
+        from: email.from.as_ref(),
+        to: &email.to,
+        cc: &email.cc,
+        reply_to: &email.reply_to,
+        subject: &email.subject,
+        text: &email.text,
+        html: email.html.as_deref(),
+        header_message_id: email.message_id.as_deref(),
+        in_reply_to: email.in_reply_to.first().map(String::as_str),
+        references: &email.references,
+        automated: email.automated,
+        date: created_at,
+        received_at,
+        attachments: &email.attachments,
+        participants: &participants,
+    };
+    let (ticket_id, message_id, outcome) = match ticket {
+        Some(t) => {
+            let m = messages::append_inbound(conn, t, &msg).await?;
+            (t, m, StoreOutcome::Threaded(t))
+        }
         None => {
-            let t = create_ticket(conn, ctx, email, customer.as_ref(), created_at).await?;
-            if email.bulk {
-                add_event(
-                    conn,
-                    t,
-                    "status_changed",
-                    json!({"from": "open", "to": "closed", "reason": "bulk_mail"}),
-                )
-                .await?;
-            }
-            (t, StoreOutcome::NewTicket(t))
+            let (t, m) = messages::open_ticket(conn, &msg, customer.as_ref(), email.bulk).await?;
+            (t, m, StoreOutcome::NewTicket(t))
         }
     };
-    let message_id = insert_message(
-        conn,
-        ctx,
-        ticket_id,
-        raw_id,
-        email,
-        customer.as_ref(),
-        created_at,
-    )
-    .await?;
-
-    if matches!(outcome, StoreOutcome::Threaded(_)) {
-        // A person's reply reopens the ticket; automated mail never does (RFC 3834 spirit).
-        let reopen = email.automated.is_none();
-        let reopened: Option<String> = sqlx::query_scalar(
-            "update ticket t set
-                last_message_at = greatest(t.last_message_at, $2),
-                message_count = t.message_count + 1,
-                snippet = case when $2 >= t.last_message_at then $4 else t.snippet end,
-                status = case when $3 and t.status <> 'open' then 'open' else t.status end,
-                snoozed_until = case when $3 then null else t.snoozed_until end
-             from (select status from ticket where ticket_id = $1 for update) old
-             where t.ticket_id = $1
-             returning case when old.status <> t.status then old.status end",
-        )
-        .bind(ticket_id)
-        .bind(created_at)
-        .bind(reopen)
-        .bind(snippet(&email.text))
-        .fetch_one(&mut *conn)
-        .await?;
-        if let Some(old) = reopened {
-            add_event(
-                conn,
-                ticket_id,
-                "status_changed",
-                json!({"from": old, "to": "open", "reason": "customer_reply"}),
-            )
-            .await?;
-        }
-    }
     if email.automated == Some(Automated::Bounce) {
-        record_bounce(conn, ticket_id, message_id, email).await?;
+        let reason = bounce_reason(&email.text);
+        messages::record_bounce(
+            conn,
+            ticket_id,
+            message_id,
+            &email.returned_message_ids,
+            &reason,
+        )
+        .await?;
     }
     Ok(outcome)
 }
@@ -519,12 +482,6 @@ async fn find_thread_by_subject(
         .map(|(t, _)| t))
 }
 
-/// The first words of a message for the inbox row: whitespace folded, at most 160 characters.
-pub fn snippet(text: &str) -> String {
-    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    folded.chars().take(160).collect()
-}
-
 /// The ticket number in a `[#N]` subject token, if any.
 pub fn subject_token(subject: &str) -> Option<i64> {
     let mut rest = subject;
@@ -539,137 +496,36 @@ pub fn subject_token(subject: &str) -> Option<i64> {
     None
 }
 
-/// Opens a ticket for `email`: open, or closed when it is list or bulk mail (a newsletter is
-/// kept and searchable but is nobody's work until a person writes on it).
-async fn create_ticket(
-    conn: &mut PgConnection,
-    ctx: &MailboxContext,
-    email: &InboundEmail,
-    customer: Option<&EmailAddress>,
-    created_at: OffsetDateTime,
-) -> sqlx::Result<i64> {
-    let subject = if email.subject.trim().is_empty() {
-        "(no subject)"
-    } else {
-        email.subject.as_str()
-    };
-    // One round trip: customer upsert, ticket and its "created" event.
-    sqlx::query_scalar(
-        "with c as (
-            insert into customer (email, name) select $1, $2 where $1::text is not null
-            on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
-            returning customer_id
-         ), t as (
-            insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count, snippet, status)
-            values ($3, $4, (select customer_id from c), $5, $5, 1, $7, $8) returning ticket_id
-         ), e as (
-            insert into ticket_event (ticket_id, kind, detail) select ticket_id, 'created', $6 from t
-         )
-         select ticket_id from t",
-    )
-    .bind(customer.map(|c| &c.email))
-    .bind(customer.and_then(|c| c.name.as_ref()))
-    .bind(ctx.mailbox_id)
-    .bind(subject)
-    .bind(created_at)
-    .bind(json!({"via": "email", "automated": email.automated.map(|a| a.as_str())}))
-    .bind(snippet(&email.text))
-    .bind(if email.bulk { "closed" } else { "open" })
-    .fetch_one(&mut *conn)
-    .await
-}
-
-/// Inserts the message with its attachments and adds its people to the ticket's participants,
-/// in one statement.
-async fn insert_message(
-    conn: &mut PgConnection,
-    ctx: &MailboxContext,
-    ticket_id: i64,
-    raw_id: i64,
-    email: &InboundEmail,
-    customer: Option<&EmailAddress>,
-    created_at: OffsetDateTime,
-) -> sqlx::Result<i64> {
-    use sha2::{Digest, Sha256};
-    let atts = &email.attachments;
-    let (p_emails, p_names, p_roles) = participants(ctx, email, customer);
-    sqlx::query_scalar(
-        r#"with m as (
-            insert into message (ticket_id, raw_message_id, direction, from_email, from_name, to_addrs, cc_addrs,
-                reply_to_addrs, subject, text_body, html_body, header_message_id, in_reply_to, "references",
-                automated, created_at)
-            values ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-            returning message_id
-         ), a as (
-            insert into attachment (message_id, filename, content_type, size, sha256, inline, content_id, content)
-            select m.message_id, x.filename, x.content_type, x.size, x.sha256, x.inline, x.content_id, x.content
-            from m, unnest($16::text[], $17::text[], $18::bigint[], $19::bytea[], $20::bool[], $21::text[], $22::bytea[])
-                 as x(filename, content_type, size, sha256, inline, content_id, content)
-         ), p as (
-            insert into ticket_participant (ticket_id, email, name, role)
-            select $1, x.e, x.n, x.r from unnest($23::text[], $24::text[], $25::text[]) as x(e, n, r)
-            on conflict (ticket_id, email) do update set name = coalesce(ticket_participant.name, excluded.name)
-         )
-         select message_id from m"#,
-    )
-    .bind(ticket_id)
-    .bind(raw_id)
-    .bind(email.from.as_ref().map(|a| &a.email))
-    .bind(email.from.as_ref().and_then(|a| a.name.as_ref()))
-    .bind(sqlx::types::Json(&email.to))
-    .bind(sqlx::types::Json(&email.cc))
-    .bind(sqlx::types::Json(&email.reply_to))
-    .bind(&email.subject)
-    .bind(&email.text)
-    .bind(&email.html)
-    .bind(&email.message_id)
-    .bind(email.in_reply_to.first())
-    .bind(&email.references)
-    .bind(email.automated.map(|a| a.as_str()))
-    .bind(created_at)
-    .bind(atts.iter().map(|a| a.filename.as_str()).collect::<Vec<_>>())
-    .bind(atts.iter().map(|a| a.content_type.as_str()).collect::<Vec<_>>())
-    .bind(atts.iter().map(|a| a.content.len() as i64).collect::<Vec<_>>())
-    .bind(atts.iter().map(|a| Sha256::digest(&a.content).to_vec()).collect::<Vec<_>>())
-    .bind(atts.iter().map(|a| a.inline).collect::<Vec<_>>())
-    .bind(atts.iter().map(|a| a.content_id.as_deref()).collect::<Vec<_>>())
-    .bind(atts.iter().map(|a| a.content.as_slice()).collect::<Vec<_>>())
-    .bind(p_emails)
-    .bind(p_names)
-    .bind(p_roles)
-    .fetch_one(&mut *conn)
-    .await
-}
-
 /// The customer and everyone on Reply-To/From/To/Cc, never our own addresses; nobody for
-/// automated mail (a mailer daemon or a list is not a participant). Three parallel arrays:
-/// emails, names, roles.
-fn participants(
+/// automated mail (a mailer daemon or a list is not a participant).
+fn participants<'a>(
     ctx: &MailboxContext,
-    email: &InboundEmail,
-    customer: Option<&EmailAddress>,
-) -> (Vec<String>, Vec<Option<String>>, Vec<&'static str>) {
-    let mut emails = Vec::new();
-    let mut names = Vec::new();
-    let mut roles = Vec::new();
+    email: &'a InboundEmail,
+    customer: Option<&'a EmailAddress>,
+) -> Vec<(&'a EmailAddress, ParticipantRole)> {
+    let mut out: Vec<(&EmailAddress, ParticipantRole)> = Vec::new();
     if email.automated.is_some() {
-        return (emails, names, roles);
+        return out;
     }
     let sender = email.reply_to.first().or(email.from.as_ref());
     for (a, role) in customer
-        .map(|c| (c, "customer"))
+        .map(|c| (c, ParticipantRole::Customer))
         .into_iter()
-        .chain(sender.map(|s| (s, "cc")))
-        .chain(email.to.iter().chain(email.cc.iter()).map(|a| (a, "cc")))
+        .chain(sender.map(|s| (s, ParticipantRole::Cc)))
+        .chain(
+            email
+                .to
+                .iter()
+                .chain(email.cc.iter())
+                .map(|a| (a, ParticipantRole::Cc)),
+        )
     {
-        if ctx.is_own(&a.email) || emails.contains(&a.email) {
+        if ctx.is_own(&a.email) || out.iter().any(|(o, _)| o.email == a.email) {
             continue;
         }
-        emails.push(a.email.clone());
-        names.push(a.name.clone());
-        roles.push(role);
+        out.push((a, role));
     }
-    (emails, names, roles)
+    out
 }
 
 /// Inserts one raw message; `None` when it is already stored (same Message-ID and content).
@@ -757,53 +613,14 @@ async fn insert_raw_batch(
     Ok(out)
 }
 
-/// Marks the bounced outbound message failed (when it is ours) and records the failure on the
-/// ticket's timeline.
-async fn record_bounce(
-    conn: &mut PgConnection,
-    ticket_id: i64,
-    message_id: i64,
-    email: &InboundEmail,
-) -> sqlx::Result<()> {
-    let reason = email
-        .text
-        .lines()
+/// The line of a bounce that says why delivery failed (an RFC 3463 `5.x.x` status or an SMTP
+/// 550), else "delivery failed".
+fn bounce_reason(text: &str) -> String {
+    text.lines()
         .find(|l| l.contains(" 5.") || l.contains("550"))
         .unwrap_or("delivery failed")
         .trim()
-        .to_string();
-    let failed: Vec<i64> = sqlx::query_scalar(
-        "update message set delivery_state = 'failed', delivery_error = $3
-         where ticket_id = $1 and direction = 'outbound' and header_message_id = any($2)
-         returning message_id",
-    )
-    .bind(ticket_id)
-    .bind(&email.returned_message_ids)
-    .bind(&reason)
-    .fetch_all(&mut *conn)
-    .await?;
-    add_event(
-        conn,
-        ticket_id,
-        "delivery_failed",
-        json!({"bounce_message_id": message_id, "failed_message_ids": failed, "reason": reason}),
-    )
-    .await
-}
-
-async fn add_event(
-    conn: &mut PgConnection,
-    ticket_id: i64,
-    kind: &str,
-    detail: serde_json::Value,
-) -> sqlx::Result<()> {
-    sqlx::query("insert into ticket_event (ticket_id, kind, detail) values ($1, $2, $3)")
-        .bind(ticket_id)
-        .bind(kind)
-        .bind(detail)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+        .to_string()
 }
 
 async fn quarantine(

@@ -1,7 +1,9 @@
 //! The shared mailboxes (support@, billing@): their address and IMAP/SMTP servers.
 
+mod smtp_url;
 mod url;
 
+pub use smtp_url::{SmtpSecurity, SmtpUrl, SmtpUrlError};
 pub use url::{ImapUrl, Security, UrlError, check_smtp_url, is_loopback_host};
 
 use sqlx::{FromRow, PgExecutor};

@@ -147,20 +147,18 @@ impl ImapUrl {
 
 /// Validates an `smtp://` / `smtps://` URL
 /// (`smtp[s]://[USER[:PASS]@]HOST[:PORT][?starttls=true&allow_plaintext=true]`) with the
-/// outbox's own parser ([`crate::outbox::SmtpUrl`]), so a URL accepted here is one the sender
+/// outbox's own parser ([`super::SmtpUrl`]), so a URL accepted here is one the sender
 /// can use: plain SMTP to a non-loopback host is refused unless `allow_plaintext=true`.
 pub fn check_smtp_url(input: &str) -> Result<(), UrlError> {
-    use crate::outbox::SmtpUrlError as E;
-    crate::outbox::SmtpUrl::parse(input)
-        .map(drop)
-        .map_err(|e| match e {
-            E::Syntax(s) => UrlError::Syntax(s),
-            E::Scheme(s) => UrlError::Scheme(format!("{s} (use smtp:// or smtps://)")),
-            E::NoHost => UrlError::NoHost,
-            E::Encoding => UrlError::Encoding,
-            // UrlError has no variant for it; the outbox's message says what to do.
-            E::Plaintext(_) => UrlError::Syntax(e.to_string()),
-        })
+    use super::SmtpUrlError as E;
+    super::SmtpUrl::parse(input).map(drop).map_err(|e| match e {
+        E::Syntax(s) => UrlError::Syntax(s),
+        E::Scheme(s) => UrlError::Scheme(format!("{s} (use smtp:// or smtps://)")),
+        E::NoHost => UrlError::NoHost,
+        E::Encoding => UrlError::Encoding,
+        // UrlError has no variant for it; the outbox's message says what to do.
+        E::Plaintext(_) => UrlError::Syntax(e.to_string()),
+    })
 }
 
 #[cfg(test)]

@@ -21,8 +21,8 @@ use lettre::{Address, Message};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::ingest::parse::EmailAddress;
 use crate::ingest::subject;
+use crate::tickets::EmailAddress;
 
 /// An agent's reply as the outbox sends it.
 #[derive(Debug, Clone)]

@@ -21,17 +21,17 @@
 //! through the same queue, retries and worker. Its row references the `notification`, not a
 //! message: it is never shown on the ticket, and its outcome never touches the ticket.
 //!
-//! `compose` builds the bytes (pure), `queue` is the SQL, `sender` the worker, `smtp_url`
-//! parses `smtp[s]://` URLs into lettre transports.
+//! `compose` builds the bytes (pure), `queue` is the SQL, `sender` the worker; the mailbox's
+//! `smtp[s]://` URL is parsed by [`crate::mailboxes::SmtpUrl`]. The reply's `message` row and
+//! its ticket are changed only through `crate::tickets::messages` (delivered, failed,
+//! requeued).
 
 pub mod compose;
 pub mod queue;
 pub mod sender;
-pub mod smtp_url;
 
 pub use compose::{ComposeError, NotificationEmail, OutgoingAttachment, OutgoingEmail};
 pub use sender::{run, send_due};
-pub use smtp_url::{SmtpSecurity, SmtpUrl, SmtpUrlError};
 
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;

@@ -9,7 +9,6 @@
 //! never send the same row at once, and a worker that dies mid-send releases it with its
 //! connection.
 
-use serde_json::json;
 use sqlx::{FromRow, PgConnection, PgPool};
 
 use super::compose::Composed;
@@ -125,12 +124,7 @@ pub async fn mark_sent(conn: &mut PgConnection, mail: &DueMail) -> sqlx::Result<
     .execute(&mut *conn)
     .await?;
     if let Some(message_id) = mail.message_id {
-        sqlx::query(
-            "update message set delivery_state = 'sent', delivery_error = null where message_id = $1",
-        )
-        .bind(message_id)
-        .execute(&mut *conn)
-        .await?;
+        crate::tickets::messages::mark_delivered(conn, message_id).await?;
     }
     Ok(())
 }
@@ -171,54 +165,7 @@ pub async fn mark_failed(conn: &mut PgConnection, mail: &DueMail, error: &str) -
     let Some(message_id) = mail.message_id else {
         return Ok(());
     };
-    sqlx::query(
-        "update message set delivery_state = 'failed', delivery_error = $2 where message_id = $1",
-    )
-    .bind(message_id)
-    .bind(error)
-    .execute(&mut *conn)
-    .await?;
-    add_event(
-        conn,
-        mail.ticket_id,
-        "delivery_failed",
-        json!({"message_id": message_id, "error": error}),
-    )
-    .await?;
-    let reopened_from: Option<String> = sqlx::query_scalar(
-        "update ticket t set status = 'open'
-         from (select status from ticket where ticket_id = $1 for update) old
-         where t.ticket_id = $1 and old.status <> 'open'
-         returning old.status",
-    )
-    .bind(mail.ticket_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(old) = reopened_from {
-        add_event(
-            conn,
-            mail.ticket_id,
-            "status_changed",
-            json!({"from": old, "to": "open", "reason": "delivery_failed"}),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-async fn add_event(
-    conn: &mut PgConnection,
-    ticket_id: i64,
-    kind: &str,
-    detail: serde_json::Value,
-) -> sqlx::Result<()> {
-    sqlx::query("insert into ticket_event (ticket_id, kind, detail) values ($1, $2, $3)")
-        .bind(ticket_id)
-        .bind(kind)
-        .bind(detail)
-        .execute(conn)
-        .await?;
-    Ok(())
+    crate::tickets::messages::record_delivery_failure(conn, mail.ticket_id, message_id, error).await
 }
 
 /// Puts a failed (or still queued) message back in the queue, due now, with a fresh attempt
@@ -238,12 +185,7 @@ pub async fn requeue(pool: &PgPool, message_id: i64) -> sqlx::Result<bool> {
     if requeued.is_none() {
         return Ok(false);
     }
-    sqlx::query(
-        "update message set delivery_state = 'queued', delivery_error = null where message_id = $1",
-    )
-    .bind(message_id)
-    .execute(&mut *tx)
-    .await?;
+    crate::tickets::messages::mark_delivery_requeued(&mut tx, message_id).await?;
     notify(&mut tx).await?;
     tx.commit().await?;
     Ok(true)

@@ -18,7 +18,7 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use super::queue::{self, DueMail};
-use super::smtp_url::SmtpUrl;
+use crate::mailboxes::SmtpUrl;
 
 /// How often the worker looks for due mail when no NOTIFY arrives.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);

@@ -1,15 +1,15 @@
-//! What agents do to a ticket: assign, set status and priority, tag, mark spam, write internal
-//! notes with @mentions. Every change writes a timeline event in the same transaction.
-//! Every function first checks that the ticket is in one of the agent's visible mailboxes.
+//! What agents (and Frontdesk itself) do to a ticket: assign, set status and priority, tag,
+//! mark spam, write internal notes with @mentions, merge, wake snoozed tickets. Every change
+//! goes through [`timeline::record`] in the same transaction (one typed event, the hook, the
+//! live notification). Every function taking `visible` first checks that the ticket is in one
+//! of those mailboxes (`None` = all).
 
-use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
-use super::{STATUSES, mentions};
-
-/// Ticket priorities, lowest first.
-pub const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
+use super::mentions;
+use super::model::{Priority, TicketStatus};
+use super::timeline::{self, Actor, StatusReason, TimelineEvent};
 
 /// Errors of ticket actions.
 #[derive(Debug, thiserror::Error)]
@@ -44,39 +44,12 @@ async fn lock_visible(
     found.map(|_| ()).ok_or(ActionError::NotFound)
 }
 
-/// Adds a timeline event.
-pub async fn add_event(
-    conn: &mut PgConnection,
-    ticket_id: i64,
-    agent_id: Option<i64>,
-    kind: &str,
-    detail: serde_json::Value,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into ticket_event (ticket_id, agent_id, kind, detail) values ($1, $2, $3, $4)",
-    )
-    .bind(ticket_id)
-    .bind(agent_id)
-    .bind(kind)
-    .bind(detail)
-    .execute(&mut *conn)
-    .await?;
-    // Tell every node's browsers; delivered only if the transaction commits.
-    let event: fn(i64, i64) -> crate::live::LiveEvent = if kind == "note_added" {
-        |ticket, mailbox| crate::live::LiveEvent::Message { ticket, mailbox }
-    } else {
-        |ticket, mailbox| crate::live::LiveEvent::Ticket { ticket, mailbox }
-    };
-    crate::live::notify_ticket(conn, ticket_id, event).await?;
-    Ok(())
-}
-
 /// Assigns the ticket to an agent (by id), or unassigns it with `None`. A disabled agent
 /// cannot be given a ticket (one they already have stays theirs until someone changes it), nor
 /// can an agent who cannot see the ticket's mailbox ([`ActionError::AssigneeCannotSee`]).
 pub async fn assign(
     pool: &PgPool,
-    actor: i64,
+    actor: Actor,
     visible: Option<&[i64]>,
     number: i64,
     assignee: Option<i64>,
@@ -114,12 +87,14 @@ pub async fn assign(
             .bind(assignee)
             .execute(&mut *tx)
             .await?;
-        add_event(
+        timeline::record(
             &mut tx,
             number,
-            Some(actor),
-            "assigned",
-            json!({"from": old, "to": assignee}),
+            actor,
+            &TimelineEvent::Assigned {
+                from: old,
+                to: assignee,
+            },
         )
         .await?;
     }
@@ -131,21 +106,18 @@ pub async fn assign(
 /// until the customer replies.
 pub async fn set_status(
     conn: &mut PgConnection,
-    actor: i64,
+    actor: Actor,
     visible: Option<&[i64]>,
     number: i64,
-    status: &str,
+    status: TicketStatus,
     snoozed_until: Option<OffsetDateTime>,
 ) -> Result<(), ActionError> {
-    if !STATUSES.contains(&status) {
-        return Err(ActionError::Invalid(format!("unknown status {status:?}")));
-    }
     lock_visible(conn, number, visible).await?;
-    let old: String = sqlx::query_scalar("select status from ticket where ticket_id = $1")
+    let old: TicketStatus = sqlx::query_scalar("select status from ticket where ticket_id = $1")
         .bind(number)
         .fetch_one(&mut *conn)
         .await?;
-    let until = if status == "snoozed" {
+    let until = if status == TicketStatus::Snoozed {
         snoozed_until
     } else {
         None
@@ -157,12 +129,16 @@ pub async fn set_status(
         .execute(&mut *conn)
         .await?;
     if old != status {
-        add_event(
+        timeline::record(
             conn,
             number,
-            Some(actor),
-            "status_changed",
-            json!({"from": old, "to": status, "snoozed_until": until.map(|u| u.unix_timestamp())}),
+            actor,
+            &TimelineEvent::StatusChanged {
+                from: old,
+                to: status,
+                reason: None,
+                snoozed_until: until.map(OffsetDateTime::unix_timestamp),
+            },
         )
         .await?;
     }
@@ -172,19 +148,14 @@ pub async fn set_status(
 /// Sets the priority.
 pub async fn set_priority(
     pool: &PgPool,
-    actor: i64,
+    actor: Actor,
     visible: Option<&[i64]>,
     number: i64,
-    priority: &str,
+    priority: Priority,
 ) -> Result<(), ActionError> {
-    if !PRIORITIES.contains(&priority) {
-        return Err(ActionError::Invalid(format!(
-            "unknown priority {priority:?}"
-        )));
-    }
     let mut tx = pool.begin().await?;
     lock_visible(&mut tx, number, visible).await?;
-    let old: String = sqlx::query_scalar("select priority from ticket where ticket_id = $1")
+    let old: Priority = sqlx::query_scalar("select priority from ticket where ticket_id = $1")
         .bind(number)
         .fetch_one(&mut *tx)
         .await?;
@@ -194,12 +165,14 @@ pub async fn set_priority(
             .bind(priority)
             .execute(&mut *tx)
             .await?;
-        add_event(
+        timeline::record(
             &mut tx,
             number,
-            Some(actor),
-            "priority_changed",
-            json!({"from": old, "to": priority}),
+            actor,
+            &TimelineEvent::PriorityChanged {
+                from: old,
+                to: priority,
+            },
         )
         .await?;
     }
@@ -211,7 +184,7 @@ pub async fn set_priority(
 /// ones dropped, at most 50 characters each. Returns the tags the ticket now has, as given.
 pub async fn set_tags(
     pool: &PgPool,
-    actor: i64,
+    actor: Actor,
     visible: Option<&[i64]>,
     number: i64,
     tags: &[String],
@@ -250,21 +223,22 @@ pub async fn set_tags(
         .bind(&names)
         .execute(&mut *tx)
         .await?;
-    let added: Vec<&String> = names
+    let added: Vec<String> = names
         .iter()
         .filter(|n| !old.iter().any(|o| o.eq_ignore_ascii_case(n)))
+        .cloned()
         .collect();
-    let removed: Vec<&String> = old
+    let removed: Vec<String> = old
         .iter()
         .filter(|o| !names.iter().any(|n| n.eq_ignore_ascii_case(o)))
+        .cloned()
         .collect();
     if !added.is_empty() || !removed.is_empty() {
-        add_event(
+        timeline::record(
             &mut tx,
             number,
-            Some(actor),
-            "tags_changed",
-            json!({"added": added, "removed": removed}),
+            actor,
+            &TimelineEvent::TagsChanged { added, removed },
         )
         .await?;
     }
@@ -275,7 +249,7 @@ pub async fn set_tags(
 /// Marks a ticket as spam (or not).
 pub async fn set_spam(
     pool: &PgPool,
-    actor: i64,
+    actor: Actor,
     visible: Option<&[i64]>,
     number: i64,
     spam: bool,
@@ -287,14 +261,12 @@ pub async fn set_spam(
         .bind(spam)
         .execute(&mut *tx)
         .await?;
-    add_event(
-        &mut tx,
-        number,
-        Some(actor),
-        if spam { "marked_spam" } else { "unmarked_spam" },
-        json!({}),
-    )
-    .await?;
+    let event = if spam {
+        TimelineEvent::MarkedSpam {}
+    } else {
+        TimelineEvent::UnmarkedSpam {}
+    };
+    timeline::record(&mut tx, number, actor, &event).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -335,8 +307,8 @@ pub async fn add_note(
             .fetch_one(&mut *tx)
             .await?;
     let id: i64 = sqlx::query_scalar(
-        "insert into message (ticket_id, direction, author_agent_id, from_email, from_name, text_body, created_at)
-         values ($1, 'note', $2, $3, $4, $5, now()) returning message_id",
+        "insert into message (ticket_id, direction, author_agent_id, from_email, from_name, text_body, created_at, received_at)
+         values ($1, 'note', $2, $3, $4, $5, now(), now()) returning message_id",
     )
     .bind(number)
     .bind(actor)
@@ -381,12 +353,11 @@ pub async fn add_note(
         .bind(actor)
         .execute(&mut *tx)
         .await?;
-    add_event(
+    timeline::record(
         &mut tx,
         number,
-        Some(actor),
-        "note_added",
-        json!({"message_id": id}),
+        Actor::Agent(actor),
+        &TimelineEvent::NoteAdded { message_id: id },
     )
     .await?;
     tx.commit().await?;
@@ -485,12 +456,16 @@ pub async fn wake_snoozed(pool: &PgPool) -> sqlx::Result<u64> {
         .fetch_all(&mut *tx)
         .await?;
         for id in &woken {
-            add_event(
+            timeline::record(
                 &mut tx,
                 *id,
-                None,
-                "status_changed",
-                json!({"from": "snoozed", "to": "open", "reason": "snooze_ended"}),
+                Actor::System,
+                &TimelineEvent::StatusChanged {
+                    from: TicketStatus::Snoozed,
+                    to: TicketStatus::Open,
+                    reason: Some(StatusReason::SnoozeEnded),
+                    snoozed_until: None,
+                },
             )
             .await?;
         }
@@ -506,7 +481,7 @@ pub async fn wake_snoozed(pool: &PgPool) -> sqlx::Result<u64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BulkAction {
     Assign(Option<i64>),
-    Status(String),
+    Status(TicketStatus),
     AddTag(String),
     Spam,
 }
@@ -525,7 +500,7 @@ pub struct BulkOutcome {
 /// an assignment tickets the assignee cannot see, are skipped.
 pub async fn bulk(
     pool: &PgPool,
-    actor: i64,
+    actor: Actor,
     visible: Option<&[i64]>,
     numbers: &[i64],
     action: &BulkAction,
@@ -536,7 +511,7 @@ pub async fn bulk(
             BulkAction::Assign(a) => assign(pool, actor, visible, n, *a).await,
             BulkAction::Status(s) => {
                 let mut tx = pool.begin().await?;
-                let r = set_status(&mut tx, actor, visible, n, s, None).await;
+                let r = set_status(&mut tx, actor, visible, n, *s, None).await;
                 if r.is_ok() {
                     tx.commit().await?;
                 }
@@ -571,7 +546,7 @@ pub async fn bulk(
 /// merged into itself.
 pub async fn merge(
     pool: &PgPool,
-    actor: i64,
+    actor: Actor,
     visible: Option<&[i64]>,
     source: i64,
     target: i64,
@@ -617,22 +592,60 @@ pub async fn merge(
     .execute(&mut *tx)
     .await?;
     sqlx::query("update ticket set status = 'closed', message_count = 0, snoozed_until = null where ticket_id = $1").bind(source).execute(&mut *tx).await?;
-    add_event(
+    timeline::record(
         &mut tx,
         source,
-        Some(actor),
-        "merged_into",
-        json!({"target": target, "messages": moved}),
+        actor,
+        &TimelineEvent::MergedInto {
+            target,
+            messages: moved,
+        },
     )
     .await?;
-    add_event(
+    timeline::record(
         &mut tx,
         target,
-        Some(actor),
-        "merged_from",
-        json!({"source": source, "messages": moved}),
+        actor,
+        &TimelineEvent::MergedFrom {
+            source,
+            messages: moved,
+        },
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Reopens a ticket that is not open (ending a snooze), recording why; nothing when it is open.
+/// Used when something needs an agent's eyes: a reply that could not be delivered.
+pub async fn reopen(
+    conn: &mut PgConnection,
+    number: i64,
+    actor: Actor,
+    reason: StatusReason,
+) -> sqlx::Result<()> {
+    let reopened_from: Option<TicketStatus> = sqlx::query_scalar(
+        "update ticket t set status = 'open', snoozed_until = null
+         from (select status from ticket where ticket_id = $1 for update) old
+         where t.ticket_id = $1 and old.status <> 'open'
+         returning old.status",
+    )
+    .bind(number)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(from) = reopened_from {
+        timeline::record(
+            conn,
+            number,
+            actor,
+            &TimelineEvent::StatusChanged {
+                from,
+                to: TicketStatus::Open,
+                reason: Some(reason),
+                snoozed_until: None,
+            },
+        )
+        .await?;
+    }
     Ok(())
 }

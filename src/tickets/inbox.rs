@@ -87,7 +87,7 @@ pub struct InboxQuery {
     pub mailbox_id: Option<i64>,
     pub tag: Option<String>,
     pub assignee: Option<AssigneeFilter>,
-    pub priority: Option<String>,
+    pub priority: Option<super::Priority>,
     pub sort: Sort,
     /// `(timestamp in µs, ticket number)` of the last row of the previous page.
     pub after: Option<(i64, i64)>,
@@ -252,7 +252,7 @@ pub async fn list(
         None => {}
     }
     if let Some(p) = &q.priority {
-        qb.push(" and t.priority = ").push_bind(p.clone());
+        qb.push(" and t.priority = ").push_bind(*p);
     }
     let (col, dir, cmp) = match q.sort {
         Sort::Recent => ("t.last_message_at", "desc", "<"),

@@ -10,8 +10,8 @@ use rand::RngCore;
 use sqlx::PgConnection;
 
 use crate::auth::{AGENT_SEES_TICKET, OFFLINE_AFTER_SECS};
-use crate::ingest::parse::EmailAddress;
 use crate::outbox::{self, NotificationEmail, OutboxError};
+use crate::tickets::EmailAddress;
 
 /// `@handle` mentions in a note: the handle is the local part of an agent's email or their
 /// name without spaces, case-insensitive (`@dana`, `@dana.lee`, `@DanaLee`).

@@ -1,5 +1,11 @@
-//! Tickets, their messages, attachments and timeline. This file is the read side used by
-//! the API and UI; `inbox` lists and counts, `actions` changes tickets.
+//! Tickets, their messages, attachments and timeline.
+//!
+//! This module is the only writer of `ticket`, ticket `message` rows, `ticket_tag` and
+//! `ticket_event` (the counters follow by trigger): `messages` appends inbound mail and
+//! replies and records delivery outcomes, `actions` holds what agents (and Frontdesk itself)
+//! change, and every change ends in [`timeline::record`], which appends one typed event, runs
+//! the hook and sends the live notification. This file is the read side used by the API and
+//! UI; `inbox` lists and counts.
 //!
 //! Every query takes the caller's visible mailboxes (`None` = all) so that access control is
 //! applied in SQL, not after the fact.
@@ -9,19 +15,19 @@ pub mod customer;
 pub mod drafts;
 pub mod inbox;
 pub mod mentions;
+pub mod messages;
+pub mod model;
 pub mod recipients;
 pub mod reply;
 pub mod saved_reply;
+pub mod timeline;
+
+pub use model::{Automated, Direction, EmailAddress, Priority, TicketStatus, UnknownValue};
 
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor};
 use time::OffsetDateTime;
-
-use crate::ingest::parse::EmailAddress;
-
-/// Ticket statuses, in the field's terms.
-pub const STATUSES: [&str; 4] = ["open", "pending", "snoozed", "closed"];
 
 /// A mailbox reference as shown on a ticket.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -35,8 +41,8 @@ pub struct MailboxRef {
 pub struct TicketSummary {
     pub number: i64,
     pub subject: String,
-    pub status: String,
-    pub priority: String,
+    pub status: TicketStatus,
+    pub priority: Priority,
     pub mailbox: Json<MailboxRef>,
     /// The assignee's email, or null.
     pub assignee: Option<String>,
@@ -53,7 +59,7 @@ pub struct TicketSummary {
 /// Filters of the ticket list.
 #[derive(Debug, Default, Clone)]
 pub struct TicketFilter {
-    pub status: Option<String>,
+    pub status: Option<TicketStatus>,
     /// Mailbox id or address.
     pub mailbox: Option<String>,
     /// Page size, 1..=200.
@@ -87,14 +93,6 @@ pub async fn list_tickets(
     visible: Option<&[i64]>,
     f: &TicketFilter,
 ) -> Result<(Vec<TicketSummary>, Option<String>), ListError> {
-    if let Some(s) = &f.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        return Err(ListError::Filter(FilterError(format!(
-            "unknown status {s:?}; expected one of {}",
-            STATUSES.join(", ")
-        ))));
-    }
     let (cursor_at, cursor_id) = match &f.cursor {
         None => (None, None),
         Some(c) => {
@@ -176,7 +174,7 @@ pub struct AttachmentMeta {
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct MessageView {
     pub id: i64,
-    pub direction: String,
+    pub direction: Direction,
     pub from: Option<Json<EmailAddress>>,
     pub to: Json<Vec<EmailAddress>>,
     pub cc: Json<Vec<EmailAddress>>,
@@ -187,24 +185,21 @@ pub struct MessageView {
     pub message_id: Option<String>,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
+    /// The sender's `Date` for inbound mail (else the receipt time); when it was written for
+    /// replies and notes. UTC.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    pub automated: Option<String>,
+    /// Receipt time at our server (IMAP INTERNALDATE) for inbound mail; when it was written for
+    /// replies and notes. UTC.
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    pub automated: Option<Automated>,
     pub attachments: Json<Vec<AttachmentMeta>>,
     /// Outbound only: `{"state", "error"}`.
     pub delivery: Option<Json<serde_json::Value>>,
 }
 
-/// A timeline entry.
-#[derive(Debug, Clone, Serialize, FromRow)]
-pub struct EventView {
-    pub id: i64,
-    pub kind: String,
-    pub detail: Json<serde_json::Value>,
-    pub agent: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
+pub use timeline::EventView;
 
 /// A whole ticket.
 #[derive(Debug, Clone, Serialize)]
@@ -244,7 +239,7 @@ pub async fn get_ticket(
                   case when m.from_email is null then null else json_build_object('email', m.from_email, 'name', m.from_name) end as "from",
                   m.to_addrs as "to", m.cc_addrs as cc, m.reply_to_addrs as reply_to, m.subject,
                   m.text_body as text, m.html_body as html, m.header_message_id as message_id, m.in_reply_to,
-                  m."references", m.created_at, m.automated,
+                  m."references", m.created_at, m.received_at, m.automated,
                   coalesce((select json_agg(json_build_object('id', a.attachment_id, 'filename', a.filename,
                               'content_type', a.content_type, 'size', a.size, 'sha256', encode(a.sha256, 'hex'),
                               'inline', a.inline, 'content_id', a.content_id) order by a.attachment_id)
@@ -256,14 +251,7 @@ pub async fn get_ticket(
     .bind(number)
     .fetch_all(pool)
     .await?;
-    let events: Vec<EventView> = sqlx::query_as(
-        "select e.ticket_event_id as id, e.kind, e.detail, a.email as agent, e.created_at
-         from ticket_event e left join agent a on a.agent_id = e.agent_id
-         where e.ticket_id = $1 order by e.created_at, e.ticket_event_id",
-    )
-    .bind(number)
-    .fetch_all(pool)
-    .await?;
+    let events = timeline::events(&mut *pool.acquire().await?, number).await?;
     Ok(Some(TicketDetail {
         summary,
         cc: cc
@@ -422,4 +410,34 @@ pub async fn message_html(
         );
     }
     Ok(Some(html))
+}
+
+/// Tells every node's browsers about tickets that an ingest batch opened (`ticket` event) or
+/// added mail to (`message` event), `(ticket, opened)` pairs, in one statement delivered when
+/// the caller's transaction commits.
+pub async fn notify_ingested(
+    conn: &mut sqlx::PgConnection,
+    mailbox: i64,
+    changed: &[(i64, bool)],
+) -> sqlx::Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let payloads: Vec<String> = changed
+        .iter()
+        .map(|&(ticket, opened)| {
+            let ev = if opened {
+                crate::live::LiveEvent::Ticket { ticket, mailbox }
+            } else {
+                crate::live::LiveEvent::Message { ticket, mailbox }
+            };
+            serde_json::to_string(&ev).expect("events serialise")
+        })
+        .collect();
+    sqlx::query("select pg_notify($1, p) from unnest($2::text[]) as p")
+        .bind(crate::live::CHANNEL)
+        .bind(&payloads)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -53,8 +53,7 @@ impl Recipients {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::parse::EmailAddress;
-    use crate::tickets::{MailboxRef, TicketSummary};
+    use crate::tickets::{EmailAddress, MailboxRef, Priority, TicketStatus, TicketSummary};
     use sqlx::types::Json;
 
     fn addr(email: &str) -> EmailAddress {
@@ -70,8 +69,8 @@ mod tests {
             summary: TicketSummary {
                 number: 1,
                 subject: String::new(),
-                status: "open".into(),
-                priority: "normal".into(),
+                status: TicketStatus::Open,
+                priority: Priority::Normal,
                 mailbox: Json(MailboxRef {
                     id: 1,
                     address: "support@example.com".into(),

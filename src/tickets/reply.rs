@@ -6,8 +6,10 @@ use rand::RngCore;
 use sqlx::PgPool;
 
 use super::actions::{self, ActionError};
+use super::messages::{self, OutboundReply};
+use super::model::{EmailAddress, TicketStatus};
+use super::timeline::Actor;
 use crate::auth::Agent;
-use crate::ingest::parse::EmailAddress;
 use crate::mailboxes::canonical_address;
 use crate::outbox::{self, OutboxError, OutgoingAttachment, OutgoingEmail};
 
@@ -18,8 +20,8 @@ pub struct ReplyInput {
     pub to: Vec<String>,
     pub cc: Vec<String>,
     pub text: String,
-    /// Status to set after sending: `pending`, `closed`, ... (`None` keeps the status).
-    pub status_after: Option<String>,
+    /// Status to set after sending (`None` keeps the status).
+    pub status_after: Option<TicketStatus>,
     pub attachments: Vec<OutgoingAttachment>,
     /// The newest message or note the agent had seen. When something newer exists on the
     /// ticket, nothing is sent ([`ReplyError::Stale`]). `None` skips the check.
@@ -250,39 +252,24 @@ pub async fn create_reply(
         })
         .collect();
 
-    let message_id: i64 = sqlx::query_scalar(
-        r#"insert into message (ticket_id, direction, author_agent_id, from_email, from_name, to_addrs, cc_addrs, subject,
-                text_body, header_message_id, in_reply_to, "references", created_at, delivery_state)
-           values ($1, 'outbound', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), 'queued') returning message_id"#,
+    let message_id = messages::append_reply(
+        &mut tx,
+        number,
+        &OutboundReply {
+            agent_id: agent.agent_id,
+            from_email: &address,
+            from_name: &from_name,
+            to: &to_addrs,
+            cc: &cc_addrs,
+            subject: &subject,
+            text: &body,
+            header_message_id: &header_message_id,
+            in_reply_to: in_reply_to.as_deref(),
+            references: &chain,
+            attachments: &input.attachments,
+        },
     )
-    .bind(number)
-    .bind(agent.agent_id)
-    .bind(&address)
-    .bind(&from_name)
-    .bind(sqlx::types::Json(&to_addrs))
-    .bind(sqlx::types::Json(&cc_addrs))
-    .bind(&subject)
-    .bind(&body)
-    .bind(&header_message_id)
-    .bind(&in_reply_to)
-    .bind(&chain)
-    .fetch_one(&mut *tx)
     .await?;
-    for a in &input.attachments {
-        use sha2::{Digest, Sha256};
-        sqlx::query(
-            "insert into attachment (message_id, filename, content_type, size, sha256, inline, content)
-             values ($1, $2, $3, $4, $5, false, $6)",
-        )
-        .bind(message_id)
-        .bind(&a.filename)
-        .bind(&a.content_type)
-        .bind(a.content.len() as i64)
-        .bind(&Sha256::digest(&a.content)[..])
-        .bind(&a.content)
-        .execute(&mut *tx)
-        .await?;
-    }
     outbox::enqueue(
         &mut tx,
         &OutgoingEmail {
@@ -303,33 +290,22 @@ pub async fn create_reply(
         },
     )
     .await?;
-    sqlx::query(
-        "update ticket set last_message_at = now(), message_count = message_count + 1, snippet = $2 where ticket_id = $1",
-    )
-    .bind(number)
-    .bind(crate::ingest::store::snippet(&body))
-    .execute(&mut *tx)
-    .await?;
-    if let Some(status) = input
-        .status_after
-        .as_deref()
-        .filter(|s| !s.is_empty() && *s != "keep")
-    {
-        actions::set_status(&mut tx, agent.agent_id, visible, number, status, None).await?;
+    if let Some(status) = input.status_after {
+        actions::set_status(
+            &mut tx,
+            Actor::Agent(agent.agent_id),
+            visible,
+            number,
+            status,
+            None,
+        )
+        .await?;
     }
     // Sending removes the reply draft (it is this message now).
     sqlx::query("delete from draft where ticket_id = $1 and kind = 'reply'")
         .bind(number)
         .execute(&mut *tx)
         .await?;
-    crate::live::notify(
-        &mut *tx,
-        &crate::live::LiveEvent::Message {
-            ticket: number,
-            mailbox: mailbox_id,
-        },
-    )
-    .await?;
     tx.commit().await?;
     tracing::info!(
         ticket.number = number,

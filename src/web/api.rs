@@ -14,7 +14,7 @@ use crate::auth;
 use crate::tickets::actions::{self, ActionError};
 use crate::tickets::recipients::Recipients;
 use crate::tickets::reply::{self, ReplyInput};
-use crate::tickets::{self, TicketFilter};
+use crate::tickets::{self, Priority, TicketFilter, TicketStatus};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,6 +33,13 @@ pub struct ApiAgent {
     pub agent: auth::Agent,
     /// `None` = every mailbox.
     pub visible: Option<Vec<i64>>,
+}
+
+impl ApiAgent {
+    /// This agent as the actor of a ticket change.
+    pub fn actor(&self) -> tickets::timeline::Actor {
+        tickets::timeline::Actor::Agent(self.agent.agent_id)
+    }
 }
 
 impl FromRequestParts<AppState> for ApiAgent {
@@ -85,7 +92,7 @@ async fn list_tickets(
             .ok_or_else(|| AppError::BadRequest(format!("limit must be 1..200, got {l:?}")))?,
     };
     let filter = TicketFilter {
-        status: non_empty(q.status),
+        status: non_empty(q.status).map(|s| s.parse()).transpose()?,
         mailbox: non_empty(q.mailbox),
         limit,
         cursor: non_empty(q.cursor),
@@ -239,7 +246,10 @@ async fn post_reply(
         to: recipients.to,
         cc: recipients.cc,
         text: body.text,
-        status_after: body.status_after,
+        status_after: match body.status_after.as_deref() {
+            None | Some("" | "keep") => None,
+            Some(s) => Some(s.parse()?),
+        },
         attachments: Vec::new(),
         seen_message_id: body.seen_message_id,
     };
@@ -351,28 +361,10 @@ async fn patch_ticket(
 ) -> Result<Json<tickets::TicketDetail>, AppError> {
     let number = number_of(&number)?;
     let visible = who.visible.as_deref();
-    let me = who.agent.agent_id;
+    let me = who.actor();
     // Validate everything before changing anything.
-    if let Some(s) = body
-        .status
-        .as_deref()
-        .filter(|s| !tickets::STATUSES.contains(s))
-    {
-        return Err(AppError::BadRequest(format!(
-            "unknown status {s:?}; expected one of {}",
-            tickets::STATUSES.join(", ")
-        )));
-    }
-    if let Some(p) = body
-        .priority
-        .as_deref()
-        .filter(|p| !actions::PRIORITIES.contains(p))
-    {
-        return Err(AppError::BadRequest(format!(
-            "unknown priority {p:?}; expected one of {}",
-            actions::PRIORITIES.join(", ")
-        )));
-    }
+    let status: Option<TicketStatus> = body.status.as_deref().map(str::parse).transpose()?;
+    let priority: Option<Priority> = body.priority.as_deref().map(str::parse).transpose()?;
     if let Some(Some(email)) = &body.assignee {
         let a = auth::find_agent_by_email(&state.pool, email)
             .await?
@@ -383,12 +375,12 @@ async fn patch_ticket(
             )));
         }
     }
-    if let Some(status) = &body.status {
+    if let Some(status) = status {
         let mut tx = state.pool.begin().await?;
         actions::set_status(&mut tx, me, visible, number, status, None).await?;
         tx.commit().await?;
     }
-    if let Some(priority) = &body.priority {
+    if let Some(priority) = priority {
         actions::set_priority(&state.pool, me, visible, number, priority).await?;
     }
     if let Some(assignee) = &body.assignee {

@@ -59,6 +59,12 @@ impl From<crate::tickets::ListError> for AppError {
     }
 }
 
+impl From<crate::tickets::UnknownValue> for AppError {
+    fn from(e: crate::tickets::UnknownValue) -> Self {
+        AppError::BadRequest(e.to_string())
+    }
+}
+
 impl From<crate::tickets::actions::ActionError> for AppError {
     fn from(e: crate::tickets::actions::ActionError) -> Self {
         use crate::tickets::actions::ActionError;

@@ -202,7 +202,7 @@ impl FilterView {
                 .filter(|a| *a != "anyone")
                 .unwrap_or("")
                 .to_string(),
-            priority: q.priority.clone().unwrap_or_default(),
+            priority: q.priority.map(|p| p.to_string()).unwrap_or_default(),
             sort: non_empty(&p.sort).unwrap_or("recent").to_string(),
         }
     }
@@ -301,8 +301,10 @@ fn parse_params(p: &InboxParams) -> Result<InboxQuery, AppError> {
     };
     let priority = match non_empty(&p.priority) {
         None => None,
-        Some(pr) if crate::tickets::actions::PRIORITIES.contains(&pr) => Some(pr.to_string()),
-        Some(pr) => return Err(bad("priority", pr)),
+        Some(pr) => Some(
+            pr.parse::<crate::tickets::Priority>()
+                .map_err(|_| bad("priority", pr))?,
+        ),
     };
     let sort = match non_empty(&p.sort) {
         None => Sort::Recent,
@@ -485,10 +487,7 @@ async fn post_bulk(
     };
     let action = match action.as_str() {
         "assign" => BulkAction::Assign(bulk_assignee(&state, &who, &value("assignee")).await?),
-        "status" => match value("status") {
-            s if crate::tickets::STATUSES.contains(&s.as_str()) => BulkAction::Status(s),
-            s => return Err(AppError::BadRequest(format!("unknown status {s:?}")).into()),
-        },
+        "status" => BulkAction::Status(value("status").parse().map_err(AppError::from)?),
         "tag" => match value("tag") {
             t if !t.is_empty() => BulkAction::AddTag(t),
             _ => return Err(AppError::BadRequest("type the tag to add".into()).into()),
@@ -498,7 +497,7 @@ async fn post_bulk(
     };
     let outcome = actions::bulk(
         &state.pool,
-        who.agent.agent_id,
+        who.actor(),
         who.visible.as_deref(),
         &numbers,
         &action,

@@ -43,6 +43,13 @@ pub struct CurrentAgent {
     pub session: Session,
 }
 
+impl CurrentAgent {
+    /// This agent as the actor of a ticket change (its timeline names them).
+    pub fn actor(&self) -> crate::tickets::timeline::Actor {
+        crate::tickets::timeline::Actor::Agent(self.agent.agent_id)
+    }
+}
+
 /// Where an anonymous request goes: the login page, remembering the page asked for.
 pub struct LoginRedirect(String);
 

@@ -442,7 +442,7 @@ async fn case_33_bounce_is_recorded_on_the_original_ticket() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert!(kinds.contains(&"delivery_failed"), "{kinds:?}");
+    assert!(kinds.contains(&"bounce_received"), "{kinds:?}");
     let msgs = t["messages"].as_array().unwrap();
     assert_eq!(msgs.last().unwrap()["automated"], "bounce");
     assert!(

@@ -806,3 +806,94 @@ async fn presence_writes_commit_asynchronously_in_their_own_transaction() {
     pool.close().await;
     db.drop_db().await;
 }
+
+/// A reply the SMTP server refuses for good is marked failed by the outbox worker, which
+/// reopens the ticket; pages watching the ticket and the inbox hear both at once (issue #9:
+/// the outbox used to change the ticket without telling anyone).
+#[tokio::test]
+async fn a_permanently_failed_reply_reopens_the_ticket_and_open_pages_hear_it() {
+    use crate::support::smtp::sink_url;
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    sqlx::query("update mailbox set smtp_url = $2 where mailbox_id = $1")
+        .bind(mb.mailbox_id)
+        .bind(sink_url())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut dana = Browser::new(&db);
+    dana.login("dana@example.com", "correct horse battery")
+        .await;
+    let cookie = dana.cookie.clone().unwrap();
+
+    let shutdown = CancellationToken::new();
+    let addr = node(&db, "node-a", &shutdown).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // listener up
+    let mut sse = Sse::open(addr, &cookie).await;
+
+    // "Send and set pending" to an address the sink refuses with 550.
+    assert_eq!(
+        post_form(
+            addr,
+            &cookie,
+            &format!("/tickets/{n}/reply"),
+            "to=reject-me%40example.org&text=Hallo&after=pending"
+        )
+        .await,
+        303
+    );
+    // The reply itself: one `message` (queued) and one `ticket` (pending) event. The worker's
+    // failure adds a `message` (delivery failed) and a `ticket` (reopened) event.
+    let mut kinds = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while kinds.iter().filter(|k: &&String| *k == "ticket").count() < 2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(line) = tokio::time::timeout(left, sse.lines.next_line())
+            .await
+            .ok()
+            .and_then(|l| l.ok().flatten())
+        else {
+            break;
+        };
+        if let Some(ev) = line.strip_prefix("event: ")
+            && ev != "presence"
+        {
+            kinds.push(ev.trim().to_string());
+        }
+    }
+    let (status, state): (String, String) = sqlx::query_as(
+        "select t.status, m.delivery_state from ticket t join message m using (ticket_id)
+         where t.ticket_id = $1 and m.direction = 'outbound'",
+    )
+    .bind(n)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), state.as_str()), ("open", "failed"));
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "ticket").count(),
+        2,
+        "the reopening reached the stream: {kinds:?}"
+    );
+    assert!(
+        kinds.iter().filter(|k| *k == "message").count() >= 2,
+        "the failed delivery reached the stream: {kinds:?}"
+    );
+    shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    db.drop_db().await;
+}

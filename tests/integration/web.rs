@@ -1441,6 +1441,8 @@ async fn tag_counts_follow_tags_statuses_and_spam() {
         }
     };
     use frontdesk::tickets::actions;
+    use frontdesk::tickets::{TicketStatus, timeline::Actor};
+    let dana = Actor::Agent(dana);
     for id in &ids {
         actions::set_tags(&db.pool, dana, None, *id, &["vip".into()])
             .await
@@ -1448,7 +1450,7 @@ async fn tag_counts_follow_tags_statuses_and_spam() {
     }
     assert_eq!(count(&db).await, [("vip".to_string(), 3)]);
     let mut tx = db.pool.begin().await.unwrap();
-    actions::set_status(&mut tx, dana, None, ids[0], "closed", None)
+    actions::set_status(&mut tx, dana, None, ids[0], TicketStatus::Closed, None)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -1457,7 +1459,7 @@ async fn tag_counts_follow_tags_statuses_and_spam() {
         .unwrap();
     assert_eq!(count(&db).await, [("vip".to_string(), 1)]);
     let mut tx = db.pool.begin().await.unwrap();
-    actions::set_status(&mut tx, dana, None, ids[0], "open", None)
+    actions::set_status(&mut tx, dana, None, ids[0], TicketStatus::Open, None)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -34,7 +34,7 @@ pub(super) async fn post_merge(
         .map_err(|_| AppError::BadRequest(format!("not a ticket number: {:?}", f.into)))?;
     actions::merge(
         &state.pool,
-        who.agent.agent_id,
+        who.actor(),
         who.visible.as_deref(),
         number,
         target,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::show::{HeldReply, ticket_page};
 use super::{parse_number, ticket_href};
-use crate::tickets::{self, actions, reply};
+use crate::tickets::{self, TicketStatus, actions, reply};
 use crate::web::flash::{self, Notice};
 use crate::web::inbox::{ListContext, after_closing};
 use crate::web::page::PageError;
@@ -109,7 +109,8 @@ pub(super) async fn post_reply(
     };
     let status_after = match f.after.as_str() {
         "" | "keep" => None,
-        "pending" | "closed" => Some(f.after.clone()),
+        "pending" => Some(TicketStatus::Pending),
+        "closed" => Some(TicketStatus::Closed),
         other => return Err(AppError::BadRequest(format!("unknown action {other:?}")).into()),
     };
     let held_form = ReplyForm {

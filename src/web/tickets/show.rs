@@ -13,7 +13,8 @@ use crate::auth::{self, Agent};
 use crate::tickets::customer::company_of;
 use crate::tickets::recipients::Recipients;
 use crate::tickets::saved_reply::fill_saved_reply;
-use crate::tickets::{self, actions, reply};
+use crate::tickets::timeline::{StatusReason, TimelineEvent};
+use crate::tickets::{self, Priority, TicketStatus, actions, reply};
 use crate::timezone::AgentTimeZone;
 use crate::web::flash::{self, Notice};
 use crate::web::inbox::ListContext;
@@ -118,63 +119,47 @@ fn join_addrs(a: &[crate::ingest::parse::EmailAddress]) -> String {
         .join(", ")
 }
 
-fn event_text(kind: &str, detail: &serde_json::Value, agents: &[Agent]) -> String {
-    let name = |v: &serde_json::Value| {
-        v.as_i64()
-            .and_then(|id| agents.iter().find(|a| a.agent_id == id))
+/// One timeline line, after the actor's name ("Dana Lee assigned this to Lee Park").
+fn event_text(event: &TimelineEvent, agents: &[Agent]) -> String {
+    use TimelineEvent as E;
+    let name = |id: &Option<i64>| {
+        id.and_then(|id| agents.iter().find(|a| a.agent_id == id))
             .map(|a| a.name.clone())
             .unwrap_or_else(|| "nobody".into())
     };
-    match kind {
-        "created" => "Ticket created from an email".into(),
-        "assigned" => format!("assigned this to {}", name(&detail["to"])),
-        "status_changed" => format!(
-            "status: {} → {}{}",
-            detail["from"].as_str().unwrap_or("?"),
-            detail["to"].as_str().unwrap_or("?"),
-            match detail["reason"].as_str() {
-                Some("customer_reply") => " (the customer wrote)",
-                Some("snooze_ended") => " (snooze ended)",
-                Some("delivery_failed") => " (a reply could not be delivered)",
-                Some("bulk_mail") => " (list or bulk mail)",
-                _ => "",
+    match event {
+        E::Created { .. } => "Ticket created from an email".into(),
+        E::MessageReceived { .. } => "received an email".into(),
+        E::ReplyQueued { .. } => "replied".into(),
+        E::NoteAdded { .. } => "added an internal note".into(),
+        E::Assigned { to, .. } => format!("assigned this to {}", name(to)),
+        E::StatusChanged {
+            from, to, reason, ..
+        } => format!(
+            "status: {from} → {to}{}",
+            match reason {
+                Some(StatusReason::CustomerReply) => " (the customer wrote)",
+                Some(StatusReason::SnoozeEnded) => " (snooze ended)",
+                Some(StatusReason::DeliveryFailed) => " (a reply could not be delivered)",
+                Some(StatusReason::BulkMail) => " (list or bulk mail)",
+                None => "",
             }
         ),
-        "priority_changed" => format!(
-            "priority: {} → {}",
-            detail["from"].as_str().unwrap_or("?"),
-            detail["to"].as_str().unwrap_or("?")
-        ),
-        "tags_changed" => {
-            let list = |v: &serde_json::Value| {
-                v.as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|t| t.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default()
-            };
-            match (list(&detail["added"]), list(&detail["removed"])) {
-                (a, r) if r.is_empty() => format!("added tags {a}"),
-                (a, r) if a.is_empty() => format!("removed tags {r}"),
-                (a, r) => format!("added tags {a}, removed {r}"),
+        E::PriorityChanged { from, to } => format!("priority: {from} → {to}"),
+        E::TagsChanged { added, removed } => {
+            let (a, r) = (added.join(", "), removed.join(", "));
+            match () {
+                _ if r.is_empty() => format!("added tags {a}"),
+                _ if a.is_empty() => format!("removed tags {r}"),
+                _ => format!("added tags {a}, removed {r}"),
             }
         }
-        "note_added" => "added an internal note".into(),
-        "delivery_failed" => format!(
-            "delivery failed: {}",
-            detail["reason"]
-                .as_str()
-                .or(detail["error"].as_str())
-                .unwrap_or("")
-        ),
-        "marked_spam" => "marked as spam".into(),
-        "unmarked_spam" => "marked as not spam".into(),
-        "merged_into" => format!("merged this into #{}", detail["target"]),
-        "merged_from" => format!("merged #{} into this ticket", detail["source"]),
-        other => other.replace('_', " "),
+        E::DeliveryFailed { error, .. } => format!("delivery failed: {error}"),
+        E::BounceReceived { reason, .. } => format!("delivery failed: {reason}"),
+        E::MarkedSpam {} => "marked as spam".into(),
+        E::UnmarkedSpam {} => "marked as not spam".into(),
+        E::MergedInto { target, .. } => format!("merged this into #{target}"),
+        E::MergedFrom { source, .. } => format!("merged #{source} into this ticket"),
     }
 }
 
@@ -234,7 +219,7 @@ pub(super) async fn ticket_page(
             m.created_at,
             m.id,
             ItemView {
-                kind: m.direction.clone(),
+                kind: m.direction.to_string(),
                 message_id: m.id,
                 author: m
                     .from
@@ -253,7 +238,7 @@ pub(super) async fn ticket_page(
                 text,
                 quoted,
                 has_html: m.html.is_some(),
-                automated: m.automated.clone().unwrap_or_default(),
+                automated: m.automated.map(|a| a.to_string()).unwrap_or_default(),
                 delivery_state: delivery["state"].as_str().unwrap_or("").to_string(),
                 delivery_error: delivery["error"].as_str().unwrap_or("").to_string(),
                 attachments: m
@@ -271,8 +256,8 @@ pub(super) async fn ticket_page(
         ));
     }
     for e in &t.events {
-        if e.kind == "note_added" || e.kind == "created" {
-            continue; // the note or first message itself shows this
+        if e.event.shown_as_message() {
+            continue; // the message or note itself shows this
         }
         let actor = e
             .agent
@@ -291,7 +276,7 @@ pub(super) async fn ticket_page(
                 to: String::new(),
                 cc: String::new(),
                 at: fmt::moment(e.created_at, now, &tz),
-                text: event_text(&e.kind, &e.detail.0, &agents),
+                text: event_text(&e.event, &agents),
                 quoted: String::new(),
                 has_html: false,
                 automated: String::new(),
@@ -342,8 +327,8 @@ pub(super) async fn ticket_page(
         notices,
         number,
         subject: t.summary.subject.clone(),
-        status: t.summary.status.clone(),
-        priority: t.summary.priority.clone(),
+        status: t.summary.status.to_string(),
+        priority: t.summary.priority.to_string(),
         mailbox: t.summary.mailbox.0.address.clone(),
         assignee_id,
         tags: t.summary.tags.join(", "),
@@ -377,8 +362,8 @@ pub(super) async fn ticket_page(
             .map(|h| h.form.text.clone())
             .unwrap_or_default(),
         held: held.as_ref().map(|h| h.newer.clone()),
-        statuses: tickets::STATUSES.to_vec(),
-        priorities: actions::PRIORITIES.to_vec(),
+        statuses: TicketStatus::ALL.iter().map(|s| s.as_str()).collect(),
+        priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
     };
     let status = if page.held.is_some() {
         axum::http::StatusCode::CONFLICT

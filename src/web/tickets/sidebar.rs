@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{back, field_answer, parse_number};
 use crate::auth;
 use crate::tickets::actions;
+use crate::tickets::{Priority, TicketStatus};
 use crate::timezone::AgentTimeZone;
 use crate::web::flash::{self, Notice};
 use crate::web::inbox::{ListContext, after_closing};
@@ -45,7 +46,7 @@ pub(super) async fn post_assign(
         };
         actions::assign(
             &state.pool,
-            who.agent.agent_id,
+            who.actor(),
             who.visible.as_deref(),
             number,
             assignee,
@@ -94,7 +95,8 @@ pub(super) async fn post_status(
     Form(f): Form<StatusForm>,
 ) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
-    let status = f.status.trim();
+    // A bad value is answered like any failed save (JSON for the script), not as a page.
+    let parsed = f.status.trim().parse::<TicketStatus>();
     // For `then=next`: the ticket's place in its list, before it changes.
     let list = ListContext::parse(&f.list).filter(|_| f.then == "next");
     let place = match &list {
@@ -102,6 +104,7 @@ pub(super) async fn post_status(
         None => None,
     };
     let result = async {
+        let status = parsed.clone()?;
         let until = match f
             .snooze_until
             .as_deref()
@@ -117,7 +120,7 @@ pub(super) async fn post_status(
         let mut tx = state.pool.begin().await?;
         actions::set_status(
             &mut tx,
-            who.agent.agent_id,
+            who.actor(),
             who.visible.as_deref(),
             number,
             status,
@@ -125,13 +128,13 @@ pub(super) async fn post_status(
         )
         .await?;
         tx.commit().await?;
-        let until = until.filter(|_| status == "snoozed");
+        let until = until.filter(|_| status == TicketStatus::Snoozed);
         Ok::<_, AppError>(
             json!({ "status": status, "snoozed_until": until.map(|u| u.unix_timestamp()) }),
         )
     }
     .await;
-    if f.then == "next" && result.is_ok() {
+    if let (Ok(status), true) = (&parsed, f.then == "next" && result.is_ok()) {
         // Done with it: on to the next ticket of the list it came from.
         let to = after_closing(&state, &who, list.as_ref(), place).await?;
         flash::push(
@@ -159,17 +162,20 @@ pub(super) async fn post_priority(
     Form(f): Form<PriorityForm>,
 ) -> Result<Response, PageError> {
     let number = parse_number(&number)?;
-    let priority = f.priority.trim();
-    let result = actions::set_priority(
-        &state.pool,
-        who.agent.agent_id,
-        who.visible.as_deref(),
-        number,
-        priority,
-    )
+    let result = async {
+        let priority: Priority = f.priority.trim().parse()?;
+        actions::set_priority(
+            &state.pool,
+            who.actor(),
+            who.visible.as_deref(),
+            number,
+            priority,
+        )
+        .await?;
+        Ok::<_, AppError>(priority)
+    }
     .await
-    .map(|()| json!({ "priority": priority }))
-    .map_err(AppError::from);
+    .map(|priority| json!({ "priority": priority }));
     Ok(field_answer(&headers, result, number, &f.list))
 }
 
@@ -192,7 +198,7 @@ pub(super) async fn post_tags(
     let tags: Vec<String> = f.tags.split(',').map(String::from).collect();
     let result = actions::set_tags(
         &state.pool,
-        who.agent.agent_id,
+        who.actor(),
         who.visible.as_deref(),
         number,
         &tags,
@@ -219,7 +225,7 @@ pub(super) async fn post_spam(
     let number = parse_number(&number)?;
     actions::set_spam(
         &state.pool,
-        who.agent.agent_id,
+        who.actor(),
         who.visible.as_deref(),
         number,
         f.spam == "true",

@@ -115,7 +115,7 @@ impl SmtpUrl {
 
     /// True when the host is a loopback name or address.
     pub fn is_loopback(&self) -> bool {
-        crate::mailboxes::is_loopback_host(&self.host)
+        super::is_loopback_host(&self.host)
     }
 
     /// The URL without its password, for logs and error messages.
