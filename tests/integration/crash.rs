@@ -45,6 +45,25 @@ fn serve(db: &TestDb, node: &str) -> Child {
         .expect("start frontdesk serve")
 }
 
+async fn stored(db: &TestDb) -> i64 {
+    sqlx::query_scalar("select count(*) from raw_message")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// Waits (at most 60 s) until more than `before` mails are stored: a batch has committed.
+async fn progress_beyond(db: &TestDb, before: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while stored(db).await <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no progress within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn finish_and_check(db: &TestDb, n: usize) {
     let out = Command::new(BIN)
         .args(["ingest", "--once"])
@@ -111,17 +130,26 @@ async fn kill_9_during_backfill_loses_nothing_and_duplicates_nothing() {
     let refs: Vec<&[u8]> = mails.iter().map(|m| m.as_slice()).collect();
     mb.deliver("INBOX", &refs).await;
 
+    let n = mails.len() as i64;
+    let mut mid_import = 0;
     for round in 0..5 {
+        let before = stored(&db).await;
         let mut node = serve(&db, "crash-node");
-        let wait = rand::rng().random_range(200..1000);
-        tokio::time::sleep(Duration::from_millis(wait)).await;
+        // The first round kills as soon as a batch has landed, the others at random.
+        if round == 0 {
+            progress_beyond(&db, before).await;
+        } else {
+            let wait = rand::rng().random_range(200..1000);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
         node.kill().await.unwrap(); // SIGKILL
-        let stored: i64 = sqlx::query_scalar("select count(*) from raw_message")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        eprintln!("round {round}: killed after {wait} ms, {stored} stored so far");
+        let after = stored(&db).await;
+        eprintln!("round {round}: killed with {after} of {n} stored");
+        if 0 < after && after < n {
+            mid_import += 1;
+        }
     }
+    assert!(mid_import > 0, "no kill landed in the middle of the import");
     finish_and_check(&db, mails.len()).await;
     db.drop_db().await;
 }
@@ -134,10 +162,16 @@ async fn two_nodes_killed_at_random_lose_nothing_and_duplicate_nothing() {
     let refs: Vec<&[u8]> = mails.iter().map(|m| m.as_slice()).collect();
     mb.deliver("INBOX", &refs).await;
 
+    let n = mails.len() as i64;
+    let mut mid_import = 0;
     let mut a = serve(&db, "node-a");
     let mut b = serve(&db, "node-b");
     for round in 0..6 {
-        tokio::time::sleep(Duration::from_millis(rand::rng().random_range(200..900))).await;
+        if round == 0 {
+            progress_beyond(&db, 0).await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(rand::rng().random_range(200..900))).await;
+        }
         // Kill whichever node, restart it: the other one takes over the lease meanwhile.
         if rand::rng().random_bool(0.5) {
             a.kill().await.unwrap();
@@ -146,12 +180,13 @@ async fn two_nodes_killed_at_random_lose_nothing_and_duplicate_nothing() {
             b.kill().await.unwrap();
             b = serve(&db, "node-b");
         }
-        let stored: i64 = sqlx::query_scalar("select count(*) from raw_message")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        eprintln!("round {round}: {stored} stored so far");
+        let after = stored(&db).await;
+        eprintln!("round {round}: killed with {after} of {n} stored");
+        if 0 < after && after < n {
+            mid_import += 1;
+        }
     }
+    assert!(mid_import > 0, "no kill landed in the middle of the import");
     a.kill().await.unwrap();
     b.kill().await.unwrap();
     finish_and_check(&db, mails.len()).await;

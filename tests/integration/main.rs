@@ -17,4 +17,5 @@ mod replies;
 mod settings;
 mod support;
 mod threading;
+mod timeline;
 mod web;
