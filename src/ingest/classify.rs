@@ -148,7 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn shared_cases_are_classified() {
+    fn mail_cases_are_classified() {
         assert_eq!(
             kind(&case("30-out-of-office-b.eml")),
             Some(Automated::AutoReply)

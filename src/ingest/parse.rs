@@ -1,4 +1,5 @@
-//! Raw RFC 5322 bytes to [`InboundEmail`]: pure, no I/O, tested on the shared `.eml` cases.
+//! Raw RFC 5322 bytes to [`InboundEmail`]: pure, no I/O, tested on the mail fixtures
+//! (`tests/fixtures/mail`).
 //!
 //! MIME decoding is mail-parser's (RFC 2045-2049, 2047, 2231, 6532); [`super::normalize`]
 //! repairs the damage it does not undo, and this module repairs the rest at the part level:
@@ -650,7 +651,7 @@ mod tests {
     }
 
     #[test]
-    fn every_shared_case_parses() {
+    fn every_mail_case_parses() {
         for (name, raw) in crate::test_cases::all() {
             parse(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
         }

@@ -284,7 +284,7 @@ fn delete_session(webdriver: &str, session: &str) {
     let _ = s.read_to_end(&mut Vec::new());
 }
 
-/// A database with a mailbox whose replies go to the real SMTP sink, the given shared cases
+/// A database with a mailbox whose replies go to the real SMTP sink, the given mail fixtures
 /// ingested through the real Dovecot, and Dana (admin).
 async fn seeded(cases: &[&str]) -> (TestDb, TestMailbox) {
     let db = TestDb::new().await;

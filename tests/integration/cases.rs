@@ -1,4 +1,4 @@
-//! Every case of `shared/cases/email` (see its MANIFEST.md), delivered to a real Dovecot
+//! Every mail fixture of `tests/fixtures/mail` (see its README.md), delivered to a real Dovecot
 //! mailbox by IMAP APPEND and ingested by the real poller.
 
 use serde_json::Value;
@@ -593,11 +593,10 @@ async fn case_45_bare_lf_message_parses_like_crlf() {
 }
 
 #[tokio::test]
-async fn every_shared_case_is_stored_raw_byte_for_byte() {
+async fn every_mail_case_is_stored_raw_byte_for_byte() {
     let db = TestDb::new().await;
     let mb = TestMailbox::new(&db.pool, &[]).await;
-    let dir = std::env::var("FRONTDESK_TEST_SHARED").expect("FRONTDESK_TEST_SHARED");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
+    let mut files: Vec<_> = std::fs::read_dir(fixtures_dir())
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.path())

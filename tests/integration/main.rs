@@ -1,5 +1,5 @@
 //! One integration-test binary: real PostgreSQL (`DATABASE_URL`), real Dovecot
-//! (`FRONTDESK_TEST_IMAP`), the shared real-world cases (`FRONTDESK_TEST_SHARED`), a real SMTP
+//! (`FRONTDESK_TEST_IMAP`), the mail fixtures (`tests/fixtures/mail`), a real SMTP
 //! sink (`FRONTDESK_TEST_SMTP`) and headless Chromium over WebDriver (`FRONTDESK_TEST_WEBDRIVER`).
 //! Run through `scripts/test`, which starts all of them.
 

@@ -13,7 +13,7 @@ use rand::Rng;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
-/// The helpdesk address of the shared cases.
+/// The helpdesk address of the mail fixtures.
 pub const SUPPORT: &str = "support@example.com";
 
 fn env(name: &str) -> String {
@@ -26,13 +26,15 @@ pub fn imap_addr() -> String {
     env("FRONTDESK_TEST_IMAP")
 }
 
-/// Raw bytes of a shared case file.
+/// `tests/fixtures/mail`: the mail fixtures, indexed with their expected outcomes in its README.md.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail")
+}
+
+/// Raw bytes of a mail fixture (a file name in `tests/fixtures/mail`).
 pub fn case(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("FRONTDESK_TEST_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cases/email"));
-    let p = dir.join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    let p = fixtures_dir().join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("mail fixture {}: {e}", p.display()))
 }
 
 pub fn random_name(prefix: &str) -> String {
@@ -204,7 +206,7 @@ pub async fn ticket_json(pool: &PgPool, number: i64) -> serde_json::Value {
     serde_json::to_value(t).unwrap()
 }
 
-/// Replaces the `[#4711]`-style placeholders of the shared cases with a real ticket number.
+/// Replaces the `[#4711]`-style placeholders of the mail fixtures with a real ticket number.
 pub fn with_token(raw: &[u8], number: i64) -> Vec<u8> {
     let mut s = raw.to_vec();
     for placeholder in ["4711", "4712", "4713", "4714", "4715"] {
