@@ -398,7 +398,7 @@ mod tests {
         }
     }
 
-    /// The reply an agent sends to shared case 42 (an Outlook reply with Thread-Index).
+    /// The reply an agent sends to mail case 42 (an Outlook reply with Thread-Index).
     fn case42_reply() -> OutgoingEmail {
         let raw = crate::test_cases::case("42-outlook-thread-index-reply.eml");
         let inbound = crate::ingest::parse::parse(&raw).expect("case 42 parses");
