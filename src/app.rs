@@ -262,8 +262,14 @@ mod tests {
         }
     }
 
+    /// The tests that make a task fail run one at a time: tracing caches per call site whether
+    /// anyone listens, and a failure logged on another thread with no subscriber while the
+    /// capturing one is being set up could leave that cache saying no.
+    static FAILING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     #[tokio::test]
     async fn a_panicking_task_is_logged_by_name_and_stops_the_others() {
+        let _serial = FAILING.lock().await;
         let log = Captured::default();
         let writer = log.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -271,6 +277,7 @@ mod tests {
             .with_ansi(false)
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
+        tracing::callsite::rebuild_interest_cache();
 
         let shutdown = CancellationToken::new();
         let tasks = Tasks::new(shutdown.clone());
@@ -308,6 +315,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_task_is_named_and_a_task_that_ignores_shutdown_is_aborted_after_the_grace() {
+        let _serial = FAILING.lock().await;
         let shutdown = CancellationToken::new();
         let tasks = Tasks::new(shutdown.clone());
         let (mut tx, rx) = tokio::sync::oneshot::channel::<()>();
