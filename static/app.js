@@ -223,7 +223,7 @@
     }, 400);
   }
   if (window.EventSource && (ticket || document.querySelector("table.tickets, p.empty"))) {
-    var es = new EventSource("/events");
+    var es = null;
     function onEvent(kind) {
       return function (e) {
         var ev = {};
@@ -239,7 +239,25 @@
         }
       };
     }
-    ["presence", "message", "ticket", "draft", "resync"].forEach(function (k) { es.addEventListener(k, onEvent(k)); });
+    function openStream() {
+      es = new EventSource("/events");
+      ["presence", "message", "ticket", "draft", "resync"].forEach(function (k) { es.addEventListener(k, onEvent(k)); });
+    }
+    openStream();
+    // A page left for another stays alive in the back/forward cache; with its stream open it
+    // would hold one of the browser's six connections to this server, and a few such pages
+    // freeze every later page load. So the stream closes when the page is hidden, and a page
+    // restored from the cache opens a new one and re-reads what it shows (events of the gap
+    // are not kept, as after a reconnect).
+    window.addEventListener("pagehide", function () {
+      if (es) { es.close(); es = null; }
+    });
+    window.addEventListener("pageshow", function (e) {
+      if (!e.persisted || es) return;
+      openStream();
+      if (ticket) beat("viewing");
+      onEvent("resync")({ data: "{}" });
+    });
   }
 
   // Bulk bar: only the chosen action's value field shows (without JS all of them do).

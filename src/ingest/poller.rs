@@ -368,27 +368,28 @@ async fn record_health(pool: &PgPool, mailbox_id: i64, node_id: &str, error: Opt
     }
 }
 
-/// Starts a poller for every mailbox, and for mailboxes added later (checked every 10 s).
-pub async fn supervise(
-    pool: PgPool,
-    cfg: IngestConfig,
-    node_id: String,
-    shutdown: CancellationToken,
-) {
-    let tracker = tokio_util::task::TaskTracker::new();
+/// Starts a poller for every mailbox, and for mailboxes added later (checked every 10 s), each
+/// as a task of its own in `tasks` named after its mailbox.
+pub async fn supervise(pool: PgPool, cfg: IngestConfig, node_id: String, tasks: crate::app::Tasks) {
+    let shutdown = tasks.shutdown_token();
     let mut running = std::collections::HashSet::new();
     loop {
         match mailboxes::list_mailboxes(&pool).await {
             Ok(list) => {
                 for mb in list {
                     if running.insert(mb.mailbox_id) {
-                        tracker.spawn(run(
+                        let name = format!("mailbox poller {}", mb.address);
+                        let poller = run(
                             pool.clone(),
                             mb,
                             cfg.clone(),
                             node_id.clone(),
                             shutdown.clone(),
-                        ));
+                        );
+                        tasks.spawn(name, async move {
+                            poller.await;
+                            Ok(())
+                        });
                     }
                 }
             }
@@ -398,8 +399,6 @@ pub async fn supervise(
             break;
         }
     }
-    tracker.close();
-    tracker.wait().await;
 }
 
 /// Polls every mailbox (or the one with `only` as address) once: `frontdesk ingest --once`.

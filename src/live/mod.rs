@@ -105,17 +105,31 @@ pub async fn notify_ticket(
 #[derive(Clone, Debug)]
 pub struct Hub {
     tx: broadcast::Sender<LiveEvent>,
+    /// Cancelled when the node shuts down: every open stream ends at once.
+    closing: CancellationToken,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub {
-            tx: broadcast::channel(1024).0,
-        }
+        Hub::closing_on(CancellationToken::new())
     }
 }
 
 impl Hub {
+    /// A hub whose streams all end when `closing` is cancelled (the node's shutdown), so that
+    /// graceful shutdown does not wait for browsers that would never hang up.
+    pub fn closing_on(closing: CancellationToken) -> Hub {
+        Hub {
+            tx: broadcast::channel(1024).0,
+            closing,
+        }
+    }
+
+    /// Completes when the node shuts down; a live stream ends then.
+    pub async fn closed(&self) {
+        self.closing.cancelled().await
+    }
+
     /// A receiver of every event from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.tx.subscribe()

@@ -49,7 +49,7 @@ pub fn router() -> Router<AppState> {
 /// and gets a `resync` first, since events of the gap are not kept. A slow client that falls
 /// behind gets a `resync` too. While the stream is open the agent counts as seen (online),
 /// renewed every [`auth::SEEN_EVERY_SECS`]; at that check a stream whose session no longer
-/// counts (agent disabled, password changed) ends.
+/// counts (agent disabled, password changed) ends. Every stream ends when the node shuts down.
 async fn stream_events(
     State(state): State<AppState>,
     who: CurrentAgent,
@@ -63,6 +63,7 @@ async fn stream_events(
         generation: i32,
         seen: tokio::time::Interval,
         id: u64,
+        hub: live::Hub,
     }
     let mut seen = tokio::time::interval(Duration::from_secs(auth::SEEN_EVERY_SECS as u64));
     seen.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -74,6 +75,7 @@ async fn stream_events(
         generation: who.agent.session_generation,
         seen,
         id: 0,
+        hub: state.live.clone(),
     };
     let first = if headers.contains_key("last-event-id") {
         Event::default()
@@ -86,6 +88,9 @@ async fn stream_events(
     let events = futures::stream::unfold(open, |mut open| async move {
         loop {
             let ev = tokio::select! {
+                // The node is shutting down: end the stream now (graceful shutdown waits for
+                // every response); the browser reconnects, to another node if there is one.
+                _ = open.hub.closed() => return None,
                 r = open.rx.recv() => match r {
                     Ok(ev) => ev,
                     Err(RecvError::Lagged(_)) => LiveEvent::Resync,

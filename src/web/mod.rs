@@ -52,6 +52,17 @@ impl AppState {
     }
 }
 
+/// Any path no route knows: the app's own 404 page (signed in or not), or for the API its
+/// JSON `{"error": "not found"}`.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path() == "/api" || uri.path().starts_with("/api/") {
+        AppError::NotFound.into_response()
+    } else {
+        page::PageError(AppError::NotFound).into_response()
+    }
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     // Sessions live in PostgreSQL so that any node can serve any request. The cookie is
@@ -72,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(live::router())
         .nest_service("/static", ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")))
         .nest("/api/v1", api::router())
+        .fallback(not_found)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),

@@ -1179,3 +1179,136 @@ async fn e_closes_the_ticket_and_opens_the_next_one_of_the_list_it_came_from() {
     app.stop().await;
     db.drop_db().await;
 }
+
+/// Chromium keeps pages the agent left in its back/forward cache (on by default, and not
+/// turned off by `Chrome::open`'s flags). Each such page used to keep its live stream
+/// (`EventSource("/events")`) open, holding one of the browser's six connections to the
+/// server, so after a few pages every page load froze for 20-50 s. Here an agent clicks
+/// through every inbox folder, opens tickets and goes back and forth: each load must finish
+/// within 2 s, and pages must really come back from the cache.
+#[tokio::test]
+async fn clicking_through_folders_tickets_and_back_and_forward_never_freezes_a_page_load() {
+    let (db, _mb) = seeded(&[
+        "23-reply-in-reply-to-only-a.eml",
+        "24-cc-reply-to-original-a.eml",
+    ])
+    .await;
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    // A frozen load makes WebDriver commands fail after 5 s rather than hang for minutes.
+    chrome
+        .client
+        .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+            Some(Duration::from_secs(5)),
+            Some(Duration::from_secs(5)),
+            Some(Duration::ZERO),
+        ))
+        .await
+        .unwrap();
+    chrome.login(&app, "dana@example.com").await;
+
+    let folders: Vec<String> = serde_json::from_value(
+        chrome
+            .js("return [...document.querySelectorAll('nav.sidebar a')].map(a => a.getAttribute('href'));")
+            .await,
+    )
+    .unwrap();
+    let tickets: Vec<String> = serde_json::from_value(
+        chrome
+            .js("return [...document.querySelectorAll('tr.row')].map(r => r.getAttribute('data-href'));")
+            .await,
+    )
+    .unwrap();
+    assert!(folders.len() >= 6, "the inbox's folders: {folders:?}");
+    assert_eq!(tickets.len(), 2, "{tickets:?}");
+
+    // Every page of the walk opens a live stream (the inbox and ticket pages do).
+    let mut steps: Vec<String> = Vec::new();
+    for href in folders.iter().chain(&tickets) {
+        steps.push(format!("location.href = {};", json!(href)));
+    }
+    for _ in 0..4 {
+        steps.push("history.back();".into());
+    }
+    for _ in 0..3 {
+        steps.push("history.forward();".into());
+    }
+    steps.push(format!("location.href = {};", json!(folders[0])));
+    assert!(steps.len() >= 10);
+
+    let mut slowest = Duration::ZERO;
+    let mut restored = 0;
+    for (n, step) in steps.iter().enumerate() {
+        // Mark the page we leave: the next one is a new document, or one restored from the
+        // cache with an older mark. Count restores from the cache on every page.
+        chrome
+            .js(&format!(
+                "window.__fdStep = {n};
+                 if (!window.__fdHooked) {{
+                   window.__fdHooked = true;
+                   window.addEventListener('pageshow', function (e) {{ if (e.persisted) window.__fdJustRestored = true; }});
+                 }}
+                 return null;"
+            ))
+            .await;
+        let before = chrome.path().await;
+        let started = Instant::now();
+        // (WebDriver may answer only once the navigation is done, or time out if it hangs.)
+        let _ = chrome
+            .client
+            .execute(
+                &format!("setTimeout(function () {{ {step} }}, 0); return null;"),
+                vec![],
+            )
+            .await;
+        let shown = loop {
+            let v = chrome
+                .client
+                .execute(
+                    &format!("return window.__fdStep !== {n} && document.readyState === 'complete' ? location.pathname + location.search : null;"),
+                    vec![],
+                )
+                .await;
+            if let Ok(Value::String(path)) = v {
+                break path;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "step {n} ({step}) from {before}: no page after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let took = started.elapsed();
+        let from_cache = chrome
+            .js("var r = !!window.__fdJustRestored; window.__fdJustRestored = false; return r;")
+            .await
+            == Value::Bool(true);
+        restored += usize::from(from_cache);
+        eprintln!(
+            "step {n:2}: {before} -> {shown} in {took:?} ({step}{})",
+            if from_cache {
+                ", from the back/forward cache"
+            } else {
+                ""
+            }
+        );
+        assert!(
+            took < Duration::from_secs(2),
+            "step {n} ({step}) from {before} to {shown} took {took:?}"
+        );
+        slowest = slowest.max(took);
+    }
+    eprintln!(
+        "slowest of {} page loads: {slowest:?}; {restored} came from the back/forward cache",
+        steps.len()
+    );
+    // Otherwise this test would not test what it says (the cache off, or pages refused).
+    assert!(
+        restored >= 3,
+        "only {restored} pages came back from the back/forward cache"
+    );
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}

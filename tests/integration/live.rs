@@ -897,3 +897,100 @@ async fn a_permanently_failed_reply_reopens_the_ticket_and_open_pages_hear_it() 
     tokio::time::sleep(Duration::from_millis(300)).await;
     db.drop_db().await;
 }
+
+/// Ctrl-C / SIGTERM stops `frontdesk serve` even with a browser tab open: its live stream ends
+/// at once, the process exits 0 well within 10 s, and the embedded PostgreSQL it started is
+/// stopped.
+#[tokio::test]
+async fn sigterm_ends_open_live_streams_and_stops_serve_and_its_embedded_postgresql() {
+    // The cluster is made (and an agent added) beforehand, then stopped, so that `serve`
+    // starts it itself, as in production without DATABASE_URL.
+    let (pg, dir) = tokio::task::spawn_blocking(private_cluster).await.unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(pg.connect_options())
+        .await
+        .unwrap();
+    frontdesk::db::migrate(&pool).await.unwrap();
+    let hash = frontdesk::auth::hash_password("correct horse battery").unwrap();
+    frontdesk::auth::create_agent(
+        &pool,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+        &hash,
+    )
+    .await
+    .unwrap();
+    pool.close().await;
+    tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+    let pid_file = dir.join("postgres").join("postmaster.pid");
+    assert!(!pid_file.exists(), "the cluster is stopped before serve");
+
+    let port = crate::support::smtp::free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .args(["serve", "--bind", &addr.to_string()])
+        .env_remove("DATABASE_URL")
+        .env("FRONTDESK_DATA_DIR", &dir)
+        .env("FRONTDESK_NODE_ID", "sigterm-node")
+        .env("RUST_LOG", "info,sqlx=warn,tower_http=warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start frontdesk serve");
+    let started = Instant::now();
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "frontdesk serve did not listen on {addr}"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "serve exited early");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(pid_file.exists(), "serve started the embedded PostgreSQL");
+    let cookie = login_cookie(addr, "dana@example.com", "correct horse battery").await;
+    let mut sse = Sse::open(addr, &cookie).await;
+    sse.next("ready", Duration::from_secs(2))
+        .await
+        .expect("the live stream is open");
+
+    let pid = child.id().expect("serve is running").to_string();
+    let sent = Instant::now();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(kill.success());
+
+    // The stream ends at once (the browser would reconnect, to another node if any).
+    let ended = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            match sse.lines.next_line().await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return,
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the live stream did not end within 3 s of SIGTERM"
+    );
+    eprintln!("live stream ended {:?} after SIGTERM", sent.elapsed());
+
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("serve exits within 10 s of SIGTERM with a live stream open")
+        .unwrap();
+    eprintln!("serve exited {:?} after SIGTERM: {status}", sent.elapsed());
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        !pid_file.exists(),
+        "the embedded PostgreSQL is stopped ({} remains)",
+        pid_file.display()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1626,3 +1626,58 @@ async fn folder_mailbox_and_tag_counts_follow_every_kind_of_ticket_change() {
     }
     db.drop_db().await;
 }
+
+/// Paths no route knows get the app's own 404 page, signed in or not, the same page as a
+/// ticket that does not exist; under /api/ they get the API's JSON error.
+#[tokio::test]
+async fn unknown_paths_show_the_apps_own_not_found_page_and_the_api_answers_json() {
+    let db = TestDb::new().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    let check_page = |p: &Page, path: &str| {
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(p.body.starts_with("<!doctype html>"), "{path}: {}", p.body);
+        assert!(
+            p.body.contains("<h1>404</h1>") && p.body.contains("Back to the inbox"),
+            "{path}: {}",
+            p.body
+        );
+    };
+    for path in [
+        "/reports",
+        "/admin",
+        "/admin/users/7",
+        "/inbox/nothing-here",
+    ] {
+        let p = b.get(path).await;
+        check_page(&p, path);
+    }
+    assert_eq!(
+        b.login("dana@example.com", "correct horse battery")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let missing_ticket = b.get("/tickets/9999").await;
+    check_page(&missing_ticket, "/tickets/9999");
+    for path in ["/reports", "/admin"] {
+        let p = b.get(path).await;
+        check_page(&p, path);
+        assert_eq!(
+            p.body, missing_ticket.body,
+            "{path}: the same page as a missing ticket"
+        );
+    }
+    for path in ["/api/v1/nothing", "/api/v2/tickets", "/api"] {
+        let p = b.get(path).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(p.body, r#"{"error":"not found"}"#, "{path}");
+    }
+    db.drop_db().await;
+}
