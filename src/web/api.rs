@@ -1,6 +1,6 @@
 //! The JSON read API under `/api/v1`, authenticated with `Authorization: Bearer TOKEN`.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -15,6 +15,7 @@ use crate::tickets::actions::{self, ActionError};
 use crate::tickets::recipients::Recipients;
 use crate::tickets::reply::{self, ReplyInput};
 use crate::tickets::{self, Priority, TicketFilter, TicketStatus};
+use crate::web::extract::PathNumber;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -107,9 +108,8 @@ async fn list_tickets(
 async fn show_ticket(
     State(state): State<AppState>,
     who: ApiAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
 ) -> Result<Json<tickets::TicketDetail>, AppError> {
-    let number: i64 = number.parse().map_err(|_| AppError::NotFound)?;
     tickets::get_ticket(&state.pool, who.visible.as_deref(), number)
         .await?
         .map(Json)
@@ -151,9 +151,8 @@ pub(super) fn download(filename: &str, content_type: &str, bytes: Vec<u8>) -> Re
 async fn download_attachment(
     State(state): State<AppState>,
     who: ApiAgent,
-    Path(id): Path<String>,
+    PathNumber(id): PathNumber,
 ) -> Result<Response, AppError> {
-    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     let a = tickets::get_attachment(&state.pool, who.visible.as_deref(), id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -179,9 +178,8 @@ async fn list_quarantine(
 async fn download_quarantined(
     State(state): State<AppState>,
     who: ApiAgent,
-    Path(id): Path<String>,
+    PathNumber(id): PathNumber,
 ) -> Result<Response, AppError> {
-    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     let raw = tickets::quarantine_raw(&state.pool, who.visible.as_deref(), id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -209,10 +207,6 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Js
     }
 }
 
-fn number_of(s: &str) -> Result<i64, AppError> {
-    s.parse().map_err(|_| AppError::NotFound)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReplyBody {
@@ -233,10 +227,9 @@ struct ReplyBody {
 async fn post_reply(
     State(state): State<AppState>,
     who: ApiAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     JsonBody(body): JsonBody<ReplyBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    let number = number_of(&number)?;
     let ticket = tickets::get_ticket(&state.pool, who.visible.as_deref(), number)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -309,10 +302,9 @@ struct NoteBody {
 async fn post_note(
     State(state): State<AppState>,
     who: ApiAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     JsonBody(body): JsonBody<NoteBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    let number = number_of(&number)?;
     let note = actions::add_note(
         &state.pool,
         who.agent.agent_id,
@@ -356,10 +348,9 @@ fn some_or_null<'de, D: serde::Deserializer<'de>>(
 async fn patch_ticket(
     State(state): State<AppState>,
     who: ApiAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     JsonBody(body): JsonBody<PatchBody>,
 ) -> Result<Json<tickets::TicketDetail>, AppError> {
-    let number = number_of(&number)?;
     let visible = who.visible.as_deref();
     let me = who.actor();
     // Validate everything before changing anything.

@@ -1,11 +1,12 @@
 //! Attachments of ticket messages, for signed-in agents.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::tickets;
+use crate::web::extract::PathNumber;
 use crate::web::page::PageError;
 use crate::web::session::CurrentAgent;
 use crate::web::{AppError, AppState};
@@ -20,10 +21,9 @@ pub(super) struct AttachmentQuery {
 pub(super) async fn download_attachment(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(id): Path<String>,
+    PathNumber(id): PathNumber,
     Query(q): Query<AttachmentQuery>,
 ) -> Result<Response, PageError> {
-    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     let a = tickets::get_attachment(&state.pool, who.visible.as_deref(), id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -1,11 +1,12 @@
 //! A message's HTML body, served to the sandboxed frame of the ticket page.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::tickets;
+use crate::web::extract::PathNumber;
 use crate::web::page::PageError;
 use crate::web::session::CurrentAgent;
 use crate::web::{AppError, AppState};
@@ -22,10 +23,9 @@ pub(super) struct BodyQuery {
 pub(super) async fn show_message_body(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(id): Path<String>,
+    PathNumber(id): PathNumber,
     Query(q): Query<BodyQuery>,
 ) -> Result<Response, PageError> {
-    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     let html = tickets::message_html(&state.pool, who.visible.as_deref(), id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -1,12 +1,13 @@
 //! Merging a ticket into another.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Redirect;
 use serde::Deserialize;
 
-use super::{back, parse_number};
+use super::back;
 use crate::tickets::actions;
+use crate::web::extract::PathNumber;
 use crate::web::page::PageError;
 use crate::web::session::CurrentAgent;
 use crate::web::{AppError, AppState};
@@ -22,10 +23,9 @@ pub(super) struct MergeForm {
 pub(super) async fn post_merge(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     Form(f): Form<MergeForm>,
 ) -> Result<Redirect, PageError> {
-    let number = parse_number(&number)?;
     let target: i64 = f
         .into
         .trim()

@@ -1,12 +1,13 @@
 //! Internal notes and the @mention picker of the note composer.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Redirect;
 use axum::{Form, Json};
 use serde::Deserialize;
 
-use super::{parse_number, ticket_href};
+use super::ticket_href;
 use crate::tickets::actions;
+use crate::web::extract::PathNumber;
 use crate::web::flash::{self, Notice};
 use crate::web::page::PageError;
 use crate::web::session::CurrentAgent;
@@ -24,10 +25,9 @@ pub(super) struct NoteForm {
 pub(super) async fn post_note(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     Form(f): Form<NoteForm>,
 ) -> Result<Redirect, PageError> {
-    let number = parse_number(&number)?;
     let note = actions::add_note(
         &state.pool,
         who.agent.agent_id,
@@ -55,9 +55,8 @@ pub(super) async fn post_note(
 pub(super) async fn list_mentionable(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
 ) -> Result<Json<Vec<crate::tickets::mentions::Mentionable>>, AppError> {
-    let number = parse_number(&number)?;
     crate::tickets::mentions::mentionable(
         &state.pool,
         who.visible.as_deref(),

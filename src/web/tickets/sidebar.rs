@@ -2,17 +2,18 @@
 //! snooze), priority, tags; and the spam button.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{back, field_answer, parse_number};
+use super::{back, field_answer};
 use crate::auth;
 use crate::tickets::actions;
 use crate::tickets::{Priority, TicketStatus};
 use crate::timezone::AgentTimeZone;
+use crate::web::extract::PathNumber;
 use crate::web::flash::{self, Notice};
 use crate::web::inbox::{ListContext, after_closing};
 use crate::web::page::PageError;
@@ -30,11 +31,10 @@ pub(super) struct AssignForm {
 pub(super) async fn post_assign(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     headers: HeaderMap,
     Form(f): Form<AssignForm>,
 ) -> Result<Response, PageError> {
-    let number = parse_number(&number)?;
     let result = async {
         let assignee = match f.assignee.trim() {
             "" | "none" => None,
@@ -90,11 +90,10 @@ fn parse_local(s: &str, tz: &AgentTimeZone) -> Result<time::OffsetDateTime, AppE
 pub(super) async fn post_status(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     headers: HeaderMap,
     Form(f): Form<StatusForm>,
 ) -> Result<Response, PageError> {
-    let number = parse_number(&number)?;
     // A bad value is answered like any failed save (JSON for the script), not as a page.
     let parsed = f.status.trim().parse::<TicketStatus>();
     // For `then=next`: the ticket's place in its list, before it changes.
@@ -157,11 +156,10 @@ pub(super) struct PriorityForm {
 pub(super) async fn post_priority(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     headers: HeaderMap,
     Form(f): Form<PriorityForm>,
 ) -> Result<Response, PageError> {
-    let number = parse_number(&number)?;
     let result = async {
         let priority: Priority = f.priority.trim().parse()?;
         actions::set_priority(
@@ -190,11 +188,10 @@ pub(super) struct TagsForm {
 pub(super) async fn post_tags(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     headers: HeaderMap,
     Form(f): Form<TagsForm>,
 ) -> Result<Response, PageError> {
-    let number = parse_number(&number)?;
     let tags: Vec<String> = f.tags.split(',').map(String::from).collect();
     let result = actions::set_tags(
         &state.pool,
@@ -219,10 +216,9 @@ pub(super) struct SpamForm {
 pub(super) async fn post_spam(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     Form(f): Form<SpamForm>,
 ) -> Result<Redirect, PageError> {
-    let number = parse_number(&number)?;
     actions::set_spam(
         &state.pool,
         who.actor(),
