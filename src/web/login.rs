@@ -34,10 +34,22 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths are followed after login (no open redirect).
+/// Only local paths are followed after login (no open redirect); anything else goes to
+/// `/inbox`. See [`is_local_path`].
 fn safe_next(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+    next.filter(|n| is_local_path(n))
         .unwrap_or_else(|| "/inbox".into())
+}
+
+/// A path on this site and nothing else: visible ASCII only (no control character, which
+/// browsers strip so that `/\t/evil.example` reads as `//evil.example`, no space, nothing a
+/// header cannot carry), no backslash anywhere (browsers read it as `/`), and one `/` followed
+/// by a path character (RFC 3986 `pchar`), so never `//host` or `/\host`.
+fn is_local_path(next: &str) -> bool {
+    let visible = next.bytes().all(|b| b.is_ascii_graphic()) && !next.contains('\\');
+    let mut bytes = next.bytes();
+    let pchar = |b: u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:@".contains(&b);
+    visible && bytes.next() == Some(b'/') && bytes.next().is_some_and(pchar)
 }
 
 async fn show_login(Query(q): Query<NextQuery>) -> Result<impl IntoResponse, PageError> {
@@ -95,4 +107,46 @@ async fn post_logout(who: CurrentAgent) -> Result<Redirect, PageError> {
         .await
         .map_err(|e| anyhow::anyhow!("session: {e}"))?;
     Ok(Redirect::to("/login"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        for ok in ["/inbox", "/tickets/12", "/search?q=a%20b", "/t/12#m3", "/~x", "/%2F/x"] {
+            assert_eq!(safe_next(Some(ok.into())), ok, "{ok:?} is local");
+        }
+        let hostile = [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\t\t//evil.example",
+            "\t//evil.example",
+            "/\n/x",
+            "/\r\n/x",
+            "/\0/x",
+            "/\x0b/x",
+            "/\x7f/x",
+            "/\u{85}/x",
+            "/\u{2028}/x",
+            "/ /evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/x\\..\\y",
+            "https://evil.example",
+            "http:/evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/",
+            "/?x",
+            "/\u{ff0f}evil.example",
+            "/é",
+        ];
+        for bad in hostile {
+            assert_eq!(safe_next(Some(bad.into())), "/inbox", "{bad:?} must not be followed");
+        }
+        assert_eq!(safe_next(None), "/inbox");
+    }
 }

@@ -14,6 +14,7 @@ mod mentions;
 mod outbox;
 mod poller;
 mod replies;
+mod security;
 mod settings;
 mod support;
 mod threading;
