@@ -159,13 +159,27 @@ async fn an_unreachable_imap_server_is_reported_and_retried_not_fatal() {
         .expect("poller stops on shutdown")
         .unwrap();
 
-    // /healthz reports it.
+    // /healthz reports it to an admin.
     use tower::ServiceExt;
+    let hash = frontdesk::auth::hash_password("correct horse battery").unwrap();
+    let admin = frontdesk::auth::create_agent(
+        &db.pool,
+        "ops@example.com",
+        "Ops",
+        frontdesk::auth::Role::Admin,
+        &hash,
+    )
+    .await
+    .unwrap();
+    let token = frontdesk::auth::create_api_token(&db.pool, admin)
+        .await
+        .unwrap();
     let state =
         frontdesk::web::AppState::new(db.pool.clone(), std::sync::Arc::new(test_config(&db)));
     let resp = frontdesk::web::router(state)
         .oneshot(
             axum::http::Request::get("/healthz")
+                .header("authorization", format!("Bearer {token}"))
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )
