@@ -1,15 +1,20 @@
 //! Email HTML made safe to store and show, with ammonia.
 //!
 //! Scripts, event handlers, `javascript:` URLs, forms, frames, `<base>`, `<meta>` and
-//! `style` (overlays) go; `cid:` image URLs stay so the UI can resolve them to stored inline
-//! parts. Remote images are kept in the markup and blocked at render time by the page's
-//! Content-Security-Policy until the agent asks for them. Quoted history is folded first
-//! ([`super::quote`]), so the only markup the fold adds, `<details>` and `<summary>`, is
+//! `style` (overlays) go; `cid:` image URLs stay in the stored HTML. [`render`] shows stored
+//! HTML: it runs it through the same cleaner again, which resolves `cid:` URLs to the stored
+//! inline parts as it writes the attribute (never by editing sanitised text: a Content-ID is
+//! attacker-chosen). Remote images are kept in the markup and blocked at render time by the
+//! page's Content-Security-Policy until the agent asks for them. Quoted history is folded
+//! first ([`super::quote`]), so the only markup the fold adds, `<details>` and `<summary>`, is
 //! allowed here and everything else still goes through the same cleaner.
 
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+/// The cleaner's rules, shared by [`email_html`] and [`render`].
+fn rules() -> ammonia::Builder<'static> {
     let mut b = ammonia::Builder::default();
     b.add_url_schemes(["cid"])
         .url_relative(ammonia::UrlRelative::Deny)
@@ -27,13 +32,62 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("font", ["color", "size"])
         .add_tags(["font", "center", "details", "summary"]);
     b
-});
+}
+
+static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(rules);
 
 /// Sanitises an email's HTML body, its quoted history folded behind a closed `<details>`;
 /// the result is an HTML fragment.
 pub fn email_html(html: &str) -> String {
     let folded = super::quote::fold(html);
     CLEANER.clean(folded.as_deref().unwrap_or(html)).to_string()
+}
+
+/// Stored (sanitised) HTML ready to show: cleaned again by the same rules, and every `cid:` URL
+/// (`src` or `href`) replaced by the URL of its inline part from `inline` (Content-ID, without
+/// angle brackets → URL: `/attachments/{id}?inline=1` or `/api/v1/attachments/{id}`); a
+/// `cid:` with no part is dropped. The replacement happens inside the cleaner, on the parsed
+/// attribute, so whatever a Content-ID holds stays inside its attribute value.
+pub fn render(stored: &str, inline: HashMap<String, String>) -> String {
+    let own = OwnUrls(inline.values().cloned().collect());
+    let mut b = rules();
+    b.url_relative(ammonia::UrlRelative::Custom(Box::new(own)))
+        .attribute_filter(move |_element, attribute, value| resolve_cid(&inline, attribute, value));
+    b.clean(stored).to_string()
+}
+
+/// The only relative URLs [`render`] keeps: the ones it wrote for inline parts.
+struct OwnUrls(HashSet<String>);
+
+impl<'a> ammonia::UrlRelativeEvaluate<'a> for OwnUrls {
+    fn evaluate<'url>(&self, url: &'url str) -> Option<Cow<'url, str>> {
+        self.0.contains(url).then_some(Cow::Borrowed(url))
+    }
+}
+
+fn resolve_cid<'u>(
+    inline: &HashMap<String, String>,
+    attribute: &str,
+    value: &'u str,
+) -> Option<Cow<'u, str>> {
+    if !matches!(attribute, "src" | "href") {
+        return Some(Cow::Borrowed(value));
+    }
+    let Some(cid) = strip_prefix_ignore_case(value.trim(), "cid:") else {
+        return Some(Cow::Borrowed(value));
+    };
+    // RFC 2392 percent-encodes the Content-ID in the URL; mailers also write it raw.
+    let decoded = percent_encoding::percent_decode_str(cid).decode_utf8_lossy();
+    inline
+        .get(cid)
+        .or_else(|| inline.get(decoded.as_ref()))
+        .map(|url| Cow::Owned(url.clone()))
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 #[cfg(test)]
@@ -83,5 +137,95 @@ mod tests {
         assert!(out.contains(r#"src="cid:a@b""#), "{out}");
         assert!(!out.to_lowercase().contains("javascript"), "{out}");
         assert!(!out.contains("onerror"));
+    }
+
+    fn inline(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(c, u)| (c.to_string(), u.to_string()))
+            .collect()
+    }
+
+    /// Every attribute name of every tag in `html` (after an HTML parse, as a browser sees it).
+    fn attribute_names(html: &str) -> Vec<String> {
+        let doc = dom_query::Document::fragment(html);
+        doc.select("*")
+            .nodes()
+            .iter()
+            .flat_map(|n| n.attrs())
+            .map(|a| a.name.local.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn cid_urls_are_resolved_inside_the_cleaner_and_hostile_content_ids_stay_in_their_value() {
+        let hostile = [
+            r#"abc" alt="#,
+            r#"x" onerror="alert(1)"#,
+            r#"x' onerror='alert(1)"#,
+            r#"x"><img src=x onerror=alert(1)>"#,
+            r#"a" style="position:fixed;inset:0"#,
+            r#"a" http-equiv="refresh" content="0;url=https://evil.example"#,
+            "javascript:alert(1)",
+            "<script>alert(1)</script>",
+            "a\" \t onclick=x",
+        ];
+        for cid in hostile {
+            let mut map = inline(&[(cid, "/attachments/7?inline=1")]);
+            map.insert("other@x".into(), "/attachments/8?inline=1".into());
+            // As stored: the cleaner escaped the Content-ID inside the attribute.
+            let stored = email_html(&format!(
+                "<p>hi</p><img src=\"cid:{}\" alt=\"logo\"><img src=\"cid:other@x\">",
+                cid.replace('&', "&amp;").replace('"', "&quot;")
+            ));
+            let out = render(&stored, map);
+            let names = attribute_names(&out);
+            assert!(
+                names.iter().all(|n| ["src", "alt"].contains(&n.as_str())),
+                "{cid:?} gave attributes {names:?}: {out}"
+            );
+            assert!(out.contains(r#"src="/attachments/7?inline=1""#), "{cid:?}: {out}");
+            assert!(out.contains(r#"src="/attachments/8?inline=1""#), "{out}");
+            assert!(!out.contains("cid:"), "{out}");
+        }
+    }
+
+    #[test]
+    fn generated_content_ids_never_produce_an_attribute() {
+        // A small deterministic fuzz: Content-IDs built from the characters that matter.
+        let alphabet: Vec<char> = "a\"'<>= /\\\t\n&;:#%()onerrorstylehttp-equiv".chars().collect();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = 1 + (seed % 24) as usize;
+            let cid: String = (0..len)
+                .map(|i| alphabet[((seed >> (i % 8 * 8)) as usize + i * 7) % alphabet.len()])
+                .collect();
+            let escaped = cid.replace('&', "&amp;").replace('"', "&quot;");
+            let stored = email_html(&format!(
+                "<img src=\"cid:{escaped}\" alt=\"a\"><a href=\"cid:{escaped}\">x</a>"
+            ));
+            let out = render(&stored, inline(&[(&cid, "/attachments/1?inline=1")]));
+            for name in attribute_names(&out) {
+                assert!(
+                    ["src", "alt", "href", "rel"].contains(&name.as_str()),
+                    "{cid:?} gave attribute {name:?}: {out}"
+                );
+            }
+            let lower = out.to_ascii_lowercase();
+            assert!(!lower.contains("<script") && !lower.contains("<meta"), "{cid:?}: {out}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_cid_is_dropped_and_relative_urls_stay_denied() {
+        let out = render(
+            r#"<img src="cid:nope" alt="x"><a href="/logout">l</a><img src="/attachments/1">"#,
+            inline(&[("known", "/attachments/2?inline=1")]),
+        );
+        assert!(!out.contains("src="), "{out}");
+        assert!(!out.contains("/logout"), "{out}");
     }
 }

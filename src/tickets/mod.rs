@@ -402,14 +402,14 @@ pub async fn message_html(
             .bind(message_id)
             .fetch_all(pool)
             .await?;
-    let mut html = html.unwrap_or_default();
-    for (att, cid) in cids {
-        html = html.replace(
-            &format!("cid:{cid}"),
-            &format!("/attachments/{att}?inline=1"),
-        );
-    }
-    Ok(Some(html))
+    let inline = cids
+        .into_iter()
+        .map(|(att, cid)| (cid, format!("/attachments/{att}?inline=1")))
+        .collect();
+    Ok(Some(crate::ingest::sanitize::render(
+        &html.unwrap_or_default(),
+        inline,
+    )))
 }
 
 /// Tells every node's browsers about tickets that an ingest batch opened (`ticket` event) or

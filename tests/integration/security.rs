@@ -115,3 +115,104 @@ async fn healthz_tells_anonymous_callers_only_the_status_and_admins_the_details(
     );
     db.drop_db().await;
 }
+
+/// A mail whose inline image's Content-ID is `cid` and whose HTML is `html`.
+fn mail_with_inline_image(n: u32, cid: &str, html: &str) -> Vec<u8> {
+    format!(
+        "From: Mallory <mallory@example.org>\r\nTo: support@example.com\r\n\
+         Subject: Crafted content id {n}\r\nDate: Wed, 19 Mar 2025 12:00:04 +0100\r\n\
+         Message-ID: <crafted-{n}@example.org>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/related; boundary=\"rel\"\r\n\r\n\
+         --rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n\
+         --rel\r\nContent-Type: image/png; name=\"a.png\"\r\nContent-Transfer-Encoding: base64\r\n\
+         Content-ID: <{cid}>\r\n\r\n\
+         iVBORw0KGgoAAAANSUhEUgAAAAgAAAADCAIAAAAhqtkfAAAAEUlEQVR42mO4YGCAFTGQLAEAPEcc\r\n\
+         gS0UQYcAAAAASUVORK5CYII=\r\n--rel--\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_crafted_content_id_never_turns_sanitised_text_into_attributes() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let cases = [
+        (
+            r#"abc" alt="#,
+            r#"<p>hi</p><img src="cid:abc" alt="x onerror=alert(1) style=position:fixed;inset:0 y">"#,
+        ),
+        (
+            r#"x" onerror="alert(1)"#,
+            r#"<img src='cid:x" onerror="alert(1)' alt="pic">"#,
+        ),
+    ];
+    let mails: Vec<Vec<u8>> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (cid, html))| mail_with_inline_image(i as u32, cid, html))
+        .collect();
+    mb.deliver("INBOX", &mails.iter().map(Vec::as_slice).collect::<Vec<_>>())
+        .await;
+    ingest(&db.pool).await;
+    agent(&db, "ops@example.com", "Ops", frontdesk::auth::Role::Admin).await;
+    let mut b = Browser::new(&db);
+    b.login("ops@example.com", PASSWORD).await;
+    for (i, (cid, _)) in cases.iter().enumerate() {
+        let (message, att): (i64, i64) = sqlx::query_as(
+            "select m.message_id, a.attachment_id from message m join attachment a using (message_id)
+             where m.header_message_id = $1 and a.content_id = $2",
+        )
+        .bind(format!("crafted-{i}@example.org"))
+        .bind(cid)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{cid:?} stored as the part's Content-ID: {e}"));
+        let p = b.get(&format!("/messages/{message}/body")).await;
+        assert_eq!(p.status, StatusCode::OK);
+        let body = p.body.split("<body>").nth(1).unwrap().to_lowercase();
+        assert!(!body.contains("<script"), "{cid:?}: {body}");
+        for tag in body.split('<').skip(1).map(|t| t.split('>').next().unwrap_or("")) {
+            for name in attribute_names(tag) {
+                assert!(
+                    !name.starts_with("on") && name != "style" && name != "http-equiv",
+                    "{cid:?}: a live {name} attribute in {body}"
+                );
+            }
+        }
+        if i == 0 {
+            // `cid:abc` names no part (the part is `abc" alt=`): no image, and the alt text
+            // stays text.
+            assert!(!body.contains("src="), "{cid:?}: {body}");
+            assert!(body.contains(r#"alt="x onerror=alert(1) style=position:fixed;inset:0 y""#), "{body}");
+        } else {
+            assert!(body.contains(&format!("src=\"/attachments/{att}?inline=1\"")), "{cid:?}: {body}");
+        }
+    }
+    db.drop_db().await;
+}
+
+/// The attribute names of one tag's source (`img src="a b" alt=x`), quotes respected.
+fn attribute_names(tag: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = tag.split_once(char::is_whitespace).map_or("", |(_, r)| r);
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '/');
+        if rest.is_empty() {
+            return names;
+        }
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '=' || c == '/')
+            .unwrap_or(rest.len());
+        names.push(rest[..end].to_string());
+        rest = &rest[end..];
+        if let Some(after) = rest.trim_start().strip_prefix('=') {
+            let after = after.trim_start();
+            rest = match after.chars().next() {
+                Some(q @ ('"' | '\'')) => after[1..].split_once(q).map_or("", |(_, r)| r),
+                _ => after
+                    .find(char::is_whitespace)
+                    .map_or("", |i| &after[i..]),
+            };
+        }
+    }
+}
