@@ -4,8 +4,9 @@
 //! `style` (overlays) go; `cid:` image URLs stay in the stored HTML. [`render`] shows stored
 //! HTML: it runs it through the same cleaner again, which resolves `cid:` URLs to the stored
 //! inline parts as it writes the attribute (never by editing sanitised text: a Content-ID is
-//! attacker-chosen). Remote images are kept in the markup and blocked at render time by the
-//! page's Content-Security-Policy until the agent asks for them. Quoted history is folded
+//! attacker-chosen). Remote resources are held back by [`render`] too (moved to `data-fd-…`
+//! placeholders) until the agent asks for them, so its HTML is safe outside our page; the
+//! page's Content-Security-Policy stays as a second wall. Quoted history is folded
 //! first ([`super::quote`]), so the only markup the fold adds, `<details>` and `<summary>`, is
 //! allowed here and everything else still goes through the same cleaner.
 
@@ -43,17 +44,82 @@ pub fn email_html(html: &str) -> String {
     CLEANER.clean(folded.as_deref().unwrap_or(html)).to_string()
 }
 
-/// Stored (sanitised) HTML ready to show: cleaned again by the same rules, and every `cid:` URL
-/// (`src` or `href`) replaced by the URL of its inline part from `inline` (Content-ID, without
-/// angle brackets → URL: `/attachments/{id}?inline=1` or `/api/v1/attachments/{id}`); a
-/// `cid:` with no part is dropped. The replacement happens inside the cleaner, on the parsed
-/// attribute, so whatever a Content-ID holds stays inside its attribute value.
-pub fn render(stored: &str, inline: HashMap<String, String>) -> String {
+/// Whether [`render`] lets remote resources load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remote {
+    /// Nothing remote loads: each remote `src`, `srcset`, lazy-load `data-src` /
+    /// `data-srcset`, `lowsrc`, `background` or `poster` moves to a `data-fd-…` placeholder
+    /// attribute (`data-fd-src`, `data-fd-srcset`), which nothing loads; a client that the
+    /// agent asks to show images moves it back.
+    Hold,
+    /// Remote images load (the agent asked for them).
+    Load,
+}
+
+/// The attributes through which HTML loads a resource by itself, and the placeholder each
+/// moves to under [`Remote::Hold`].
+const LOADING: [(&str, &str); 8] = [
+    ("src", "data-fd-src"),
+    ("srcset", "data-fd-srcset"),
+    ("data-src", "data-fd-src"),
+    ("data-srcset", "data-fd-srcset"),
+    ("lowsrc", "data-fd-src"),
+    ("dynsrc", "data-fd-src"),
+    ("background", "data-fd-background"),
+    ("poster", "data-fd-poster"),
+];
+
+/// Stored (sanitised) HTML ready to show, safe on its own (outside our page and its CSP too):
+/// cleaned again by the same rules, every `cid:` URL (`src` or `href`) replaced by the URL of
+/// its inline part from `inline` (Content-ID, without angle brackets → URL:
+/// `/attachments/{id}?inline=1` or `/api/v1/attachments/{id}`; a `cid:` with no part is
+/// dropped), and remote resources held back unless `remote` is [`Remote::Load`]. The `cid:`
+/// replacement happens inside the cleaner, on the parsed attribute, so whatever a Content-ID
+/// holds stays inside its attribute value; remote resources are moved on the parsed DOM
+/// before cleaning.
+pub fn render(stored: &str, inline: HashMap<String, String>, remote: Remote) -> String {
+    let dom = dom_query::Document::from(stored);
+    if remote == Remote::Hold {
+        hold_remote(&dom);
+    }
     let own = OwnUrls(inline.values().cloned().collect());
     let mut b = rules();
     b.url_relative(ammonia::UrlRelative::Custom(Box::new(own)))
-        .attribute_filter(move |_element, attribute, value| resolve_cid(&inline, attribute, value));
-    b.clean(stored).to_string()
+        .add_tag_attributes("img", ["data-fd-src", "data-fd-srcset"])
+        .attribute_filter(move |_element, attribute, value| {
+            if attribute.starts_with("data-fd-") {
+                return is_remote(value).then_some(Cow::Borrowed(value));
+            }
+            resolve_cid(&inline, attribute, value)
+        });
+    b.clean(&dom.html()).to_string()
+}
+
+/// Moves every remote resource URL of `dom` to its placeholder attribute (see [`LOADING`]);
+/// anything else in those attributes but a `cid:` URL is dropped.
+fn hold_remote(dom: &dom_query::Document) {
+    for (attribute, placeholder) in LOADING {
+        for node in dom.select(&format!("[{attribute}]")).nodes() {
+            let Some(value) = node.attr(attribute) else {
+                continue;
+            };
+            if strip_prefix_ignore_case(value.trim(), "cid:").is_some() {
+                continue;
+            }
+            node.remove_attr(attribute);
+            if is_remote(&value) && !node.has_attr(placeholder) {
+                node.set_attr(placeholder, &value);
+            }
+        }
+    }
+}
+
+/// An absolute http(s) URL, or a scheme-relative one (`//host/x`).
+fn is_remote(value: &str) -> bool {
+    let v = value.trim_start();
+    strip_prefix_ignore_case(v, "http://").is_some()
+        || strip_prefix_ignore_case(v, "https://").is_some()
+        || v.starts_with("//")
 }
 
 /// The only relative URLs [`render`] keeps: the ones it wrote for inline parts.
@@ -178,7 +244,7 @@ mod tests {
                 "<p>hi</p><img src=\"cid:{}\" alt=\"logo\"><img src=\"cid:other@x\">",
                 cid.replace('&', "&amp;").replace('"', "&quot;")
             ));
-            let out = render(&stored, map);
+            let out = render(&stored, map, Remote::Hold);
             let names = attribute_names(&out);
             assert!(
                 names.iter().all(|n| ["src", "alt"].contains(&n.as_str())),
@@ -207,7 +273,11 @@ mod tests {
             let stored = email_html(&format!(
                 "<img src=\"cid:{escaped}\" alt=\"a\"><a href=\"cid:{escaped}\">x</a>"
             ));
-            let out = render(&stored, inline(&[(&cid, "/attachments/1?inline=1")]));
+            let out = render(
+                &stored,
+                inline(&[(&cid, "/attachments/1?inline=1")]),
+                Remote::Hold,
+            );
             for name in attribute_names(&out) {
                 assert!(
                     ["src", "alt", "href", "rel"].contains(&name.as_str()),
@@ -224,8 +294,54 @@ mod tests {
         let out = render(
             r#"<img src="cid:nope" alt="x"><a href="/logout">l</a><img src="/attachments/1">"#,
             inline(&[("known", "/attachments/2?inline=1")]),
+            Remote::Load,
         );
         assert!(!out.contains("src="), "{out}");
         assert!(!out.contains("/logout"), "{out}");
+    }
+
+    #[test]
+    fn remote_resources_are_held_in_placeholders_until_asked_for() {
+        let raw = concat!(
+            r#"<p>hi</p><img src="https://t.example/pixel.gif" alt="a">"#,
+            r#"<img srcset="https://t.example/a.png 1x, //t.example/b.png 2x">"#,
+            r#"<img data-src="http://t.example/lazy.png"><img src="HTTPS://T.EXAMPLE/UP.PNG">"#,
+            r#"<table background="https://t.example/bg.png"><tr><td background="https://t.example/td.png">x</td></tr></table>"#,
+            r#"<video poster="https://t.example/p.png"></video><img src="cid:logo@x">"#,
+            r#"<img src="http://t.example/dangling?<p>rest of the mail</p>"#,
+        );
+        // Rendered as it comes (render cleans it too), so that attributes the stored form
+        // never has (`srcset`, `data-src`) are tried as well.
+        let stored = raw;
+        let cids = || inline(&[("logo@x", "/api/v1/attachments/5")]);
+        let held = render(stored, cids(), Remote::Hold);
+        let doc = dom_query::Document::fragment(held.as_str());
+        let loading: Vec<String> = doc
+            .select("[src], [srcset], [data-src], [background], [poster]")
+            .nodes()
+            .iter()
+            .flat_map(|n| n.attrs())
+            .filter(|a| ["src", "srcset", "data-src", "background", "poster"].contains(&&*a.name.local))
+            .map(|a| a.value.to_string())
+            .collect();
+        assert_eq!(loading, ["/api/v1/attachments/5"], "{held}");
+        assert!(held.contains(r#"data-fd-src="https://t.example/pixel.gif""#), "{held}");
+        assert!(held.contains(r#"data-fd-src="http://t.example/lazy.png""#), "{held}");
+        assert!(held.contains("data-fd-srcset="), "{held}");
+
+        let shown = render(stored, cids(), Remote::Load);
+        assert!(shown.contains(r#"src="https://t.example/pixel.gif""#), "{shown}");
+        assert!(shown.contains(r#"src="/api/v1/attachments/5""#), "{shown}");
+    }
+
+    #[test]
+    fn a_placeholder_in_the_mail_itself_is_never_a_way_to_a_script_url() {
+        let out = render(
+            r#"<img data-fd-src="javascript:alert(1)"><img data-fd-src="https://ok.example/a.png">"#,
+            HashMap::new(),
+            Remote::Hold,
+        );
+        assert!(!out.contains("javascript"), "{out}");
+        assert!(out.contains(r#"data-fd-src="https://ok.example/a.png""#), "{out}");
     }
 }

@@ -251,6 +251,28 @@ pub async fn get_ticket(
     .bind(number)
     .fetch_all(pool)
     .await?;
+    // The API's HTML is safe on its own: inline parts by their API URL, nothing remote loads.
+    let messages = messages
+        .into_iter()
+        .map(|mut m| {
+            if let Some(html) = &m.html {
+                let inline = m
+                    .attachments
+                    .iter()
+                    .filter_map(|a| {
+                        let cid = a.content_id.clone()?;
+                        Some((cid, format!("/api/v1/attachments/{}", a.id)))
+                    })
+                    .collect();
+                m.html = Some(crate::ingest::sanitize::render(
+                    html,
+                    inline,
+                    crate::ingest::sanitize::Remote::Hold,
+                ));
+            }
+            m
+        })
+        .collect();
     let events = timeline::events(&mut *pool.acquire().await?, number).await?;
     Ok(Some(TicketDetail {
         summary,
@@ -380,11 +402,13 @@ pub async fn ticket_of_outbound(
 }
 
 /// A visible message's sanitised HTML with its `cid:` references pointing at the stored inline
-/// parts (`/attachments/{id}?inline=1`); `None` when the message is not visible.
+/// parts (`/attachments/{id}?inline=1`) and remote resources held back unless `remote` says
+/// load them (see [`crate::ingest::sanitize::render`]); `None` when the message is not visible.
 pub async fn message_html(
     pool: &sqlx::PgPool,
     visible: Option<&[i64]>,
     message_id: i64,
+    remote: crate::ingest::sanitize::Remote,
 ) -> sqlx::Result<Option<String>> {
     let row: Option<(Option<String>,)> = sqlx::query_as(
         "select m.html_body from message m join ticket t on t.ticket_id = m.ticket_id
@@ -409,6 +433,7 @@ pub async fn message_html(
     Ok(Some(crate::ingest::sanitize::render(
         &html.unwrap_or_default(),
         inline,
+        remote,
     )))
 }
 

@@ -216,3 +216,75 @@ fn attribute_names(tag: &str) -> Vec<String> {
         }
     }
 }
+
+#[tokio::test]
+async fn the_apis_html_loads_nothing_remote_and_points_inline_parts_at_the_api() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let html = concat!(
+        r#"<p>Hello</p><img src="https://track.example/pixel.gif?u=1" alt="">"#,
+        r#"<img srcset="https://track.example/a.png 1x"><img src="cid:logo@example.org">"#,
+        r#"<img src="http://track.example/dangling?<p>rest of the mail</p>"#,
+    );
+    mb.deliver("INBOX", &[&mail_with_inline_image(9, "logo@example.org", html)])
+        .await;
+    ingest(&db.pool).await;
+    let admin = agent(&db, "ops@example.com", "Ops", frontdesk::auth::Role::Admin).await;
+    let token = frontdesk::auth::create_api_token(&db.pool, admin).await.unwrap();
+    let (number, message, att): (i64, i64, i64) = sqlx::query_as(
+        "select m.ticket_id, m.message_id, a.attachment_id from message m join attachment a using (message_id)
+         where m.header_message_id = 'crafted-9@example.org'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+
+    let p = Browser::new(&db)
+        .send(
+            axum::http::Request::get(format!("/api/v1/tickets/{number}"))
+                .header("authorization", format!("Bearer {token}")),
+            axum::body::Body::empty(),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    let ticket: serde_json::Value = serde_json::from_str(&p.body).unwrap();
+    let api_html = ticket["messages"][0]["html"].as_str().unwrap().to_string();
+    let remote_loads = |html: &str| {
+        attribute_values(html).iter().any(|(n, v)| {
+            ["src", "srcset", "background", "poster"].contains(&n.as_str())
+                && v.contains("track.example")
+        })
+    };
+    assert!(!remote_loads(&api_html), "{api_html}");
+    assert!(api_html.contains(r#"data-fd-src="https://track.example/pixel.gif?u=1""#), "{api_html}");
+    assert!(api_html.contains(&format!(r#"src="/api/v1/attachments/{att}""#)), "{api_html}");
+    let image = Browser::new(&db)
+        .send(
+            axum::http::Request::get(format!("/api/v1/attachments/{att}"))
+                .header("authorization", format!("Bearer {token}")),
+            axum::body::Body::empty(),
+        )
+        .await;
+    assert_eq!(image.status, StatusCode::OK);
+
+    // The ticket page's frame: held until the agent asks, then shown.
+    let mut b = Browser::new(&db);
+    b.login("ops@example.com", PASSWORD).await;
+    let held = b.get(&format!("/messages/{message}/body")).await.body;
+    assert!(!remote_loads(&held), "{held}");
+    assert!(held.contains(&format!(r#"src="/attachments/{att}?inline=1""#)), "{held}");
+    let shown = b.get(&format!("/messages/{message}/body?images=1")).await.body;
+    assert!(shown.contains(r#"src="https://track.example/pixel.gif?u=1""#), "{shown}");
+    db.drop_db().await;
+}
+
+/// Every attribute (name, value) of every element of an HTML fragment, as a browser parses it.
+fn attribute_values(html: &str) -> Vec<(String, String)> {
+    let doc = dom_query::Document::fragment(html);
+    doc.select("*")
+        .nodes()
+        .iter()
+        .flat_map(|n| n.attrs())
+        .map(|a| (a.name.local.to_string(), a.value.to_string()))
+        .collect()
+}

@@ -5,6 +5,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use crate::ingest::sanitize::Remote;
 use crate::tickets;
 use crate::web::extract::PathNumber;
 use crate::web::page::PageError;
@@ -17,19 +18,21 @@ pub(super) struct BodyQuery {
     images: Option<String>,
 }
 
-/// The sanitised HTML of one message, as a document for a sandboxed iframe. Its own CSP allows
-/// no script at all and images only from us (inline parts) unless the agent asked for remote
-/// images for this message.
+/// The sanitised HTML of one message, as a document for a sandboxed iframe. Remote resources
+/// are held in placeholders (nothing loads) and its own CSP allows no script at all and images
+/// only from us (inline parts), unless the agent asked for remote images for this message
+/// ("Show with remote images", `?images=1`).
 pub(super) async fn show_message_body(
     State(state): State<AppState>,
     who: CurrentAgent,
     PathNumber(id): PathNumber,
     Query(q): Query<BodyQuery>,
 ) -> Result<Response, PageError> {
-    let html = tickets::message_html(&state.pool, who.visible.as_deref(), id)
+    let remote = q.images.as_deref() == Some("1");
+    let load = if remote { Remote::Load } else { Remote::Hold };
+    let html = tickets::message_html(&state.pool, who.visible.as_deref(), id, load)
         .await?
         .ok_or(AppError::NotFound)?;
-    let remote = q.images.as_deref() == Some("1");
     let csp = if remote {
         "default-src 'none'; img-src 'self' data: https: http:; style-src 'unsafe-inline'; sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox"
     } else {
