@@ -390,10 +390,13 @@ pub async fn set_password(
     agent_id: i64,
     password_hash: &str,
 ) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar(
-        "update agent set password_hash = $2, session_generation = session_generation + 1
-         where agent_id = $1 returning session_generation",
-    )
+    // The agent's open live streams hear of it at once, on every node.
+    sqlx::query_scalar(&format!(
+        "with changed as (update agent set password_hash = $2, session_generation = session_generation + 1
+                          where agent_id = $1 returning agent_id, session_generation)
+         select session_generation from changed, {}",
+        crate::live::SESSIONS_CHANGED_FROM
+    ))
     .bind(agent_id)
     .bind(password_hash)
     .fetch_optional(db)
@@ -477,13 +480,22 @@ pub async fn set_disabled(
     disabled: bool,
 ) -> sqlx::Result<bool> {
     let sql = if disabled {
-        "update agent set disabled_at = now(), session_generation = session_generation + 1
-         where agent_id = $1 and disabled_at is null"
+        // The agent's open live streams hear of it at once, on every node.
+        format!(
+            "with changed as (update agent set disabled_at = now(), session_generation = session_generation + 1
+                              where agent_id = $1 and disabled_at is null returning agent_id)
+             select changed.agent_id from changed, {}",
+            crate::live::SESSIONS_CHANGED_FROM
+        )
     } else {
-        "update agent set disabled_at = null where agent_id = $1 and disabled_at is not null"
+        "update agent set disabled_at = null where agent_id = $1 and disabled_at is not null returning agent_id"
+            .to_string()
     };
-    let done = sqlx::query(sql).bind(agent_id).execute(db).await?;
-    Ok(done.rows_affected() == 1)
+    let done: Option<i64> = sqlx::query_scalar(&sql)
+        .bind(agent_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(done.is_some())
 }
 
 /// Loads an agent by id (for the session extractor).

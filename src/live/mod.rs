@@ -35,6 +35,10 @@ pub enum LiveEvent {
     Draft { ticket: i64, mailbox: i64 },
     /// Events may have been missed: reload.
     Resync,
+    /// An agent signed out, changed their password or was disabled: each of their open
+    /// streams checks at once whether its session still counts, and ends if not. Never sent
+    /// to browsers.
+    SessionsChanged { agent: i64 },
 }
 
 impl LiveEvent {
@@ -45,11 +49,12 @@ impl LiveEvent {
             | LiveEvent::Message { mailbox, .. }
             | LiveEvent::Ticket { mailbox, .. }
             | LiveEvent::Draft { mailbox, .. } => Some(*mailbox),
-            LiveEvent::Resync => None,
+            LiveEvent::Resync | LiveEvent::SessionsChanged { .. } => None,
         }
     }
 
-    /// The SSE event name: `presence`, `message`, `ticket`, `draft` or `resync`.
+    /// The SSE event name: `presence`, `message`, `ticket`, `draft` or `resync`
+    /// (`sessions_changed` is never sent to a browser).
     pub fn name(&self) -> &'static str {
         match self {
             LiveEvent::Presence { .. } => "presence",
@@ -57,6 +62,7 @@ impl LiveEvent {
             LiveEvent::Ticket { .. } => "ticket",
             LiveEvent::Draft { .. } => "draft",
             LiveEvent::Resync => "resync",
+            LiveEvent::SessionsChanged { .. } => "sessions_changed",
         }
     }
 
@@ -67,7 +73,7 @@ impl LiveEvent {
             | LiveEvent::Message { ticket, .. }
             | LiveEvent::Ticket { ticket, .. }
             | LiveEvent::Draft { ticket, .. } => Some(*ticket),
-            LiveEvent::Resync => None,
+            LiveEvent::Resync | LiveEvent::SessionsChanged { .. } => None,
         }
     }
 }
@@ -82,6 +88,11 @@ pub async fn notify(db: impl PgExecutor<'_>, event: &LiveEvent) -> sqlx::Result<
         .await?;
     Ok(())
 }
+
+/// A `from` item that sends [`LiveEvent::SessionsChanged`] for every row of `changed`, a CTE
+/// returning `agent_id`, so the notification goes with the statement that ended the sessions
+/// (and only when it changed a row): `… from changed, {SESSIONS_CHANGED_FROM}`.
+pub const SESSIONS_CHANGED_FROM: &str = "lateral (select pg_notify('frontdesk_live', json_build_object('kind', 'sessions_changed', 'agent', changed.agent_id)::text)) notified";
 
 /// Sends `kind` for a ticket, looking up its mailbox.
 pub async fn notify_ticket(
@@ -291,5 +302,10 @@ mod tests {
             serde_json::to_string(&LiveEvent::Resync).unwrap(),
             r#"{"kind":"resync"}"#
         );
+        assert_eq!(
+            serde_json::to_string(&LiveEvent::SessionsChanged { agent: 3 }).unwrap(),
+            r#"{"kind":"sessions_changed","agent":3}"#
+        );
+        assert!(SESSIONS_CHANGED_FROM.contains(&format!("'{CHANNEL}'")));
     }
 }

@@ -48,8 +48,10 @@ pub fn router() -> Router<AppState> {
 /// reconnects sends the last id it saw (`Last-Event-ID`, which `EventSource` does by itself)
 /// and gets a `resync` first, since events of the gap are not kept. A slow client that falls
 /// behind gets a `resync` too. While the stream is open the agent counts as seen (online),
-/// renewed every [`auth::SEEN_EVERY_SECS`]; at that check a stream whose session no longer
-/// counts (agent disabled, password changed) ends. Every stream ends when the node shuts down.
+/// renewed every [`auth::SEEN_EVERY_SECS`]. A stream whose session no longer counts (signed
+/// out, agent disabled, password changed) ends: at once when [`LiveEvent::SessionsChanged`]
+/// names its agent (sent by those changes, from any node) or after a `resync` (events may have
+/// been missed), else at the periodic check. Every stream ends when the node shuts down.
 async fn stream_events(
     State(state): State<AppState>,
     who: CurrentAgent,
@@ -64,6 +66,31 @@ async fn stream_events(
         seen: tokio::time::Interval,
         id: u64,
         hub: live::Hub,
+        session: Option<tower_sessions::session::Id>,
+    }
+    impl Open {
+        /// Whether this stream's session still counts (it also marks the agent as seen).
+        async fn session_counts(&self) -> bool {
+            match auth::find_agent_seen(&self.pool, self.agent_id, self.generation).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return false,
+                Err(e) => {
+                    tracing::warn!(error = %e, agent.id = self.agent_id, "cannot record that an agent is online");
+                    return true;
+                }
+            }
+            let Some(id) = &self.session else {
+                return true;
+            };
+            let store = tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone());
+            match tower_sessions::SessionStore::load(&store, id).await {
+                Ok(found) => found.is_some(),
+                Err(e) => {
+                    tracing::warn!(error = %e, agent.id = self.agent_id, "cannot check a live stream's session");
+                    true
+                }
+            }
+        }
     }
     let mut seen = tokio::time::interval(Duration::from_secs(auth::SEEN_EVERY_SECS as u64));
     seen.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -76,6 +103,7 @@ async fn stream_events(
         seen,
         id: 0,
         hub: state.live.clone(),
+        session: who.session.id(),
     };
     let first = if headers.contains_key("last-event-id") {
         Event::default()
@@ -97,18 +125,24 @@ async fn stream_events(
                     Err(RecvError::Closed) => return None,
                 },
                 _ = open.seen.tick() => {
-                    match auth::find_agent_seen(&open.pool, open.agent_id, open.generation).await {
-                        Ok(Some(_)) => {}
-                        // Disabled, or signed out everywhere by a new password: the stream
-                        // ends, and the browser's reconnect is sent to the login page.
-                        Ok(None) => return None,
-                        Err(e) => {
-                            tracing::warn!(error = %e, agent.id = open.agent_id, "cannot record that an agent is online");
-                        }
+                    // Signed out, disabled, or signed out everywhere by a new password: the
+                    // stream ends, and the browser's reconnect is sent to the login page.
+                    if !open.session_counts().await {
+                        return None;
                     }
                     continue;
                 }
             };
+            match ev {
+                LiveEvent::SessionsChanged { agent } => {
+                    if agent == open.agent_id && !open.session_counts().await {
+                        return None;
+                    }
+                    continue;
+                }
+                LiveEvent::Resync if !open.session_counts().await => return None,
+                _ => {}
+            }
             let allowed = match (ev.mailbox(), &open.visible) {
                 (None, _) | (_, None) => true,
                 (Some(m), Some(v)) => v.contains(&m),

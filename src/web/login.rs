@@ -101,11 +101,20 @@ async fn post_login(
     }
 }
 
-async fn post_logout(who: CurrentAgent) -> Result<Redirect, PageError> {
+/// Ends this session, and with it (on every node, at once) the live streams it opened.
+async fn post_logout(State(state): State<AppState>, who: CurrentAgent) -> Result<Redirect, PageError> {
     who.session
         .flush()
         .await
         .map_err(|e| anyhow::anyhow!("session: {e}"))?;
+    crate::live::notify(
+        &state.pool,
+        &crate::live::LiveEvent::SessionsChanged {
+            agent: who.agent.agent_id,
+        },
+    )
+    .await?;
+    tracing::info!(agent.id = who.agent.agent_id, "signed out");
     Ok(Redirect::to("/login"))
 }
 

@@ -994,3 +994,72 @@ async fn sigterm_ends_open_live_streams_and_stops_serve_and_its_embedded_postgre
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+impl Sse {
+    /// Whether the stream ends (its last chunk, or the connection) within `timeout`.
+    async fn ends_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            match tokio::time::timeout(left, self.lines.next_line()).await {
+                Err(_) => return false,
+                Ok(Ok(None) | Err(_)) => return true,
+                Ok(Ok(Some(line))) if line.trim() == "0" => return true,
+                Ok(Ok(Some(_))) => {}
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn signing_out_a_new_password_or_disabling_ends_the_agents_live_streams_at_once() {
+    let db = TestDb::new().await;
+    agent(&db, "dana@example.com", "Dana Lee", frontdesk::auth::Role::Agent).await;
+    let lee = agent(&db, "lee@example.com", "Lee Park", frontdesk::auth::Role::Agent).await;
+    let ute = agent(&db, "ute@example.com", "Ute Lange", frontdesk::auth::Role::Agent).await;
+    let shutdown = CancellationToken::new();
+    // Streams on one node, the change made through another: every node hears of it.
+    let a = node(&db, "node-a", &shutdown).await;
+    let b = node(&db, "node-b", &shutdown).await;
+    let password = "correct horse battery";
+
+    // Sign-out ends the streams of that session, and only those.
+    let tab = login_cookie(b, "dana@example.com", password).await;
+    let other_tab = login_cookie(b, "dana@example.com", password).await;
+    let mut stream = Sse::open(a, &tab).await;
+    assert!(stream.next("ready", Duration::from_secs(2)).await.is_some());
+    let mut other = Sse::open(a, &other_tab).await;
+    assert!(other.next("ready", Duration::from_secs(2)).await.is_some());
+    assert_eq!(post_form(b, &tab, "/logout", "").await, 303);
+    assert!(
+        stream.ends_within(Duration::from_secs(2)).await,
+        "the signed-out session's stream ends within 2 s"
+    );
+    assert!(
+        !other.ends_within(Duration::from_millis(1500)).await,
+        "another session of the same agent stays"
+    );
+
+    // A new password ends every stream of the agent.
+    let lee_tab = login_cookie(b, "lee@example.com", password).await;
+    let mut stream = Sse::open(a, &lee_tab).await;
+    assert!(stream.next("ready", Duration::from_secs(2)).await.is_some());
+    let hash = frontdesk::auth::hash_password("another horse battery").unwrap();
+    frontdesk::auth::set_password(&db.pool, lee, &hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stream.ends_within(Duration::from_secs(2)).await, "password change");
+
+    // So does disabling the agent.
+    let ute_tab = login_cookie(b, "ute@example.com", password).await;
+    let mut stream = Sse::open(a, &ute_tab).await;
+    assert!(stream.next("ready", Duration::from_secs(2)).await.is_some());
+    assert!(frontdesk::auth::set_disabled(&db.pool, ute, true).await.unwrap());
+    assert!(stream.ends_within(Duration::from_secs(2)).await, "disabled");
+    shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    db.drop_db().await;
+}
