@@ -55,7 +55,21 @@ pub async fn assign(
     assignee: Option<i64>,
 ) -> Result<(), ActionError> {
     let mut tx = pool.begin().await?;
-    lock_visible(&mut tx, number, visible).await?;
+    assign_in(&mut tx, actor, visible, number, assignee).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`assign`] inside the caller's transaction (for several changes that stand or fall
+/// together).
+pub async fn assign_in(
+    tx: &mut PgConnection,
+    actor: Actor,
+    visible: Option<&[i64]>,
+    number: i64,
+    assignee: Option<i64>,
+) -> Result<(), ActionError> {
+    lock_visible(tx, number, visible).await?;
     let old: Option<i64> =
         sqlx::query_scalar("select assignee_agent_id from ticket where ticket_id = $1")
             .bind(number)
@@ -88,7 +102,7 @@ pub async fn assign(
             .execute(&mut *tx)
             .await?;
         timeline::record(
-            &mut tx,
+            tx,
             number,
             actor,
             &TimelineEvent::Assigned {
@@ -98,7 +112,6 @@ pub async fn assign(
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -154,7 +167,20 @@ pub async fn set_priority(
     priority: Priority,
 ) -> Result<(), ActionError> {
     let mut tx = pool.begin().await?;
-    lock_visible(&mut tx, number, visible).await?;
+    set_priority_in(&mut tx, actor, visible, number, priority).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`set_priority`] inside the caller's transaction.
+pub async fn set_priority_in(
+    tx: &mut PgConnection,
+    actor: Actor,
+    visible: Option<&[i64]>,
+    number: i64,
+    priority: Priority,
+) -> Result<(), ActionError> {
+    lock_visible(tx, number, visible).await?;
     let old: Priority = sqlx::query_scalar("select priority from ticket where ticket_id = $1")
         .bind(number)
         .fetch_one(&mut *tx)
@@ -166,7 +192,7 @@ pub async fn set_priority(
             .execute(&mut *tx)
             .await?;
         timeline::record(
-            &mut tx,
+            tx,
             number,
             actor,
             &TimelineEvent::PriorityChanged {
@@ -176,7 +202,6 @@ pub async fn set_priority(
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -184,6 +209,20 @@ pub async fn set_priority(
 /// ones dropped, at most 50 characters each. Returns the tags the ticket now has, as given.
 pub async fn set_tags(
     pool: &PgPool,
+    actor: Actor,
+    visible: Option<&[i64]>,
+    number: i64,
+    tags: &[String],
+) -> Result<Vec<String>, ActionError> {
+    let mut tx = pool.begin().await?;
+    let names = set_tags_in(&mut tx, actor, visible, number, tags).await?;
+    tx.commit().await?;
+    Ok(names)
+}
+
+/// [`set_tags`] inside the caller's transaction.
+pub async fn set_tags_in(
+    tx: &mut PgConnection,
     actor: Actor,
     visible: Option<&[i64]>,
     number: i64,
@@ -202,8 +241,7 @@ pub async fn set_tags(
             names.push(t.to_string());
         }
     }
-    let mut tx = pool.begin().await?;
-    lock_visible(&mut tx, number, visible).await?;
+    lock_visible(tx, number, visible).await?;
     let old: Vec<String> = sqlx::query_scalar("select g.name from ticket_tag tt join tag g using (tag_id) where tt.ticket_id = $1 order by g.name")
         .bind(number)
         .fetch_all(&mut *tx)
@@ -235,14 +273,13 @@ pub async fn set_tags(
         .collect();
     if !added.is_empty() || !removed.is_empty() {
         timeline::record(
-            &mut tx,
+            tx,
             number,
             actor,
             &TimelineEvent::TagsChanged { added, removed },
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(names)
 }
 

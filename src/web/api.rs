@@ -353,39 +353,45 @@ async fn patch_ticket(
 ) -> Result<Json<tickets::TicketDetail>, AppError> {
     let visible = who.visible.as_deref();
     let me = who.actor();
-    // Validate everything before changing anything.
+    // A ticket the caller cannot see is a 404 whatever the body says (so that the body's
+    // errors tell nothing, such as which agent e-mails exist, about tickets they cannot see).
+    tickets::visible_mailbox_of(&state.pool, visible, number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    // Validate everything before changing anything...
     let status: Option<TicketStatus> = body.status.as_deref().map(str::parse).transpose()?;
     let priority: Option<Priority> = body.priority.as_deref().map(str::parse).transpose()?;
-    if let Some(Some(email)) = &body.assignee {
-        let a = auth::find_agent_by_email(&state.pool, email)
-            .await?
-            .ok_or_else(|| AppError::BadRequest(format!("no agent with email {email}")))?;
-        if !a.active {
-            return Err(AppError::BadRequest(format!(
-                "agent {email} is disabled and cannot be assigned tickets"
-            )));
+    let assignee: Option<Option<i64>> = match &body.assignee {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(email)) => {
+            let a = auth::find_agent_by_email(&state.pool, email)
+                .await?
+                .ok_or_else(|| AppError::BadRequest(format!("no agent with email {email}")))?;
+            if !a.active {
+                return Err(AppError::BadRequest(format!(
+                    "agent {email} is disabled and cannot be assigned tickets"
+                )));
+            }
+            Some(Some(a.agent_id))
         }
-    }
+    };
+    // ...then apply everything in one transaction: a change refused on the way (an assignee
+    // who cannot see the mailbox, a bad tag) leaves the ticket as it was.
+    let mut tx = state.pool.begin().await?;
     if let Some(status) = status {
-        let mut tx = state.pool.begin().await?;
         actions::set_status(&mut tx, me, visible, number, status, None).await?;
-        tx.commit().await?;
     }
     if let Some(priority) = priority {
-        actions::set_priority(&state.pool, me, visible, number, priority).await?;
+        actions::set_priority_in(&mut tx, me, visible, number, priority).await?;
     }
-    if let Some(assignee) = &body.assignee {
-        let id = match assignee {
-            Some(email) => auth::find_agent_by_email(&state.pool, email)
-                .await?
-                .map(|a| a.agent_id),
-            None => None,
-        };
-        actions::assign(&state.pool, me, visible, number, id).await?;
+    if let Some(assignee) = assignee {
+        actions::assign_in(&mut tx, me, visible, number, assignee).await?;
     }
     if let Some(tags) = &body.tags {
-        actions::set_tags(&state.pool, me, visible, number, tags).await?;
+        actions::set_tags_in(&mut tx, me, visible, number, tags).await?;
     }
+    tx.commit().await?;
     tickets::get_ticket(&state.pool, visible, number)
         .await?
         .map(Json)

@@ -288,3 +288,89 @@ fn attribute_values(html: &str) -> Vec<(String, String)> {
         .map(|a| (a.name.local.to_string(), a.value.to_string()))
         .collect()
 }
+
+/// `PATCH /api/v1/tickets/{number}` with a JSON body as `token`.
+async fn patch(db: &TestDb, token: &str, number: i64, body: serde_json::Value) -> crate::web::Page {
+    Browser::new(db)
+        .send(
+            axum::http::Request::patch(format!("/api/v1/tickets/{number}"))
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json"),
+            axum::body::Body::from(body.to_string()),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_refused_patch_changes_nothing_and_a_ticket_out_of_sight_is_404_whatever_the_body() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let number: i64 = sqlx::query_scalar("select ticket_id from ticket")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let lead = agent(&db, "lead@example.com", "Lead", frontdesk::auth::Role::Lead).await;
+    let lead_token = frontdesk::auth::create_api_token(&db.pool, lead).await.unwrap();
+    // An agent of no team: sees no mailbox.
+    let outsider = agent(&db, "out@example.com", "Out", frontdesk::auth::Role::Agent).await;
+    let outsider_token = frontdesk::auth::create_api_token(&db.pool, outsider).await.unwrap();
+    let state = || async {
+        sqlx::query_as::<_, (String, String, Option<i64>, i64, i64)>(
+            "select status::text, priority::text, assignee_agent_id,
+                    (select count(*) from ticket_tag tt where tt.ticket_id = t.ticket_id),
+                    (select count(*) from ticket_event e where e.ticket_id = t.ticket_id)
+             from ticket t where ticket_id = $1",
+        )
+        .bind(number)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let before = state().await;
+    assert_eq!(before.0, "open");
+
+    // Every field valid on its own, but the assignee cannot see the mailbox: nothing changes.
+    let refused = patch(
+        &db,
+        &lead_token,
+        number,
+        serde_json::json!({"status": "closed", "priority": "high", "tags": ["vip"],
+                           "assignee": "out@example.com"}),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(state().await, before, "a refused PATCH changed the ticket");
+    // Same when a later field is the bad one.
+    let refused = patch(
+        &db,
+        &lead_token,
+        number,
+        serde_json::json!({"status": "closed", "tags": ["x".repeat(51)]}),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(state().await, before, "a refused PATCH changed the ticket");
+
+    // Out of sight: 404 whether the e-mail names an agent or not (no probing of e-mails).
+    for email in ["lead@example.com", "nobody@example.com", "out@example.com"] {
+        let p = patch(&db, &outsider_token, number, serde_json::json!({"assignee": email})).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{email}: {}", p.body);
+    }
+
+    // A valid PATCH applies every field.
+    let ok = patch(
+        &db,
+        &lead_token,
+        number,
+        serde_json::json!({"status": "closed", "priority": "high", "tags": ["vip"],
+                           "assignee": "lead@example.com"}),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let after = state().await;
+    assert_eq!((after.0.as_str(), after.1.as_str(), after.2, after.3), ("closed", "high", Some(lead), 1));
+    db.drop_db().await;
+}
