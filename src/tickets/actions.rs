@@ -24,6 +24,10 @@ pub enum ActionError {
     /// their own ticket.
     #[error("{0} cannot see this ticket's mailbox; grant it to one of their teams first")]
     AssigneeCannotSee(String),
+    /// A merge across mailboxes that was not confirmed (or confirmed for other people than
+    /// those who would now gain access).
+    #[error("{0}")]
+    MergeNeedsConfirmation(CrossMailboxMerge),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -578,15 +582,65 @@ pub async fn bulk(
     Ok(out)
 }
 
+/// What merging a ticket into one of another mailbox would do: who gains access to its mail
+/// and internal notes (active agents who see the target's mailbox but not the source's; admins
+/// and leads see all anyway).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrossMailboxMerge {
+    pub from_mailbox: String,
+    pub into_mailbox: String,
+    /// `(agent_id, name)`, by name.
+    pub gaining: Vec<(i64, String)>,
+}
+
+impl CrossMailboxMerge {
+    /// What a confirmation must send back to [`merge`]: it names the mailboxes and the agents
+    /// gaining access, so a confirmation given for other people is not taken.
+    pub fn confirmation(&self) -> String {
+        let ids: Vec<String> = self.gaining.iter().map(|(id, _)| id.to_string()).collect();
+        format!(
+            "{} into {}: {}",
+            self.from_mailbox,
+            self.into_mailbox,
+            ids.join(" ")
+        )
+    }
+
+    /// The names of those gaining access, for a sentence ("nobody" when none).
+    pub fn gaining_names(&self) -> String {
+        if self.gaining.is_empty() {
+            return "nobody beyond admins and leads".into();
+        }
+        let names: Vec<&str> = self.gaining.iter().map(|(_, n)| n.as_str()).collect();
+        names.join(", ")
+    }
+}
+
+impl std::fmt::Display for CrossMailboxMerge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "merging moves mail and internal notes of {} into {}: {} will gain access to them; confirm to merge",
+            self.from_mailbox,
+            self.into_mailbox,
+            self.gaining_names()
+        )
+    }
+}
+
 /// Merges ticket `source` into `target`: its messages, notes, participants and tags move over,
-/// and `source` is closed with a pointer to `target`. Both must be visible; a ticket cannot be
-/// merged into itself.
+/// and `source` is closed with a pointer to `target`. Both must be visible (so only someone
+/// who sees both mailboxes merges across them); a ticket cannot be merged into itself. Across
+/// mailboxes, `confirmed` must be the [`CrossMailboxMerge::confirmation`] of this merge as it
+/// stands now, else nothing happens and [`ActionError::MergeNeedsConfirmation`] says who would
+/// gain access; the timeline of both tickets records the cross-mailbox merge.
 pub async fn merge(
     pool: &PgPool,
     actor: Actor,
     visible: Option<&[i64]>,
     source: i64,
     target: i64,
+    confirmed: Option<&str>,
 ) -> Result<(), ActionError> {
     if source == target {
         return Err(ActionError::Invalid(
@@ -598,6 +652,17 @@ pub async fn merge(
     for n in [source.min(target), source.max(target)] {
         lock_visible(&mut tx, n, visible).await?;
     }
+    let cross = cross_mailbox(&mut tx, source, target).await?;
+    if let Some(c) = &cross
+        && confirmed != Some(c.confirmation().as_str())
+    {
+        return Err(ActionError::MergeNeedsConfirmation(c.clone()));
+    }
+    let recorded = cross.map(|c| timeline::CrossMailbox {
+        from: c.from_mailbox,
+        into: c.into_mailbox,
+        gained_access: c.gaining.into_iter().map(|(id, _)| id).collect(),
+    });
     let moved = sqlx::query("update message set ticket_id = $2 where ticket_id = $1")
         .bind(source)
         .bind(target)
@@ -636,6 +701,7 @@ pub async fn merge(
         &TimelineEvent::MergedInto {
             target,
             messages: moved,
+            cross_mailbox: recorded.clone(),
         },
     )
     .await?;
@@ -646,11 +712,52 @@ pub async fn merge(
         &TimelineEvent::MergedFrom {
             source,
             messages: moved,
+            cross_mailbox: recorded,
         },
     )
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// [`CrossMailboxMerge`] for merging `source` into `target`, or `None` when both are in one
+/// mailbox.
+async fn cross_mailbox(
+    conn: &mut PgConnection,
+    source: i64,
+    target: i64,
+) -> Result<Option<CrossMailboxMerge>, ActionError> {
+    let (from_id, from, into_id, into): (i64, String, i64, String) = sqlx::query_as(
+        "select s.mailbox_id, sm.address, t.mailbox_id, tm.address
+         from ticket s join mailbox sm on sm.mailbox_id = s.mailbox_id,
+              ticket t join mailbox tm on tm.mailbox_id = t.mailbox_id
+         where s.ticket_id = $1 and t.ticket_id = $2",
+    )
+    .bind(source)
+    .bind(target)
+    .fetch_one(&mut *conn)
+    .await?;
+    if from_id == into_id {
+        return Ok(None);
+    }
+    let gaining: Vec<(i64, String)> = sqlx::query_as(
+        "select a.agent_id, a.name from agent a
+         where a.disabled_at is null and a.role not in ('admin', 'lead')
+           and exists (select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
+                       where m.agent_id = a.agent_id and tm.mailbox_id = $2)
+           and not exists (select 1 from team_member m join team_mailbox tm on tm.team_id = m.team_id
+                           where m.agent_id = a.agent_id and tm.mailbox_id = $1)
+         order by a.name, a.agent_id",
+    )
+    .bind(from_id)
+    .bind(into_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(CrossMailboxMerge {
+        from_mailbox: from,
+        into_mailbox: into,
+        gaining,
+    }))
 }
 
 /// Reopens a ticket that is not open (ending a snooze), recording why; nothing when it is open.

@@ -81,6 +81,16 @@ pub enum StatusReason {
     DeliveryFailed,
 }
 
+/// A merge across mailboxes: the mail and notes of mailbox `from` (address) moved into a ticket
+/// of mailbox `into`, which gave `gained_access` (agent ids: those who see `into` but not
+/// `from`) access to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrossMailbox {
+    pub from: String,
+    pub into: String,
+    pub gained_access: Vec<i64>,
+}
+
 /// One change to a ticket. Times are the row's `created_at` (UTC); ids are database ids
 /// (`message_id`, `agent_id`), ticket numbers are `ticket_id`s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,10 +137,22 @@ pub enum TimelineEvent {
     MarkedSpam {},
     /// Taken out of spam.
     UnmarkedSpam {},
-    /// This ticket was merged into `target`; `messages` moved.
-    MergedInto { target: i64, messages: u64 },
-    /// Ticket `source` was merged into this one; `messages` moved.
-    MergedFrom { source: i64, messages: u64 },
+    /// This ticket was merged into `target`; `messages` moved. `cross_mailbox` when the two
+    /// were in different mailboxes (absent on same-mailbox merges and older rows).
+    MergedInto {
+        target: i64,
+        messages: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cross_mailbox: Option<CrossMailbox>,
+    },
+    /// Ticket `source` was merged into this one; `messages` moved. `cross_mailbox` as for
+    /// `MergedInto`.
+    MergedFrom {
+        source: i64,
+        messages: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cross_mailbox: Option<CrossMailbox>,
+    },
     /// A reply failed permanently (the SMTP server's answer in `error`).
     DeliveryFailed { message_id: i64, error: String },
     /// A bounce (RFC 3464) arrived for replies of this ticket: the bounce message, the replies
@@ -424,10 +446,16 @@ mod tests {
             MergedInto {
                 target: 9,
                 messages: 2,
+                cross_mailbox: Some(CrossMailbox {
+                    from: "billing@example.com".into(),
+                    into: "support@example.com".into(),
+                    gained_access: vec![3, 4],
+                }),
             },
             MergedFrom {
                 source: 8,
                 messages: 2,
+                cross_mailbox: None,
             },
             DeliveryFailed {
                 message_id: 5,
@@ -450,6 +478,23 @@ mod tests {
             let back = TimelineEvent::from_row(e.kind(), e.detail()).unwrap();
             assert_eq!(back, e);
         }
+    }
+
+    #[test]
+    fn merges_recorded_before_cross_mailbox_still_parse() {
+        let e = TimelineEvent::from_row(
+            "merged_into",
+            serde_json::json!({"target": 9, "messages": 2}),
+        )
+        .unwrap();
+        assert_eq!(
+            e,
+            TimelineEvent::MergedInto {
+                target: 9,
+                messages: 2,
+                cross_mailbox: None
+            }
+        );
     }
 
     #[test]

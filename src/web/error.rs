@@ -71,7 +71,9 @@ impl From<crate::tickets::actions::ActionError> for AppError {
         match e {
             ActionError::NotFound => AppError::NotFound,
             ActionError::Invalid(m) => AppError::BadRequest(m),
-            e @ ActionError::AssigneeCannotSee(_) => AppError::BadRequest(e.to_string()),
+            e @ (ActionError::AssigneeCannotSee(_) | ActionError::MergeNeedsConfirmation(_)) => {
+                AppError::BadRequest(e.to_string())
+            }
             ActionError::Db(d) => AppError::Db(d),
         }
     }

@@ -374,3 +374,125 @@ async fn a_refused_patch_changes_nothing_and_a_ticket_out_of_sight_is_404_whatev
     assert_eq!((after.0.as_str(), after.1.as_str(), after.2, after.3), ("closed", "high", Some(lead), 1));
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_merge_across_mailboxes_needs_both_mailboxes_and_a_confirmation_naming_who_gains_access() {
+    let db = TestDb::new().await;
+    let support = TestMailbox::new(&db.pool, &[]).await;
+    support
+        .deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    let url = format!("imap://{}:secret@{}/INBOX", random_name("u"), imap_addr());
+    let billing = TestMailbox {
+        mailbox_id: frontdesk::mailboxes::upsert_mailbox(
+            &db.pool,
+            "Billing",
+            "billing@example.com",
+            &url,
+            None,
+        )
+        .await
+        .unwrap(),
+        url,
+    };
+    billing
+        .deliver("INBOX", &[&case("28-unknown-ticket-token.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let ticket_in = |mailbox: i64| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select ticket_id from ticket where mailbox_id = $1")
+                .bind(mailbox)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let (target, source) = (
+        ticket_in(support.mailbox_id).await,
+        ticket_in(billing.mailbox_id).await,
+    );
+    use frontdesk::auth::Role;
+    let sam = agent(&db, "sam@example.com", "Sam Support", Role::Agent).await;
+    let bill = agent(&db, "bill@example.com", "Bill Billing", Role::Agent).await;
+    let both = agent(&db, "both@example.com", "Bo Both", Role::Agent).await;
+    agent(&db, "lead@example.com", "Lee Lead", Role::Lead).await;
+    grant_through_team(&db.pool, "support", sam, support.mailbox_id).await;
+    grant_through_team(&db.pool, "billing", bill, billing.mailbox_id).await;
+    grant_through_team(&db.pool, "both-s", both, support.mailbox_id).await;
+    sqlx::query("insert into team_member select team_id, $1 from team where name = 'billing'")
+        .bind(both)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let merged = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from message where ticket_id = $1")
+            .bind(source)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            == 0
+    };
+    let merge_path = format!("/tickets/{source}/merge");
+    let into = target.to_string();
+
+    // Someone who cannot see both mailboxes cannot merge across them.
+    for email in ["sam@example.com", "bill@example.com"] {
+        let mut b = Browser::new(&db);
+        b.login(email, PASSWORD).await;
+        let p = b.post(&merge_path, &[("into", &into)]).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{email}");
+        assert!(!merged().await, "{email} merged");
+    }
+
+    // Someone who sees both is asked first, naming who gains access: Sam (support, not
+    // billing); not Bill (billing only), Bo (both already) or the lead (sees all).
+    let mut b = Browser::new(&db);
+    b.login("both@example.com", PASSWORD).await;
+    let ask = b.post(&merge_path, &[("into", &into)]).await;
+    assert_eq!(ask.status, StatusCode::CONFLICT, "{}", ask.body);
+    assert!(ask.body.contains("Sam Support"), "{}", ask.body);
+    for not_gaining in ["Bill Billing", "Bo Both", "Lee Lead"] {
+        assert!(!ask.body.contains(not_gaining), "{not_gaining}: {}", ask.body);
+    }
+    assert!(!merged().await, "merged without confirmation");
+    let confirm = ask
+        .body
+        .split(r#"name="confirm" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a confirmation form")
+        .to_string();
+    // A confirmation given for other people is not taken.
+    let stale = b
+        .post(&merge_path, &[("into", &into), ("confirm", "billing@example.com into support@example.com: ")])
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert!(!merged().await);
+
+    let done = b
+        .post(&merge_path, &[("into", &into), ("confirm", &confirm)])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(merged().await);
+    for (ticket, kind) in [(target, "merged_from"), (source, "merged_into")] {
+        let detail: serde_json::Value = sqlx::query_scalar(
+            "select detail from ticket_event where ticket_id = $1 and kind = $2",
+        )
+        .bind(ticket)
+        .bind(kind)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            detail["cross_mailbox"],
+            serde_json::json!({"from": "billing@example.com", "into": "support@example.com",
+                               "gained_access": [sam]}),
+            "{kind}: {detail}"
+        );
+    }
+    let page = b.get(&format!("/tickets/{target}")).await;
+    assert!(page.body.contains("across mailboxes"), "the timeline shows it");
+    db.drop_db().await;
+}

@@ -1,14 +1,17 @@
-//! Merging a ticket into another.
+//! Merging a ticket into another; across mailboxes only after a confirmation that names who
+//! gains access.
 
+use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::response::Redirect;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::back;
-use crate::tickets::actions;
+use crate::tickets::actions::{self, ActionError};
 use crate::web::extract::PathNumber;
-use crate::web::page::PageError;
+use crate::web::page::{PageError, render};
 use crate::web::session::CurrentAgent;
 use crate::web::{AppError, AppState};
 
@@ -18,6 +21,21 @@ pub(super) struct MergeForm {
     into: String,
     #[serde(default)]
     list: String,
+    /// From the confirmation page of a merge across mailboxes.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "tickets/merge_confirm.html")]
+struct ConfirmPage {
+    number: i64,
+    target: i64,
+    list: String,
+    from_mailbox: String,
+    into_mailbox: String,
+    gaining: Vec<String>,
+    confirmation: String,
 }
 
 pub(super) async fn post_merge(
@@ -25,21 +43,37 @@ pub(super) async fn post_merge(
     who: CurrentAgent,
     PathNumber(number): PathNumber,
     Form(f): Form<MergeForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     let target: i64 = f
         .into
         .trim()
         .trim_start_matches('#')
         .parse()
         .map_err(|_| AppError::BadRequest(format!("not a ticket number: {:?}", f.into)))?;
-    actions::merge(
+    match actions::merge(
         &state.pool,
         who.actor(),
         who.visible.as_deref(),
         number,
         target,
+        f.confirm.as_deref(),
     )
     .await
-    .map_err(AppError::from)?;
-    Ok(back(target, &f.list))
+    {
+        Ok(()) => Ok(back(target, &f.list).into_response()),
+        // Across mailboxes: ask first, naming who gains access (409: nothing was merged).
+        Err(ActionError::MergeNeedsConfirmation(c)) => {
+            let page = render(&ConfirmPage {
+                number,
+                target,
+                list: f.list,
+                confirmation: c.confirmation(),
+                gaining: c.gaining.into_iter().map(|(_, name)| name).collect(),
+                from_mailbox: c.from_mailbox,
+                into_mailbox: c.into_mailbox,
+            })?;
+            Ok((StatusCode::CONFLICT, page).into_response())
+        }
+        Err(e) => Err(AppError::from(e).into()),
+    }
 }

@@ -158,8 +158,30 @@ fn event_text(event: &TimelineEvent, agents: &[Agent]) -> String {
         E::BounceReceived { reason, .. } => format!("delivery failed: {reason}"),
         E::MarkedSpam {} => "marked as spam".into(),
         E::UnmarkedSpam {} => "marked as not spam".into(),
-        E::MergedInto { target, .. } => format!("merged this into #{target}"),
-        E::MergedFrom { source, .. } => format!("merged #{source} into this ticket"),
+        E::MergedInto {
+            target,
+            cross_mailbox,
+            ..
+        } => format!("merged this into #{target}{}", across(cross_mailbox)),
+        E::MergedFrom {
+            source,
+            cross_mailbox,
+            ..
+        } => format!("merged #{source} into this ticket{}", across(cross_mailbox)),
+    }
+}
+
+/// " (from billing@ into support@, N agents gained access)" for a merge across mailboxes.
+fn across(cross: &Option<crate::tickets::timeline::CrossMailbox>) -> String {
+    match cross {
+        None => String::new(),
+        Some(c) => format!(
+            " (across mailboxes: from {} into {}; {} agent{} gained access)",
+            c.from,
+            c.into,
+            c.gained_access.len(),
+            if c.gained_access.len() == 1 { "" } else { "s" }
+        ),
     }
 }
 
