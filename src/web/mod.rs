@@ -82,9 +82,15 @@ pub fn router(state: AppState) -> Router {
         .merge(search::router())
         .merge(settings::router())
         .merge(live::router())
-        .nest_service("/static", ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")))
         .nest("/api/v1", api::router())
         .fallback(not_found)
+        // Pages and API answers carry agents' mail: no browser or proxy keeps a copy (the
+        // back button after signing out shows nothing). Static files, added below, may be cached.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .nest_service("/static", ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),

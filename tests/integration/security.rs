@@ -496,3 +496,57 @@ async fn a_merge_across_mailboxes_needs_both_mailboxes_and_a_confirmation_naming
     assert!(page.body.contains("across mailboxes"), "the timeline shows it");
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn pages_and_api_answers_are_never_stored_by_a_browser_or_proxy() {
+    use tower::ServiceExt;
+    let db = TestDb::new().await;
+    let dana = agent(&db, "dana@example.com", "Dana", frontdesk::auth::Role::Admin).await;
+    let token = frontdesk::auth::create_api_token(&db.pool, dana).await.unwrap();
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", PASSWORD).await;
+    let mut config = frontdesk::config::Config::from_env().unwrap();
+    config.db.url = Some(db.url.clone());
+    let router = frontdesk::web::router(frontdesk::web::AppState::new(
+        db.pool.clone(),
+        std::sync::Arc::new(config),
+    ));
+    let cache_control = |path: &str, auth: Option<(&str, String)>| {
+        let mut req = axum::http::Request::get(path);
+        if let Some((name, value)) = auth {
+            req = req.header(name, value);
+        }
+        let router = router.clone();
+        let path = path.to_string();
+        async move {
+            let resp = router
+                .oneshot(req.body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert!(resp.status().is_success(), "{path}: {}", resp.status());
+            resp.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap().to_string())
+        }
+    };
+    let cookie = b.cookie.clone().unwrap();
+    for path in ["/inbox", "/settings", "/search?q=x"] {
+        assert_eq!(
+            cache_control(path, Some(("cookie", cookie.clone()))).await.as_deref(),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        cache_control("/api/v1/tickets", Some(("authorization", format!("Bearer {token}"))))
+            .await
+            .as_deref(),
+        Some("no-store")
+    );
+    assert_ne!(
+        cache_control("/static/app.css", None).await.as_deref(),
+        Some("no-store"),
+        "static files may be cached"
+    );
+    db.drop_db().await;
+}
