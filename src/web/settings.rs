@@ -114,10 +114,16 @@ struct PasswordForm {
     new_password: String,
     /// The new password typed a second time.
     confirm_password: String,
+    /// The "End my API tokens too" checkbox (checked by default).
+    end_tokens: Option<String>,
+    /// Set by the form that shows that checkbox; without it (an older form or a script)
+    /// tokens end too, the safe default.
+    tokens_choice: Option<String>,
 }
 
 /// Changes the agent's password (argon2id, through the same limits as sign-in) and ends every
-/// other session of theirs, on every node; this one stays signed in under a new session id.
+/// other session of theirs, on every node (and their API tokens, unless they unticked that);
+/// this one stays signed in under a new session id.
 /// A refusal re-renders the page with the reason: 400 for an unacceptable new password, 403
 /// for a wrong current one, 429 when rate limited.
 async fn post_password(
@@ -145,6 +151,10 @@ async fn post_password(
     };
     let err = match result {
         Ok(generation) => {
+            if f.end_tokens.is_some() || f.tokens_choice.is_none() {
+                let n = auth::revoke_api_tokens_of(&state.pool, who.agent.agent_id).await?;
+                tracing::info!(agent.id = who.agent.agent_id, tokens = n, "API tokens ended with the password change");
+            }
             // Keep this session: it carries the new generation, under a new id.
             who.session
                 .insert(GENERATION_KEY, generation)

@@ -550,3 +550,58 @@ async fn pages_and_api_answers_are_never_stored_by_a_browser_or_proxy() {
     );
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_password_change_ends_api_tokens_too_unless_the_agent_keeps_them() {
+    let db = TestDb::new().await;
+    let dana = agent(&db, "dana@example.com", "Dana", frontdesk::auth::Role::Agent).await;
+    let api_status = |token: String| {
+        let db = &db;
+        async move {
+            Browser::new(db)
+                .send(
+                    axum::http::Request::get("/api/v1/tickets")
+                        .header("authorization", format!("Bearer {token}")),
+                    axum::body::Body::empty(),
+                )
+                .await
+                .status
+        }
+    };
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", PASSWORD).await;
+    assert!(b.get("/settings").await.body.contains(r#"name="end_tokens" value="1" checked"#));
+
+    // Kept when unticked.
+    let kept = frontdesk::auth::create_api_token(&db.pool, dana).await.unwrap();
+    let p = b
+        .post(
+            "/settings/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a new passphrase"),
+                ("confirm_password", "a new passphrase"),
+                ("tokens_choice", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(api_status(kept.clone()).await, StatusCode::OK);
+
+    // Ended by default.
+    let p = b
+        .post(
+            "/settings/password",
+            &[
+                ("current_password", "a new passphrase"),
+                ("new_password", "another passphrase"),
+                ("confirm_password", "another passphrase"),
+                ("tokens_choice", "1"),
+                ("end_tokens", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(api_status(kept).await, StatusCode::UNAUTHORIZED);
+    db.drop_db().await;
+}
