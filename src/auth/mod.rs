@@ -179,11 +179,13 @@ pub async fn agent_for_token(db: impl PgExecutor<'_>, token: &str) -> sqlx::Resu
 /// Revokes every API token of the agent still valid (kept for the list, never accepted again);
 /// returns how many. Offered with a password change, whose sessions' end tokens survive.
 pub async fn revoke_api_tokens_of(db: impl PgExecutor<'_>, agent_id: i64) -> sqlx::Result<u64> {
-    sqlx::query("update api_token set revoked_at = now() where agent_id = $1 and revoked_at is null")
-        .bind(agent_id)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected())
+    sqlx::query(
+        "update api_token set revoked_at = now() where agent_id = $1 and revoked_at is null",
+    )
+    .bind(agent_id)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 /// Mailbox ids the agent may see; `None` means all (admins and leads).

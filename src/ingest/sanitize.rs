@@ -250,7 +250,10 @@ mod tests {
                 names.iter().all(|n| ["src", "alt"].contains(&n.as_str())),
                 "{cid:?} gave attributes {names:?}: {out}"
             );
-            assert!(out.contains(r#"src="/attachments/7?inline=1""#), "{cid:?}: {out}");
+            assert!(
+                out.contains(r#"src="/attachments/7?inline=1""#),
+                "{cid:?}: {out}"
+            );
             assert!(out.contains(r#"src="/attachments/8?inline=1""#), "{out}");
             assert!(!out.contains("cid:"), "{out}");
         }
@@ -259,7 +262,9 @@ mod tests {
     #[test]
     fn generated_content_ids_never_produce_an_attribute() {
         // A small deterministic fuzz: Content-IDs built from the characters that matter.
-        let alphabet: Vec<char> = "a\"'<>= /\\\t\n&;:#%()onerrorstylehttp-equiv".chars().collect();
+        let alphabet: Vec<char> = "a\"'<>= /\\\t\n&;:#%()onerrorstylehttp-equiv"
+            .chars()
+            .collect();
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..2000 {
             seed ^= seed << 13;
@@ -285,7 +290,10 @@ mod tests {
                 );
             }
             let lower = out.to_ascii_lowercase();
-            assert!(!lower.contains("<script") && !lower.contains("<meta"), "{cid:?}: {out}");
+            assert!(
+                !lower.contains("<script") && !lower.contains("<meta"),
+                "{cid:?}: {out}"
+            );
         }
     }
 
@@ -321,16 +329,27 @@ mod tests {
             .nodes()
             .iter()
             .flat_map(|n| n.attrs())
-            .filter(|a| ["src", "srcset", "data-src", "background", "poster"].contains(&&*a.name.local))
+            .filter(|a| {
+                ["src", "srcset", "data-src", "background", "poster"].contains(&&*a.name.local)
+            })
             .map(|a| a.value.to_string())
             .collect();
         assert_eq!(loading, ["/api/v1/attachments/5"], "{held}");
-        assert!(held.contains(r#"data-fd-src="https://t.example/pixel.gif""#), "{held}");
-        assert!(held.contains(r#"data-fd-src="http://t.example/lazy.png""#), "{held}");
+        assert!(
+            held.contains(r#"data-fd-src="https://t.example/pixel.gif""#),
+            "{held}"
+        );
+        assert!(
+            held.contains(r#"data-fd-src="http://t.example/lazy.png""#),
+            "{held}"
+        );
         assert!(held.contains("data-fd-srcset="), "{held}");
 
         let shown = render(stored, cids(), Remote::Load);
-        assert!(shown.contains(r#"src="https://t.example/pixel.gif""#), "{shown}");
+        assert!(
+            shown.contains(r#"src="https://t.example/pixel.gif""#),
+            "{shown}"
+        );
         assert!(shown.contains(r#"src="/api/v1/attachments/5""#), "{shown}");
     }
 
@@ -342,6 +361,9 @@ mod tests {
             Remote::Hold,
         );
         assert!(!out.contains("javascript"), "{out}");
-        assert!(out.contains(r#"data-fd-src="https://ok.example/a.png""#), "{out}");
+        assert!(
+            out.contains(r#"data-fd-src="https://ok.example/a.png""#),
+            "{out}"
+        );
     }
 }

@@ -20,7 +20,10 @@ pub fn router() -> Router<AppState> {
 /// `degraded`, still 200); 503 with `{"status": "down"}` when it does not. Only an admin
 /// (signed-in session or API token) also gets the details: `"database"` and `"mailboxes":
 /// [...]`, whose addresses, node names and error strings describe the IMAP setup.
-async fn healthz(State(state): State<AppState>, req: Request) -> (StatusCode, Json<serde_json::Value>) {
+async fn healthz(
+    State(state): State<AppState>,
+    req: Request,
+) -> (StatusCode, Json<serde_json::Value>) {
     let (mut parts, _) = req.into_parts();
     let details = is_admin(&mut parts, &state).await;
     match mailboxes::health_report(&state.pool).await {

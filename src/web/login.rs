@@ -102,7 +102,10 @@ async fn post_login(
 }
 
 /// Ends this session, and with it (on every node, at once) the live streams it opened.
-async fn post_logout(State(state): State<AppState>, who: CurrentAgent) -> Result<Redirect, PageError> {
+async fn post_logout(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+) -> Result<Redirect, PageError> {
     who.session
         .flush()
         .await
@@ -124,7 +127,14 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
-        for ok in ["/inbox", "/tickets/12", "/search?q=a%20b", "/t/12#m3", "/~x", "/%2F/x"] {
+        for ok in [
+            "/inbox",
+            "/tickets/12",
+            "/search?q=a%20b",
+            "/t/12#m3",
+            "/~x",
+            "/%2F/x",
+        ] {
             assert_eq!(safe_next(Some(ok.into())), ok, "{ok:?} is local");
         }
         let hostile = [
@@ -154,7 +164,11 @@ mod tests {
             "/é",
         ];
         for bad in hostile {
-            assert_eq!(safe_next(Some(bad.into())), "/inbox", "{bad:?} must not be followed");
+            assert_eq!(
+                safe_next(Some(bad.into())),
+                "/inbox",
+                "{bad:?} must not be followed"
+            );
         }
         assert_eq!(safe_next(None), "/inbox");
     }

@@ -153,7 +153,11 @@ async fn post_password(
         Ok(generation) => {
             if f.end_tokens.is_some() || f.tokens_choice.is_none() {
                 let n = auth::revoke_api_tokens_of(&state.pool, who.agent.agent_id).await?;
-                tracing::info!(agent.id = who.agent.agent_id, tokens = n, "API tokens ended with the password change");
+                tracing::info!(
+                    agent.id = who.agent.agent_id,
+                    tokens = n,
+                    "API tokens ended with the password change"
+                );
             }
             // Keep this session: it carries the new generation, under a new id.
             who.session

@@ -1016,9 +1016,27 @@ impl Sse {
 #[tokio::test]
 async fn signing_out_a_new_password_or_disabling_ends_the_agents_live_streams_at_once() {
     let db = TestDb::new().await;
-    agent(&db, "dana@example.com", "Dana Lee", frontdesk::auth::Role::Agent).await;
-    let lee = agent(&db, "lee@example.com", "Lee Park", frontdesk::auth::Role::Agent).await;
-    let ute = agent(&db, "ute@example.com", "Ute Lange", frontdesk::auth::Role::Agent).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let lee = agent(
+        &db,
+        "lee@example.com",
+        "Lee Park",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let ute = agent(
+        &db,
+        "ute@example.com",
+        "Ute Lange",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
     let shutdown = CancellationToken::new();
     // Streams on one node, the change made through another: every node hears of it.
     let a = node(&db, "node-a", &shutdown).await;
@@ -1051,13 +1069,20 @@ async fn signing_out_a_new_password_or_disabling_ends_the_agents_live_streams_at
         .await
         .unwrap()
         .unwrap();
-    assert!(stream.ends_within(Duration::from_secs(2)).await, "password change");
+    assert!(
+        stream.ends_within(Duration::from_secs(2)).await,
+        "password change"
+    );
 
     // So does disabling the agent.
     let ute_tab = login_cookie(b, "ute@example.com", password).await;
     let mut stream = Sse::open(a, &ute_tab).await;
     assert!(stream.next("ready", Duration::from_secs(2)).await.is_some());
-    assert!(frontdesk::auth::set_disabled(&db.pool, ute, true).await.unwrap());
+    assert!(
+        frontdesk::auth::set_disabled(&db.pool, ute, true)
+            .await
+            .unwrap()
+    );
     assert!(stream.ends_within(Duration::from_secs(2)).await, "disabled");
     shutdown.cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;

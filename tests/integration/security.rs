@@ -10,7 +10,13 @@ const PASSWORD: &str = "correct horse battery";
 #[tokio::test]
 async fn sign_in_follows_only_local_paths_and_never_fails_on_a_hostile_next() {
     let db = TestDb::new().await;
-    agent(&db, "dana@example.com", "Dana Lee", frontdesk::auth::Role::Agent).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
     for (next, to) in [
         ("/\t/evil.example", "/inbox"),
         ("/\n/x", "/inbox"),
@@ -21,17 +27,25 @@ async fn sign_in_follows_only_local_paths_and_never_fails_on_a_hostile_next() {
         ("/search?q=x", "/search?q=x"),
     ] {
         let mut b = Browser::new(&db);
-        let form = b.get(&format!(
-            "/login?next={}",
-            percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
-        ))
-        .await;
+        let form = b
+            .get(&format!(
+                "/login?next={}",
+                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+            ))
+            .await;
         assert_eq!(form.status, StatusCode::OK, "{next:?}");
-        assert!(!form.body.contains("evil.example"), "{next:?} kept in the form");
+        assert!(
+            !form.body.contains("evil.example"),
+            "{next:?} kept in the form"
+        );
         let signed_in = b
             .post(
                 "/login",
-                &[("email", "dana@example.com"), ("password", PASSWORD), ("next", next)],
+                &[
+                    ("email", "dana@example.com"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
             )
             .await;
         assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{next:?}");
@@ -61,14 +75,31 @@ async fn healthz_tells_anonymous_callers_only_the_status_and_admins_the_details(
     .await
     .unwrap();
     let admin = agent(&db, "ops@example.com", "Ops", frontdesk::auth::Role::Admin).await;
-    let plain = agent(&db, "dana@example.com", "Dana", frontdesk::auth::Role::Agent).await;
-    let admin_token = frontdesk::auth::create_api_token(&db.pool, admin).await.unwrap();
-    let plain_token = frontdesk::auth::create_api_token(&db.pool, plain).await.unwrap();
+    let plain = agent(
+        &db,
+        "dana@example.com",
+        "Dana",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let admin_token = frontdesk::auth::create_api_token(&db.pool, admin)
+        .await
+        .unwrap();
+    let plain_token = frontdesk::auth::create_api_token(&db.pool, plain)
+        .await
+        .unwrap();
 
     let leaks = |body: &str| {
-        ["billing", "imap.internal", "node-a", "4242", "mailboxes", "database"]
-            .iter()
-            .any(|s| body.contains(s))
+        [
+            "billing",
+            "imap.internal",
+            "node-a",
+            "4242",
+            "mailboxes",
+            "database",
+        ]
+        .iter()
+        .any(|s| body.contains(s))
     };
     let healthz = |token: Option<&str>| {
         let mut req = axum::http::Request::get("/healthz");
@@ -79,13 +110,20 @@ async fn healthz_tells_anonymous_callers_only_the_status_and_admins_the_details(
     };
 
     let mut anonymous = Browser::new(&db);
-    let p = anonymous.send(healthz(None), axum::body::Body::empty()).await;
+    let p = anonymous
+        .send(healthz(None), axum::body::Body::empty())
+        .await;
     assert_eq!(p.status, StatusCode::OK);
     let body: serde_json::Value = serde_json::from_str(&p.body).unwrap();
     assert_eq!(body, serde_json::json!({"status": "degraded"}));
 
-    for (who, token) in [("bad token", Some("nope")), ("agent token", Some(plain_token.as_str()))] {
-        let p = Browser::new(&db).send(healthz(token), axum::body::Body::empty()).await;
+    for (who, token) in [
+        ("bad token", Some("nope")),
+        ("agent token", Some(plain_token.as_str())),
+    ] {
+        let p = Browser::new(&db)
+            .send(healthz(token), axum::body::Body::empty())
+            .await;
         assert_eq!(p.status, StatusCode::OK, "{who}");
         assert!(!leaks(&p.body), "{who}: {}", p.body);
     }
@@ -151,8 +189,11 @@ async fn a_crafted_content_id_never_turns_sanitised_text_into_attributes() {
         .enumerate()
         .map(|(i, (cid, html))| mail_with_inline_image(i as u32, cid, html))
         .collect();
-    mb.deliver("INBOX", &mails.iter().map(Vec::as_slice).collect::<Vec<_>>())
-        .await;
+    mb.deliver(
+        "INBOX",
+        &mails.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    )
+    .await;
     ingest(&db.pool).await;
     agent(&db, "ops@example.com", "Ops", frontdesk::auth::Role::Admin).await;
     let mut b = Browser::new(&db);
@@ -171,7 +212,11 @@ async fn a_crafted_content_id_never_turns_sanitised_text_into_attributes() {
         assert_eq!(p.status, StatusCode::OK);
         let body = p.body.split("<body>").nth(1).unwrap().to_lowercase();
         assert!(!body.contains("<script"), "{cid:?}: {body}");
-        for tag in body.split('<').skip(1).map(|t| t.split('>').next().unwrap_or("")) {
+        for tag in body
+            .split('<')
+            .skip(1)
+            .map(|t| t.split('>').next().unwrap_or(""))
+        {
             for name in attribute_names(tag) {
                 assert!(
                     !name.starts_with("on") && name != "style" && name != "http-equiv",
@@ -183,9 +228,15 @@ async fn a_crafted_content_id_never_turns_sanitised_text_into_attributes() {
             // `cid:abc` names no part (the part is `abc" alt=`): no image, and the alt text
             // stays text.
             assert!(!body.contains("src="), "{cid:?}: {body}");
-            assert!(body.contains(r#"alt="x onerror=alert(1) style=position:fixed;inset:0 y""#), "{body}");
+            assert!(
+                body.contains(r#"alt="x onerror=alert(1) style=position:fixed;inset:0 y""#),
+                "{body}"
+            );
         } else {
-            assert!(body.contains(&format!("src=\"/attachments/{att}?inline=1\"")), "{cid:?}: {body}");
+            assert!(
+                body.contains(&format!("src=\"/attachments/{att}?inline=1\"")),
+                "{cid:?}: {body}"
+            );
         }
     }
     db.drop_db().await;
@@ -209,9 +260,7 @@ fn attribute_names(tag: &str) -> Vec<String> {
             let after = after.trim_start();
             rest = match after.chars().next() {
                 Some(q @ ('"' | '\'')) => after[1..].split_once(q).map_or("", |(_, r)| r),
-                _ => after
-                    .find(char::is_whitespace)
-                    .map_or("", |i| &after[i..]),
+                _ => after.find(char::is_whitespace).map_or("", |i| &after[i..]),
             };
         }
     }
@@ -226,11 +275,16 @@ async fn the_apis_html_loads_nothing_remote_and_points_inline_parts_at_the_api()
         r#"<img srcset="https://track.example/a.png 1x"><img src="cid:logo@example.org">"#,
         r#"<img src="http://track.example/dangling?<p>rest of the mail</p>"#,
     );
-    mb.deliver("INBOX", &[&mail_with_inline_image(9, "logo@example.org", html)])
-        .await;
+    mb.deliver(
+        "INBOX",
+        &[&mail_with_inline_image(9, "logo@example.org", html)],
+    )
+    .await;
     ingest(&db.pool).await;
     let admin = agent(&db, "ops@example.com", "Ops", frontdesk::auth::Role::Admin).await;
-    let token = frontdesk::auth::create_api_token(&db.pool, admin).await.unwrap();
+    let token = frontdesk::auth::create_api_token(&db.pool, admin)
+        .await
+        .unwrap();
     let (number, message, att): (i64, i64, i64) = sqlx::query_as(
         "select m.ticket_id, m.message_id, a.attachment_id from message m join attachment a using (message_id)
          where m.header_message_id = 'crafted-9@example.org'",
@@ -256,8 +310,14 @@ async fn the_apis_html_loads_nothing_remote_and_points_inline_parts_at_the_api()
         })
     };
     assert!(!remote_loads(&api_html), "{api_html}");
-    assert!(api_html.contains(r#"data-fd-src="https://track.example/pixel.gif?u=1""#), "{api_html}");
-    assert!(api_html.contains(&format!(r#"src="/api/v1/attachments/{att}""#)), "{api_html}");
+    assert!(
+        api_html.contains(r#"data-fd-src="https://track.example/pixel.gif?u=1""#),
+        "{api_html}"
+    );
+    assert!(
+        api_html.contains(&format!(r#"src="/api/v1/attachments/{att}""#)),
+        "{api_html}"
+    );
     let image = Browser::new(&db)
         .send(
             axum::http::Request::get(format!("/api/v1/attachments/{att}"))
@@ -272,9 +332,18 @@ async fn the_apis_html_loads_nothing_remote_and_points_inline_parts_at_the_api()
     b.login("ops@example.com", PASSWORD).await;
     let held = b.get(&format!("/messages/{message}/body")).await.body;
     assert!(!remote_loads(&held), "{held}");
-    assert!(held.contains(&format!(r#"src="/attachments/{att}?inline=1""#)), "{held}");
-    let shown = b.get(&format!("/messages/{message}/body?images=1")).await.body;
-    assert!(shown.contains(r#"src="https://track.example/pixel.gif?u=1""#), "{shown}");
+    assert!(
+        held.contains(&format!(r#"src="/attachments/{att}?inline=1""#)),
+        "{held}"
+    );
+    let shown = b
+        .get(&format!("/messages/{message}/body?images=1"))
+        .await
+        .body;
+    assert!(
+        shown.contains(r#"src="https://track.example/pixel.gif?u=1""#),
+        "{shown}"
+    );
     db.drop_db().await;
 }
 
@@ -313,10 +382,14 @@ async fn a_refused_patch_changes_nothing_and_a_ticket_out_of_sight_is_404_whatev
         .await
         .unwrap();
     let lead = agent(&db, "lead@example.com", "Lead", frontdesk::auth::Role::Lead).await;
-    let lead_token = frontdesk::auth::create_api_token(&db.pool, lead).await.unwrap();
+    let lead_token = frontdesk::auth::create_api_token(&db.pool, lead)
+        .await
+        .unwrap();
     // An agent of no team: sees no mailbox.
     let outsider = agent(&db, "out@example.com", "Out", frontdesk::auth::Role::Agent).await;
-    let outsider_token = frontdesk::auth::create_api_token(&db.pool, outsider).await.unwrap();
+    let outsider_token = frontdesk::auth::create_api_token(&db.pool, outsider)
+        .await
+        .unwrap();
     let state = || async {
         sqlx::query_as::<_, (String, String, Option<i64>, i64, i64)>(
             "select status::text, priority::text, assignee_agent_id,
@@ -356,7 +429,13 @@ async fn a_refused_patch_changes_nothing_and_a_ticket_out_of_sight_is_404_whatev
 
     // Out of sight: 404 whether the e-mail names an agent or not (no probing of e-mails).
     for email in ["lead@example.com", "nobody@example.com", "out@example.com"] {
-        let p = patch(&db, &outsider_token, number, serde_json::json!({"assignee": email})).await;
+        let p = patch(
+            &db,
+            &outsider_token,
+            number,
+            serde_json::json!({"assignee": email}),
+        )
+        .await;
         assert_eq!(p.status, StatusCode::NOT_FOUND, "{email}: {}", p.body);
     }
 
@@ -371,12 +450,16 @@ async fn a_refused_patch_changes_nothing_and_a_ticket_out_of_sight_is_404_whatev
     .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     let after = state().await;
-    assert_eq!((after.0.as_str(), after.1.as_str(), after.2, after.3), ("closed", "high", Some(lead), 1));
+    assert_eq!(
+        (after.0.as_str(), after.1.as_str(), after.2, after.3),
+        ("closed", "high", Some(lead), 1)
+    );
     db.drop_db().await;
 }
 
 #[tokio::test]
-async fn a_merge_across_mailboxes_needs_both_mailboxes_and_a_confirmation_naming_who_gains_access() {
+async fn a_merge_across_mailboxes_needs_both_mailboxes_and_a_confirmation_naming_who_gains_access()
+{
     let db = TestDb::new().await;
     let support = TestMailbox::new(&db.pool, &[]).await;
     support
@@ -454,7 +537,11 @@ async fn a_merge_across_mailboxes_needs_both_mailboxes_and_a_confirmation_naming
     assert_eq!(ask.status, StatusCode::CONFLICT, "{}", ask.body);
     assert!(ask.body.contains("Sam Support"), "{}", ask.body);
     for not_gaining in ["Bill Billing", "Bo Both", "Lee Lead"] {
-        assert!(!ask.body.contains(not_gaining), "{not_gaining}: {}", ask.body);
+        assert!(
+            !ask.body.contains(not_gaining),
+            "{not_gaining}: {}",
+            ask.body
+        );
     }
     assert!(!merged().await, "merged without confirmation");
     let confirm = ask
@@ -466,7 +553,13 @@ async fn a_merge_across_mailboxes_needs_both_mailboxes_and_a_confirmation_naming
         .to_string();
     // A confirmation given for other people is not taken.
     let stale = b
-        .post(&merge_path, &[("into", &into), ("confirm", "billing@example.com into support@example.com: ")])
+        .post(
+            &merge_path,
+            &[
+                ("into", &into),
+                ("confirm", "billing@example.com into support@example.com: "),
+            ],
+        )
         .await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert!(!merged().await);
@@ -493,7 +586,10 @@ async fn a_merge_across_mailboxes_needs_both_mailboxes_and_a_confirmation_naming
         );
     }
     let page = b.get(&format!("/tickets/{target}")).await;
-    assert!(page.body.contains("across mailboxes"), "the timeline shows it");
+    assert!(
+        page.body.contains("across mailboxes"),
+        "the timeline shows it"
+    );
     db.drop_db().await;
 }
 
@@ -501,8 +597,16 @@ async fn a_merge_across_mailboxes_needs_both_mailboxes_and_a_confirmation_naming
 async fn pages_and_api_answers_are_never_stored_by_a_browser_or_proxy() {
     use tower::ServiceExt;
     let db = TestDb::new().await;
-    let dana = agent(&db, "dana@example.com", "Dana", frontdesk::auth::Role::Admin).await;
-    let token = frontdesk::auth::create_api_token(&db.pool, dana).await.unwrap();
+    let dana = agent(
+        &db,
+        "dana@example.com",
+        "Dana",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let token = frontdesk::auth::create_api_token(&db.pool, dana)
+        .await
+        .unwrap();
     let mut b = Browser::new(&db);
     b.login("dana@example.com", PASSWORD).await;
     let mut config = frontdesk::config::Config::from_env().unwrap();
@@ -532,15 +636,20 @@ async fn pages_and_api_answers_are_never_stored_by_a_browser_or_proxy() {
     let cookie = b.cookie.clone().unwrap();
     for path in ["/inbox", "/settings", "/search?q=x"] {
         assert_eq!(
-            cache_control(path, Some(("cookie", cookie.clone()))).await.as_deref(),
+            cache_control(path, Some(("cookie", cookie.clone())))
+                .await
+                .as_deref(),
             Some("no-store"),
             "{path}"
         );
     }
     assert_eq!(
-        cache_control("/api/v1/tickets", Some(("authorization", format!("Bearer {token}"))))
-            .await
-            .as_deref(),
+        cache_control(
+            "/api/v1/tickets",
+            Some(("authorization", format!("Bearer {token}")))
+        )
+        .await
+        .as_deref(),
         Some("no-store")
     );
     assert_ne!(
@@ -554,7 +663,13 @@ async fn pages_and_api_answers_are_never_stored_by_a_browser_or_proxy() {
 #[tokio::test]
 async fn a_password_change_ends_api_tokens_too_unless_the_agent_keeps_them() {
     let db = TestDb::new().await;
-    let dana = agent(&db, "dana@example.com", "Dana", frontdesk::auth::Role::Agent).await;
+    let dana = agent(
+        &db,
+        "dana@example.com",
+        "Dana",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
     let api_status = |token: String| {
         let db = &db;
         async move {
@@ -570,10 +685,17 @@ async fn a_password_change_ends_api_tokens_too_unless_the_agent_keeps_them() {
     };
     let mut b = Browser::new(&db);
     b.login("dana@example.com", PASSWORD).await;
-    assert!(b.get("/settings").await.body.contains(r#"name="end_tokens" value="1" checked"#));
+    assert!(
+        b.get("/settings")
+            .await
+            .body
+            .contains(r#"name="end_tokens" value="1" checked"#)
+    );
 
     // Kept when unticked.
-    let kept = frontdesk::auth::create_api_token(&db.pool, dana).await.unwrap();
+    let kept = frontdesk::auth::create_api_token(&db.pool, dana)
+        .await
+        .unwrap();
     let p = b
         .post(
             "/settings/password",
