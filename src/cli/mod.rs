@@ -80,22 +80,6 @@ pub enum Command {
         #[command(subcommand)]
         command: SavedReplyCommand,
     },
-    /// Fill an empty database with generated tickets for benchmarks (PostgreSQL COPY).
-    Seed {
-        #[arg(long)]
-        tickets: u64,
-        /// Average emails per ticket (internal notes come on top).
-        #[arg(long, default_value_t = 3)]
-        messages_per_ticket: u32,
-        #[arg(long, default_value_t = 3)]
-        mailboxes: u32,
-        /// Agents with role agent (an admin is added).
-        #[arg(long, default_value_t = 20)]
-        agents: u32,
-        /// Generator seed: the same seed gives the same data.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
 }
 
 /// Runs a parsed command. Returns the process exit code.
@@ -144,23 +128,6 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         }
         Command::Ingest { once: _, mailbox } => {
             ingest::ingest_once(&pool, &config, mailbox.as_deref()).await?
-        }
-        Command::Seed {
-            tickets,
-            messages_per_ticket,
-            mailboxes,
-            agents,
-            seed,
-        } => {
-            let opts = crate::seed::SeedOptions {
-                tickets,
-                messages_per_ticket,
-                mailboxes,
-                agents,
-                seed,
-            };
-            println!("{}", crate::seed::run(&pool, &opts).await?);
-            0
         }
         Command::Team { command } => {
             team::run(&pool, command).await?;

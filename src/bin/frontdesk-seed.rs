@@ -1,6 +1,16 @@
-//! `frontdesk seed`: fills an empty database with generated, realistic helpdesk data for
-//! benchmarks (`scripts/bench-web`): customers, mailboxes, agents in teams, tags, tickets over
-//! two years, their messages and notes.
+//! The benchmark seeder: fills an empty database with generated, realistic helpdesk data for
+//! benchmarks (`scripts/bench-web`, `scripts/bench-presence`): customers, mailboxes, agents in
+//! teams, tags, tickets over two years, their messages and notes. A binary of its own, not part
+//! of the server or its library:
+//!
+//! ```sh
+//! DATABASE_URL=postgres://... cargo run --release --bin frontdesk-seed -- --tickets 1000000
+//! ```
+//!
+//! It migrates the database, then prints what it loaded, how fast, and the lines the
+//! benchmark scripts read (`admin-email:`, `admin-password:`, `search-common:`,
+//! `search-rare:`). Without `DATABASE_URL` it uses the embedded cluster under
+//! `FRONTDESK_DATA_DIR`, which must exist already (`frontdesk migrate` creates it).
 //!
 //! Speed comes from PostgreSQL `COPY` in one transaction on freshly truncated tables
 //! (`COPY ... FREEZE`: no hint-bit rewrite afterwards, and the closing vacuum finds the pages
@@ -20,7 +30,59 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{Connection, PgPool};
 
-use crate::auth;
+use clap::Parser;
+use frontdesk::{auth, config::Config, db};
+
+/// Fill an empty database with generated tickets for benchmarks (PostgreSQL COPY).
+#[derive(Parser, Debug)]
+#[command(name = "frontdesk-seed")]
+struct Args {
+    #[arg(long)]
+    tickets: u64,
+    /// Average emails per ticket (internal notes come on top).
+    #[arg(long, default_value_t = 3)]
+    messages_per_ticket: u32,
+    #[arg(long, default_value_t = 3)]
+    mailboxes: u32,
+    /// Agents with role agent (an admin is added).
+    #[arg(long, default_value_t = 20)]
+    agents: u32,
+    /// Generator seed: the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[tokio::main]
+async fn main() {
+    frontdesk::telemetry::init();
+    let args = Args::parse();
+    let result = async {
+        let config = Config::from_env()?;
+        let mut database = db::connect(&config.db, false).await?;
+        db::migrate(&database.pool).await?;
+        let opts = SeedOptions {
+            tickets: args.tickets,
+            messages_per_ticket: args.messages_per_ticket,
+            mailboxes: args.mailboxes,
+            agents: args.agents,
+            seed: args.seed,
+        };
+        let report = run(&database.pool, &opts).await;
+        database.pool.close().await;
+        if let Some(pg) = database.embedded.as_mut() {
+            pg.stop();
+        }
+        anyhow::Ok(report?)
+    }
+    .await;
+    match result {
+        Ok(report) => println!("{report}"),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -779,7 +841,7 @@ impl World {
                 .find(|(_, m)| m.0 != Direction::Note)
                 .expect("a ticket has an email");
             self.body(number, last.0, &p, &mut text, None);
-            let snippet = crate::tickets::model::snippet(&text);
+            let snippet = frontdesk::tickets::model::snippet(&text);
             let emails = p.messages.iter().filter(|m| m.0 != Direction::Note).count();
             let b = out.row();
             int(b, number as i64);
