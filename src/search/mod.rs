@@ -13,13 +13,12 @@ use tokio_util::sync::CancellationToken;
 const INDEX_BATCH: i64 = 500;
 
 /// Builds the search vector of up to [`INDEX_BATCH`] unindexed messages; returns how many.
-/// Safe on several nodes at once (`SKIP LOCKED`).
+/// Safe on several nodes at once (`SKIP LOCKED`). The vector is the SQL function
+/// `message_search_vector` (migrations/20261203000010), which the benchmark seeder uses too.
 pub async fn index_pending(pool: &PgPool) -> sqlx::Result<u64> {
     let r = sqlx::query(
         "update message m set search =
-            setweight(to_tsvector('simple', coalesce(m.subject, '')), 'A')
-            || setweight(to_tsvector('simple', coalesce(m.from_email, '') || ' ' || coalesce(m.from_name, '')), 'B')
-            || to_tsvector('simple', left(m.text_body, 20000))
+            message_search_vector(m.subject, m.from_email, m.from_name, m.text_body)
          where m.message_id in (
             select message_id from message where search is null order by message_id limit $1 for update skip locked)",
     )
