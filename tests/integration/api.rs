@@ -72,6 +72,14 @@ async fn seeded() -> (TestDb, TestMailbox) {
     (app.db, app.mb)
 }
 
+/// The seeded database and mailbox, the API, and the token of a new agent `email` with `role`.
+async fn seeded_api_as(email: &str, role: Role) -> (TestDb, TestMailbox, Api, String) {
+    let (db, mb) = seeded().await;
+    let api = Api::new(&db);
+    let token = agent_with_token(&db, email, role).await;
+    (db, mb, api, token)
+}
+
 #[tokio::test]
 async fn requests_without_a_valid_token_get_401() {
     let db = TestDb::new().await;
@@ -95,9 +103,7 @@ async fn requests_without_a_valid_token_get_401() {
 
 #[tokio::test]
 async fn ticket_list_and_detail_have_the_documented_shape() {
-    let (db, _) = seeded().await;
-    let api = Api::new(&db);
-    let token = agent_with_token(&db, "admin@example.com", frontdesk::auth::Role::Admin).await;
+    let (db, _, api, token) = seeded_api_as("admin@example.com", Role::Admin).await;
 
     let (s, list) = api.json("/api/v1/tickets", &token).await;
     assert_eq!(s, StatusCode::OK);
@@ -181,9 +187,7 @@ async fn ticket_list_and_detail_have_the_documented_shape() {
 
 #[tokio::test]
 async fn attachments_download_as_attachments_with_nosniff() {
-    let (db, _) = seeded().await;
-    let api = Api::new(&db);
-    let token = agent_with_token(&db, "admin@example.com", frontdesk::auth::Role::Admin).await;
+    let (db, _, api, token) = seeded_api_as("admin@example.com", Role::Admin).await;
     let id: i64 = scalar(&db.pool, "select attachment_id from attachment").await;
     let (s, h, body) = api
         .get(&format!("/api/v1/attachments/{id}"), Some(&token))
@@ -199,9 +203,7 @@ async fn attachments_download_as_attachments_with_nosniff() {
 
 #[tokio::test]
 async fn quarantine_lists_unparseable_mail_with_a_raw_link() {
-    let (db, _) = seeded().await;
-    let api = Api::new(&db);
-    let token = agent_with_token(&db, "admin@example.com", frontdesk::auth::Role::Admin).await;
+    let (db, _, api, token) = seeded_api_as("admin@example.com", Role::Admin).await;
     let (s, q) = api.json("/api/v1/quarantine", &token).await;
     assert_eq!(s, StatusCode::OK);
     let entry = &q["quarantine"][0];
@@ -216,9 +218,7 @@ async fn quarantine_lists_unparseable_mail_with_a_raw_link() {
 
 #[tokio::test]
 async fn an_agent_without_access_to_the_mailbox_sees_nothing_on_any_route() {
-    let (db, mb) = seeded().await;
-    let api = Api::new(&db);
-    let token = agent_with_token(&db, "outsider@example.com", frontdesk::auth::Role::Agent).await;
+    let (db, mb, api, token) = seeded_api_as("outsider@example.com", Role::Agent).await;
     let number: i64 = scalar(&db.pool, "select min(ticket_id) from ticket").await;
     let att: i64 = scalar(&db.pool, "select attachment_id from attachment").await;
     let q: i64 = scalar(&db.pool, "select quarantine_id from quarantine").await;

@@ -1,5 +1,6 @@
 //! Test harness: a fresh database and a fresh IMAP user per test, and helpers to deliver mail
-//! to Dovecot and run the real poller.
+//! to Dovecot and run the real poller. Most tests start from a [`TestApp`] (`app.rs`), sign in
+//! through [`Browser`] (`client.rs`), and start real nodes with [`node`] (`node.rs`).
 
 use std::path::PathBuf;
 use std::str::FromStr;
