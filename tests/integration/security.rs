@@ -3,7 +3,6 @@
 use axum::http::StatusCode;
 
 use crate::support::*;
-use crate::web::{Browser, agent};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -359,7 +358,7 @@ fn attribute_values(html: &str) -> Vec<(String, String)> {
 }
 
 /// `PATCH /api/v1/tickets/{number}` with a JSON body as `token`.
-async fn patch(db: &TestDb, token: &str, number: i64, body: serde_json::Value) -> crate::web::Page {
+async fn patch(db: &TestDb, token: &str, number: i64, body: serde_json::Value) -> Page {
     Browser::new(db)
         .send(
             axum::http::Request::patch(format!("/api/v1/tickets/{number}"))
