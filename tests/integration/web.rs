@@ -1681,3 +1681,133 @@ async fn unknown_paths_show_the_apps_own_not_found_page_and_the_api_answers_json
     }
     db.drop_db().await;
 }
+
+/// The row of ticket `n` in an inbox page.
+fn inbox_row(body: &str, n: i64) -> &str {
+    let at = body
+        .find(&format!("name=\"ticket\" value=\"{n}\""))
+        .unwrap_or_else(|| panic!("no row for #{n}"));
+    let start = body[..at].rfind("<tr").unwrap();
+    let end = at + body[at..].find("</tr>").unwrap();
+    &body[start..end]
+}
+
+#[tokio::test]
+async fn the_inbox_shows_how_long_the_customer_has_waited_and_who_wrote_last() {
+    let (db, mb) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let waiting = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<time::OffsetDateTime>>(
+                "select waiting_since from ticket where ticket_id = $1",
+            )
+            .bind(n)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+
+    let received = |db: &TestDb, header: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<time::OffsetDateTime>>(
+                "select received_at from message where header_message_id = $1",
+            )
+            .bind(header)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+
+    // Nobody has answered her mail: she waits since we received it.
+    assert_eq!(
+        waiting(&db).await,
+        received(&db, "c23a-0F7E2C1B@example.org").await
+    );
+    let page = b.get("/inbox?folder=all").await.body;
+    let row = inbox_row(&page, n);
+    assert!(row.contains("class=\"waiting\""), "{row}");
+    assert!(row.contains("Customer · "), "{row}");
+    // Six days on, the row says so (not "just now", whatever the last activity).
+    sqlx::query("update ticket set waiting_since = now() - interval '6 days 1 hour' where ticket_id = $1")
+        .bind(n)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let page = b.get("/inbox?folder=all").await.body;
+    assert!(inbox_row(&page, n).contains(">6 days</time>"), "{page}");
+
+    // We answer: nobody waits, and Dana wrote last.
+    let p = b
+        .post(
+            &format!("/tickets/{n}/reply"),
+            &[
+                ("to", "jana.roth@example.org"),
+                ("text", "Wir erstatten den Betrag."),
+                ("after", "keep"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(waiting(&db).await, None);
+    let page = b.get("/inbox?folder=all").await.body;
+    let row = inbox_row(&page, n);
+    assert!(!row.contains("class=\"waiting\""), "{row}");
+    assert!(row.contains("Dana Lee · "), "{row}");
+
+    // Her follow-up arrives after our reply, though dated before it: she waits again, since
+    // its receipt, and wrote last.
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-b.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let since = received(&db, "c23b-5A91D003@example.org").await;
+    assert_eq!(waiting(&db).await, since);
+    let page = b.get("/inbox?folder=all").await.body;
+    let row = inbox_row(&page, n);
+    assert!(row.contains("class=\"waiting\""), "{row}");
+    assert!(row.contains(">under 1 min</time>"), "{row}");
+    assert!(row.contains("Customer · "), "{row}");
+
+    // Another mail of hers: still waiting since the first unanswered one.
+    let again = String::from_utf8(case("23-reply-in-reply-to-only-b.eml"))
+        .unwrap()
+        .replace("<c23b-", "<c23c-")
+        .replace("Nachtrag:", "Noch ein Nachtrag:");
+    mb.deliver("INBOX", &[again.as_bytes()]).await;
+    ingest(&db.pool).await;
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("select count(*) from message where ticket_id = $1")
+            .bind(n)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(waiting(&db).await, since);
+
+    // A merge recomputes it from the messages: the same answer.
+    sqlx::query("update ticket set waiting_since = null, last_author_agent_id = null where ticket_id = $1")
+        .bind(n)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("select ticket_refresh_waiting($1)")
+        .bind(n)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(waiting(&db).await, since);
+    db.drop_db().await;
+}
