@@ -1811,3 +1811,90 @@ async fn the_inbox_shows_how_long_the_customer_has_waited_and_who_wrote_last() {
     assert_eq!(waiting(&db).await, since);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn search_opens_ticket_numbers_filters_by_tag_sender_and_status_and_finds_file_names() {
+    let (db, mb) = seeded().await;
+    mb.deliver("INBOX", &[&case("08-filename-rfc2231-wrong-charset.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    agent(
+        &db,
+        "outsider@example.com",
+        "Out Sider",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let jana = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let hostile = ticket_by_subject(&db, "Rechnung <script>%").await;
+    let report = ticket_by_subject(&db, "Pruefbericht%").await;
+    sqlx::query("insert into tag (name) values ('Refund')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into ticket_tag (ticket_id, tag_id) select $1, tag_id from tag where name = 'Refund'")
+        .bind(jana)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    while frontdesk::search::index_pending(&db.pool).await.unwrap() > 0 {}
+    let hits = |body: &str| {
+        [jana, hostile, report]
+            .into_iter()
+            .filter(|n| body.contains(&format!("href=\"/tickets/{n}\"")))
+            .collect::<Vec<_>>()
+    };
+
+    // `#N` opens the ticket; one the agent may not see, or none, is an empty search.
+    let p = b.get(&format!("/search?q=%23{jana}")).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location, Some(format!("/tickets/{jana}")));
+    let p = b.get("/search?q=%23987654").await;
+    assert_eq!((p.status, hits(&p.body)), (StatusCode::OK, vec![]));
+    let mut out = Browser::new(&db);
+    out.login("outsider@example.com", "correct horse battery")
+        .await;
+    let p = out.get(&format!("/search?q=%23{jana}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(!p.body.contains("/tickets/"));
+
+    for (q, want) in [
+        ("tag:refund", vec![jana]),
+        ("tag:%23REFUND", vec![jana]),
+        ("rechnung", vec![jana, hostile]),
+        ("rechnung+tag:refund", vec![jana]),
+        ("Kundenkonto+tag:refund", vec![]),
+        ("from:Jana.Roth%40example.org", vec![jana]),
+        ("rechnung+from:jana.roth%40example.org", vec![jana]),
+        ("status:closed", vec![]),
+        ("rechnung+status:open", vec![jana, hostile]),
+        // The attachment is `Prüfbericht März 2025.pdf`; the mail itself says "Pruefbericht".
+        ("Pr%C3%BCfbericht", vec![report]),
+        ("pdf", vec![report]),
+    ] {
+        let p = b.get(&format!("/search?q={q}")).await;
+        assert_eq!(p.status, StatusCode::OK, "{q}");
+        let mut got = hits(&p.body);
+        got.sort();
+        let mut want = want;
+        want.sort();
+        assert_eq!(got, want, "{q}");
+    }
+    let p = b.get("/search?q=rechnung+status:bogus").await;
+    assert!(
+        p.body.contains("Left out of the search: status:bogus"),
+        "{}",
+        p.body
+    );
+    assert_eq!(hits(&p.body).len(), 2);
+    db.drop_db().await;
+}
