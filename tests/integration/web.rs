@@ -1898,3 +1898,122 @@ async fn search_opens_ticket_numbers_filters_by_tag_sender_and_status_and_finds_
     assert_eq!(hits(&p.body).len(), 2);
     db.drop_db().await;
 }
+
+/// The raw response to a signed-in GET (headers included).
+async fn get_response(b: &Browser, path: &str) -> axum::response::Response {
+    let r = Request::get(path).header(header::COOKIE, b.cookie.clone().unwrap());
+    b.router
+        .clone()
+        .oneshot(r.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn attachments_show_size_type_and_thumbnails_and_pdfs_and_images_open_sandboxed() {
+    let (db, mb) = seeded().await;
+    mb.deliver("INBOX", &[&case("08-filename-rfc2231-wrong-charset.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let report = ticket_by_subject(&db, "Pruefbericht%").await;
+    let screenshot = ticket_by_subject(&db, "Fehlermeldung%").await;
+    let att = |ticket: i64| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select a.attachment_id from attachment a join message m using (message_id)
+                 where m.ticket_id = $1",
+            )
+            .bind(ticket)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (pdf, png) = (att(report).await, att(screenshot).await);
+
+    // Size and type for every file; a PDF opens in the viewer, with a download beside it.
+    let page = b.get(&format!("/tickets/{report}")).await.body;
+    assert!(page.contains("113 B · PDF"), "{page}");
+    assert!(
+        page.contains(&format!("href=\"/attachments/{pdf}?inline=1\" target=\"_blank\"")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("href=\"/attachments/{pdf}\" download")));
+    // An image has a thumbnail.
+    let page = b.get(&format!("/tickets/{screenshot}")).await.body;
+    assert!(page.contains("PNG image"), "{page}");
+    assert!(
+        page.contains(&format!("<img src=\"/attachments/{png}?inline=1\"")),
+        "{page}"
+    );
+
+    for (id, ty) in [(pdf, "application/pdf"), (png, "image/png")] {
+        let resp = get_response(&b, &format!("/attachments/{id}?inline=1")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let h = resp.headers();
+        assert_eq!(h[header::CONTENT_TYPE], ty);
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(
+            h[header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .starts_with("inline;")
+        );
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("sandbox") && csp.contains("default-src 'none'"),
+            "{csp}"
+        );
+        // Without ?inline=1 it is a download.
+        let resp = get_response(&b, &format!("/attachments/{id}")).await;
+        assert!(
+            resp.headers()[header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment;")
+        );
+    }
+    // Anything else is a download even when asked to show it.
+    sqlx::query("update attachment set content_type = 'text/html' where attachment_id = $1")
+        .bind(pdf)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let resp = get_response(&b, &format!("/attachments/{pdf}?inline=1")).await;
+    assert!(
+        resp.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    assert!(
+        !b.get(&format!("/tickets/{report}"))
+            .await
+            .body
+            .contains(&format!("/attachments/{pdf}?inline=1"))
+    );
+
+    // "Show with remote images" only on a mail that has some.
+    assert!(!page.contains("Show with remote images"), "case 13 has only its cid image");
+    sqlx::query(
+        "update message set html_body = '<p>Hallo <img src=\"https://tracker.example/p.gif\"></p>'
+         where ticket_id = $1",
+    )
+    .bind(screenshot)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let page = b.get(&format!("/tickets/{screenshot}")).await.body;
+    assert!(page.contains("Show with remote images"), "{page}");
+    db.drop_db().await;
+}
