@@ -24,8 +24,6 @@ pub mod mailboxes;
 pub mod outbox;
 /// Full-text search over tickets.
 pub mod search;
-/// Generated benchmark data, loaded with COPY (`frontdesk seed`).
-pub mod seed;
 /// Logging setup.
 pub mod telemetry;
 /// Tickets, messages and attachments (read side).

@@ -83,23 +83,6 @@ pub async fn notify(db: impl PgExecutor<'_>, event: &LiveEvent) -> sqlx::Result<
     Ok(())
 }
 
-/// Sends `kind` for a ticket, looking up its mailbox.
-pub async fn notify_ticket(
-    db: &mut sqlx::PgConnection,
-    ticket: i64,
-    kind: fn(i64, i64) -> LiveEvent,
-) -> sqlx::Result<()> {
-    let mailbox: Option<i64> =
-        sqlx::query_scalar("select mailbox_id from ticket where ticket_id = $1")
-            .bind(ticket)
-            .fetch_optional(&mut *db)
-            .await?;
-    match mailbox {
-        Some(m) => notify(&mut *db, &kind(ticket, m)).await,
-        None => Ok(()),
-    }
-}
-
 /// This node's fan-out of live events: one PostgreSQL listener feeding a broadcast channel that
 /// every browser connection subscribes to.
 #[derive(Clone, Debug)]

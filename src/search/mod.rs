@@ -14,17 +14,16 @@ use tokio_util::sync::CancellationToken;
 const INDEX_BATCH: i64 = 500;
 
 /// Builds the search vector of up to [`INDEX_BATCH`] unindexed messages; returns how many.
-/// Safe on several nodes at once (`SKIP LOCKED`).
+/// Safe on several nodes at once (`SKIP LOCKED`). The vector is the SQL function
+/// `message_search_vector` (migrations/20261203000010), which the benchmark seeder uses too,
+/// with the message's attachment names (its five-argument form, migration 20261203140100;
+/// the same as the four-argument one for a message without attachments).
 pub async fn index_pending(pool: &PgPool) -> sqlx::Result<u64> {
     let r = sqlx::query(
         "update message m set search =
-            setweight(to_tsvector('simple', coalesce(m.subject, '')), 'A')
-            || setweight(to_tsvector('simple', coalesce(m.from_email, '') || ' ' || coalesce(m.from_name, '')), 'B')
-            || to_tsvector('simple', left(m.text_body, 20000))
-            -- attachment names, whole and in parts: `Rechnung_2025-03.pdf` is found by `rechnung`
-            || setweight(to_tsvector('simple', coalesce((
-                    select string_agg(a.filename || ' ' || regexp_replace(a.filename, '[._-]+', ' ', 'g'), ' ')
-                    from attachment a where a.message_id = m.message_id and not a.inline), '')), 'B')
+            message_search_vector(m.subject, m.from_email, m.from_name, m.text_body,
+                (select string_agg(a.filename, ' ') from attachment a
+                 where a.message_id = m.message_id and not a.inline))
          where m.message_id in (
             select message_id from message where search is null order by message_id limit $1 for update skip locked)",
     )

@@ -121,7 +121,7 @@ pub async fn list_tickets(
     let limit = f.limit.clamp(1, 200);
     let mut rows: Vec<TicketSummary> = sqlx::query_as(&sql)
         .bind(visible)
-        .bind(&f.status)
+        .bind(f.status)
         .bind(mailbox_id)
         .bind(mailbox_address)
         .bind(cursor_at)

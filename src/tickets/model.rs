@@ -158,6 +158,6 @@ mod tests {
             serde_json::to_string(&Automated::AutoReply).unwrap(),
             "\"auto_reply\""
         );
-        assert_eq!(Priority::Low < Priority::Urgent, true);
+        assert!(Priority::Low < Priority::Urgent);
     }
 }

@@ -1,5 +1,25 @@
 //! Saved replies: canned text with variables that the composer fills in for one ticket.
 
+use sqlx::PgExecutor;
+
+/// Stores a saved reply (`name` and `body` as given; the caller trims them) and returns its id.
+///
+/// # Errors
+/// The database's.
+pub async fn create_saved_reply(
+    db: impl PgExecutor<'_>,
+    name: &str,
+    body: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "insert into saved_reply (name, body) values ($1, $2) returning saved_reply_id",
+    )
+    .bind(name)
+    .bind(body)
+    .fetch_one(db)
+    .await
+}
+
 /// Fills a saved reply's variables for one ticket: `{{customer.first_name}}` (the first word of
 /// the customer's name, else the local part of their address), `{{customer.name}}` (their
 /// name, else that first name), `{{agent.name}}` and `{{ticket.number}}`. Unknown `{{...}}`

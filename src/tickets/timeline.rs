@@ -240,18 +240,7 @@ pub async fn record(
     actor: Actor,
     event: &TimelineEvent,
 ) -> sqlx::Result<()> {
-    record_at(conn, ticket, actor, event, None).await
-}
-
-/// [`record`] with an explicit time (UTC) instead of the transaction's.
-pub async fn record_at(
-    conn: &mut PgConnection,
-    ticket: i64,
-    actor: Actor,
-    event: &TimelineEvent,
-    at: Option<OffsetDateTime>,
-) -> sqlx::Result<()> {
-    let mailbox = insert(conn, ticket, actor, &[(event.clone(), at)]).await?;
+    let mailbox = insert(conn, ticket, actor, &[(event.clone(), None)]).await?;
     after_event(
         conn,
         &Recorded {

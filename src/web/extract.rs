@@ -33,6 +33,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PathNumber {
     }
 }
 
+/// [`PathNumber`]'s rule for a route with more than one path parameter: the number, or
+/// [`AppError::NotFound`].
+pub fn number_in_path(raw: &str) -> Result<i64, AppError> {
+    parse_number(raw).ok_or(AppError::NotFound)
+}
+
 /// A positive `i64` written in plain decimal digits.
 fn parse_number(raw: &str) -> Option<i64> {
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {

@@ -21,6 +21,7 @@ use super::{AppError, AppState};
 use crate::auth;
 use crate::live::{self, LiveEvent};
 use crate::tickets::drafts;
+use crate::web::extract::{PathNumber, number_in_path};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -130,9 +131,8 @@ async fn stream_events(
 async fn visible_ticket_mailbox(
     state: &AppState,
     who: &CurrentAgent,
-    number: &str,
+    number: i64,
 ) -> Result<(i64, i64), AppError> {
-    let number: i64 = number.parse().map_err(|_| AppError::NotFound)?;
     let mailbox =
         crate::tickets::visible_mailbox_of(&state.pool, who.visible.as_deref(), number).await?;
     Ok((number, mailbox.ok_or(AppError::NotFound)?))
@@ -148,7 +148,7 @@ struct PresenceForm {
 async fn post_presence(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
     Form(f): Form<PresenceForm>,
 ) -> Result<StatusCode, AppError> {
     if !matches!(
@@ -160,7 +160,7 @@ async fn post_presence(
             f.activity
         )));
     }
-    let (number, mailbox) = visible_ticket_mailbox(&state, &who, &number).await?;
+    let (number, mailbox) = visible_ticket_mailbox(&state, &who, number).await?;
     live::set_presence(
         &state.pool,
         who.agent.agent_id,
@@ -176,16 +176,12 @@ async fn post_presence(
 async fn show_presence(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
 ) -> Result<impl IntoResponse, AppError> {
-    let (number, _) = visible_ticket_mailbox(&state, &who, &number).await?;
+    let (number, _) = visible_ticket_mailbox(&state, &who, number).await?;
     Ok(Json(
         live::presence_on(&state.pool, number, who.agent.agent_id).await?,
     ))
-}
-
-fn ticket_number(s: &str) -> Result<i64, AppError> {
-    s.parse().map_err(|_| AppError::NotFound)
 }
 
 /// The ticket's shared drafts: `[{"kind", "owner_agent_id", "owner_name", "body", "to_addrs",
@@ -193,10 +189,9 @@ fn ticket_number(s: &str) -> Result<i64, AppError> {
 async fn show_drafts(
     State(state): State<AppState>,
     who: CurrentAgent,
-    Path(number): Path<String>,
+    PathNumber(number): PathNumber,
 ) -> Result<impl IntoResponse, AppError> {
-    let drafts =
-        drafts::drafts_of(&state.pool, who.visible.as_deref(), ticket_number(&number)?).await?;
+    let drafts = drafts::drafts_of(&state.pool, who.visible.as_deref(), number).await?;
     Ok(Json(drafts))
 }
 
@@ -208,7 +203,7 @@ async fn post_draft(
     Path((number, kind)): Path<(String, String)>,
     Form(text): Form<drafts::DraftText>,
 ) -> Result<axum::response::Response, AppError> {
-    let number = ticket_number(&number)?;
+    let number = number_in_path(&number)?;
     match drafts::save(&state.pool, who.agent.agent_id, who.visible.as_deref(), number, &kind, &text).await {
         Ok(version) => Ok(Json(serde_json::json!({ "version": version })).into_response()),
         Err(drafts::DraftError::Conflict(current)) => Ok((
@@ -235,7 +230,7 @@ async fn post_take_draft(
         &state.pool,
         who.agent.agent_id,
         who.visible.as_deref(),
-        ticket_number(&number)?,
+        number_in_path(&number)?,
         &kind,
     )
     .await?;
@@ -250,7 +245,7 @@ async fn post_discard_draft(
     drafts::discard(
         &state.pool,
         who.visible.as_deref(),
-        ticket_number(&number)?,
+        number_in_path(&number)?,
         &kind,
     )
     .await?;

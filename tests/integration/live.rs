@@ -514,18 +514,20 @@ async fn live_updates_resume_within_five_seconds_after_postgresql_restarts() {
         .await
         .unwrap();
     frontdesk::db::migrate(&pool).await.unwrap();
-    let seeded = frontdesk::seed::run(
+    let hash = frontdesk::auth::hash_password("correct horse battery").unwrap();
+    frontdesk::auth::create_agent(
         &pool,
-        &frontdesk::seed::SeedOptions {
-            tickets: 3,
-            messages_per_ticket: 1,
-            mailboxes: 1,
-            agents: 1,
-            seed: 7,
-        },
+        "ada@example.com",
+        "Ada Admin",
+        frontdesk::auth::Role::Admin,
+        &hash,
     )
     .await
     .unwrap();
+    let mb = TestMailbox::new(&pool, &[]).await;
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&pool).await;
     let ticket: i64 = sqlx::query_scalar("select min(ticket_id) from ticket")
         .fetch_one(&pool)
         .await
@@ -544,7 +546,7 @@ async fn live_updates_resume_within_five_seconds_after_postgresql_restarts() {
         shutdown.clone(),
     ));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let cookie = login_cookie(addr, &seeded.admin_email, &seeded.password).await;
+    let cookie = login_cookie(addr, "ada@example.com", "correct horse battery").await;
     let mut sse = Sse::open(addr, &cookie).await;
     let path = format!("/tickets/{ticket}/presence");
     assert_eq!(

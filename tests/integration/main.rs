@@ -14,6 +14,7 @@ mod mentions;
 mod outbox;
 mod poller;
 mod replies;
+mod search;
 mod settings;
 mod support;
 mod threading;

@@ -532,6 +532,33 @@ async fn a_reply_written_before_new_activity_is_held_and_can_then_be_sent_anyway
         held.body.contains("Nachtrag"),
         "the new message is on the page"
     );
+    let newest: i64 = sqlx::query_scalar("select max(message_id) from message")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let banner = &held.body[held.body.find("class=\"held\"").unwrap()..];
+    let banner = &banner[..banner.find("</div>").unwrap()];
+    assert!(
+        banner.contains(&format!("<a href=\"#m{newest}\">Jana Roth, <time")),
+        "the banner names the new message by author and time: {banner}"
+    );
+    assert!(
+        !banner.contains(&format!("#{newest}<")),
+        "no message id that reads like a ticket number: {banner}"
+    );
+    // The address bar now shows the form's address; reloading it opens the ticket.
+    let reload = b.get(&format!("/tickets/{n}/reply")).await;
+    assert_eq!(reload.status, StatusCode::SEE_OTHER);
+    assert_eq!(reload.location, Some(format!("/tickets/{n}")));
+    let in_list = b
+        .get(&format!("/tickets/{n}/reply?list=folder%3Dopen"))
+        .await;
+    assert_eq!(in_list.status, StatusCode::SEE_OTHER);
+    let to = in_list.location.unwrap();
+    assert!(
+        to.starts_with(&format!("/tickets/{n}?list=")) && to.contains("folder%3Dopen"),
+        "the list is kept: {to}"
+    );
     let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
         .fetch_one(&db.pool)
         .await

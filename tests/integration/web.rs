@@ -1478,18 +1478,22 @@ async fn tag_counts_follow_tags_statuses_and_spam() {
 #[tokio::test]
 async fn many_snoozes_ending_together_are_all_woken_in_batches() {
     let db = TestDb::new().await;
-    frontdesk::seed::run(
-        &db.pool,
-        &frontdesk::seed::SeedOptions {
-            tickets: 300,
-            messages_per_ticket: 1,
-            mailboxes: 1,
-            agents: 1,
-            seed: 5,
-        },
+    run_seeder(
+        &db,
+        &[
+            "--tickets",
+            "300",
+            "--messages-per-ticket",
+            "1",
+            "--mailboxes",
+            "1",
+            "--agents",
+            "1",
+            "--seed",
+            "5",
+        ],
     )
-    .await
-    .unwrap();
+    .await;
     // 250 due (more than two batches), the rest snoozed into the future.
     sqlx::query(
         "update ticket set status = 'snoozed',
@@ -1527,18 +1531,22 @@ async fn many_snoozes_ending_together_are_all_woken_in_batches() {
 async fn folder_mailbox_and_tag_counts_follow_every_kind_of_ticket_change() {
     use frontdesk::tickets::inbox;
     let db = TestDb::new().await;
-    frontdesk::seed::run(
-        &db.pool,
-        &frontdesk::seed::SeedOptions {
-            tickets: 400,
-            messages_per_ticket: 1,
-            mailboxes: 3,
-            agents: 4,
-            seed: 11,
-        },
+    run_seeder(
+        &db,
+        &[
+            "--tickets",
+            "400",
+            "--messages-per-ticket",
+            "1",
+            "--mailboxes",
+            "3",
+            "--agents",
+            "4",
+            "--seed",
+            "11",
+        ],
     )
-    .await
-    .unwrap();
+    .await;
     let me: i64 = sqlx::query_scalar("select min(agent_id) from agent where role = 'agent'")
         .fetch_one(&db.pool)
         .await

@@ -37,8 +37,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/tickets/{number}/reply",
-            // Attachments up to 25 MB in all, like common mail servers accept.
-            post(reply::post_reply).layer(axum::extract::DefaultBodyLimit::max(25 * 1024 * 1024)),
+            // Attachments up to 25 MB in all, like common mail servers accept. GET: the
+            // address bar after a held reply; reloading it opens the ticket.
+            post(reply::post_reply)
+                .layer(axum::extract::DefaultBodyLimit::max(25 * 1024 * 1024))
+                .get(reply::redirect_to_ticket),
         )
         .route("/tickets/{number}/merge", post(merge::post_merge))
         .route("/messages/{id}/retry", post(reply::post_retry))

@@ -1,7 +1,7 @@
 //! Posting a reply from the composer (with the send-time guard), and retrying a failed one.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::show::{HeldReply, ticket_page};
 use super::{parse_number, ticket_href};
 use crate::tickets::{self, TicketStatus, actions, reply};
+use crate::web::extract::PathNumber;
 use crate::web::flash::{self, Notice};
 use crate::web::inbox::{ListContext, after_closing};
 use crate::web::page::PageError;
@@ -183,6 +184,23 @@ pub(super) async fn post_reply(
         }
         Err(e) => Err(AppError::from(actions::ActionError::from(e)).into()),
     }
+}
+
+/// The `list` of a ticket address.
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    #[serde(default)]
+    list: String,
+}
+
+/// `GET /tickets/{number}/reply`: after a held reply the address bar shows the form's
+/// address, so reloading it (or opening it again) must not be a bare 405. Answers 303 to the
+/// ticket, in its list when `?list=` names one.
+pub(super) async fn redirect_to_ticket(
+    PathNumber(number): PathNumber,
+    Query(q): Query<ListQuery>,
+) -> Redirect {
+    Redirect::to(&ticket_href(number, &q.list))
 }
 
 /// "Retry" on a failed reply: back into the outbox, due now.

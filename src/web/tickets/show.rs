@@ -130,7 +130,7 @@ struct TicketPage {
     /// The draft text when a reply was held back.
     draft: String,
     /// Messages and notes that arrived after the agent loaded the page (held reply).
-    held: Option<Vec<i64>>,
+    held: Option<Vec<HeldItemView>>,
 }
 
 impl TicketPage {
@@ -138,6 +138,16 @@ impl TicketPage {
     fn offers_assignee(&self, id: &i64) -> bool {
         self.assignable.contains(id) || self.assignee_id == *id
     }
+}
+
+/// A message or note that arrived while the agent wrote a reply that was then held: named by
+/// who wrote it and when (its id reads like a ticket number, so it is only the link target).
+struct HeldItemView {
+    message_id: i64,
+    /// The sender's name or address, or the note's author.
+    author: String,
+    /// When, in the agent's zone.
+    at: fmt::Moment,
 }
 
 /// A saved reply with this ticket's variables filled in.
@@ -381,6 +391,18 @@ pub(super) async fn ticket_page(
         ));
     }
     items.sort_by_key(|(at, id, _)| (*at, *id));
+    let held_items = held.as_ref().map(|h| {
+        items
+            .iter()
+            .map(|(_, _, i)| i)
+            .filter(|i| i.kind != "event" && h.newer.contains(&i.message_id))
+            .map(|i| HeldItemView {
+                message_id: i.message_id,
+                author: i.author.clone(),
+                at: i.at.clone(),
+            })
+            .collect()
+    });
 
     let previous = tickets::previous_tickets(&state.pool, visible, number).await?;
     let assignee_id = t
@@ -455,7 +477,7 @@ pub(super) async fn ticket_page(
             .as_ref()
             .map(|h| h.form.text.clone())
             .unwrap_or_default(),
-        held: held.as_ref().map(|h| h.newer.clone()),
+        held: held_items,
         statuses: TicketStatus::ALL.iter().map(|s| s.as_str()).collect(),
         priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
     };

@@ -235,3 +235,23 @@ pub fn init_test_log() {
         }
     });
 }
+
+/// Runs the benchmark seeder (the `frontdesk-seed` binary) on `db` with `args` (e.g.
+/// `["--tickets", "300"]`); panics with its output unless it succeeds. Returns its standard
+/// output (`admin-email: ...`, `admin-password: ...`, ...).
+pub async fn run_seeder(db: &TestDb, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_frontdesk-seed"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run frontdesk-seed");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "frontdesk-seed {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
