@@ -1346,11 +1346,7 @@ async fn inbox_and_ticket_pages_fit_a_1024_px_window_and_a_phone_without_sideway
         .await
         .unwrap();
     for (width, height) in [(1024, 800), (390, 844)] {
-        chrome
-            .client
-            .set_window_size(width, height)
-            .await
-            .unwrap();
+        chrome.client.set_window_size(width, height).await.unwrap();
         let mut pages = vec![("inbox".to_string(), "/inbox?folder=all".to_string())];
         pages.extend(
             tickets

@@ -1749,11 +1749,13 @@ async fn the_inbox_shows_how_long_the_customer_has_waited_and_who_wrote_last() {
     assert!(row.contains("class=\"waiting\""), "{row}");
     assert!(row.contains("Customer · "), "{row}");
     // Six days on, the row says so (not "just now", whatever the last activity).
-    sqlx::query("update ticket set waiting_since = now() - interval '6 days 1 hour' where ticket_id = $1")
-        .bind(n)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update ticket set waiting_since = now() - interval '6 days 1 hour' where ticket_id = $1",
+    )
+    .bind(n)
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let page = b.get("/inbox?folder=all").await.body;
     assert!(inbox_row(&page, n).contains(">6 days</time>"), "{page}");
 
@@ -1806,11 +1808,13 @@ async fn the_inbox_shows_how_long_the_customer_has_waited_and_who_wrote_last() {
     assert_eq!(waiting(&db).await, since);
 
     // A merge recomputes it from the messages: the same answer.
-    sqlx::query("update ticket set waiting_since = null, last_author_agent_id = null where ticket_id = $1")
-        .bind(n)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update ticket set waiting_since = null, last_author_agent_id = null where ticket_id = $1",
+    )
+    .bind(n)
+    .execute(&db.pool)
+    .await
+    .unwrap();
     sqlx::query("select ticket_refresh_waiting($1)")
         .bind(n)
         .execute(&db.pool)
@@ -1953,7 +1957,9 @@ async fn attachments_show_size_type_and_thumbnails_and_pdfs_and_images_open_sand
     let page = b.get(&format!("/tickets/{report}")).await.body;
     assert!(page.contains("113 B · PDF"), "{page}");
     assert!(
-        page.contains(&format!("href=\"/attachments/{pdf}?inline=1\" target=\"_blank\"")),
+        page.contains(&format!(
+            "href=\"/attachments/{pdf}?inline=1\" target=\"_blank\""
+        )),
         "{page}"
     );
     assert!(page.contains(&format!("href=\"/attachments/{pdf}\" download")));
@@ -2012,7 +2018,10 @@ async fn attachments_show_size_type_and_thumbnails_and_pdfs_and_images_open_sand
     );
 
     // "Show with remote images" only on a mail that has some.
-    assert!(!page.contains("Show with remote images"), "case 13 has only its cid image");
+    assert!(
+        !page.contains("Show with remote images"),
+        "case 13 has only its cid image"
+    );
     sqlx::query(
         "update message set html_body = '<p>Hallo <img src=\"https://tracker.example/p.gif\"></p>'
          where ticket_id = $1",

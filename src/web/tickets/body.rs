@@ -59,18 +59,22 @@ pub(super) fn has_remote_images(html: &str) -> bool {
         let v = v.trim_start_matches(['"', '\'', ' ', '\t', '\n', '\r']);
         v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//")
     };
-    let attr_hit = ["src=", "srcset=", "background=", "poster="].iter().any(|attr| {
-        lower.match_indices(attr).any(|(i, _)| {
-            // `data-src=` and the like are not loaded: the attribute must start a word.
-            let head = &lower[..i];
-            let before = head.chars().next_back();
-            // ... and be inside a tag, not in the text.
-            let in_tag = head.rfind('<') > head.rfind('>');
-            in_tag
-                && before.is_some_and(|c| c.is_ascii_whitespace() || c == '"' || c == '\'' || c == '/')
-                && remote(&lower[i + attr.len()..])
-        })
-    });
+    let attr_hit = ["src=", "srcset=", "background=", "poster="]
+        .iter()
+        .any(|attr| {
+            lower.match_indices(attr).any(|(i, _)| {
+                // `data-src=` and the like are not loaded: the attribute must start a word.
+                let head = &lower[..i];
+                let before = head.chars().next_back();
+                // ... and be inside a tag, not in the text.
+                let in_tag = head.rfind('<') > head.rfind('>');
+                in_tag
+                    && before.is_some_and(|c| {
+                        c.is_ascii_whitespace() || c == '"' || c == '\'' || c == '/'
+                    })
+                    && remote(&lower[i + attr.len()..])
+            })
+        });
     attr_hit
         || lower.match_indices("url(").any(|(i, _)| {
             let head = &lower[..i];

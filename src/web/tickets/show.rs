@@ -53,7 +53,11 @@ fn kind_of(content_type: &str) -> String {
         "message/rfc822" => "Email message".into(),
         t => match t.strip_prefix("image/") {
             Some(sub) if !sub.is_empty() => {
-                let sub = sub.trim_start_matches("x-").split('+').next().unwrap_or(sub);
+                let sub = sub
+                    .trim_start_matches("x-")
+                    .split('+')
+                    .next()
+                    .unwrap_or(sub);
                 format!("{} image", sub.to_uppercase())
             }
             _ => t.to_string(),
