@@ -9,8 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tokio::io::AsyncWriteExt;
 
-use crate::support::TestDb;
-use crate::web::{Browser, agent};
+use crate::support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_frontdesk");
 const PASSWORD: &str = "correct horse battery";
@@ -77,11 +76,12 @@ async fn cli_agent(db: &TestDb, email: &str, name: &str, role: &str) -> i64 {
         Some(&format!("{PASSWORD}\n")),
     )
     .await;
-    sqlx::query_scalar("select agent_id from agent where email = $1")
-        .bind(email)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
+    scalar_for(
+        &db.pool,
+        "select agent_id from agent where email = $1",
+        email,
+    )
+    .await
 }
 
 /// `GET path` with a bearer token and no cookie; the status.
@@ -97,15 +97,7 @@ async fn api_status(db: &TestDb, path: &str, token: &str) -> StatusCode {
 
 /// A mailbox (never polled here) and `n` open tickets in it; their numbers.
 async fn tickets(db: &TestDb, n: usize) -> Vec<i64> {
-    let mailbox_id = frontdesk::mailboxes::upsert_mailbox(
-        &db.pool,
-        "Example Support",
-        crate::support::SUPPORT,
-        "imap://unused:unused@127.0.0.1:1/INBOX",
-        None,
-    )
-    .await
-    .unwrap();
+    let mailbox_id = offline_mailbox(&db.pool, SUPPORT, None).await;
     let mut out = Vec::new();
     for i in 0..n {
         let t: i64 = sqlx::query_scalar(
@@ -116,14 +108,13 @@ async fn tickets(db: &TestDb, n: usize) -> Vec<i64> {
         .fetch_one(&db.pool)
         .await
         .unwrap();
-        sqlx::query(
+        execute_for(
+            &db.pool,
             "insert into message (ticket_id, direction, from_email, text_body, created_at)
              values ($1, 'inbound', 'jana@example.org', 'Hello', now())",
+            t,
         )
-        .bind(t)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+        .await;
         out.push(t);
     }
     out
@@ -238,12 +229,12 @@ async fn a_disabled_agent_is_refused_at_sign_in_in_open_sessions_with_tokens_and
     );
 
     // Her ticket stays hers, shown as assigned to a disabled agent; she is offered nowhere else.
-    let assignee: Option<i64> =
-        sqlx::query_scalar("select assignee_agent_id from ticket where ticket_id = $1")
-            .bind(t1)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let assignee: Option<i64> = scalar_for(
+        &db.pool,
+        "select assignee_agent_id from ticket where ticket_id = $1",
+        t1,
+    )
+    .await;
     assert_eq!(assignee, Some(dana));
     let page = ada.get(&format!("/tickets/{t1}")).await;
     assert!(
@@ -293,12 +284,12 @@ async fn a_disabled_agent_is_refused_at_sign_in_in_open_sessions_with_tokens_and
         )
         .await;
     assert_eq!(patched.status, StatusCode::BAD_REQUEST, "{}", patched.body);
-    let unassigned: Option<i64> =
-        sqlx::query_scalar("select assignee_agent_id from ticket where ticket_id = $1")
-            .bind(t2)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let unassigned: Option<i64> = scalar_for(
+        &db.pool,
+        "select assignee_agent_id from ticket where ticket_id = $1",
+        t2,
+    )
+    .await;
     assert_eq!(unassigned, None);
     // A mention no longer notifies her.
     ada.post(
@@ -351,13 +342,7 @@ async fn a_disabled_agent_is_refused_at_sign_in_in_open_sessions_with_tokens_and
 #[tokio::test]
 async fn changing_the_password_on_settings_ends_the_other_sessions_and_keeps_this_one() {
     let db = TestDb::new().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Agent,
-    )
-    .await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Agent).await;
     let mut laptop = Browser::new(&db);
     let mut phone = Browser::new(&db);
     for b in [&mut laptop, &mut phone] {
@@ -437,11 +422,11 @@ async fn changing_the_password_on_settings_ends_the_other_sessions_and_keeps_thi
     assert_eq!(ended.status, StatusCode::SEE_OTHER);
     assert!(ended.location.unwrap().starts_with("/login"));
 
-    let hash: String =
-        sqlx::query_scalar("select password_hash from agent where email = 'dana@example.com'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let hash: String = scalar(
+        &db.pool,
+        "select password_hash from agent where email = 'dana@example.com'",
+    )
+    .await;
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     let mut other = Browser::new(&db);
     assert_eq!(
@@ -601,11 +586,11 @@ async fn a_revoked_token_gets_401_at_once_and_token_lists_never_show_secrets() {
     .await
     .trim()
     .to_string();
-    let zapier_id: i64 =
-        sqlx::query_scalar("select api_token_id from api_token where name = 'zapier'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let zapier_id: i64 = scalar(
+        &db.pool,
+        "select api_token_id from api_token where name = 'zapier'",
+    )
+    .await;
     assert_eq!(
         api_status(&db, "/api/v1/tickets", &zapier).await,
         StatusCode::OK

@@ -13,11 +13,8 @@ struct Api {
 
 impl Api {
     fn new(db: &TestDb) -> Api {
-        let mut config = frontdesk::config::Config::from_env().unwrap();
-        config.db.url = Some(db.url.clone());
-        let state = frontdesk::web::AppState::new(db.pool.clone(), std::sync::Arc::new(config));
         Api {
-            router: frontdesk::web::router(state),
+            router: test_router(db),
         }
     }
 
@@ -61,20 +58,26 @@ async fn agent_with_token(db: &TestDb, email: &str, role: frontdesk::auth::Role)
 }
 
 async fn seeded() -> (TestDb, TestMailbox) {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    mb.deliver(
-        "INBOX",
-        &[
-            &case("08-filename-rfc2231-wrong-charset.eml"),
-            &case("23-reply-in-reply-to-only-a.eml"),
-            &case("23-reply-in-reply-to-only-b.eml"),
-            b"garbage without headers\r\n",
-        ],
-    )
+    let app = TestApp::new().await;
+    app.deliver(&[
+        "08-filename-rfc2231-wrong-charset.eml",
+        "23-reply-in-reply-to-only-a.eml",
+        "23-reply-in-reply-to-only-b.eml",
+    ])
     .await;
-    ingest(&db.pool).await;
-    (db, mb)
+    app.mb
+        .deliver("INBOX", &[b"garbage without headers\r\n"])
+        .await;
+    app.ingest().await;
+    (app.db, app.mb)
+}
+
+/// The seeded database and mailbox, the API, and the token of a new agent `email` with `role`.
+async fn seeded_api_as(email: &str, role: Role) -> (TestDb, TestMailbox, Api, String) {
+    let (db, mb) = seeded().await;
+    let api = Api::new(&db);
+    let token = agent_with_token(&db, email, role).await;
+    (db, mb, api, token)
 }
 
 #[tokio::test]
@@ -100,9 +103,7 @@ async fn requests_without_a_valid_token_get_401() {
 
 #[tokio::test]
 async fn ticket_list_and_detail_have_the_documented_shape() {
-    let (db, _) = seeded().await;
-    let api = Api::new(&db);
-    let token = agent_with_token(&db, "admin@example.com", frontdesk::auth::Role::Admin).await;
+    let (db, _, api, token) = seeded_api_as("admin@example.com", Role::Admin).await;
 
     let (s, list) = api.json("/api/v1/tickets", &token).await;
     assert_eq!(s, StatusCode::OK);
@@ -186,13 +187,8 @@ async fn ticket_list_and_detail_have_the_documented_shape() {
 
 #[tokio::test]
 async fn attachments_download_as_attachments_with_nosniff() {
-    let (db, _) = seeded().await;
-    let api = Api::new(&db);
-    let token = agent_with_token(&db, "admin@example.com", frontdesk::auth::Role::Admin).await;
-    let id: i64 = sqlx::query_scalar("select attachment_id from attachment")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let (db, _, api, token) = seeded_api_as("admin@example.com", Role::Admin).await;
+    let id: i64 = scalar(&db.pool, "select attachment_id from attachment").await;
     let (s, h, body) = api
         .get(&format!("/api/v1/attachments/{id}"), Some(&token))
         .await;
@@ -207,9 +203,7 @@ async fn attachments_download_as_attachments_with_nosniff() {
 
 #[tokio::test]
 async fn quarantine_lists_unparseable_mail_with_a_raw_link() {
-    let (db, _) = seeded().await;
-    let api = Api::new(&db);
-    let token = agent_with_token(&db, "admin@example.com", frontdesk::auth::Role::Admin).await;
+    let (db, _, api, token) = seeded_api_as("admin@example.com", Role::Admin).await;
     let (s, q) = api.json("/api/v1/quarantine", &token).await;
     assert_eq!(s, StatusCode::OK);
     let entry = &q["quarantine"][0];
@@ -224,21 +218,10 @@ async fn quarantine_lists_unparseable_mail_with_a_raw_link() {
 
 #[tokio::test]
 async fn an_agent_without_access_to_the_mailbox_sees_nothing_on_any_route() {
-    let (db, mb) = seeded().await;
-    let api = Api::new(&db);
-    let token = agent_with_token(&db, "outsider@example.com", frontdesk::auth::Role::Agent).await;
-    let number: i64 = sqlx::query_scalar("select min(ticket_id) from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let att: i64 = sqlx::query_scalar("select attachment_id from attachment")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let q: i64 = sqlx::query_scalar("select quarantine_id from quarantine")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let (db, mb, api, token) = seeded_api_as("outsider@example.com", Role::Agent).await;
+    let number: i64 = scalar(&db.pool, "select min(ticket_id) from ticket").await;
+    let att: i64 = scalar(&db.pool, "select attachment_id from attachment").await;
+    let q: i64 = scalar(&db.pool, "select quarantine_id from quarantine").await;
 
     let (s, list) = api.json("/api/v1/tickets", &token).await;
     assert_eq!(
@@ -271,11 +254,11 @@ async fn an_agent_without_access_to_the_mailbox_sees_nothing_on_any_route() {
     assert_eq!(qlist["quarantine"].as_array().unwrap().len(), 0);
 
     // Granted through a team, the same agent sees the mailbox.
-    let agent_id: i64 =
-        sqlx::query_scalar("select agent_id from agent where email = 'outsider@example.com'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let agent_id: i64 = scalar(
+        &db.pool,
+        "select agent_id from agent where email = 'outsider@example.com'",
+    )
+    .await;
     grant_through_team(&db.pool, "Support", agent_id, mb.mailbox_id).await;
     let (_, list) = api.json("/api/v1/tickets", &token).await;
     assert_eq!(list["tickets"].as_array().unwrap().len(), 2);

@@ -16,9 +16,8 @@ use frontdesk::auth::Role;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::smtp::{received_with_message_id, sink_dir, sink_url};
+use crate::support::smtp::{received_with_message_id, sink_dir};
 use crate::support::*;
-use crate::web::agent;
 
 const PASSWORD: &str = "correct horse battery";
 const WAIT: Duration = Duration::from_secs(15);
@@ -287,29 +286,13 @@ fn delete_session(webdriver: &str, session: &str) {
 /// A database with a mailbox whose replies go to the real SMTP sink, the given mail fixtures
 /// ingested through the real Dovecot, and Dana (admin).
 async fn seeded(cases: &[&str]) -> (TestDb, TestMailbox) {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    sqlx::query("update mailbox set smtp_url = $2 where mailbox_id = $1")
-        .bind(mb.mailbox_id)
-        .bind(sink_url())
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let raws: Vec<Vec<u8>> = cases.iter().map(|c| case(c)).collect();
-    let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
-    mb.deliver("INBOX", &refs).await;
-    let c = ingest(&db.pool).await;
+    let app = TestApp::new().await;
+    app.smtp_to_sink().await;
+    app.deliver(cases).await;
+    let c = app.ingest().await;
     assert_eq!(c.new_tickets as usize, cases.len(), "one ticket per case");
-    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
-    (db, mb)
-}
-
-async fn ticket_by_subject(db: &TestDb, like: &str) -> i64 {
-    sqlx::query_scalar("select ticket_id from ticket where subject like $1")
-        .bind(like)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    (app.db, app.mb)
 }
 
 #[tokio::test]
@@ -380,13 +363,12 @@ async fn an_agent_signs_in_and_opens_a_ticket_from_the_inbox_with_j_and_enter() 
         .unwrap()
         .parse()
         .unwrap();
-    let body: String = sqlx::query_scalar(
+    let body: String = scalar_for(
+        &db.pool,
         "select text_body from message where ticket_id = $1 and direction = 'inbound'",
+        number,
     )
-    .bind(number)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     let h1 = chrome.text("main.conversation h1").await;
     assert!(h1.contains(&subject), "{h1:?} vs {subject:?}");
     let first_line = body.lines().next().unwrap().trim();
@@ -461,13 +443,12 @@ async fn a_reply_typed_in_the_composer_reaches_the_smtp_server_threaded_and_show
     );
 
     // The outbox worker of the running app sends it to the real SMTP server.
-    let header_id: String = sqlx::query_scalar(
+    let header_id: String = scalar_for(
+        &db.pool,
         "select header_message_id from message where ticket_id = $1 and direction = 'outbound'",
+        n,
     )
-    .bind(n)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     let start = Instant::now();
     let mail = loop {
         let got = received_with_message_id(&sink_dir(), &header_id);
@@ -865,13 +846,12 @@ async fn two_agents_in_two_browsers_see_each_other_share_the_draft_and_the_stale
     );
     assert_eq!(lee.text("#reply button[value=keep]").await, "Send anyway");
     lee.screenshot("two-agents-held-send").await;
-    let outbound: i64 = sqlx::query_scalar(
+    let outbound: i64 = scalar_for(
+        &db.pool,
         "select count(*) from message where ticket_id = $1 and direction = 'outbound'",
+        n,
     )
-    .bind(n)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(outbound, 1, "only Dana's reply was queued");
 
     // Having read it, Lee sends anyway: now there are two.
@@ -880,13 +860,12 @@ async fn two_agents_in_two_browsers_see_each_other_share_the_draft_and_the_stale
         .await;
     lee.wait_for_text("ol.items", "ich kümmere mich darum", false)
         .await;
-    let outbound: i64 = sqlx::query_scalar(
+    let outbound: i64 = scalar_for(
+        &db.pool,
         "select count(*) from message where ticket_id = $1 and direction = 'outbound'",
+        n,
     )
-    .bind(n)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(outbound, 2);
 
     dana.close().await;
@@ -903,11 +882,12 @@ async fn inbox_filters_apply_on_change_and_statuses_read_capitalised() {
     ])
     .await;
     let urgent = ticket_by_subject(&db, "Rechnung doppelt%").await;
-    sqlx::query("update ticket set priority = 'urgent' where ticket_id = $1")
-        .bind(urgent)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    execute_for(
+        &db.pool,
+        "update ticket set priority = 'urgent' where ticket_id = $1",
+        urgent,
+    )
+    .await;
     let app = App::start(&db).await;
     let chrome = Chrome::open().await;
     chrome.login(&app, "dana@example.com").await;

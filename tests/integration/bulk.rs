@@ -27,8 +27,8 @@ async fn ticket_of(db: &TestDb, id: &str) -> (i64, String) {
 
 #[tokio::test]
 async fn a_newsletter_opens_a_closed_ticket_out_of_the_queue_until_a_person_writes_on_it() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let newsletter = mail(
         "ShipFast News <news@shipfast.example.net>",
         "news-1",
@@ -45,23 +45,22 @@ async fn a_newsletter_opens_a_closed_ticket_out_of_the_queue_until_a_person_writ
     let c = ingest(&db.pool).await;
     assert_eq!(c.new_tickets, 3, "{c}");
 
-    let (news, status) = ticket_of(&db, "news-1").await;
+    let (news, status) = ticket_of(db, "news-1").await;
     assert_eq!(status, "closed", "list mail starts closed");
     assert_eq!(
-        ticket_of(&db, "alert-1").await.1,
+        ticket_of(db, "alert-1").await.1,
         "open",
         "a notification is not bulk"
     );
-    assert_eq!(ticket_of(&db, "person-1").await.1, "open");
+    assert_eq!(ticket_of(db, "person-1").await.1, "open");
     let counts = inbox::folder_counts(&db.pool, 0, None).await.unwrap();
     assert_eq!((counts.unassigned, counts.closed), (2, 1));
-    let reason: String = sqlx::query_scalar(
+    let reason: String = scalar_for(
+        &db.pool,
         "select detail->>'reason' from ticket_event where ticket_id = $1 and kind = 'status_changed'",
+        news,
     )
-    .bind(news)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(reason, "bulk_mail", "the timeline says why it is closed");
 
     // A person answering the newsletter brings it into the queue like any closed ticket.
@@ -73,6 +72,6 @@ async fn a_newsletter_opens_a_closed_ticket_out_of_the_queue_until_a_person_writ
     mb.deliver("INBOX", &[&reply]).await;
     let c = ingest(&db.pool).await;
     assert_eq!(c.threaded, 1, "{c}");
-    assert_eq!(ticket_of(&db, "news-1").await, (news, "open".to_string()));
-    db.drop_db().await;
+    assert_eq!(ticket_of(db, "news-1").await, (news, "open".to_string()));
+    app.finish().await;
 }

@@ -18,12 +18,12 @@ async fn run_case(files: &[&str]) -> (TestDb, TestMailbox) {
 }
 
 async fn attachment_sha(db: &TestDb, id: i64) -> (usize, String) {
-    let bytes: Vec<u8> =
-        sqlx::query_scalar("select content from attachment where attachment_id = $1")
-            .bind(id)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let bytes: Vec<u8> = scalar_for(
+        &db.pool,
+        "select content from attachment where attachment_id = $1",
+        id,
+    )
+    .await;
     (bytes.len(), hex::encode(Sha256::digest(&bytes)))
 }
 
@@ -312,15 +312,9 @@ async fn case_24_cc_reply_before_agent_answer_joins_the_ticket() {
 
 #[tokio::test]
 async fn case_26_subject_token_threads_a_participants_reply() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    mb.deliver("INBOX", &[&case("26-subject-token-no-headers-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    let number: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let app = TestApp::with_mail(&["26-subject-token-no-headers-a.eml"]).await;
+    let (db, mb) = (&app.db, &app.mb);
+    let number = app.only_ticket_id().await;
     mb.deliver(
         "INBOX",
         &[&with_token(
@@ -336,20 +330,14 @@ async fn case_26_subject_token_threads_a_participants_reply() {
         t["subject"], "Drucker druckt nur leere Seiten",
         "ticket subject is not prefixed with VS:"
     );
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn case_26_subject_token_from_a_stranger_opens_a_new_ticket() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    mb.deliver("INBOX", &[&case("26-subject-token-no-headers-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    let number: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let app = TestApp::with_mail(&["26-subject-token-no-headers-a.eml"]).await;
+    let (db, mb) = (&app.db, &app.mb);
+    let number = app.only_ticket_id().await;
     let stranger = String::from_utf8(with_token(
         &case("26-subject-token-no-headers-b.eml"),
         number,
@@ -362,13 +350,13 @@ async fn case_26_subject_token_from_a_stranger_opens_a_new_ticket() {
         c.new_tickets, 1,
         "a token alone does not let a stranger into a ticket"
     );
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn case_28_unknown_token_opens_a_ticket_and_the_poller_goes_on() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     mb.deliver(
         "INBOX",
         &[
@@ -386,25 +374,20 @@ async fn case_28_unknown_token_opens_a_ticket_and_the_poller_goes_on() {
     .await
     .unwrap();
     assert_eq!(customers, ["h.brandl@example.org", "jana.roth@example.org"]);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn case_30_out_of_office_joins_without_reopening() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    mb.deliver("INBOX", &[&case("30-out-of-office-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    let number: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    sqlx::query("update ticket set status = 'pending' where ticket_id = $1")
-        .bind(number)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    let app = TestApp::with_mail(&["30-out-of-office-a.eml"]).await;
+    let (db, mb) = (&app.db, &app.mb);
+    let number = app.only_ticket_id().await;
+    execute_for(
+        &db.pool,
+        "update ticket set status = 'pending' where ticket_id = $1",
+        number,
+    )
+    .await;
     mb.deliver(
         "INBOX",
         &[&with_token(&case("30-out-of-office-b.eml"), number)],
@@ -415,19 +398,18 @@ async fn case_30_out_of_office_joins_without_reopening() {
     let t = only_ticket(&db.pool).await;
     assert_eq!(t["status"], "pending", "an auto-reply never reopens");
     assert_eq!(t["messages"][1]["automated"], "auto_reply");
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn case_30_out_of_office_for_no_ticket_is_dropped_but_kept_raw() {
     let (db, _) = run_case(&["30-out-of-office-b.eml"]).await;
     assert_eq!(ticket_count(&db.pool).await, 0);
-    let kept: i64 = sqlx::query_scalar(
+    let kept: i64 = scalar(
+        &db.pool,
         "select count(*) from raw_message where disposition = 'automated_dropped'",
     )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(kept, 1);
     db.drop_db().await;
 }
@@ -456,16 +438,13 @@ async fn case_33_bounce_is_recorded_on_the_original_ticket() {
 async fn case_34_own_address_loop_is_broken() {
     let (db, _) = run_case(&["34-own-address-loop.eml"]).await;
     assert_eq!(ticket_count(&db.pool).await, 0);
-    let n: i64 = sqlx::query_scalar("select count(*) from message")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let n: i64 = scalar(&db.pool, "select count(*) from message").await;
     assert_eq!(n, 0);
-    let kept: i64 =
-        sqlx::query_scalar("select count(*) from raw_message where disposition = 'own_address'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let kept: i64 = scalar(
+        &db.pool,
+        "select count(*) from raw_message where disposition = 'own_address'",
+    )
+    .await;
     assert_eq!(kept, 1, "the raw mail is still kept");
     db.drop_db().await;
 }
@@ -478,12 +457,12 @@ async fn case_34_own_address_with_subaddress_and_case_is_ours() {
             "From: \"Example Support\" <support@example.com>",
             "From: <Support+Alerts@EXAMPLE.com>",
         );
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     mb.deliver("INBOX", &[raw.as_bytes()]).await;
     let c = ingest(&db.pool).await;
     assert_eq!(c.own_address, 1);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -496,8 +475,8 @@ async fn case_36_reply_to_is_the_customer() {
 
 #[tokio::test]
 async fn case_38_failing_after_import_action_does_not_duplicate() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     mb.deliver("INBOX", &[&case("38-imap-store-fails-after-fetch.eml")])
         .await;
     // Moving to a folder that does not exist makes the server answer NO after the fetch,
@@ -524,20 +503,19 @@ async fn case_38_failing_after_import_action_does_not_duplicate() {
         .unwrap();
     let c = ingest(&db.pool).await;
     assert_eq!((c.fetched, c.duplicates), (2, 2));
-    let n: i64 = sqlx::query_scalar(
+    let n: i64 = scalar(
+        &db.pool,
         "select count(*) from message where header_message_id = 'c38-phone@example.org'",
     )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(n, 1);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn case_40_same_message_in_several_folders_is_one_ticket() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &["All Mail", "Label1"]).await;
+    let app = TestApp::with_folders(&["All Mail", "Label1"]).await;
+    let (db, mb) = (&app.db, &app.mb);
     let raw = case("40-gmail-same-message-two-folders.eml");
     for folder in ["INBOX", "All Mail", "Label1"] {
         mb.deliver(folder, &[&raw]).await;
@@ -555,13 +533,13 @@ async fn case_40_same_message_in_several_folders_is_one_ticket() {
     let c = ingest(&db.pool).await;
     assert_eq!((c.fetched, c.duplicates, c.new_tickets), (1, 1, 0));
     assert_eq!(ticket_count(&db.pool).await, 1);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn case_42_outlook_reply_threads_by_references() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let root = b"From: Sophie Krueger <s.krueger@example.org>\r\nTo: support@example.com\r\nSubject: =?utf-8?Q?Best=C3=A4tigung_Schulungstermin_Mai?=\r\nMessage-ID: <c42-root@EXCH07.example.org>\r\nDate: Mon, 28 Apr 2025 10:00:00 +0000\r\n\r\nHallo\r\n";
     mb.deliver("INBOX", &[root, &case("42-outlook-thread-index-reply.eml")])
         .await;
@@ -572,7 +550,7 @@ async fn case_42_outlook_reply_threads_by_references() {
         t["messages"][1]["subject"],
         "AW: Bestätigung Schulungstermin Mai"
     );
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -594,8 +572,8 @@ async fn case_45_bare_lf_message_parses_like_crlf() {
 
 #[tokio::test]
 async fn every_mail_case_is_stored_raw_byte_for_byte() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let mut files: Vec<_> = std::fs::read_dir(fixtures_dir())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -624,5 +602,5 @@ async fn every_mail_case_is_stored_raw_byte_for_byte() {
             path.display()
         );
     }
-    db.drop_db().await;
+    app.finish().await;
 }

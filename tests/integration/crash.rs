@@ -46,10 +46,16 @@ fn serve(db: &TestDb, node: &str) -> Child {
 }
 
 async fn stored(db: &TestDb) -> i64 {
-    sqlx::query_scalar("select count(*) from raw_message")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
+    scalar(&db.pool, "select count(*) from raw_message").await
+}
+
+/// A fresh app with `n` generated mails waiting in its INBOX (not yet ingested), and `n`.
+async fn backlog(n: usize) -> (TestApp, usize) {
+    let app = TestApp::new().await;
+    let mails = generated_mails(n);
+    let refs: Vec<&[u8]> = mails.iter().map(|m| m.as_slice()).collect();
+    app.mb.deliver("INBOX", &refs).await;
+    (app, n)
 }
 
 /// Waits (at most 60 s) until more than `before` mails are stored: a batch has committed.
@@ -80,36 +86,25 @@ async fn finish_and_check(db: &TestDb, n: usize) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("total: fetched="), "{stdout}");
 
-    let raw: i64 = sqlx::query_scalar("select count(*) from raw_message")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let messages: i64 = sqlx::query_scalar("select count(*) from message")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let distinct_ids: i64 =
-        sqlx::query_scalar("select count(distinct header_message_id) from message")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    let with_id: i64 =
-        sqlx::query_scalar("select count(*) from message where header_message_id is not null")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    let tickets: i64 = sqlx::query_scalar("select count(*) from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let counted: i64 = sqlx::query_scalar("select coalesce(sum(message_count), 0) from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let quarantined: i64 = sqlx::query_scalar("select count(*) from quarantine")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let raw: i64 = scalar(&db.pool, "select count(*) from raw_message").await;
+    let messages: i64 = scalar(&db.pool, "select count(*) from message").await;
+    let distinct_ids: i64 = scalar(
+        &db.pool,
+        "select count(distinct header_message_id) from message",
+    )
+    .await;
+    let with_id: i64 = scalar(
+        &db.pool,
+        "select count(*) from message where header_message_id is not null",
+    )
+    .await;
+    let tickets: i64 = scalar(&db.pool, "select count(*) from ticket").await;
+    let counted: i64 = scalar(
+        &db.pool,
+        "select coalesce(sum(message_count), 0) from ticket",
+    )
+    .await;
+    let quarantined: i64 = scalar(&db.pool, "select count(*) from quarantine").await;
     assert_eq!(raw, n as i64, "every message stored exactly once (raw)");
     assert_eq!(messages, n as i64, "every message on a ticket exactly once");
     assert_eq!(distinct_ids, with_id, "no Message-ID twice");
@@ -124,63 +119,55 @@ async fn finish_and_check(db: &TestDb, n: usize) {
 
 #[tokio::test]
 async fn kill_9_during_backfill_loses_nothing_and_duplicates_nothing() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    let mails = generated_mails(3000);
-    let refs: Vec<&[u8]> = mails.iter().map(|m| m.as_slice()).collect();
-    mb.deliver("INBOX", &refs).await;
-
-    let n = mails.len() as i64;
+    let (app, mails) = backlog(3000).await;
+    let db = &app.db;
+    let n = mails as i64;
     let mut mid_import = 0;
     for round in 0..5 {
-        let before = stored(&db).await;
-        let mut node = serve(&db, "crash-node");
+        let before = stored(db).await;
+        let mut node = serve(db, "crash-node");
         // The first round kills as soon as a batch has landed, the others at random.
         if round == 0 {
-            progress_beyond(&db, before).await;
+            progress_beyond(db, before).await;
         } else {
             let wait = rand::rng().random_range(200..1000);
             tokio::time::sleep(Duration::from_millis(wait)).await;
         }
         node.kill().await.unwrap(); // SIGKILL
-        let after = stored(&db).await;
+        let after = stored(db).await;
         eprintln!("round {round}: killed with {after} of {n} stored");
         if 0 < after && after < n {
             mid_import += 1;
         }
     }
     assert!(mid_import > 0, "no kill landed in the middle of the import");
-    finish_and_check(&db, mails.len()).await;
-    db.drop_db().await;
+    finish_and_check(db, mails).await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn two_nodes_killed_at_random_lose_nothing_and_duplicate_nothing() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    let mails = generated_mails(3000);
-    let refs: Vec<&[u8]> = mails.iter().map(|m| m.as_slice()).collect();
-    mb.deliver("INBOX", &refs).await;
-
-    let n = mails.len() as i64;
+    let (app, mails) = backlog(3000).await;
+    let db = &app.db;
+    let n = mails as i64;
     let mut mid_import = 0;
-    let mut a = serve(&db, "node-a");
-    let mut b = serve(&db, "node-b");
+    let mut a = serve(db, "node-a");
+    let mut b = serve(db, "node-b");
     for round in 0..6 {
         if round == 0 {
-            progress_beyond(&db, 0).await;
+            progress_beyond(db, 0).await;
         } else {
             tokio::time::sleep(Duration::from_millis(rand::rng().random_range(200..900))).await;
         }
         // Kill whichever node, restart it: the other one takes over the lease meanwhile.
         if rand::rng().random_bool(0.5) {
             a.kill().await.unwrap();
-            a = serve(&db, "node-a");
+            a = serve(db, "node-a");
         } else {
             b.kill().await.unwrap();
-            b = serve(&db, "node-b");
+            b = serve(db, "node-b");
         }
-        let after = stored(&db).await;
+        let after = stored(db).await;
         eprintln!("round {round}: killed with {after} of {n} stored");
         if 0 < after && after < n {
             mid_import += 1;
@@ -189,6 +176,6 @@ async fn two_nodes_killed_at_random_lose_nothing_and_duplicate_nothing() {
     assert!(mid_import > 0, "no kill landed in the middle of the import");
     a.kill().await.unwrap();
     b.kill().await.unwrap();
-    finish_and_check(&db, mails.len()).await;
-    db.drop_db().await;
+    finish_and_check(db, mails).await;
+    app.finish().await;
 }

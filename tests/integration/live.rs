@@ -9,107 +9,20 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
-use crate::web::{Browser, agent};
-
-/// Starts a full node (web, pollers, outbox, live listener) on a free port.
-async fn node(db: &TestDb, name: &str, shutdown: &CancellationToken) -> std::net::SocketAddr {
-    let mut cfg = frontdesk::config::Config::from_env().unwrap();
-    cfg.db.url = Some(db.url.clone());
-    cfg.node_id = name.into();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(frontdesk::app::run(
-        cfg,
-        db.pool.clone(),
-        listener,
-        shutdown.clone(),
-    ));
-    addr
-}
-
-/// An SSE connection; yields `(event, data)` pairs.
-struct Sse {
-    lines: tokio::io::Lines<BufReader<TcpStream>>,
-}
-
-impl Sse {
-    async fn open(addr: std::net::SocketAddr, cookie: &str) -> Sse {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nCookie: {cookie}\r\n\r\n").as_bytes()).await.unwrap();
-        let mut lines = BufReader::new(s).lines();
-        let status = lines.next_line().await.unwrap().unwrap();
-        assert!(status.contains("200"), "SSE refused: {status}");
-        Sse { lines }
-    }
-
-    /// The next event of `kind` within `timeout`.
-    async fn next(&mut self, kind: &str, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let mut current = String::new();
-        loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            let line = tokio::time::timeout(left, self.lines.next_line())
-                .await
-                .ok()?
-                .ok()??;
-            if let Some(ev) = line.strip_prefix("event: ") {
-                current = ev.trim().to_string();
-            } else if let Some(data) = line.strip_prefix("data: ")
-                && current == kind
-            {
-                return Some(data.to_string());
-            }
-        }
-    }
-}
-
-async fn post_form(addr: std::net::SocketAddr, cookie: &str, path: &str, body: &str) -> u16 {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nSec-Fetch-Site: same-origin\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut lines = BufReader::new(s).lines();
-    let status = lines.next_line().await.unwrap().unwrap();
-    status.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 #[tokio::test]
 async fn presence_and_new_messages_cross_nodes_within_a_second() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    agent(
-        &db,
-        "lee@example.com",
-        "Lee Park",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let mut dana = Browser::new(&db);
-    dana.login("dana@example.com", "correct horse battery")
-        .await;
-    let mut lee = Browser::new(&db);
-    lee.login("lee@example.com", "correct horse battery").await;
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    let mb = &app.mb;
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    app.agent("lee@example.com", "Lee Park", Role::Admin).await;
+    let n = app.only_ticket_id().await;
+    let mut dana = app.browser_for("dana@example.com").await;
+    let lee = app.browser_for("lee@example.com").await;
     let (dana_cookie, lee_cookie) = (dana.cookie.clone().unwrap(), lee.cookie.clone().unwrap());
 
-    let shutdown = CancellationToken::new();
-    let a = node(&db, "node-a", &shutdown).await;
-    let b = node(&db, "node-b", &shutdown).await;
+    let a = app.serve("node-a").await;
+    let b = app.serve("node-b").await;
     tokio::time::sleep(Duration::from_millis(500)).await; // listeners up
 
     // Dana watches on node A; Lee starts replying on node B.
@@ -200,43 +113,21 @@ async fn presence_and_new_messages_cross_nodes_within_a_second() {
         .await
         .expect("the customer's new message is announced");
     assert!(ev.contains(&format!("\"ticket\":{n}")));
-    shutdown.cancel();
+    app.shutdown().cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn presence_of_a_vanished_browser_expires_and_agents_without_access_hear_nothing() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    agent(
-        &db,
-        "out@example.com",
-        "Out Sider",
-        frontdesk::auth::Role::Agent,
-    )
-    .await;
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let mut dana = Browser::new(&db);
-    dana.login("dana@example.com", "correct horse battery")
-        .await;
-    let mut out = Browser::new(&db);
-    out.login("out@example.com", "correct horse battery").await;
-    let shutdown = CancellationToken::new();
-    let a = node(&db, "node-a", &shutdown).await;
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    let db = &app.db;
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    app.agent("out@example.com", "Out Sider", Role::Agent).await;
+    let n = app.only_ticket_id().await;
+    let dana = app.browser_for("dana@example.com").await;
+    let out = app.browser_for("out@example.com").await;
+    let a = app.serve("node-a").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut outsider = Sse::open(a, out.cookie.as_deref().unwrap()).await;
@@ -276,53 +167,28 @@ async fn presence_of_a_vanished_browser_expires_and_agents_without_access_hear_n
         .await
         .expect("expiry is announced");
     eprintln!("stale presence dropped after {:?}", started.elapsed());
-    let left: i64 = sqlx::query_scalar("select count(*) from presence where expires_at > now()")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let left: i64 = scalar(
+        &db.pool,
+        "select count(*) from presence where expires_at > now()",
+    )
+    .await;
     assert_eq!(left, 0);
-    shutdown.cancel();
+    app.shutdown().cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn shared_drafts_are_saved_visible_versioned_taken_over_and_gone_after_sending() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    agent(
-        &db,
-        "lee@example.com",
-        "Lee Park",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    agent(
-        &db,
-        "out@example.com",
-        "Out Sider",
-        frontdesk::auth::Role::Agent,
-    )
-    .await;
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let (mut dana, mut lee, mut out) = (Browser::new(&db), Browser::new(&db), Browser::new(&db));
-    dana.login("dana@example.com", "correct horse battery")
-        .await;
-    lee.login("lee@example.com", "correct horse battery").await;
-    out.login("out@example.com", "correct horse battery").await;
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    let db = &app.db;
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    app.agent("lee@example.com", "Lee Park", Role::Admin).await;
+    app.agent("out@example.com", "Out Sider", Role::Agent).await;
+    let n = app.only_ticket_id().await;
+    let mut dana = app.browser_for("dana@example.com").await;
+    let mut lee = app.browser_for("lee@example.com").await;
+    let mut out = app.browser_for("out@example.com").await;
     let d = format!("/tickets/{n}/drafts/reply");
 
     let p = dana
@@ -399,10 +265,7 @@ async fn shared_drafts_are_saved_visible_versioned_taken_over_and_gone_after_sen
         )
         .await;
     assert_eq!(sent.status, axum::http::StatusCode::SEE_OTHER);
-    let left: i64 = sqlx::query_scalar("select count(*) from draft")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let left: i64 = scalar(&db.pool, "select count(*) from draft").await;
     assert_eq!(left, 0);
     // An autosave that was on its way when Send was pressed does not bring the draft back.
     let late = lee
@@ -413,10 +276,7 @@ async fn shared_drafts_are_saved_visible_versioned_taken_over_and_gone_after_sen
         .await;
     assert_eq!(late.status, axum::http::StatusCode::CONFLICT);
     assert!(late.body.contains("\"draft\":null"), "{}", late.body);
-    let left: i64 = sqlx::query_scalar("select count(*) from draft")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let left: i64 = scalar(&db.pool, "select count(*) from draft").await;
     assert_eq!(left, 0, "a late autosave does not resurrect a sent draft");
     assert_eq!(
         dana.post(
@@ -427,48 +287,13 @@ async fn shared_drafts_are_saved_visible_versioned_taken_over_and_gone_after_sen
         .status,
         axum::http::StatusCode::BAD_REQUEST
     );
-    db.drop_db().await;
-}
-
-/// Logs in over HTTP and returns the session cookie (`name=value`).
-async fn login_cookie(addr: std::net::SocketAddr, email: &str, password: &str) -> String {
-    let body = format!(
-        "email={}&password={}&next=%2Finbox",
-        percent_encoding::utf8_percent_encode(email, percent_encoding::NON_ALPHANUMERIC),
-        percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC)
-    );
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "POST /login HTTP/1.1\r\nHost: {addr}\r\nSec-Fetch-Site: same-origin\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut lines = BufReader::new(s).lines();
-    let mut cookie = None;
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line.is_empty() {
-            break;
-        }
-        if let Some(v) = line
-            .strip_prefix("set-cookie: ")
-            .or_else(|| line.strip_prefix("Set-Cookie: "))
-        {
-            cookie = Some(v.split(';').next().unwrap().to_string());
-        }
-    }
-    cookie.expect("a session cookie after signing in")
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn a_browser_that_reconnects_with_last_event_id_is_told_to_resync() {
     let db = TestDb::new().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
     let shutdown = CancellationToken::new();
     let a = node(&db, "node-a", &shutdown).await;
     let cookie = login_cookie(a, "dana@example.com", "correct horse battery").await;
@@ -528,10 +353,7 @@ async fn live_updates_resume_within_five_seconds_after_postgresql_restarts() {
     mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
         .await;
     ingest(&pool).await;
-    let ticket: i64 = sqlx::query_scalar("select min(ticket_id) from ticket")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let ticket: i64 = scalar(&pool, "select min(ticket_id) from ticket").await;
 
     let mut cfg = frontdesk::config::Config::from_env().unwrap();
     cfg.db.url = None;
@@ -663,41 +485,29 @@ impl ServeProcess {
 
 #[tokio::test]
 async fn two_serve_processes_share_presence_and_updates_and_a_send_race_mails_once() {
-    use crate::support::smtp::{received_with_message_id, sink_dir, sink_url};
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    sqlx::query("update mailbox set smtp_url = $2 where mailbox_id = $1")
-        .bind(mb.mailbox_id)
-        .bind(sink_url())
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
+    use crate::support::smtp::{received_with_message_id, sink_dir};
+    let app = TestApp::new().await;
+    app.smtp_to_sink().await;
+    app.deliver(&["23-reply-in-reply-to-only-a.eml"]).await;
+    app.ingest().await;
+    let db = &app.db;
     let mut tokens = Vec::new();
     for (email, name) in [
         ("dana@example.com", "Dana Lee"),
         ("lee@example.com", "Lee Park"),
     ] {
-        let id = agent(&db, email, name, frontdesk::auth::Role::Admin).await;
+        let id = agent(db, email, name, Role::Admin).await;
         tokens.push(
             frontdesk::auth::create_api_token(&db.pool, id)
                 .await
                 .unwrap(),
         );
     }
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let seen: i64 = sqlx::query_scalar("select max(message_id) from message")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let n = app.only_ticket_id().await;
+    let seen: i64 = scalar(&db.pool, "select max(message_id) from message").await;
 
-    let a = ServeProcess::start(&db, "proc-a").await;
-    let b = ServeProcess::start(&db, "proc-b").await;
+    let a = ServeProcess::start(db, "proc-a").await;
+    let b = ServeProcess::start(db, "proc-b").await;
     let dana = login_cookie(a.addr, "dana@example.com", "correct horse battery").await;
     let lee = login_cookie(b.addr, "lee@example.com", "correct horse battery").await;
 
@@ -750,13 +560,12 @@ async fn two_serve_processes_share_presence_and_updates_and_a_send_race_mails_on
         .await
         .expect("the new reply is announced");
     // One of the two processes' outbox workers sends it: exactly one mail arrives.
-    let id: String = sqlx::query_scalar(
+    let id: String = scalar_for(
+        &db.pool,
         "select header_message_id from message where direction = 'outbound' and ticket_id = $1",
+        n,
     )
-    .bind(n)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while received_with_message_id(&sink_dir(), &id).is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -767,17 +576,16 @@ async fn two_serve_processes_share_presence_and_updates_and_a_send_race_mails_on
         1,
         "exactly one mail at the SMTP server"
     );
-    let outbound: i64 = sqlx::query_scalar(
+    let outbound: i64 = scalar_for(
+        &db.pool,
         "select count(*) from message where direction = 'outbound' and ticket_id = $1",
+        n,
     )
-    .bind(n)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(outbound, 1);
     drop(a);
     drop(b);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 /// Presence writes commit without waiting for the WAL flush (a NOTIFY holds a cluster-wide
@@ -814,36 +622,17 @@ async fn presence_writes_commit_asynchronously_in_their_own_transaction() {
 /// the outbox used to change the ticket without telling anyone).
 #[tokio::test]
 async fn a_permanently_failed_reply_reopens_the_ticket_and_open_pages_hear_it() {
-    use crate::support::smtp::sink_url;
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    sqlx::query("update mailbox set smtp_url = $2 where mailbox_id = $1")
-        .bind(mb.mailbox_id)
-        .bind(sink_url())
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let mut dana = Browser::new(&db);
-    dana.login("dana@example.com", "correct horse battery")
-        .await;
+    let app = TestApp::new().await;
+    app.smtp_to_sink().await;
+    app.deliver(&["23-reply-in-reply-to-only-a.eml"]).await;
+    app.ingest().await;
+    let db = &app.db;
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    let n = app.only_ticket_id().await;
+    let dana = app.browser_for("dana@example.com").await;
     let cookie = dana.cookie.clone().unwrap();
 
-    let shutdown = CancellationToken::new();
-    let addr = node(&db, "node-a", &shutdown).await;
+    let addr = app.serve("node-a").await;
     tokio::time::sleep(Duration::from_millis(500)).await; // listener up
     let mut sse = Sse::open(addr, &cookie).await;
 
@@ -895,9 +684,9 @@ async fn a_permanently_failed_reply_reopens_the_ticket_and_open_pages_hear_it() 
         kinds.iter().filter(|k| *k == "message").count() >= 2,
         "the failed delivery reached the stream: {kinds:?}"
     );
-    shutdown.cancel();
+    app.shutdown().cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    db.drop_db().await;
+    app.finish().await;
 }
 
 /// Ctrl-C / SIGTERM stops `frontdesk serve` even with a browser tab open: its live stream ends
@@ -915,15 +704,9 @@ async fn sigterm_ends_open_live_streams_and_stops_serve_and_its_embedded_postgre
         .unwrap();
     frontdesk::db::migrate(&pool).await.unwrap();
     let hash = frontdesk::auth::hash_password("correct horse battery").unwrap();
-    frontdesk::auth::create_agent(
-        &pool,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-        &hash,
-    )
-    .await
-    .unwrap();
+    frontdesk::auth::create_agent(&pool, "dana@example.com", "Dana Lee", Role::Admin, &hash)
+        .await
+        .unwrap();
     pool.close().await;
     tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
     let pid_file = dir.join("postgres").join("postmaster.pid");

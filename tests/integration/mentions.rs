@@ -7,52 +7,29 @@ use frontdesk::outbox::{self, OutboxError};
 use sqlx::PgPool;
 
 use crate::support::smtp::{received_for, sink_dir, sink_url};
-use crate::support::{SUPPORT, TestDb, grant_through_team, random_name};
-use crate::web::{Browser, agent};
+use crate::support::*;
 
 /// A mailbox sending through the shared sink, and a ticket on it. Returns the ticket number.
 /// The test's one mailbox (made by [`ticket`]).
 async fn the_mailbox(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("select mailbox_id from mailbox")
-        .fetch_one(pool)
-        .await
-        .unwrap()
+    scalar(pool, "select mailbox_id from mailbox").await
 }
 
 async fn ticket(pool: &PgPool) -> i64 {
-    let mailbox_id = frontdesk::mailboxes::upsert_mailbox(
+    let mailbox_id = offline_mailbox(pool, SUPPORT, Some(&sink_url())).await;
+    scalar_for(
         pool,
-        "Example Support",
-        SUPPORT,
-        "imap://unused:unused@127.0.0.1:1/INBOX",
-        Some(&sink_url()),
-    )
-    .await
-    .unwrap();
-    sqlx::query_scalar(
         "insert into ticket (mailbox_id, subject) values ($1, 'Printer on fire') returning ticket_id",
-    )
-    .bind(mailbox_id)
-    .fetch_one(pool)
-    .await
-    .unwrap()
+        mailbox_id).await
 }
 
 /// Dana (signed in) and Lee, whose address is unique to this run so that the shared sink's
 /// mail for Lee is this test's. Returns Dana's browser, Lee's id and Lee's address.
 async fn dana_and_lee(db: &TestDb) -> (Browser, i64, String) {
-    agent(
-        db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
+    agent(db, "dana@example.com", "Dana Lee", Role::Admin).await;
     let lee_email = format!("{}@example.com", random_name("lee"));
     let lee = agent(db, &lee_email, "Lee Park", frontdesk::auth::Role::Agent).await;
-    let mut dana = Browser::new(db);
-    dana.login("dana@example.com", "correct horse battery")
-        .await;
+    let dana = Browser::signed_in(db, "dana@example.com").await;
     (dana, lee, lee_email)
 }
 
@@ -127,21 +104,20 @@ async fn an_offline_mentioned_agent_gets_exactly_one_mail_outside_the_customer_t
             .await
             .unwrap();
     assert_eq!((state.as_str(), message_id), ("sent", None));
-    let directions: Vec<String> =
-        sqlx::query_scalar("select direction from message where ticket_id = $1")
-            .bind(n)
-            .fetch_all(&db.pool)
-            .await
-            .unwrap();
+    let directions: Vec<String> = column_for(
+        &db.pool,
+        "select direction from message where ticket_id = $1",
+        n,
+    )
+    .await;
     assert_eq!(directions, ["note"]);
     let mid = m.header("Message-ID").unwrap();
-    let stored: i64 = sqlx::query_scalar(
+    let stored: i64 = scalar_for(
+        &db.pool,
         "select count(*) from message where '<' || header_message_id || '>' = $1",
+        &mid,
     )
-    .bind(&mid)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(stored, 0);
     assert_eq!(
         count(&db.pool, "select message_count::bigint from ticket").await,
@@ -149,10 +125,7 @@ async fn an_offline_mentioned_agent_gets_exactly_one_mail_outside_the_customer_t
     );
 
     // The same notification cannot be queued twice.
-    let notification_id: i64 = sqlx::query_scalar("select notification_id from notification")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let notification_id: i64 = scalar(&db.pool, "select notification_id from notification").await;
     let again = frontdesk::outbox::NotificationEmail {
         mailbox_id: count(&db.pool, "select mailbox_id from mailbox").await,
         notification_id,
@@ -181,11 +154,12 @@ async fn an_online_mentioned_agent_gets_no_mail_and_one_away_for_long_does() {
     let db = TestDb::new().await;
     let n = ticket(&db.pool).await;
     let (mut dana, lee, lee_email) = dana_and_lee(&db).await;
-    sqlx::query("update agent set role = 'admin' where agent_id = $1")
-        .bind(lee)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    execute_for(
+        &db.pool,
+        "update agent set role = 'admin' where agent_id = $1",
+        lee,
+    )
+    .await;
     // Lee has the inbox open: a signed-in request marks Lee as seen.
     let mut lee_browser = Browser::new(&db);
     lee_browser.login(&lee_email, "correct horse battery").await;
@@ -204,13 +178,12 @@ async fn an_online_mentioned_agent_gets_no_mail_and_one_away_for_long_does() {
     assert!(received_for(&sink_dir(), &lee_email).is_empty());
 
     // Lee was last seen ten minutes ago: offline now, so the next mention is mailed.
-    sqlx::query(
+    execute_for(
+        &db.pool,
         "update agent set last_seen_at = now() - interval '10 minutes' where agent_id = $1",
+        lee,
     )
-    .bind(lee)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    .await;
     dana.post(
         &format!("/tickets/{n}/notes"),
         &[("text", "@lee.park now?")],
@@ -231,24 +204,18 @@ async fn a_mention_that_reaches_nobody_is_reported_and_the_note_is_still_saved()
     let n = ticket(&db.pool).await;
     // Lee is an agent without access to the mailbox; Sam is an admin (sees every mailbox).
     let (mut dana, _lee, _) = dana_and_lee(&db).await;
-    let sam = agent(
-        &db,
-        "sam.ortiz@example.com",
-        "Sam Ortiz",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
+    let sam = agent(&db, "sam.ortiz@example.com", "Sam Ortiz", Role::Admin).await;
     let text =
         "@sam.ortiz @lee.park @foo @dana please check; the customer wrote from dana@example.com";
     let posted = dana
         .post(&format!("/tickets/{n}/notes"), &[("text", text)])
         .await;
     assert_eq!(posted.status, StatusCode::SEE_OTHER);
-    let note_id: i64 =
-        sqlx::query_scalar("select message_id from message where direction = 'note'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let note_id: i64 = scalar(
+        &db.pool,
+        "select message_id from message where direction = 'note'",
+    )
+    .await;
     assert_eq!(
         posted.location.as_deref(),
         Some(format!("/tickets/{n}#m{note_id}").as_str())
@@ -347,13 +314,7 @@ async fn the_composer_offers_only_agents_a_mention_can_reach() {
     let db = TestDb::new().await;
     let n = ticket(&db.pool).await;
     let (mut dana, lee, lee_email) = dana_and_lee(&db).await;
-    agent(
-        &db,
-        "sam+desk@example.com",
-        "Sam Ortiz",
-        frontdesk::auth::Role::Lead,
-    )
-    .await;
+    agent(&db, "sam+desk@example.com", "Sam Ortiz", Role::Lead).await;
     let path = format!("/tickets/{n}/mentionable");
     let offered = dana.get(&path).await;
     assert_eq!(offered.status, StatusCode::OK);

@@ -14,20 +14,9 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::smtp::{self, OwnSink};
-use crate::support::{self, SUPPORT, TestDb, random_name};
+use crate::support::{self, *};
 
-/// A mailbox sending through `smtp_url` (its IMAP side is never used here).
-async fn mailbox(pool: &PgPool, address: &str, smtp_url: Option<&str>) -> i64 {
-    mailboxes::upsert_mailbox(
-        pool,
-        "Example Support",
-        address,
-        "imap://unused:unused@127.0.0.1:1/INBOX",
-        smtp_url,
-    )
-    .await
-    .unwrap()
-}
+use crate::support::offline_mailbox as mailbox;
 
 /// A ticket in `status` with one inbound message from `customer`.
 async fn ticket(pool: &PgPool, mailbox_id: i64, status: &str) -> i64 {
@@ -120,11 +109,12 @@ async fn row(pool: &PgPool, message_id: i64) -> Row {
 
 /// Pretends the retry wait is over.
 async fn make_due(pool: &PgPool, message_id: i64) {
-    sqlx::query("update outbox set next_attempt_at = now() where message_id = $1")
-        .bind(message_id)
-        .execute(pool)
-        .await
-        .unwrap();
+    execute_for(
+        pool,
+        "update outbox set next_attempt_at = now() where message_id = $1",
+        message_id,
+    )
+    .await;
 }
 
 async fn events(pool: &PgPool, ticket_id: i64) -> Vec<(String, serde_json::Value)> {
@@ -138,11 +128,12 @@ async fn events(pool: &PgPool, ticket_id: i64) -> Vec<(String, serde_json::Value
 }
 
 async fn ticket_status(pool: &PgPool, ticket_id: i64) -> String {
-    sqlx::query_scalar("select status from ticket where ticket_id = $1")
-        .bind(ticket_id)
-        .fetch_one(pool)
-        .await
-        .unwrap()
+    scalar_for(
+        pool,
+        "select status from ticket where ticket_id = $1",
+        ticket_id,
+    )
+    .await
 }
 
 fn unique_customer(prefix: &str) -> String {
@@ -211,22 +202,16 @@ async fn reply_to_outlook_case_42_arrives_threaded_and_7bit_at_the_smtp_server()
     assert_eq!(m.mail_from, SUPPORT);
     assert_eq!(m.rcpt_tos, ["s.krueger@example.org"]);
     // The bytes fixed at enqueue are the bytes sent.
-    let stored: Vec<u8> = sqlx::query_scalar("select raw from outbox where message_id = $1")
-        .bind(message_id)
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let stored: Vec<u8> = scalar_for(
+        pool,
+        "select raw from outbox where message_id = $1",
+        message_id,
+    )
+    .await;
     assert_eq!(m.raw, stored);
     assert!(m.raw.is_ascii(), "7-bit on the wire");
 
-    assert_eq!(
-        m.header("In-Reply-To").as_deref(),
-        Some("<c42-reply@EXCH07.example.org>")
-    );
-    assert_eq!(
-        m.header("References").as_deref(),
-        Some("<c42-root@EXCH07.example.org> <c42-reply@EXCH07.example.org>")
-    );
+    smtp::assert_threads_under_case_42(m);
     assert!(m.header("Auto-Submitted").is_none());
     assert!(m.header("Subject").unwrap().contains("=?utf-8?"));
     let received = STANDARD.decode(thread_index.unwrap()).unwrap();
@@ -388,11 +373,12 @@ async fn smtp_4xx_is_retried_and_fails_only_after_a_day_of_attempts() {
     );
 
     // A day's worth of attempts later.
-    sqlx::query("update outbox set attempts = 500, next_attempt_at = now() where message_id = $1")
-        .bind(message_id)
-        .execute(pool)
-        .await
-        .unwrap();
+    execute_for(
+        pool,
+        "update outbox set attempts = 500, next_attempt_at = now() where message_id = $1",
+        message_id,
+    )
+    .await;
     assert_eq!(outbox::send_due(pool).await.unwrap(), 1);
     let r = row(pool, message_id).await;
     assert_eq!(r.state, "failed");
@@ -465,10 +451,7 @@ async fn concurrent_workers_send_each_reply_exactly_once() {
     for to in &recipients {
         assert_eq!(smtp::received_for(&dir, to).len(), 1, "{to}");
     }
-    let sent: i64 = sqlx::query_scalar("select count(*) from outbox where state = 'sent'")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let sent: i64 = scalar(pool, "select count(*) from outbox where state = 'sent'").await;
     assert_eq!(sent, 6);
     db.drop_db().await;
 }

@@ -33,13 +33,13 @@ where
 
 #[tokio::test]
 async fn serve_turns_new_mail_into_a_ticket_within_seconds_via_idle() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let shutdown = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut cfg = test_config(&db);
+    let mut cfg = test_config(db);
     cfg.ingest.poll_interval = Duration::from_secs(600); // only IDLE can be fast enough
-    let app = tokio::spawn(frontdesk::app::run(
+    let server = tokio::spawn(frontdesk::app::run(
         cfg,
         db.pool.clone(),
         listener,
@@ -72,18 +72,18 @@ async fn serve_turns_new_mail_into_a_ticket_within_seconds_via_idle() {
     );
 
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), app)
+    tokio::time::timeout(Duration::from_secs(10), server)
         .await
         .expect("graceful shutdown")
         .unwrap()
         .unwrap();
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn a_poison_message_is_quarantined_with_its_bytes_and_the_poller_goes_on() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let poison = b"this is not a mail at all\r\njust text without any header\r\n".to_vec();
     mb.deliver(
         "INBOX",
@@ -103,7 +103,7 @@ async fn a_poison_message_is_quarantined_with_its_bytes_and_the_poller_goes_on()
         again.fetched, 0,
         "a quarantined message is not fetched again"
     );
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -144,10 +144,7 @@ async fn an_unreachable_imap_server_is_reported_and_retried_not_fatal() {
             >= 2
     })
     .await;
-    let err: String = sqlx::query_scalar("select last_error from mailbox_health")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let err: String = scalar(&db.pool, "select last_error from mailbox_health").await;
     assert!(
         err.contains("127.0.0.1:1"),
         "the error names the server: {err}"
@@ -190,8 +187,8 @@ async fn an_unreachable_imap_server_is_reported_and_retried_not_fatal() {
 
 #[tokio::test]
 async fn only_one_node_polls_a_mailbox_and_another_takes_over_when_it_stops() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let mailbox = frontdesk::mailboxes::find_mailbox_by_address(&db.pool, SUPPORT)
         .await
         .unwrap()
@@ -228,15 +225,13 @@ async fn only_one_node_polls_a_mailbox_and_another_takes_over_when_it_stops() {
         stop_b.clone(),
     ));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let holders: i64 = sqlx::query_scalar("select count(*) from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let holders: i64 = scalar(
+        &db.pool,
+        "select count(*) from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())",
+    )
+    .await;
     assert_eq!(holders, 1, "exactly one node holds the mailbox lease");
-    let polled_by: String = sqlx::query_scalar("select polled_by from mailbox_health")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let polled_by: String = scalar(&db.pool, "select polled_by from mailbox_health").await;
     assert_eq!(polled_by, "node-a");
 
     stop_a.cancel();
@@ -249,20 +244,17 @@ async fn only_one_node_polls_a_mailbox_and_another_takes_over_when_it_stops() {
         || async { ticket_count(&pool).await == 1 },
     )
     .await;
-    let polled_by: String = sqlx::query_scalar("select polled_by from mailbox_health")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let polled_by: String = scalar(&db.pool, "select polled_by from mailbox_health").await;
     assert_eq!(polled_by, "node-b");
     stop_b.cancel();
     b.await.unwrap();
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn a_mail_the_database_rejects_is_quarantined_and_the_rest_of_its_batch_is_stored() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     // An address too long for the customer index: PostgreSQL refuses the row (SQLSTATE 54000).
     let poison = format!(
         "From: <{}@example.org>\r\nTo: support@example.com\r\nSubject: huge address\r\nMessage-ID: <huge@example.org>\r\n\r\nhi\r\n",
@@ -293,7 +285,7 @@ async fn a_mail_the_database_rejects_is_quarantined_and_the_rest_of_its_batch_is
         "{reason}"
     );
     assert_eq!(ingest(&db.pool).await.fetched, 0, "not fetched again");
-    db.drop_db().await;
+    app.finish().await;
 }
 
 /// Letters that do not compress (btree entries are compressed before the size check).
@@ -307,8 +299,8 @@ fn incompressible(n: usize) -> String {
 
 #[tokio::test]
 async fn backfill_since_skips_older_mail_on_first_connect() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let mut s = mb.session().await;
     // INTERNALDATE decides (RFC 3501 SEARCH SINCE), not the Date header.
     s.append(
@@ -334,22 +326,19 @@ async fn backfill_since_skips_older_mail_on_first_connect() {
     };
     let c = ingest_with(&db.pool, &cfg).await;
     assert_eq!((c.fetched, c.new_tickets), (1, 1), "{c}");
-    let subject: String = sqlx::query_scalar("select subject from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let subject: String = scalar(&db.pool, "select subject from ticket").await;
     assert_eq!(subject, "Drucker druckt nur leere Seiten");
     // Later mail is still fetched after the first connect.
     mb.deliver("INBOX", &[&case("36-reply-to-differs-from.eml")])
         .await;
     assert_eq!(ingest_with(&db.pool, &cfg).await.new_tickets, 1);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn a_disabled_mailbox_is_not_polled_until_it_is_enabled_again() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
         .await;
     frontdesk::mailboxes::set_enabled(&db.pool, SUPPORT, false)
@@ -357,17 +346,14 @@ async fn a_disabled_mailbox_is_not_polled_until_it_is_enabled_again() {
         .unwrap();
     let shutdown = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app = tokio::spawn(frontdesk::app::run(
-        test_config(&db),
+    let server = tokio::spawn(frontdesk::app::run(
+        test_config(db),
         db.pool.clone(),
         listener,
         shutdown.clone(),
     ));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let polls: i64 = sqlx::query_scalar("select count(*) from mailbox_health")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let polls: i64 = scalar(&db.pool, "select count(*) from mailbox_health").await;
     assert_eq!(polls, 0, "a disabled mailbox is not even connected to");
     assert_eq!(ticket_count(&db.pool).await, 0);
 
@@ -384,10 +370,10 @@ async fn a_disabled_mailbox_is_not_polled_until_it_is_enabled_again() {
     .await;
 
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), app)
+    tokio::time::timeout(Duration::from_secs(10), server)
         .await
         .expect("graceful shutdown")
         .unwrap()
         .unwrap();
-    db.drop_db().await;
+    app.finish().await;
 }

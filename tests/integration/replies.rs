@@ -3,43 +3,31 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use tower::ServiceExt;
 
-use crate::support::smtp::{received_with_message_id, sink_dir, sink_url};
+use crate::support::api_json as api;
+use crate::support::smtp::{received_with_message_id, sink_dir};
 use crate::support::*;
-use crate::web::{Browser, agent};
 
-async fn with_smtp(db: &TestDb, mb: &TestMailbox) {
-    sqlx::query("update mailbox set smtp_url = $2, signature = 'Example Support Team' where mailbox_id = $1")
-        .bind(mb.mailbox_id)
-        .bind(sink_url())
-        .execute(&db.pool)
-        .await
-        .unwrap();
+/// Replies go to the test SMTP sink, signed by the team.
+async fn with_smtp(app: &TestApp) {
+    app.smtp_to_sink().await;
+    execute_for(
+        app.pool(),
+        "update mailbox set signature = 'Example Support Team' where mailbox_id = $1",
+        app.mb.mailbox_id,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_reply_from_the_ticket_page_reaches_the_customer_threaded_and_their_answer_comes_back() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    with_smtp(&db, &mb).await;
-    mb.deliver("INBOX", &[&case("24-cc-reply-to-original-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let app = TestApp::with_mail(&["24-cc-reply-to-original-a.eml"]).await;
+    with_smtp(&app).await;
+    let (db, mb) = (&app.db, &app.mb);
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    let n = app.only_ticket_id().await;
 
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    let mut b = app.browser_for("dana@example.com").await;
     let page = b.get(&format!("/tickets/{n}")).await;
     // Reply-all by default: the customer in To, the CC'd colleague in Cc, never ourselves.
     assert!(
@@ -69,20 +57,21 @@ async fn a_reply_from_the_ticket_page_reaches_the_customer_threaded_and_their_an
     .await
     .unwrap();
     assert_eq!(state, "queued", "shown at once as queued");
-    let status: String = sqlx::query_scalar("select status from ticket where ticket_id = $1")
-        .bind(n)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let status: String = scalar_for(
+        &db.pool,
+        "select status from ticket where ticket_id = $1",
+        n,
+    )
+    .await;
     assert_eq!(status, "pending");
 
     frontdesk::outbox::send_due(&db.pool).await.unwrap();
-    let state: String =
-        sqlx::query_scalar("select delivery_state from message where message_id = $1")
-            .bind(mid)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let state: String = scalar_for(
+        &db.pool,
+        "select delivery_state from message where message_id = $1",
+        mid,
+    )
+    .await;
     assert_eq!(state, "sent");
     let mails = received_with_message_id(&sink_dir(), &header_id);
     assert_eq!(mails.len(), 1, "exactly one mail at the SMTP server");
@@ -133,41 +122,29 @@ async fn a_reply_from_the_ticket_page_reaches_the_customer_threaded_and_their_an
     mb.deliver("INBOX", &[answer.as_bytes()]).await;
     let c = ingest(&db.pool).await;
     assert_eq!((c.threaded, c.new_tickets), (1, 0));
-    let status: String = sqlx::query_scalar("select status from ticket where ticket_id = $1")
-        .bind(n)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let status: String = scalar_for(
+        &db.pool,
+        "select status from ticket where ticket_id = $1",
+        n,
+    )
+    .await;
     assert_eq!(
         status, "open",
         "the customer's answer reopens a pending ticket"
     );
     let page = b.get(&format!("/tickets/{n}")).await;
     assert!(page.body.contains("Danke!") && page.body.contains("sent"));
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn bad_reply_forms_are_refused_and_nothing_is_queued() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    with_smtp(&db, &mb).await;
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    with_smtp(&app).await;
+    let db = &app.db;
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    let n = app.only_ticket_id().await;
+    let mut b = app.browser_for("dana@example.com").await;
     for form in [
         vec![("to", "not an address"), ("text", "hi")],
         vec![("to", "jana.roth@example.org"), ("text", "   ")],
@@ -181,76 +158,27 @@ async fn bad_reply_forms_are_refused_and_nothing_is_queued() {
         let p = b.post(&format!("/tickets/{n}/reply"), &form).await;
         assert_eq!(p.status, StatusCode::BAD_REQUEST, "{form:?}");
     }
-    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let queued: i64 = scalar(&db.pool, "select count(*) from outbox").await;
     assert_eq!(queued, 0);
-    db.drop_db().await;
-}
-
-async fn api(
-    db: &TestDb,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: serde_json::Value,
-) -> (StatusCode, serde_json::Value) {
-    let mut config = frontdesk::config::Config::from_env().unwrap();
-    config.db.url = Some(db.url.clone());
-    let state = frontdesk::web::AppState::new(db.pool.clone(), std::sync::Arc::new(config));
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let resp = frontdesk::web::router(state).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    )
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn the_api_replies_writes_notes_and_patches_tickets() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    with_smtp(&db, &mb).await;
-    mb.deliver("INBOX", &[&case("42-outlook-thread-index-reply.eml")])
-        .await;
-    ingest(&db.pool).await;
-    let dana = agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
+    let app = TestApp::with_mail(&["42-outlook-thread-index-reply.eml"]).await;
+    with_smtp(&app).await;
+    let db = &app.db;
+    let dana = app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
     // A lead (sees every mailbox), so the PATCH below may give him the ticket.
-    agent(
-        &db,
-        "lee@example.com",
-        "Lee Park",
-        frontdesk::auth::Role::Lead,
-    )
-    .await;
+    app.agent("lee@example.com", "Lee Park", Role::Lead).await;
     let token = frontdesk::auth::create_api_token(&db.pool, dana)
         .await
         .unwrap();
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let n = app.only_ticket_id().await;
     let t = format!("/api/v1/tickets/{n}");
 
     let (s, r) = api(
-        &db,
+        db,
         "POST",
         &format!("{t}/replies"),
         &token,
@@ -260,7 +188,7 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
     assert_eq!(s, StatusCode::ACCEPTED, "{r}");
     let id = r["id"].as_i64().unwrap();
     let (s, note) = api(
-        &db,
+        db,
         "POST",
         &format!("{t}/notes"),
         &token,
@@ -268,7 +196,7 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{note}");
-    let (s, patched) = api(&db, "PATCH", &t, &token, serde_json::json!({"priority": "high", "assignee": "lee@example.com", "tags": ["training"]})).await;
+    let (s, patched) = api(db, "PATCH", &t, &token, serde_json::json!({"priority": "high", "assignee": "lee@example.com", "tags": ["training"]})).await;
     assert_eq!(s, StatusCode::OK, "{patched}");
     assert_eq!(
         (
@@ -280,7 +208,7 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
     );
     assert_eq!(patched["tags"], serde_json::json!(["training"]));
     let (s, _) = api(
-        &db,
+        db,
         "PATCH",
         &t,
         &token,
@@ -289,7 +217,7 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
     .await;
     assert_eq!(s, StatusCode::OK);
     let (s, e) = api(
-        &db,
+        db,
         "PATCH",
         &t,
         &token,
@@ -298,7 +226,7 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
     let (s, e) = api(
-        &db,
+        db,
         "PATCH",
         &t,
         &token,
@@ -307,7 +235,7 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
     let (s, _) = api(
-        &db,
+        db,
         "POST",
         &format!("{t}/replies"),
         &token,
@@ -317,7 +245,7 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // The reply is on the ticket with its delivery state; the note is a note.
-    let (_, detail) = api(&db, "GET", &t, &token, serde_json::Value::Null).await;
+    let (_, detail) = api(db, "GET", &t, &token, serde_json::Value::Null).await;
     assert_eq!(
         detail["status"], "pending",
         "the failed PATCH changed nothing"
@@ -334,14 +262,7 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
     let mails = received_with_message_id(&sink_dir(), header_id);
     assert_eq!(mails.len(), 1);
     let m = &mails[0];
-    assert_eq!(
-        m.header("In-Reply-To").as_deref(),
-        Some("<c42-reply@EXCH07.example.org>")
-    );
-    assert_eq!(
-        m.header("References").as_deref(),
-        Some("<c42-root@EXCH07.example.org> <c42-reply@EXCH07.example.org>")
-    );
+    crate::support::smtp::assert_threads_under_case_42(m);
     use base64::Engine;
     let ti = base64::engine::general_purpose::STANDARD
         .decode(m.header("Thread-Index").unwrap())
@@ -351,7 +272,7 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
         .unwrap();
     assert_eq!(ti.len(), 32);
     assert_eq!(&ti[..22], &received[..22]);
-    let (_, after) = api(&db, "GET", &t, &token, serde_json::Value::Null).await;
+    let (_, after) = api(db, "GET", &t, &token, serde_json::Value::Null).await;
     let reply = after["messages"]
         .as_array()
         .unwrap()
@@ -360,31 +281,19 @@ async fn the_api_replies_writes_notes_and_patches_tickets() {
         .unwrap()
         .clone();
     assert_eq!(reply["delivery"]["state"], "sent");
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn api_writes_need_access_to_the_mailbox() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    with_smtp(&db, &mb).await;
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    let outsider = agent(
-        &db,
-        "out@example.com",
-        "Out Sider",
-        frontdesk::auth::Role::Agent,
-    )
-    .await;
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    with_smtp(&app).await;
+    let db = &app.db;
+    let outsider = app.agent("out@example.com", "Out Sider", Role::Agent).await;
     let token = frontdesk::auth::create_api_token(&db.pool, outsider)
         .await
         .unwrap();
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let n = app.only_ticket_id().await;
     let t = format!("/api/v1/tickets/{n}");
     for (method, path, body) in [
         (
@@ -399,39 +308,26 @@ async fn api_writes_need_access_to_the_mailbox() {
         ),
         ("PATCH", t.clone(), serde_json::json!({"status": "closed"})),
     ] {
-        let (s, body) = api(&db, method, &path, &token, body).await;
+        let (s, body) = api(db, method, &path, &token, body).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{method} {path}: {body}");
     }
-    let written: i64 =
-        sqlx::query_scalar("select count(*) from message where direction <> 'inbound'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let written: i64 = scalar(
+        &db.pool,
+        "select count(*) from message where direction <> 'inbound'",
+    )
+    .await;
     assert_eq!(written, 0);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn files_attached_in_the_composer_go_out_with_the_reply() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    with_smtp(&db, &mb).await;
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    with_smtp(&app).await;
+    let db = &app.db;
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    let n = app.only_ticket_id().await;
+    let mut b = app.browser_for("dana@example.com").await;
     let boundary = "XyZbOuNdArY";
     let mut body = String::new();
     for (name, value) in [
@@ -461,12 +357,12 @@ async fn files_attached_in_the_composer_go_out_with_the_reply() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    let stored: Vec<String> =
-        sqlx::query_scalar("select filename from attachment where message_id = $1")
-            .bind(mid)
-            .fetch_all(&db.pool)
-            .await
-            .unwrap();
+    let stored: Vec<String> = column_for(
+        &db.pool,
+        "select filename from attachment where message_id = $1",
+        mid,
+    )
+    .await;
     assert_eq!(stored, ["Gutschrift R-20931.pdf"]);
     frontdesk::outbox::send_due(&db.pool).await.unwrap();
     let mails = received_with_message_id(&sink_dir(), &header_id);
@@ -478,35 +374,19 @@ async fn files_attached_in_the_composer_go_out_with_the_reply() {
     let att = parsed.attachments().next().expect("the file is attached");
     assert_eq!(att.attachment_name(), Some("Gutschrift R-20931.pdf"));
     assert_eq!(att.contents(), b"%PDF-1.4 gutschrift");
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn a_reply_written_before_new_activity_is_held_and_can_then_be_sent_anyway() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    with_smtp(&db, &mb).await;
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    with_smtp(&app).await;
+    let (db, mb) = (&app.db, &app.mb);
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    let n = app.only_ticket_id().await;
+    let mut b = app.browser_for("dana@example.com").await;
     let page = b.get(&format!("/tickets/{n}")).await;
-    let seen: i64 = sqlx::query_scalar("select max(message_id) from message")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let seen: i64 = scalar(&db.pool, "select max(message_id) from message").await;
     assert!(
         page.body
             .contains(&format!("name=\"seen\" value=\"{seen}\""))
@@ -532,10 +412,7 @@ async fn a_reply_written_before_new_activity_is_held_and_can_then_be_sent_anyway
         held.body.contains("Nachtrag"),
         "the new message is on the page"
     );
-    let newest: i64 = sqlx::query_scalar("select max(message_id) from message")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let newest: i64 = scalar(&db.pool, "select max(message_id) from message").await;
     let banner = &held.body[held.body.find("class=\"held\"").unwrap()..];
     let banner = &banner[..banner.find("</div>").unwrap()];
     assert!(
@@ -559,16 +436,10 @@ async fn a_reply_written_before_new_activity_is_held_and_can_then_be_sent_anyway
         to.starts_with(&format!("/tickets/{n}?list=")) && to.contains("folder%3Dopen"),
         "the list is kept: {to}"
     );
-    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let queued: i64 = scalar(&db.pool, "select count(*) from outbox").await;
     assert_eq!(queued, 0, "nothing was sent");
 
-    let now_seen: i64 = sqlx::query_scalar("select max(message_id) from message")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let now_seen: i64 = scalar(&db.pool, "select max(message_id) from message").await;
     let again = b
         .post(
             &format!("/tickets/{n}/reply"),
@@ -580,44 +451,20 @@ async fn a_reply_written_before_new_activity_is_held_and_can_then_be_sent_anyway
         )
         .await;
     assert_eq!(again.status, StatusCode::SEE_OTHER);
-    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let queued: i64 = scalar(&db.pool, "select count(*) from outbox").await;
     assert_eq!(queued, 1);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn two_agents_sending_at_once_produce_one_reply_and_one_held() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    with_smtp(&db, &mb).await;
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    let a = agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let b = agent(
-        &db,
-        "lee@example.com",
-        "Lee Park",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let seen: i64 = sqlx::query_scalar("select max(message_id) from message")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    with_smtp(&app).await;
+    let db = &app.db;
+    let a = app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    let b = app.agent("lee@example.com", "Lee Park", Role::Admin).await;
+    let n = app.only_ticket_id().await;
+    let seen: i64 = scalar(&db.pool, "select max(message_id) from message").await;
     let agents: Vec<frontdesk::auth::Agent> =
         futures::future::try_join_all([a, b].map(|id| frontdesk::auth::find_agent(&db.pool, id)))
             .await
@@ -655,37 +502,22 @@ async fn two_agents_sending_at_once_produce_one_reply_and_one_held() {
     assert_eq!(ids.len(), 1);
     let sent = received_with_message_id(&sink_dir(), &ids[0]).len();
     assert_eq!(sent, 1, "one mail reached the SMTP server");
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn the_api_answers_409_with_the_newer_items_and_sends_nothing() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    with_smtp(&db, &mb).await;
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    let dana = agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    with_smtp(&app).await;
+    let db = &app.db;
+    let dana = app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
     let token = frontdesk::auth::create_api_token(&db.pool, dana)
         .await
         .unwrap();
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let seen: i64 = sqlx::query_scalar("select max(message_id) from message")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let n = app.only_ticket_id().await;
+    let seen: i64 = scalar(&db.pool, "select max(message_id) from message").await;
     let (s, note) = api(
-        &db,
+        db,
         "POST",
         &format!("/api/v1/tickets/{n}/notes"),
         &token,
@@ -694,7 +526,7 @@ async fn the_api_answers_409_with_the_newer_items_and_sends_nothing() {
     .await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, body) = api(
-        &db,
+        db,
         "POST",
         &format!("/api/v1/tickets/{n}/replies"),
         &token,
@@ -706,13 +538,10 @@ async fn the_api_answers_409_with_the_newer_items_and_sends_nothing() {
     assert_eq!(body["newer"].as_array().unwrap().len(), 1);
     assert_eq!(body["newer"][0]["id"], note["id"]);
     assert_eq!(body["newer"][0]["direction"], "note");
-    let queued: i64 = sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let queued: i64 = scalar(&db.pool, "select count(*) from outbox").await;
     assert_eq!(queued, 0);
     let (s, _) = api(
-        &db,
+        db,
         "POST",
         &format!("/api/v1/tickets/{n}/replies"),
         &token,
@@ -720,5 +549,5 @@ async fn the_api_answers_409_with_the_newer_items_and_sends_nothing() {
     )
     .await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    db.drop_db().await;
+    app.finish().await;
 }

@@ -3,38 +3,27 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 
-use crate::support::TestDb;
-use crate::web::{Browser, agent};
+use crate::support::*;
 
 /// A ticket whose only message arrived at 2026-03-29 01:00 UTC, the moment Berlin switched to
 /// summer time (03:00 CEST). Returns its number.
 async fn ticket_at_the_dst_change(db: &TestDb) -> i64 {
-    let mailbox_id = frontdesk::mailboxes::upsert_mailbox(
+    let mailbox_id = offline_mailbox(&db.pool, SUPPORT, None).await;
+    let n: i64 = scalar_for(
         &db.pool,
-        "Example Support",
-        crate::support::SUPPORT,
-        "imap://unused:unused@127.0.0.1:1/INBOX",
-        None,
-    )
-    .await
-    .unwrap();
-    let n: i64 = sqlx::query_scalar(
         "insert into ticket (mailbox_id, subject, created_at, last_message_at, message_count)
          values ($1, 'Clocks changed', '2026-03-29 01:00+00', '2026-03-29 01:00+00', 1)
          returning ticket_id",
+        mailbox_id,
     )
-    .bind(mailbox_id)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
-    sqlx::query(
+    .await;
+    execute_for(
+        &db.pool,
         "insert into message (ticket_id, direction, from_email, text_body, created_at)
          values ($1, 'inbound', 'jana@example.org', 'Hello', '2026-03-29 01:00+00')",
+        n,
     )
-    .bind(n)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    .await;
     n
 }
 
@@ -42,15 +31,8 @@ async fn ticket_at_the_dst_change(db: &TestDb) -> i64 {
 async fn an_agent_sets_a_time_zone_and_pages_show_local_times() {
     let db = TestDb::new().await;
     let n = ticket_at_the_dst_change(&db).await;
-    let dana = agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    let dana = agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
 
     // Default UTC.
     let inbox = b.get("/inbox").await;
@@ -130,12 +112,12 @@ async fn an_agent_sets_a_time_zone_and_pages_show_local_times() {
         )
         .await;
     assert_eq!(snoozed.status, StatusCode::SEE_OTHER);
-    let until: time::OffsetDateTime =
-        sqlx::query_scalar("select snoozed_until from ticket where ticket_id = $1")
-            .bind(n)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let until: time::OffsetDateTime = scalar_for(
+        &db.pool,
+        "select snoozed_until from ticket where ticket_id = $1",
+        n,
+    )
+    .await;
     assert_eq!(until, time::macros::datetime!(2026-07-01 07:00 UTC));
     db.drop_db().await;
 }

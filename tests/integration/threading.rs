@@ -32,11 +32,12 @@ async fn deliver(
 }
 
 async fn ticket_of(db: &TestDb, message_id: &str) -> i64 {
-    sqlx::query_scalar("select ticket_id from message where header_message_id = $1")
-        .bind(format!("{message_id}@example.org"))
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
+    scalar_for(
+        &db.pool,
+        "select ticket_id from message where header_message_id = $1",
+        format!("{message_id}@example.org"),
+    )
+    .await
 }
 
 async fn set_last_activity(db: &TestDb, ticket: i64, days_ago: i32) {
@@ -53,39 +54,40 @@ async fn set_last_activity(db: &TestDb, ticket: i64, days_ago: i32) {
 #[tokio::test]
 async fn a_reply_without_headers_joins_the_senders_latest_ticket_with_that_subject_and_reopens_it()
 {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let to = to_support();
     deliver(
-        &db,
-        &mb,
+        db,
+        mb,
         &mail(JANA, &to, "Drucker druckt nicht", "t1-old", ""),
     )
     .await;
     deliver(
-        &db,
-        &mb,
+        db,
+        mb,
         &mail(JANA, &to, "Drucker druckt nicht", "t1-new", ""),
     )
     .await;
-    deliver(&db, &mb, &mail(JANA, &to, "Rechnung 7781", "t1-other", "")).await;
+    deliver(db, mb, &mail(JANA, &to, "Rechnung 7781", "t1-other", "")).await;
     let (older, newer, other) = (
-        ticket_of(&db, "t1-old").await,
-        ticket_of(&db, "t1-new").await,
-        ticket_of(&db, "t1-other").await,
+        ticket_of(db, "t1-old").await,
+        ticket_of(db, "t1-new").await,
+        ticket_of(db, "t1-other").await,
     );
     assert_eq!(ticket_count(&db.pool).await, 3, "no prefix, no threading");
-    set_last_activity(&db, older, 3).await;
-    set_last_activity(&db, newer, 2).await;
-    sqlx::query("update ticket set status = 'closed' where ticket_id = $1")
-        .bind(newer)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    set_last_activity(db, older, 3).await;
+    set_last_activity(db, newer, 2).await;
+    execute_for(
+        &db.pool,
+        "update ticket set status = 'closed' where ticket_id = $1",
+        newer,
+    )
+    .await;
 
     let c = deliver(
-        &db,
-        &mb,
+        db,
+        mb,
         &mail(
             "Jana Roth <Jana.Roth@example.org>",
             &to,
@@ -99,7 +101,7 @@ async fn a_reply_without_headers_joins_the_senders_latest_ticket_with_that_subje
     assert_eq!((c.threaded, c.new_tickets), (1, 0), "{c}");
     assert_eq!(ticket_count(&db.pool).await, 3);
     assert_eq!(
-        ticket_of(&db, "t1-reply").await,
+        ticket_of(db, "t1-reply").await,
         newer,
         "the most recent match"
     );
@@ -108,25 +110,20 @@ async fn a_reply_without_headers_joins_the_senders_latest_ticket_with_that_subje
     assert_eq!(t["messages"].as_array().unwrap().len(), 2);
     assert_ne!(newer, older);
     assert_ne!(newer, other);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn a_reply_subject_from_another_sender_or_an_auto_reply_opens_no_thread() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let to = to_support();
-    deliver(
-        &db,
-        &mb,
-        &mail(JANA, &to, "Drucker druckt nicht", "t2-a", ""),
-    )
-    .await;
-    let jana_ticket = ticket_of(&db, "t2-a").await;
+    deliver(db, mb, &mail(JANA, &to, "Drucker druckt nicht", "t2-a", "")).await;
+    let jana_ticket = ticket_of(db, "t2-a").await;
 
     let c = deliver(
-        &db,
-        &mb,
+        db,
+        mb,
         &mail(
             "Eve <eve@example.net>",
             &to,
@@ -141,11 +138,11 @@ async fn a_reply_subject_from_another_sender_or_an_auto_reply_opens_no_thread() 
         (0, 1),
         "never across senders: {c}"
     );
-    assert_ne!(ticket_of(&db, "t2-eve").await, jana_ticket);
+    assert_ne!(ticket_of(db, "t2-eve").await, jana_ticket);
 
     let c = deliver(
-        &db,
-        &mb,
+        db,
+        mb,
         &mail(
             JANA,
             &to,
@@ -161,58 +158,53 @@ async fn a_reply_subject_from_another_sender_or_an_auto_reply_opens_no_thread() 
         "an auto-reply is never threaded by subject: {c}"
     );
     assert_eq!(ticket_count(&db.pool).await, 2);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn the_same_subject_without_a_reply_prefix_opens_a_new_ticket() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let to = to_support();
-    deliver(
-        &db,
-        &mb,
-        &mail(JANA, &to, "Drucker druckt nicht", "t3-a", ""),
-    )
-    .await;
+    deliver(db, mb, &mail(JANA, &to, "Drucker druckt nicht", "t3-a", "")).await;
     for (subject, id) in [
         ("Drucker druckt nicht", "t3-again"),
         ("Fwd: Drucker druckt nicht", "t3-fwd"),
     ] {
-        let c = deliver(&db, &mb, &mail(JANA, &to, subject, id, "")).await;
+        let c = deliver(db, mb, &mail(JANA, &to, subject, id, "")).await;
         assert_eq!((c.threaded, c.new_tickets), (0, 1), "{subject:?}: {c}");
     }
     assert_eq!(ticket_count(&db.pool).await, 3);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn a_reply_to_a_ticket_quiet_for_more_than_30_days_opens_a_new_ticket() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let to = to_support();
     deliver(
-        &db,
-        &mb,
+        db,
+        mb,
         &mail(JANA, &to, "Drucker druckt nicht", "t4-old", ""),
     )
     .await;
-    deliver(&db, &mb, &mail(JANA, &to, "Toner leer", "t4-recent", "")).await;
-    set_last_activity(&db, ticket_of(&db, "t4-old").await, 31).await;
-    let recent = ticket_of(&db, "t4-recent").await;
-    set_last_activity(&db, recent, 29).await;
+    deliver(db, mb, &mail(JANA, &to, "Toner leer", "t4-recent", "")).await;
+    set_last_activity(db, ticket_of(db, "t4-old").await, 31).await;
+    let recent = ticket_of(db, "t4-recent").await;
+    set_last_activity(db, recent, 29).await;
 
     let c = deliver(
-        &db,
-        &mb,
+        db,
+        mb,
         &mail(JANA, &to, "Re: Drucker druckt nicht", "t4-r1", ""),
     )
     .await;
     assert_eq!((c.threaded, c.new_tickets), (0, 1), "31 days: {c}");
-    let c = deliver(&db, &mb, &mail(JANA, &to, "Re: Toner leer", "t4-r2", "")).await;
+    let c = deliver(db, mb, &mail(JANA, &to, "Re: Toner leer", "t4-r2", "")).await;
     assert_eq!((c.threaded, c.new_tickets), (1, 0), "29 days: {c}");
-    assert_eq!(ticket_of(&db, "t4-r2").await, recent);
-    db.drop_db().await;
+    assert_eq!(ticket_of(db, "t4-r2").await, recent);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -249,11 +241,12 @@ async fn a_reply_by_subject_never_crosses_mailboxes() {
     );
     let c = deliver(&db, &billing, &reply).await;
     assert_eq!((c.threaded, c.new_tickets), (0, 1), "{c}");
-    let mailbox: i64 = sqlx::query_scalar("select mailbox_id from ticket where ticket_id = $1")
-        .bind(ticket_of(&db, "t5-r").await)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let mailbox: i64 = scalar_for(
+        &db.pool,
+        "select mailbox_id from ticket where ticket_id = $1",
+        ticket_of(&db, "t5-r").await,
+    )
+    .await;
     assert_eq!(mailbox, billing.mailbox_id);
     db.drop_db().await;
 }

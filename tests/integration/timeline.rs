@@ -5,17 +5,15 @@ use frontdesk::tickets::timeline::{Actor, TimelineEvent};
 use frontdesk::tickets::{TicketStatus, actions};
 
 use crate::support::*;
-use crate::web::agent;
 
 #[tokio::test]
 async fn the_kind_constraint_lists_exactly_the_enum_kinds_and_refuses_others() {
     let db = TestDb::new().await;
-    let def: String = sqlx::query_scalar(
+    let def: String = scalar(
+        &db.pool,
         "select pg_get_constraintdef(oid) from pg_constraint where conname = 'ticket_event_kind_check'",
     )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     let mut in_db: Vec<&str> = def.split('\'').skip(1).step_by(2).collect();
     in_db.sort_unstable();
     let mut in_code = TimelineEvent::KINDS.to_vec();
@@ -52,22 +50,10 @@ async fn the_kind_constraint_lists_exactly_the_enum_kinds_and_refuses_others() {
 
 #[tokio::test]
 async fn every_change_records_who_made_it_and_mail_keeps_its_receipt_time() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
-        .await;
-    ingest(&db.pool).await;
-    let dana = agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let n: i64 = sqlx::query_scalar("select ticket_id from ticket")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    let (db, mb) = (&app.db, &app.mb);
+    let dana = app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    let n = app.only_ticket_id().await;
     let mut tx = db.pool.begin().await.unwrap();
     actions::set_status(
         &mut tx,
@@ -121,5 +107,5 @@ async fn every_change_records_who_made_it_and_mail_keeps_its_receipt_time() {
         created_event["detail"]["message_id"], first["id"],
         "{created_event}"
     );
-    db.drop_db().await;
+    app.finish().await;
 }

@@ -7,135 +7,20 @@ use tower::ServiceExt;
 
 use crate::support::*;
 
-/// An HTTP client for the router that keeps the session cookie, like a browser tab.
-pub struct Browser {
-    router: axum::Router,
-    pub cookie: Option<String>,
-}
-
-pub struct Page {
-    pub status: StatusCode,
-    pub location: Option<String>,
-    pub body: String,
-}
-
-impl Browser {
-    pub fn new(db: &TestDb) -> Browser {
-        let mut config = frontdesk::config::Config::from_env().unwrap();
-        config.db.url = Some(db.url.clone());
-        let state = frontdesk::web::AppState::new(db.pool.clone(), std::sync::Arc::new(config));
-        Browser {
-            router: frontdesk::web::router(state),
-            cookie: None,
-        }
-    }
-
-    pub async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
-        let mut req = req;
-        if let Some(c) = &self.cookie {
-            req = req.header(header::COOKIE, c);
-        }
-        let resp = self
-            .router
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        if let Some(set) = resp.headers().get(header::SET_COOKIE) {
-            let v = set.to_str().unwrap();
-            self.cookie = Some(v.split(';').next().unwrap().to_string());
-        }
-        let status = resp.status();
-        let location = resp
-            .headers()
-            .get(header::LOCATION)
-            .map(|l| l.to_str().unwrap().to_string());
-        let body = String::from_utf8_lossy(
-            &axum::body::to_bytes(resp.into_body(), 1 << 24)
-                .await
-                .unwrap(),
-        )
-        .into_owned();
-        Page {
-            status,
-            location,
-            body,
-        }
-    }
-
-    pub async fn get(&mut self, path: &str) -> Page {
-        self.send(Request::get(path), Body::empty()).await
-    }
-
-    /// A same-origin form post, as a browser sends it.
-    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let body = form
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{k}={}",
-                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("&");
-        let req = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header("sec-fetch-site", "same-origin");
-        self.send(req, Body::from(body)).await
-    }
-
-    pub async fn login(&mut self, email: &str, password: &str) -> Page {
-        self.post(
-            "/login",
-            &[("email", email), ("password", password), ("next", "/inbox")],
-        )
-        .await
-    }
-}
-
-/// Creates an agent with a real argon2 password.
-pub async fn agent(db: &TestDb, email: &str, name: &str, role: frontdesk::auth::Role) -> i64 {
-    let hash = frontdesk::auth::hash_password("correct horse battery").unwrap();
-    frontdesk::auth::create_agent(&db.pool, email, name, role, &hash)
-        .await
-        .unwrap()
-}
-
 async fn seeded() -> (TestDb, TestMailbox) {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    mb.deliver(
-        "INBOX",
-        &[
-            &case("12-xss-html-body.eml"),
-            &case("13-inline-cid-no-disposition.eml"),
-            &case("23-reply-in-reply-to-only-a.eml"),
-        ],
-    )
+    let app = TestApp::with_mail(&[
+        "12-xss-html-body.eml",
+        "13-inline-cid-no-disposition.eml",
+        "23-reply-in-reply-to-only-a.eml",
+    ])
     .await;
-    ingest(&db.pool).await;
-    (db, mb)
-}
-
-async fn ticket_by_subject(db: &TestDb, like: &str) -> i64 {
-    sqlx::query_scalar("select ticket_id from ticket where subject like $1")
-        .bind(like)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
+    (app.db, app.mb)
 }
 
 #[tokio::test]
 async fn pages_need_a_session_and_wrong_passwords_say_nothing_about_the_account() {
     let (db, _) = seeded().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
     let mut b = Browser::new(&db);
     let p = b.get("/inbox").await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
@@ -175,13 +60,7 @@ async fn pages_need_a_session_and_wrong_passwords_say_nothing_about_the_account(
 #[tokio::test]
 async fn logins_are_rate_limited_per_account() {
     let db = TestDb::new().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
     let mut b = Browser::new(&db);
     for _ in 0..frontdesk::auth::MAX_FAILED_PER_EMAIL {
         assert_eq!(
@@ -201,15 +80,8 @@ async fn logins_are_rate_limited_per_account() {
 #[tokio::test]
 async fn cross_site_form_posts_are_refused() {
     let (db, _) = seeded().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
     let n = ticket_by_subject(&db, "Rechnung%").await;
     let req = Request::post(format!("/tickets/{n}/status"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -217,11 +89,12 @@ async fn cross_site_form_posts_are_refused() {
         .header("origin", "https://evil.example.net");
     let p = b.send(req, Body::from("status=closed")).await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
-    let status: String = sqlx::query_scalar("select status from ticket where ticket_id = $1")
-        .bind(n)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let status: String = scalar_for(
+        &db.pool,
+        "select status from ticket where ticket_id = $1",
+        n,
+    )
+    .await;
     assert_eq!(status, "open");
     db.drop_db().await;
 }
@@ -229,15 +102,8 @@ async fn cross_site_form_posts_are_refused() {
 #[tokio::test]
 async fn the_inbox_lists_tickets_and_hostile_subjects_stay_text() {
     let (db, _) = seeded().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
     let p = b.get("/inbox?folder=unassigned").await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(
@@ -279,20 +145,13 @@ async fn the_inbox_lists_tickets_and_hostile_subjects_stay_text() {
 #[tokio::test]
 async fn message_html_is_served_sandboxed_without_scripts_and_remote_images_blocked() {
     let (db, _) = seeded().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
+    let id: i64 = scalar(
+        &db.pool,
+        "select message_id from message where subject like 'Rechnung%'",
     )
     .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
-    let id: i64 =
-        sqlx::query_scalar("select message_id from message where subject like 'Rechnung%'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
     let req = Request::get(format!("/messages/{id}/body"));
     let resp = {
         let mut r = req;
@@ -325,18 +184,18 @@ async fn message_html_is_served_sandboxed_without_scripts_and_remote_images_bloc
     );
 
     // The inline image of case 13 resolves to its stored part.
-    let id13: i64 = sqlx::query_scalar(
+    let id13: i64 = scalar(
+        &db.pool,
         "select message_id from message where header_message_id = 'c13-cid@example.org'",
     )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     let p = b.get(&format!("/messages/{id13}/body")).await;
-    let att: i64 = sqlx::query_scalar("select attachment_id from attachment where message_id = $1")
-        .bind(id13)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let att: i64 = scalar_for(
+        &db.pool,
+        "select attachment_id from attachment where message_id = $1",
+        id13,
+    )
+    .await;
     assert!(
         p.body.contains(&format!("/attachments/{att}?inline=1")),
         "{}",
@@ -349,8 +208,8 @@ async fn message_html_is_served_sandboxed_without_scripts_and_remote_images_bloc
 
 #[tokio::test]
 async fn an_html_replys_quoted_history_is_folded_below_its_new_text_on_the_ticket_page() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
     let raw = "From: Jana Roth <jana.roth@example.org>\r\nTo: support@example.com\r\n\
         Subject: Re: Drucker\r\nMessage-ID: <fold-1@example.org>\r\nMIME-Version: 1.0\r\n\
         Content-Type: text/html; charset=utf-8\r\n\r\n\
@@ -360,21 +219,15 @@ async fn an_html_replys_quoted_history_is_folded_below_its_new_text_on_the_ticke
         <blockquote class=\"gmail_quote\">Alte Frage: ist er eingeschaltet?</blockquote></div>\r\n";
     mb.deliver("INBOX", &[raw.as_bytes()]).await;
     ingest(&db.pool).await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    let mut b = app.browser_for("dana@example.com").await;
+    let number = ticket_by_subject(db, "Re: Drucker").await;
+    let message: i64 = scalar_for(
+        &db.pool,
+        "select message_id from message where ticket_id = $1",
+        number,
     )
     .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
-    let number = ticket_by_subject(&db, "Re: Drucker").await;
-    let message: i64 = sqlx::query_scalar("select message_id from message where ticket_id = $1")
-        .bind(number)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
 
     let page = b.get(&format!("/tickets/{number}")).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -404,28 +257,15 @@ async fn an_html_replys_quoted_history_is_folded_below_its_new_text_on_the_ticke
         );
     }
     assert!(body[open..].starts_with("<details><summary>Show quoted text</summary>"));
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn agents_work_a_ticket_and_every_change_is_on_the_timeline() {
     let (db, _) = seeded().await;
-    let dana = agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let lee = agent(
-        &db,
-        "lee.park@example.com",
-        "Lee Park",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    let dana = agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    let lee = agent(&db, "lee.park@example.com", "Lee Park", Role::Admin).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
     let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
     let t = format!("/tickets/{n}");
 
@@ -505,13 +345,12 @@ async fn agents_work_a_ticket_and_every_change_is_on_the_timeline() {
         (assignee, priority.as_str(), status.as_str()),
         (Some(lee), "urgent", "pending")
     );
-    let tags: Vec<String> = sqlx::query_scalar(
+    let tags: Vec<String> = column_for(
+        &db.pool,
         "select g.name from ticket_tag join tag g using (tag_id) where ticket_id = $1 order by lower(g.name)",
+        n,
     )
-    .bind(n)
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(tags, ["billing", "Refund"]);
     let kinds: Vec<String> = sqlx::query_scalar("select kind from ticket_event where ticket_id = $1 and agent_id = $2 order by ticket_event_id").bind(n).bind(dana).fetch_all(&db.pool).await.unwrap();
     assert_eq!(
@@ -556,26 +395,16 @@ async fn agents_work_a_ticket_and_every_change_is_on_the_timeline() {
 #[tokio::test]
 async fn an_agent_without_access_gets_404_on_every_ticket_route() {
     let (db, _) = seeded().await;
-    agent(
-        &db,
-        "outsider@example.com",
-        "Out Sider",
-        frontdesk::auth::Role::Agent,
+    agent(&db, "outsider@example.com", "Out Sider", Role::Agent).await;
+    let mut b = Browser::signed_in(&db, "outsider@example.com").await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let msg: i64 = scalar_for(
+        &db.pool,
+        "select message_id from message where ticket_id = $1",
+        n,
     )
     .await;
-    let mut b = Browser::new(&db);
-    b.login("outsider@example.com", "correct horse battery")
-        .await;
-    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
-    let msg: i64 = sqlx::query_scalar("select message_id from message where ticket_id = $1")
-        .bind(n)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let att: i64 = sqlx::query_scalar("select attachment_id from attachment limit 1")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let att: i64 = scalar(&db.pool, "select attachment_id from attachment limit 1").await;
     for path in [
         format!("/tickets/{n}"),
         format!("/messages/{msg}/body"),
@@ -606,11 +435,11 @@ async fn an_agent_without_access_gets_404_on_every_ticket_route() {
         inbox.body.contains("You have no mailboxes yet"),
         "an agent without mailboxes is told how to get one"
     );
-    let events: i64 =
-        sqlx::query_scalar("select count(*) from ticket_event where agent_id is not null")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let events: i64 = scalar(
+        &db.pool,
+        "select count(*) from ticket_event where agent_id is not null",
+    )
+    .await;
     assert_eq!(events, 0, "nothing was changed");
     db.drop_db().await;
 }
@@ -620,22 +449,9 @@ async fn an_agent_without_access_gets_404_on_every_ticket_route() {
 #[tokio::test]
 async fn a_ticket_is_not_assigned_to_an_agent_who_cannot_see_its_mailbox() {
     let (db, mb) = seeded().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let outsider = agent(
-        &db,
-        "outsider@example.com",
-        "Out Sider",
-        frontdesk::auth::Role::Agent,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    let outsider = agent(&db, "outsider@example.com", "Out Sider", Role::Agent).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
     let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
     let assignee = |db: &TestDb| {
         let pool = db.pool.clone();
@@ -676,11 +492,12 @@ async fn a_ticket_is_not_assigned_to_an_agent_who_cannot_see_its_mailbox() {
         .unwrap();
     let p = bulk_assign(&mut b, &ids, &outsider.to_string()).await;
     assert!(p.status.is_redirection(), "{} {}", p.status, p.body);
-    let given: i64 = sqlx::query_scalar("select count(*) from ticket where assignee_agent_id = $1")
-        .bind(outsider)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let given: i64 = scalar_for(
+        &db.pool,
+        "select count(*) from ticket where assignee_agent_id = $1",
+        outsider,
+    )
+    .await;
     assert_eq!(
         given, 0,
         "bulk assignment skipped what the assignee cannot see"
@@ -708,22 +525,9 @@ async fn a_ticket_is_not_assigned_to_an_agent_who_cannot_see_its_mailbox() {
 #[tokio::test]
 async fn search_finds_bodies_notes_and_addresses_escapes_hits_and_respects_access() {
     let (db, _) = seeded().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    agent(
-        &db,
-        "outsider@example.com",
-        "Out Sider",
-        frontdesk::auth::Role::Agent,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    agent(&db, "outsider@example.com", "Out Sider", Role::Agent).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
     let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
     b.post(
         &format!("/tickets/{n}/notes"),
@@ -765,9 +569,7 @@ async fn search_finds_bodies_notes_and_addresses_escapes_hits_and_respects_acces
     assert!(hostile.body.contains("<mark>Kundenkonto</mark>"));
     assert!(!hostile.body.contains("<script>alert(1)"));
 
-    let mut out = Browser::new(&db);
-    out.login("outsider@example.com", "correct horse battery")
-        .await;
+    let mut out = Browser::signed_in(&db, "outsider@example.com").await;
     assert!(
         !out.get("/search?q=zweimal")
             .await
@@ -781,15 +583,8 @@ async fn search_finds_bodies_notes_and_addresses_escapes_hits_and_respects_acces
 #[tokio::test]
 async fn bulk_actions_change_only_selected_visible_tickets() {
     let (db, _) = seeded().await;
-    let dana = agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    let dana = agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
     let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
         .fetch_all(&db.pool)
         .await
@@ -838,10 +633,7 @@ async fn bulk_actions_change_only_selected_visible_tickets() {
             (None, "open".into())
         ]
     );
-    let tagged: i64 = sqlx::query_scalar("select count(*) from ticket_tag")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let tagged: i64 = scalar(&db.pool, "select count(*) from ticket_tag").await;
     assert_eq!(tagged, 1);
     assert_eq!(
         b.post("/inbox/bulk", &[("action", "spam")]).await.status,
@@ -881,23 +673,10 @@ async fn bulk_assign(b: &mut Browser, ids: &[String], assignee: &str) -> Page {
 #[tokio::test]
 async fn bulk_assign_offers_agents_by_name_and_refuses_a_wrong_value_with_a_400() {
     let (db, _) = seeded().await;
-    let dana = agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
+    let dana = agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
     // A lead: leads see every mailbox, so the tickets can be given to him.
-    let lee = agent(
-        &db,
-        "lee@example.com",
-        "Lee Park",
-        frontdesk::auth::Role::Lead,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    let lee = agent(&db, "lee@example.com", "Lee Park", Role::Lead).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
 
     // The bar names agents: a select of names whose values are ids, "me" and "Unassigned".
     let inbox = b.get("/inbox").await.body;
@@ -977,25 +756,19 @@ async fn tickets_by_age(db: &TestDb) -> Vec<i64> {
 }
 
 async fn status_of(db: &TestDb, n: i64) -> String {
-    sqlx::query_scalar("select status from ticket where ticket_id = $1")
-        .bind(n)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
+    scalar_for(
+        &db.pool,
+        "select status from ticket where ticket_id = $1",
+        n,
+    )
+    .await
 }
 
 #[tokio::test]
 async fn closing_with_e_goes_on_to_the_next_ticket_of_the_list_it_was_opened_from() {
     let (db, _) = seeded().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
     let ids = tickets_by_age(&db).await;
     let oldest = "folder=open&sort=oldest";
     let in_oldest = |n: i64| format!("/tickets/{n}?list=folder%3Dopen%26sort%3Doldest");
@@ -1113,50 +886,12 @@ async fn closing_with_e_goes_on_to_the_next_ticket_of_the_list_it_was_opened_fro
     db.drop_db().await;
 }
 
-/// A same-origin form post that asks for JSON, as the ticket page's script sends a field.
-async fn post_json(
-    b: &mut Browser,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (StatusCode, serde_json::Value) {
-    let body = form
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&");
-    let req = Request::post(path)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json")
-        .header("sec-fetch-site", "same-origin");
-    let p = b.send(req, Body::from(body)).await;
-    let json = serde_json::from_str(&p.body).unwrap_or_else(|_| panic!("not JSON: {}", p.body));
-    (p.status, json)
-}
-
 #[tokio::test]
 async fn sidebar_fields_are_saved_one_by_one_and_answer_the_script_in_json() {
     let (db, _) = seeded().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let lee = agent(
-        &db,
-        "lee@example.com",
-        "Lee Park",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    let lee = agent(&db, "lee@example.com", "Lee Park", Role::Admin).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
     let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
 
     // Each field is its own form that saves itself; Save buttons only without JavaScript.
@@ -1176,7 +911,7 @@ async fn sidebar_fields_are_saved_one_by_one_and_answer_the_script_in_json() {
 
     let at = |what: &str| format!("/tickets/{n}/{what}");
     let lee_id = lee.to_string();
-    let (s, j) = post_json(&mut b, &at("assign"), &[("assignee", &lee_id)]).await;
+    let (s, j) = b.post_json(&at("assign"), &[("assignee", &lee_id)]).await;
     assert_eq!(
         (s, j),
         (
@@ -1184,17 +919,16 @@ async fn sidebar_fields_are_saved_one_by_one_and_answer_the_script_in_json() {
             serde_json::json!({"assignee": lee, "assignee_name": "Lee Park"})
         )
     );
-    let (s, j) = post_json(&mut b, &at("priority"), &[("priority", "urgent")]).await;
+    let (s, j) = b
+        .post_json(&at("priority"), &[("priority", "urgent")])
+        .await;
     assert_eq!(
         (s, j),
         (StatusCode::OK, serde_json::json!({"priority": "urgent"}))
     );
-    let (s, j) = post_json(
-        &mut b,
-        &at("tags"),
-        &[("tags", " billing, #refund,Billing ,")],
-    )
-    .await;
+    let (s, j) = b
+        .post_json(&at("tags"), &[("tags", " billing, #refund,Billing ,")])
+        .await;
     assert_eq!(
         (s, j),
         (
@@ -1202,12 +936,12 @@ async fn sidebar_fields_are_saved_one_by_one_and_answer_the_script_in_json() {
             serde_json::json!({"tags": ["billing", "refund"]})
         )
     );
-    let (s, j) = post_json(
-        &mut b,
-        &at("status"),
-        &[("status", "pending"), ("snooze_until", "2030-01-01T09:00")],
-    )
-    .await;
+    let (s, j) = b
+        .post_json(
+            &at("status"),
+            &[("status", "pending"), ("snooze_until", "2030-01-01T09:00")],
+        )
+        .await;
     assert_eq!(
         (s, j),
         (
@@ -1235,7 +969,7 @@ async fn sidebar_fields_are_saved_one_by_one_and_answer_the_script_in_json() {
         ),
     ];
     for (what, form) in wrong {
-        let (s, j) = post_json(&mut b, &at(what), form).await;
+        let (s, j) = b.post_json(&at(what), form).await;
         assert!(s.is_client_error(), "{what} {form:?}: {s}");
         assert!(
             j["error"].as_str().is_some_and(|e| !e.is_empty()),
@@ -1258,15 +992,8 @@ async fn sidebar_fields_are_saved_one_by_one_and_answer_the_script_in_json() {
 #[tokio::test]
 async fn a_snoozed_ticket_reopens_when_its_time_comes_or_the_customer_writes() {
     let (db, mb) = seeded().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
+    let mut b = Browser::signed_in(&db, "dana@example.com").await;
     let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
     let p = b
         .post(
@@ -1282,24 +1009,24 @@ async fn a_snoozed_ticket_reopens_when_its_time_comes_or_the_customer_writes() {
         0,
         "not yet"
     );
-    sqlx::query(
+    execute_for(
+        &db.pool,
         "update ticket set snoozed_until = now() - interval '1 minute' where ticket_id = $1",
+        n,
     )
-    .bind(n)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         frontdesk::tickets::actions::wake_snoozed(&db.pool)
             .await
             .unwrap(),
         1
     );
-    let status: String = sqlx::query_scalar("select status from ticket where ticket_id = $1")
-        .bind(n)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let status: String = scalar_for(
+        &db.pool,
+        "select status from ticket where ticket_id = $1",
+        n,
+    )
+    .await;
     assert_eq!(status, "open");
 
     // Snoozed until the customer writes: their reply wakes it.
@@ -1332,26 +1059,14 @@ async fn a_snoozed_ticket_reopens_when_its_time_comes_or_the_customer_writes() {
 
 #[tokio::test]
 async fn merging_moves_the_conversation_and_closes_the_duplicate() {
-    let db = TestDb::new().await;
-    let mb = TestMailbox::new(&db.pool, &[]).await;
-    mb.deliver(
-        "INBOX",
-        &[
-            &case("23-reply-in-reply-to-only-a.eml"),
-            &case("28-unknown-ticket-token.eml"),
-        ],
-    )
+    let app = TestApp::with_mail(&[
+        "23-reply-in-reply-to-only-a.eml",
+        "28-unknown-ticket-token.eml",
+    ])
     .await;
-    ingest(&db.pool).await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
-    let mut b = Browser::new(&db);
-    b.login("dana@example.com", "correct horse battery").await;
+    let (db, mb) = (&app.db, &app.mb);
+    app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    let mut b = app.browser_for("dana@example.com").await;
     let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
         .fetch_all(&db.pool)
         .await
@@ -1406,25 +1121,20 @@ async fn merging_moves_the_conversation_and_closes_the_duplicate() {
     let followup = "From: Hugo Brandl <h.brandl@example.org>\r\nTo: support@example.com\r\nSubject: Re\r\nMessage-ID: <c28-f@example.org>\r\nIn-Reply-To: <c28-unknown@example.org>\r\n\r\nNoch eine Frage.\r\n";
     mb.deliver("INBOX", &[followup.as_bytes()]).await;
     ingest(&db.pool).await;
-    let on_target: i64 = sqlx::query_scalar("select count(*) from message where ticket_id = $1")
-        .bind(target)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let on_target: i64 = scalar_for(
+        &db.pool,
+        "select count(*) from message where ticket_id = $1",
+        target,
+    )
+    .await;
     assert_eq!(on_target, 3);
-    db.drop_db().await;
+    app.finish().await;
 }
 
 #[tokio::test]
 async fn tag_counts_follow_tags_statuses_and_spam() {
     let (db, _) = seeded().await;
-    let dana = agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
+    let dana = agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
     let ids: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
         .fetch_all(&db.pool)
         .await
@@ -1547,10 +1257,11 @@ async fn folder_mailbox_and_tag_counts_follow_every_kind_of_ticket_change() {
         ],
     )
     .await;
-    let me: i64 = sqlx::query_scalar("select min(agent_id) from agent where role = 'agent'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let me: i64 = scalar(
+        &db.pool,
+        "select min(agent_id) from agent where role = 'agent'",
+    )
+    .await;
     let mailboxes: Vec<i64> = sqlx::query_scalar("select mailbox_id from mailbox order by 1")
         .fetch_all(&db.pool)
         .await
@@ -1591,13 +1302,12 @@ async fn folder_mailbox_and_tag_counts_follow_every_kind_of_ticket_change() {
             );
             let entries = inbox::mailbox_entries(&db.pool, visible).await.unwrap();
             for e in entries {
-                let n: i64 = sqlx::query_scalar(
+                let n: i64 = scalar_for(
+                    &db.pool,
                     "select count(*) from ticket where mailbox_id = $1 and status = 'open' and not spam",
+                    e.id,
                 )
-                .bind(e.id)
-                .fetch_one(&db.pool)
-                .await
-                .unwrap();
+                .await;
                 assert_eq!(e.open, n, "mailbox {} open count {when}", e.name);
             }
             let tags = inbox::tag_entries(&db.pool, visible).await.unwrap();
@@ -1640,13 +1350,7 @@ async fn folder_mailbox_and_tag_counts_follow_every_kind_of_ticket_change() {
 #[tokio::test]
 async fn unknown_paths_show_the_apps_own_not_found_page_and_the_api_answers_json() {
     let db = TestDb::new().await;
-    agent(
-        &db,
-        "dana@example.com",
-        "Dana Lee",
-        frontdesk::auth::Role::Admin,
-    )
-    .await;
+    agent(&db, "dana@example.com", "Dana Lee", Role::Admin).await;
     let mut b = Browser::new(&db);
     let check_page = |p: &Page, path: &str| {
         assert_eq!(p.status, StatusCode::NOT_FOUND, "{path}");

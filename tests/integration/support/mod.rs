@@ -1,5 +1,6 @@
 //! Test harness: a fresh database and a fresh IMAP user per test, and helpers to deliver mail
-//! to Dovecot and run the real poller.
+//! to Dovecot and run the real poller. Most tests start from a [`TestApp`] (`app.rs`), sign in
+//! through [`Browser`] (`client.rs`), and start real nodes with [`node`] (`node.rs`).
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -141,7 +142,6 @@ impl TestMailbox {
     }
 }
 
-/// Runs the real poller once over every mailbox, as `frontdesk ingest --once` does.
 /// Grants mailbox `mailbox_id` to agent `agent_id` through a new team `team` (what
 /// `frontdesk team add` / `member add` / `grant` do).
 pub async fn grant_through_team(pool: &PgPool, team: &str, agent_id: i64, mailbox_id: i64) {
@@ -164,6 +164,7 @@ pub async fn grant_through_team(pool: &PgPool, team: &str, agent_id: i64, mailbo
         .unwrap();
 }
 
+/// Runs the real poller once over every mailbox, as `frontdesk ingest --once` does.
 pub async fn ingest(pool: &PgPool) -> IngestCounts {
     ingest_with(pool, &IngestConfig::default()).await
 }
@@ -177,6 +178,86 @@ pub async fn ingest_with(pool: &PgPool, cfg: &IngestConfig) -> IngestCounts {
         total.merge(r.unwrap_or_else(|e| panic!("{address}: {e:#}")));
     }
     total
+}
+
+/// What one column of a query row decodes into (`i64`, `String`, `Option<…>`, …).
+pub trait Column:
+    for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin
+{
+}
+impl<T> Column for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin
+{
+}
+
+/// What a query parameter may be (`$1`).
+pub trait Param<'q>: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> {}
+impl<'q, A> Param<'q> for A where
+    A: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>
+{
+}
+
+/// The one value of a query without parameters (`select count(*) from …`).
+pub async fn scalar<T: Column>(pool: &PgPool, sql: &str) -> T {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The one value of a query with one parameter (`… where ticket_id = $1`).
+pub async fn scalar_for<'q, T: Column, A: Param<'q>>(pool: &PgPool, sql: &'q str, arg: A) -> T {
+    let value = sqlx::query_scalar(sql).bind(arg).fetch_one(pool).await;
+    value.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The values of a one-column query with one parameter, in the order the query gives.
+pub async fn column_for<'q, T: Column, A: Param<'q>>(
+    pool: &PgPool,
+    sql: &'q str,
+    arg: A,
+) -> Vec<T> {
+    let values = sqlx::query_scalar(sql).bind(arg).fetch_all(pool).await;
+    values.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// A mailbox whose IMAP side is never used (nothing polls it), sending through `smtp_url`.
+pub async fn offline_mailbox(pool: &PgPool, address: &str, smtp_url: Option<&str>) -> i64 {
+    mailboxes::upsert_mailbox(
+        pool,
+        "Example Support",
+        address,
+        "imap://unused:unused@127.0.0.1:1/INBOX",
+        smtp_url,
+    )
+    .await
+    .unwrap()
+}
+
+/// The id of the ticket whose subject is `like` (an SQL pattern).
+pub async fn ticket_by_subject(db: &TestDb, like: &str) -> i64 {
+    scalar_for(
+        &db.pool,
+        "select ticket_id from ticket where subject like $1",
+        like,
+    )
+    .await
+}
+
+/// Sends mailbox `mailbox_id`'s replies to the test SMTP sink.
+pub async fn smtp_to_sink(pool: &PgPool, mailbox_id: i64) {
+    sqlx::query("update mailbox set smtp_url = $2 where mailbox_id = $1")
+        .bind(mailbox_id)
+        .bind(smtp::sink_url())
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// Runs a statement with one parameter (`update … where ticket_id = $1`).
+pub async fn execute_for<'q, A: Param<'q>>(pool: &PgPool, sql: &'q str, arg: A) {
+    let done = sqlx::query(sql).bind(arg).execute(pool).await;
+    done.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// Number of tickets.
@@ -222,6 +303,14 @@ pub fn with_token(raw: &[u8], number: i64) -> Vec<u8> {
 // ---- SMTP (outbox tests) --------------------------------------------------------------------
 // The test SMTP sink and private sinks: see support/smtp.rs.
 pub mod smtp;
+
+mod app;
+mod client;
+mod node;
+pub use app::TestApp;
+pub use client::{Browser, Page, agent, api_json, test_router};
+pub use frontdesk::auth::Role;
+pub use node::{Sse, login_cookie, node, post_form};
 
 /// Logs to the test output when `TEST_LOG=1` (quiet otherwise).
 pub fn init_test_log() {

@@ -141,3 +141,16 @@ impl Drop for OwnSink {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Asserts that `m` answers mail fixture 42 (an Outlook reply): it names that reply as its
+/// parent and the whole thread in `References`.
+pub fn assert_threads_under_case_42(m: &SinkMail) {
+    assert_eq!(
+        m.header("In-Reply-To").as_deref(),
+        Some("<c42-reply@EXCH07.example.org>")
+    );
+    assert_eq!(
+        m.header("References").as_deref(),
+        Some("<c42-root@EXCH07.example.org> <c42-reply@EXCH07.example.org>")
+    );
+}
