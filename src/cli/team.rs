@@ -46,13 +46,20 @@ pub(super) async fn run(pool: &PgPool, command: TeamCommand) -> anyhow::Result<(
     };
     match command {
         TeamCommand::Add { name } => {
-            let id: i64 = sqlx::query_scalar(
-                "insert into team (name) values ($1) on conflict (name) do update set name = excluded.name returning team_id",
+            // `xmax = 0`: the row was inserted, not the existing team's (a re-run is fine).
+            let (id, created): (i64, bool) = sqlx::query_as(
+                "insert into team (name) values ($1) on conflict (name) do update set name = excluded.name
+                 returning team_id, xmax = 0",
             )
             .bind(name.trim())
             .fetch_one(pool)
             .await?;
-            println!("{id}");
+            let name = name.trim();
+            if created {
+                println!("team {name} created (id {id})");
+            } else {
+                println!("team {name} already exists (id {id})");
+            }
         }
         TeamCommand::Member {
             command: TeamMemberCommand::Add { team, email },

@@ -694,6 +694,13 @@ pub async fn merge(
     .execute(&mut *tx)
     .await?;
     sqlx::query("update ticket set status = 'closed', message_count = 0, snoozed_until = null where ticket_id = $1").bind(source).execute(&mut *tx).await?;
+    // Who waits since when follows the messages: recompute both tickets from theirs.
+    for n in [source, target] {
+        sqlx::query("select ticket_refresh_waiting($1)")
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+    }
     timeline::record(
         &mut tx,
         source,

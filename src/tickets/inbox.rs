@@ -110,6 +110,11 @@ pub struct InboxRow {
     pub message_count: i32,
     pub created_at: OffsetDateTime,
     pub last_message_at: OffsetDateTime,
+    /// Since when the customer has been waiting for our answer: their oldest message after our
+    /// last reply. `None` when we wrote last.
+    pub waiting_since: Option<OffsetDateTime>,
+    /// The agent whose reply is the latest message; `None` when the customer wrote last.
+    pub last_author_name: Option<String>,
     /// Activity since this agent last opened the ticket.
     pub unread: bool,
     /// Other agents on the ticket right now: `"Lee Park replying, Dana Lee viewing"`.
@@ -203,7 +208,8 @@ pub async fn list(
                 (select a.name from agent a where a.agent_id = t.assignee_agent_id) as assignee_name,
                 coalesce((select array_agg(g.name order by g.name) from ticket_tag tt join tag g on g.tag_id = tt.tag_id
                           where tt.ticket_id = t.ticket_id), '{}') as tags,
-                t.message_count, t.created_at, t.last_message_at,
+                t.message_count, t.created_at, t.last_message_at, t.waiting_since,
+                (select a.name from agent a where a.agent_id = t.last_author_agent_id) as last_author_name,
                 coalesce((select v.seen_at < t.last_message_at from ticket_view v
                           where v.ticket_id = t.ticket_id and v.agent_id = ",
     );

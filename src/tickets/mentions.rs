@@ -17,6 +17,18 @@ use crate::tickets::EmailAddress;
 /// name without spaces, case-insensitive (`@dana`, `@dana.lee`, `@DanaLee`).
 pub fn mention_handles(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    for (_, handle) in mention_spans(text) {
+        if !out.contains(&handle) {
+            out.push(handle);
+        }
+    }
+    out
+}
+
+/// Every `@handle` of a note where it stands: the byte range of `@handle` in `text` and the
+/// handle, lower-cased, in order (repeats included).
+pub fn mention_spans(text: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut out = Vec::new();
     for (i, _) in text.match_indices('@') {
         // An address (`a@b.c`, `first_last@b.c`, `a+tag@b.c`) or a URL path (`/@dana`) is not a
         // mention: the @ must start a word.
@@ -28,16 +40,39 @@ pub fn mention_handles(text: &str) -> Vec<String> {
         {
             continue;
         }
-        let handle: String = text[i + 1..]
+        let written: String = text[i + 1..]
             .chars()
             .take_while(|c| is_handle_char(*c))
             .collect();
-        let handle = handle.trim_end_matches(['.', '-', '_']).to_lowercase();
-        if !handle.is_empty() && !out.contains(&handle) {
-            out.push(handle);
+        let written = written.trim_end_matches(['.', '-', '_']);
+        if !written.is_empty() {
+            out.push((i..i + 1 + written.len(), written.to_lowercase()));
         }
     }
     out
+}
+
+/// Whether `handle` names the agent with this email and name, as [`resolve_mentions`] matches.
+pub fn handle_names(handle: &str, email: &str, name: &str) -> bool {
+    let local = email.split('@').next().unwrap_or("").to_lowercase();
+    let name = name.to_lowercase();
+    handle == local || handle == name.replace(' ', "") || handle == name.replace(' ', ".")
+}
+
+/// The agents each note of ticket `ticket` notified (`(note message id, email, name)`), to
+/// show which of its @mentions reached someone.
+pub async fn notified_by_notes(
+    db: impl sqlx::PgExecutor<'_>,
+    ticket: i64,
+) -> sqlx::Result<Vec<(i64, String, String)>> {
+    sqlx::query_as(
+        "select n.message_id, a.email, a.name from notification n join agent a on a.agent_id = n.agent_id
+         where n.kind = 'mention'
+           and n.message_id in (select message_id from message where ticket_id = $1 and direction = 'note')",
+    )
+    .bind(ticket)
+    .fetch_all(db)
+    .await
 }
 
 fn is_handle_char(c: char) -> bool {

@@ -1,7 +1,8 @@
 //! Messages joining tickets: inbound mail opening or extending a ticket, an agent's reply,
 //! and what the outbox learns about a reply's delivery. The only writer of `message` rows for
 //! ticket messages, of the ticket columns they move (`last_message_at`, `message_count`,
-//! `snippet`, the reopening status) and of their timeline events.
+//! `snippet`, `waiting_since`, `last_author_agent_id`, the reopening status) and of their
+//! timeline events.
 
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -99,8 +100,9 @@ pub async fn open_ticket(
             on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
             returning customer_id
          )
-         insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count, snippet, status)
-         values ($3, $4, (select customer_id from c), $5, $6, 1, $7, $8) returning ticket_id",
+         insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count, snippet, status,
+                             waiting_since)
+         values ($3, $4, (select customer_id from c), $5, $6, 1, $7, $8, case when $9 then $5 end) returning ticket_id",
     )
     .bind(customer.map(|c| &c.email))
     .bind(customer.and_then(|c| c.name.as_ref()))
@@ -110,6 +112,8 @@ pub async fn open_ticket(
     .bind(msg.date)
     .bind(snippet(msg.text))
     .bind(status)
+    // A person's mail starts the wait; bulk mail and auto-replies are nobody's work yet.
+    .bind(!starts_closed && msg.automated.is_none())
     .fetch_one(&mut *conn)
     .await?;
     let message_id = insert_inbound(conn, ticket, msg).await?;
@@ -137,7 +141,8 @@ pub async fn open_ticket(
 }
 
 /// Adds an inbound mail to an existing ticket. A person's mail reopens a pending, snoozed or
-/// closed ticket (and ends a snooze); automated mail never does (RFC 3834's spirit). Returns
+/// closed ticket (and ends a snooze) and starts the customer's wait (`waiting_since`, unless
+/// they are already waiting); automated mail never does (RFC 3834's spirit). Returns
 /// the message id. Like [`open_ticket`], leaves the live notification to the batch.
 pub async fn append_inbound(
     conn: &mut PgConnection,
@@ -152,7 +157,12 @@ pub async fn append_inbound(
             message_count = t.message_count + 1,
             snippet = case when $2 >= t.last_message_at then $4 else t.snippet end,
             status = case when $3 then 'open' else t.status end,
-            snoozed_until = case when $3 then null else t.snoozed_until end
+            snoozed_until = case when $3 then null else t.snoozed_until end,
+            -- A person's mail starts the wait unless they are waiting already. Counted from
+            -- its receipt at our server, not its Date: a sender's clock (or a mail written
+            -- before our reply but arriving after it) must not hide that they wait.
+            waiting_since = case when $3 then coalesce(t.waiting_since, $5) else t.waiting_since end,
+            last_author_agent_id = case when $3 then null else t.last_author_agent_id end
          from (select status from ticket where ticket_id = $1 for update) old
          where t.ticket_id = $1
          returning old.status, t.status",
@@ -161,6 +171,7 @@ pub async fn append_inbound(
     .bind(msg.date)
     .bind(reopen)
     .bind(snippet(msg.text))
+    .bind(msg.received_at)
     .fetch_one(&mut *conn)
     .await?;
     let mut events = vec![(
@@ -297,7 +308,8 @@ pub struct OutboundReply<'a> {
     pub attachments: &'a [crate::outbox::OutgoingAttachment],
 }
 
-/// Stores an agent's reply on the ticket as `queued`, moves the ticket's last activity and
+/// Stores an agent's reply on the ticket as `queued`, moves the ticket's last activity, ends the
+/// customer's wait (the agent wrote last) and
 /// records [`TimelineEvent::ReplyQueued`] (live: `message`). The caller queues the outbox row in
 /// the same transaction. Returns the message id.
 pub async fn append_reply(
@@ -319,7 +331,8 @@ pub async fn append_reply(
             from m, unnest($12::text[], $13::text[], $14::bigint[], $15::bytea[], $16::bytea[])
                  as x(filename, content_type, size, sha256, content)
          ), t as (
-            update ticket set last_message_at = now(), message_count = message_count + 1, snippet = $17
+            update ticket set last_message_at = now(), message_count = message_count + 1, snippet = $17,
+                waiting_since = null, last_author_agent_id = $2
             where ticket_id = $1
          )
          select message_id from m"#,

@@ -66,6 +66,18 @@ pub fn relative(t: OffsetDateTime, now: OffsetDateTime, tz: &AgentTimeZone) -> S
     }
 }
 
+/// How long someone has waited from `since` to `now`, in short words: `under 1 min`, `4 min`,
+/// `3 h`, `2 days`. Counted in elapsed time, not calendar days (a wait is a duration).
+pub fn waited(since: OffsetDateTime, now: OffsetDateTime) -> String {
+    let s = (now - since).whole_seconds().max(0);
+    match s {
+        0..60 => "under 1 min".into(),
+        60..3600 => format!("{} min", s / 60),
+        3600..172_800 => format!("{} h", s / 3600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
 /// `12 KB`, `3.4 MB`.
 pub fn size(bytes: i64) -> String {
     match bytes {
@@ -107,6 +119,17 @@ pub fn split_quoted(text: &str) -> (String, String) {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn waits_are_durations_not_calendar_days() {
+        let now = datetime!(2026-11-29 10:00 UTC);
+        let ago = |s: i64| waited(now - Duration::seconds(s), now);
+        assert_eq!(ago(-5), "under 1 min");
+        assert_eq!(ago(59), "under 1 min");
+        assert_eq!(ago(60 * 7), "7 min");
+        assert_eq!(ago(3600 * 30), "30 h");
+        assert_eq!(ago(86_400 * 6 + 5), "6 days");
+    }
 
     #[test]
     fn quoted_history_is_split_off() {

@@ -240,6 +240,11 @@ struct RowView {
     status: String,
     /// Last activity, in the agent's zone.
     at: fmt::Moment,
+    /// How long the customer has been waiting for us (`relative` is the duration, `local` the
+    /// start); `None` when we wrote last or the ticket is closed.
+    waiting: Option<fmt::Moment>,
+    /// Who wrote the latest message: `Customer` or the agent's name.
+    last_writer: String,
     message_count: i32,
     unread: bool,
     /// Someone else is viewing the ticket / writing on it; names for the tooltip.
@@ -251,6 +256,13 @@ struct RowView {
 impl RowView {
     /// The row as the agent in `tz` sees it at `now`.
     fn new(r: InboxRow, now: time::OffsetDateTime, tz: &AgentTimeZone, list: &ListContext) -> Self {
+        let waiting = r
+            .waiting_since
+            .filter(|_| r.status != "closed")
+            .map(|since| fmt::Moment {
+                relative: fmt::waited(since, now),
+                ..fmt::moment(since, now, tz)
+            });
         RowView {
             number: r.number,
             href: list.ticket_href(r.number),
@@ -267,6 +279,8 @@ impl RowView {
             priority: r.priority,
             status: r.status,
             at: fmt::moment(r.last_message_at, now, tz),
+            waiting,
+            last_writer: r.last_author_name.unwrap_or_else(|| "Customer".into()),
             message_count: r.message_count,
             unread: r.unread,
             viewing: !r.presence.is_empty(),

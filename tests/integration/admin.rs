@@ -663,7 +663,14 @@ async fn team_saved_reply_and_mailbox_lists_are_aligned_tables_without_secrets()
         None,
     )
     .await;
-    ok(&db, &["team", "add", "Support"], None).await;
+    // A sentence, like the other commands, not a bare id; a re-run says the team exists.
+    let out = ok(&db, &["team", "add", "Support"], None).await;
+    assert!(out.starts_with("team Support created (id "), "{out}");
+    let again = ok(&db, &["team", "add", "Support"], None).await;
+    assert!(
+        again.starts_with("team Support already exists (id "),
+        "{again}"
+    );
     ok(&db, &["team", "add", "Billing"], None).await;
     for email in ["dana@example.com", "jo@example.com"] {
         ok(&db, &["team", "member", "add", "Support", email], None).await;

@@ -1292,3 +1292,80 @@ async fn clicking_through_folders_tickets_and_back_and_forward_never_freezes_a_p
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn inbox_and_ticket_pages_fit_a_1024_px_window_and_a_phone_without_sideways_scrolling() {
+    let (db, _mb) = seeded(&[
+        "08-filename-rfc2231-wrong-charset.eml",
+        "12-xss-html-body.eml",
+        "13-inline-cid-no-disposition.eml",
+        "23-reply-in-reply-to-only-a.eml",
+        "24-cc-reply-to-original-a.eml",
+    ])
+    .await;
+    let long = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    // Words longer than any column, in a subject, the snippet and the body.
+    let word = "Rückerstattungsbearbeitungsvorgangsnummer".repeat(3);
+    sqlx::query("update ticket set subject = $2 || ' ' || subject, snippet = $2 || snippet where ticket_id = $1")
+        .bind(long)
+        .bind(&word)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("update message set text_body = $2 || ' ' || text_body where ticket_id = $1")
+        .bind(long)
+        .bind(&word)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+    let tickets: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    for (width, height) in [(1024, 800), (390, 844)] {
+        chrome.client.set_window_size(width, height).await.unwrap();
+        let mut pages = vec![("inbox".to_string(), "/inbox?folder=all".to_string())];
+        pages.extend(
+            tickets
+                .iter()
+                .map(|n| (format!("ticket-{n}"), format!("/tickets/{n}"))),
+        );
+        for (name, path) in pages {
+            chrome.goto(&app.url(&path)).await;
+            chrome.find("main").await;
+            let v = chrome
+                .js("const d = document.documentElement; \
+                     return [d.scrollWidth, d.clientWidth, window.innerWidth];")
+                .await;
+            let (scroll, client) = (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
+            chrome.screenshot(&format!("fit-{width}-{name}")).await;
+            assert!(
+                scroll <= client,
+                "{path} at {width} px scrolls sideways: scrollWidth {scroll} > clientWidth {client} \
+                 (innerWidth {})",
+                v[2]
+            );
+        }
+        // The inbox's header cells line up with the row's cells (or are hidden on a phone).
+        chrome.goto(&app.url("/inbox?folder=all")).await;
+        let v = chrome
+            .js("const th = [...document.querySelectorAll('table.tickets th')]; \
+                 const td = [...document.querySelector('tr.row').children]; \
+                 const shown = document.querySelector('table.tickets thead').getBoundingClientRect().width > 1; \
+                 return th.map((h, i) => [shown && h.getBoundingClientRect().width > 1, \
+                     Math.round(h.getBoundingClientRect().left), \
+                     Math.round(td[i].getBoundingClientRect().left)]);")
+            .await;
+        for (i, cell) in v.as_array().unwrap().iter().enumerate() {
+            if cell[0].as_bool().unwrap() {
+                assert_eq!(cell[1], cell[2], "column {i} at {width} px: {v}");
+            }
+        }
+    }
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -231,15 +231,21 @@ async fn a_mention_that_reaches_nobody_is_reported_and_the_note_is_still_saved()
         .lines()
         .filter(|l| l.contains("class=\"notice"))
         .collect();
-    assert_eq!(notices.len(), 2, "{notices:#?}");
+    assert_eq!(notices.len(), 3, "{notices:#?}");
+    // Who was told comes first (Sam is offline: never seen in the web UI).
     assert!(
-        notices[0]
-            .contains("@lee.park is Lee Park, who cannot see this mailbox; nobody was notified.")
-            && notices[0].contains("role=\"alert\""),
+        notices[0].contains("Notified Sam Ortiz (offline: by email too).")
+            && notices[0].contains("role=\"status\""),
         "{notices:#?}"
     );
     assert!(
-        notices[1].contains("@foo matches no agent; nobody was notified."),
+        notices[1]
+            .contains("@lee.park is Lee Park, who cannot see this mailbox; nobody was notified.")
+            && notices[1].contains("role=\"alert\""),
+        "{notices:#?}"
+    );
+    assert!(
+        notices[2].contains("@foo matches no agent; nobody was notified."),
         "{notices:#?}"
     );
     assert!(
@@ -250,7 +256,15 @@ async fn a_mention_that_reaches_nobody_is_reported_and_the_note_is_still_saved()
         !page.contains("@dana matches"),
         "a self-mention is no surprise"
     );
-    assert!(page.contains(text), "the note is on the page");
+    // The note is on the page, the mention that reached Sam marked, the others plain.
+    assert!(
+        page.contains(
+            "<mark class=\"mention\" title=\"Sam Ortiz was notified\">@sam.ortiz</mark> @lee.park @foo \
+             @dana please check; the customer wrote from dana@example.com"
+        ),
+        "{page}"
+    );
+    assert_eq!(page.matches("class=\"mention\"").count(), 1);
     // Shown once: a reload has no notice.
     let again = dana.get(&format!("/tickets/{n}")).await.body;
     assert!(

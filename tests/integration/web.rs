@@ -1393,3 +1393,348 @@ async fn unknown_paths_show_the_apps_own_not_found_page_and_the_api_answers_json
     }
     db.drop_db().await;
 }
+
+/// The row of ticket `n` in an inbox page.
+fn inbox_row(body: &str, n: i64) -> &str {
+    let at = body
+        .find(&format!("name=\"ticket\" value=\"{n}\""))
+        .unwrap_or_else(|| panic!("no row for #{n}"));
+    let start = body[..at].rfind("<tr").unwrap();
+    let end = at + body[at..].find("</tr>").unwrap();
+    &body[start..end]
+}
+
+#[tokio::test]
+async fn the_inbox_shows_how_long_the_customer_has_waited_and_who_wrote_last() {
+    let (db, mb) = seeded().await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let n = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let waiting = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<time::OffsetDateTime>>(
+                "select waiting_since from ticket where ticket_id = $1",
+            )
+            .bind(n)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+
+    let received = |db: &TestDb, header: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<time::OffsetDateTime>>(
+                "select received_at from message where header_message_id = $1",
+            )
+            .bind(header)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+
+    // Nobody has answered her mail: she waits since we received it.
+    assert_eq!(
+        waiting(&db).await,
+        received(&db, "c23a-0F7E2C1B@example.org").await
+    );
+    let page = b.get("/inbox?folder=all").await.body;
+    let row = inbox_row(&page, n);
+    assert!(row.contains("class=\"waiting\""), "{row}");
+    assert!(row.contains("Customer · "), "{row}");
+    // Six days on, the row says so (not "just now", whatever the last activity).
+    sqlx::query(
+        "update ticket set waiting_since = now() - interval '6 days 1 hour' where ticket_id = $1",
+    )
+    .bind(n)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let page = b.get("/inbox?folder=all").await.body;
+    assert!(inbox_row(&page, n).contains(">6 days</time>"), "{page}");
+
+    // We answer: nobody waits, and Dana wrote last.
+    let p = b
+        .post(
+            &format!("/tickets/{n}/reply"),
+            &[
+                ("to", "jana.roth@example.org"),
+                ("text", "Wir erstatten den Betrag."),
+                ("after", "keep"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(waiting(&db).await, None);
+    let page = b.get("/inbox?folder=all").await.body;
+    let row = inbox_row(&page, n);
+    assert!(!row.contains("class=\"waiting\""), "{row}");
+    assert!(row.contains("Dana Lee · "), "{row}");
+
+    // Her follow-up arrives after our reply, though dated before it: she waits again, since
+    // its receipt, and wrote last.
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-b.eml")])
+        .await;
+    ingest(&db.pool).await;
+    let since = received(&db, "c23b-5A91D003@example.org").await;
+    assert_eq!(waiting(&db).await, since);
+    let page = b.get("/inbox?folder=all").await.body;
+    let row = inbox_row(&page, n);
+    assert!(row.contains("class=\"waiting\""), "{row}");
+    assert!(row.contains(">under 1 min</time>"), "{row}");
+    assert!(row.contains("Customer · "), "{row}");
+
+    // Another mail of hers: still waiting since the first unanswered one.
+    let again = String::from_utf8(case("23-reply-in-reply-to-only-b.eml"))
+        .unwrap()
+        .replace("<c23b-", "<c23c-")
+        .replace("Nachtrag:", "Noch ein Nachtrag:");
+    mb.deliver("INBOX", &[again.as_bytes()]).await;
+    ingest(&db.pool).await;
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("select count(*) from message where ticket_id = $1")
+            .bind(n)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(waiting(&db).await, since);
+
+    // A merge recomputes it from the messages: the same answer.
+    sqlx::query(
+        "update ticket set waiting_since = null, last_author_agent_id = null where ticket_id = $1",
+    )
+    .bind(n)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("select ticket_refresh_waiting($1)")
+        .bind(n)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(waiting(&db).await, since);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn search_opens_ticket_numbers_filters_by_tag_sender_and_status_and_finds_file_names() {
+    let (db, mb) = seeded().await;
+    mb.deliver("INBOX", &[&case("08-filename-rfc2231-wrong-charset.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    agent(
+        &db,
+        "outsider@example.com",
+        "Out Sider",
+        frontdesk::auth::Role::Agent,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let jana = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    let hostile = ticket_by_subject(&db, "Rechnung <script>%").await;
+    let report = ticket_by_subject(&db, "Pruefbericht%").await;
+    sqlx::query("insert into tag (name) values ('Refund')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into ticket_tag (ticket_id, tag_id) select $1, tag_id from tag where name = 'Refund'")
+        .bind(jana)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    while frontdesk::search::index_pending(&db.pool).await.unwrap() > 0 {}
+    let hits = |body: &str| {
+        [jana, hostile, report]
+            .into_iter()
+            .filter(|n| body.contains(&format!("href=\"/tickets/{n}\"")))
+            .collect::<Vec<_>>()
+    };
+
+    // `#N` opens the ticket; one the agent may not see, or none, is an empty search.
+    let p = b.get(&format!("/search?q=%23{jana}")).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location, Some(format!("/tickets/{jana}")));
+    let p = b.get("/search?q=%23987654").await;
+    assert_eq!((p.status, hits(&p.body)), (StatusCode::OK, vec![]));
+    let mut out = Browser::new(&db);
+    out.login("outsider@example.com", "correct horse battery")
+        .await;
+    let p = out.get(&format!("/search?q=%23{jana}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(!p.body.contains("/tickets/"));
+
+    for (q, want) in [
+        ("tag:refund", vec![jana]),
+        ("tag:%23REFUND", vec![jana]),
+        ("rechnung", vec![jana, hostile]),
+        ("rechnung+tag:refund", vec![jana]),
+        ("Kundenkonto+tag:refund", vec![]),
+        ("from:Jana.Roth%40example.org", vec![jana]),
+        ("rechnung+from:jana.roth%40example.org", vec![jana]),
+        ("status:closed", vec![]),
+        ("rechnung+status:open", vec![jana, hostile]),
+        // The attachment is `Prüfbericht März 2025.pdf`; the mail itself says "Pruefbericht".
+        ("Pr%C3%BCfbericht", vec![report]),
+        ("pdf", vec![report]),
+    ] {
+        let p = b.get(&format!("/search?q={q}")).await;
+        assert_eq!(p.status, StatusCode::OK, "{q}");
+        let mut got = hits(&p.body);
+        got.sort();
+        let mut want = want;
+        want.sort();
+        assert_eq!(got, want, "{q}");
+    }
+    let p = b.get("/search?q=rechnung+status:bogus").await;
+    assert!(
+        p.body.contains("Left out of the search: status:bogus"),
+        "{}",
+        p.body
+    );
+    assert_eq!(hits(&p.body).len(), 2);
+    db.drop_db().await;
+}
+
+/// The raw response to a signed-in GET (headers included).
+async fn get_response(b: &Browser, path: &str) -> axum::response::Response {
+    let r = Request::get(path).header(header::COOKIE, b.cookie.clone().unwrap());
+    b.router
+        .clone()
+        .oneshot(r.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn attachments_show_size_type_and_thumbnails_and_pdfs_and_images_open_sandboxed() {
+    let (db, mb) = seeded().await;
+    mb.deliver("INBOX", &[&case("08-filename-rfc2231-wrong-charset.eml")])
+        .await;
+    ingest(&db.pool).await;
+    agent(
+        &db,
+        "dana@example.com",
+        "Dana Lee",
+        frontdesk::auth::Role::Admin,
+    )
+    .await;
+    let mut b = Browser::new(&db);
+    b.login("dana@example.com", "correct horse battery").await;
+    let report = ticket_by_subject(&db, "Pruefbericht%").await;
+    let screenshot = ticket_by_subject(&db, "Fehlermeldung%").await;
+    let att = |ticket: i64| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select a.attachment_id from attachment a join message m using (message_id)
+                 where m.ticket_id = $1",
+            )
+            .bind(ticket)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (pdf, png) = (att(report).await, att(screenshot).await);
+
+    // Size and type for every file; a PDF opens in the viewer, with a download beside it.
+    let page = b.get(&format!("/tickets/{report}")).await.body;
+    assert!(page.contains("113 B · PDF"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "href=\"/attachments/{pdf}?inline=1\" target=\"_blank\""
+        )),
+        "{page}"
+    );
+    assert!(page.contains(&format!("href=\"/attachments/{pdf}\" download")));
+    // An image has a thumbnail.
+    let page = b.get(&format!("/tickets/{screenshot}")).await.body;
+    assert!(page.contains("PNG image"), "{page}");
+    assert!(
+        page.contains(&format!("<img src=\"/attachments/{png}?inline=1\"")),
+        "{page}"
+    );
+
+    for (id, ty) in [(pdf, "application/pdf"), (png, "image/png")] {
+        let resp = get_response(&b, &format!("/attachments/{id}?inline=1")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let h = resp.headers();
+        assert_eq!(h[header::CONTENT_TYPE], ty);
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(
+            h[header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .starts_with("inline;")
+        );
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("sandbox") && csp.contains("default-src 'none'"),
+            "{csp}"
+        );
+        // Without ?inline=1 it is a download.
+        let resp = get_response(&b, &format!("/attachments/{id}")).await;
+        assert!(
+            resp.headers()[header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment;")
+        );
+    }
+    // Anything else is a download even when asked to show it.
+    sqlx::query("update attachment set content_type = 'text/html' where attachment_id = $1")
+        .bind(pdf)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let resp = get_response(&b, &format!("/attachments/{pdf}?inline=1")).await;
+    assert!(
+        resp.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    assert!(
+        !b.get(&format!("/tickets/{report}"))
+            .await
+            .body
+            .contains(&format!("/attachments/{pdf}?inline=1"))
+    );
+
+    // "Show with remote images" only on a mail that has some.
+    assert!(
+        !page.contains("Show with remote images"),
+        "case 13 has only its cid image"
+    );
+    sqlx::query(
+        "update message set html_body = '<p>Hallo <img src=\"https://tracker.example/p.gif\"></p>'
+         where ticket_id = $1",
+    )
+    .bind(screenshot)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let page = b.get(&format!("/tickets/{screenshot}")).await.body;
+    assert!(page.contains("Show with remote images"), "{page}");
+    db.drop_db().await;
+}

@@ -51,3 +51,64 @@ pub(super) async fn show_message_body(
     )
         .into_response())
 }
+
+/// Whether a sanitised HTML body would load anything from another server once remote images
+/// are allowed: an `http:`, `https:` or protocol-relative URL in `src`, `srcset`,
+/// `background` or `poster`, or in a CSS `url()`. Errs on the side of yes (the ticket page
+/// then offers "Show with remote images", which is harmless when nothing loads).
+pub(super) fn has_remote_images(html: &str) -> bool {
+    let lower = html.to_ascii_lowercase();
+    let remote = |v: &str| {
+        let v = v.trim_start_matches(['"', '\'', ' ', '\t', '\n', '\r']);
+        v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//")
+    };
+    let attr_hit = ["src=", "srcset=", "background=", "poster="]
+        .iter()
+        .any(|attr| {
+            lower.match_indices(attr).any(|(i, _)| {
+                // `data-src=` and the like are not loaded: the attribute must start a word.
+                let head = &lower[..i];
+                let before = head.chars().next_back();
+                // ... and be inside a tag, not in the text.
+                let in_tag = head.rfind('<') > head.rfind('>');
+                in_tag
+                    && before.is_some_and(|c| {
+                        c.is_ascii_whitespace() || c == '"' || c == '\'' || c == '/'
+                    })
+                    && remote(&lower[i + attr.len()..])
+            })
+        });
+    attr_hit
+        || lower.match_indices("url(").any(|(i, _)| {
+            let head = &lower[..i];
+            (head.rfind('<') > head.rfind('>') || head.rfind("<style") > head.rfind("</style"))
+                && remote(&lower[i + 4..])
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_remote_images;
+
+    #[test]
+    fn remote_images_are_found_in_attributes_and_css_only() {
+        for html in [
+            r#"<p>Hi <img src="https://tracker.example/p.gif"></p>"#,
+            r#"<img alt=x SRC='http://a.example/x.png'>"#,
+            r#"<img src=//cdn.example/x.png>"#,
+            r#"<table background="https://a.example/bg.png">"#,
+            r#"<div style="background: url( 'https://a.example/bg.png')">"#,
+            r#"<img srcset="https://a.example/x.png 2x">"#,
+        ] {
+            assert!(has_remote_images(html), "{html}");
+        }
+        for html in [
+            "<p>See https://example.com/page for src=https://x or url(https://y)</p>",
+            r#"<a href="https://example.com">link</a>"#,
+            r#"<img src="/attachments/7?inline=1"><img src="data:image/png;base64,AAAA">"#,
+            r#"<img data-src="https://a.example/x.png">"#,
+        ] {
+            assert!(!has_remote_images(html), "{html}");
+        }
+    }
+}

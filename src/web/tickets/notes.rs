@@ -20,8 +20,8 @@ pub(super) struct NoteForm {
     list: String,
 }
 
-/// Saves the note; each `@handle` that notified nobody is named in a notice on the page
-/// that follows, so the author knows to tell that person another way.
+/// Saves the note; the page that follows says who was notified, and names each `@handle`
+/// that notified nobody, so the author knows to tell that person another way.
 pub(super) async fn post_note(
     State(state): State<AppState>,
     who: CurrentAgent,
@@ -40,7 +40,9 @@ pub(super) async fn post_note(
     .map_err(AppError::from)?;
     flash::push(
         &who.session,
-        note.unresolved.iter().map(|u| Notice::warning(u.message())),
+        notified_notice(&note.notified)
+            .into_iter()
+            .chain(note.unresolved.iter().map(|u| Notice::warning(u.message()))),
     )
     .await;
     Ok(Redirect::to(&format!(
@@ -48,6 +50,27 @@ pub(super) async fn post_note(
         ticket_href(number, &f.list),
         note.id
     )))
+}
+
+/// "Notified Lee Park and Sam Ortiz (by email too: offline)." for the page after the note;
+/// nothing when the note mentioned nobody.
+fn notified_notice(notified: &[crate::tickets::mentions::Mentioned]) -> Option<Notice> {
+    let names: Vec<String> = notified
+        .iter()
+        .map(|m| {
+            if m.offline {
+                format!("{} (offline: by email too)", m.name)
+            } else {
+                m.name.clone()
+            }
+        })
+        .collect();
+    let list = match names.as_slice() {
+        [] => return None,
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    };
+    Some(Notice::info(format!("Notified {list}.")))
 }
 
 /// `GET /tickets/{number}/mentionable`: the agents a note on this ticket can @mention (they

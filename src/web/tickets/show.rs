@@ -26,7 +26,43 @@ struct AttachmentView {
     id: i64,
     filename: String,
     size: String,
+    /// `PDF`, `PNG image`, or the media type as sent.
+    kind: String,
     inline: bool,
+    /// A safe image: shown as a thumbnail.
+    thumbnail: bool,
+    /// The browser's viewer can open it (`?inline=1`); else it is a download only.
+    viewable: bool,
+}
+
+/// A reader's name for a media type: `PDF`, `PNG image`, `Word document`; else the type.
+fn kind_of(content_type: &str) -> String {
+    match content_type {
+        "application/pdf" => "PDF".into(),
+        "application/zip" => "ZIP archive".into(),
+        "application/msword"
+        | "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => {
+            "Word document".into()
+        }
+        "application/vnd.ms-excel"
+        | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => {
+            "Excel spreadsheet".into()
+        }
+        "text/plain" => "Text".into(),
+        "text/csv" => "CSV".into(),
+        "message/rfc822" => "Email message".into(),
+        t => match t.strip_prefix("image/") {
+            Some(sub) if !sub.is_empty() => {
+                let sub = sub
+                    .trim_start_matches("x-")
+                    .split('+')
+                    .next()
+                    .unwrap_or(sub);
+                format!("{} image", sub.to_uppercase())
+            }
+            _ => t.to_string(),
+        },
+    }
 }
 
 /// One entry of the conversation: a message, a note, or a timeline event.
@@ -41,8 +77,13 @@ struct ItemView {
     /// When, in the agent's zone.
     at: fmt::Moment,
     text: String,
+    /// A note whose @mentions notified someone: its text as HTML, those mentions marked.
+    /// Empty otherwise (the template shows `text`).
+    mentions_html: String,
     quoted: String,
     has_html: bool,
+    /// The HTML body refers to images on other servers (blocked until the agent asks).
+    remote_images: bool,
     automated: String,
     delivery_state: String,
     delivery_error: String,
@@ -127,6 +168,42 @@ fn join_addrs(a: &[crate::ingest::parse::EmailAddress]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Escapes `text` for HTML and marks each `@handle` that names one of `notified`
+/// (`(email, name)`) as a mention that reached that agent.
+fn mark_mentions(text: &str, notified: &[(&str, &str)]) -> String {
+    fn escape(out: &mut String, s: &str) {
+        for c in s.chars() {
+            match c {
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '&' => out.push_str("&amp;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut at = 0;
+    for (range, handle) in crate::tickets::mentions::mention_spans(text) {
+        let Some((_, name)) = notified
+            .iter()
+            .find(|(email, name)| crate::tickets::mentions::handle_names(&handle, email, name))
+        else {
+            continue;
+        };
+        escape(&mut out, &text[at..range.start]);
+        out.push_str("<mark class=\"mention\" title=\"");
+        escape(&mut out, &format!("{name} was notified"));
+        out.push_str("\">");
+        escape(&mut out, &text[range.clone()]);
+        out.push_str("</mark>");
+        at = range.end;
+    }
+    escape(&mut out, &text[at..]);
+    out
 }
 
 /// One timeline line, after the actor's name ("Dana Lee assigned this to Lee Park").
@@ -240,12 +317,23 @@ pub(super) async fn ticket_page(
     actions::read_notifications(&state.pool, who.agent.agent_id, number).await?;
     let unread_notifications =
         actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
+    let notified = crate::tickets::mentions::notified_by_notes(&state.pool, number).await?;
 
     let tz = AgentTimeZone::from_stored(&who.agent.time_zone);
     let now = time::OffsetDateTime::now_utc();
     let mut items: Vec<(time::OffsetDateTime, i64, ItemView)> = Vec::new();
     for m in &t.messages {
         let (text, quoted) = fmt::split_quoted(&m.text);
+        let reached: Vec<(&str, &str)> = notified
+            .iter()
+            .filter(|(id, _, _)| *id == m.id)
+            .map(|(_, email, name)| (email.as_str(), name.as_str()))
+            .collect();
+        let mentions_html = if reached.is_empty() {
+            String::new()
+        } else {
+            mark_mentions(&text, &reached)
+        };
         let delivery = m.delivery.as_ref().map(|d| d.0.clone()).unwrap_or_default();
         items.push((
             m.created_at,
@@ -268,8 +356,13 @@ pub(super) async fn ticket_page(
                 cc: join_addrs(&m.cc.0),
                 at: fmt::moment(m.created_at, now, &tz),
                 text,
+                mentions_html,
                 quoted,
                 has_html: m.html.is_some(),
+                remote_images: m
+                    .html
+                    .as_deref()
+                    .is_some_and(super::body::has_remote_images),
                 automated: m.automated.map(|a| a.to_string()).unwrap_or_default(),
                 delivery_state: delivery["state"].as_str().unwrap_or("").to_string(),
                 delivery_error: delivery["error"].as_str().unwrap_or("").to_string(),
@@ -281,7 +374,10 @@ pub(super) async fn ticket_page(
                         id: a.id,
                         filename: a.filename.clone(),
                         size: fmt::size(a.size),
+                        kind: kind_of(&a.content_type),
                         inline: a.inline,
+                        thumbnail: super::attachments::is_safe_image(&a.content_type),
+                        viewable: super::attachments::is_viewable(&a.content_type),
                     })
                     .collect(),
             },
@@ -309,8 +405,10 @@ pub(super) async fn ticket_page(
                 cc: String::new(),
                 at: fmt::moment(e.created_at, now, &tz),
                 text: event_text(&e.event, &agents),
+                mentions_html: String::new(),
                 quoted: String::new(),
                 has_html: false,
+                remote_images: false,
                 automated: String::new(),
                 delivery_state: String::new(),
                 delivery_error: String::new(),
