@@ -54,7 +54,8 @@ pub(super) async fn show_message_body(
 
 /// Whether a sanitised HTML body would load anything from another server once remote images
 /// are allowed: an `http:`, `https:` or protocol-relative URL in `src`, `srcset`,
-/// `background` or `poster`, or in a CSS `url()`. Errs on the side of yes (the ticket page
+/// `background` or `poster`, or in a CSS `url()`, or a remote resource held back in a
+/// `data-fd-*` placeholder. Errs on the side of yes (the ticket page
 /// then offers "Show with remote images", which is harmless when nothing loads).
 pub(super) fn has_remote_images(html: &str) -> bool {
     let lower = html.to_ascii_lowercase();
@@ -78,7 +79,18 @@ pub(super) fn has_remote_images(html: &str) -> bool {
                     && remote(&lower[i + attr.len()..])
             })
         });
+    // Rendered HTML holds remote resources back in `data-fd-*` placeholders, written only for
+    // remote URLs (see `ingest::sanitize::render`).
+    let held = [
+        "data-fd-src=",
+        "data-fd-srcset=",
+        "data-fd-background=",
+        "data-fd-poster=",
+    ]
+    .iter()
+    .any(|attr| lower.contains(attr));
     attr_hit
+        || held
         || lower.match_indices("url(").any(|(i, _)| {
             let head = &lower[..i];
             (head.rfind('<') > head.rfind('>') || head.rfind("<style") > head.rfind("</style"))
@@ -99,6 +111,8 @@ mod tests {
             r#"<table background="https://a.example/bg.png">"#,
             r#"<div style="background: url( 'https://a.example/bg.png')">"#,
             r#"<img srcset="https://a.example/x.png 2x">"#,
+            // As `tickets::get_ticket` renders it: held in a placeholder until asked for.
+            r#"<img data-fd-src="https://tracker.example/p.gif" alt="">"#,
         ] {
             assert!(has_remote_images(html), "{html}");
         }
