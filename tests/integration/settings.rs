@@ -38,7 +38,9 @@ async fn an_agent_sets_a_time_zone_and_pages_show_local_times() {
     let inbox = b.get("/inbox").await;
     assert_eq!(inbox.status, StatusCode::OK);
     assert!(
-        inbox.body.contains("title=\"2026-03-29 01:00 UTC\""),
+        inbox
+            .body
+            .contains("title=\"Last activity 2026-03-29 01:00 UTC\""),
         "{}",
         inbox.body
     );
@@ -91,7 +93,7 @@ async fn an_agent_sets_a_time_zone_and_pages_show_local_times() {
     let inbox = b.get("/inbox").await;
     assert!(
         inbox.body.contains(
-            "<time datetime=\"2026-03-29T03:00:00+02:00\" title=\"2026-03-29 03:00 CEST\">"
+            "<time datetime=\"2026-03-29T03:00:00+02:00\" title=\"Last activity 2026-03-29 03:00 CEST\">"
         ),
         "{}",
         inbox.body
