@@ -12,6 +12,7 @@ use super::parse::{self, EmailAddress, InboundEmail};
 use super::subject;
 use crate::mailboxes::canonical_address;
 use crate::tickets::messages::{self, InboundMessage, ParticipantRole};
+use crate::tickets::timeline::{self, PendingEvents};
 
 /// One message as fetched from IMAP.
 #[derive(Debug, Clone)]
@@ -150,6 +151,8 @@ async fn store_parsed(
     let mut tx = pool.begin().await?;
     let mut counts = IngestCounts::default();
     let mut changed: Vec<(i64, bool)> = Vec::new();
+    // The batch's timeline events, recorded in one statement before the commit.
+    let mut events = PendingEvents::default();
     let note = |o: StoreOutcome, changed: &mut Vec<(i64, bool)>| match o {
         StoreOutcome::NewTicket(t) => changed.push((t, true)),
         StoreOutcome::Threaded(t) => changed.push((t, false)),
@@ -173,7 +176,9 @@ async fn store_parsed(
         };
         if !savepoints {
             let outcome = match raw_ids[i] {
-                Some(raw_id) => store_mail(&mut tx, ctx, mail, email, Some(raw_id)).await?,
+                Some(raw_id) => {
+                    store_mail(&mut tx, ctx, mail, email, Some(raw_id), &mut events).await?
+                }
                 None => StoreOutcome::Duplicate,
             };
             note(outcome, &mut changed);
@@ -181,9 +186,12 @@ async fn store_parsed(
             continue;
         }
         let mut sp = sqlx::Connection::begin(&mut *tx).await?;
-        match store_mail(&mut sp, ctx, mail, email, None).await {
+        // This mail's events join the batch's only if its savepoint commits.
+        let mut mine = PendingEvents::default();
+        match store_mail(&mut sp, ctx, mail, email, None, &mut mine).await {
             Ok(outcome) => {
                 sp.commit().await?;
+                events.append(mine);
                 note(outcome, &mut changed);
                 counts.add(outcome);
             }
@@ -196,6 +204,7 @@ async fn store_parsed(
             Err(e) => return Err(e),
         }
     }
+    timeline::record_pending(&mut tx, events).await?;
     // One notification per changed ticket, in one statement, delivered at commit.
     changed.sort_unstable();
     changed.dedup();
@@ -255,13 +264,15 @@ impl From<sqlx::Error> for StoreError {
 
 /// Stores one mail: the raw bytes always, plus a ticket message unless it is a duplicate,
 /// our own mail, or automated mail that belongs to no ticket. `raw_id` is the mail's
-/// `raw_message` row when the caller already inserted it (see [`insert_raw_batch`]).
+/// `raw_message` row when the caller already inserted it (see [`insert_raw_batch`]). The
+/// ticket's timeline events go into `events`, for the caller to record with its batch.
 pub async fn store_mail(
     conn: &mut PgConnection,
     ctx: &MailboxContext,
     mail: &FetchedMail,
     email: &InboundEmail,
     raw_id: Option<i64>,
+    events: &mut PendingEvents,
 ) -> Result<StoreOutcome, StoreError> {
     let received_at = mail.internal_date.unwrap_or_else(OffsetDateTime::now_utc);
 
@@ -336,11 +347,12 @@ pub async fn store_mail(
     };
     let (ticket_id, message_id, outcome) = match ticket {
         Some(t) => {
-            let m = messages::append_inbound(conn, t, &msg).await?;
+            let m = messages::append_inbound(conn, t, &msg, events).await?;
             (t, m, StoreOutcome::Threaded(t))
         }
         None => {
-            let (t, m) = messages::open_ticket(conn, &msg, customer.as_ref(), email.bulk).await?;
+            let (t, m) =
+                messages::open_ticket(conn, &msg, customer.as_ref(), email.bulk, events).await?;
             (t, m, StoreOutcome::NewTicket(t))
         }
     };

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use super::model::{Automated, EmailAddress, TicketStatus, snippet};
-use super::timeline::{self, Actor, StatusReason, TimelineEvent, Via};
+use super::timeline::{self, Actor, PendingEvents, StatusReason, TimelineEvent, Via};
 
 /// A decoded attachment or inline part of a message.
 #[derive(Debug, Clone)]
@@ -76,13 +76,16 @@ pub struct InboundMessage<'a> {
 /// Opens a ticket for an inbound mail and stores the mail as its first message. The ticket is
 /// created at the mail's receipt time; it starts `closed` when `starts_closed` (list or bulk
 /// mail: kept and searchable, but nobody's work until a person writes). Returns the ticket
-/// number and the message id. No live notification is sent: ingest notifies a whole batch at
-/// once ([`super::notify_ingested`]).
+/// number and the message id. Its timeline events (`created`, and `status_changed` for bulk
+/// mail) go into `pending`, which the caller records with the rest of its batch
+/// ([`timeline::record_pending`]) before it commits; no live notification is sent: ingest
+/// notifies a whole batch at once ([`super::notify_ingested`]).
 pub async fn open_ticket(
     conn: &mut PgConnection,
     msg: &InboundMessage<'_>,
     customer: Option<&EmailAddress>,
     starts_closed: bool,
+    pending: &mut PendingEvents,
 ) -> sqlx::Result<(i64, i64)> {
     let subject = if msg.subject.trim().is_empty() {
         "(no subject)"
@@ -136,18 +139,22 @@ pub async fn open_ticket(
             Some(msg.received_at),
         ));
     }
-    timeline::record_quietly(conn, ticket, Actor::Customer, &events).await?;
+    for (event, at) in events {
+        pending.push(ticket, Actor::Customer, event, at);
+    }
     Ok((ticket, message_id))
 }
 
 /// Adds an inbound mail to an existing ticket. A person's mail reopens a pending, snoozed or
 /// closed ticket (and ends a snooze) and starts the customer's wait (`waiting_since`, unless
 /// they are already waiting); automated mail never does (RFC 3834's spirit). Returns
-/// the message id. Like [`open_ticket`], leaves the live notification to the batch.
+/// the message id. Like [`open_ticket`], leaves its events in `pending` and the live
+/// notification to the batch.
 pub async fn append_inbound(
     conn: &mut PgConnection,
     ticket: i64,
     msg: &InboundMessage<'_>,
+    pending: &mut PendingEvents,
 ) -> sqlx::Result<i64> {
     let message_id = insert_inbound(conn, ticket, msg).await?;
     let reopen = msg.automated.is_none();
@@ -192,7 +199,9 @@ pub async fn append_inbound(
             None,
         ));
     }
-    timeline::record_quietly(conn, ticket, Actor::Customer, &events).await?;
+    for (event, at) in events {
+        pending.push(ticket, Actor::Customer, event, at);
+    }
     Ok(message_id)
 }
 

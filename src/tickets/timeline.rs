@@ -276,23 +276,84 @@ pub async fn record(
     crate::live::notify(&mut *conn, &event.live(ticket, mailbox)).await
 }
 
-/// Records several events of one actor in one statement and runs the hook for each, without
-/// a live notification: for ingest, which notifies a whole batch of mail at once
-/// ([`super::notify_ingested`]). Each event has its time (UTC; `None` = the transaction's).
-pub async fn record_quietly(
-    conn: &mut PgConnection,
-    ticket: i64,
-    actor: Actor,
-    events: &[(TimelineEvent, Option<OffsetDateTime>)],
-) -> sqlx::Result<()> {
-    let mailbox = insert(conn, ticket, actor, events).await?;
-    for (event, _) in events {
+/// Events held back to be recorded together: ingest stores a whole batch of mail in one
+/// transaction and records all of its events with one statement at the end
+/// ([`record_pending`]), instead of one statement per mail. Nothing is written until then;
+/// dropping the buffer (a mail's savepoint rolled back) forgets its events.
+#[derive(Debug, Default)]
+pub struct PendingEvents {
+    /// `(ticket, actor, event, time)`; time `None` = the transaction's.
+    rows: Vec<(i64, Actor, TimelineEvent, Option<OffsetDateTime>)>,
+}
+
+impl PendingEvents {
+    /// Holds `event` for `ticket`, at `at` (UTC; `None` = when it is recorded).
+    pub fn push(
+        &mut self,
+        ticket: i64,
+        actor: Actor,
+        event: TimelineEvent,
+        at: Option<OffsetDateTime>,
+    ) {
+        self.rows.push((ticket, actor, event, at));
+    }
+
+    /// Moves `other`'s events after this buffer's.
+    pub fn append(&mut self, mut other: PendingEvents) {
+        self.rows.append(&mut other.rows);
+    }
+
+    /// How many events are held.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no event is held.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// Records every held event in one statement, in the order they were held, and runs the hook
+/// for each, without a live notification: ingest notifies a whole batch of mail at once
+/// ([`super::notify_ingested`]).
+pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> sqlx::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let rows = &pending.rows;
+    let mailboxes: Vec<(i64, i64)> = sqlx::query_as(
+        "with e as (
+            insert into ticket_event (ticket_id, kind, detail, actor_kind, agent_id, rule_id, created_at)
+            select x.ticket, x.kind, x.detail, x.actor, x.agent, x.rule, coalesce(x.at, now())
+            from unnest($1::bigint[], $2::text[], $3::jsonb[], $4::text[], $5::bigint[], $6::bigint[],
+                        $7::timestamptz[]) with ordinality
+                 as x(ticket, kind, detail, actor, agent, rule, at, n)
+            order by x.n
+         )
+         select ticket_id, mailbox_id from ticket where ticket_id = any($1)",
+    )
+    .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.2.kind()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.2.detail()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.1.kind()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.1.agent_id()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.1.rule_id()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.3).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await?;
+    for (ticket, actor, event, _) in rows {
+        let mailbox = mailboxes
+            .iter()
+            .find(|(t, _)| t == ticket)
+            .map(|(_, m)| *m)
+            .ok_or(sqlx::Error::RowNotFound)?;
         after_event(
             conn,
             &Recorded {
-                ticket,
+                ticket: *ticket,
                 mailbox,
-                actor,
+                actor: *actor,
                 event,
             },
         )
