@@ -262,7 +262,7 @@ pub async fn record(
     actor: Actor,
     event: &TimelineEvent,
 ) -> sqlx::Result<()> {
-    let mailbox = insert(conn, ticket, actor, &[(event.clone(), None)]).await?;
+    let mailbox = insert(conn, ticket, actor, event).await?;
     after_event(
         conn,
         &Recorded {
@@ -362,28 +362,24 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
     Ok(())
 }
 
-/// Inserts the rows; returns the ticket's mailbox.
+/// Inserts one event at the transaction's time; returns the ticket's mailbox.
 async fn insert(
     conn: &mut PgConnection,
     ticket: i64,
     actor: Actor,
-    events: &[(TimelineEvent, Option<OffsetDateTime>)],
+    event: &TimelineEvent,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "with e as (
-            insert into ticket_event (ticket_id, kind, detail, actor_kind, agent_id, rule_id, created_at)
-            select $1, x.kind, x.detail, $4, $5, $6, coalesce(x.at, now())
-            from unnest($2::text[], $3::jsonb[], $7::timestamptz[]) as x(kind, detail, at)
-         )
-         select mailbox_id from ticket where ticket_id = $1",
+        "insert into ticket_event (ticket_id, kind, detail, actor_kind, agent_id, rule_id)
+         values ($1, $2, $3, $4, $5, $6)
+         returning (select mailbox_id from ticket where ticket_id = $1)",
     )
     .bind(ticket)
-    .bind(events.iter().map(|(e, _)| e.kind()).collect::<Vec<_>>())
-    .bind(events.iter().map(|(e, _)| e.detail()).collect::<Vec<_>>())
+    .bind(event.kind())
+    .bind(event.detail())
     .bind(actor.kind())
     .bind(actor.agent_id())
     .bind(actor.rule_id())
-    .bind(events.iter().map(|(_, at)| *at).collect::<Vec<_>>())
     .fetch_one(&mut *conn)
     .await
 }
