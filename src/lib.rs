@@ -4,6 +4,8 @@
 
 /// Every long-running task of `frontdesk serve`.
 pub mod app;
+/// The audit log of configuration changes.
+pub mod audit;
 /// Agents, roles, passwords and API tokens.
 pub mod auth;
 /// The command line (`frontdesk serve`, `migrate`, `agent add`, ...).

@@ -62,6 +62,11 @@ impl Agent {
     pub fn sees_all_mailboxes(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Lead)
     }
+
+    /// Admins configure Frontdesk (the admin console and admin API).
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
 }
 
 /// Errors of agent management.

@@ -1,6 +1,7 @@
 //! The HTTP layer: the only module that knows axum. `router(state)` is the same in
 //! production and in tests.
 
+mod admin;
 mod api;
 mod error;
 mod extract;
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tickets::router())
         .merge(search::router())
         .merge(settings::router())
+        .merge(admin::router())
         .merge(live::router())
         .nest("/api/v1", api::router())
         .fallback(not_found)

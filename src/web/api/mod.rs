@@ -1,4 +1,12 @@
-//! The JSON read API under `/api/v1`, authenticated with `Authorization: Bearer TOKEN`.
+//! The JSON API under `/api/v1`, authenticated with `Authorization: Bearer TOKEN`. Ticket
+//! routes are here; the admin routes (agents, teams, mailboxes, audit) are in their own
+//! modules and take [`admin::ApiAdmin`].
+
+mod admin;
+mod agents;
+mod audit;
+mod mailboxes;
+mod teams;
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
@@ -27,6 +35,10 @@ pub fn router() -> Router<AppState> {
         .route("/quarantine/{id}/raw", get(download_quarantined))
         .route("/tickets/{number}/replies", post(post_reply))
         .route("/tickets/{number}/notes", post(post_note))
+        .merge(agents::router())
+        .merge(teams::router())
+        .merge(mailboxes::router())
+        .merge(audit::router())
 }
 
 /// The agent behind a valid bearer token, with the mailboxes they may see.

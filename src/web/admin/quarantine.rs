@@ -1,0 +1,9 @@
+//! Admin console: quarantine (to be built).
+
+use axum::Router;
+
+use crate::web::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+}
