@@ -162,6 +162,21 @@ pub enum TimelineEvent {
         failed_message_ids: Vec<i64>,
         reason: String,
     },
+    /// A routing rule fired: which rule, the conditions that matched (in words, e.g.
+    /// "subject contains 'refund'") and what it changed ("assigned to Dana Lee"). The changes
+    /// themselves are recorded as their own events with the rule as actor.
+    RuleFired {
+        rule: RuleRef,
+        matched: Vec<String>,
+        changes: Vec<String>,
+    },
+}
+
+/// A rule as named on the timeline (its name at the time it fired).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRef {
+    pub id: i64,
+    pub name: String,
 }
 
 impl TimelineEvent {
@@ -182,6 +197,7 @@ impl TimelineEvent {
         "merged_from",
         "delivery_failed",
         "bounce_received",
+        "rule_fired",
     ];
 
     /// The stored kind (the variant's snake_case name).
@@ -197,6 +213,7 @@ impl TimelineEvent {
             TimelineEvent::TagsChanged { .. } => "tags_changed",
             TimelineEvent::MarkedSpam {} => "marked_spam",
             TimelineEvent::UnmarkedSpam {} => "unmarked_spam",
+            TimelineEvent::RuleFired { .. } => "rule_fired",
             TimelineEvent::MergedInto { .. } => "merged_into",
             TimelineEvent::MergedFrom { .. } => "merged_from",
             TimelineEvent::DeliveryFailed { .. } => "delivery_failed",
@@ -511,6 +528,14 @@ mod tests {
                 bounce_message_id: 6,
                 failed_message_ids: vec![5],
                 reason: "550 5.1.1".into(),
+            },
+            RuleFired {
+                rule: RuleRef {
+                    id: 3,
+                    name: "Refunds to Billing".into(),
+                },
+                matched: vec!["subject contains 'refund'".into()],
+                changes: vec!["assigned to team Billing".into()],
             },
         ]
     }

@@ -255,7 +255,48 @@ fn event_text(event: &TimelineEvent, agents: &[Agent]) -> String {
             cross_mailbox,
             ..
         } => format!("merged #{source} into this ticket{}", across(cross_mailbox)),
+        E::RuleFired {
+            matched, changes, ..
+        } => {
+            let what = if changes.is_empty() {
+                "fired".to_string()
+            } else {
+                changes.join(", ")
+            };
+            if matched.is_empty() {
+                what
+            } else {
+                format!("{what}, because {}", matched.join(", "))
+            }
+        }
     }
+}
+
+/// Who an event's line names: the agent, the rule (by the name its `rule_fired` events on
+/// this ticket carry), or Frontdesk itself.
+fn event_author(
+    e: &crate::tickets::timeline::EventView,
+    all: &[crate::tickets::timeline::EventView],
+    agents: &[Agent],
+) -> String {
+    if let Some(a) = e
+        .agent
+        .as_ref()
+        .and_then(|email| agents.iter().find(|a| &a.email == email))
+    {
+        return a.name.clone();
+    }
+    if let Some(id) = e.rule_id {
+        let name = all.iter().find_map(|x| match &x.event {
+            TimelineEvent::RuleFired { rule, .. } if rule.id == id => Some(rule.name.clone()),
+            _ => None,
+        });
+        return match name {
+            Some(n) => format!("Rule '{n}'"),
+            None => format!("Rule #{id}"),
+        };
+    }
+    "Frontdesk".into()
 }
 
 /// " (from billing@ into support@, N agents gained access)" for a merge across mailboxes.
@@ -387,12 +428,7 @@ pub(super) async fn ticket_page(
         if e.event.shown_as_message() {
             continue; // the message or note itself shows this
         }
-        let actor = e
-            .agent
-            .as_ref()
-            .and_then(|email| agents.iter().find(|a| &a.email == email))
-            .map(|a| a.name.clone())
-            .unwrap_or_else(|| "Frontdesk".into());
+        let actor = event_author(e, &t.events, &agents);
         items.push((
             e.created_at,
             i64::MAX,
