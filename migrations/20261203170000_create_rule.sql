@@ -34,13 +34,19 @@ create table rule_ticket_state (
 );
 create index rule_ticket_state_ticket_idx on rule_ticket_state (ticket_id);
 
+-- The team a ticket is with (set by an assign_team action or an agent); its assignment mode
+-- picks the agent.
+alter table ticket add column team_id bigint references team on delete set null;
+
 -- Round robin's turn per team: the agent who got the team's last ticket. The team row is
 -- locked while a turn is taken, so two nodes never hand out the same turn.
 alter table team add column last_assigned_agent_id bigint references agent on delete set null;
 
--- The timeline's new kind: a rule fired (detail: rule id and name, matched conditions, changes).
+-- The timeline's new kinds: a rule fired (detail: rule id and name, matched conditions,
+-- changes), and the ticket's team changed.
 alter table ticket_event drop constraint ticket_event_kind_check;
 alter table ticket_event add constraint ticket_event_kind_check check (kind in (
     'created', 'message_received', 'reply_queued', 'note_added', 'status_changed',
     'assigned', 'priority_changed', 'tags_changed', 'marked_spam', 'unmarked_spam',
-    'merged_into', 'merged_from', 'delivery_failed', 'bounce_received', 'rule_fired'));
+    'merged_into', 'merged_from', 'delivery_failed', 'bounce_received', 'rule_fired',
+    'team_changed'));

@@ -209,6 +209,54 @@ pub async fn set_priority_in(
     Ok(())
 }
 
+/// Puts the ticket with a team (by id), or with none. Returns whether it changed. An unknown
+/// team is [`ActionError::Invalid`].
+pub async fn set_team_in(
+    tx: &mut PgConnection,
+    actor: Actor,
+    visible: Option<&[i64]>,
+    number: i64,
+    team: Option<i64>,
+) -> Result<bool, ActionError> {
+    lock_visible(tx, number, visible).await?;
+    let old: Option<(i64, String)> = sqlx::query_as(
+        "select tm.team_id, tm.name from ticket t join team tm on tm.team_id = t.team_id where t.ticket_id = $1",
+    )
+    .bind(number)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if old.as_ref().map(|t| t.0) == team {
+        return Ok(false);
+    }
+    let new: Option<(i64, String)> = match team {
+        None => None,
+        Some(id) => Some(
+            sqlx::query_as("select team_id, name from team where team_id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| ActionError::Invalid("no such team".into()))?,
+        ),
+    };
+    sqlx::query("update ticket set team_id = $2 where ticket_id = $1")
+        .bind(number)
+        .bind(team)
+        .execute(&mut *tx)
+        .await?;
+    let as_ref = |t: Option<(i64, String)>| t.map(|(id, name)| timeline::TeamRef { id, name });
+    timeline::record(
+        tx,
+        number,
+        actor,
+        &TimelineEvent::TeamChanged {
+            from: as_ref(old),
+            to: as_ref(new),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Replaces the ticket's tags; unknown tags are created on the fly. Names are trimmed, empty
 /// ones dropped, at most 50 characters each. Returns the tags the ticket now has, as given.
 pub async fn set_tags(

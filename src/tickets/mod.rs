@@ -46,6 +46,8 @@ pub struct TicketSummary {
     pub mailbox: Json<MailboxRef>,
     /// The assignee's email, or null.
     pub assignee: Option<String>,
+    /// The team the ticket is with (its name), or null.
+    pub team: Option<String>,
     pub tags: Vec<String>,
     /// `{"email", "name"}` or null.
     pub customer: Option<Json<EmailAddress>>,
@@ -71,7 +73,7 @@ pub struct TicketFilter {
 const SUMMARY_SELECT: &str = "
     select t.ticket_id as number, t.subject, t.status, t.priority,
            json_build_object('id', mb.mailbox_id, 'address', mb.address) as mailbox,
-           a.email as assignee,
+           a.email as assignee, tm.name as team,
            coalesce((select array_agg(g.name order by g.name) from ticket_tag tt join tag g on g.tag_id = tt.tag_id
                      where tt.ticket_id = t.ticket_id), '{}') as tags,
            case when c.customer_id is null then null else json_build_object('email', c.email, 'name', c.name) end as customer,
@@ -79,7 +81,8 @@ const SUMMARY_SELECT: &str = "
     from ticket t
     join mailbox mb on mb.mailbox_id = t.mailbox_id
     left join customer c on c.customer_id = t.customer_id
-    left join agent a on a.agent_id = t.assignee_agent_id";
+    left join agent a on a.agent_id = t.assignee_agent_id
+    left join team tm on tm.team_id = t.team_id";
 
 /// A bad filter value, with a message for the API client.
 #[derive(Debug, thiserror::Error)]

@@ -162,6 +162,11 @@ pub enum TimelineEvent {
         failed_message_ids: Vec<i64>,
         reason: String,
     },
+    /// The ticket's team changed (`None` = no team).
+    TeamChanged {
+        from: Option<TeamRef>,
+        to: Option<TeamRef>,
+    },
     /// A routing rule fired: which rule, the conditions that matched (in words, e.g.
     /// "subject contains 'refund'") and what it changed ("assigned to Dana Lee"). The changes
     /// themselves are recorded as their own events with the rule as actor.
@@ -170,6 +175,13 @@ pub enum TimelineEvent {
         matched: Vec<String>,
         changes: Vec<String>,
     },
+}
+
+/// A team as named on the timeline (its name at the time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamRef {
+    pub id: i64,
+    pub name: String,
 }
 
 /// A rule as named on the timeline (its name at the time it fired).
@@ -198,6 +210,7 @@ impl TimelineEvent {
         "delivery_failed",
         "bounce_received",
         "rule_fired",
+        "team_changed",
     ];
 
     /// The stored kind (the variant's snake_case name).
@@ -214,6 +227,7 @@ impl TimelineEvent {
             TimelineEvent::MarkedSpam {} => "marked_spam",
             TimelineEvent::UnmarkedSpam {} => "unmarked_spam",
             TimelineEvent::RuleFired { .. } => "rule_fired",
+            TimelineEvent::TeamChanged { .. } => "team_changed",
             TimelineEvent::MergedInto { .. } => "merged_into",
             TimelineEvent::MergedFrom { .. } => "merged_from",
             TimelineEvent::DeliveryFailed { .. } => "delivery_failed",
@@ -536,6 +550,13 @@ mod tests {
                 },
                 matched: vec!["subject contains 'refund'".into()],
                 changes: vec!["assigned to team Billing".into()],
+            },
+            TeamChanged {
+                from: None,
+                to: Some(TeamRef {
+                    id: 2,
+                    name: "Billing".into(),
+                }),
             },
         ]
     }

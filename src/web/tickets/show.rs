@@ -255,6 +255,10 @@ fn event_text(event: &TimelineEvent, agents: &[Agent]) -> String {
             cross_mailbox,
             ..
         } => format!("merged #{source} into this ticket{}", across(cross_mailbox)),
+        E::TeamChanged { to, .. } => match to {
+            Some(t) => format!("moved this to team {}", t.name),
+            None => "took this off its team".into(),
+        },
         E::RuleFired {
             matched, changes, ..
         } => {
