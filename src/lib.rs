@@ -24,6 +24,8 @@ pub mod live;
 pub mod mailboxes;
 /// Outbound mail: the send queue and the SMTP sender.
 pub mod outbox;
+/// Routing rules and auto-assignment: the rule contract, validation, evaluation (pure core).
+pub mod rules;
 /// Full-text search over tickets.
 pub mod search;
 /// Logging setup.
