@@ -26,6 +26,8 @@ pub mod mailboxes;
 pub mod outbox;
 /// Full-text search over tickets.
 pub mod search;
+/// Service-level agreements: business-hours calendars and due-time arithmetic.
+pub mod sla;
 /// Logging setup.
 pub mod telemetry;
 /// Tickets, messages and attachments (read side).
