@@ -28,6 +28,8 @@ pub mod outbox;
 pub mod rules;
 /// Full-text search over tickets.
 pub mod search;
+/// Service-level agreements: business-hours calendars and due-time arithmetic.
+pub mod sla;
 /// Logging setup.
 pub mod telemetry;
 /// Tickets, messages and attachments (read side).
