@@ -50,3 +50,8 @@ alter table ticket_event add constraint ticket_event_kind_check check (kind in (
     'assigned', 'priority_changed', 'tags_changed', 'marked_spam', 'unmarked_spam',
     'merged_into', 'merged_from', 'delivery_failed', 'bounce_received', 'rule_fired',
     'team_changed'));
+
+-- A rule's notify action gives agents an in-app notification with its words.
+alter table notification drop constraint notification_kind_check;
+alter table notification add constraint notification_kind_check check (kind in ('mention', 'rule'));
+alter table notification add column text text;

@@ -27,8 +27,12 @@ pub mod actions;
 pub mod assignment;
 /// Evaluating conditions against a ticket snapshot.
 pub mod conditions;
+/// Running rules against the database: the timeline hook, the `time` scheduler, the dry run.
+pub mod engine;
 /// The rule's JSON contract.
 pub mod model;
+/// The `rule` table: list, create, update, delete, reorder (audited).
+pub mod store;
 /// Whole-rule validation.
 pub mod validate;
 

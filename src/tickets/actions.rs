@@ -457,6 +457,58 @@ pub async fn add_note(
     })
 }
 
+/// Writes an internal note on behalf of a rule (no author agent; the note is signed with the
+/// rule's name), in the caller's transaction. Mentions in it notify nobody.
+pub async fn add_rule_note_in(
+    tx: &mut PgConnection,
+    actor: Actor,
+    rule_name: &str,
+    number: i64,
+    text: &str,
+) -> Result<i64, ActionError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ActionError::Invalid("a note cannot be empty".into()));
+    }
+    lock_visible(tx, number, None).await?;
+    let id: i64 = sqlx::query_scalar(
+        "insert into message (ticket_id, direction, from_name, text_body, created_at, received_at)
+         values ($1, 'note', $2, $3, now(), now()) returning message_id",
+    )
+    .bind(number)
+    .bind(format!("Rule '{rule_name}'"))
+    .bind(text)
+    .fetch_one(&mut *tx)
+    .await?;
+    timeline::record(
+        tx,
+        number,
+        actor,
+        &TimelineEvent::NoteAdded { message_id: id },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Gives an agent an in-app notification about a ticket with a text (a rule's `notify`), in
+/// the caller's transaction.
+pub async fn notify_agent_in(
+    tx: &mut PgConnection,
+    agent_id: i64,
+    number: i64,
+    text: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into notification (agent_id, ticket_id, kind, text) values ($1, $2, 'rule', $3)",
+    )
+    .bind(agent_id)
+    .bind(number)
+    .bind(text)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Records that the agent has seen the ticket as it is now (clears its unread marker).
 /// Called on every ticket page view, but writes only when the ticket has had a message since
 /// the agent's last view (a view of an already-read ticket is a pure read: no row lock, no WAL);
@@ -485,6 +537,9 @@ pub struct NotificationRow {
     pub ticket_id: i64,
     pub subject: String,
     pub author: Option<String>,
+    /// `mention`, or `rule` (a rule's `notify`, whose words are in `text`).
+    pub kind: String,
+    pub text: Option<String>,
     pub created_at: OffsetDateTime,
     pub read: bool,
 }
@@ -492,7 +547,7 @@ pub struct NotificationRow {
 /// The agent's latest notifications (50), newest first.
 pub async fn notifications(pool: &PgPool, agent_id: i64) -> sqlx::Result<Vec<NotificationRow>> {
     sqlx::query_as(
-        "select n.notification_id, n.ticket_id, t.subject, m.from_name as author, n.created_at, n.read_at is not null as read
+        "select n.notification_id, n.ticket_id, t.subject, m.from_name as author, n.kind, n.text, n.created_at, n.read_at is not null as read
          from notification n join ticket t on t.ticket_id = n.ticket_id left join message m on m.message_id = n.message_id
          where n.agent_id = $1 order by n.created_at desc limit 50",
     )

@@ -417,8 +417,9 @@ async fn insert(
 
 /// The hook point: runs after every recorded event, inside the same transaction, so what it
 /// writes commits or rolls back with the change. Routing rules (trigger on the event) and SLA
-/// clocks (start, pause, stop on status and message events) plug in here; today it only logs.
-pub async fn after_event(_conn: &mut PgConnection, recorded: &Recorded<'_>) -> sqlx::Result<()> {
+/// clocks (start, pause, stop on status and message events) plug in here. Routing rules run
+/// now ([`crate::rules::engine::on_event`]): what they change commits with the event.
+pub async fn after_event(conn: &mut PgConnection, recorded: &Recorded<'_>) -> sqlx::Result<()> {
     tracing::debug!(
         ticket.number = recorded.ticket,
         mailbox.id = recorded.mailbox,
@@ -426,7 +427,7 @@ pub async fn after_event(_conn: &mut PgConnection, recorded: &Recorded<'_>) -> s
         event = recorded.event.kind(),
         "ticket event"
     );
-    Ok(())
+    crate::rules::engine::on_event(conn, recorded).await
 }
 
 /// A timeline entry as read back (`GET /api/v1/tickets/{number}`'s `events`): `kind` and

@@ -1,4 +1,4 @@
-//! The agent's notifications page (@mentions in notes).
+//! The agent's notifications page (@mentions in notes, and rules' `notify`).
 
 use askama::Template;
 use axum::extract::State;
@@ -15,6 +15,8 @@ struct NotificationView {
     ticket: i64,
     subject: String,
     author: String,
+    /// A rule's words (`None` for a mention).
+    rule_text: Option<String>,
     /// When, in the agent's zone.
     at: fmt::Moment,
     read: bool,
@@ -42,6 +44,11 @@ pub(super) async fn show_notifications(
             ticket: r.ticket_id,
             subject: r.subject,
             author: r.author.unwrap_or_default(),
+            rule_text: if r.kind == "rule" {
+                Some(r.text.unwrap_or_default())
+            } else {
+                None
+            },
             at: fmt::moment(r.created_at, now, &tz),
             read: r.read,
         })

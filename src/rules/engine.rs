@@ -1,0 +1,716 @@
+//! Running rules against the database: the timeline hook ([`on_event`]), the `time` trigger's
+//! scheduler ([`run_time_rules`]) and the dry run ([`dry_run`]).
+//!
+//! Rules run inside the transaction of the change that triggered them (ingest's batch, an
+//! agent's action), so a crash never leaves half a rule applied; `time` rules run in a
+//! transaction per ticket. Their changes go through `tickets::actions` with
+//! [`Actor::Rule`], so each is its own timeline event naming the rule, and they do not trigger
+//! rules again (domain notes §3); a `rule_fired` event says why. The per-ticket firing record
+//! (`rule_ticket_state`, row-locked while deciding) makes "once" hold across nodes and
+//! restarts; at most [`actions::MAX_FIRINGS_PER_TICKET_PER_HOUR`] firings per ticket per hour.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use futures::future::BoxFuture;
+use sqlx::{FromRow, PgConnection, PgPool};
+use time::OffsetDateTime;
+
+use super::actions::{self, FiringRecord};
+use super::assignment::{self, AssignmentMode, Candidate};
+use super::conditions::{CompiledRule, Evaluation, PreparedFacts, TicketFacts};
+use super::model::{Action, Automated, Priority as RulePriority, Rule, Status, Trigger};
+use crate::tickets::actions::{self as ticket_actions, ActionError};
+use crate::tickets::timeline::{self, Actor, Recorded, RuleRef, TimelineEvent};
+use crate::tickets::{Priority, TicketStatus};
+
+/// The trigger an event is, if any: what rules with that trigger are evaluated on.
+pub fn trigger_of(event: &TimelineEvent) -> Option<Trigger> {
+    Some(match event {
+        TimelineEvent::Created { .. } => Trigger::TicketCreated,
+        TimelineEvent::MessageReceived { .. } => Trigger::CustomerReplied,
+        TimelineEvent::ReplyQueued { .. } => Trigger::AgentReplied,
+        TimelineEvent::NoteAdded { .. } => Trigger::NoteAdded,
+        TimelineEvent::StatusChanged { .. } => Trigger::StatusChanged,
+        TimelineEvent::Assigned { .. } => Trigger::AssigneeChanged,
+        TimelineEvent::PriorityChanged { .. } => Trigger::PriorityChanged,
+        TimelineEvent::TagsChanged { .. } => Trigger::TagsChanged,
+        _ => return None,
+    })
+}
+
+/// The message an event is about (its facts' `from`, `body`...), if it names one.
+fn message_of(event: &TimelineEvent) -> Option<i64> {
+    match event {
+        TimelineEvent::Created { message_id, .. } => *message_id,
+        TimelineEvent::MessageReceived { message_id, .. } => Some(*message_id),
+        _ => None,
+    }
+}
+
+/// The timeline hook's rules part: evaluates the enabled rules whose trigger is this event,
+/// in order, and fires those that match (by their mode). Changes made by rules do not
+/// trigger rules. Boxed: it runs ticket actions, which record events, which call it again.
+pub fn on_event<'a>(
+    conn: &'a mut PgConnection,
+    recorded: &'a Recorded<'a>,
+) -> BoxFuture<'a, sqlx::Result<()>> {
+    Box::pin(async move {
+        if matches!(recorded.actor, Actor::Rule(_)) {
+            return Ok(());
+        }
+        let Some(trigger) = trigger_of(recorded.event) else {
+            return Ok(());
+        };
+        let rules = enabled_rules(conn, trigger).await?;
+        if rules.is_empty() {
+            return Ok(());
+        }
+        run_rules(conn, recorded.ticket, message_of(recorded.event), &rules).await
+    })
+}
+
+/// A stored rule, compiled.
+#[derive(Debug)]
+pub struct LoadedRule {
+    pub id: i64,
+    pub compiled: Arc<CompiledRule>,
+}
+
+/// Compiled rules by their stored JSON text: a rule is compiled (regexes and all) once per
+/// version in a process, whatever database it came from.
+fn compiled_cache() -> &'static Mutex<HashMap<String, Arc<CompiledRule>>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<CompiledRule>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn compile(text: &str) -> Option<Arc<CompiledRule>> {
+    if let Some(c) = compiled_cache().lock().expect("rule cache").get(text) {
+        return Some(c.clone());
+    }
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let compiled = match Rule::from_json(&value)
+        .map_err(|e| vec![e])
+        .and_then(CompiledRule::new)
+    {
+        Ok(c) => Arc::new(c),
+        Err(errors) => {
+            tracing::error!(?errors, "a stored rule no longer compiles; it is skipped");
+            return None;
+        }
+    };
+    let mut cache = compiled_cache().lock().expect("rule cache");
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(text.to_string(), compiled.clone());
+    Some(compiled)
+}
+
+/// The SQL expression giving a `rule` row as the API's JSON shape.
+pub const RULE_JSON: &str =
+    "jsonb_build_object('name', r.name, 'enabled', r.enabled, 'trigger', r.trigger,
+    'conditions', r.conditions, 'actions', r.actions, 'mode', r.mode, 'stop', r.stop)";
+
+/// Enabled rules with this trigger, in order.
+pub async fn enabled_rules(
+    conn: &mut PgConnection,
+    trigger: Trigger,
+) -> sqlx::Result<Vec<LoadedRule>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
+        "select r.rule_id, {RULE_JSON}::text from rule r where r.enabled and r.trigger = $1 order by r.position, r.rule_id"
+    ))
+    .bind(trigger.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, text)| compile(&text).map(|compiled| LoadedRule { id, compiled }))
+        .collect())
+}
+
+/// Evaluates `rules` in order on the ticket and fires those that match.
+async fn run_rules(
+    conn: &mut PgConnection,
+    ticket: i64,
+    message: Option<i64>,
+    rules: &[LoadedRule],
+) -> sqlx::Result<()> {
+    let fired_last_hour: i64 = sqlx::query_scalar(
+        "select count(*) from ticket_event where ticket_id = $1 and kind = 'rule_fired'
+         and created_at > now() - interval '1 hour'",
+    )
+    .bind(ticket)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut firings = u32::try_from(fired_last_hour).unwrap_or(u32::MAX);
+    let Some(mut facts) = load_facts(conn, ticket, message).await? else {
+        return Ok(());
+    };
+    for rule in rules {
+        if !actions::within_loop_cap(firings) {
+            tracing::warn!(
+                ticket.number = ticket,
+                rule.id = rule.id,
+                "rule firing cap reached for this ticket; later rules skipped"
+            );
+            break;
+        }
+        let evaluation = rule.compiled.evaluate(&facts);
+        if fire_if_due(conn, ticket, rule, &evaluation, &facts).await? {
+            firings += 1;
+            if rule.compiled.rule().stop {
+                break;
+            }
+            // later rules see what this one changed
+            match load_facts(conn, ticket, message).await? {
+                Some(f) => facts = f,
+                None => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decides with the firing record (row-locked) and fires. Returns whether it fired.
+async fn fire_if_due(
+    conn: &mut PgConnection,
+    ticket: i64,
+    rule: &LoadedRule,
+    evaluation: &Evaluation,
+    facts: &PreparedFacts,
+) -> sqlx::Result<bool> {
+    let mode = rule.compiled.rule().mode;
+    if !evaluation.matched && mode != super::model::Mode::OnStateEntry {
+        return Ok(false);
+    }
+    let state: Option<(i32, bool)> = sqlx::query_as(
+        "select fired_count, matched from rule_ticket_state where rule_id = $1 and ticket_id = $2 for update",
+    )
+    .bind(rule.id)
+    .bind(ticket)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let record = FiringRecord {
+        fired_before: state.is_some_and(|s| s.0 > 0),
+        held_before: state.is_some_and(|s| s.1),
+    };
+    let decision = actions::decide(mode, evaluation.matched, record);
+    if !decision.fire {
+        if state.is_some_and(|s| s.1 != decision.held_now) {
+            sqlx::query(
+                "update rule_ticket_state set matched = $3 where rule_id = $1 and ticket_id = $2",
+            )
+            .bind(rule.id)
+            .bind(ticket)
+            .bind(decision.held_now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        return Ok(false);
+    }
+    // Claims the firing: a second node deciding at the same time waits on this row and then
+    // sees it fired.
+    let claimed: Option<i32> = sqlx::query_scalar(
+        "insert into rule_ticket_state (rule_id, ticket_id, fired_count, last_fired_at, matched)
+         values ($1, $2, 1, now(), $3)
+         on conflict (rule_id, ticket_id) do update
+            set fired_count = rule_ticket_state.fired_count + 1, last_fired_at = now(), matched = $3
+            where $4 or rule_ticket_state.fired_count = $5
+         returning fired_count",
+    )
+    .bind(rule.id)
+    .bind(ticket)
+    .bind(decision.held_now)
+    .bind(mode != super::model::Mode::OncePerTicket)
+    .bind(state.map(|s| s.0).unwrap_or(0))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if claimed.is_none() {
+        return Ok(false);
+    }
+    let r = rule.compiled.rule();
+    let changes = apply_actions(conn, ticket, rule.id, &r.name, &r.actions, facts).await?;
+    timeline::record(
+        conn,
+        ticket,
+        Actor::Rule(rule.id),
+        &TimelineEvent::RuleFired {
+            rule: RuleRef {
+                id: rule.id,
+                name: r.name.clone(),
+            },
+            matched: evaluation.matched_conditions.clone(),
+            changes,
+        },
+    )
+    .await?;
+    sqlx::query(
+        "update rule set fire_count = fire_count + 1, last_fired_at = now() where rule_id = $1",
+    )
+    .bind(rule.id)
+    .execute(&mut *conn)
+    .await?;
+    tracing::info!(ticket.number = ticket, rule.id = rule.id, rule.name = %r.name, "rule fired");
+    Ok(true)
+}
+
+/// Applies the actions in order; returns what changed, in words. An action that cannot be
+/// applied (a team renamed since, an agent disabled) is skipped and says so; a database error
+/// fails the whole change.
+async fn apply_actions(
+    conn: &mut PgConnection,
+    ticket: i64,
+    rule_id: i64,
+    rule_name: &str,
+    list: &[Action],
+    facts: &PreparedFacts,
+) -> sqlx::Result<Vec<String>> {
+    let actor = Actor::Rule(rule_id);
+    let mut changes = Vec::new();
+    for action in list {
+        let outcome = apply_one(conn, ticket, actor, rule_name, action, facts).await;
+        match outcome {
+            Ok(Some(text)) => changes.push(text),
+            Ok(None) => {}
+            Err(ActionError::Db(e)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(ticket.number = ticket, rule.id = rule_id, action = action.type_name(), error = %e, "rule action skipped");
+                changes.push(format!(
+                    "could not {}: {e}",
+                    action.type_name().replace('_', " ")
+                ));
+            }
+        }
+    }
+    Ok(changes)
+}
+
+async fn agent_by_email(
+    conn: &mut PgConnection,
+    email: &str,
+) -> sqlx::Result<Option<(i64, String)>> {
+    sqlx::query_as("select agent_id, name from agent where lower(email) = lower($1)")
+        .bind(email.trim())
+        .fetch_optional(&mut *conn)
+        .await
+}
+
+fn to_priority(p: RulePriority) -> Priority {
+    p.as_str().parse().unwrap_or(Priority::Normal)
+}
+
+fn to_status(s: Status) -> TicketStatus {
+    s.as_str().parse().unwrap_or(TicketStatus::Open)
+}
+
+/// One action; `Ok(None)` when it changed nothing.
+async fn apply_one(
+    conn: &mut PgConnection,
+    ticket: i64,
+    actor: Actor,
+    rule_name: &str,
+    action: &Action,
+    facts: &PreparedFacts,
+) -> Result<Option<String>, ActionError> {
+    match action {
+        Action::AssignAgent { agent } => {
+            let (id, name) = agent_by_email(conn, agent)
+                .await?
+                .ok_or_else(|| ActionError::Invalid(format!("no agent {agent}")))?;
+            let before = current_assignee(conn, ticket).await?;
+            ticket_actions::assign_in(conn, actor, None, ticket, Some(id)).await?;
+            Ok((before != Some(id)).then(|| format!("assigned to {name}")))
+        }
+        Action::Unassign => {
+            let before = current_assignee(conn, ticket).await?;
+            ticket_actions::assign_in(conn, actor, None, ticket, None).await?;
+            Ok(before.is_some().then(|| "unassigned".to_string()))
+        }
+        Action::AssignTeam { team } => {
+            let found: Option<(i64, String)> =
+                sqlx::query_as("select team_id, name from team where lower(name) = lower($1)")
+                    .bind(team.trim())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let (team_id, team_name) =
+                found.ok_or_else(|| ActionError::Invalid(format!("no team {team}")))?;
+            ticket_actions::set_team_in(conn, actor, None, ticket, Some(team_id)).await?;
+            let mut text = format!("moved to team {team_name}");
+            if let Some((agent_id, name)) = assign_within_team(conn, ticket, team_id).await? {
+                ticket_actions::assign_in(conn, actor, None, ticket, Some(agent_id)).await?;
+                text.push_str(&format!(" and assigned to {name}"));
+            }
+            Ok(Some(text))
+        }
+        Action::AddTag { tag } | Action::RemoveTag { tag } => {
+            let add = matches!(action, Action::AddTag { .. });
+            let mut tags: Vec<String> = facts.facts().tags.clone();
+            let has = tags.iter().any(|t| t.eq_ignore_ascii_case(tag.trim()));
+            if add == has {
+                return Ok(None);
+            }
+            if add {
+                tags.push(tag.trim().to_string());
+            } else {
+                tags.retain(|t| !t.eq_ignore_ascii_case(tag.trim()));
+            }
+            ticket_actions::set_tags_in(conn, actor, None, ticket, &tags).await?;
+            Ok(Some(if add {
+                format!("added tag {tag}")
+            } else {
+                format!("removed tag {tag}")
+            }))
+        }
+        Action::SetPriority { priority } => {
+            let p = to_priority(*priority);
+            if facts.facts().priority == *priority {
+                return Ok(None);
+            }
+            ticket_actions::set_priority_in(conn, actor, None, ticket, p).await?;
+            Ok(Some(format!("set priority to {p}")))
+        }
+        Action::SetStatus { status } => {
+            let s = to_status(*status);
+            if facts.facts().status == *status {
+                return Ok(None);
+            }
+            ticket_actions::set_status(conn, actor, None, ticket, s, None).await?;
+            Ok(Some(format!("set status to {s}")))
+        }
+        Action::Snooze { minutes } => {
+            let until = OffsetDateTime::now_utc() + time::Duration::minutes(*minutes);
+            ticket_actions::set_status(
+                conn,
+                actor,
+                None,
+                ticket,
+                TicketStatus::Snoozed,
+                Some(until),
+            )
+            .await?;
+            Ok(Some(actions::describe_action(action, &|_| None)))
+        }
+        Action::AddNote { body } => {
+            ticket_actions::add_rule_note_in(conn, actor, rule_name, ticket, body).await?;
+            Ok(Some("added a note".into()))
+        }
+        Action::Notify { agents, message } => {
+            let mut names = Vec::new();
+            for email in agents {
+                let Some((id, name)) = agent_by_email(conn, email).await? else {
+                    continue;
+                };
+                let text = message.clone().unwrap_or_else(|| {
+                    format!("Rule '{rule_name}' asks you to look at this ticket")
+                });
+                ticket_actions::notify_agent_in(conn, id, ticket, &text).await?;
+                names.push(name);
+            }
+            Ok((!names.is_empty()).then(|| format!("notified {}", names.join(", "))))
+        }
+        Action::SendSavedReply { .. } | Action::ApplySla { .. } | Action::Webhook { .. } => Err(
+            ActionError::Invalid(format!("{} is not available yet", action.type_name())),
+        ),
+    }
+}
+
+async fn current_assignee(conn: &mut PgConnection, ticket: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("select assignee_agent_id from ticket where ticket_id = $1")
+        .bind(ticket)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// The agent the team's assignment mode picks for the ticket (`None` for a manual team or
+/// when nobody is eligible), taking the team's turn under its row lock so two nodes never
+/// hand out the same turn.
+pub async fn assign_within_team(
+    conn: &mut PgConnection,
+    ticket: i64,
+    team_id: i64,
+) -> sqlx::Result<Option<(i64, String)>> {
+    let (mode, last): (String, Option<i64>) = sqlx::query_as(
+        "select assignment, last_assigned_agent_id from team where team_id = $1 for update",
+    )
+    .bind(team_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mode = match mode.as_str() {
+        "round_robin" => AssignmentMode::RoundRobin,
+        "least_loaded" => AssignmentMode::LeastLoaded,
+        _ => return Ok(None),
+    };
+    let candidates = team_candidates(conn, team_id, ticket).await?;
+    let Some(chosen) = assignment::choose(mode, &candidates, last) else {
+        tracing::info!(
+            ticket.number = ticket,
+            team.id = team_id,
+            "nobody on the team can take the ticket now; it stays unassigned"
+        );
+        return Ok(None);
+    };
+    sqlx::query("update team set last_assigned_agent_id = $2 where team_id = $1")
+        .bind(team_id)
+        .bind(chosen)
+        .execute(&mut *conn)
+        .await?;
+    let name: String = sqlx::query_scalar("select name from agent where agent_id = $1")
+        .bind(chosen)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Some((chosen, name)))
+}
+
+/// The team's members as assignment candidates for the ticket.
+async fn team_candidates(
+    conn: &mut PgConnection,
+    team_id: i64,
+    ticket: i64,
+) -> sqlx::Result<Vec<Candidate>> {
+    #[derive(FromRow)]
+    struct Row {
+        agent_id: i64,
+        available: bool,
+        active: bool,
+        can_see: bool,
+        open_tickets: i64,
+        cap: Option<i32>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "select a.agent_id, a.available, a.disabled_at is null as active, {} as can_see,
+                (select count(*) from ticket o where o.assignee_agent_id = a.agent_id
+                   and o.status <> 'closed' and not o.spam) as open_tickets,
+                a.max_open_tickets as cap
+         from team_member m join agent a using (agent_id) where m.team_id = $2",
+        crate::auth::AGENT_SEES_TICKET
+    ))
+    .bind(ticket)
+    .bind(team_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Candidate {
+            agent_id: r.agent_id,
+            available: r.available,
+            active: r.active,
+            can_see_mailbox: r.can_see,
+            open_tickets: r.open_tickets,
+            cap: r.cap,
+        })
+        .collect())
+}
+
+/// What a condition can read about the ticket now; `message` is the message the event is
+/// about (else the latest inbound one). `None` when the ticket does not exist.
+pub async fn load_facts(
+    conn: &mut PgConnection,
+    ticket: i64,
+    message: Option<i64>,
+) -> sqlx::Result<Option<PreparedFacts>> {
+    #[derive(FromRow)]
+    struct Row {
+        mailbox: String,
+        subject: String,
+        status: String,
+        priority: String,
+        assignee: Option<String>,
+        team: Option<String>,
+        tags: Vec<String>,
+        message_count: i32,
+        from_email: Option<String>,
+        to_addrs: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>,
+        cc_addrs: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>,
+        text_body: Option<String>,
+        automated: Option<String>,
+        has_attachment: bool,
+        created_s: f64,
+        unassigned_s: Option<f64>,
+        status_s: f64,
+        customer_s: Option<f64>,
+        agent_s: Option<f64>,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "select mb.address as mailbox, t.subject, t.status, t.priority, a.email as assignee, tm.name as team,
+                array(select g.name from ticket_tag tt join tag g using (tag_id) where tt.ticket_id = t.ticket_id order by g.name) as tags,
+                t.message_count, m.from_email, m.to_addrs, m.cc_addrs, m.text_body, m.automated,
+                exists(select 1 from attachment x where x.message_id = m.message_id) as has_attachment,
+                extract(epoch from now() - t.created_at)::float8 as created_s,
+                case when t.assignee_agent_id is null then extract(epoch from now() - coalesce(
+                    (select max(e.created_at) from ticket_event e where e.ticket_id = t.ticket_id and e.kind = 'assigned'),
+                    t.created_at))::float8 end as unassigned_s,
+                extract(epoch from now() - coalesce(
+                    (select max(e.created_at) from ticket_event e where e.ticket_id = t.ticket_id and e.kind = 'status_changed'),
+                    t.created_at))::float8 as status_s,
+                (select extract(epoch from now() - max(x.received_at))::float8 from message x
+                   where x.ticket_id = t.ticket_id and x.direction = 'inbound') as customer_s,
+                (select extract(epoch from now() - max(x.created_at))::float8 from message x
+                   where x.ticket_id = t.ticket_id and x.direction = 'outbound') as agent_s
+         from ticket t
+         join mailbox mb on mb.mailbox_id = t.mailbox_id
+         left join agent a on a.agent_id = t.assignee_agent_id
+         left join team tm on tm.team_id = t.team_id
+         left join message m on m.message_id = coalesce($2,
+             (select max(x.message_id) from message x where x.ticket_id = t.ticket_id and x.direction = 'inbound'))
+         where t.ticket_id = $1",
+    )
+    .bind(ticket)
+    .bind(message)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let emails = |l: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>| {
+        l.map(|j| j.0.into_iter().map(|a| a.email).collect())
+            .unwrap_or_default()
+    };
+    let minutes = |s: Option<f64>| s.map(|s| s / 60.0);
+    Ok(Some(
+        TicketFacts {
+            mailbox: r.mailbox,
+            from: r.from_email.unwrap_or_default(),
+            to: emails(r.to_addrs),
+            cc: emails(r.cc_addrs),
+            subject: r.subject,
+            body: r.text_body.unwrap_or_default(),
+            has_attachment: r.has_attachment,
+            tags: r.tags,
+            priority: RulePriority::parse(&r.priority).unwrap_or_default(),
+            status: Status::parse(&r.status).unwrap_or_default(),
+            assignee: r.assignee,
+            team: r.team,
+            automated: r.automated.as_deref().and_then(Automated::parse),
+            within_business_hours: None,
+            customer_vip: None,
+            customer_lifecycle_stage: None,
+            customer_company: None,
+            message_count: i64::from(r.message_count),
+            minutes_since_created: minutes(Some(r.created_s)),
+            minutes_unassigned: minutes(r.unassigned_s),
+            minutes_in_status: minutes(Some(r.status_s)),
+            minutes_since_customer_reply: minutes(r.customer_s),
+            minutes_since_agent_reply: minutes(r.agent_s),
+        }
+        .prepare(),
+    ))
+}
+
+/// Tickets a `time` rule looks at per pass (the most recently active open ones).
+const TIME_RULE_TICKETS: i64 = 2000;
+
+/// One pass of the `time` trigger: every enabled `time` rule is evaluated on the open tickets
+/// (not closed, not spam), each ticket in its own transaction. Every node may run it: the
+/// firing record's row lock makes each firing happen once. Returns the number of firings.
+pub async fn run_time_rules(pool: &PgPool) -> sqlx::Result<u64> {
+    let rules = enabled_rules(&mut *pool.acquire().await?, Trigger::Time).await?;
+    let mut fired = 0;
+    for rule in &rules {
+        let tickets: Vec<i64> = sqlx::query_scalar(
+            "select ticket_id from ticket where status <> 'closed' and not spam
+             order by last_message_at desc limit $1",
+        )
+        .bind(TIME_RULE_TICKETS)
+        .fetch_all(pool)
+        .await?;
+        for ticket in tickets {
+            let mut tx = pool.begin().await?;
+            let fired_last_hour: i64 = sqlx::query_scalar(
+                "select count(*) from ticket_event where ticket_id = $1 and kind = 'rule_fired'
+                 and created_at > now() - interval '1 hour'",
+            )
+            .bind(ticket)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !actions::within_loop_cap(u32::try_from(fired_last_hour).unwrap_or(u32::MAX)) {
+                continue;
+            }
+            let Some(facts) = load_facts(&mut tx, ticket, None).await? else {
+                continue;
+            };
+            let evaluation = rule.compiled.evaluate(&facts);
+            if fire_if_due(&mut tx, ticket, rule, &evaluation, &facts).await? {
+                fired += 1;
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(fired)
+}
+
+/// One ticket's dry-run result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DryRunResult {
+    pub number: i64,
+    pub subject: String,
+    pub matched: bool,
+    /// The first condition that failed (the API's JSON shape), or null.
+    pub failed_condition: Option<serde_json::Value>,
+    /// The conditions that held, in words (when matched).
+    pub matched_conditions: Vec<String>,
+    /// What the rule would do, in words (when matched).
+    pub actions: Vec<String>,
+}
+
+/// Runs an unsaved rule against the `last` most recent tickets (not spam): per ticket whether
+/// it would match, the first condition that failed, and the actions it would take. Reads only.
+pub async fn dry_run(
+    pool: &PgPool,
+    rule: &CompiledRule,
+    last: i64,
+) -> sqlx::Result<Vec<DryRunResult>> {
+    let mut conn = pool.acquire().await?;
+    let tickets: Vec<(i64, String)> = sqlx::query_as(
+        "select ticket_id, subject from ticket where not spam order by ticket_id desc limit $1",
+    )
+    .bind(last.clamp(1, 1000))
+    .fetch_all(&mut *conn)
+    .await?;
+    let agents: Vec<(String, String)> = sqlx::query_as("select email, name from agent")
+        .fetch_all(&mut *conn)
+        .await?;
+    let agent_name = |email: &str| {
+        agents
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(email))
+            .map(|(_, n)| n.clone())
+    };
+    let mut out = Vec::with_capacity(tickets.len());
+    let first_message = rule.rule().trigger == Trigger::TicketCreated;
+    for (number, subject) in tickets {
+        // a ticket_created rule sees the first message, as it did when the ticket was created
+        let message: Option<i64> = if first_message {
+            sqlx::query_scalar(
+                "select min(message_id) from message where ticket_id = $1 and direction = 'inbound'",
+            )
+            .bind(number)
+            .fetch_one(&mut *conn)
+            .await?
+        } else {
+            None
+        };
+        let Some(facts) = load_facts(&mut conn, number, message).await? else {
+            continue;
+        };
+        let e = rule.evaluate(&facts);
+        out.push(DryRunResult {
+            number,
+            subject,
+            matched: e.matched,
+            failed_condition: e
+                .failed_condition
+                .as_ref()
+                .and_then(|c| serde_json::to_value(c).ok()),
+            actions: if e.matched {
+                rule.rule()
+                    .actions
+                    .iter()
+                    .map(|a| actions::describe_action(a, &agent_name))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            matched_conditions: e.matched_conditions,
+        });
+    }
+    Ok(out)
+}
