@@ -52,6 +52,10 @@ pub async fn run(
         ok(housekeeping(pool.clone(), shutdown.clone())),
     );
     tasks.spawn(
+        "time rules",
+        ok(crate::rules::engine::run_time_rules_forever(pool.clone(), shutdown.clone())),
+    );
+    tasks.spawn(
         "mailbox poller supervisor",
         ok(poller::supervise(
             pool.clone(),

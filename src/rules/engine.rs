@@ -637,6 +637,25 @@ pub async fn run_time_rules(pool: &PgPool) -> sqlx::Result<u64> {
     Ok(fired)
 }
 
+/// How often the `time` trigger is evaluated.
+pub const TIME_RULES_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs [`run_time_rules`] every [`TIME_RULES_EVERY`] until shutdown; errors are logged and
+/// the next pass tries again.
+pub async fn run_time_rules_forever(pool: PgPool, shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        match run_time_rules(&pool).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(firings = n, "time rules fired"),
+            Err(e) => tracing::warn!(error = %e, "evaluating time rules failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(TIME_RULES_EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
 /// One ticket's dry-run result.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DryRunResult {

@@ -6,6 +6,7 @@ mod admin;
 mod agents;
 mod audit;
 mod mailboxes;
+mod rules;
 mod teams;
 
 use axum::extract::{FromRequestParts, Query, State};
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(teams::router())
         .merge(mailboxes::router())
         .merge(audit::router())
+        .merge(rules::router())
 }
 
 /// The agent behind a valid bearer token, with the mailboxes they may see.
