@@ -28,6 +28,8 @@ pub mod outbox;
 pub mod search;
 /// Logging setup.
 pub mod telemetry;
+/// Teams: members, the mailboxes they work, assignment mode.
+pub mod teams;
 /// Tickets, messages and attachments (read side).
 pub mod tickets;
 /// Agents' time zones (IANA names) and UTC ↔ wall-clock conversion.
