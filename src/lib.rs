@@ -26,10 +26,10 @@ pub mod mailboxes;
 pub mod outbox;
 /// Full-text search over tickets.
 pub mod search;
-/// Logging setup.
-pub mod telemetry;
 /// Teams: members, the mailboxes they work, assignment mode.
 pub mod teams;
+/// Logging setup.
+pub mod telemetry;
 /// Tickets, messages and attachments (read side).
 pub mod tickets;
 /// Agents' time zones (IANA names) and UTC ↔ wall-clock conversion.

@@ -108,13 +108,12 @@ async fn resolve(
         Some(emails) => {
             let mut ids = Vec::new();
             for e in emails {
-                let id: i64 = sqlx::query_scalar(
-                    "select agent_id from agent where lower(email) = lower($1)",
-                )
-                .bind(e.trim())
-                .fetch_optional(&mut **tx)
-                .await?
-                .ok_or_else(|| invalid("members", format!("no agent with email {e}")))?;
+                let id: i64 =
+                    sqlx::query_scalar("select agent_id from agent where lower(email) = lower($1)")
+                        .bind(e.trim())
+                        .fetch_optional(&mut **tx)
+                        .await?
+                        .ok_or_else(|| invalid("members", format!("no agent with email {e}")))?;
                 ids.push(id);
             }
             Some(ids)
@@ -153,16 +152,15 @@ async fn check_name(
         .fetch_optional(&mut **tx)
         .await?;
     if taken.is_some_and(|id| Some(id) != own_id) {
-        return Err(invalid("name", format!("a team named {name:?} already exists")));
+        return Err(invalid(
+            "name",
+            format!("a team named {name:?} already exists"),
+        ));
     }
     Ok(())
 }
 
-async fn apply(
-    tx: &mut Transaction<'_, Postgres>,
-    team_id: i64,
-    r: &Resolved,
-) -> sqlx::Result<()> {
+async fn apply(tx: &mut Transaction<'_, Postgres>, team_id: i64, r: &Resolved) -> sqlx::Result<()> {
     if let Some(ids) = &r.members {
         sqlx::query("delete from team_member where team_id = $1 and agent_id <> all($2)")
             .bind(team_id)
@@ -251,12 +249,14 @@ pub async fn update(
         .to_string();
     check_name(&mut tx, &new_name, Some(team_id)).await?;
     let resolved = resolve(&mut tx, &change).await?;
-    sqlx::query("update team set name = $2, assignment = coalesce($3, assignment) where team_id = $1")
-        .bind(team_id)
-        .bind(&new_name)
-        .bind(change.assignment.as_deref())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "update team set name = $2, assignment = coalesce($3, assignment) where team_id = $1",
+    )
+    .bind(team_id)
+    .bind(&new_name)
+    .bind(change.assignment.as_deref())
+    .execute(&mut *tx)
+    .await?;
     apply(&mut tx, team_id, &resolved).await?;
     let team = get(&mut *tx, &new_name).await?.ok_or(TeamError::NotFound)?;
     if let Some((before, after)) = audit::changed_fields(&audit_json(&old), &audit_json(&team)) {

@@ -108,8 +108,14 @@ pub(super) async fn run(pool: &PgPool, command: MailboxCommand) -> anyhow::Resul
             let m = match existing {
                 Some(m) => {
                     change.address = None;
-                    settings::update(pool, &AuditActor::Cli, m.mailbox_id, change, allow_plaintext)
-                        .await?
+                    settings::update(
+                        pool,
+                        &AuditActor::Cli,
+                        m.mailbox_id,
+                        change,
+                        allow_plaintext,
+                    )
+                    .await?
                 }
                 None => settings::create(pool, &AuditActor::Cli, change, allow_plaintext).await?,
             };

@@ -43,9 +43,10 @@ pub async fn check_imap(imap_url: &str, allow_plaintext: bool) -> CheckResult {
         let mut session = crate::ingest::imap::connect(&url, allow_plaintext).await?;
         let idle = session.capabilities().await?.has_str("IDLE");
         let folder = url.folders.first().map_or("INBOX", String::as_str);
-        let mailbox = session.examine(folder).await.map_err(|e| {
-            anyhow::Error::from(e).context(format!("EXAMINE {folder} failed"))
-        })?;
+        let mailbox = session
+            .examine(folder)
+            .await
+            .map_err(|e| anyhow::Error::from(e).context(format!("EXAMINE {folder} failed")))?;
         session.logout().await.ok();
         anyhow::Ok(format!(
             "IMAP: {} message{} in {folder}, IDLE {}",

@@ -109,9 +109,9 @@ impl ImapFields {
             return Err(err("imap_user", "enter the user name to sign in with"));
         }
         let password = if self.password.is_empty() {
-            stored.map(|s| s.password.clone()).ok_or_else(|| {
-                err("imap_password", "enter the password of the IMAP account")
-            })?
+            stored
+                .map(|s| s.password.clone())
+                .ok_or_else(|| err("imap_password", "enter the password of the IMAP account"))?
         } else {
             self.password.clone()
         };
@@ -304,8 +304,7 @@ fn keep_password(input: &str, stored: &str) -> String {
 /// (`allow_plaintext`) allows it.
 pub fn check_imap_url(input: &str, allow_plaintext: bool) -> Result<ImapUrl, UrlError> {
     let u = ImapUrl::parse(input)?;
-    if u.security == Security::Plain && !u.is_loopback() && !u.allow_plaintext && !allow_plaintext
-    {
+    if u.security == Security::Plain && !u.is_loopback() && !u.allow_plaintext && !allow_plaintext {
         return Err(UrlError::Syntax(format!(
             "unencrypted IMAP to {} would send the password in clear text; use imaps:// or ?starttls=true (or allow_plaintext=true)",
             u.host

@@ -78,7 +78,8 @@ impl MailboxSettings {
     }
 }
 
-const SELECT: &str = "select m.mailbox_id, m.name, m.address, m.imap_url, m.smtp_url, m.enabled, m.signature,
+const SELECT: &str =
+    "select m.mailbox_id, m.name, m.address, m.imap_url, m.smtp_url, m.enabled, m.signature,
         m.from_name_format, t.name as team, h.polled_by, h.last_poll_at, h.last_ok_at, h.last_error,
         h.last_error_at, coalesce(h.consecutive_failures, 0) as consecutive_failures
     from mailbox m left join team t on t.team_id = m.team_id
@@ -92,7 +93,10 @@ pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<MailboxSettings>>
 }
 
 /// One mailbox by id.
-pub async fn get(db: impl PgExecutor<'_>, mailbox_id: i64) -> sqlx::Result<Option<MailboxSettings>> {
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    mailbox_id: i64,
+) -> sqlx::Result<Option<MailboxSettings>> {
     sqlx::query_as(&format!("{SELECT} where m.mailbox_id = $1"))
         .bind(mailbox_id)
         .fetch_optional(db)
@@ -214,7 +218,8 @@ async fn validate(
         ));
     }
     row.imap_url = row.imap_url.trim().to_string();
-    check_imap_url(&row.imap_url, allow_plaintext).map_err(|e| invalid("imap_url", e.to_string()))?;
+    check_imap_url(&row.imap_url, allow_plaintext)
+        .map_err(|e| invalid("imap_url", e.to_string()))?;
     row.smtp_url = row
         .smtp_url
         .as_deref()
@@ -309,7 +314,15 @@ pub async fn create(
     if password_of(row.smtp_url.as_deref()).is_some_and(|p| !p.is_empty()) {
         after["smtp_password"] = SECRET_CHANGED.into();
     }
-    audit::record(&mut *tx, actor, "mailbox.create", &row.address, None, Some(after)).await?;
+    audit::record(
+        &mut *tx,
+        actor,
+        "mailbox.create",
+        &row.address,
+        None,
+        Some(after),
+    )
+    .await?;
     let created = get(&mut *tx, id).await?.ok_or(SettingsError::NotFound)?;
     tx.commit().await?;
     Ok(created)
@@ -343,13 +356,12 @@ pub async fn update(
     allow_plaintext: bool,
 ) -> Result<MailboxSettings, SettingsError> {
     let mut tx = pool.begin().await?;
-    let old: MailboxSettings = sqlx::query_as(&format!(
-        "{SELECT} where m.mailbox_id = $1 for update of m"
-    ))
-    .bind(mailbox_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(SettingsError::NotFound)?;
+    let old: MailboxSettings =
+        sqlx::query_as(&format!("{SELECT} where m.mailbox_id = $1 for update of m"))
+            .bind(mailbox_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(SettingsError::NotFound)?;
     let before_row = MailboxSettingsRow {
         name: old.name.clone(),
         address: old.address.clone(),
@@ -403,15 +415,27 @@ pub async fn update(
         after["smtp_password"] = SECRET_CHANGED.into();
     }
     if after.as_object().is_some_and(|o| !o.is_empty()) {
-        let only_enabled = after.as_object().is_some_and(|o| o.len() == 1 && o.contains_key("enabled"));
+        let only_enabled = after
+            .as_object()
+            .is_some_and(|o| o.len() == 1 && o.contains_key("enabled"));
         let action = match (only_enabled, row.enabled) {
             (true, true) => "mailbox.enable",
             (true, false) => "mailbox.disable",
             _ => "mailbox.update",
         };
-        audit::record(&mut *tx, actor, action, &row.address, Some(before), Some(after)).await?;
+        audit::record(
+            &mut *tx,
+            actor,
+            action,
+            &row.address,
+            Some(before),
+            Some(after),
+        )
+        .await?;
     }
-    let updated = get(&mut *tx, mailbox_id).await?.ok_or(SettingsError::NotFound)?;
+    let updated = get(&mut *tx, mailbox_id)
+        .await?
+        .ok_or(SettingsError::NotFound)?;
     tx.commit().await?;
     Ok(updated)
 }

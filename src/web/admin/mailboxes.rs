@@ -69,7 +69,8 @@ struct Notice {
 }
 
 fn when(t: Option<time::OffsetDateTime>, tz: &AgentTimeZone) -> String {
-    t.map(|t| fmt::datetime(t, tz)).unwrap_or_else(|| "never".into())
+    t.map(|t| fmt::datetime(t, tz))
+        .unwrap_or_else(|| "never".into())
 }
 
 async fn list(
@@ -287,8 +288,20 @@ fn groups(f: &MailboxForm, teams: &[String], error: Option<&FieldError>) -> Vec<
         Group {
             legend: "Mailbox",
             fields: vec![
-                field("name", "Name", "text", &f.name, "As customers see it, e.g. Example Support."),
-                field("address", "Address", "email", &f.address, "The address customers write to."),
+                field(
+                    "name",
+                    "Name",
+                    "text",
+                    &f.name,
+                    "As customers see it, e.g. Example Support.",
+                ),
+                field(
+                    "address",
+                    "Address",
+                    "email",
+                    &f.address,
+                    "The address customers write to.",
+                ),
                 select("team", "Team", &f.team, team_options),
                 field(
                     "from_name_format",
@@ -297,28 +310,86 @@ fn groups(f: &MailboxForm, teams: &[String], error: Option<&FieldError>) -> Vec<
                     &f.from_name_format,
                     "{agent} and {mailbox} are filled in: \"{agent} at {mailbox}\" gives \"Dana at Example Support\".",
                 ),
-                field("signature", "Signature", "textarea", &f.signature, "Plain text added under every reply."),
+                field(
+                    "signature",
+                    "Signature",
+                    "textarea",
+                    &f.signature,
+                    "Plain text added under every reply.",
+                ),
             ],
         },
         Group {
             legend: "Incoming mail (IMAP)",
             fields: vec![
                 field("imap_host", "Host", "text", &f.imap_host, ""),
-                field("imap_port", "Port", "number", &f.imap_port, "Empty: 993 with TLS, 143 otherwise."),
-                select("imap_security", "Security", &f.imap_security, security_options()),
+                field(
+                    "imap_port",
+                    "Port",
+                    "number",
+                    &f.imap_port,
+                    "Empty: 993 with TLS, 143 otherwise.",
+                ),
+                select(
+                    "imap_security",
+                    "Security",
+                    &f.imap_security,
+                    security_options(),
+                ),
                 field("imap_user", "User", "text", &f.imap_user, ""),
-                field("imap_password", "Password", "password", "", "Never shown. Leave empty to keep the saved password."),
-                field("imap_folders", "Folders", "textarea", &f.imap_folders, "One per line; empty: INBOX."),
+                field(
+                    "imap_password",
+                    "Password",
+                    "password",
+                    "",
+                    "Never shown. Leave empty to keep the saved password.",
+                ),
+                field(
+                    "imap_folders",
+                    "Folders",
+                    "textarea",
+                    &f.imap_folders,
+                    "One per line; empty: INBOX.",
+                ),
             ],
         },
         Group {
             legend: "Outgoing mail (SMTP)",
             fields: vec![
-                field("smtp_host", "Host", "text", &f.smtp_host, "Empty: no SMTP server, replies cannot be sent."),
-                field("smtp_port", "Port", "number", &f.smtp_port, "Empty: 465 with TLS, 587 with STARTTLS, 25 otherwise."),
-                select("smtp_security", "Security", &f.smtp_security, security_options()),
-                field("smtp_user", "User", "text", &f.smtp_user, "Empty: send without signing in."),
-                field("smtp_password", "Password", "password", "", "Never shown. Leave empty to keep the saved password."),
+                field(
+                    "smtp_host",
+                    "Host",
+                    "text",
+                    &f.smtp_host,
+                    "Empty: no SMTP server, replies cannot be sent.",
+                ),
+                field(
+                    "smtp_port",
+                    "Port",
+                    "number",
+                    &f.smtp_port,
+                    "Empty: 465 with TLS, 587 with STARTTLS, 25 otherwise.",
+                ),
+                select(
+                    "smtp_security",
+                    "Security",
+                    &f.smtp_security,
+                    security_options(),
+                ),
+                field(
+                    "smtp_user",
+                    "User",
+                    "text",
+                    &f.smtp_user,
+                    "Empty: send without signing in.",
+                ),
+                field(
+                    "smtp_password",
+                    "Password",
+                    "password",
+                    "",
+                    "Never shown. Leave empty to keep the saved password.",
+                ),
             ],
         },
     ]
@@ -427,7 +498,9 @@ async fn create(
         Err(e) => Err(e),
     };
     match result {
-        Ok(m) => Ok(Redirect::to(&format!("/admin/mailboxes/{}?saved=1", m.mailbox_id)).into_response()),
+        Ok(m) => {
+            Ok(Redirect::to(&format!("/admin/mailboxes/{}?saved=1", m.mailbox_id)).into_response())
+        }
         Err(error) => {
             let s = FormState {
                 mailbox: None,

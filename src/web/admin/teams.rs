@@ -6,12 +6,12 @@
 //!   the mailboxes they work (checkboxes; what is not ticked is removed).
 
 use askama::Template;
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 
 use super::AdminAgent;
@@ -295,7 +295,9 @@ async fn update(
         mailboxes: Some(wanted.mailboxes.clone()),
     };
     match teams::update(&state.pool, &admin.actor(), &team.name, change).await {
-        Ok(t) => Ok(Redirect::to(&format!("/admin/teams?saved={}", encode(&t.name))).into_response()),
+        Ok(t) => {
+            Ok(Redirect::to(&format!("/admin/teams?saved={}", encode(&t.name))).into_response())
+        }
         Err(e) => {
             let error = team_error(e)?;
             form_page(&state, admin, &team, wanted, None, Some(error)).await

@@ -23,9 +23,9 @@ use serde_json::{Value, json};
 
 use super::JsonBody;
 use super::admin::ApiAdmin;
+use crate::mailboxes::check;
 use crate::mailboxes::fields::{keep_imap_password, keep_smtp_password};
 use crate::mailboxes::settings::{self, MailboxChange, MailboxSettings, SettingsError};
-use crate::mailboxes::check;
 use crate::web::{AppError, AppState};
 
 pub fn router() -> Router<AppState> {
