@@ -30,6 +30,8 @@ pub mod rules;
 pub mod search;
 /// Service-level agreements: business-hours calendars and due-time arithmetic.
 pub mod sla;
+/// Teams: members, the mailboxes they work, assignment mode.
+pub mod teams;
 /// Logging setup.
 pub mod telemetry;
 /// Tickets, messages and attachments (read side).

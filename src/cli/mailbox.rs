@@ -1,12 +1,14 @@
-//! `frontdesk mailbox add|list|disable|enable`.
+//! `frontdesk mailbox add|list|disable|enable`. Changes go through `mailboxes::settings`, so
+//! they are validated like the admin console's and written to the audit log (actor `cli`).
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use sqlx::PgPool;
 
 use super::table::table;
+use crate::audit::AuditActor;
 use crate::config::Config;
-use crate::mailboxes;
+use crate::mailboxes::{self, settings};
 
 /// `frontdesk mailbox ...`.
 #[derive(Subcommand, Debug)]
@@ -71,6 +73,19 @@ pub(super) fn validate(command: &MailboxCommand, config: &Config) -> anyhow::Res
     Ok(())
 }
 
+/// Enables or disables a mailbox, with its audit entry.
+async fn set_enabled(pool: &PgPool, address: &str, enabled: bool) -> anyhow::Result<()> {
+    let Some(m) = mailboxes::find_mailbox_by_address(pool, address).await? else {
+        bail!("no mailbox with address {address}");
+    };
+    let change = settings::MailboxChange {
+        enabled: Some(enabled),
+        ..Default::default()
+    };
+    settings::update(pool, &AuditActor::Cli, m.mailbox_id, change, true).await?;
+    Ok(())
+}
+
 /// Runs one `mailbox` subcommand (validated by [`validate`]).
 pub(super) async fn run(pool: &PgPool, command: MailboxCommand) -> anyhow::Result<()> {
     match command {
@@ -80,28 +95,40 @@ pub(super) async fn run(pool: &PgPool, command: MailboxCommand) -> anyhow::Resul
             imap_url,
             smtp_url,
         } => {
-            let id = mailboxes::upsert_mailbox(
-                pool,
-                &name,
-                address.trim(),
-                imap_url.trim(),
-                smtp_url.as_deref(),
-            )
-            .await?;
-            println!("{id}");
+            // `validate` has applied the plain-text rule with the node's configuration.
+            let allow_plaintext = true;
+            let existing = mailboxes::find_mailbox_by_address(pool, address.trim()).await?;
+            let mut change = settings::MailboxChange {
+                name: Some(name),
+                address: Some(address.trim().to_string()),
+                imap_url: Some(imap_url.trim().to_string()),
+                smtp_url: smtp_url.map(Some),
+                ..Default::default()
+            };
+            let m = match existing {
+                Some(m) => {
+                    change.address = None;
+                    settings::update(
+                        pool,
+                        &AuditActor::Cli,
+                        m.mailbox_id,
+                        change,
+                        allow_plaintext,
+                    )
+                    .await?
+                }
+                None => settings::create(pool, &AuditActor::Cli, change, allow_plaintext).await?,
+            };
+            println!("{}", m.mailbox_id);
         }
         MailboxCommand::Disable { address } => {
-            if !mailboxes::set_enabled(pool, &address, false).await? {
-                bail!("no mailbox with address {address}");
-            }
+            set_enabled(pool, &address, false).await?;
             println!(
                 "mailbox {address} disabled; running nodes stop polling it within a poll cycle"
             );
         }
         MailboxCommand::Enable { address } => {
-            if !mailboxes::set_enabled(pool, &address, true).await? {
-                bail!("no mailbox with address {address}");
-            }
+            set_enabled(pool, &address, true).await?;
             println!("mailbox {address} enabled");
         }
         MailboxCommand::List => {

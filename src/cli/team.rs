@@ -1,10 +1,13 @@
-//! `frontdesk team add|member add|grant|list`.
+//! `frontdesk team add|member add|grant|list`. Changes go through `teams` and are written to
+//! the audit log with actor `cli`.
 
 use anyhow::Context;
 use clap::Subcommand;
 use sqlx::PgPool;
 
 use super::table::{list_or_dash, table};
+use crate::audit::AuditActor;
+use crate::teams::{self, TeamChange};
 use crate::{auth, mailboxes};
 
 /// `frontdesk team ...`.
@@ -35,59 +38,62 @@ pub enum TeamMemberCommand {
 
 /// Runs one `team` subcommand.
 pub(super) async fn run(pool: &PgPool, command: TeamCommand) -> anyhow::Result<()> {
-    let team_id = |name: String| async move {
-        sqlx::query_scalar::<_, i64>("select team_id from team where name = $1")
-            .bind(&name)
-            .fetch_optional(pool)
-            .await?
-            .with_context(|| {
-                format!("no team named {name:?} (create it with `frontdesk team add`)")
-            })
+    let actor = AuditActor::Cli;
+    let existing = |name: String| async move {
+        teams::get(pool, &name).await?.with_context(|| {
+            format!("no team named {name:?} (create it with `frontdesk team add`)")
+        })
     };
     match command {
         TeamCommand::Add { name } => {
-            // `xmax = 0`: the row was inserted, not the existing team's (a re-run is fine).
-            let (id, created): (i64, bool) = sqlx::query_as(
-                "insert into team (name) values ($1) on conflict (name) do update set name = excluded.name
-                 returning team_id, xmax = 0",
-            )
-            .bind(name.trim())
-            .fetch_one(pool)
-            .await?;
             let name = name.trim();
-            if created {
-                println!("team {name} created (id {id})");
+            // A re-run is fine: the team is left as it is.
+            if let Some(t) = teams::get(pool, name).await? {
+                println!("team {name} already exists (id {})", t.team_id);
             } else {
-                println!("team {name} already exists (id {id})");
+                let change = TeamChange {
+                    name: Some(name.to_string()),
+                    ..Default::default()
+                };
+                let t = teams::create(pool, &actor, change).await?;
+                println!("team {name} created (id {})", t.team_id);
             }
         }
         TeamCommand::Member {
             command: TeamMemberCommand::Add { team, email },
         } => {
-            let team = team_id(team).await?;
+            let t = existing(team).await?;
             let agent = auth::find_agent_by_email(pool, &email)
                 .await?
                 .with_context(|| format!("no agent with email {email}"))?;
-            sqlx::query("insert into team_member (team_id, agent_id) values ($1, $2) on conflict do nothing")
-                .bind(team)
-                .bind(agent.agent_id)
-                .execute(pool)
-                .await?;
+            let mut members = t.members.clone();
+            if !members.iter().any(|m| m.eq_ignore_ascii_case(&agent.email)) {
+                members.push(agent.email.clone());
+                let change = TeamChange {
+                    members: Some(members),
+                    ..Default::default()
+                };
+                teams::update(pool, &actor, &t.name, change).await?;
+            }
             println!("{email} is in the team");
         }
         TeamCommand::Grant {
             team,
             mailbox_address,
         } => {
-            let team = team_id(team).await?;
+            let t = existing(team).await?;
             let mb = mailboxes::find_mailbox_by_address(pool, &mailbox_address)
                 .await?
                 .with_context(|| format!("no mailbox with address {mailbox_address}"))?;
-            sqlx::query("insert into team_mailbox (team_id, mailbox_id) values ($1, $2) on conflict do nothing")
-                .bind(team)
-                .bind(mb.mailbox_id)
-                .execute(pool)
-                .await?;
+            let mut granted = t.mailboxes.clone();
+            if !granted.iter().any(|m| m.eq_ignore_ascii_case(&mb.address)) {
+                granted.push(mb.address.clone());
+                let change = TeamChange {
+                    mailboxes: Some(granted),
+                    ..Default::default()
+                };
+                teams::update(pool, &actor, &t.name, change).await?;
+            }
             println!("the team can work {mailbox_address}");
         }
         TeamCommand::List => {

@@ -1,5 +1,8 @@
 //! The shared mailboxes (support@, billing@): their address and IMAP/SMTP servers.
 
+pub mod check;
+pub mod fields;
+pub mod settings;
 mod smtp_url;
 mod url;
 

@@ -149,15 +149,15 @@ pub async fn create_reply(
         return Err(ActionError::Invalid("a reply cannot be empty".into()).into());
     }
     let mut tx = pool.begin().await?;
-    let ticket: Option<(i64, String, String, String, String)> = sqlx::query_as(
-        "select t.mailbox_id, t.subject, mb.address, mb.name, mb.signature from ticket t join mailbox mb using (mailbox_id)
+    let ticket: Option<(i64, String, String, String, String, String)> = sqlx::query_as(
+        "select t.mailbox_id, t.subject, mb.address, mb.name, mb.signature, mb.from_name_format from ticket t join mailbox mb using (mailbox_id)
          where t.ticket_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2)) for update of t",
     )
     .bind(number)
     .bind(visible)
     .fetch_optional(&mut *tx)
     .await?;
-    let (mailbox_id, subject, address, mailbox_name, signature) =
+    let (mailbox_id, subject, address, mailbox_name, signature, from_name_format) =
         ticket.ok_or(ActionError::NotFound)?;
 
     // The send-time guard: the ticket row is locked, so of two agents sending at once the
@@ -234,7 +234,8 @@ pub async fn create_reply(
     } else {
         format!("{text}\n\n-- \n{}", signature.trim_end())
     };
-    let from_name = format!("{} via {}", agent.name, mailbox_name);
+    let from_name =
+        crate::mailboxes::settings::from_name(&from_name_format, &agent.name, &mailbox_name);
     let subject = reply_subject(&subject, number);
     let chain = outbox::compose::references_chain(&references, in_reply_to.as_deref());
     let to_addrs: Vec<EmailAddress> = to
