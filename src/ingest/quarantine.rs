@@ -67,7 +67,10 @@ pub async fn retry(
     let mail = FetchedMail {
         raw: row.raw,
         folder: row.folder.clone().unwrap_or_default(),
-        uid_validity: row.uid_validity.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+        uid_validity: row
+            .uid_validity
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0),
         uid: row.uid.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
         internal_date: Some(row.created_at),
     };

@@ -13,8 +13,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "{{customer.first_name}}",
         "the first word of the customer's name, else the part of their address before @",
     ),
-    ("{{customer.name}}", "the customer's name, else their first name"),
-    ("{{agent.name}}", "the name of the agent who inserts the reply"),
+    (
+        "{{customer.name}}",
+        "the customer's name, else their first name",
+    ),
+    (
+        "{{agent.name}}",
+        "the name of the agent who inserts the reply",
+    ),
     ("{{ticket.number}}", "the ticket's number"),
 ];
 
@@ -101,7 +107,8 @@ impl SavedReplyInput {
     }
 }
 
-const SELECT: &str = "select s.saved_reply_id, s.name, s.body, s.owner_agent_id, a.name as owner_name, s.created_at
+const SELECT: &str =
+    "select s.saved_reply_id, s.name, s.body, s.owner_agent_id, a.name as owner_name, s.created_at
      from saved_reply s left join agent a on a.agent_id = s.owner_agent_id";
 
 /// Every saved reply, shared and personal, by name.
@@ -124,10 +131,12 @@ pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<SavedR
 async fn owner_email(conn: &mut PgConnection, owner: Option<i64>) -> sqlx::Result<Option<String>> {
     match owner {
         None => Ok(None),
-        Some(id) => sqlx::query_scalar("select email from agent where agent_id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await,
+        Some(id) => {
+            sqlx::query_scalar("select email from agent where agent_id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await
+        }
     }
 }
 
@@ -228,7 +237,15 @@ pub async fn delete_saved_reply(
         owner_agent_id: old.2,
     }
     .audit_fields(owner.as_deref());
-    audit::record(&mut *conn, actor, "saved_reply.delete", &old.0, Some(fields), None).await?;
+    audit::record(
+        &mut *conn,
+        actor,
+        "saved_reply.delete",
+        &old.0,
+        Some(fields),
+        None,
+    )
+    .await?;
     Ok(())
 }
 

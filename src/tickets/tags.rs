@@ -15,7 +15,9 @@ use super::timeline::{self, Actor, PendingEvents, TimelineEvent};
 use crate::audit::{self, AuditActor};
 
 /// The colours a tag may have (CSS class suffix `tag-colour-<name>`); checked on the server.
-pub const PALETTE: &[&str] = &["grey", "red", "orange", "yellow", "green", "teal", "blue", "purple"];
+pub const PALETTE: &[&str] = &[
+    "grey", "red", "orange", "yellow", "green", "teal", "blue", "purple",
+];
 
 /// Longest tag name accepted (as for tags set on tickets).
 pub const MAX_NAME_CHARS: usize = 50;

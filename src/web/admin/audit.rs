@@ -136,12 +136,9 @@ async fn show(
 ) -> Result<Response, PageError> {
     let before_id = match q.cursor.trim() {
         "" => None,
-        c => Some(
-            c.parse::<i64>()
-                .ok()
-                .filter(|c| *c > 0)
-                .ok_or_else(|| PageError(AppError::BadRequest("cursor: not a page of the log".into())))?,
-        ),
+        c => Some(c.parse::<i64>().ok().filter(|c| *c > 0).ok_or_else(|| {
+            PageError(AppError::BadRequest("cursor: not a page of the log".into()))
+        })?),
     };
     let actor = q.actor.trim().to_string();
     let kind = q.kind.trim().to_string();

@@ -4,11 +4,11 @@
 //! code (`ingest::quarantine::retry`); `POST /admin/quarantine/{id}/delete` deletes it.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 use super::AdminAgent;
@@ -153,7 +153,9 @@ async fn retry(
         RetryOutcome::Stored(StoreOutcome::NewTicket(t) | StoreOutcome::Threaded(t)) => {
             format!("/admin/quarantine?ticket={t}")
         }
-        RetryOutcome::Stored(StoreOutcome::Duplicate) => "/admin/quarantine?stored=duplicate".into(),
+        RetryOutcome::Stored(StoreOutcome::Duplicate) => {
+            "/admin/quarantine?stored=duplicate".into()
+        }
         RetryOutcome::Stored(_) => "/admin/quarantine?stored=no_ticket".into(),
     };
     Ok(Redirect::to(&to).into_response())

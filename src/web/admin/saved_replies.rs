@@ -14,9 +14,7 @@ use serde::Deserialize;
 
 use super::AdminAgent;
 use crate::auth::Agent;
-use crate::tickets::saved_reply::{
-    self, SavedReply, SavedReplyError, SavedReplyInput, VARIABLES,
-};
+use crate::tickets::saved_reply::{self, SavedReply, SavedReplyError, SavedReplyInput, VARIABLES};
 use crate::web::extract::PathNumber;
 use crate::web::page::{PageError, render};
 use crate::web::{AppError, AppState};
@@ -212,8 +210,8 @@ async fn save(
         .await?
         .ok_or(PageError(AppError::NotFound))?;
     // A personal reply keeps its owner; one made personal here becomes this admin's.
-    let owner = (f.visibility == "personal")
-        .then(|| existing.owner_agent_id.unwrap_or(who.agent.agent_id));
+    let owner =
+        (f.visibility == "personal").then(|| existing.owner_agent_id.unwrap_or(who.agent.agent_id));
     let owner_name = owner
         .filter(|o| *o != who.agent.agent_id)
         .and(existing.owner_name);

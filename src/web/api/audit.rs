@@ -40,19 +40,17 @@ async fn list(
     };
     let before_id = match q.cursor.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .ok()
-                .filter(|c| *c > 0)
-                .ok_or_else(|| {
-                    AppError::BadRequest(format!(
-                        "cursor must be a next_cursor from an earlier page, got {c:?}"
-                    ))
-                })?,
-        ),
+        Some(c) => Some(c.parse::<i64>().ok().filter(|c| *c > 0).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "cursor must be a next_cursor from an earlier page, got {c:?}"
+            ))
+        })?),
     };
     let filter = AuditFilter {
-        actor: q.actor.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()),
+        actor: q
+            .actor
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty()),
         action: None,
         before_id,
         limit,
