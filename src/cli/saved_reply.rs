@@ -7,6 +7,7 @@ use clap::Subcommand;
 use sqlx::PgPool;
 
 use super::table::{first_line, table};
+use crate::audit::AuditActor;
 use crate::tickets;
 
 /// `frontdesk saved-reply ...`.
@@ -47,8 +48,16 @@ pub(super) async fn run(pool: &PgPool, command: SavedReplyCommand) -> anyhow::Re
             if name.trim().is_empty() || body.trim().is_empty() {
                 bail!("a saved reply needs a name and a body");
             }
-            let id = tickets::saved_reply::create_saved_reply(pool, name.trim(), body.trim_end())
-                .await?;
+            // Shared with every agent; written to the audit log with actor `cli`.
+            let input = tickets::saved_reply::SavedReplyInput {
+                name,
+                body,
+                owner_agent_id: None,
+            };
+            let mut tx = pool.begin().await?;
+            let id =
+                tickets::saved_reply::create_saved_reply(&mut tx, &AuditActor::Cli, &input).await?;
+            tx.commit().await?;
             println!("{id}");
         }
     }

@@ -9,6 +9,7 @@ pub mod imap;
 pub mod normalize;
 pub mod parse;
 pub mod poller;
+pub mod quarantine;
 pub mod quote;
 pub mod sanitize;
 pub mod store;

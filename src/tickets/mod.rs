@@ -20,6 +20,7 @@ pub mod model;
 pub mod recipients;
 pub mod reply;
 pub mod saved_reply;
+pub mod tags;
 pub mod timeline;
 
 pub use model::{Automated, Direction, EmailAddress, Priority, TicketStatus, UnknownValue};

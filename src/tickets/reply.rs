@@ -56,11 +56,16 @@ impl From<ReplyError> for ActionError {
     }
 }
 
-/// Every saved reply as `(name, body)`, by name; bodies still hold their `{{...}}` variables.
-pub async fn saved_replies(pool: &PgPool) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as("select name, body from saved_reply order by name")
-        .fetch_all(pool)
-        .await
+/// The saved replies `agent_id` may use (shared ones and their own personal ones) as
+/// `(name, body)`, by name; bodies still hold their `{{...}}` variables.
+pub async fn saved_replies(pool: &PgPool, agent_id: i64) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "select name, body from saved_reply
+         where owner_agent_id is null or owner_agent_id = $1 order by name",
+    )
+    .bind(agent_id)
+    .fetch_all(pool)
+    .await
 }
 
 /// Every saved reply as `(id, name, body)`, by name (for `frontdesk saved-reply list`).

@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_mailboxes;
+mod admin_console;
 mod api;
 mod browser;
 mod bulk;

@@ -479,7 +479,7 @@ pub(super) async fn ticket_page(
         .map(|a| a.agent_id)
         .unwrap_or(0);
     let customer = t.summary.customer.as_ref().map(|c| c.0.clone());
-    let saved = reply::saved_replies(&state.pool).await?;
+    let saved = reply::saved_replies(&state.pool, who.agent.agent_id).await?;
     let (cname, cemail) = customer
         .as_ref()
         .map(|c| (c.name.clone().unwrap_or_default(), c.email.clone()))
