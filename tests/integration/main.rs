@@ -4,6 +4,7 @@
 //! Run through `scripts/test`, which starts all of them.
 
 mod admin;
+mod admin_agents;
 mod api;
 mod browser;
 mod bulk;
