@@ -3,6 +3,7 @@
 //! listings of the command line.
 
 pub mod admin;
+pub mod invite;
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use rand::RngCore;
@@ -52,6 +53,9 @@ pub struct Agent {
     /// False once an admin disabled the agent (`frontdesk agent disable`): no sign-in, no
     /// session, no token, not offered for assignment or mentions.
     pub active: bool,
+    /// Available for new tickets (`true`) or away; set by the agent from the header or by an
+    /// admin. Assignment offers new tickets only to available agents.
+    pub available: bool,
     /// Bumped whenever the agent's sessions must end (new password, disabled). A session
     /// remembers the generation it signed in with ([`find_agent_seen`]).
     pub session_generation: i32,
@@ -133,7 +137,7 @@ pub async fn find_agent_by_email(
 ) -> sqlx::Result<Option<Agent>> {
     sqlx::query_as(
         "select agent_id, email, name, role, time_zone,
-                disabled_at is null as active, session_generation
+                disabled_at is null as active, available, session_generation
          from agent where lower(email) = lower($1)",
     )
     .bind(email.trim())
@@ -174,7 +178,7 @@ pub async fn agent_for_token(db: impl PgExecutor<'_>, token: &str) -> sqlx::Resu
         "update api_token t set last_used_at = now() from agent a
          where t.token_sha256 = $1 and a.agent_id = t.agent_id
            and t.revoked_at is null and a.disabled_at is null
-         returning a.agent_id, a.email, a.name, a.role, a.time_zone, true as active, a.session_generation",
+         returning a.agent_id, a.email, a.name, a.role, a.time_zone, true as active, a.available, a.session_generation",
     )
     .bind(&Sha256::digest(token.as_bytes())[..])
     .fetch_optional(db)
@@ -277,14 +281,15 @@ pub async fn authenticate(
         tracing::warn!(%ip, "login rate limited");
         return Err(LoginError::RateLimited);
     }
-    let row: Option<(Agent, String)> = sqlx::query_as::<_, (i64, String, String, Role, String, bool, i32, String)>(
-        "select agent_id, email, name, role, time_zone, disabled_at is null, session_generation, password_hash
+    type Row = (i64, String, String, Role, String, bool, bool, i32, String);
+    let row: Option<(Agent, String)> = sqlx::query_as::<_, Row>(
+        "select agent_id, email, name, role, time_zone, disabled_at is null, available, session_generation, password_hash
          from agent where lower(email) = $1",
     )
     .bind(&email)
     .fetch_optional(pool)
     .await?
-    .map(|(agent_id, email, name, role, time_zone, active, session_generation, hash)| {
+    .map(|(agent_id, email, name, role, time_zone, active, available, session_generation, hash)| {
         (
             Agent {
                 agent_id,
@@ -293,6 +298,7 @@ pub async fn authenticate(
                 role,
                 time_zone,
                 active,
+                available,
                 session_generation,
             },
             hash,
@@ -519,7 +525,7 @@ pub async fn set_disabled(
 pub async fn find_agent(db: impl PgExecutor<'_>, agent_id: i64) -> sqlx::Result<Option<Agent>> {
     sqlx::query_as(
         "select agent_id, email, name, role, time_zone,
-                disabled_at is null as active, session_generation
+                disabled_at is null as active, available, session_generation
          from agent where agent_id = $1",
     )
     .bind(agent_id)
@@ -553,7 +559,7 @@ pub async fn find_agent_seen(
             where agent_id = $1 and disabled_at is null and session_generation = $3
               and (last_seen_at is null or last_seen_at < now() - make_interval(secs => $2))
          )
-         select agent_id, email, name, role, time_zone, true as active, session_generation from agent
+         select agent_id, email, name, role, time_zone, true as active, available, session_generation from agent
          where agent_id = $1 and disabled_at is null and session_generation = $3",
     )
     .bind(agent_id)
@@ -601,7 +607,7 @@ pub async fn assignable_agents(db: impl PgExecutor<'_>, ticket: i64) -> sqlx::Re
 pub async fn list_agents(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Agent>> {
     sqlx::query_as(
         "select agent_id, email, name, role, time_zone,
-                disabled_at is null as active, session_generation
+                disabled_at is null as active, available, session_generation
          from agent order by name, agent_id",
     )
     .fetch_all(db)

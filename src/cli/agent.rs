@@ -7,6 +7,8 @@ use clap::Subcommand;
 use sqlx::PgPool;
 
 use super::table::{list_or_dash, table, utc};
+use crate::audit::{self, AuditActor};
+use crate::auth::invite::{self, AgentChange};
 use crate::auth::{self, Role};
 use crate::timezone::AgentTimeZone;
 
@@ -74,24 +76,26 @@ pub(super) async fn run(pool: &PgPool, command: AgentCommand) -> anyhow::Result<
         AgentCommand::List => agent_list(pool).await?,
         AgentCommand::Disable { email } => {
             let a = agent_by_email(pool, &email).await?;
-            if auth::set_disabled(pool, a.agent_id, true).await? {
+            if !a.active {
+                println!("agent {} was already disabled", a.email);
+            } else {
+                set_disabled(pool, &a, true).await?;
                 println!(
                     "agent {} disabled: they cannot sign in, their sessions and API tokens no longer work",
                     a.email
                 );
-            } else {
-                println!("agent {} was already disabled", a.email);
             }
         }
         AgentCommand::Enable { email } => {
             let a = agent_by_email(pool, &email).await?;
-            if auth::set_disabled(pool, a.agent_id, false).await? {
+            if a.active {
+                println!("agent {} was not disabled", a.email);
+            } else {
+                set_disabled(pool, &a, false).await?;
                 println!(
                     "agent {} enabled: they can sign in again (their old sessions stay ended)",
                     a.email
                 );
-            } else {
-                println!("agent {} was not disabled", a.email);
             }
         }
         AgentCommand::Password { email, generate } => {
@@ -110,9 +114,20 @@ pub(super) async fn run(pool: &PgPool, command: AgentCommand) -> anyhow::Result<
                 let pw = password.clone();
                 tokio::task::spawn_blocking(move || auth::hash_password(&pw)).await??
             };
-            auth::set_password(pool, a.agent_id, &hash)
+            let mut tx = pool.begin().await?;
+            auth::set_password(&mut *tx, a.agent_id, &hash)
                 .await?
                 .with_context(|| format!("no agent with email {email}"))?;
+            audit::record(
+                &mut *tx,
+                &AuditActor::Cli,
+                "agent.password_set",
+                &a.email,
+                None,
+                Some(serde_json::json!({ "password": audit::SECRET_CHANGED, "sessions": "ended" })),
+            )
+            .await?;
+            tx.commit().await?;
             if generate {
                 println!(
                     "password of {} changed; their sessions were ended; new password (shown once): {password}",
@@ -141,10 +156,25 @@ pub(super) async fn run(pool: &PgPool, command: AgentCommand) -> anyhow::Result<
             .await??;
             let mut tx = pool.begin().await?;
             let id = auth::create_agent(&mut *tx, &email, &name, role, &hash.0).await?;
-            if let Some(tz) = time_zone {
-                let tz = AgentTimeZone::parse(&tz).expect("validated above");
-                auth::set_time_zone(&mut *tx, id, &tz).await?;
+            let tz = time_zone.map(|tz| AgentTimeZone::parse(&tz).expect("validated above"));
+            if let Some(tz) = &tz {
+                auth::set_time_zone(&mut *tx, id, tz).await?;
             }
+            audit::record(
+                &mut *tx,
+                &AuditActor::Cli,
+                "agent.create",
+                &email.trim().to_lowercase(),
+                None,
+                Some(serde_json::json!({
+                    "email": email.trim(),
+                    "name": name.trim(),
+                    "role": role.as_str(),
+                    "time_zone": tz.as_ref().map(|t| t.name()).unwrap_or("UTC"),
+                    "password": audit::SECRET_CHANGED,
+                })),
+            )
+            .await?;
             tx.commit().await?;
             if generated {
                 println!("agent {id} created; password (shown once): {}", hash.1);
@@ -153,6 +183,17 @@ pub(super) async fn run(pool: &PgPool, command: AgentCommand) -> anyhow::Result<
             }
         }
     }
+    Ok(())
+}
+
+/// Disables or enables through [`invite::update_agent`]: audited with actor `cli`, and the
+/// last active admin cannot be disabled.
+async fn set_disabled(pool: &PgPool, a: &auth::Agent, disabled: bool) -> anyhow::Result<()> {
+    let change = AgentChange {
+        disabled: Some(disabled),
+        ..AgentChange::default()
+    };
+    invite::update_agent(pool, &AuditActor::Cli, &a.email, &change).await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use super::agent::agent_by_email;
 use super::table::{table, utc};
+use crate::audit::{self, AuditActor};
 use crate::auth;
 
 /// `frontdesk token ...`.
@@ -38,8 +39,19 @@ pub(super) async fn run(pool: &PgPool, command: TokenCommand) -> anyhow::Result<
             if !a.active {
                 bail!("agent {} is disabled; enable them first", a.email);
             }
+            let mut tx = pool.begin().await?;
             let (id, token) =
-                auth::create_named_api_token(pool, a.agent_id, name.as_deref()).await?;
+                auth::create_named_api_token(&mut *tx, a.agent_id, name.as_deref()).await?;
+            audit::record(
+                &mut *tx,
+                &AuditActor::Cli,
+                "token.create",
+                &a.email,
+                None,
+                Some(serde_json::json!({ "id": id, "name": name, "token": audit::SECRET_CHANGED })),
+            )
+            .await?;
+            tx.commit().await?;
             // The token alone on stdout, so that `$(frontdesk token create ...)` captures it.
             eprintln!("token {id} created for {}", a.email);
             println!("{token}");
@@ -76,15 +88,36 @@ pub(super) async fn run(pool: &PgPool, command: TokenCommand) -> anyhow::Result<
                 )
             );
         }
-        TokenCommand::Revoke { id } => match auth::admin::revoke_token(pool, id).await? {
-            auth::admin::Revoked::Now { agent_email } => {
-                println!("token {id} ({agent_email}) revoked");
+        TokenCommand::Revoke { id } => {
+            let mut tx = pool.begin().await?;
+            let revoked = auth::admin::revoke_token(&mut *tx, id).await?;
+            if let auth::admin::Revoked::Now { agent_email } = &revoked {
+                audit::record(
+                    &mut *tx,
+                    &AuditActor::Cli,
+                    "token.revoke",
+                    agent_email,
+                    Some(serde_json::json!({ "id": id, "revoked": false })),
+                    Some(serde_json::json!({ "id": id, "revoked": true })),
+                )
+                .await?;
             }
-            auth::admin::Revoked::Already { agent_email } => {
-                println!("token {id} ({agent_email}) was already revoked");
-            }
-            auth::admin::Revoked::NoSuchToken => bail!("no API token with id {id}"),
-        },
+            tx.commit().await?;
+            revoked_message(id, revoked)?;
+        }
+    }
+    Ok(())
+}
+
+fn revoked_message(id: i64, revoked: auth::admin::Revoked) -> anyhow::Result<()> {
+    match revoked {
+        auth::admin::Revoked::Now { agent_email } => {
+            println!("token {id} ({agent_email}) revoked");
+        }
+        auth::admin::Revoked::Already { agent_email } => {
+            println!("token {id} ({agent_email}) was already revoked");
+        }
+        auth::admin::Revoked::NoSuchToken => bail!("no API token with id {id}"),
     }
     Ok(())
 }

@@ -157,6 +157,43 @@ pub fn build_notification(
     })
 }
 
+/// A system mail: Frontdesk writing to an agent about their account (an invitation or a
+/// password reset link), about no ticket.
+#[derive(Debug, Clone)]
+pub struct SystemEmail {
+    /// The mailbox whose address and SMTP server send it.
+    pub mailbox_id: i64,
+    /// Display name for From, e.g. "Frontdesk at Example Support".
+    pub from_name: String,
+    /// The mailbox address; also the envelope sender.
+    pub from_address: String,
+    pub to: EmailAddress,
+    pub subject: String,
+    /// Our Message-ID without angle brackets.
+    pub header_message_id: String,
+    /// Plain-text body (UTF-8).
+    pub text: String,
+}
+
+/// Builds a system mail with the headers of a notification mail ([`build_notification`]:
+/// auto-generated, no threading, no Reply-To). `date` becomes the Date header.
+pub fn build_system(mail: &SystemEmail, date: OffsetDateTime) -> Result<Composed, ComposeError> {
+    build_notification(
+        &NotificationEmail {
+            mailbox_id: mail.mailbox_id,
+            notification_id: 0,
+            from_name: mail.from_name.clone(),
+            from_address: mail.from_address.clone(),
+            to: mail.to.clone(),
+            reply_to: None,
+            subject: mail.subject.clone(),
+            header_message_id: mail.header_message_id.clone(),
+            text: mail.text.clone(),
+        },
+        date,
+    )
+}
+
 /// At most this many ids in References: the thread's root plus the newest ones
 /// (RFC 5322 3.6.4 allows trimming; some servers reject very long headers).
 pub const MAX_REFERENCES: usize = 11;

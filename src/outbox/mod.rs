@@ -21,6 +21,10 @@
 //! through the same queue, retries and worker. Its row references the `notification`, not a
 //! message: it is never shown on the ticket, and its outcome never touches the ticket.
 //!
+//! System mail (the one-time link of an invitation or a password reset, [`enqueue_invitation`])
+//! goes through the same queue too. Its row references the `invitation` and no ticket; it is
+//! sent From the first enabled mailbox with an SMTP URL (see `crate::auth::invite`).
+//!
 //! `compose` builds the bytes (pure), `queue` is the SQL, `sender` the worker; the mailbox's
 //! `smtp[s]://` URL is parsed by [`crate::mailboxes::SmtpUrl`]. The reply's `message` row and
 //! its ticket are changed only through `crate::tickets::messages` (delivered, failed,
@@ -30,7 +34,9 @@ pub mod compose;
 pub mod queue;
 pub mod sender;
 
-pub use compose::{ComposeError, NotificationEmail, OutgoingAttachment, OutgoingEmail};
+pub use compose::{
+    ComposeError, NotificationEmail, OutgoingAttachment, OutgoingEmail, SystemEmail,
+};
 pub use sender::{run, send_due};
 
 use sqlx::{PgConnection, PgPool};
@@ -50,6 +56,18 @@ pub enum OutboxError {
     NotificationAlreadyQueued(i64),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+/// Builds a system mail about `invitation_id` ([`compose::build_system`], dated now) and
+/// inserts its outbox row inside the caller's transaction. Returns the outbox id.
+#[tracing::instrument(skip_all, fields(mailbox.id = mail.mailbox_id, invitation.id = invitation_id))]
+pub async fn enqueue_invitation(
+    conn: &mut PgConnection,
+    invitation_id: i64,
+    mail: &SystemEmail,
+) -> Result<i64, OutboxError> {
+    let composed = compose::build_system(mail, OffsetDateTime::now_utc())?;
+    Ok(queue::insert_invitation(conn, mail.mailbox_id, invitation_id, &composed).await?)
 }
 
 /// Builds the bytes ([`compose::build`], dated now) and inserts the outbox row, inside the

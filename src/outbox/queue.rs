@@ -2,7 +2,9 @@
 //! what became of a send. Every function runs on the caller's connection or transaction.
 //!
 //! A row carries either an agent's reply (`message_id`) or a notification mail
-//! (`notification_id`, an @mention mailed to an offline agent); see [`DueMail::notification_id`].
+//! (`notification_id`, an @mention mailed to an offline agent); see [`DueMail::notification_id`],
+//! or a system mail without a ticket (`invitation_id`, the link of an invitation or a
+//! password reset).
 //!
 //! A row is `queued` until a send outcome is recorded: `sent`, or `failed` for a permanent
 //! failure. The claim's row lock is held while the mail is handed to SMTP, so two workers
@@ -26,8 +28,8 @@ pub struct DueMail {
     /// touches neither a message nor the ticket.
     pub notification_id: Option<i64>,
     pub mailbox_id: i64,
-    /// The ticket of the reply or of the notification.
-    pub ticket_id: i64,
+    /// The ticket of the reply or of the notification; `None` for a system mail.
+    pub ticket_id: Option<i64>,
     pub envelope_from: String,
     pub envelope_to: Vec<String>,
     pub raw: Vec<u8>,
@@ -45,7 +47,7 @@ pub async fn insert(
     message_id: i64,
     mail: &Composed,
 ) -> sqlx::Result<i64> {
-    insert_row(conn, mailbox_id, Some(message_id), None, mail).await
+    insert_row(conn, mailbox_id, Some(message_id), None, None, mail).await
 }
 
 /// Inserts the outbox row for a notification mail about `notification_id` and wakes the
@@ -57,24 +59,38 @@ pub async fn insert_notification(
     notification_id: i64,
     mail: &Composed,
 ) -> sqlx::Result<i64> {
-    insert_row(conn, mailbox_id, None, Some(notification_id), mail).await
+    insert_row(conn, mailbox_id, None, Some(notification_id), None, mail).await
 }
 
-/// One outbox row about exactly one of a message or a notification (the table checks it).
+/// Inserts the outbox row for the system mail of `invitation_id` (its one-time link) and
+/// wakes the sender when the caller's transaction commits. Its outcome touches no ticket.
+pub async fn insert_invitation(
+    conn: &mut PgConnection,
+    mailbox_id: i64,
+    invitation_id: i64,
+    mail: &Composed,
+) -> sqlx::Result<i64> {
+    insert_row(conn, mailbox_id, None, None, Some(invitation_id), mail).await
+}
+
+/// One outbox row about exactly one of a message, a notification or an invitation (the table
+/// checks it).
 async fn insert_row(
     conn: &mut PgConnection,
     mailbox_id: i64,
     message_id: Option<i64>,
     notification_id: Option<i64>,
+    invitation_id: Option<i64>,
     mail: &Composed,
 ) -> sqlx::Result<i64> {
     let id = sqlx::query_scalar(
-        "insert into outbox (message_id, notification_id, mailbox_id, envelope_from, envelope_to, raw)
-         values ($1, $2, $3, $4, $5, $6)
+        "insert into outbox (message_id, notification_id, invitation_id, mailbox_id, envelope_from, envelope_to, raw)
+         values ($1, $2, $3, $4, $5, $6, $7)
          returning outbox_id",
     )
     .bind(message_id)
     .bind(notification_id)
+    .bind(invitation_id)
     .bind(mailbox_id)
     .bind(&mail.envelope_from)
     .bind(&mail.envelope_to)
@@ -151,7 +167,7 @@ pub async fn mark_retry(
 
 /// A permanent failure: the row and the message become `failed` with the error, the ticket
 /// gets a `delivery_failed` event and is reopened so that an agent sees it. For a
-/// notification mail only the row fails: the in-app notification is still there, and the
+/// notification or system mail only the row fails: the in-app notification is still there, and the
 /// customer's ticket is none of its business.
 pub async fn mark_failed(conn: &mut PgConnection, mail: &DueMail, error: &str) -> sqlx::Result<()> {
     sqlx::query(
@@ -162,10 +178,10 @@ pub async fn mark_failed(conn: &mut PgConnection, mail: &DueMail, error: &str) -
     .bind(error)
     .execute(&mut *conn)
     .await?;
-    let Some(message_id) = mail.message_id else {
+    let (Some(message_id), Some(ticket_id)) = (mail.message_id, mail.ticket_id) else {
         return Ok(());
     };
-    crate::tickets::messages::record_delivery_failure(conn, mail.ticket_id, message_id, error).await
+    crate::tickets::messages::record_delivery_failure(conn, ticket_id, message_id, error).await
 }
 
 /// Puts a failed (or still queued) message back in the queue, due now, with a fresh attempt

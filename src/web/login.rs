@@ -45,7 +45,7 @@ fn safe_next(next: Option<String>) -> String {
 /// browsers strip so that `/\t/evil.example` reads as `//evil.example`, no space, nothing a
 /// header cannot carry), no backslash anywhere (browsers read it as `/`), and one `/` followed
 /// by a path character (RFC 3986 `pchar`), so never `//host` or `/\host`.
-fn is_local_path(next: &str) -> bool {
+pub(super) fn is_local_path(next: &str) -> bool {
     let visible = next.bytes().all(|b| b.is_ascii_graphic()) && !next.contains('\\');
     let mut bytes = next.bytes();
     let pchar = |b: u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:@".contains(&b);

@@ -9,6 +9,7 @@ mod flash;
 mod fmt;
 mod health;
 mod inbox;
+mod invite;
 mod live;
 mod login;
 mod page;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(login::router())
+        .merge(invite::router())
         .merge(inbox::router())
         .merge(tickets::router())
         .merge(search::router())

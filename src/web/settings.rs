@@ -1,5 +1,6 @@
 //! `GET/POST /settings`: the signed-in agent's own settings (their time zone), and
-//! `POST /settings/password`: changing their password.
+//! `POST /settings/password`: changing their password, and `POST /me/availability`: the
+//! header's available / away switch.
 //!
 //! The forms are protected against cross-site posts like every other form (tower-http's
 //! `CsrfLayer` in `web::router`), and follow post/redirect/get.
@@ -24,6 +25,51 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/settings", get(show_settings).post(post_settings))
         .route("/settings/password", post(post_password))
+        .route("/me/availability", post(post_availability))
+}
+
+#[derive(Deserialize)]
+struct AvailabilityForm {
+    /// `available` or `away`.
+    availability: String,
+    /// The page to go back to; only a local path is followed. Without it, the path of the
+    /// Referer (the page the header's button was on); else `/inbox`.
+    next: Option<String>,
+}
+
+/// The agent sets themselves available or away (assignment offers new tickets only to
+/// available agents), then goes back to the page they were on.
+async fn post_availability(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    headers: axum::http::HeaderMap,
+    Form(f): Form<AvailabilityForm>,
+) -> Result<Redirect, PageError> {
+    let available = match f.availability.as_str() {
+        "available" => true,
+        "away" => false,
+        other => {
+            return Err(AppError::BadRequest(format!(
+                "availability must be available or away, got {other:?}"
+            ))
+            .into());
+        }
+    };
+    crate::auth::invite::set_available(&state.pool, who.agent.agent_id, available).await?;
+    let referer = headers
+        .get(axum::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        });
+    let next = f
+        .next
+        .or(referer)
+        .filter(|n| super::login::is_local_path(n))
+        .unwrap_or_else(|| "/inbox".into());
+    Ok(Redirect::to(&next))
 }
 
 #[derive(Template)]

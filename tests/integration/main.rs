@@ -6,6 +6,7 @@
 mod admin;
 mod admin_mailboxes;
 mod admin_console;
+mod admin_agents;
 mod api;
 mod browser;
 mod bulk;
