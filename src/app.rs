@@ -53,7 +53,10 @@ pub async fn run(
     );
     tasks.spawn(
         "time rules",
-        ok(crate::rules::engine::run_time_rules_forever(pool.clone(), shutdown.clone())),
+        ok(crate::rules::engine::run_time_rules_forever(
+            pool.clone(),
+            shutdown.clone(),
+        )),
     );
     tasks.spawn(
         "mailbox poller supervisor",

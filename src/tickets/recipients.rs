@@ -76,6 +76,7 @@ mod tests {
                     address: "support@example.com".into(),
                 }),
                 assignee: None,
+                team: None,
                 tags: Vec::new(),
                 customer: customer.map(|c| Json(addr(c))),
                 created_at: now,

@@ -4,9 +4,9 @@
 //! Run through `scripts/test`, which starts all of them.
 
 mod admin;
-mod admin_mailboxes;
-mod admin_console;
 mod admin_agents;
+mod admin_console;
+mod admin_mailboxes;
 mod api;
 mod browser;
 mod bulk;
@@ -17,6 +17,7 @@ mod mentions;
 mod outbox;
 mod poller;
 mod replies;
+mod rules;
 mod search;
 mod security;
 mod settings;

@@ -1,0 +1,599 @@
+//! Routing rules through the real poller and the real API: a rule fires on new mail and the
+//! timeline says why, round robin skips an away agent, a `time` rule fires once per ticket with
+//! two schedulers racing, rules do not trigger themselves and stop at the hourly cap, the dry
+//! run agrees with the real run, and the API refuses bad rules naming the part.
+
+use axum::http::StatusCode;
+use frontdesk::auth::Role;
+use serde_json::{Value, json};
+
+use crate::support::app::TestApp;
+use crate::support::client::api_json;
+use crate::support::*;
+
+/// A plain customer mail to support@example.com.
+fn mail(i: usize, from: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "From: Customer {i} <{from}>\r\nTo: support@example.com\r\nSubject: {subject}\r\n\
+         Message-ID: <rule-test-{i}-{}@example.net>\r\nDate: Thu, 03 Dec 2026 10:00:00 +0000\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nHello, message {i}.\r\n",
+        random_name("m")
+    )
+    .into_bytes()
+}
+
+async fn deliver(app: &TestApp, mails: &[Vec<u8>]) {
+    let raw: Vec<&[u8]> = mails.iter().map(Vec::as_slice).collect();
+    app.mb.deliver("INBOX", &raw).await;
+}
+
+/// An admin and their API token.
+async fn admin_token(app: &TestApp) -> String {
+    let id = app
+        .agent("admin@example.com", "Ada Admin", Role::Admin)
+        .await;
+    frontdesk::auth::create_api_token(app.pool(), id)
+        .await
+        .unwrap()
+}
+
+/// A team working the test mailbox, with these members and assignment mode.
+async fn team(app: &TestApp, name: &str, members: &[i64], mode: &str) -> i64 {
+    let id: i64 =
+        sqlx::query_scalar("insert into team (name, assignment) values ($1, $2) returning team_id")
+            .bind(name)
+            .bind(mode)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    for m in members {
+        sqlx::query("insert into team_member values ($1, $2)")
+            .bind(id)
+            .bind(m)
+            .execute(app.pool())
+            .await
+            .unwrap();
+    }
+    sqlx::query("insert into team_mailbox values ($1, $2)")
+        .bind(id)
+        .bind(app.mb.mailbox_id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    id
+}
+
+async fn create_rule(app: &TestApp, token: &str, rule: Value) -> i64 {
+    let (status, body) = api_json(&app.db, "POST", "/api/v1/rules", token, rule).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+fn events_of(ticket: &Value, kind: &str) -> Vec<Value> {
+    ticket["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rule_routes_new_mail_and_the_timeline_says_why() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let dana = app.agent("dana@example.com", "Dana Lee", Role::Agent).await;
+    team(&app, "Billing", &[dana], "round_robin").await;
+    let rule = create_rule(
+        &app,
+        &token,
+        json!({"name": "Refunds to Billing", "trigger": "ticket_created",
+               "conditions": {"all": [{"field": "subject", "op": "contains", "value": "refund"},
+                                      {"field": "mailbox", "op": "is", "value": "support@example.com"}]},
+               "actions": [{"type": "assign_team", "team": "Billing"}, {"type": "add_tag", "tag": "refund"},
+                           {"type": "set_priority", "priority": "high"}],
+               "mode": "once_per_ticket"}),
+    )
+    .await;
+    deliver(
+        &app,
+        &[
+            mail(1, "ann@example.net", "Refund please"),
+            mail(2, "bob@example.net", "Where is my parcel"),
+        ],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    app.ingest().await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    let refund = ticket_json(app.pool(), ticket_by_subject(&app.db, "Refund%").await).await;
+    assert_eq!(refund["team"], "Billing");
+    assert_eq!(refund["assignee"], "dana@example.com");
+    assert_eq!(refund["priority"], "high");
+    assert_eq!(refund["tags"], json!(["refund"]));
+    let fired = events_of(&refund, "rule_fired");
+    assert_eq!(fired.len(), 1, "{refund}");
+    let detail = &fired[0]["detail"];
+    assert_eq!(
+        detail["rule"],
+        json!({"id": rule, "name": "Refunds to Billing"})
+    );
+    assert_eq!(
+        detail["matched"],
+        json!([
+            "subject contains 'refund'",
+            "mailbox is support@example.com"
+        ])
+    );
+    assert!(
+        detail["changes"][0]
+            .as_str()
+            .unwrap()
+            .contains("assigned to Dana Lee"),
+        "{detail}"
+    );
+    // the changes themselves name the rule as actor
+    let assigned = events_of(&refund, "assigned");
+    assert_eq!(assigned[0]["actor"], "rule");
+    assert_eq!(assigned[0]["rule_id"], rule);
+
+    let other = ticket_json(app.pool(), ticket_by_subject(&app.db, "Where%").await).await;
+    assert!(events_of(&other, "rule_fired").is_empty());
+    assert_eq!(other["team"], Value::Null);
+
+    // the ticket page tells the agent why
+    let mut dana_tab = app.browser_for("dana@example.com").await;
+    let page = dana_tab
+        .get(&format!("/tickets/{}", refund["number"]))
+        .await;
+    assert!(page.body.contains("Refunds to Billing"), "{}", page.body);
+    assert!(
+        page.body.contains("because subject contains"),
+        "{}",
+        page.body
+    );
+
+    let (_, rules) = api_json(&app.db, "GET", "/api/v1/rules", &token, Value::Null).await;
+    assert_eq!(rules["rules"][0]["fire_count"], 1);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn round_robin_shares_thirty_mails_between_the_two_available_agents() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let a = app.agent("a@example.com", "Agent A", Role::Agent).await;
+    let b = app.agent("b@example.com", "Agent B", Role::Agent).await;
+    let c = app.agent("c@example.com", "Agent C", Role::Agent).await;
+    execute_for(
+        app.pool(),
+        "update agent set available = false where agent_id = $1",
+        c,
+    )
+    .await;
+    team(&app, "Support", &[a, b, c], "round_robin").await;
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "Everything to Support", "trigger": "ticket_created",
+               "conditions": {"all": []}, "actions": [{"type": "assign_team", "team": "Support"}]}),
+    )
+    .await;
+    let mails: Vec<Vec<u8>> = (0..30)
+        .map(|i| mail(i, &format!("c{i}@example.net"), &format!("Question {i}")))
+        .collect();
+    deliver(&app, &mails).await;
+    app.ingest().await;
+    let counts: Vec<(Option<String>, i64)> = sqlx::query_as(
+        "select a.email, count(*) from ticket t left join agent a on a.agent_id = t.assignee_agent_id
+         group by a.email order by a.email",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            (Some("a@example.com".into()), 15),
+            (Some("b@example.com".into()), 15)
+        ]
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn least_loaded_respects_caps_and_leaves_the_rest_unassigned() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let a = app.agent("a@example.com", "Agent A", Role::Agent).await;
+    let b = app.agent("b@example.com", "Agent B", Role::Agent).await;
+    execute_for(
+        app.pool(),
+        "update agent set max_open_tickets = 2 where agent_id = $1",
+        a,
+    )
+    .await;
+    execute_for(
+        app.pool(),
+        "update agent set max_open_tickets = 3 where agent_id = $1",
+        b,
+    )
+    .await;
+    team(&app, "Support", &[a, b], "least_loaded").await;
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "To Support", "trigger": "ticket_created", "conditions": {"all": []},
+               "actions": [{"type": "assign_team", "team": "Support"}]}),
+    )
+    .await;
+    let mails: Vec<Vec<u8>> = (0..8)
+        .map(|i| mail(i, &format!("c{i}@example.net"), &format!("Q {i}")))
+        .collect();
+    deliver(&app, &mails).await;
+    app.ingest().await;
+    let a_open: i64 = scalar_for(
+        app.pool(),
+        "select count(*) from ticket where assignee_agent_id = $1",
+        a,
+    )
+    .await;
+    let b_open: i64 = scalar_for(
+        app.pool(),
+        "select count(*) from ticket where assignee_agent_id = $1",
+        b,
+    )
+    .await;
+    let unassigned: i64 = scalar(
+        app.pool(),
+        "select count(*) from ticket where assignee_agent_id is null",
+    )
+    .await;
+    assert_eq!((a_open, b_open, unassigned), (2, 3, 3));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_time_rule_fires_once_per_ticket_with_two_schedulers_racing() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let lead = app.agent("lead@example.com", "Lee Lead", Role::Lead).await;
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "Unassigned for a minute", "trigger": "time",
+               "conditions": {"all": [{"field": "minutes_unassigned", "op": "gt", "value": 1},
+                                      {"field": "status", "op": "is", "value": "open"}]},
+               "actions": [{"type": "notify", "agents": ["lead@example.com"], "message": "Nobody took this"}],
+               "mode": "once_per_ticket"}),
+    )
+    .await;
+    deliver(
+        &app,
+        &[
+            mail(1, "ann@example.net", "Old one"),
+            mail(2, "bob@example.net", "Another old one"),
+            mail(3, "cy@example.net", "Fresh one"),
+        ],
+    )
+    .await;
+    app.ingest().await;
+    // two of them have waited two minutes
+    sqlx::query(
+        "update ticket set created_at = now() - interval '2 minutes' where subject like '%old one'",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+    // a second pool stands for a second node
+    let other = sqlx::PgPool::connect(&app.db.url).await.unwrap();
+    for _ in 0..3 {
+        let (x, y) = tokio::join!(
+            frontdesk::rules::engine::run_time_rules(app.pool()),
+            frontdesk::rules::engine::run_time_rules(&other)
+        );
+        x.unwrap();
+        y.unwrap();
+    }
+    let per_ticket: Vec<(String, i64)> = sqlx::query_as(
+        "select t.subject, count(n.notification_id) from ticket t
+         left join notification n on n.ticket_id = t.ticket_id and n.agent_id = $1 and n.kind = 'rule'
+         group by t.subject order by t.subject",
+    )
+    .bind(lead)
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        per_ticket,
+        vec![
+            ("Another old one".into(), 1),
+            ("Fresh one".into(), 0),
+            ("Old one".into(), 1)
+        ]
+    );
+    let fired: i64 = scalar(
+        app.pool(),
+        "select count(*) from ticket_event where kind = 'rule_fired'",
+    )
+    .await;
+    assert_eq!(fired, 2);
+    // the lead sees it among their notifications
+    let mut tab = app.browser_for("lead@example.com").await;
+    assert!(
+        tab.get("/notifications")
+            .await
+            .body
+            .contains("Nobody took this")
+    );
+    other.close().await;
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn rule_changes_do_not_trigger_rules_and_the_hourly_cap_stops_the_rest() {
+    let app = TestApp::with_mail(&["18-empty-body-subject-only.eml"]).await;
+    let token = admin_token(&app).await;
+    let admin: i64 = scalar(
+        app.pool(),
+        "select agent_id from agent where email = 'admin@example.com'",
+    )
+    .await;
+    let number = app.only_ticket_id().await;
+    // would loop forever if a rule's own change triggered rules
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "Tag echo", "trigger": "tags_changed", "conditions": {"all": []},
+               "actions": [{"type": "add_tag", "tag": "seen-by-rule"}], "mode": "every_time"}),
+    )
+    .await;
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "Priority echo", "trigger": "priority_changed", "conditions": {"all": []},
+               "actions": [{"type": "add_note", "body": "priority moved"}], "mode": "every_time"}),
+    )
+    .await;
+    let actor = frontdesk::tickets::timeline::Actor::Agent(admin);
+    frontdesk::tickets::actions::set_tags(app.pool(), actor, None, number, &["vip".to_string()])
+        .await
+        .unwrap();
+    let tags: Vec<String> = sqlx::query_scalar(
+        "select g.name from ticket_tag tt join tag g using (tag_id) where tt.ticket_id = $1 order by g.name",
+    )
+    .bind(number)
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(tags, vec!["seen-by-rule", "vip"]);
+    let fired: i64 = scalar(
+        app.pool(),
+        "select count(*) from ticket_event where kind = 'rule_fired'",
+    )
+    .await;
+    assert_eq!(fired, 1, "the rule's own tag change did not fire it again");
+
+    // twelve agent changes in a row: the cap (10 firings per ticket per hour) stops the rest
+    for i in 0..12 {
+        let p = if i % 2 == 0 {
+            frontdesk::tickets::Priority::High
+        } else {
+            frontdesk::tickets::Priority::Low
+        };
+        frontdesk::tickets::actions::set_priority(app.pool(), actor, None, number, p)
+            .await
+            .unwrap();
+    }
+    let fired: i64 = scalar(
+        app.pool(),
+        "select count(*) from ticket_event where kind = 'rule_fired'",
+    )
+    .await;
+    assert_eq!(fired, 10);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn the_dry_run_matches_the_real_run_and_writes_nothing() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let rule = json!({"name": "Example customers", "trigger": "ticket_created",
+        "conditions": {"any": [{"field": "from", "op": "is", "value": "@example.net"},
+                               {"field": "subject", "op": "matches", "value": "^urgent"}]},
+        "actions": [{"type": "add_tag", "tag": "example"}, {"type": "set_priority", "priority": "urgent"}]});
+    create_rule(&app, &token, rule.clone()).await;
+    deliver(
+        &app,
+        &[
+            mail(1, "ann@example.net", "Hello"),
+            mail(2, "bob@other.org", "URGENT: down"),
+            mail(3, "cy@other.org", "Just asking"),
+            mail(4, "di@sub.example.net", "Hi"),
+        ],
+    )
+    .await;
+    app.ingest().await;
+    let events_before: i64 = scalar(app.pool(), "select count(*) from ticket_event").await;
+    let (status, body) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/rules/dry-run",
+        &token,
+        json!({"rule": rule, "last": 100}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut dry: Vec<(i64, bool)> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["number"].as_i64().unwrap(),
+                r["matched"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    dry.sort();
+    let mut real: Vec<(i64, bool)> = sqlx::query_as(
+        "select t.ticket_id, exists(select 1 from ticket_event e where e.ticket_id = t.ticket_id and e.kind = 'rule_fired')
+         from ticket t order by t.ticket_id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    real.sort();
+    assert_eq!(dry, real);
+    assert_eq!(real.iter().filter(|r| r.1).count(), 2);
+    let unmatched = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["subject"] == "Just asking")
+        .unwrap();
+    assert_eq!(
+        unmatched["failed_condition"]["any"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let matched = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["subject"] == "Hello")
+        .unwrap();
+    assert_eq!(
+        matched["actions"],
+        json!(["added tag example", "set priority to urgent"])
+    );
+    let events_after: i64 = scalar(app.pool(), "select count(*) from ticket_event").await;
+    assert_eq!(events_before, events_after, "the dry run wrote nothing");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn the_rules_api_refuses_bad_rules_naming_the_part_and_non_admins() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let lead = app.agent("lead@example.com", "Lee", Role::Lead).await;
+    let agent = app.agent("agent@example.com", "Ag", Role::Agent).await;
+    let lead_token = frontdesk::auth::create_api_token(app.pool(), lead)
+        .await
+        .unwrap();
+    let agent_token = frontdesk::auth::create_api_token(app.pool(), agent)
+        .await
+        .unwrap();
+    let good = json!({"name": "R", "trigger": "ticket_created", "conditions": {"all": []},
+                      "actions": [{"type": "add_tag", "tag": "x"}]});
+    for (bad, names) in [
+        (
+            json!({"name": "R", "trigger": "ticket_created", "conditions": {"all": [{"field": "subject", "op": "containz", "value": "x"}]}, "actions": [{"type": "add_tag", "tag": "x"}]}),
+            "conditions.all[0].op",
+        ),
+        (
+            json!({"name": "R", "trigger": "ticket_created", "conditions": {"all": []}, "actions": [{"type": "assign_team", "team": "Nope"}]}),
+            "actions[0].team",
+        ),
+        (
+            json!({"name": "R", "trigger": "ticket_created", "conditions": {"all": [{"field": "subject", "op": "matches", "value": "(unclosed"}]}, "actions": [{"type": "add_tag", "tag": "x"}]}),
+            "conditions.all[0].value",
+        ),
+        (
+            json!({"name": "R", "trigger": "sometimes", "conditions": {"all": []}, "actions": [{"type": "add_tag", "tag": "x"}]}),
+            "trigger",
+        ),
+        (
+            json!({"name": "R", "trigger": "ticket_created", "conditions": {"all": []}, "actions": [{"type": "fly"}]}),
+            "actions[0].type",
+        ),
+    ] {
+        let (status, body) = api_json(&app.db, "POST", "/api/v1/rules", &token, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(names),
+            "{body} should name {names}"
+        );
+    }
+    for t in [&lead_token, &agent_token] {
+        for (method, path) in [
+            ("GET", "/api/v1/rules"),
+            ("POST", "/api/v1/rules"),
+            ("POST", "/api/v1/rules/dry-run"),
+            ("POST", "/api/v1/rules/reorder"),
+            ("PATCH", "/api/v1/rules/1"),
+            ("DELETE", "/api/v1/rules/1"),
+        ] {
+            let (status, body) = api_json(&app.db, method, path, t, good.clone()).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+            assert!(body["error"].is_string());
+        }
+    }
+    let first = create_rule(&app, &token, good.clone()).await;
+    let second = create_rule(&app, &token, json!({"name": "S", "trigger": "customer_replied", "conditions": {"any": [{"field": "tags", "op": "contains", "value": "vip"}]}, "actions": [{"type": "set_priority", "priority": "high"}], "mode": "on_state_entry", "stop": true})).await;
+    let (status, body) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/rules/reorder",
+        &token,
+        json!({"ids": [second, first]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rules"][0]["id"], second);
+    assert_eq!(body["rules"][0]["stop"], true);
+    let (status, _) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/rules/reorder",
+        &token,
+        json!({"ids": [second]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = api_json(
+        &app.db,
+        "PATCH",
+        &format!("/api/v1/rules/{first}"),
+        &token,
+        json!({"enabled": false, "name": "Renamed"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["enabled"].clone(), body["name"].clone()),
+        (json!(false), json!("Renamed"))
+    );
+    let (status, _) = api_json(
+        &app.db,
+        "DELETE",
+        &format!("/api/v1/rules/{first}"),
+        &token,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = api_json(&app.db, "GET", "/api/v1/rules", &token, Value::Null).await;
+    assert_eq!(list["rules"].as_array().unwrap().len(), 1);
+    let audit: Vec<String> = sqlx::query_scalar(
+        "select action from audit_event where action like 'rule.%' order by audit_event_id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        audit,
+        vec![
+            "rule.create",
+            "rule.create",
+            "rule.reorder",
+            "rule.update",
+            "rule.delete"
+        ]
+    );
+    app.finish().await;
+}
