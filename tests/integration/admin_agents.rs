@@ -34,7 +34,11 @@ async fn setup() -> (TestDb, String, String, String) {
         ("ada@example.com", "Ada Park", Role::Agent),
     ] {
         let id = agent(&db, email, name, role).await;
-        tokens.push(frontdesk::auth::create_api_token(&db.pool, id).await.unwrap());
+        tokens.push(
+            frontdesk::auth::create_api_token(&db.pool, id)
+                .await
+                .unwrap(),
+        );
     }
     let agent_token = tokens.pop().unwrap();
     let lead_token = tokens.pop().unwrap();
@@ -185,7 +189,14 @@ async fn the_agents_api_lists_invites_and_changes_agents_as_documented() {
     assert_eq!(a["role"], "lead");
     assert_eq!(a["available"], false);
     assert_eq!(a["max_open_tickets"], 5);
-    let (s, a) = api_json(&db, "PATCH", &path, &admin, json!({"max_open_tickets": null})).await;
+    let (s, a) = api_json(
+        &db,
+        "PATCH",
+        &path,
+        &admin,
+        json!({"max_open_tickets": null}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{a}");
     assert_eq!(a["max_open_tickets"], Value::Null, "null clears the cap");
     assert_eq!(a["role"], "lead", "absent fields stay");
@@ -199,7 +210,10 @@ async fn the_agents_api_lists_invites_and_changes_agents_as_documented() {
         let (s, e) = api_json(&db, "PATCH", &path, &admin, body.clone()).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body} → {e}");
         assert!(
-            e["error"].as_str().unwrap().starts_with(&format!("{field}:")),
+            e["error"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{field}:")),
             "{e}"
         );
     }
@@ -326,7 +340,11 @@ async fn agents_and_leads_are_refused_every_agents_route_and_any_agent_patches_t
     for who in ["lee@example.com", "ada@example.com"] {
         let mut b = Browser::signed_in(&db, who).await;
         for path in ["/admin/agents", "/admin/agents/ada@example.com"] {
-            assert_eq!(b.get(path).await.status, StatusCode::FORBIDDEN, "{who} GET {path}");
+            assert_eq!(
+                b.get(path).await.status,
+                StatusCode::FORBIDDEN,
+                "{who} GET {path}"
+            );
         }
         for (path, form) in [
             (
@@ -368,7 +386,11 @@ async fn an_invitation_mailed_from_the_page_sets_a_password_once_and_signs_in() 
     let p = admin
         .post(
             "/admin/agents",
-            &[("email", "dana@example.com"), ("name", "Again"), ("role", "agent")],
+            &[
+                ("email", "dana@example.com"),
+                ("name", "Again"),
+                ("role", "agent"),
+            ],
         )
         .await;
     assert_eq!(p.status, StatusCode::BAD_REQUEST);
@@ -406,7 +428,10 @@ async fn an_invitation_mailed_from_the_page_sets_a_password_once_and_signs_in() 
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.body.contains("Welcome to Frontdesk, Noa Berg"));
     let short = noa
-        .post(&link, &[("password", "short"), ("confirm_password", "short")])
+        .post(
+            &link,
+            &[("password", "short"), ("confirm_password", "short")],
+        )
         .await;
     assert_eq!(short.status, StatusCode::BAD_REQUEST);
     assert!(short.body.contains("at least 8 characters"));
@@ -432,7 +457,10 @@ async fn an_invitation_mailed_from_the_page_sets_a_password_once_and_signs_in() 
     let again = Browser::new(&db)
         .post(
             &link,
-            &[("password", "another secret!"), ("confirm_password", "another secret!")],
+            &[
+                ("password", "another secret!"),
+                ("confirm_password", "another secret!"),
+            ],
         )
         .await;
     assert_eq!(again.status, StatusCode::GONE);
@@ -478,11 +506,18 @@ async fn an_expired_link_is_refused() {
     let p = b
         .post(
             &link,
-            &[("password", "a new long secret"), ("confirm_password", "a new long secret")],
+            &[
+                ("password", "a new long secret"),
+                ("confirm_password", "a new long secret"),
+            ],
         )
         .await;
     assert_eq!(p.status, StatusCode::GONE);
-    assert_eq!(b.get("/inbox").await.status, StatusCode::SEE_OTHER, "not signed in");
+    assert_eq!(
+        b.get("/inbox").await.status,
+        StatusCode::SEE_OTHER,
+        "not signed in"
+    );
     assert_eq!(
         Browser::new(&db).get("/invite/0123abcd").await.status,
         StatusCode::NOT_FOUND
@@ -544,7 +579,11 @@ async fn a_password_reset_ends_the_sessions_and_mails_a_link_for_a_new_one() {
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
 
-    assert_eq!(rae.get("/inbox").await.status, StatusCode::SEE_OTHER, "session ended");
+    assert_eq!(
+        rae.get("/inbox").await.status,
+        StatusCode::SEE_OTHER,
+        "session ended"
+    );
     assert_eq!(
         Browser::new(&db).login(&email, PASSWORD).await.status,
         StatusCode::UNAUTHORIZED,
@@ -556,7 +595,10 @@ async fn a_password_reset_ends_the_sessions_and_mails_a_link_for_a_new_one() {
     let p = b
         .post(
             &link,
-            &[("password", "fresh password 1"), ("confirm_password", "fresh password 1")],
+            &[
+                ("password", "fresh password 1"),
+                ("confirm_password", "fresh password 1"),
+            ],
         )
         .await;
     assert_eq!(p.location.as_deref(), Some("/inbox"));
@@ -588,13 +630,12 @@ async fn a_password_reset_ends_the_sessions_and_mails_a_link_for_a_new_one() {
         )
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
-    let (available, cap): (bool, Option<i32>) = sqlx::query_as(
-        "select available, max_open_tickets from agent where email = $1",
-    )
-    .bind(&email)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let (available, cap): (bool, Option<i32>) =
+        sqlx::query_as("select available, max_open_tickets from agent where email = $1")
+            .bind(&email)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!((available, cap), (false, Some(7)));
     db.drop_db().await;
 }
@@ -664,7 +705,10 @@ async fn cli_changes_are_in_the_audit_log_with_actor_cli() {
         ("cli", "agent.update", "ada@example.com")
     );
     assert_eq!(rows[0].3, json!({"disabled": true}));
-    assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), ("cli", "token.create"));
+    assert_eq!(
+        (rows[1].0.as_str(), rows[1].1.as_str()),
+        ("cli", "token.create")
+    );
     assert_eq!(rows[1].3["token"], "changed", "never the secret");
     let kind: String = scalar(&db.pool, "select distinct actor_kind from audit_event").await;
     assert_eq!(kind, "cli");
@@ -781,19 +825,42 @@ async fn in_chromium_an_admin_invites_an_agent_whose_mailed_link_sets_a_password
     let email = format!("{}@example.com", random_name("chromium"));
 
     c.goto(&format!("{}/login", app.base)).await.unwrap();
-    find(&c, "#email").await.send_keys("dana@example.com").await.unwrap();
-    find(&c, "#password").await.send_keys(PASSWORD).await.unwrap();
+    find(&c, "#email")
+        .await
+        .send_keys("dana@example.com")
+        .await
+        .unwrap();
+    find(&c, "#password")
+        .await
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
     click_and_load(&c, "form[action='/login'] button[type=submit]").await;
     assert_eq!(path(&c).await, "/inbox");
 
     c.goto(&format!("{}/admin/agents", app.base)).await.unwrap();
-    find(&c, "#invite-email").await.send_keys(&email).await.unwrap();
-    find(&c, "#invite-name").await.send_keys("Ines Chromium").await.unwrap();
-    find(&c, "input[name=teams][value=Billing]").await.click().await.unwrap();
+    find(&c, "#invite-email")
+        .await
+        .send_keys(&email)
+        .await
+        .unwrap();
+    find(&c, "#invite-name")
+        .await
+        .send_keys("Ines Chromium")
+        .await
+        .unwrap();
+    find(&c, "input[name=teams][value=Billing]")
+        .await
+        .click()
+        .await
+        .unwrap();
     click_and_load(&c, "form.invite button[type=submit]").await;
     assert_eq!(path(&c).await, "/admin/agents");
     let table = find(&c, "table.agents").await.text().await.unwrap();
-    assert!(table.contains("Ines Chromium") && table.contains("Billing"), "{table}");
+    assert!(
+        table.contains("Ines Chromium") && table.contains("Billing"),
+        "{table}"
+    );
 
     // The app's own outbox worker mails the invitation to the sink.
     let start = Instant::now();
@@ -815,13 +882,24 @@ async fn in_chromium_an_admin_invites_an_agent_whose_mailed_link_sets_a_password
         .unwrap()
         .into_owned();
     let at = text.find(&app.base).expect("the link in the mail");
-    let link: String = text[at..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let link: String = text[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
 
     // A fresh browser (signed out) opens the link from the mail.
     c.delete_all_cookies().await.unwrap();
     c.goto(&link).await.unwrap();
-    find(&c, "#password").await.send_keys("ines secret 42").await.unwrap();
-    find(&c, "#confirm_password").await.send_keys("ines secret 42").await.unwrap();
+    find(&c, "#password")
+        .await
+        .send_keys("ines secret 42")
+        .await
+        .unwrap();
+    find(&c, "#confirm_password")
+        .await
+        .send_keys("ines secret 42")
+        .await
+        .unwrap();
     click_and_load(&c, "main.invite button[type=submit]").await;
     assert_eq!(path(&c).await, "/inbox");
     let who = find(&c, ".who").await.text().await.unwrap();
