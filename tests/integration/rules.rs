@@ -4,11 +4,8 @@
 //! run agrees with the real run, and the API refuses bad rules naming the part.
 
 use axum::http::StatusCode;
-use frontdesk::auth::Role;
 use serde_json::{Value, json};
 
-use crate::support::app::TestApp;
-use crate::support::client::api_json;
 use crate::support::*;
 
 /// A plain customer mail to support@example.com.
@@ -282,7 +279,7 @@ async fn a_time_rule_fires_once_per_ticket_with_two_schedulers_racing() {
     app.ingest().await;
     // two of them have waited two minutes
     sqlx::query(
-        "update ticket set created_at = now() - interval '2 minutes' where subject like '%old one'",
+        "update ticket set created_at = now() - interval '2 minutes' where subject ilike '%old one'",
     )
     .execute(app.pool())
     .await
