@@ -51,9 +51,13 @@ fn message_of(event: &TimelineEvent) -> Option<i64> {
 /// The timeline hook's rules part: evaluates the enabled rules whose trigger is this event,
 /// in order, and fires those that match (by their mode). Changes made by rules do not
 /// trigger rules. Boxed: it runs ticket actions, which record events, which call it again.
+///
+/// `active`: the enabled rules loaded beforehand (ingest loads them once per batch); `None`
+/// loads this trigger's rules now.
 pub fn on_event<'a>(
     conn: &'a mut PgConnection,
     recorded: &'a Recorded<'a>,
+    active: Option<&'a ActiveRules>,
 ) -> BoxFuture<'a, sqlx::Result<()>> {
     Box::pin(async move {
         if matches!(recorded.actor, Actor::Rule(_)) {
@@ -62,12 +66,47 @@ pub fn on_event<'a>(
         let Some(trigger) = trigger_of(recorded.event) else {
             return Ok(());
         };
-        let rules = enabled_rules(conn, trigger).await?;
+        let loaded;
+        let rules: &[LoadedRule] = match active {
+            Some(a) => a.for_trigger(trigger),
+            None => {
+                loaded = enabled_rules(conn, Some(trigger)).await?;
+                &loaded
+            }
+        };
         if rules.is_empty() {
             return Ok(());
         }
-        run_rules(conn, recorded.ticket, message_of(recorded.event), &rules).await
+        run_rules(conn, recorded.ticket, message_of(recorded.event), rules).await
     })
+}
+
+/// Every enabled rule, loaded once for a batch of events, by trigger.
+#[derive(Debug, Default)]
+pub struct ActiveRules {
+    by_trigger: HashMap<Trigger, Vec<LoadedRule>>,
+}
+
+impl ActiveRules {
+    /// Loads every enabled rule (one query).
+    pub async fn load(conn: &mut PgConnection) -> sqlx::Result<ActiveRules> {
+        let mut by_trigger: HashMap<Trigger, Vec<LoadedRule>> = HashMap::new();
+        for rule in enabled_rules(conn, None).await? {
+            by_trigger
+                .entry(rule.compiled.rule().trigger)
+                .or_default()
+                .push(rule);
+        }
+        Ok(ActiveRules { by_trigger })
+    }
+
+    /// The enabled rules with this trigger, in order.
+    pub fn for_trigger(&self, trigger: Trigger) -> &[LoadedRule] {
+        self.by_trigger
+            .get(&trigger)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
 }
 
 /// A stored rule, compiled.
@@ -112,15 +151,16 @@ pub const RULE_JSON: &str =
     "jsonb_build_object('name', r.name, 'enabled', r.enabled, 'trigger', r.trigger,
     'conditions', r.conditions, 'actions', r.actions, 'mode', r.mode, 'stop', r.stop)";
 
-/// Enabled rules with this trigger, in order.
+/// Enabled rules with this trigger (`None`: all), in order.
 pub async fn enabled_rules(
     conn: &mut PgConnection,
-    trigger: Trigger,
+    trigger: Option<Trigger>,
 ) -> sqlx::Result<Vec<LoadedRule>> {
     let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
-        "select r.rule_id, {RULE_JSON}::text from rule r where r.enabled and r.trigger = $1 order by r.position, r.rule_id"
+        "select r.rule_id, {RULE_JSON}::text from rule r
+         where r.enabled and ($1::text is null or r.trigger = $1) order by r.position, r.rule_id"
     ))
-    .bind(trigger.as_str())
+    .bind(trigger.map(Trigger::as_str))
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows
@@ -136,15 +176,7 @@ async fn run_rules(
     message: Option<i64>,
     rules: &[LoadedRule],
 ) -> sqlx::Result<()> {
-    let fired_last_hour: i64 = sqlx::query_scalar(
-        "select count(*) from ticket_event where ticket_id = $1 and kind = 'rule_fired'
-         and created_at > now() - interval '1 hour'",
-    )
-    .bind(ticket)
-    .fetch_one(&mut *conn)
-    .await?;
-    let mut firings = u32::try_from(fired_last_hour).unwrap_or(u32::MAX);
-    let Some(mut facts) = load_facts(conn, ticket, message).await? else {
+    let Some((mut facts, mut firings)) = load_facts_counted(conn, ticket, message).await? else {
         return Ok(());
     };
     for rule in rules {
@@ -509,6 +541,18 @@ pub async fn load_facts(
     ticket: i64,
     message: Option<i64>,
 ) -> sqlx::Result<Option<PreparedFacts>> {
+    Ok(load_facts_counted(conn, ticket, message)
+        .await?
+        .map(|(f, _)| f))
+}
+
+/// [`load_facts`] and the ticket's rule firings in the last hour (for the loop cap), in one
+/// query.
+async fn load_facts_counted(
+    conn: &mut PgConnection,
+    ticket: i64,
+    message: Option<i64>,
+) -> sqlx::Result<Option<(PreparedFacts, u32)>> {
     #[derive(FromRow)]
     struct Row {
         mailbox: String,
@@ -530,6 +574,7 @@ pub async fn load_facts(
         status_s: f64,
         customer_s: Option<f64>,
         agent_s: Option<f64>,
+        fired_last_hour: i64,
     }
     let row: Option<Row> = sqlx::query_as(
         "select mb.address as mailbox, t.subject, t.status, t.priority, a.email as assignee, tm.name as team,
@@ -546,7 +591,9 @@ pub async fn load_facts(
                 (select extract(epoch from now() - max(x.received_at))::float8 from message x
                    where x.ticket_id = t.ticket_id and x.direction = 'inbound') as customer_s,
                 (select extract(epoch from now() - max(x.created_at))::float8 from message x
-                   where x.ticket_id = t.ticket_id and x.direction = 'outbound') as agent_s
+                   where x.ticket_id = t.ticket_id and x.direction = 'outbound') as agent_s,
+                (select count(*) from ticket_event e where e.ticket_id = t.ticket_id and e.kind = 'rule_fired'
+                   and e.created_at > now() - interval '1 hour') as fired_last_hour
          from ticket t
          join mailbox mb on mb.mailbox_id = t.mailbox_id
          left join agent a on a.agent_id = t.assignee_agent_id
@@ -565,7 +612,8 @@ pub async fn load_facts(
             .unwrap_or_default()
     };
     let minutes = |s: Option<f64>| s.map(|s| s / 60.0);
-    Ok(Some(
+    let fired_last_hour = u32::try_from(r.fired_last_hour).unwrap_or(u32::MAX);
+    Ok(Some((
         TicketFacts {
             mailbox: r.mailbox,
             from: r.from_email.unwrap_or_default(),
@@ -592,7 +640,8 @@ pub async fn load_facts(
             minutes_since_agent_reply: minutes(r.agent_s),
         }
         .prepare(),
-    ))
+        fired_last_hour,
+    )))
 }
 
 /// Tickets a `time` rule looks at per pass (the most recently active open ones).
@@ -602,7 +651,7 @@ const TIME_RULE_TICKETS: i64 = 2000;
 /// (not closed, not spam), each ticket in its own transaction. Every node may run it: the
 /// firing record's row lock makes each firing happen once. Returns the number of firings.
 pub async fn run_time_rules(pool: &PgPool) -> sqlx::Result<u64> {
-    let rules = enabled_rules(&mut *pool.acquire().await?, Trigger::Time).await?;
+    let rules = enabled_rules(&mut *pool.acquire().await?, Some(Trigger::Time)).await?;
     let mut fired = 0;
     for rule in &rules {
         let tickets: Vec<i64> = sqlx::query_scalar(
@@ -614,19 +663,13 @@ pub async fn run_time_rules(pool: &PgPool) -> sqlx::Result<u64> {
         .await?;
         for ticket in tickets {
             let mut tx = pool.begin().await?;
-            let fired_last_hour: i64 = sqlx::query_scalar(
-                "select count(*) from ticket_event where ticket_id = $1 and kind = 'rule_fired'
-                 and created_at > now() - interval '1 hour'",
-            )
-            .bind(ticket)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !actions::within_loop_cap(u32::try_from(fired_last_hour).unwrap_or(u32::MAX)) {
-                continue;
-            }
-            let Some(facts) = load_facts(&mut tx, ticket, None).await? else {
+            let Some((facts, fired_last_hour)) = load_facts_counted(&mut tx, ticket, None).await?
+            else {
                 continue;
             };
+            if !actions::within_loop_cap(fired_last_hour) {
+                continue;
+            }
             let evaluation = rule.compiled.evaluate(&facts);
             if fire_if_due(&mut tx, ticket, rule, &evaluation, &facts).await? {
                 fired += 1;

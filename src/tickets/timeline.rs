@@ -373,22 +373,22 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
     .bind(rows.iter().map(|r| r.3).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await?;
+    // The batch's rules are loaded once, not once per event.
+    let rules = crate::rules::engine::ActiveRules::load(conn).await?;
     for (ticket, actor, event, _) in rows {
         let mailbox = mailboxes
             .iter()
             .find(|(t, _)| t == ticket)
             .map(|(_, m)| *m)
             .ok_or(sqlx::Error::RowNotFound)?;
-        after_event(
-            conn,
-            &Recorded {
-                ticket: *ticket,
-                mailbox,
-                actor: *actor,
-                event,
-            },
-        )
-        .await?;
+        let recorded = Recorded {
+            ticket: *ticket,
+            mailbox,
+            actor: *actor,
+            event,
+        };
+        log_event(&recorded);
+        crate::rules::engine::on_event(conn, &recorded, Some(&rules)).await?;
     }
     Ok(())
 }
@@ -419,7 +419,13 @@ async fn insert(
 /// writes commits or rolls back with the change. Routing rules (trigger on the event) and SLA
 /// clocks (start, pause, stop on status and message events) plug in here. Routing rules run
 /// now ([`crate::rules::engine::on_event`]): what they change commits with the event.
+/// [`record_pending`] runs the same steps with the batch's rules loaded once.
 pub async fn after_event(conn: &mut PgConnection, recorded: &Recorded<'_>) -> sqlx::Result<()> {
+    log_event(recorded);
+    crate::rules::engine::on_event(conn, recorded, None).await
+}
+
+fn log_event(recorded: &Recorded<'_>) {
     tracing::debug!(
         ticket.number = recorded.ticket,
         mailbox.id = recorded.mailbox,
@@ -427,7 +433,6 @@ pub async fn after_event(conn: &mut PgConnection, recorded: &Recorded<'_>) -> sq
         event = recorded.event.kind(),
         "ticket event"
     );
-    crate::rules::engine::on_event(conn, recorded).await
 }
 
 /// A timeline entry as read back (`GET /api/v1/tickets/{number}`'s `events`): `kind` and
