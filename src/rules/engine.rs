@@ -441,10 +441,95 @@ async fn apply_one(
             }
             Ok((!names.is_empty()).then(|| format!("notified {}", names.join(", "))))
         }
-        Action::SendSavedReply { .. } | Action::ApplySla { .. } | Action::Webhook { .. } => Err(
-            ActionError::Invalid(format!("{} is not available yet", action.type_name())),
-        ),
+        Action::SendSavedReply { saved_reply } => {
+            send_saved_reply(conn, ticket, actor, rule_name, saved_reply, facts).await
+        }
+        Action::ApplySla { .. } | Action::Webhook { .. } => Err(ActionError::Invalid(format!(
+            "{} is not available yet",
+            action.type_name()
+        ))),
     }
+}
+
+/// A rule's automatic reply: a shared saved reply, filled for the ticket's customer, queued
+/// to them alone. Never to automated mail (auto-replies, bounces, lists: RFC 3834), and at
+/// most one automatic reply per ticket (so per customer) per day.
+async fn send_saved_reply(
+    conn: &mut PgConnection,
+    ticket: i64,
+    actor: Actor,
+    rule_name: &str,
+    which: &super::model::SavedReplyRef,
+    facts: &PreparedFacts,
+) -> Result<Option<String>, ActionError> {
+    use super::model::SavedReplyRef;
+    let last_auto_s: Option<f64> = sqlx::query_scalar(
+        "select extract(epoch from now() - max(created_at))::float8 from ticket_event
+         where ticket_id = $1 and kind = 'reply_queued' and actor_kind = 'rule'",
+    )
+    .bind(ticket)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !actions::auto_reply_allowed(facts.facts().automated, last_auto_s.map(|s| s / 60.0)) {
+        return Ok(Some(format!(
+            "sent no automatic reply ({})",
+            if facts.facts().automated.is_some() {
+                "the mail is automated"
+            } else {
+                "one was sent in the last day"
+            }
+        )));
+    }
+    let (id, name) = match which {
+        SavedReplyRef::Id(id) => (Some(*id), None),
+        SavedReplyRef::Name(n) => (None, Some(n.as_str())),
+    };
+    let reply: Option<(String, String)> = sqlx::query_as(
+        "select name, body from saved_reply where owner_agent_id is null
+           and (saved_reply_id = $1 or lower(name) = lower($2)) order by saved_reply_id limit 1",
+    )
+    .bind(id)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (reply_name, body) =
+        reply.ok_or_else(|| ActionError::Invalid(format!("no shared saved reply {which}")))?;
+    let customer: Option<(String, Option<String>)> = sqlx::query_as(
+        "select c.email, c.name from ticket t join customer c on c.customer_id = t.customer_id
+         where t.ticket_id = $1",
+    )
+    .bind(ticket)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (email, cname) = customer
+        .ok_or_else(|| ActionError::Invalid("the ticket has no customer to reply to".into()))?;
+    let text = crate::tickets::saved_reply::fill_saved_reply(
+        &body,
+        cname.as_deref().unwrap_or(""),
+        &email,
+        rule_name,
+        ticket,
+    );
+    let Actor::Rule(rule_id) = actor else {
+        unreachable!("rules act as Actor::Rule")
+    };
+    crate::tickets::reply::queue_reply_in(
+        conn,
+        crate::tickets::reply::ReplyAuthor::Rule {
+            id: rule_id,
+            name: rule_name,
+        },
+        None,
+        ticket,
+        &crate::tickets::reply::ReplyInput {
+            to: vec![email.clone()],
+            text,
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(ActionError::from)?;
+    Ok(Some(format!("sent saved reply '{reply_name}' to {email}")))
 }
 
 async fn current_assignee(conn: &mut PgConnection, ticket: i64) -> sqlx::Result<Option<i64>> {

@@ -97,9 +97,11 @@ pub async fn known_names(conn: &mut PgConnection) -> sqlx::Result<KnownNames> {
         agents: sqlx::query_scalar("select email from agent where disabled_at is null")
             .fetch_all(&mut *conn)
             .await?,
-        saved_replies: sqlx::query_as("select saved_reply_id, name from saved_reply")
-            .fetch_all(&mut *conn)
-            .await?,
+        saved_replies: sqlx::query_as(
+            "select saved_reply_id, name from saved_reply where owner_agent_id is null",
+        )
+        .fetch_all(&mut *conn)
+        .await?,
         sla_policies: Vec::new(),
     })
 }
@@ -113,9 +115,7 @@ pub async fn parse_valid(conn: &mut PgConnection, value: &Value) -> Result<Rule,
     for (i, a) in rule.actions.iter().enumerate() {
         if matches!(
             a,
-            super::model::Action::SendSavedReply { .. }
-                | super::model::Action::ApplySla { .. }
-                | super::model::Action::Webhook { .. }
+            super::model::Action::ApplySla { .. } | super::model::Action::Webhook { .. }
         ) {
             errors.push(RuleError::new(
                 format!("actions[{i}].type"),

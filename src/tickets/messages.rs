@@ -298,8 +298,9 @@ pub async fn record_bounce(
 /// An agent's reply as written, before it is queued for sending.
 #[derive(Debug, Clone)]
 pub struct OutboundReply<'a> {
-    /// The writing agent.
-    pub agent_id: i64,
+    /// Who wrote it: an agent, or a rule (an automatic reply: it does not end the customer's
+    /// wait, and first response time does not count it).
+    pub author: Actor,
     /// The mailbox's address (`From`).
     pub from_email: &'a str,
     /// `From` display name ("Dana via Support").
@@ -341,13 +342,14 @@ pub async fn append_reply(
                  as x(filename, content_type, size, sha256, content)
          ), t as (
             update ticket set last_message_at = now(), message_count = message_count + 1, snippet = $17,
-                waiting_since = null, last_author_agent_id = $2
+                waiting_since = case when $2::bigint is null then waiting_since end,
+                last_author_agent_id = coalesce($2, last_author_agent_id)
             where ticket_id = $1
          )
          select message_id from m"#,
     )
     .bind(ticket)
-    .bind(reply.agent_id)
+    .bind(reply.author.agent_id())
     .bind(reply.from_email)
     .bind(reply.from_name)
     .bind(sqlx::types::Json(reply.to))
@@ -368,7 +370,7 @@ pub async fn append_reply(
     timeline::record(
         conn,
         ticket,
-        Actor::Agent(reply.agent_id),
+        reply.author,
         &TimelineEvent::ReplyQueued { message_id },
     )
     .await?;

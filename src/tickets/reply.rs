@@ -139,6 +139,24 @@ pub fn reply_subject(subject: &str, number: i64) -> String {
     }
 }
 
+/// Who writes a reply.
+#[derive(Debug, Clone, Copy)]
+pub enum ReplyAuthor<'a> {
+    /// An agent.
+    Agent(&'a Agent),
+    /// A rule's `send_saved_reply`: its id and name (the From name uses the mailbox's name).
+    Rule { id: i64, name: &'a str },
+}
+
+impl ReplyAuthor<'_> {
+    fn actor(&self) -> Actor {
+        match self {
+            ReplyAuthor::Agent(a) => Actor::Agent(a.agent_id),
+            ReplyAuthor::Rule { id, .. } => Actor::Rule(*id),
+        }
+    }
+}
+
 /// Queues a reply: inserts the outbound message (delivery state `queued`) and its outbox row,
 /// updates the ticket, optionally sets its status. Returns the message id. The recipients
 /// never include our own addresses.
@@ -149,11 +167,36 @@ pub async fn create_reply(
     number: i64,
     input: &ReplyInput,
 ) -> Result<i64, ReplyError> {
+    let mut tx = pool.begin().await?;
+    let message_id =
+        queue_reply_in(&mut tx, ReplyAuthor::Agent(agent), visible, number, input).await?;
+    // Sending removes the reply draft (it is this message now).
+    sqlx::query("delete from draft where ticket_id = $1 and kind = 'reply'")
+        .bind(number)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(
+        ticket.number = number,
+        message.id = message_id,
+        agent.id = agent.agent_id,
+        "reply queued"
+    );
+    Ok(message_id)
+}
+
+/// [`create_reply`]'s work in the caller's transaction, for an agent or a rule.
+pub async fn queue_reply_in(
+    tx: &mut sqlx::PgConnection,
+    author: ReplyAuthor<'_>,
+    visible: Option<&[i64]>,
+    number: i64,
+    input: &ReplyInput,
+) -> Result<i64, ReplyError> {
     let text = input.text.trim_end();
     if text.trim().is_empty() {
         return Err(ActionError::Invalid("a reply cannot be empty".into()).into());
     }
-    let mut tx = pool.begin().await?;
     let ticket: Option<(i64, String, String, String, String, String)> = sqlx::query_as(
         "select t.mailbox_id, t.subject, mb.address, mb.name, mb.signature, mb.from_name_format from ticket t join mailbox mb using (mailbox_id)
          where t.ticket_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2)) for update of t",
@@ -178,7 +221,7 @@ pub async fn create_reply(
         if !newer.is_empty() {
             tracing::info!(
                 ticket.number = number,
-                agent.id = agent.agent_id,
+                actor = ?author.actor(),
                 newer = newer.len(),
                 "reply held: newer activity"
             );
@@ -239,8 +282,12 @@ pub async fn create_reply(
     } else {
         format!("{text}\n\n-- \n{}", signature.trim_end())
     };
-    let from_name =
-        crate::mailboxes::settings::from_name(&from_name_format, &agent.name, &mailbox_name);
+    let from_name = match author {
+        ReplyAuthor::Agent(agent) => {
+            crate::mailboxes::settings::from_name(&from_name_format, &agent.name, &mailbox_name)
+        }
+        ReplyAuthor::Rule { .. } => mailbox_name.clone(),
+    };
     let subject = reply_subject(&subject, number);
     let chain = outbox::compose::references_chain(&references, in_reply_to.as_deref());
     let to_addrs: Vec<EmailAddress> = to
@@ -259,10 +306,10 @@ pub async fn create_reply(
         .collect();
 
     let message_id = messages::append_reply(
-        &mut tx,
+        &mut *tx,
         number,
         &OutboundReply {
-            agent_id: agent.agent_id,
+            author: author.actor(),
             from_email: &address,
             from_name: &from_name,
             to: &to_addrs,
@@ -277,7 +324,7 @@ pub async fn create_reply(
     )
     .await?;
     outbox::enqueue(
-        &mut tx,
+        &mut *tx,
         &OutgoingEmail {
             mailbox_id,
             message_id,
@@ -297,28 +344,8 @@ pub async fn create_reply(
     )
     .await?;
     if let Some(status) = input.status_after {
-        actions::set_status(
-            &mut tx,
-            Actor::Agent(agent.agent_id),
-            visible,
-            number,
-            status,
-            None,
-        )
-        .await?;
+        actions::set_status(tx, author.actor(), visible, number, status, None).await?;
     }
-    // Sending removes the reply draft (it is this message now).
-    sqlx::query("delete from draft where ticket_id = $1 and kind = 'reply'")
-        .bind(number)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    tracing::info!(
-        ticket.number = number,
-        message.id = message_id,
-        agent.id = agent.agent_id,
-        "reply queued"
-    );
     Ok(message_id)
 }
 

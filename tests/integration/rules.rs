@@ -594,3 +594,97 @@ async fn the_rules_api_refuses_bad_rules_naming_the_part_and_non_admins() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn an_automatic_reply_goes_once_a_day_and_never_to_automated_mail() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    sqlx::query("insert into saved_reply (name, body) values ('Thanks', 'Hello {{customer.first_name}}, we got ticket #{{ticket.number}}.')")
+        .execute(app.pool())
+        .await
+        .unwrap();
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "Acknowledge", "trigger": "customer_replied", "conditions": {"all": []},
+               "actions": [{"type": "send_saved_reply", "saved_reply": "Thanks"}], "mode": "every_time"}),
+    )
+    .await;
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "Acknowledge new", "trigger": "ticket_created", "conditions": {"all": []},
+               "actions": [{"type": "send_saved_reply", "saved_reply": "Thanks"}]}),
+    )
+    .await;
+    let first = mail(1, "ann@example.net", "Printer broken");
+    let id = String::from_utf8_lossy(&first)
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: ").map(str::to_string))
+        .unwrap();
+    let follow_up = format!(
+        "From: Ann <ann@example.net>\r\nTo: support@example.com\r\nSubject: Re: Printer broken\r\n\
+         Message-ID: <{}@example.net>\r\nIn-Reply-To: {id}\r\nReferences: {id}\r\n\
+         Date: Thu, 03 Dec 2026 10:05:00 +0000\r\n\r\nStill broken.\r\n",
+        random_name("f")
+    );
+    deliver(&app, &[first, follow_up.into_bytes()]).await;
+    app.ingest().await;
+    // Katja writes: her own ticket is acknowledged too
+    app.deliver(&["30-out-of-office-a.eml"]).await;
+    app.ingest().await;
+    // an automatic answer on Ann's thread
+    let auto = format!(
+        "From: Ann <ann@example.net>\r\nTo: support@example.com\r\nSubject: Out of office: Printer broken\r\n\
+         Auto-Submitted: auto-replied\r\nMessage-ID: <{}@example.net>\r\nIn-Reply-To: {id}\r\n\
+         References: {id}\r\nDate: Thu, 03 Dec 2026 10:06:00 +0000\r\n\r\nI am away.\r\n",
+        random_name("o")
+    );
+    deliver(&app, &[auto.into_bytes()]).await;
+    app.ingest().await;
+    let replies: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+        "select t.subject, m.text_body, m.author_agent_id from message m join ticket t using (ticket_id)
+         where m.direction = 'outbound' order by m.message_id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        replies.len(),
+        2,
+        "one automatic reply per ticket: {replies:?}"
+    );
+    assert!(
+        replies[0].1.starts_with("Hello Customer, we got ticket #"),
+        "{replies:?}"
+    );
+    assert!(replies[1].1.starts_with("Hello Katja"), "{replies:?}");
+    assert_eq!(
+        (replies[0].2, replies[1].2),
+        (None, None),
+        "written by no agent"
+    );
+    let refused: Vec<String> = sqlx::query_scalar(
+        "select detail->'changes'->>0 from ticket_event where kind = 'rule_fired' order by ticket_event_id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert!(
+        refused.contains(&"sent no automatic reply (one was sent in the last day)".to_string()),
+        "{refused:?}"
+    );
+    assert!(
+        refused.contains(&"sent no automatic reply (the mail is automated)".to_string()),
+        "{refused:?}"
+    );
+    let actors: Vec<String> =
+        sqlx::query_scalar("select actor_kind from ticket_event where kind = 'reply_queued'")
+            .fetch_all(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(actors, vec!["rule", "rule"]);
+    let outbox: i64 = scalar(app.pool(), "select count(*) from outbox").await;
+    assert_eq!(outbox, 2, "queued for sending");
+    app.finish().await;
+}
