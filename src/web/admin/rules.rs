@@ -104,8 +104,16 @@ const ACTION_KINDS: &[(&str, &str, &str)] = &[
     ("unassign", "Unassign", "no value"),
     ("add_tag", "Add tag", "tag"),
     ("remove_tag", "Remove tag", "tag"),
-    ("set_priority", "Set priority", "low, normal, high or urgent"),
-    ("set_status", "Set status", "open, pending, snoozed or closed"),
+    (
+        "set_priority",
+        "Set priority",
+        "low, normal, high or urgent",
+    ),
+    (
+        "set_status",
+        "Set status",
+        "open, pending, snoozed or closed",
+    ),
     ("snooze", "Snooze", "minutes"),
     ("add_note", "Add internal note", "note text"),
     ("notify", "Notify agents", "agent emails, comma-separated"),
@@ -129,10 +137,7 @@ fn modes() -> Vec<Choice> {
 }
 
 fn fields() -> Vec<Choice> {
-    Field::ALL
-        .iter()
-        .map(|f| (f.as_str(), f.label()))
-        .collect()
+    Field::ALL.iter().map(|f| (f.as_str(), f.label())).collect()
 }
 
 fn ops() -> Vec<Choice> {
@@ -309,11 +314,7 @@ async fn toggle(
     .await
     .map_err(store_error)?;
     let what = if enabled { "enabled" } else { "disabled" };
-    Ok(Redirect::to(&format!(
-        "/admin/rules?{what}={}",
-        encode(&saved.rule.name)
-    ))
-    .into_response())
+    Ok(Redirect::to(&format!("/admin/rules?{what}={}", encode(&saved.rule.name))).into_response())
 }
 
 async fn delete(
@@ -329,11 +330,7 @@ async fn delete(
     store::delete(&state.pool, &admin.actor(), id)
         .await
         .map_err(store_error)?;
-    Ok(Redirect::to(&format!(
-        "/admin/rules?deleted={}",
-        encode(&rule.rule.name)
-    ))
-    .into_response())
+    Ok(Redirect::to(&format!("/admin/rules?deleted={}", encode(&rule.rule.name))).into_response())
 }
 
 // ---------------------------------------------------------------- editor
@@ -465,7 +462,12 @@ impl Draft {
             trigger: one(p, "trigger").to_string(),
             mode: one(p, "mode").to_string(),
             stop: !one(p, "stop").is_empty(),
-            match_kind: if one(p, "match") == "any" { "any" } else { "all" }.into(),
+            match_kind: if one(p, "match") == "any" {
+                "any"
+            } else {
+                "all"
+            }
+            .into(),
             conditions,
             conditions_json: one(p, "conditions_json").to_string(),
             actions,
@@ -638,7 +640,9 @@ fn action_json(r: &ActionRow) -> Value {
         "add_tag" | "remove_tag" => json!({"type": r.kind, "tag": v}),
         "set_priority" => json!({"type": "set_priority", "priority": v}),
         "set_status" => json!({"type": "set_status", "status": v}),
-        "snooze" => json!({"type": "snooze", "minutes": v.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(v))}),
+        "snooze" => {
+            json!({"type": "snooze", "minutes": v.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(v))})
+        }
         "add_note" => json!({"type": "add_note", "body": r.value}),
         "notify" => json!({"type": "notify", "agents": list_of(v)}),
         other => json!({ "type": other }),
@@ -877,9 +881,9 @@ async fn submit(
         None => store::create(&state.pool, &admin.actor(), &rule).await,
     };
     match saved {
-        Ok(r) => {
-            Ok(Redirect::to(&format!("/admin/rules?saved={}", encode(&r.rule.name))).into_response())
-        }
+        Ok(r) => Ok(
+            Redirect::to(&format!("/admin/rules?saved={}", encode(&r.rule.name))).into_response(),
+        ),
         Err(RuleStoreError::Invalid(errors)) => {
             draft.place(&errors, &condition_rows, &action_rows);
             form_page(admin, id, title, draft, None).await
