@@ -544,9 +544,10 @@ impl Draft {
                     "name" => "name",
                     "trigger" => "trigger",
                     "mode" => "mode",
-                    "stop" => "stop",
                     "actions" => "actions",
-                    _ => "conditions",
+                    "conditions" => "conditions",
+                    // `enabled`, `stop`, the whole rule: at the top only
+                    _ => continue,
                 };
                 self.field_errors.push((field, e.to_string()));
             }
@@ -902,5 +903,89 @@ async fn compile(
         Ok(rule) => Ok(CompiledRule::new(rule)),
         Err(RuleStoreError::Invalid(errors)) => Ok(Err(errors)),
         Err(e) => Err(store_error(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(field: &str, op: &str, value: &str) -> ConditionRow {
+        ConditionRow {
+            field: field.into(),
+            op: op.into(),
+            value: value.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rows_become_typed_values() {
+        assert_eq!(
+            condition_json(&row("message_count", "in", "1, 2,, x")),
+            json!({"field": "message_count", "op": "in", "value": [1, 2, "x"]})
+        );
+        assert_eq!(
+            condition_json(&row("customer.vip", "is", "False")),
+            json!({"field": "customer.vip", "op": "is", "value": false})
+        );
+        assert_eq!(
+            condition_json(&row("subject", "gt", "2.5")),
+            json!({"field": "subject", "op": "gt", "value": 2.5})
+        );
+        assert_eq!(
+            condition_json(&row("subject", "is", "42")),
+            json!({"field": "subject", "op": "is", "value": "42"})
+        );
+        assert_eq!(
+            condition_json(&row("tags", "is_not_set", "ignored")),
+            json!({"field": "tags", "op": "is_not_set"})
+        );
+        assert_eq!(
+            action_json(&ActionRow {
+                kind: "snooze".into(),
+                value: " 90 ".into(),
+                errors: Vec::new()
+            }),
+            json!({"type": "snooze", "minutes": 90})
+        );
+    }
+
+    #[test]
+    fn errors_find_their_row() {
+        assert_eq!(
+            index_after(
+                "conditions.any[12].op",
+                &["conditions.all[", "conditions.any["]
+            ),
+            Some(12)
+        );
+        assert_eq!(index_after("actions[0].team", &["actions["]), Some(0));
+        assert_eq!(index_after("actions", &["actions["]), None);
+        let mut d = Draft::blank();
+        d.place(
+            &[
+                RuleError::new("conditions.all[1].value", "bad"),
+                RuleError::new("actions[0].team", "no team"),
+                RuleError::new("name", "blank"),
+                RuleError::new("stop", "odd"),
+            ],
+            &[0, 3],
+            &[2],
+        );
+        assert_eq!(d.errors.len(), 4);
+        assert_eq!(d.conditions[3].errors, ["conditions.all[1].value: bad"]);
+        assert_eq!(d.actions[2].errors, ["actions[0].team: no team"]);
+        assert_eq!(d.field_errors, [("name", "name: blank".to_string())]);
+    }
+
+    #[test]
+    fn a_failed_group_reads_as_none_of() {
+        let v = json!({"any": [{"field": "from", "op": "is", "value": "@example.net"},
+                               {"field": "subject", "op": "matches", "value": "^urgent"}]});
+        assert_eq!(
+            describe_failed(&v),
+            "none of: from is @example.net; subject matches /^urgent/"
+        );
     }
 }
