@@ -7,6 +7,7 @@ mod admin;
 mod admin_agents;
 mod admin_console;
 mod admin_mailboxes;
+mod admin_rules;
 mod api;
 mod browser;
 mod bulk;

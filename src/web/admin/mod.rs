@@ -1,5 +1,5 @@
 //! The admin console under `/admin`: the pages where admins configure Frontdesk. Each area
-//! (mailboxes, agents, teams, tags, saved replies, quarantine, audit log; rules and SLA
+//! (mailboxes, agents, teams, tags, saved replies, rules, quarantine, audit log; SLA
 //! policies later) is a module with its own router; every handler takes [`AdminAgent`], so an
 //! agent or a lead gets a plain 403 page, and every change is written to the audit log
 //! (`crate::audit`) in the transaction that makes it.
@@ -11,6 +11,7 @@ mod agents;
 mod audit;
 mod mailboxes;
 mod quarantine;
+mod rules;
 mod saved_replies;
 mod tags;
 mod teams;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(teams::router())
         .merge(tags::router())
         .merge(saved_replies::router())
+        .merge(rules::router())
         .merge(quarantine::router())
         .merge(audit::router())
 }
