@@ -115,6 +115,11 @@ const ACTION_KINDS: &[(&str, &str, &str)] = &[
         "open, pending, snoozed or closed",
     ),
     ("snooze", "Snooze", "minutes"),
+    (
+        "send_saved_reply",
+        "Send saved reply (automatic)",
+        "shared saved reply name",
+    ),
     ("add_note", "Add internal note", "note text"),
     ("notify", "Notify agents", "agent emails, comma-separated"),
 ];
@@ -644,6 +649,10 @@ fn action_json(r: &ActionRow) -> Value {
         "snooze" => {
             json!({"type": "snooze", "minutes": v.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(v))})
         }
+        "send_saved_reply" => match v.parse::<i64>() {
+            Ok(id) => json!({"type": "send_saved_reply", "saved_reply": id}),
+            Err(_) => json!({"type": "send_saved_reply", "saved_reply": v}),
+        },
         "add_note" => json!({"type": "add_note", "body": r.value}),
         "notify" => json!({"type": "notify", "agents": list_of(v)}),
         other => json!({ "type": other }),
@@ -659,7 +668,10 @@ fn action_row(a: &Action) -> ActionRow {
         Action::SetPriority { priority } => priority.to_string(),
         Action::SetStatus { status } => status.to_string(),
         Action::Snooze { minutes } => minutes.to_string(),
-        Action::SendSavedReply { saved_reply } => saved_reply.to_string(),
+        Action::SendSavedReply { saved_reply } => match saved_reply {
+            crate::rules::model::SavedReplyRef::Id(id) => id.to_string(),
+            crate::rules::model::SavedReplyRef::Name(n) => n.clone(),
+        },
         Action::AddNote { body } => body.clone(),
         Action::Notify { agents, .. } => agents.join(", "),
         Action::ApplySla { policy } => policy.clone(),
