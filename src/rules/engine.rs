@@ -176,9 +176,11 @@ async fn run_rules(
     message: Option<i64>,
     rules: &[LoadedRule],
 ) -> sqlx::Result<()> {
-    let Some((mut facts, mut firings)) = load_facts_counted(conn, ticket, message).await? else {
+    let Some((mut facts, mut firings)) = load_facts_counted(conn, ticket, message, false).await?
+    else {
         return Ok(());
     };
+    let mut fired = Vec::new();
     for rule in rules {
         if !actions::within_loop_cap(firings) {
             tracing::warn!(
@@ -191,17 +193,59 @@ async fn run_rules(
         let evaluation = rule.compiled.evaluate(&facts);
         if fire_if_due(conn, ticket, rule, &evaluation, &facts).await? {
             firings += 1;
+            fired.push(rule.id);
             if rule.compiled.rule().stop {
                 break;
             }
-            // later rules see what this one changed
-            match load_facts(conn, ticket, message).await? {
+            // later rules see what this one changed: simple changes are applied to the facts
+            // here, the others (assignment, notes, replies) read back
+            match updated_facts(&facts, &rule.compiled.rule().actions) {
                 Some(f) => facts = f,
-                None => break,
+                None => match load_facts(conn, ticket, message).await? {
+                    Some(f) => facts = f,
+                    None => break,
+                },
             }
         }
     }
+    count_firings(conn, &fired).await
+}
+
+/// Adds the firings to the rules' counters (one statement per event).
+async fn count_firings(conn: &mut PgConnection, fired: &[i64]) -> sqlx::Result<()> {
+    if fired.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "update rule r set fire_count = r.fire_count + x.n, last_fired_at = now()
+         from (select id, count(*) as n from unnest($1::bigint[]) as id group by id) x
+         where r.rule_id = x.id",
+    )
+    .bind(fired)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
+}
+
+/// The facts after `actions` when they only touch tags, priority and status (known without
+/// reading the ticket back); `None` otherwise.
+fn updated_facts(facts: &PreparedFacts, actions: &[Action]) -> Option<PreparedFacts> {
+    let mut f = facts.facts().clone();
+    for a in actions {
+        match a {
+            Action::AddTag { tag } => {
+                if !f.tags.iter().any(|t| t.eq_ignore_ascii_case(tag.trim())) {
+                    f.tags.push(tag.trim().to_string());
+                }
+            }
+            Action::RemoveTag { tag } => f.tags.retain(|t| !t.eq_ignore_ascii_case(tag.trim())),
+            Action::SetPriority { priority } => f.priority = *priority,
+            Action::SetStatus { status } => f.status = *status,
+            Action::Snooze { .. } => f.status = Status::Snoozed,
+            _ => return None,
+        }
+    }
+    Some(f.prepare())
 }
 
 /// Decides with the firing record (row-locked) and fires. Returns whether it fired.
@@ -216,13 +260,19 @@ async fn fire_if_due(
     if !evaluation.matched && mode != super::model::Mode::OnStateEntry {
         return Ok(false);
     }
-    let state: Option<(i32, bool)> = sqlx::query_as(
-        "select fired_count, matched from rule_ticket_state where rule_id = $1 and ticket_id = $2 for update",
-    )
-    .bind(rule.id)
-    .bind(ticket)
-    .fetch_optional(&mut *conn)
-    .await?;
+    // Only "on state entry" needs the previous evaluation; the other modes claim the firing
+    // with the upsert below alone.
+    let state: Option<(i32, bool)> = if mode == super::model::Mode::OnStateEntry {
+        sqlx::query_as(
+            "select fired_count, matched from rule_ticket_state where rule_id = $1 and ticket_id = $2 for update",
+        )
+        .bind(rule.id)
+        .bind(ticket)
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        None
+    };
     let record = FiringRecord {
         fired_before: state.is_some_and(|s| s.0 > 0),
         held_before: state.is_some_and(|s| s.1),
@@ -248,14 +298,13 @@ async fn fire_if_due(
          values ($1, $2, 1, now(), $3)
          on conflict (rule_id, ticket_id) do update
             set fired_count = rule_ticket_state.fired_count + 1, last_fired_at = now(), matched = $3
-            where $4 or rule_ticket_state.fired_count = $5
+            where $4 or rule_ticket_state.fired_count = 0
          returning fired_count",
     )
     .bind(rule.id)
     .bind(ticket)
     .bind(decision.held_now)
     .bind(mode != super::model::Mode::OncePerTicket)
-    .bind(state.map(|s| s.0).unwrap_or(0))
     .fetch_optional(&mut *conn)
     .await?;
     if claimed.is_none() {
@@ -277,13 +326,7 @@ async fn fire_if_due(
         },
     )
     .await?;
-    sqlx::query(
-        "update rule set fire_count = fire_count + 1, last_fired_at = now() where rule_id = $1",
-    )
-    .bind(rule.id)
-    .execute(&mut *conn)
-    .await?;
-    tracing::info!(ticket.number = ticket, rule.id = rule.id, rule.name = %r.name, "rule fired");
+    tracing::debug!(ticket.number = ticket, rule.id = rule.id, rule.name = %r.name, "rule fired");
     Ok(true)
 }
 
@@ -626,17 +669,20 @@ pub async fn load_facts(
     ticket: i64,
     message: Option<i64>,
 ) -> sqlx::Result<Option<PreparedFacts>> {
-    Ok(load_facts_counted(conn, ticket, message)
+    Ok(load_facts_counted(conn, ticket, message, true)
         .await?
         .map(|(f, _)| f))
 }
 
 /// [`load_facts`] and the ticket's rule firings in the last hour (for the loop cap), in one
 /// query.
+/// `with_times`: also the `minutes_*` fields (only `time` rules read them; events skip their
+/// subqueries).
 async fn load_facts_counted(
     conn: &mut PgConnection,
     ticket: i64,
     message: Option<i64>,
+    with_times: bool,
 ) -> sqlx::Result<Option<(PreparedFacts, u32)>> {
     #[derive(FromRow)]
     struct Row {
@@ -656,7 +702,7 @@ async fn load_facts_counted(
         has_attachment: bool,
         created_s: f64,
         unassigned_s: Option<f64>,
-        status_s: f64,
+        status_s: Option<f64>,
         customer_s: Option<f64>,
         agent_s: Option<f64>,
         fired_last_hour: i64,
@@ -667,16 +713,16 @@ async fn load_facts_counted(
                 t.message_count, m.from_email, m.to_addrs, m.cc_addrs, m.text_body, m.automated,
                 exists(select 1 from attachment x where x.message_id = m.message_id) as has_attachment,
                 extract(epoch from now() - t.created_at)::float8 as created_s,
-                case when t.assignee_agent_id is null then extract(epoch from now() - coalesce(
+                case when $3 and t.assignee_agent_id is null then extract(epoch from now() - coalesce(
                     (select max(e.created_at) from ticket_event e where e.ticket_id = t.ticket_id and e.kind = 'assigned'),
                     t.created_at))::float8 end as unassigned_s,
-                extract(epoch from now() - coalesce(
+                case when $3 then extract(epoch from now() - coalesce(
                     (select max(e.created_at) from ticket_event e where e.ticket_id = t.ticket_id and e.kind = 'status_changed'),
-                    t.created_at))::float8 as status_s,
-                (select extract(epoch from now() - max(x.received_at))::float8 from message x
-                   where x.ticket_id = t.ticket_id and x.direction = 'inbound') as customer_s,
-                (select extract(epoch from now() - max(x.created_at))::float8 from message x
-                   where x.ticket_id = t.ticket_id and x.direction = 'outbound') as agent_s,
+                    t.created_at))::float8 end as status_s,
+                case when $3 then (select extract(epoch from now() - max(x.received_at))::float8 from message x
+                   where x.ticket_id = t.ticket_id and x.direction = 'inbound') end as customer_s,
+                case when $3 then (select extract(epoch from now() - max(x.created_at))::float8 from message x
+                   where x.ticket_id = t.ticket_id and x.direction = 'outbound') end as agent_s,
                 (select count(*) from ticket_event e where e.ticket_id = t.ticket_id and e.kind = 'rule_fired'
                    and e.created_at > now() - interval '1 hour') as fired_last_hour
          from ticket t
@@ -689,6 +735,7 @@ async fn load_facts_counted(
     )
     .bind(ticket)
     .bind(message)
+    .bind(with_times)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = row else { return Ok(None) };
@@ -720,7 +767,7 @@ async fn load_facts_counted(
             message_count: i64::from(r.message_count),
             minutes_since_created: minutes(Some(r.created_s)),
             minutes_unassigned: minutes(r.unassigned_s),
-            minutes_in_status: minutes(Some(r.status_s)),
+            minutes_in_status: minutes(r.status_s),
             minutes_since_customer_reply: minutes(r.customer_s),
             minutes_since_agent_reply: minutes(r.agent_s),
         }
@@ -748,7 +795,8 @@ pub async fn run_time_rules(pool: &PgPool) -> sqlx::Result<u64> {
         .await?;
         for ticket in tickets {
             let mut tx = pool.begin().await?;
-            let Some((facts, fired_last_hour)) = load_facts_counted(&mut tx, ticket, None).await?
+            let Some((facts, fired_last_hour)) =
+                load_facts_counted(&mut tx, ticket, None, true).await?
             else {
                 continue;
             };
@@ -758,6 +806,7 @@ pub async fn run_time_rules(pool: &PgPool) -> sqlx::Result<u64> {
             let evaluation = rule.compiled.evaluate(&facts);
             if fire_if_due(&mut tx, ticket, rule, &evaluation, &facts).await? {
                 fired += 1;
+                count_firings(&mut tx, &[rule.id]).await?;
             }
             tx.commit().await?;
         }
