@@ -238,6 +238,7 @@ impl MailboxForm {
             from_name_format: Some(self.from_name_format.clone()),
             team: Some(Some(self.team.clone()).filter(|t| !t.is_empty())),
             enabled: None,
+            sla_policy: None,
         })
     }
 }

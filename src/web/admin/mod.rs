@@ -12,6 +12,7 @@ mod audit;
 mod mailboxes;
 mod quarantine;
 mod saved_replies;
+mod sla;
 mod tags;
 mod teams;
 
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(saved_replies::router())
         .merge(quarantine::router())
         .merge(audit::router())
+        .merge(sla::router())
 }
 
 /// A signed-in admin, with what every admin page's header shows. Anyone else signed in gets
