@@ -152,12 +152,9 @@ pub async fn create(
     let time_zone = input
         .time_zone
         .ok_or_else(|| invalid("time_zone", "required, e.g. \"Europe/Berlin\""))?;
-    let hours = input.hours.ok_or_else(|| {
-        invalid(
-            "hours",
-            "required, e.g. {\"mon\": [\"09:00-17:00\"], ...}",
-        )
-    })?;
+    let hours = input
+        .hours
+        .ok_or_else(|| invalid("hours", "required, e.g. {\"mon\": [\"09:00-17:00\"], ...}"))?;
     let calendar = parse(
         &name,
         CalendarSpec {
@@ -281,7 +278,11 @@ pub async fn delete(
         return Err(SlaError::InUse(format!(
             "calendar {:?} is used by SLA {} {}: give {} another calendar first",
             old.name,
-            if users.len() == 1 { "policy" } else { "policies" },
+            if users.len() == 1 {
+                "policy"
+            } else {
+                "policies"
+            },
             names.join(", "),
             if users.len() == 1 { "it" } else { "them" },
         )));

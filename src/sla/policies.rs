@@ -218,15 +218,13 @@ pub async fn mailbox_default(
     db: impl PgExecutor<'_>,
     mailbox_id: i64,
 ) -> Result<Option<i64>, SlaError> {
-    Ok(
-        sqlx::query_scalar::<_, Option<i64>>(
-            "select sla_policy_id from mailbox where mailbox_id = $1",
-        )
-        .bind(mailbox_id)
-        .fetch_optional(db)
-        .await?
-        .flatten(),
+    Ok(sqlx::query_scalar::<_, Option<i64>>(
+        "select sla_policy_id from mailbox where mailbox_id = $1",
     )
+    .bind(mailbox_id)
+    .fetch_optional(db)
+    .await?
+    .flatten())
 }
 
 /// A policy to create or a change to one; `None` keeps what is stored (on create `name`,
@@ -247,7 +245,10 @@ const PRIORITY_KEYS: [&str; 4] = ["urgent", "high", "normal", "low"];
 
 /// Applies `given` (JSON as sent) over `base` (what is stored, or nothing on create); every
 /// target must end up set.
-fn merge_targets(base: Option<&PolicyTargets>, given: Option<&Value>) -> Result<PolicyTargets, SlaError> {
+fn merge_targets(
+    base: Option<&PolicyTargets>,
+    given: Option<&Value>,
+) -> Result<PolicyTargets, SlaError> {
     let mut grid: Map<String, Value> = match base {
         Some(b) => match serde_json::to_value(b) {
             Ok(Value::Object(m)) => m,
@@ -344,10 +345,7 @@ fn check_warning(given: Option<&Value>, base: i32) -> Result<i32, SlaError> {
     }
 }
 
-async fn check_calendar(
-    tx: &mut Transaction<'_, Postgres>,
-    id: i64,
-) -> Result<String, SlaError> {
+async fn check_calendar(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<String, SlaError> {
     sqlx::query_scalar("select name from calendar where calendar_id = $1")
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -563,7 +561,10 @@ mod tests {
         let t = merge_targets(Some(&base), Some(&json!({"high": {"first_response": 45}}))).unwrap();
         assert_eq!(t.high.first_response, 45);
         assert_eq!(t.high.resolution, 240);
-        assert_eq!(t.get(Priority::High).seconds(ClockKind::FirstResponse), 2700);
+        assert_eq!(
+            t.get(Priority::High).seconds(ClockKind::FirstResponse),
+            2700
+        );
     }
 
     #[test]

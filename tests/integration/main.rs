@@ -21,6 +21,7 @@ mod rules;
 mod search;
 mod security;
 mod settings;
+mod sla_admin;
 mod support;
 mod threading;
 mod timeline;

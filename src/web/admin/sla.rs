@@ -665,7 +665,9 @@ fn policy_form_values(p: &Policy) -> HashMap<String, String> {
     let targets = serde_json::to_value(p.targets).unwrap_or_default();
     for (priority, _) in PRIORITIES {
         for clock in ClockKind::ALL {
-            let v = targets[priority][clock.as_str()].as_i64().unwrap_or_default();
+            let v = targets[priority][clock.as_str()]
+                .as_i64()
+                .unwrap_or_default();
             form.insert(format!("{priority}.{}", clock.as_str()), v.to_string());
         }
     }
@@ -696,7 +698,9 @@ fn policy_input(form: &HashMap<String, String>) -> PolicyInput {
         calendar: form.get("calendar").and_then(|c| c.trim().parse().ok()),
         targets: Some(Value::Object(targets)),
         warning_percent: Some(number_or_text(
-            form.get("warning_percent").map(String::as_str).unwrap_or(""),
+            form.get("warning_percent")
+                .map(String::as_str)
+                .unwrap_or(""),
         )),
     }
 }
@@ -745,7 +749,9 @@ async fn policy_page(
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let targets_error = error
         .as_ref()
-        .filter(|(f, _)| f == "targets" || (f.starts_with("targets.") && f.matches('.').count() < 2))
+        .filter(|(f, _)| {
+            f == "targets" || (f.starts_with("targets.") && f.matches('.').count() < 2)
+        })
         .map(|(_, m)| m.clone());
     let html = render(&PolicyFormPage {
         me: who.agent,

@@ -33,10 +33,10 @@ use serde_json::{Value, json};
 
 use super::admin::ApiAdmin;
 use super::{ApiAgent, JsonBody};
+use crate::sla::SlaError;
 use crate::sla::calendar::DueError;
 use crate::sla::calendars::{self, CalendarInput};
 use crate::sla::policies::{self, PolicyInput};
-use crate::sla::SlaError;
 use crate::web::extract::PathNumber;
 use crate::web::{AppError, AppState};
 
