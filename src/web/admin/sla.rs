@@ -394,7 +394,6 @@ fn try_preview(c: &Calendar, q: &TryQuery) -> TryOutcome {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn calendar_page(
     state: &AppState,
     who: AdminAgent,

@@ -11,8 +11,8 @@
 //!   "message"}}`: signs in to the stored servers (each check at most 10 s).
 //!
 //! A mailbox is `{"name", "address", "imap_url", "smtp_url", "signature", "from_name_format",
-//! "team", "enabled", "sla_policy" (id or null), "health": {"polled_by", "last_poll_at", "last_ok_at", "last_error",
-//! "last_error_at", "consecutive_failures"}}`, times RFC 3339 UTC. Bad input → 400 naming the
+//! "team", "enabled", "sla_policy" (id or null), "health": {"polled_by", "last_poll_at",
+//! "last_ok_at", "last_error", "last_error_at", "consecutive_failures"}}`, times RFC 3339 UTC. Bad input → 400 naming the
 //! field; nothing is half-applied.
 
 use axum::extract::{Path, State};
