@@ -421,6 +421,27 @@ async fn policies_mailbox_defaults_and_refusals() {
         "targets.urgent.resolution: must be a whole number of minutes > 0"
     );
 
+    // The calendar may come back as the object a policy shows (a GET, edited, PATCHed back).
+    let (status, body) = api_json(
+        &db,
+        "PATCH",
+        &format!("/api/v1/sla-policies/{pid}"),
+        &admin,
+        json!({"calendar": changed["calendar"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = api_json(
+        &db,
+        "PATCH",
+        &format!("/api/v1/sla-policies/{pid}"),
+        &admin,
+        json!({"calendar": "Berlin office"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).starts_with("calendar:"), "{body}");
+
     // The mailbox's default policy: set, shown, refused when unknown, cleared.
     let path = "/api/v1/mailboxes/help@example.com";
     let (status, mb) = api_json(&db, "PATCH", path, &admin, json!({"sla_policy": pid})).await;

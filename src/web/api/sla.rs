@@ -15,7 +15,7 @@
 //!   "calendar": id, "targets": {"urgent": {"first_response": 30, "next_response": 60,
 //!   "resolution": 240}, "high": ..., "normal": ..., "low": ...}, "warning_percent"?: 25}` →
 //!   201 policy; `GET/PATCH/DELETE /api/v1/sla-policies/{id}` (PATCH may give some targets
-//!   only; DELETE → 204).
+//!   only; `calendar` may also be the `{"id", ...}` object a policy shows; DELETE → 204).
 //!
 //! A calendar is `{"id", "name", "time_zone", "hours", "holidays", "created_at",
 //! "updated_at"}`, a policy `{"id", "name", "calendar": {"id", "name"}, "targets",
@@ -214,19 +214,32 @@ async fn business_minutes(
 #[serde(deny_unknown_fields)]
 struct PolicyBody {
     name: Option<String>,
-    calendar: Option<i64>,
+    /// A calendar id, or the `{"id", ...}` object a policy's JSON shows.
+    calendar: Option<Value>,
     targets: Option<Value>,
     warning_percent: Option<Value>,
 }
 
-impl From<PolicyBody> for PolicyInput {
-    fn from(b: PolicyBody) -> PolicyInput {
-        PolicyInput {
+impl TryFrom<PolicyBody> for PolicyInput {
+    type Error = AppError;
+
+    fn try_from(b: PolicyBody) -> Result<PolicyInput, AppError> {
+        let calendar = match b.calendar {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_i64()
+                    .or_else(|| v.get("id").and_then(Value::as_i64))
+                    .ok_or_else(|| {
+                        AppError::BadRequest("calendar: expected a calendar id".into())
+                    })?,
+            ),
+        };
+        Ok(PolicyInput {
             name: b.name,
-            calendar: b.calendar,
+            calendar,
             targets: b.targets,
             warning_percent: b.warning_percent,
-        }
+        })
     }
 }
 
@@ -256,7 +269,7 @@ async fn create_policy(
     JsonBody(body): JsonBody<PolicyBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let mut tx = state.pool.begin().await?;
-    let p = policies::create(&mut tx, &admin.actor(), body.into()).await?;
+    let p = policies::create(&mut tx, &admin.actor(), body.try_into()?).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(p.to_json())))
 }
@@ -268,7 +281,7 @@ async fn update_policy(
     JsonBody(body): JsonBody<PolicyBody>,
 ) -> Result<Json<Value>, AppError> {
     let mut tx = state.pool.begin().await?;
-    let p = policies::update(&mut tx, &admin.actor(), id, body.into()).await?;
+    let p = policies::update(&mut tx, &admin.actor(), id, body.try_into()?).await?;
     tx.commit().await?;
     Ok(Json(p.to_json()))
 }
