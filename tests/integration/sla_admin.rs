@@ -682,6 +682,26 @@ async fn admin_pages_for_calendars_and_policies() {
     let page = admin.get("/admin/sla-policies").await;
     assert!(page.body.contains("Standard") && page.body.contains("Berlin office"));
 
+    // The mailbox form offers the policy as the mailbox's default.
+    let mailbox = offline_mailbox(&db.pool, "help@example.com", None).await;
+    sqlx::query("update mailbox set sla_policy_id = $1")
+        .bind(pid)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let page = admin.get(&format!("/admin/mailboxes/{mailbox}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Default SLA policy"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!(
+            r#"<option value="{pid}" selected>Standard</option>"#
+        )) || page.body.contains(&format!(
+            r#"<option value="{pid}" selected="selected">Standard</option>"#
+        )),
+        "{}",
+        page.body
+    );
+
     // The used calendar cannot be deleted from its page either.
     let page = admin
         .post(&format!("/admin/calendars/{cal}/delete"), &[])
