@@ -53,6 +53,8 @@ pub struct MailboxSettings {
     pub last_error_at: Option<OffsetDateTime>,
     /// Failed polls since the last good one (0 when never polled).
     pub consecutive_failures: i32,
+    /// The SLA policy new tickets of this mailbox start under (`sla::policies`), if any.
+    pub sla_policy_id: Option<i64>,
 }
 
 impl std::fmt::Debug for MailboxSettings {
@@ -74,6 +76,7 @@ impl MailboxSettings {
             "from_name_format": self.from_name_format,
             "team": self.team,
             "enabled": self.enabled,
+            "sla_policy": self.sla_policy_id,
         })
     }
 }
@@ -81,7 +84,8 @@ impl MailboxSettings {
 const SELECT: &str =
     "select m.mailbox_id, m.name, m.address, m.imap_url, m.smtp_url, m.enabled, m.signature,
         m.from_name_format, t.name as team, h.polled_by, h.last_poll_at, h.last_ok_at, h.last_error,
-        h.last_error_at, coalesce(h.consecutive_failures, 0) as consecutive_failures
+        h.last_error_at, coalesce(h.consecutive_failures, 0) as consecutive_failures,
+        m.sla_policy_id
     from mailbox m left join team t on t.team_id = m.team_id
     left join mailbox_health h on h.mailbox_id = m.mailbox_id";
 
@@ -149,6 +153,8 @@ pub struct MailboxChange {
     /// A team name; `Some(None)` clears it.
     pub team: Option<Option<String>>,
     pub enabled: Option<bool>,
+    /// The default SLA policy's id; `Some(None)` clears it (`sla::policies`).
+    pub sla_policy: Option<Option<i64>>,
 }
 
 impl std::fmt::Debug for MailboxSettingsRow {
@@ -310,6 +316,10 @@ pub async fn create(
     .await?;
     grant_team(&mut tx, row.team_id, id).await?;
     let mut after = audit_json(&row);
+    if let Some(Some(policy)) = change.sla_policy {
+        let (_, name) = set_sla_policy(&mut tx, id, Some(policy)).await?;
+        after["sla_policy"] = name.into();
+    }
     after["imap_password"] = SECRET_CHANGED.into();
     if password_of(row.smtp_url.as_deref()).is_some_and(|p| !p.is_empty()) {
         after["smtp_password"] = SECRET_CHANGED.into();
@@ -326,6 +336,24 @@ pub async fn create(
     let created = get(&mut *tx, id).await?.ok_or(SettingsError::NotFound)?;
     tx.commit().await?;
     Ok(created)
+}
+
+/// Sets or clears the mailbox's default SLA policy; the old and new policy names.
+async fn set_sla_policy(
+    tx: &mut Transaction<'_, Postgres>,
+    mailbox_id: i64,
+    policy: Option<i64>,
+) -> Result<(Option<String>, Option<String>), SettingsError> {
+    use crate::sla::SlaError;
+    crate::sla::policies::set_mailbox_default(tx, mailbox_id, policy)
+        .await
+        .map_err(|e| match e {
+            SlaError::Invalid { message, .. } | SlaError::InUse(message) => {
+                invalid("sla_policy", message)
+            }
+            SlaError::NotFound => SettingsError::NotFound,
+            SlaError::Db(e) => SettingsError::Db(e),
+        })
 }
 
 /// The team a mailbox belongs to also works it (`team_mailbox`), so its members see it.
@@ -406,6 +434,13 @@ pub async fn update(
     grant_team(&mut tx, row.team_id, mailbox_id).await?;
     let changed = audit::changed_fields(&audit_json(&before_row), &audit_json(&row));
     let (mut before, mut after) = changed.unwrap_or((json!({}), json!({})));
+    if let Some(policy) = change.sla_policy {
+        let (old_policy, new_policy) = set_sla_policy(&mut tx, mailbox_id, policy).await?;
+        if old_policy != new_policy {
+            before["sla_policy"] = old_policy.into();
+            after["sla_policy"] = new_policy.into();
+        }
+    }
     if password_of(Some(&old.imap_url)) != password_of(Some(&row.imap_url)) {
         before["imap_password"] = SECRET_CHANGED.into();
         after["imap_password"] = SECRET_CHANGED.into();

@@ -22,6 +22,7 @@ mod rules;
 mod search;
 mod security;
 mod settings;
+mod sla_admin;
 mod support;
 mod threading;
 mod timeline;

@@ -159,6 +159,8 @@ struct MailboxForm {
     signature: String,
     from_name_format: String,
     team: String,
+    /// The default SLA policy's id; empty for none.
+    sla_policy: String,
     imap_host: String,
     imap_port: String,
     imap_security: String,
@@ -190,6 +192,7 @@ impl MailboxForm {
             signature: m.signature.clone(),
             from_name_format: m.from_name_format.clone(),
             team: m.team.clone().unwrap_or_default(),
+            sla_policy: m.sla_policy_id.map(|id| id.to_string()).unwrap_or_default(),
             imap_host: imap.host,
             imap_port: imap.port,
             imap_security: imap.security,
@@ -238,6 +241,7 @@ impl MailboxForm {
             from_name_format: Some(self.from_name_format.clone()),
             team: Some(Some(self.team.clone()).filter(|t| !t.is_empty())),
             enabled: None,
+            sla_policy: Some(self.sla_policy.trim().parse().ok()),
         })
     }
 }
@@ -262,7 +266,12 @@ fn security_options() -> Vec<(String, String)> {
     .collect()
 }
 
-fn groups(f: &MailboxForm, teams: &[String], error: Option<&FieldError>) -> Vec<Group> {
+fn groups(
+    f: &MailboxForm,
+    teams: &[String],
+    policies: &[(i64, String)],
+    error: Option<&FieldError>,
+) -> Vec<Group> {
     let field = |name: &'static str, label, kind, value: &str, hint| Field {
         name,
         label,
@@ -284,6 +293,8 @@ fn groups(f: &MailboxForm, teams: &[String], error: Option<&FieldError>) -> Vec<
     };
     let mut team_options = vec![(String::new(), "No team".to_string())];
     team_options.extend(teams.iter().map(|t| (t.clone(), t.clone())));
+    let mut policy_options = vec![(String::new(), "No SLA policy".to_string())];
+    policy_options.extend(policies.iter().map(|(id, n)| (id.to_string(), n.clone())));
     vec![
         Group {
             legend: "Mailbox",
@@ -303,6 +314,12 @@ fn groups(f: &MailboxForm, teams: &[String], error: Option<&FieldError>) -> Vec<
                     "The address customers write to.",
                 ),
                 select("team", "Team", &f.team, team_options),
+                select(
+                    "sla_policy",
+                    "Default SLA policy",
+                    &f.sla_policy,
+                    policy_options,
+                ),
                 field(
                     "from_name_format",
                     "From name format",
@@ -418,7 +435,12 @@ async fn form_page(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let teams = team_names(state).await?;
-    let groups = groups(&s.form, &teams, s.error.as_ref());
+    let policies: Vec<(i64, String)> = crate::sla::policies::list(&state.pool)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    let groups = groups(&s.form, &teams, &policies, s.error.as_ref());
     // An error on a field the form does not have is shown above the form.
     let shown = groups
         .iter()

@@ -13,6 +13,7 @@ mod mailboxes;
 mod quarantine;
 mod rules;
 mod saved_replies;
+mod sla;
 mod tags;
 mod teams;
 
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(rules::router())
         .merge(quarantine::router())
         .merge(audit::router())
+        .merge(sla::router())
 }
 
 /// A signed-in admin, with what every admin page's header shows. Anyone else signed in gets

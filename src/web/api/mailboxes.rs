@@ -5,13 +5,14 @@
 //! - `POST /api/v1/mailboxes` `{"name", "address", "imap_url", "smtp_url"?, "signature"?,
 //!   "from_name_format"?, "team"?}` → 201 mailbox.
 //! - `PATCH /api/v1/mailboxes/{address}` `{"name"?, "imap_url"?, "smtp_url"? (null removes it),
-//!   "signature"?, "enabled"?, "from_name_format"?, "team"? (null clears it)}` → mailbox.
+//!   "signature"?, "enabled"?, "from_name_format"?, "team"? (null clears it), "sla_policy"?
+//!   (an SLA policy id, the mailbox's default; null clears it)}` → mailbox.
 //! - `POST /api/v1/mailboxes/{address}/test` → `{"imap": {"ok", "message"}, "smtp": {"ok",
 //!   "message"}}`: signs in to the stored servers (each check at most 10 s).
 //!
 //! A mailbox is `{"name", "address", "imap_url", "smtp_url", "signature", "from_name_format",
-//! "team", "enabled", "health": {"polled_by", "last_poll_at", "last_ok_at", "last_error",
-//! "last_error_at", "consecutive_failures"}}`, times RFC 3339 UTC. Bad input → 400 naming the
+//! "team", "enabled", "sla_policy" (id or null), "health": {"polled_by", "last_poll_at",
+//! "last_ok_at", "last_error", "last_error_at", "consecutive_failures"}}`, times RFC 3339 UTC. Bad input → 400 naming the
 //! field; nothing is half-applied.
 
 use axum::extract::{Path, State};
@@ -99,6 +100,7 @@ async fn create(
         from_name_format: body.from_name_format,
         team: Some(body.team),
         enabled: None,
+        sla_policy: None,
     };
     let m = settings::create(
         &state.pool,
@@ -127,6 +129,14 @@ struct PatchBody {
     from_name_format: Option<String>,
     #[serde(default, deserialize_with = "some_or_null")]
     team: Option<Option<String>>,
+    /// The default SLA policy's id; `null` clears it.
+    #[serde(default, deserialize_with = "some_or_null_id")]
+    sla_policy: Option<Option<i64>>,
+}
+
+/// As [`some_or_null`], for an id.
+fn some_or_null_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
 }
 
 async fn update(
@@ -149,6 +159,7 @@ async fn update(
         from_name_format: body.from_name_format,
         team: body.team,
         enabled: body.enabled,
+        sla_policy: body.sla_policy,
     };
     let m = settings::update(
         &state.pool,

@@ -7,6 +7,7 @@ mod agents;
 mod audit;
 mod mailboxes;
 mod rules;
+mod sla;
 mod teams;
 
 use axum::extract::{FromRequestParts, Query, State};
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(mailboxes::router())
         .merge(audit::router())
         .merge(rules::router())
+        .merge(sla::router())
 }
 
 /// The agent behind a valid bearer token, with the mailboxes they may see.
