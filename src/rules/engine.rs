@@ -729,8 +729,9 @@ async fn load_facts_counted(
          join mailbox mb on mb.mailbox_id = t.mailbox_id
          left join agent a on a.agent_id = t.assignee_agent_id
          left join team tm on tm.team_id = t.team_id
-         left join message m on m.message_id = coalesce($2,
-             (select max(x.message_id) from message x where x.ticket_id = t.ticket_id and x.direction = 'inbound'))
+         -- an uncorrelated scalar subquery (an InitPlan), so the message is found by its key
+         left join message m on m.message_id = (select coalesce($2::bigint,
+             (select max(x.message_id) from message x where x.ticket_id = $1 and x.direction = 'inbound')))
          where t.ticket_id = $1",
     )
     .bind(ticket)
