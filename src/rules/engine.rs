@@ -707,38 +707,12 @@ async fn load_facts_counted(
         agent_s: Option<f64>,
         fired_last_hour: i64,
     }
-    let row: Option<Row> = sqlx::query_as(
-        "select mb.address as mailbox, t.subject, t.status, t.priority, a.email as assignee, tm.name as team,
-                array(select g.name from ticket_tag tt join tag g using (tag_id) where tt.ticket_id = t.ticket_id order by g.name) as tags,
-                t.message_count, m.from_email, m.to_addrs, m.cc_addrs, m.text_body, m.automated,
-                exists(select 1 from attachment x where x.message_id = m.message_id) as has_attachment,
-                extract(epoch from now() - t.created_at)::float8 as created_s,
-                case when $3 and t.assignee_agent_id is null then extract(epoch from now() - coalesce(
-                    (select max(e.created_at) from ticket_event e where e.ticket_id = t.ticket_id and e.kind = 'assigned'),
-                    t.created_at))::float8 end as unassigned_s,
-                case when $3 then extract(epoch from now() - coalesce(
-                    (select max(e.created_at) from ticket_event e where e.ticket_id = t.ticket_id and e.kind = 'status_changed'),
-                    t.created_at))::float8 end as status_s,
-                case when $3 then (select extract(epoch from now() - max(x.received_at))::float8 from message x
-                   where x.ticket_id = t.ticket_id and x.direction = 'inbound') end as customer_s,
-                case when $3 then (select extract(epoch from now() - max(x.created_at))::float8 from message x
-                   where x.ticket_id = t.ticket_id and x.direction = 'outbound') end as agent_s,
-                (select count(*) from ticket_event e where e.ticket_id = t.ticket_id and e.kind = 'rule_fired'
-                   and e.created_at > now() - interval '1 hour') as fired_last_hour
-         from ticket t
-         join mailbox mb on mb.mailbox_id = t.mailbox_id
-         left join agent a on a.agent_id = t.assignee_agent_id
-         left join team tm on tm.team_id = t.team_id
-         -- an uncorrelated scalar subquery (an InitPlan), so the message is found by its key
-         left join message m on m.message_id = (select coalesce($2::bigint,
-             (select max(x.message_id) from message x where x.ticket_id = $1 and x.direction = 'inbound')))
-         where t.ticket_id = $1",
-    )
-    .bind(ticket)
-    .bind(message)
-    .bind(with_times)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row: Option<Row> = sqlx::query_as("select * from rule_facts($1, $2, $3)")
+        .bind(ticket)
+        .bind(message)
+        .bind(with_times)
+        .fetch_optional(&mut *conn)
+        .await?;
     let Some(r) = row else { return Ok(None) };
     let emails = |l: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>| {
         l.map(|j| j.0.into_iter().map(|a| a.email).collect())
