@@ -145,6 +145,48 @@ async fn login(
         .login(&url.username, &url.password)
         .await
         .map_err(|(e, _)| {
-            anyhow::Error::from(e).context(format!("IMAP login as {} failed", url.username))
+            anyhow::anyhow!(
+                "IMAP login as {} failed: {}",
+                url.username,
+                server_answer(&e)
+            )
         })
+}
+
+/// A NO or BAD answer as the server wrote it ("NO [AUTHENTICATIONFAILED] Authentication
+/// failed."); async-imap hands it over inside its own debug text (`code: .., info: Some("..")`).
+/// Other errors as they display.
+fn server_answer(e: &async_imap::error::Error) -> String {
+    let (word, text) = match e {
+        async_imap::error::Error::No(t) => ("NO", t),
+        async_imap::error::Error::Bad(t) => ("BAD", t),
+        other => return other.to_string(),
+    };
+    let info = text
+        .split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.rsplit_once("\")"))
+        .map(|(info, _)| info.replace("\\\"", "\""));
+    match info {
+        Some(info) => format!("the server answered {word} {info}"),
+        None => format!("the server answered {word} ({text})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_refused_login_reads_as_the_server_wrote_it() {
+        let e = async_imap::error::Error::No(
+            r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#.into(),
+        );
+        assert_eq!(
+            super::server_answer(&e),
+            "the server answered NO [AUTHENTICATIONFAILED] Authentication failed."
+        );
+        let odd = async_imap::error::Error::Bad("outcome: Bad".into());
+        assert_eq!(
+            super::server_answer(&odd),
+            "the server answered BAD (outcome: Bad)"
+        );
+    }
 }

@@ -432,6 +432,9 @@ pub(super) async fn ticket_page(
         if e.event.shown_as_message() {
             continue; // the message or note itself shows this
         }
+        if e.rule_id.is_some() && !matches!(e.event, TimelineEvent::RuleFired { .. }) {
+            continue; // the rule's `rule_fired` line lists what it changed, and why
+        }
         let actor = event_author(e, &t.events, &agents);
         items.push((
             e.created_at,
