@@ -89,6 +89,23 @@ pub async fn notify(db: impl PgExecutor<'_>, event: &LiveEvent) -> sqlx::Result<
     Ok(())
 }
 
+/// Sends many events to every node in one statement (inside the caller's transaction).
+pub async fn notify_all(conn: &mut sqlx::PgConnection, events: &[LiveEvent]) -> sqlx::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let payloads: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("events serialise"))
+        .collect();
+    sqlx::query("select pg_notify($1, p) from unnest($2::text[]) as p")
+        .bind(CHANNEL)
+        .bind(&payloads)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// A `from` item that sends [`LiveEvent::SessionsChanged`] for every row of `changed`, a CTE
 /// returning `agent_id`, so the notification goes with the statement that ended the sessions
 /// (and only when it changed a row): `… from changed, {SESSIONS_CHANGED_FROM}`.

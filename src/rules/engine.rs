@@ -40,7 +40,7 @@ pub fn trigger_of(event: &TimelineEvent) -> Option<Trigger> {
 }
 
 /// The message an event is about (its facts' `from`, `body`...), if it names one.
-fn message_of(event: &TimelineEvent) -> Option<i64> {
+pub(super) fn message_of(event: &TimelineEvent) -> Option<i64> {
     match event {
         TimelineEvent::Created { message_id, .. } => *message_id,
         TimelineEvent::MessageReceived { message_id, .. } => Some(*message_id),
@@ -212,7 +212,7 @@ async fn run_rules(
 }
 
 /// Adds the firings to the rules' counters (one statement per event).
-async fn count_firings(conn: &mut PgConnection, fired: &[i64]) -> sqlx::Result<()> {
+pub(super) async fn count_firings(conn: &mut PgConnection, fired: &[i64]) -> sqlx::Result<()> {
     if fired.is_empty() {
         return Ok(());
     }
@@ -229,16 +229,20 @@ async fn count_firings(conn: &mut PgConnection, fired: &[i64]) -> sqlx::Result<(
 
 /// The facts after `actions` when they only touch tags, priority and status (known without
 /// reading the ticket back); `None` otherwise.
-fn updated_facts(facts: &PreparedFacts, actions: &[Action]) -> Option<PreparedFacts> {
+pub(super) fn updated_facts(facts: &PreparedFacts, actions: &[Action]) -> Option<PreparedFacts> {
     let mut f = facts.facts().clone();
     for a in actions {
         match a {
             Action::AddTag { tag } => {
-                if !f.tags.iter().any(|t| t.eq_ignore_ascii_case(tag.trim())) {
-                    f.tags.push(tag.trim().to_string());
+                let name = tag_name(tag)?;
+                if !f.tags.iter().any(|t| t.eq_ignore_ascii_case(name)) {
+                    f.tags.push(name.to_string());
                 }
             }
-            Action::RemoveTag { tag } => f.tags.retain(|t| !t.eq_ignore_ascii_case(tag.trim())),
+            Action::RemoveTag { tag } => {
+                let name = tag_name(tag)?;
+                f.tags.retain(|t| !t.eq_ignore_ascii_case(name));
+            }
             Action::SetPriority { priority } => f.priority = *priority,
             Action::SetStatus { status } => f.status = *status,
             Action::Snooze { .. } => f.status = Status::Snoozed,
@@ -248,8 +252,15 @@ fn updated_facts(facts: &PreparedFacts, actions: &[Action]) -> Option<PreparedFa
     Some(f.prepare())
 }
 
+/// A tag name as `tickets::actions::set_tags_in` stores it (trimmed, without a leading `#`),
+/// when it is one it accepts (1..=50 characters).
+pub(super) fn tag_name(tag: &str) -> Option<&str> {
+    let t = tag.trim().trim_start_matches('#').trim();
+    (!t.is_empty() && t.chars().count() <= 50).then_some(t)
+}
+
 /// Decides with the firing record (row-locked) and fires. Returns whether it fired.
-async fn fire_if_due(
+pub(super) async fn fire_if_due(
     conn: &mut PgConnection,
     ticket: i64,
     rule: &LoadedRule,
@@ -371,11 +382,11 @@ async fn agent_by_email(
         .await
 }
 
-fn to_priority(p: RulePriority) -> Priority {
+pub(super) fn to_priority(p: RulePriority) -> Priority {
     p.as_str().parse().unwrap_or(Priority::Normal)
 }
 
-fn to_status(s: Status) -> TicketStatus {
+pub(super) fn to_status(s: Status) -> TicketStatus {
     s.as_str().parse().unwrap_or(TicketStatus::Open)
 }
 
@@ -678,77 +689,87 @@ pub async fn load_facts(
 /// query.
 /// `with_times`: also the `minutes_*` fields (only `time` rules read them; events skip their
 /// subqueries).
-async fn load_facts_counted(
+pub(super) async fn load_facts_counted(
     conn: &mut PgConnection,
     ticket: i64,
     message: Option<i64>,
     with_times: bool,
 ) -> sqlx::Result<Option<(PreparedFacts, u32)>> {
-    #[derive(FromRow)]
-    struct Row {
-        mailbox: String,
-        subject: String,
-        status: String,
-        priority: String,
-        assignee: Option<String>,
-        team: Option<String>,
-        tags: Vec<String>,
-        message_count: i32,
-        from_email: Option<String>,
-        to_addrs: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>,
-        cc_addrs: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>,
-        text_body: Option<String>,
-        automated: Option<String>,
-        has_attachment: bool,
-        created_s: f64,
-        unassigned_s: Option<f64>,
-        status_s: Option<f64>,
-        customer_s: Option<f64>,
-        agent_s: Option<f64>,
-        fired_last_hour: i64,
-    }
-    let row: Option<Row> = sqlx::query_as("select * from rule_facts($1, $2, $3)")
+    let row: Option<FactsRow> = sqlx::query_as("select * from rule_facts($1, $2, $3)")
         .bind(ticket)
         .bind(message)
         .bind(with_times)
         .fetch_optional(&mut *conn)
         .await?;
-    let Some(r) = row else { return Ok(None) };
-    let emails = |l: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>| {
-        l.map(|j| j.0.into_iter().map(|a| a.email).collect())
-            .unwrap_or_default()
-    };
-    let minutes = |s: Option<f64>| s.map(|s| s / 60.0);
-    let fired_last_hour = u32::try_from(r.fired_last_hour).unwrap_or(u32::MAX);
-    Ok(Some((
-        TicketFacts {
-            mailbox: r.mailbox,
-            from: r.from_email.unwrap_or_default(),
-            to: emails(r.to_addrs),
-            cc: emails(r.cc_addrs),
-            subject: r.subject,
-            body: r.text_body.unwrap_or_default(),
-            has_attachment: r.has_attachment,
-            tags: r.tags,
-            priority: RulePriority::parse(&r.priority).unwrap_or_default(),
-            status: Status::parse(&r.status).unwrap_or_default(),
-            assignee: r.assignee,
-            team: r.team,
-            automated: r.automated.as_deref().and_then(Automated::parse),
-            within_business_hours: None,
-            customer_vip: None,
-            customer_lifecycle_stage: None,
-            customer_company: None,
-            message_count: i64::from(r.message_count),
-            minutes_since_created: minutes(Some(r.created_s)),
-            minutes_unassigned: minutes(r.unassigned_s),
-            minutes_in_status: minutes(r.status_s),
-            minutes_since_customer_reply: minutes(r.customer_s),
-            minutes_since_agent_reply: minutes(r.agent_s),
-        }
-        .prepare(),
-        fired_last_hour,
-    )))
+    Ok(row.map(FactsRow::into_facts))
+}
+
+/// One row of the SQL function `rule_facts` (migrations): what conditions read about a
+/// ticket and the message an event is about; times in seconds.
+#[derive(FromRow)]
+pub(super) struct FactsRow {
+    mailbox: String,
+    subject: String,
+    status: String,
+    priority: String,
+    assignee: Option<String>,
+    team: Option<String>,
+    tags: Vec<String>,
+    message_count: i32,
+    from_email: Option<String>,
+    to_addrs: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>,
+    cc_addrs: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>,
+    text_body: Option<String>,
+    automated: Option<String>,
+    has_attachment: bool,
+    created_s: f64,
+    unassigned_s: Option<f64>,
+    status_s: Option<f64>,
+    customer_s: Option<f64>,
+    agent_s: Option<f64>,
+    fired_last_hour: i64,
+}
+
+impl FactsRow {
+    /// The facts, prepared, and the ticket's rule firings in the last hour.
+    pub(super) fn into_facts(self) -> (PreparedFacts, u32) {
+        let r = self;
+        let emails = |l: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>| {
+            l.map(|j| j.0.into_iter().map(|a| a.email).collect())
+                .unwrap_or_default()
+        };
+        let minutes = |s: Option<f64>| s.map(|s| s / 60.0);
+        let fired_last_hour = u32::try_from(r.fired_last_hour).unwrap_or(u32::MAX);
+        (
+            TicketFacts {
+                mailbox: r.mailbox,
+                from: r.from_email.unwrap_or_default(),
+                to: emails(r.to_addrs),
+                cc: emails(r.cc_addrs),
+                subject: r.subject,
+                body: r.text_body.unwrap_or_default(),
+                has_attachment: r.has_attachment,
+                tags: r.tags,
+                priority: RulePriority::parse(&r.priority).unwrap_or_default(),
+                status: Status::parse(&r.status).unwrap_or_default(),
+                assignee: r.assignee,
+                team: r.team,
+                automated: r.automated.as_deref().and_then(Automated::parse),
+                within_business_hours: None,
+                customer_vip: None,
+                customer_lifecycle_stage: None,
+                customer_company: None,
+                message_count: i64::from(r.message_count),
+                minutes_since_created: minutes(Some(r.created_s)),
+                minutes_unassigned: minutes(r.unassigned_s),
+                minutes_in_status: minutes(r.status_s),
+                minutes_since_customer_reply: minutes(r.customer_s),
+                minutes_since_agent_reply: minutes(r.agent_s),
+            }
+            .prepare(),
+            fired_last_hour,
+        )
+    }
 }
 
 /// Tickets a `time` rule looks at per pass (the most recently active open ones).

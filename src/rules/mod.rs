@@ -25,6 +25,8 @@
 pub mod actions;
 /// Round robin and least loaded.
 pub mod assignment;
+/// Rules over a batch of events (ingest), set-based.
+pub mod batch;
 /// Evaluating conditions against a ticket snapshot.
 pub mod conditions;
 /// Running rules against the database: the timeline hook, the `time` scheduler, the dry run.

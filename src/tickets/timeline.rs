@@ -346,14 +346,15 @@ impl PendingEvents {
 }
 
 /// Records every held event in one statement, in the order they were held, and runs the hook
-/// for each, without a live notification: ingest notifies a whole batch of mail at once
+/// for the batch (routing rules over all of its events at once: `rules::batch`), without a
+/// live notification: ingest notifies a whole batch of mail at once
 /// ([`super::notify_ingested`]).
 pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> sqlx::Result<()> {
     if pending.is_empty() {
         return Ok(());
     }
     let rows = &pending.rows;
-    let mailboxes: Vec<(i64, i64)> = sqlx::query_as(
+    let mailboxes: std::collections::HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(
         "with e as (
             insert into ticket_event (ticket_id, kind, detail, actor_kind, agent_id, rule_id, created_at)
             select x.ticket, x.kind, x.detail, x.actor, x.agent, x.rule, coalesce(x.at, now())
@@ -372,23 +373,28 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
     .bind(rows.iter().map(|r| r.1.rule_id()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.3).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
-    .await?;
-    // The batch's rules are loaded once, not once per event.
-    let rules = crate::rules::engine::ActiveRules::load(conn).await?;
+    .await?
+    .into_iter()
+    .collect();
+    let mut recorded = Vec::with_capacity(rows.len());
     for (ticket, actor, event, _) in rows {
-        let mailbox = mailboxes
-            .iter()
-            .find(|(t, _)| t == ticket)
-            .map(|(_, m)| *m)
-            .ok_or(sqlx::Error::RowNotFound)?;
-        let recorded = Recorded {
+        let mailbox = *mailboxes.get(ticket).ok_or(sqlx::Error::RowNotFound)?;
+        let r = Recorded {
             ticket: *ticket,
             mailbox,
             actor: *actor,
             event,
         };
-        log_event(&recorded);
-        crate::rules::engine::on_event(conn, &recorded, Some(&rules)).await?;
+        log_event(&r);
+        recorded.push(r);
+    }
+    // Rules run for the whole batch at once (their changes are recorded back through here
+    // with a rule as actor, which triggers no rules: then the rules are not even loaded).
+    if recorded.iter().any(|r| {
+        !matches!(r.actor, Actor::Rule(_)) && crate::rules::engine::trigger_of(r.event).is_some()
+    }) {
+        let rules = crate::rules::engine::ActiveRules::load(conn).await?;
+        crate::rules::batch::run_batch(conn, &recorded, &rules).await?;
     }
     Ok(())
 }

@@ -688,3 +688,147 @@ async fn an_automatic_reply_goes_once_a_day_and_never_to_automated_mail() {
     assert_eq!(outbox, 2, "queued for sending");
     app.finish().await;
 }
+
+/// A customer mail with its own Message-ID, replying to `in_reply_to` when given.
+fn threaded_mail(id: &str, subject: &str, in_reply_to: Option<&str>) -> Vec<u8> {
+    let reply = in_reply_to
+        .map(|r| format!("In-Reply-To: {r}\r\nReferences: {r}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "From: Olga <olga@example.net>\r\nTo: support@example.com\r\nSubject: {subject}\r\n\
+         Message-ID: {id}\r\n{reply}Date: Thu, 03 Dec 2026 10:00:00 +0000\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nAbout my order.\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn one_ingest_batch_runs_rules_in_order_mixing_tag_and_assignment_rules() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let dana = app.agent("dana@example.com", "Dana Lee", Role::Agent).await;
+    team(&app, "Orders", &[dana], "manual").await;
+    // a tag rule (applied in memory), an assignment rule reading that tag (through the
+    // database), a rule reading the assignment, and a reply rule for the thread's second mail
+    let created = |name: &str, cond: Value, actions: Value| {
+        json!({"name": name, "trigger": "ticket_created", "conditions": {"all": [cond]},
+               "actions": actions, "mode": "once_per_ticket"})
+    };
+    let tag = create_rule(
+        &app,
+        &token,
+        created(
+            "Tag orders",
+            json!({"field": "subject", "op": "contains", "value": "order"}),
+            json!([{"type": "add_tag", "tag": "#orders"}]),
+        ),
+    )
+    .await;
+    let assign = create_rule(
+        &app,
+        &token,
+        created(
+            "Orders to Dana",
+            json!({"field": "tags", "op": "contains", "value": "orders"}),
+            json!([{"type": "assign_agent", "agent": "dana@example.com"}]),
+        ),
+    )
+    .await;
+    let high = create_rule(
+        &app,
+        &token,
+        created(
+            "Dana's orders are high",
+            json!({"field": "assignee", "op": "is", "value": "dana@example.com"}),
+            json!([{"type": "set_priority", "priority": "high"}, {"type": "add_tag", "tag": "dana"}]),
+        ),
+    )
+    .await;
+    let again = create_rule(
+        &app,
+        &token,
+        json!({"name": "Wrote again", "trigger": "customer_replied",
+               "conditions": {"all": [{"field": "tags", "op": "contains", "value": "orders"}]},
+               "actions": [{"type": "add_tag", "tag": "followed-up"}], "mode": "every_time"}),
+    )
+    .await;
+    // the first order and its follow-up arrive in the same poll, with a second order
+    let first = format!("<order-1-{}@example.net>", random_name("m"));
+    deliver(
+        &app,
+        &[
+            threaded_mail(&first, "Order 17 missing", None),
+            threaded_mail(
+                &format!("<order-2-{}@example.net>", random_name("m")),
+                "Re: Order 17 missing",
+                Some(&first),
+            ),
+            threaded_mail(
+                &format!("<order-3-{}@example.net>", random_name("m")),
+                "Order 18 late",
+                None,
+            ),
+        ],
+    )
+    .await;
+    app.ingest().await;
+
+    let t17 = ticket_json(app.pool(), ticket_by_subject(&app.db, "Order 17%").await).await;
+    assert_eq!(t17["assignee"], "dana@example.com", "{t17}");
+    assert_eq!(t17["priority"], "high");
+    assert_eq!(t17["tags"], json!(["dana", "followed-up", "orders"]));
+    let fired: Vec<i64> = events_of(&t17, "rule_fired")
+        .iter()
+        .map(|e| e["detail"]["rule"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(fired, vec![tag, assign, high, again], "{t17}");
+    // each change is its own event, after its cause and before the rule's "fired" line
+    let kinds: Vec<&str> = t17["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "rule")
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "tags_changed",
+            "rule_fired",
+            "assigned",
+            "rule_fired",
+            "priority_changed",
+            "tags_changed",
+            "rule_fired",
+            "tags_changed",
+            "rule_fired"
+        ],
+        "{t17}"
+    );
+    let high_fired = &events_of(&t17, "rule_fired")[2]["detail"];
+    assert_eq!(
+        high_fired["changes"],
+        json!(["set priority to high", "added tag dana"])
+    );
+
+    let t18 = ticket_json(app.pool(), ticket_by_subject(&app.db, "Order 18%").await).await;
+    assert_eq!(t18["tags"], json!(["dana", "orders"]), "{t18}");
+    assert_eq!(events_of(&t18, "rule_fired").len(), 3);
+
+    // the firing records and counters agree with the timeline
+    let (_, rules) = api_json(&app.db, "GET", "/api/v1/rules", &token, Value::Null).await;
+    let counts: Vec<i64> = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["fire_count"].as_i64().unwrap())
+        .collect();
+    assert_eq!(counts, vec![2, 2, 2, 1], "{rules}");
+    let records: i64 = scalar(
+        app.pool(),
+        "select coalesce(sum(fired_count), 0)::bigint from rule_ticket_state",
+    )
+    .await;
+    assert_eq!(records, 7);
+    app.finish().await;
+}
