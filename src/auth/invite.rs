@@ -631,6 +631,10 @@ pub async fn update_agent(
     if let Some(disabled) = change.disabled {
         super::set_disabled(&mut *tx, agent.agent_id, disabled).await?;
     }
+    // made available or given a higher cap: waiting tickets of their teams go out now
+    if change.available == Some(true) || cap.is_some() {
+        crate::rules::pull::hand_out(&mut tx, agent.agent_id).await?;
+    }
     let after = agent_summary(&mut *tx, &agent.email)
         .await?
         .ok_or_else(|| AgentAdminError::NotFound(email.to_string()))?;
@@ -662,16 +666,21 @@ fn audited(a: &AgentSummary) -> Value {
 
 /// An agent sets themselves available or away (from the header or `PATCH /api/v1/me`). Not
 /// in the audit log: it is the agent's own state, not configuration.
+/// Becoming available hands out waiting tickets of the agent's teams
+/// ([`crate::rules::pull::hand_out`]) in the same transaction.
 pub async fn set_available(
-    db: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     agent_id: i64,
     available: bool,
 ) -> sqlx::Result<()> {
     sqlx::query("update agent set available = $2 where agent_id = $1")
         .bind(agent_id)
         .bind(available)
-        .execute(db)
+        .execute(&mut *conn)
         .await?;
+    if available {
+        crate::rules::pull::hand_out(conn, agent_id).await?;
+    }
     Ok(())
 }
 

@@ -33,6 +33,8 @@ pub mod conditions;
 pub mod engine;
 /// The rule's JSON contract.
 pub mod model;
+/// Waiting tickets handed out when capacity frees up.
+pub mod pull;
 /// The `rule` table: list, create, update, delete, reorder (audited).
 pub mod store;
 /// Whole-rule validation.

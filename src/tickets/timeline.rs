@@ -386,6 +386,7 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
             event,
         };
         log_event(&r);
+        crate::rules::pull::on_event(conn, &r).await?;
         recorded.push(r);
     }
     // Rules run for the whole batch at once (their changes are recorded back through here
@@ -428,7 +429,8 @@ async fn insert(
 /// [`record_pending`] runs the same steps with the batch's rules loaded once.
 pub async fn after_event(conn: &mut PgConnection, recorded: &Recorded<'_>) -> sqlx::Result<()> {
     log_event(recorded);
-    crate::rules::engine::on_event(conn, recorded, None).await
+    crate::rules::engine::on_event(conn, recorded, None).await?;
+    crate::rules::pull::on_event(conn, recorded).await
 }
 
 fn log_event(recorded: &Recorded<'_>) {

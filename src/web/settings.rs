@@ -55,7 +55,9 @@ async fn post_availability(
             .into());
         }
     };
-    crate::auth::invite::set_available(&state.pool, who.agent.agent_id, available).await?;
+    let mut tx = state.pool.begin().await?;
+    crate::auth::invite::set_available(&mut tx, who.agent.agent_id, available).await?;
+    tx.commit().await?;
     let referer = headers
         .get(axum::http::header::REFERER)
         .and_then(|v| v.to_str().ok())

@@ -832,3 +832,90 @@ async fn one_ingest_batch_runs_rules_in_order_mixing_tag_and_assignment_rules() 
     assert_eq!(records, 7);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn waiting_tickets_go_out_when_capacity_frees_up_or_an_agent_comes_back() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let dana = app.agent("dana@example.com", "Dana Lee", Role::Agent).await;
+    let eli = app.agent("eli@example.com", "Eli Park", Role::Agent).await;
+    sqlx::query("update agent set max_open_tickets = 1 where agent_id = $1")
+        .bind(dana)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    sqlx::query("update agent set available = false where agent_id = $1")
+        .bind(eli)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    team(&app, "Support", &[dana, eli], "least_loaded").await;
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "All to Support", "trigger": "ticket_created", "conditions": {"all": []},
+               "actions": [{"type": "assign_team", "team": "Support"}], "mode": "once_per_ticket"}),
+    )
+    .await;
+    deliver(
+        &app,
+        &[
+            mail(1, "a@example.net", "First"),
+            mail(2, "b@example.net", "Second"),
+            mail(3, "c@example.net", "Third"),
+        ],
+    )
+    .await;
+    app.ingest().await;
+    let first = ticket_by_subject(&app.db, "First").await;
+    let second = ticket_by_subject(&app.db, "Second").await;
+    let third = ticket_by_subject(&app.db, "Third").await;
+    let pool = app.pool().clone();
+    let assignee = |n: i64| {
+        let pool = pool.clone();
+        async move { ticket_json(&pool, n).await["assignee"].clone() }
+    };
+    // Dana (cap 1) has the first; Eli is away: the others wait, unassigned
+    assert_eq!(assignee(first).await, "dana@example.com");
+    assert_eq!(assignee(second).await, Value::Null);
+    assert_eq!(assignee(third).await, Value::Null);
+
+    // Dana closes the first: the oldest waiting ticket goes to her at once
+    let dana_token = frontdesk::auth::create_api_token(app.pool(), dana)
+        .await
+        .unwrap();
+    let (s, body) = api_json(
+        &app.db,
+        "PATCH",
+        &format!("/api/v1/tickets/{first}"),
+        &dana_token,
+        json!({"status": "closed"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(assignee(second).await, "dana@example.com");
+    assert_eq!(
+        assignee(third).await,
+        Value::Null,
+        "Dana is at her cap again"
+    );
+    let t2 = ticket_json(app.pool(), second).await;
+    let handed = events_of(&t2, "assigned");
+    assert_eq!(handed.last().unwrap()["actor"], "system", "{t2}");
+
+    // Eli comes back: the last waiting ticket goes to him
+    let eli_token = frontdesk::auth::create_api_token(app.pool(), eli)
+        .await
+        .unwrap();
+    let (s, body) = api_json(
+        &app.db,
+        "PATCH",
+        "/api/v1/me",
+        &eli_token,
+        json!({"available": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(assignee(third).await, "eli@example.com");
+    app.finish().await;
+}

@@ -154,7 +154,7 @@ async fn patch_me(
         .transpose()?;
     let mut tx = state.pool.begin().await?;
     if let Some(available) = body.available {
-        invite::set_available(&mut *tx, who.agent.agent_id, available).await?;
+        invite::set_available(&mut tx, who.agent.agent_id, available).await?;
     }
     if let Some(tz) = &tz {
         crate::auth::set_time_zone(&mut *tx, who.agent.agent_id, tz).await?;
