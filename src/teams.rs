@@ -26,9 +26,12 @@ pub struct Team {
     pub disabled_members: Vec<String>,
     /// Addresses of the mailboxes the team works, sorted.
     pub mailboxes: Vec<String>,
+    /// Members not seen in the web UI for this many minutes count as away for this team's
+    /// assignment (`null`: only their own available / away switch counts).
+    pub away_after_minutes: Option<i32>,
 }
 
-const SELECT: &str = "select t.team_id, t.name, t.assignment,
+const SELECT: &str = "select t.team_id, t.name, t.assignment, t.away_after_minutes,
         coalesce((select array_agg(a.email order by lower(a.email)) from team_member m
                   join agent a using (agent_id) where m.team_id = t.team_id), '{}') as members,
         coalesce((select array_agg(a.email order by lower(a.email)) from team_member m
@@ -83,6 +86,8 @@ pub struct TeamChange {
     /// Mailbox addresses.
     pub mailboxes: Option<Vec<String>>,
     pub assignment: Option<String>,
+    /// `Some(None)` turns automatic away off; `Some(Some(n))` needs 1..=10080 (a week).
+    pub away_after_minutes: Option<Option<i32>>,
 }
 
 /// Resolved ids of a validated change.
@@ -101,6 +106,14 @@ async fn resolve(
         return Err(invalid(
             "assignment",
             format!("{a:?} is not one of manual, round_robin, least_loaded"),
+        ));
+    }
+    if let Some(Some(n)) = change.away_after_minutes
+        && !(1..=10080).contains(&n)
+    {
+        return Err(invalid(
+            "away_after_minutes",
+            format!("must be 1 to 10080 minutes (a week), or empty for never; got {n}"),
         ));
     }
     let members = match &change.members {
@@ -193,7 +206,8 @@ async fn apply(tx: &mut Transaction<'_, Postgres>, team_id: i64, r: &Resolved) -
 }
 
 fn audit_json(t: &Team) -> Value {
-    json!({"name": t.name, "assignment": t.assignment, "members": t.members, "mailboxes": t.mailboxes})
+    json!({"name": t.name, "assignment": t.assignment, "away_after_minutes": t.away_after_minutes,
+           "members": t.members, "mailboxes": t.mailboxes})
 }
 
 /// Creates a team (`name` required; assignment `manual` unless given).
@@ -207,9 +221,12 @@ pub async fn create(
     check_name(&mut tx, &name, None).await?;
     let resolved = resolve(&mut tx, &change).await?;
     let team_id: i64 =
-        sqlx::query_scalar("insert into team (name, assignment) values ($1, $2) returning team_id")
+        sqlx::query_scalar(
+            "insert into team (name, assignment, away_after_minutes) values ($1, $2, $3) returning team_id",
+        )
             .bind(&name)
             .bind(change.assignment.as_deref().unwrap_or("manual"))
+            .bind(change.away_after_minutes.flatten())
             .fetch_one(&mut *tx)
             .await?;
     apply(&mut tx, team_id, &resolved).await?;
@@ -250,11 +267,15 @@ pub async fn update(
     check_name(&mut tx, &new_name, Some(team_id)).await?;
     let resolved = resolve(&mut tx, &change).await?;
     sqlx::query(
-        "update team set name = $2, assignment = coalesce($3, assignment) where team_id = $1",
+        "update team set name = $2, assignment = coalesce($3, assignment),
+                away_after_minutes = case when $4 then $5 else away_after_minutes end
+         where team_id = $1",
     )
     .bind(team_id)
     .bind(&new_name)
     .bind(change.assignment.as_deref())
+    .bind(change.away_after_minutes.is_some())
+    .bind(change.away_after_minutes.flatten())
     .execute(&mut *tx)
     .await?;
     apply(&mut tx, team_id, &resolved).await?;

@@ -633,7 +633,9 @@ pub async fn assign_within_team(
     Ok(Some((chosen, name)))
 }
 
-/// The team's members as assignment candidates for the ticket.
+/// The team's members as assignment candidates for the ticket. Available means their own
+/// switch says so and, when the team counts inactivity (`team.away_after_minutes`), they were
+/// seen in the web UI within that many minutes.
 async fn team_candidates(
     conn: &mut PgConnection,
     team_id: i64,
@@ -649,11 +651,15 @@ async fn team_candidates(
         cap: Option<i32>,
     }
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "select a.agent_id, a.available, a.disabled_at is null as active, {} as can_see,
+        "select a.agent_id,
+                a.available and (tm.away_after_minutes is null
+                    or a.last_seen_at > now() - make_interval(mins => tm.away_after_minutes)) as available,
+                a.disabled_at is null as active, {} as can_see,
                 (select count(*) from ticket o where o.assignee_agent_id = a.agent_id
                    and o.status <> 'closed' and not o.spam) as open_tickets,
                 a.max_open_tickets as cap
-         from team_member m join agent a using (agent_id) where m.team_id = $2",
+         from team_member m join agent a using (agent_id) join team tm using (team_id)
+         where m.team_id = $2",
         crate::auth::AGENT_SEES_TICKET
     ))
     .bind(ticket)

@@ -919,3 +919,91 @@ async fn waiting_tickets_go_out_when_capacity_frees_up_or_an_agent_comes_back() 
     assert_eq!(assignee(third).await, "eli@example.com");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_team_counts_members_not_seen_for_a_while_as_away() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let dana = app.agent("dana@example.com", "Dana Lee", Role::Agent).await;
+    let eli = app.agent("eli@example.com", "Eli Park", Role::Agent).await;
+    // both say they are available; Dana was in Frontdesk a minute ago, Eli two hours ago
+    for (agent, ago) in [(dana, "1 minute"), (eli, "2 hours")] {
+        sqlx::query("update agent set last_seen_at = now() - $2::interval where agent_id = $1")
+            .bind(agent)
+            .bind(ago)
+            .execute(app.pool())
+            .await
+            .unwrap();
+    }
+    team(&app, "Support", &[dana, eli], "round_robin").await;
+    // a bad value is refused naming the field, then 30 minutes is set through the API
+    let (s, body) = api_json(
+        &app.db,
+        "PATCH",
+        "/api/v1/teams/Support",
+        &token,
+        json!({"away_after_minutes": 0}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("away_after_minutes"),
+        "{body}"
+    );
+    let (s, body) = api_json(
+        &app.db,
+        "PATCH",
+        "/api/v1/teams/Support",
+        &token,
+        json!({"away_after_minutes": 30}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["away_after_minutes"], 30);
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "All to Support", "trigger": "ticket_created", "conditions": {"all": []},
+               "actions": [{"type": "assign_team", "team": "Support"}], "mode": "once_per_ticket"}),
+    )
+    .await;
+    deliver(
+        &app,
+        &[
+            mail(1, "a@example.net", "One"),
+            mail(2, "b@example.net", "Two"),
+            mail(3, "c@example.net", "Three"),
+        ],
+    )
+    .await;
+    app.ingest().await;
+    let to_dana: i64 = scalar(
+        app.pool(),
+        "select count(*) from ticket t join agent a on a.agent_id = t.assignee_agent_id
+         where a.email = 'dana@example.com'",
+    )
+    .await;
+    assert_eq!(
+        to_dana, 3,
+        "Eli has not been seen for two hours: away for this team"
+    );
+
+    // without the setting, his own switch is what counts: round robin takes him in again
+    let (s, _) = api_json(
+        &app.db,
+        "PATCH",
+        "/api/v1/teams/Support",
+        &token,
+        json!({"away_after_minutes": null}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    deliver(&app, &[mail(4, "d@example.net", "Four")]).await;
+    app.ingest().await;
+    let four = ticket_json(app.pool(), ticket_by_subject(&app.db, "Four").await).await;
+    assert_eq!(four["assignee"], "eli@example.com", "{four}");
+    app.finish().await;
+}

@@ -174,6 +174,8 @@ struct FormPage {
     original_name: String,
     name: String,
     assignment: String,
+    /// The field as typed (empty: never).
+    away_after: String,
     modes: Vec<(&'static str, &'static str)>,
     members: Vec<Choice>,
     mailboxes: Vec<Choice>,
@@ -202,6 +204,7 @@ async fn team_by_id(state: &AppState, id: i64) -> Result<Team, PageError> {
 struct Wanted {
     name: String,
     assignment: String,
+    away_after: String,
     members: Vec<String>,
     mailboxes: Vec<String>,
 }
@@ -250,6 +253,7 @@ async fn form_page(
             .collect(),
         name: wanted.name,
         assignment: wanted.assignment,
+        away_after: wanted.away_after,
         modes: modes(),
         notice,
         error,
@@ -267,6 +271,10 @@ async fn edit_form(
     let wanted = Wanted {
         name: team.name.clone(),
         assignment: team.assignment.clone(),
+        away_after: team
+            .away_after_minutes
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
         members: team.members.clone(),
         mailboxes: team.mailboxes.clone(),
     };
@@ -285,12 +293,31 @@ async fn update(
     let wanted = Wanted {
         name: one(&p, "name"),
         assignment: one(&p, "assignment"),
+        away_after: one(&p, "away_after_minutes").trim().to_string(),
         members: all(&p, "members"),
         mailboxes: all(&p, "mailboxes"),
+    };
+    let away_after = if wanted.away_after.is_empty() {
+        None
+    } else {
+        match wanted.away_after.parse::<i32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let error = (
+                    "away_after_minutes".to_string(),
+                    format!(
+                        "enter a number of minutes, or leave it empty for never (got {:?})",
+                        wanted.away_after
+                    ),
+                );
+                return form_page(&state, admin, &team, wanted, None, Some(error)).await;
+            }
+        }
     };
     let change = TeamChange {
         name: Some(wanted.name.clone()),
         assignment: Some(wanted.assignment.clone()),
+        away_after_minutes: Some(away_after),
         members: Some(wanted.members.clone()),
         mailboxes: Some(wanted.mailboxes.clone()),
     };

@@ -353,9 +353,9 @@ struct PatchBody {
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn some_or_null<'de, D: serde::Deserializer<'de>>(
+pub(super) fn some_or_null<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     d: D,
-) -> Result<Option<Option<String>>, D::Error> {
+) -> Result<Option<Option<T>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
 }
 

@@ -1,11 +1,13 @@
 //! Admin API: teams.
 //!
-//! - `GET /api/v1/teams` → `{"teams": [{"name", "assignment", "members": [emails],
-//!   "mailboxes": [addresses]}]}`, by name.
-//! - `POST /api/v1/teams` `{"name", "members"?, "mailboxes"?, "assignment"?}` → 201 team.
+//! - `GET /api/v1/teams` → `{"teams": [{"name", "assignment", "away_after_minutes",
+//!   "members": [emails], "mailboxes": [addresses]}]}`, by name.
+//! - `POST /api/v1/teams` `{"name", "members"?, "mailboxes"?, "assignment"?,
+//!   "away_after_minutes"?}` → 201 team.
 //! - `PATCH /api/v1/teams/{name}` the same fields, all optional (lists replace) → team.
 //!
-//! `assignment` is `manual` (default), `round_robin` or `least_loaded`. An unknown agent or
+//! `assignment` is `manual` (default), `round_robin` or `least_loaded`; `away_after_minutes`
+//! (1..=10080, or null: never) counts members not seen in the web UI for that long as away. An unknown agent or
 //! mailbox, a taken name or a bad mode → 400 naming the field; nothing is half-applied.
 
 use axum::extract::{Path, State};
@@ -48,6 +50,9 @@ struct TeamBody {
     members: Option<Vec<String>>,
     mailboxes: Option<Vec<String>>,
     assignment: Option<String>,
+    /// Absent: unchanged; null: never; minutes.
+    #[serde(default, deserialize_with = "super::some_or_null")]
+    away_after_minutes: Option<Option<i32>>,
 }
 
 impl From<TeamBody> for TeamChange {
@@ -57,6 +62,7 @@ impl From<TeamBody> for TeamChange {
             members: b.members,
             mailboxes: b.mailboxes,
             assignment: b.assignment,
+            away_after_minutes: b.away_after_minutes,
         }
     }
 }
