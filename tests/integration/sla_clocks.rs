@@ -222,7 +222,7 @@ async fn a_one_minute_first_response_breaches_at_its_due_instant_and_fires_the_r
         json!({"text": "Sorry for the wait."}),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let t = ticket(&app, &token, number).await;
     assert_eq!(t["sla"]["first_response"]["breached_at"], first["due_at"]);
     assert_eq!(t["sla"]["first_response"]["achieved_at"], Value::Null);
@@ -307,7 +307,7 @@ async fn a_reply_before_due_is_achieved_and_a_note_is_not_a_reply() {
         json!({"text": "Here is your reset link."}),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let t = ticket(&app, &token, number).await;
     let first = &t["sla"]["first_response"];
     let reply_at: OffsetDateTime = sqlx::query_scalar(
