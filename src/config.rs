@@ -185,7 +185,9 @@ impl Config {
                 )?),
             },
             sla: SlaConfig {
-                tick: Duration::from_millis(parsed("FRONTDESK_SLA_TICK_MS", 1000u64)?.clamp(10, 1000)),
+                tick: Duration::from_millis(
+                    parsed("FRONTDESK_SLA_TICK_MS", 1000u64)?.clamp(10, 1000),
+                ),
             },
             public_url: var("FRONTDESK_PUBLIC_URL").unwrap_or_default(),
             bind: parsed("FRONTDESK_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,

@@ -48,7 +48,14 @@ async fn admin_token(app: &TestApp) -> String {
 
 /// A 24/7 calendar and a policy on it with these first-response minutes for normal and
 /// urgent priority (other targets generous), made the mailbox's default. Returns its id.
-async fn policy(app: &TestApp, token: &str, name: &str, normal: i64, urgent: i64, warn: i64) -> i64 {
+async fn policy(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    normal: i64,
+    urgent: i64,
+    warn: i64,
+) -> i64 {
     let day = json!(["00:00-24:00"]);
     let (status, cal) = api_json(
         &app.db,
@@ -160,8 +167,14 @@ async fn a_one_minute_first_response_breaches_at_its_due_instant_and_fires_the_r
     .await;
     assert_eq!(status, StatusCode::CREATED, "{rule}");
     // Received 55 s ago at our server: due in about 5 s.
-    let received = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - Duration::from_secs(55);
-    deliver_received(&app, &mail(&random_name("breach") , "Printer on fire", None), received).await;
+    let received =
+        OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - Duration::from_secs(55);
+    deliver_received(
+        &app,
+        &mail(&random_name("breach"), "Printer on fire", None),
+        received,
+    )
+    .await;
     app.ingest().await;
     let number = app.only_ticket_id().await;
     assert_eq!(received_at(&app, number).await, received);
@@ -243,7 +256,10 @@ async fn pending_stops_the_clock_and_the_customers_reply_resumes_it() {
     let number = app.only_ticket_id().await;
     let t = ticket(&app, &token, number).await;
     let due = time_of(&t["sla"]["first_response"]["due_at"]);
-    assert_eq!(due, received_at(&app, number).await + Duration::from_secs(3600));
+    assert_eq!(
+        due,
+        received_at(&app, number).await + Duration::from_secs(3600)
+    );
 
     let (status, t) = patch(&app, &token, number, json!({"status": "pending"})).await;
     assert_eq!(status, StatusCode::OK, "{t}");
@@ -255,7 +271,11 @@ async fn pending_stops_the_clock_and_the_customers_reply_resumes_it() {
     app.mb
         .deliver(
             "INBOX",
-            &[&mail(&random_name("reply"), "Re: Invoice question", Some(&first_id))],
+            &[&mail(
+                &random_name("reply"),
+                "Re: Invoice question",
+                Some(&first_id),
+            )],
         )
         .await;
     app.ingest().await;
@@ -269,7 +289,11 @@ async fn pending_stops_the_clock_and_the_customers_reply_resumes_it() {
     let paused = time_of(&statuses[1]["created_at"]) - time_of(&statuses[0]["created_at"]);
     assert!(paused >= Duration::from_millis(1500), "{paused}");
     assert_eq!(time_of(&first["due_at"]), due + paused);
-    assert_eq!(t["sla"]["next_response"], Value::Null, "no reply of ours yet");
+    assert_eq!(
+        t["sla"]["next_response"],
+        Value::Null,
+        "no reply of ours yet"
+    );
     app.finish().await;
 }
 
@@ -324,7 +348,11 @@ async fn a_reply_before_due_is_achieved_and_a_note_is_not_a_reply() {
     app.mb
         .deliver(
             "INBOX",
-            &[&mail(&random_name("again"), "Re: Password reset", Some(&first_id))],
+            &[&mail(
+                &random_name("again"),
+                "Re: Password reset",
+                Some(&first_id),
+            )],
         )
         .await;
     app.ingest().await;
@@ -355,7 +383,10 @@ async fn a_reply_before_due_is_achieved_and_a_note_is_not_a_reply() {
         if sent == 1 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the reply was not sent");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reply was not sent"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     app.finish().await;

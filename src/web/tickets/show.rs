@@ -329,10 +329,9 @@ fn event_text(event: &TimelineEvent, agents: &[Agent]) -> String {
                 format!("{what}, because {}", matched.join(", "))
             }
         }
-        E::SlaWarning { clock, .. } => format!(
-            "SLA warning: {} is at risk",
-            clock.label().to_lowercase()
-        ),
+        E::SlaWarning { clock, .. } => {
+            format!("SLA warning: {} is at risk", clock.label().to_lowercase())
+        }
         E::SlaBreached { clock, .. } => {
             format!("SLA breached: {}", clock.label().to_lowercase())
         }

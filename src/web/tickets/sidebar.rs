@@ -196,9 +196,10 @@ pub(super) async fn post_sla_policy(
     let result = async {
         let policy = match f.sla_policy.trim() {
             "" | "none" => None,
-            id => Some(id.parse::<i64>().map_err(|_| {
-                AppError::BadRequest(format!("invalid SLA policy {id:?}"))
-            })?),
+            id => Some(
+                id.parse::<i64>()
+                    .map_err(|_| AppError::BadRequest(format!("invalid SLA policy {id:?}")))?,
+            ),
         };
         let mut tx = state.pool.begin().await?;
         actions::set_sla_policy_in(&mut tx, who.actor(), who.visible.as_deref(), number, policy)
