@@ -251,7 +251,7 @@ pub async fn update(
             .bind(id)
             .fetch_all(&mut **tx)
             .await?;
-    super::clocks::recompute_policies(&mut **tx, &policies).await?;
+    super::clocks::recompute_policies(tx, &policies).await?;
     Ok(stored)
 }
 

@@ -469,7 +469,7 @@ pub async fn update(
         Some(after),
     )
     .await?;
-    super::clocks::recompute_policies(&mut **tx, &[id]).await?;
+    super::clocks::recompute_policies(tx, &[id]).await?;
     get(&mut **tx, id).await?.ok_or(SlaError::NotFound)
 }
 
@@ -482,7 +482,7 @@ pub async fn delete(
     id: i64,
 ) -> Result<(), SlaError> {
     let old = get(&mut **tx, id).await?.ok_or(SlaError::NotFound)?;
-    super::clocks::policy_removed(&mut **tx, id).await?;
+    super::clocks::policy_removed(tx, id).await?;
     sqlx::query("delete from sla_policy where sla_policy_id = $1")
         .bind(id)
         .execute(&mut **tx)
