@@ -520,3 +520,87 @@ async fn a_warning_wakes_a_snoozed_ticket_and_a_rule_can_apply_a_policy() {
     assert_eq!(again.warnings, 0);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_inbox_sorts_by_due_soonest_and_the_sidebar_shows_each_clock() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let hour = policy(&app, &token, "Hour", 60, 5, 25).await;
+    app.mb
+        .deliver(
+            "INBOX",
+            &[
+                &mail(&random_name("a"), "Alpha within the hour", None),
+                &mail(&random_name("b"), "Bravo urgent", None),
+                &mail(&random_name("c"), "Charlie without SLA", None),
+            ],
+        )
+        .await;
+    app.ingest().await;
+    let a = ticket_by_subject(&app.db, "Alpha%").await;
+    let b = ticket_by_subject(&app.db, "Bravo%").await;
+    let mut tab = app.browser_for("admin@example.com").await;
+    // The sidebar's policy field saves itself like the others.
+    for n in [a, b] {
+        let (status, body) = tab
+            .post_json(
+                &format!("/tickets/{n}/sla-policy"),
+                &[("sla_policy", &hour.to_string())],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, t) = patch(&app, &token, b, json!({"priority": "urgent"})).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+
+    let page = tab.get("/inbox?folder=open&sort=due").await.body;
+    let at = |s: &str| {
+        page.find(s)
+            .unwrap_or_else(|| panic!("{s} missing: {page}"))
+    };
+    assert!(
+        at("Bravo urgent") < at("Alpha within the hour"),
+        "nearest due first"
+    );
+    assert!(
+        at("Alpha within the hour") < at("Charlie without SLA"),
+        "no SLA last"
+    );
+    assert!(page.contains("class=\"sla-due sla-running\""), "{page}");
+    assert!(
+        page.contains(">59 min<") || page.contains(">1 h<"),
+        "{page}"
+    );
+
+    let page = tab.get(&format!("/tickets/{b}")).await.body;
+    let sidebar = &page[page.find("<aside").unwrap()..page.find("</aside>").unwrap()];
+    assert!(sidebar.contains("First response"), "{sidebar}");
+    assert!(
+        sidebar.contains("due in 4 min") || sidebar.contains("due in 5 min"),
+        "{sidebar}"
+    );
+    assert!(sidebar.contains("Resolution"), "{sidebar}");
+    assert!(
+        !sidebar.contains("Next response"),
+        "no cycle yet: {sidebar}"
+    );
+    assert!(
+        sidebar.contains(&format!("<option value=\"{hour}\" selected>Hour</option>")),
+        "{sidebar}"
+    );
+    // Pending: the sidebar says paused.
+    let (status, _) = patch(&app, &token, b, json!({"status": "pending"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = tab.get(&format!("/tickets/{b}")).await.body;
+    assert!(page.contains("sla-clock sla-paused"), "{page}");
+    // The policy can be taken off from the sidebar.
+    let (status, body) = tab
+        .post_json(
+            &format!("/tickets/{b}/sla-policy"),
+            &[("sla_policy", "none")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ticket(&app, &token, b).await["sla"], Value::Null);
+    app.finish().await;
+}
