@@ -622,7 +622,8 @@ pub async fn save(
 }
 
 /// The timeline hook's SLA part: keeps the ticket's clocks current on the events that move
-/// them (created, a person's message, an agent's reply, status, spam and priority changes).
+/// them (created, a person's message, an agent's reply, status, spam and priority changes;
+/// a ticket merged into another drops its clocks without a result).
 /// Runs for every actor (a rule closing a ticket stops its resolution clock too). Boxed: it
 /// records `sla_breached` events, which run the hook again.
 pub fn on_event<'a>(
@@ -658,6 +659,8 @@ pub fn on_event<'a>(
             | E::MarkedSpam {}
             | E::UnmarkedSpam {} => {}
             E::ReplyQueued { .. } if matches!(recorded.actor, Actor::Agent(_)) => {}
+            // The conversation goes on in the target ticket, under its clocks.
+            E::MergedInto { .. } => return drop_unresolved(conn, ticket).await,
             _ => return Ok(()),
         }
         let Some(mut state) = load(conn, ticket).await? else {
@@ -716,22 +719,7 @@ async fn received_at(
 /// without a result are removed; results stay.
 pub async fn policy_changed(conn: &mut PgConnection, ticket: i64) -> sqlx::Result<()> {
     let Some(mut state) = load(conn, ticket).await? else {
-        sqlx::query(
-            "with d as (
-                delete from sla_clock where ticket_id = $1 and achieved_at is null and breached_at is null
-             )
-             update sla_clock set stopped_at = now(), paused = false
-             where ticket_id = $1 and stopped_at is null and breached_at is not null",
-        )
-        .bind(ticket)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())?;
-        return sqlx::query("update ticket set sla_due_at = null where ticket_id = $1")
-            .bind(ticket)
-            .execute(&mut *conn)
-            .await
-            .map(|_| ());
+        return drop_unresolved(conn, ticket).await;
     };
     let mut breaches = Vec::new();
     if state.clocks.is_empty() {
@@ -740,6 +728,24 @@ pub async fn policy_changed(conn: &mut PgConnection, ticket: i64) -> sqlx::Resul
     let terms = state.terms.clone();
     breaches.extend(state.reschedule(terms));
     save(conn, &mut state, &breaches).await
+}
+
+/// Removes the ticket's clocks that have no result yet and ends a breached one still running
+/// (no policy any more, or merged into another ticket); results stay.
+async fn drop_unresolved(conn: &mut PgConnection, ticket: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "with d as (
+            delete from sla_clock where ticket_id = $1 and achieved_at is null and breached_at is null
+         ), k as (
+            update sla_clock set stopped_at = now(), paused = false
+            where ticket_id = $1 and stopped_at is null and breached_at is not null
+         )
+         update ticket set sla_due_at = null where ticket_id = $1 and sla_due_at is not null",
+    )
+    .bind(ticket)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Builds the clocks of a ticket that had none from its messages and status changes.
