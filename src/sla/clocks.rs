@@ -450,6 +450,13 @@ impl TicketClocks {
         self.reconcile()
     }
 
+    /// Whether a running clock has breached or passed its warning (announced by the worker).
+    pub fn at_risk(&self) -> bool {
+        self.clocks
+            .iter()
+            .any(|c| c.is_open() && (c.breached_at.is_some() || c.warned_at.is_some()))
+    }
+
     /// The nearest due instant of the running clocks (past when one is overdue).
     pub fn nearest_due(&self) -> Option<OffsetDateTime> {
         self.clocks
@@ -602,10 +609,12 @@ pub async fn save(
     }
     if any {
         sqlx::query(
-            "update ticket set sla_due_at = $2 where ticket_id = $1 and sla_due_at is distinct from $2",
+            "update ticket set sla_due_at = $2, sla_at_risk = $3
+             where ticket_id = $1 and (sla_due_at is distinct from $2 or sla_at_risk <> $3)",
         )
         .bind(state.ticket)
         .bind(state.nearest_due())
+        .bind(state.at_risk())
         .execute(&mut *conn)
         .await?;
     }
@@ -740,7 +749,8 @@ async fn drop_unresolved(conn: &mut PgConnection, ticket: i64) -> sqlx::Result<(
             update sla_clock set stopped_at = now(), paused = false
             where ticket_id = $1 and stopped_at is null and breached_at is not null
          )
-         update ticket set sla_due_at = null where ticket_id = $1 and sla_due_at is not null",
+         update ticket set sla_due_at = null, sla_at_risk = false
+         where ticket_id = $1 and (sla_due_at is not null or sla_at_risk)",
     )
     .bind(ticket)
     .execute(&mut *conn)
@@ -930,7 +940,8 @@ pub async fn recompute_policies(conn: &mut PgConnection, policies: &[i64]) -> sq
 pub async fn policy_removed(conn: &mut PgConnection, policy: i64) -> sqlx::Result<()> {
     sqlx::query(
         "with t as (
-            update ticket set sla_due_at = null where sla_policy_id = $1 returning ticket_id
+            update ticket set sla_due_at = null, sla_at_risk = false where sla_policy_id = $1
+            returning ticket_id
          ), d as (
             delete from sla_clock k using t where k.ticket_id = t.ticket_id
               and k.achieved_at is null and k.breached_at is null

@@ -75,6 +75,7 @@ async fn warn_batch(conn: &mut PgConnection) -> sqlx::Result<u64> {
     .bind(BATCH)
     .fetch_all(&mut *conn)
     .await?;
+    mark_at_risk(conn, &due).await?;
     for (ticket, kind, _cycle, due_at) in &due {
         timeline::record(
             conn,
@@ -107,6 +108,7 @@ async fn breach_batch(conn: &mut PgConnection) -> sqlx::Result<u64> {
     .bind(BATCH)
     .fetch_all(&mut *conn)
     .await?;
+    mark_at_risk(conn, &due).await?;
     for (ticket, kind, _cycle, due_at) in &due {
         timeline::record(
             conn,
@@ -121,6 +123,24 @@ async fn breach_batch(conn: &mut PgConnection) -> sqlx::Result<u64> {
         wake(conn, *ticket).await?;
     }
     Ok(due.len() as u64)
+}
+
+/// Puts the tickets of these clocks in the "SLA at risk" folder (`ticket.sla_at_risk`).
+async fn mark_at_risk(
+    conn: &mut PgConnection,
+    clocks: &[(i64, String, i32, OffsetDateTime)],
+) -> sqlx::Result<()> {
+    if clocks.is_empty() {
+        return Ok(());
+    }
+    let tickets: Vec<i64> = clocks.iter().map(|c| c.0).collect();
+    sqlx::query(
+        "update ticket set sla_at_risk = true where ticket_id = any($1) and not sla_at_risk",
+    )
+    .bind(&tickets)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Reopens the ticket when it is snoozed (a clock at risk needs an agent's eyes).

@@ -193,11 +193,10 @@ fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, visible: Option<&[i64]>) {
     }
 }
 
-/// The SQL condition of [`Folder::SlaAtRisk`] on ticket `t`.
+/// The SQL condition of [`Folder::SlaAtRisk`] on ticket `t` (`ticket_sla_at_risk_idx`).
 macro_rules! sla_at_risk {
     () => {
-        "exists (select 1 from sla_clock k where k.ticket_id = t.ticket_id and k.stopped_at is null
-                 and (k.breached_at is not null or k.warned_at is not null or k.warn_at <= now()))"
+        "t.sla_at_risk"
     };
 }
 
@@ -368,7 +367,7 @@ impl FolderCounts {
 
 /// Counts of every folder, over the visible mailboxes: sums over `ticket_count`, which
 /// triggers keep current, so no count walks the tickets (exact at any size); "SLA at risk"
-/// counts from the clocks past their warning (`sla_clock_warn_idx`, few rows).
+/// counts the partial index of at-risk tickets.
 pub async fn folder_counts(
     pool: &PgPool,
     agent_id: i64,
