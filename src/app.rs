@@ -1,5 +1,6 @@
 //! Every long-running task of `frontdesk serve`, each under a name: the web server, the live
-//! listener, the mailbox pollers, the outbox sender, the search indexer and housekeeping.
+//! listener, the mailbox pollers, the outbox sender, the search indexer, housekeeping, the
+//! time rules and the SLA worker.
 //!
 //! A task that panics or fails is logged with its name and stops the node: the shared
 //! shutdown token is cancelled, the other tasks get [`SHUTDOWN_GRACE`] to finish, and
@@ -55,6 +56,14 @@ pub async fn run(
         "time rules",
         ok(crate::rules::engine::run_time_rules_forever(
             pool.clone(),
+            shutdown.clone(),
+        )),
+    );
+    tasks.spawn(
+        "sla worker",
+        ok(crate::sla::monitor::run(
+            pool.clone(),
+            config.sla.tick,
             shutdown.clone(),
         )),
     );

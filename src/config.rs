@@ -12,6 +12,7 @@ use time::Date;
 pub struct Config {
     pub db: DbConfig,
     pub ingest: IngestConfig,
+    pub sla: SlaConfig,
     /// `FRONTDESK_BIND`, default `127.0.0.1:8080`.
     pub bind: SocketAddr,
     /// `FRONTDESK_NODE_ID`: names this node in logs and `/healthz`; default `hostname:pid`.
@@ -84,6 +85,23 @@ impl Default for IngestConfig {
             allow_plaintext: false,
             after_import: AfterImport::Keep,
             max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Settings of the SLA worker.
+#[derive(Clone, Debug)]
+pub struct SlaConfig {
+    /// `FRONTDESK_SLA_TICK_MS`, default 1000 (at most 1000 is used): how often the worker looks
+    /// for clocks that reached their warning or due instant. Breaches are stamped at the due
+    /// instant whatever this is; it only bounds how late the event and rules follow.
+    pub tick: Duration,
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_secs(1),
         }
     }
 }
@@ -165,6 +183,11 @@ impl Config {
                     "FRONTDESK_MAX_BACKOFF_SECS",
                     defaults.max_backoff.as_secs(),
                 )?),
+            },
+            sla: SlaConfig {
+                tick: Duration::from_millis(
+                    parsed("FRONTDESK_SLA_TICK_MS", 1000u64)?.clamp(10, 1000),
+                ),
             },
             public_url: var("FRONTDESK_PUBLIC_URL").unwrap_or_default(),
             bind: parsed("FRONTDESK_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,

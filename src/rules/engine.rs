@@ -35,6 +35,8 @@ pub fn trigger_of(event: &TimelineEvent) -> Option<Trigger> {
         TimelineEvent::Assigned { .. } => Trigger::AssigneeChanged,
         TimelineEvent::PriorityChanged { .. } => Trigger::PriorityChanged,
         TimelineEvent::TagsChanged { .. } => Trigger::TagsChanged,
+        TimelineEvent::SlaWarning { .. } => Trigger::SlaWarning,
+        TimelineEvent::SlaBreached { .. } => Trigger::SlaBreached,
         _ => return None,
     })
 }
@@ -498,7 +500,20 @@ async fn apply_one(
         Action::SendSavedReply { saved_reply } => {
             send_saved_reply(conn, ticket, actor, rule_name, saved_reply, facts).await
         }
-        Action::ApplySla { .. } | Action::Webhook { .. } => Err(ActionError::Invalid(format!(
+        Action::ApplySla { policy } => {
+            let found: Option<(i64, String)> = sqlx::query_as(
+                "select sla_policy_id, name from sla_policy where lower(name) = lower($1)",
+            )
+            .bind(policy.trim())
+            .fetch_optional(&mut *conn)
+            .await?;
+            let (id, name) =
+                found.ok_or_else(|| ActionError::Invalid(format!("no SLA policy {policy}")))?;
+            let changed =
+                ticket_actions::set_sla_policy_in(conn, actor, None, ticket, Some(id)).await?;
+            Ok(changed.then(|| format!("applied SLA policy {name}")))
+        }
+        Action::Webhook { .. } => Err(ActionError::Invalid(format!(
             "{} is not available yet",
             action.type_name()
         ))),

@@ -102,7 +102,9 @@ pub async fn known_names(conn: &mut PgConnection) -> sqlx::Result<KnownNames> {
         )
         .fetch_all(&mut *conn)
         .await?,
-        sla_policies: Vec::new(),
+        sla_policies: sqlx::query_scalar("select name from sla_policy")
+            .fetch_all(&mut *conn)
+            .await?,
     })
 }
 
@@ -113,10 +115,7 @@ pub async fn parse_valid(conn: &mut PgConnection, value: &Value) -> Result<Rule,
     let mut errors = validate::validate(&rule, &known);
     // Actions whose machinery arrives with later issues are refused rather than stored.
     for (i, a) in rule.actions.iter().enumerate() {
-        if matches!(
-            a,
-            super::model::Action::ApplySla { .. } | super::model::Action::Webhook { .. }
-        ) {
+        if matches!(a, super::model::Action::Webhook { .. }) {
             errors.push(RuleError::new(
                 format!("actions[{i}].type"),
                 format!("{} is not available in this version", a.type_name()),

@@ -188,9 +188,9 @@ pub async fn create(
 /// Changes a calendar and audits `calendar.update` with only what changed (nothing is
 /// written or logged when nothing changed).
 ///
-/// Running SLA clocks on policies using this calendar must have their due times recomputed
-/// in this same transaction (achieved and breached results never change); the clocks code
-/// hooks in here.
+/// Running SLA clocks on policies using this calendar get their due times recomputed in this
+/// same transaction ([`super::clocks::recompute_policies`]; achieved and breached results
+/// never change).
 pub async fn update(
     tx: &mut Transaction<'_, Postgres>,
     actor: &AuditActor,
@@ -246,6 +246,12 @@ pub async fn update(
         Some(after),
     )
     .await?;
+    let policies: Vec<i64> =
+        sqlx::query_scalar("select sla_policy_id from sla_policy where calendar_id = $1")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?;
+    super::clocks::recompute_policies(tx, &policies).await?;
     Ok(stored)
 }
 

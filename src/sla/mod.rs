@@ -4,10 +4,13 @@
 //! instants, and due times with pauses, counted in real UTC time across DST changes
 //! (`shared/domain-notes.md` §1). [`calendars`] stores calendars, [`policies`] the SLA
 //! policies (targets per priority on a calendar) and each mailbox's default policy; every
-//! change is audited. The clocks on tickets build on [`policies::policy_with_calendar`].
+//! change is audited. [`clocks`] keeps the SLA clocks on tickets current from the timeline
+//! hook; [`monitor`] is the worker that stamps breaches and warnings at their instants.
 
 pub mod calendar;
 pub mod calendars;
+pub mod clocks;
+pub mod monitor;
 pub mod policies;
 
 use time::OffsetDateTime;

@@ -411,9 +411,9 @@ pub async fn create(
 
 /// Changes a policy and audits `sla_policy.update` with only what changed.
 ///
-/// Running clocks under this policy must have their due times recomputed from their start
-/// in this same transaction (achieved and breached results never change); the clocks code
-/// hooks in here.
+/// Running clocks under this policy get their due times recomputed from their start in this
+/// same transaction ([`super::clocks::recompute_policies`]; achieved and breached results
+/// never change).
 pub async fn update(
     tx: &mut Transaction<'_, Postgres>,
     actor: &AuditActor,
@@ -469,17 +469,20 @@ pub async fn update(
         Some(after),
     )
     .await?;
+    super::clocks::recompute_policies(tx, &[id]).await?;
     get(&mut **tx, id).await?.ok_or(SlaError::NotFound)
 }
 
 /// Deletes a policy and audits `sla_policy.delete`. Mailboxes that had it as their default
-/// get none (`on delete set null`).
+/// get none (`on delete set null`), and so do its tickets: their clocks without a result are
+/// removed ([`super::clocks::policy_removed`]); achieved and breached results stay.
 pub async fn delete(
     tx: &mut Transaction<'_, Postgres>,
     actor: &AuditActor,
     id: i64,
 ) -> Result<(), SlaError> {
     let old = get(&mut **tx, id).await?.ok_or(SlaError::NotFound)?;
+    super::clocks::policy_removed(tx, id).await?;
     sqlx::query("delete from sla_policy where sla_policy_id = $1")
         .bind(id)
         .execute(&mut **tx)

@@ -209,6 +209,58 @@ pub async fn set_priority_in(
     Ok(())
 }
 
+/// Puts the ticket under an SLA policy (by id), or under none; returns whether it changed.
+/// Running clocks are recomputed from their start with the new policy's targets (a ticket
+/// without clocks gets them from its history); achieved and breached results never change
+/// ([`crate::sla::clocks::policy_changed`]). An unknown policy is [`ActionError::Invalid`].
+pub async fn set_sla_policy_in(
+    tx: &mut PgConnection,
+    actor: Actor,
+    visible: Option<&[i64]>,
+    number: i64,
+    policy: Option<i64>,
+) -> Result<bool, ActionError> {
+    lock_visible(tx, number, visible).await?;
+    let old: Option<(i64, String)> = sqlx::query_as(
+        "select p.sla_policy_id, p.name from ticket t
+         join sla_policy p on p.sla_policy_id = t.sla_policy_id where t.ticket_id = $1",
+    )
+    .bind(number)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let new: Option<(i64, String)> = match policy {
+        None => None,
+        Some(id) => Some(
+            sqlx::query_as("select sla_policy_id, name from sla_policy where sla_policy_id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| ActionError::Invalid(format!("no SLA policy with id {id}")))?,
+        ),
+    };
+    if old.as_ref().map(|p| p.0) == policy {
+        return Ok(false);
+    }
+    sqlx::query("update ticket set sla_policy_id = $2 where ticket_id = $1")
+        .bind(number)
+        .bind(policy)
+        .execute(&mut *tx)
+        .await?;
+    let as_ref = |p: Option<(i64, String)>| p.map(|(id, name)| timeline::PolicyRef { id, name });
+    timeline::record(
+        tx,
+        number,
+        actor,
+        &TimelineEvent::SlaPolicyChanged {
+            from: as_ref(old),
+            to: as_ref(new),
+        },
+    )
+    .await?;
+    crate::sla::clocks::policy_changed(tx, number).await?;
+    Ok(true)
+}
+
 /// Puts the ticket with a team (by id), or with none. Returns whether it changed. An unknown
 /// team is [`ActionError::Invalid`].
 pub async fn set_team_in(

@@ -16,13 +16,15 @@ pub enum Folder {
     Snoozed,
     Closed,
     Spam,
+    /// Not closed, with an SLA clock breached or past its warning threshold.
+    SlaAtRisk,
     /// Everything but spam (used with mailbox or tag filters).
     All,
 }
 
 impl Folder {
     /// Every folder, in sidebar order, with its URL key and label.
-    pub const ALL: [(Folder, &'static str, &'static str); 8] = [
+    pub const ALL: [(Folder, &'static str, &'static str); 9] = [
         (Folder::Unassigned, "unassigned", "Unassigned"),
         (Folder::Mine, "mine", "Mine"),
         (Folder::Open, "open", "All open"),
@@ -30,6 +32,7 @@ impl Folder {
         (Folder::Snoozed, "snoozed", "Snoozed"),
         (Folder::Closed, "closed", "Closed"),
         (Folder::Spam, "spam", "Spam"),
+        (Folder::SlaAtRisk, "sla", "SLA at risk"),
         (Folder::All, "all", "Everything"),
     ];
 
@@ -59,6 +62,9 @@ pub enum Sort {
     Oldest,
     /// Newest tickets first, by creation.
     Newest,
+    /// Nearest SLA due time first (overdue ones first of all); tickets without a running clock
+    /// last.
+    DueSoonest,
 }
 
 impl Sort {
@@ -67,6 +73,7 @@ impl Sort {
             "recent" => Some(Sort::Recent),
             "oldest" => Some(Sort::Oldest),
             "newest" => Some(Sort::Newest),
+            "due" => Some(Sort::DueSoonest),
             _ => None,
         }
     }
@@ -115,6 +122,10 @@ pub struct InboxRow {
     pub waiting_since: Option<OffsetDateTime>,
     /// The agent whose reply is the latest message; `None` when the customer wrote last.
     pub last_author_name: Option<String>,
+    /// The nearest due time of the ticket's running SLA clocks (UTC; past when overdue).
+    pub sla_due_at: Option<OffsetDateTime>,
+    /// A running SLA clock is past its warning threshold.
+    pub sla_warned: bool,
     /// Activity since this agent last opened the ticket.
     pub unread: bool,
     /// Other agents on the ticket right now: `"Lee Park replying, Dana Lee viewing"`.
@@ -124,7 +135,13 @@ pub struct InboxRow {
 impl InboxRow {
     /// Keyset position of this row for the given sort.
     pub fn cursor(&self, sort: Sort) -> (i64, i64) {
-        keyset(sort, self.created_at, self.last_message_at, self.number)
+        keyset(
+            sort,
+            self.created_at,
+            self.last_message_at,
+            self.sla_due_at,
+            self.number,
+        )
     }
 }
 
@@ -133,14 +150,20 @@ fn keyset(
     sort: Sort,
     created_at: OffsetDateTime,
     last_message_at: OffsetDateTime,
+    sla_due_at: Option<OffsetDateTime>,
     number: i64,
 ) -> (i64, i64) {
     let at = match sort {
         Sort::Newest => created_at,
+        Sort::DueSoonest => sla_due_at.unwrap_or(NO_DUE),
         _ => last_message_at,
     };
     ((at.unix_timestamp_nanos() / 1000) as i64, number)
 }
+
+/// The sort value of a ticket without a running SLA clock (`ticket_sla_due_idx` uses the same).
+const NO_DUE: OffsetDateTime = time::macros::datetime!(9999-12-31 00:00 UTC);
+const NO_DUE_SQL: &str = "coalesce(t.sla_due_at, '9999-12-31 00:00:00+00'::timestamptz)";
 
 /// Keyset position of ticket `number` for `sort` (as [`InboxRow::cursor`]), whether or not it
 /// is in a list now; `None` when it is not in the `visible` mailboxes.
@@ -150,15 +173,15 @@ pub async fn cursor_of(
     number: i64,
     sort: Sort,
 ) -> sqlx::Result<Option<(i64, i64)>> {
-    let row: Option<(OffsetDateTime, OffsetDateTime)> = sqlx::query_as(
-        "select created_at, last_message_at from ticket
+    let row: Option<(OffsetDateTime, OffsetDateTime, Option<OffsetDateTime>)> = sqlx::query_as(
+        "select created_at, last_message_at, sla_due_at from ticket
          where ticket_id = $1 and ($2::bigint[] is null or mailbox_id = any($2))",
     )
     .bind(number)
     .bind(visible)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(c, l)| keyset(sort, c, l, number)))
+    Ok(row.map(|(c, l, d)| keyset(sort, c, l, d, number)))
 }
 
 fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, visible: Option<&[i64]>) {
@@ -168,6 +191,13 @@ fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, visible: Option<&[i64]>) {
             .push_bind(v.to_vec())
             .push(")");
     }
+}
+
+/// The SQL condition of [`Folder::SlaAtRisk`] on ticket `t` (`ticket_sla_at_risk_idx`).
+macro_rules! sla_at_risk {
+    () => {
+        "t.sla_at_risk"
+    };
 }
 
 fn push_folder(qb: &mut QueryBuilder<'_, Postgres>, folder: Folder, agent_id: i64) {
@@ -183,6 +213,10 @@ fn push_folder(qb: &mut QueryBuilder<'_, Postgres>, folder: Folder, agent_id: i6
         Folder::Snoozed => qb.push(" and not t.spam and t.status = 'snoozed'"),
         Folder::Closed => qb.push(" and not t.spam and t.status = 'closed'"),
         Folder::Spam => qb.push(" and t.spam"),
+        Folder::SlaAtRisk => qb.push(concat!(
+            " and not t.spam and t.status <> 'closed' and ",
+            sla_at_risk!()
+        )),
         Folder::All => qb.push(" and not t.spam"),
     };
 }
@@ -210,6 +244,10 @@ pub async fn list(
                           where tt.ticket_id = t.ticket_id), '{}') as tags,
                 t.message_count, t.created_at, t.last_message_at, t.waiting_since,
                 (select a.name from agent a where a.agent_id = t.last_author_agent_id) as last_author_name,
+                t.sla_due_at,
+                coalesce((select bool_or(k.warned_at is not null or k.warn_at <= now()) from sla_clock k
+                          where k.ticket_id = t.ticket_id and k.stopped_at is null and not k.paused
+                            and t.sla_due_at is not null), false) as sla_warned,
                 coalesce((select v.seen_at < t.last_message_at from ticket_view v
                           where v.ticket_id = t.ticket_id and v.agent_id = ",
     );
@@ -223,7 +261,7 @@ pub async fn list(
     qb.push_bind(agent_id);
     qb.push("), '') as presence from (select t.* from ");
     // By tag and activity: walk the tag's own time index.
-    let by_tag = q.tag.is_some() && q.sort != Sort::Newest;
+    let by_tag = q.tag.is_some() && !matches!(q.sort, Sort::Newest | Sort::DueSoonest);
     if by_tag {
         qb.push("ticket_tag tg join ticket t on t.ticket_id = tg.ticket_id");
     } else {
@@ -264,6 +302,7 @@ pub async fn list(
         Sort::Recent => ("t.last_message_at", "desc", "<"),
         Sort::Oldest => ("t.last_message_at", "asc", ">"),
         Sort::Newest => ("t.created_at", "desc", "<"),
+        Sort::DueSoonest => (NO_DUE_SQL, "asc", ">"),
     };
     // The same values, named from the table the index belongs to.
     let (col, id) = if by_tag {
@@ -284,6 +323,7 @@ pub async fn list(
         .push_bind(q.limit + 1);
     let outer = match q.sort {
         Sort::Newest => "t.created_at",
+        Sort::DueSoonest => NO_DUE_SQL,
         _ => "t.last_message_at",
     };
     qb.push(format!(
@@ -305,6 +345,7 @@ pub struct FolderCounts {
     pub snoozed: i64,
     pub closed: i64,
     pub spam: i64,
+    pub sla_at_risk: i64,
     pub all: i64,
 }
 
@@ -318,19 +359,21 @@ impl FolderCounts {
             Folder::Snoozed => self.snoozed,
             Folder::Closed => self.closed,
             Folder::Spam => self.spam,
+            Folder::SlaAtRisk => self.sla_at_risk,
             Folder::All => self.all,
         }
     }
 }
 
 /// Counts of every folder, over the visible mailboxes: sums over `ticket_count`, which
-/// triggers keep current, so no count walks the tickets (exact at any size).
+/// triggers keep current, so no count walks the tickets (exact at any size); "SLA at risk"
+/// counts the partial index of at-risk tickets.
 pub async fn folder_counts(
     pool: &PgPool,
     agent_id: i64,
     visible: Option<&[i64]>,
 ) -> sqlx::Result<FolderCounts> {
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "select
             coalesce(sum(n) filter (where not spam and status = 'open' and assignee_key = 0), 0)::bigint as unassigned,
             coalesce(sum(n) filter (where not spam and status <> 'closed' and assignee_key = $1), 0)::bigint as mine,
@@ -339,9 +382,13 @@ pub async fn folder_counts(
             coalesce(sum(n) filter (where not spam and status = 'snoozed'), 0)::bigint as snoozed,
             coalesce(sum(n) filter (where not spam and status = 'closed'), 0)::bigint as closed,
             coalesce(sum(n) filter (where spam), 0)::bigint as spam,
-            coalesce(sum(n) filter (where not spam), 0)::bigint as all
+            coalesce(sum(n) filter (where not spam), 0)::bigint as all,
+            (select count(*) from ticket t where not t.spam and t.status <> 'closed'
+               and ($2::bigint[] is null or t.mailbox_id = any($2)) and ",
+        sla_at_risk!(),
+        ") as sla_at_risk
          from ticket_count where ($2::bigint[] is null or mailbox_id = any($2))",
-    )
+    ))
     .bind(agent_id)
     .bind(visible)
     .fetch_one(pool)

@@ -210,6 +210,10 @@ pub use timeline::EventView;
 pub struct TicketDetail {
     #[serde(flatten)]
     pub summary: TicketSummary,
+    /// `null`, or `{"policy": {"id", "name"}, "first_response": clock, "next_response": clock,
+    /// "resolution": clock}` with `clock = null | {"due_at", "achieved_at", "breached_at",
+    /// "paused"}` (times RFC 3339 UTC): [`crate::sla::clocks::ticket_sla_json`].
+    pub sla: serde_json::Value,
     /// Participant addresses other than the customer.
     pub cc: Vec<EmailAddress>,
     pub messages: Vec<MessageView>,
@@ -277,9 +281,12 @@ pub async fn get_ticket(
             m
         })
         .collect();
-    let events = timeline::events(&mut *pool.acquire().await?, number).await?;
+    let mut conn = pool.acquire().await?;
+    let events = timeline::events(&mut conn, number).await?;
+    let sla = crate::sla::clocks::ticket_sla_json(&mut conn, number).await?;
     Ok(Some(TicketDetail {
         summary,
+        sla,
         cc: cc
             .into_iter()
             .map(|(email, name)| EmailAddress { email, name })

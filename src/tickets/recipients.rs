@@ -66,6 +66,7 @@ mod tests {
     fn ticket(customer: Option<&str>, cc: &[&str]) -> TicketDetail {
         let now = time::OffsetDateTime::now_utc();
         TicketDetail {
+            sla: serde_json::Value::Null,
             summary: TicketSummary {
                 number: 1,
                 subject: String::new(),

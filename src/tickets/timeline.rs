@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use super::model::{Automated, Priority, TicketStatus};
 use crate::live::LiveEvent;
+use crate::sla::policies::ClockKind;
 
 /// Who made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,6 +80,8 @@ pub enum StatusReason {
     SnoozeEnded,
     /// A reply could not be delivered.
     DeliveryFailed,
+    /// An SLA clock reached its warning threshold (or breached) while the ticket was snoozed.
+    SlaAtRisk,
 }
 
 /// A merge across mailboxes: the mail and notes of mailbox `from` (address) moved into a ticket
@@ -175,6 +178,32 @@ pub enum TimelineEvent {
         matched: Vec<String>,
         changes: Vec<String>,
     },
+    /// An SLA clock reached its policy's warning threshold (that percentage of its target is
+    /// left); `due_at` is the clock's due instant (UTC).
+    SlaWarning {
+        clock: ClockKind,
+        #[serde(with = "time::serde::rfc3339")]
+        due_at: OffsetDateTime,
+    },
+    /// An SLA clock breached: it was not met by `due_at` (UTC), which is also the breach time
+    /// stored on the clock (the event itself is recorded within seconds after it).
+    SlaBreached {
+        clock: ClockKind,
+        #[serde(with = "time::serde::rfc3339")]
+        due_at: OffsetDateTime,
+    },
+    /// The ticket's SLA policy changed (`None` = no policy); running clocks were recomputed.
+    SlaPolicyChanged {
+        from: Option<PolicyRef>,
+        to: Option<PolicyRef>,
+    },
+}
+
+/// An SLA policy as named on the timeline (its name at the time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRef {
+    pub id: i64,
+    pub name: String,
 }
 
 /// A team as named on the timeline (its name at the time).
@@ -211,6 +240,9 @@ impl TimelineEvent {
         "bounce_received",
         "rule_fired",
         "team_changed",
+        "sla_warning",
+        "sla_breached",
+        "sla_policy_changed",
     ];
 
     /// The stored kind (the variant's snake_case name).
@@ -232,6 +264,9 @@ impl TimelineEvent {
             TimelineEvent::MergedFrom { .. } => "merged_from",
             TimelineEvent::DeliveryFailed { .. } => "delivery_failed",
             TimelineEvent::BounceReceived { .. } => "bounce_received",
+            TimelineEvent::SlaWarning { .. } => "sla_warning",
+            TimelineEvent::SlaBreached { .. } => "sla_breached",
+            TimelineEvent::SlaPolicyChanged { .. } => "sla_policy_changed",
         }
     }
 
@@ -386,6 +421,7 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
             event,
         };
         log_event(&r);
+        crate::sla::clocks::on_event(conn, &r).await?;
         crate::rules::pull::on_event(conn, &r).await?;
         recorded.push(r);
     }
@@ -424,11 +460,15 @@ async fn insert(
 
 /// The hook point: runs after every recorded event, inside the same transaction, so what it
 /// writes commits or rolls back with the change. Routing rules (trigger on the event) and SLA
-/// clocks (start, pause, stop on status and message events) plug in here. Routing rules run
-/// now ([`crate::rules::engine::on_event`]): what they change commits with the event.
-/// [`record_pending`] runs the same steps with the batch's rules loaded once.
+/// clocks (start, pause, stop on status and message events) plug in here. SLA clocks run
+/// first ([`crate::sla::clocks::on_event`], whatever the actor: a rule closing a ticket stops
+/// its resolution clock too), then routing rules ([`crate::rules::engine::on_event`]): what
+/// they change commits with the event; then waiting tickets go out if the change freed an
+/// agent's capacity ([`crate::rules::pull::on_event`]). [`record_pending`] runs the same steps,
+/// with the rules over the whole batch at once.
 pub async fn after_event(conn: &mut PgConnection, recorded: &Recorded<'_>) -> sqlx::Result<()> {
     log_event(recorded);
+    crate::sla::clocks::on_event(conn, recorded).await?;
     crate::rules::engine::on_event(conn, recorded, None).await?;
     crate::rules::pull::on_event(conn, recorded).await
 }
@@ -570,6 +610,21 @@ mod tests {
                 to: Some(TeamRef {
                     id: 2,
                     name: "Billing".into(),
+                }),
+            },
+            SlaWarning {
+                clock: ClockKind::Resolution,
+                due_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+            },
+            SlaBreached {
+                clock: ClockKind::FirstResponse,
+                due_at: OffsetDateTime::from_unix_timestamp(1_800_000_060).unwrap(),
+            },
+            SlaPolicyChanged {
+                from: None,
+                to: Some(PolicyRef {
+                    id: 1,
+                    name: "Gold".into(),
                 }),
             },
         ]

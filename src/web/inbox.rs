@@ -245,6 +245,9 @@ struct RowView {
     waiting: Option<fmt::Moment>,
     /// Who wrote the latest message: `Customer` or the agent's name.
     last_writer: String,
+    /// The nearest SLA due time as a countdown ("2 h 10 min", "overdue 20 min"), its CSS
+    /// class (`sla-running`, `sla-at-risk`, `sla-overdue`) and the due time (`iso`, `local`).
+    sla: Option<(String, &'static str, fmt::Moment)>,
     message_count: i32,
     unread: bool,
     /// Someone else is viewing the ticket / writing on it; names for the tooltip.
@@ -263,7 +266,22 @@ impl RowView {
                 relative: fmt::waited(since, now),
                 ..fmt::moment(since, now, tz)
             });
+        let sla = r.sla_due_at.filter(|_| r.status != "closed").map(|due| {
+            let class = if due <= now {
+                "sla-overdue"
+            } else if r.sla_warned {
+                "sla-at-risk"
+            } else {
+                "sla-running"
+            };
+            (
+                crate::sla::clocks::countdown(due, now),
+                class,
+                fmt::moment(due, now, tz),
+            )
+        });
         RowView {
+            sla,
             number: r.number,
             href: list.ticket_href(r.number),
             customer: r

@@ -23,6 +23,7 @@ mod search;
 mod security;
 mod settings;
 mod sla_admin;
+mod sla_clocks;
 mod support;
 mod threading;
 mod timeline;

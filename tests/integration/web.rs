@@ -897,7 +897,8 @@ async fn sidebar_fields_are_saved_one_by_one_and_answer_the_script_in_json() {
     // Each field is its own form that saves itself; Save buttons only without JavaScript.
     let page = b.get(&format!("/tickets/{n}")).await.body;
     let sidebar = &page[page.find("<aside").unwrap()..page.find("</aside>").unwrap()];
-    assert_eq!(sidebar.matches("data-autosave").count(), 4, "{sidebar}");
+    // assignee, status, priority, SLA policy, tags
+    assert_eq!(sidebar.matches("data-autosave").count(), 5, "{sidebar}");
     assert_eq!(
         sidebar
             .matches("<button type=\"submit\">Save</button>")
@@ -907,7 +908,7 @@ async fn sidebar_fields_are_saved_one_by_one_and_answer_the_script_in_json() {
             .count(),
         "every Save button is in <noscript>: {sidebar}"
     );
-    assert_eq!(sidebar.matches("class=\"saved\"").count(), 4, "{sidebar}");
+    assert_eq!(sidebar.matches("class=\"saved\"").count(), 5, "{sidebar}");
 
     let at = |what: &str| format!("/tickets/{n}/{what}");
     let lee_id = lee.to_string();

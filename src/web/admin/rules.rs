@@ -96,8 +96,8 @@ fn op_label(op: Op) -> &'static str {
     }
 }
 
-/// The action types the editor offers, (type, label, what the value holds). Saved replies,
-/// SLA policies and webhooks are not available in this version.
+/// The action types the editor offers, (type, label, what the value holds). Webhooks are not
+/// available in this version.
 const ACTION_KINDS: &[(&str, &str, &str)] = &[
     ("assign_agent", "Assign to agent", "agent email"),
     ("assign_team", "Assign to team", "team name"),
@@ -122,6 +122,7 @@ const ACTION_KINDS: &[(&str, &str, &str)] = &[
     ),
     ("add_note", "Add internal note", "note text"),
     ("notify", "Notify agents", "agent emails, comma-separated"),
+    ("apply_sla", "Apply SLA policy", "SLA policy name"),
 ];
 
 /// A select's option: (value, label).
@@ -655,6 +656,7 @@ fn action_json(r: &ActionRow) -> Value {
         },
         "add_note" => json!({"type": "add_note", "body": r.value}),
         "notify" => json!({"type": "notify", "agents": list_of(v)}),
+        "apply_sla" => json!({"type": "apply_sla", "policy": v}),
         other => json!({ "type": other }),
     }
 }

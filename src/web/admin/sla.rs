@@ -75,7 +75,9 @@ struct DoneQuery {
 
 fn done_notice(done: Option<&str>) -> Option<&'static str> {
     match done? {
-        "saved" => Some("Saved."),
+        "saved" => Some(
+            "Saved. The due times of running SLA clocks were recomputed; achieved and breached results are unchanged.",
+        ),
         "created" => Some("Created."),
         "deleted" => Some("Deleted."),
         _ => None,

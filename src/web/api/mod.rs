@@ -350,6 +350,9 @@ struct PatchBody {
     #[serde(default, deserialize_with = "some_or_null")]
     assignee: Option<Option<String>>,
     tags: Option<Vec<String>>,
+    /// An SLA policy id, or null for none; absent leaves the policy alone.
+    #[serde(default, deserialize_with = "some_or_null")]
+    sla_policy: Option<Option<i64>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -359,8 +362,8 @@ pub(super) fn some_or_null<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>
     Ok(Some(Option::deserialize(d)?))
 }
 
-/// `PATCH /api/v1/tickets/{number}`: changes status, priority, assignee and tags; answers
-/// with the updated ticket.
+/// `PATCH /api/v1/tickets/{number}`: changes status, priority, assignee, tags and the SLA
+/// policy (`"sla_policy": id | null`); answers with the updated ticket.
 async fn patch_ticket(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -406,6 +409,9 @@ async fn patch_ticket(
     }
     if let Some(tags) = &body.tags {
         actions::set_tags_in(&mut tx, me, visible, number, tags).await?;
+    }
+    if let Some(policy) = body.sla_policy {
+        actions::set_sla_policy_in(&mut tx, me, visible, number, policy).await?;
     }
     tx.commit().await?;
     tickets::get_ticket(&state.pool, visible, number)

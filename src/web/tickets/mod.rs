@@ -28,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{number}/assign", post(sidebar::post_assign))
         .route("/tickets/{number}/status", post(sidebar::post_status))
         .route("/tickets/{number}/priority", post(sidebar::post_priority))
+        .route(
+            "/tickets/{number}/sla-policy",
+            post(sidebar::post_sla_policy),
+        )
         .route("/tickets/{number}/tags", post(sidebar::post_tags))
         .route("/tickets/{number}/spam", post(sidebar::post_spam))
         .route("/tickets/{number}/notes", post(notes::post_note))

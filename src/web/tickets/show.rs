@@ -90,6 +90,57 @@ struct ItemView {
     attachments: Vec<AttachmentView>,
 }
 
+/// One SLA clock on the sidebar: "First response", "due in 2 h 10 min" / "overdue 20 min" /
+/// "achieved" / "paused", with its state's CSS class and the due time in the agent's zone.
+struct SlaClockView {
+    label: &'static str,
+    text: String,
+    class: &'static str,
+    /// The due (or result) time in the agent's time zone, for the title.
+    when: String,
+}
+
+/// The sidebar's clocks: the latest run of each kind, in kind order.
+fn sla_clock_views(
+    clocks: &[crate::sla::clocks::Clock],
+    now: time::OffsetDateTime,
+    tz: &AgentTimeZone,
+) -> Vec<SlaClockView> {
+    use crate::sla::clocks::{ClockState, countdown};
+    use crate::sla::policies::ClockKind;
+    ClockKind::ALL
+        .iter()
+        .filter_map(|kind| {
+            let c = clocks
+                .iter()
+                .filter(|c| c.kind == *kind)
+                .max_by_key(|c| c.cycle)?;
+            let state = c.state(now);
+            let (text, at) = match state {
+                ClockState::Achieved => ("achieved".to_string(), c.achieved_at),
+                ClockState::Breached => ("breached".to_string(), c.breached_at),
+                ClockState::Paused => ("paused".to_string(), None),
+                ClockState::Overdue | ClockState::Running | ClockState::AtRisk => {
+                    let due = c.due_at.unwrap_or(now);
+                    let words = countdown(due, now);
+                    let text = if words.starts_with("overdue") {
+                        words
+                    } else {
+                        format!("due in {words}")
+                    };
+                    (text, c.due_at)
+                }
+            };
+            Some(SlaClockView {
+                label: kind.label(),
+                text,
+                class: state.class(),
+                when: at.map(|t| fmt::datetime(t, tz)).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
 struct PreviousTicket {
     number: i64,
     subject: String,
@@ -135,6 +186,10 @@ struct TicketPage {
     draft: String,
     /// Messages and notes that arrived after the agent loaded the page (held reply).
     held: Option<Vec<HeldItemView>>,
+    /// The ticket's SLA policy id (0 = none) and the policies to choose from.
+    sla_policy_id: i64,
+    sla_policies: Vec<(i64, String)>,
+    sla_clocks: Vec<SlaClockView>,
 }
 
 impl TicketPage {
@@ -229,6 +284,7 @@ fn event_text(event: &TimelineEvent, agents: &[Agent]) -> String {
                 Some(StatusReason::SnoozeEnded) => " (snooze ended)",
                 Some(StatusReason::DeliveryFailed) => " (a reply could not be delivered)",
                 Some(StatusReason::BulkMail) => " (list or bulk mail)",
+                Some(StatusReason::SlaAtRisk) => " (an SLA clock is at risk)",
                 None => "",
             }
         ),
@@ -273,6 +329,16 @@ fn event_text(event: &TimelineEvent, agents: &[Agent]) -> String {
                 format!("{what}, because {}", matched.join(", "))
             }
         }
+        E::SlaWarning { clock, .. } => {
+            format!("SLA warning: {} is at risk", clock.label().to_lowercase())
+        }
+        E::SlaBreached { clock, .. } => {
+            format!("SLA breached: {}", clock.label().to_lowercase())
+        }
+        E::SlaPolicyChanged { to, .. } => match to {
+            Some(p) => format!("set the SLA policy to {}", p.name),
+            None => "removed the SLA policy".into(),
+        },
     }
 }
 
@@ -502,7 +568,20 @@ pub(super) async fn ticket_page(
             (r.to.join(", "), r.cc.join(", "))
         }
     };
+    let (sla_policy_id, sla_clocks) =
+        match crate::sla::clocks::ticket_clocks(&mut *state.pool.acquire().await?, number).await? {
+            Some(((id, _), clocks)) => (id, sla_clock_views(&clocks, now, &tz)),
+            None => (0, Vec::new()),
+        };
+    let sla_policies: Vec<(i64, String)> =
+        sqlx::query_as("select sla_policy_id, name from sla_policy order by lower(name), name")
+            .fetch_all(&state.pool)
+            .await
+            .map_err(AppError::from)?;
     let page = TicketPage {
+        sla_policy_id,
+        sla_policies,
+        sla_clocks,
         me: who.agent.clone(),
         unread_notifications,
         list: list.map(|l| l.as_str().to_string()).unwrap_or_default(),

@@ -178,6 +178,40 @@ pub(super) async fn post_priority(
 }
 
 #[derive(Deserialize)]
+pub(super) struct SlaPolicyForm {
+    /// A policy id, or `none`.
+    sla_policy: String,
+    #[serde(default)]
+    list: String,
+}
+
+/// Puts the ticket under an SLA policy (or none); its running clocks are recomputed.
+pub(super) async fn post_sla_policy(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    PathNumber(number): PathNumber,
+    headers: HeaderMap,
+    Form(f): Form<SlaPolicyForm>,
+) -> Result<Response, PageError> {
+    let result = async {
+        let policy = match f.sla_policy.trim() {
+            "" | "none" => None,
+            id => Some(
+                id.parse::<i64>()
+                    .map_err(|_| AppError::BadRequest(format!("invalid SLA policy {id:?}")))?,
+            ),
+        };
+        let mut tx = state.pool.begin().await?;
+        actions::set_sla_policy_in(&mut tx, who.actor(), who.visible.as_deref(), number, policy)
+            .await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(json!({ "sla_policy": policy }))
+    }
+    .await;
+    Ok(field_answer(&headers, result, number, &f.list))
+}
+
+#[derive(Deserialize)]
 pub(super) struct TagsForm {
     /// Comma-separated tag names.
     tags: String,
