@@ -706,6 +706,9 @@ async fn load_facts_counted(
         customer_s: Option<f64>,
         agent_s: Option<f64>,
         fired_last_hour: i64,
+        customer_vip: Option<bool>,
+        customer_lifecycle_stage: Option<String>,
+        customer_company: Option<String>,
     }
     let row: Option<Row> = sqlx::query_as("select * from rule_facts($1, $2, $3)")
         .bind(ticket)
@@ -736,9 +739,9 @@ async fn load_facts_counted(
             team: r.team,
             automated: r.automated.as_deref().and_then(Automated::parse),
             within_business_hours: None,
-            customer_vip: None,
-            customer_lifecycle_stage: None,
-            customer_company: None,
+            customer_vip: r.customer_vip,
+            customer_lifecycle_stage: r.customer_lifecycle_stage,
+            customer_company: r.customer_company,
             message_count: i64::from(r.message_count),
             minutes_since_created: minutes(Some(r.created_s)),
             minutes_unassigned: minutes(r.unassigned_s),
