@@ -1385,7 +1385,8 @@ async fn an_agent_marks_the_customer_vip_from_the_ticket_sidebar() {
     let chrome = Chrome::open().await;
     chrome.login(&app, "dana@example.com").await;
     chrome.goto(&app.url(&format!("/tickets/{ticket}"))).await;
-    assert_eq!(chrome.text("#account-vip").await, "No");
+    // Not VIP: nobody set it, so the company's value (no) applies.
+    assert_eq!(chrome.text("#account-vip").await, "No (company)");
     assert_eq!(chrome.text("#account-company").await, "example.org");
 
     chrome
