@@ -45,9 +45,15 @@ alter table customer
     add column health              smallint check (health between 0 and 100),
     -- what agents know about this customer (the customer page)
     add column notes               text not null default '';
-create index customer_company_idx on customer (company_id) where company_id is not null;
+-- Full, not partial: the inbox's VIP and stage filters look customers up by company one
+-- company at a time (tickets::inbox), and a partial index is not used for that lookup.
+create index customer_company_idx on customer (company_id);
 create index customer_lifecycle_stage_idx on customer (lifecycle_stage_id) where lifecycle_stage_id is not null;
 create index customer_vip_idx on customer (customer_id) where vip is not null;
+
+-- The inbox views and filters by VIP and stage probe open tickets by customer, once per
+-- customer with the attribute: this index holds open tickets only, so each probe is cheap.
+create index ticket_open_customer_idx on ticket (customer_id) where status = 'open' and not spam;
 
 -- Existing customers get their domain's company. The free-mail list is
 -- src/customers/company.rs FREE_MAIL as it was when this migration was written; new

@@ -196,19 +196,26 @@ fn push_folder(qb: &mut QueryBuilder<'_, Postgres>, folder: Folder, agent_id: i6
 }
 
 /// SQL: the ids of VIP customers (their own flag, else their company's; see
-/// `crate::customers`), from the two partial indexes on the flags, so that neither table is
-/// read whole.
+/// `crate::customers`), from the partial indexes on the flags and the customers of each VIP
+/// company by `customer_company_idx` (the `lateral ... offset 0` keeps PostgreSQL from
+/// reading the whole customer table for a hash join instead), so neither table is read whole.
+/// Measured at 200,000 tickets / 80,000 customers / 8,000 companies (2% VIP) on a busy
+/// 2-core machine: the VIP set in 12 ms, where the hash join took 40-60 ms.
 pub const VIP_CUSTOMER_IDS: &str = "select customer_id from customer where vip is not null and vip
-    union all select c.customer_id from company co join customer c on c.company_id = co.company_id
-    where co.vip and c.vip is null";
+    union all select c.customer_id from company co cross join lateral (
+        select c.customer_id from customer c where c.company_id = co.company_id and c.vip is null offset 0) c
+    where co.vip";
 
-/// Adds `t.customer_id in (customers of stage `stage`, their own else their company's)`.
+/// Adds `t.customer_id in (customers of stage `stage`, their own else their company's)`,
+/// read the way [`VIP_CUSTOMER_IDS`] is.
 fn push_stage_customers(qb: &mut QueryBuilder<'_, Postgres>, stage: i64) {
     qb.push(" and t.customer_id in (select customer_id from customer where lifecycle_stage_id = ")
         .push_bind(stage)
         .push(
-            " union all select c.customer_id from company co join customer c on c.company_id = co.company_id
-              where c.lifecycle_stage_id is null and co.lifecycle_stage_id = ",
+            " union all select c.customer_id from company co cross join lateral (
+                select c.customer_id from customer c
+                where c.company_id = co.company_id and c.lifecycle_stage_id is null offset 0) c
+              where co.lifecycle_stage_id = ",
         )
         .push_bind(stage)
         .push(")");
