@@ -12,6 +12,8 @@ pub mod auth;
 pub mod cli;
 /// Configuration from the environment.
 pub mod config;
+/// Customers and companies: VIP, lifecycle stage, health score.
+pub mod customers;
 /// The PostgreSQL pool and migrations.
 pub mod db;
 /// A private PostgreSQL cluster for running without `DATABASE_URL`.

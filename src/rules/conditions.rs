@@ -68,11 +68,12 @@ pub struct TicketFacts {
     pub automated: Option<Automated>,
     /// Whether now is within the mailbox's business hours (`None`: no business hours defined).
     pub within_business_hours: Option<bool>,
-    /// The customer's VIP flag (`None`: unknown).
+    /// The customer's VIP flag, their own else their company's (`crate::customers`); `None`:
+    /// the ticket has no customer.
     pub customer_vip: Option<bool>,
-    /// The customer's lifecycle stage (`lead`, `customer`, ...).
+    /// The name of the customer's lifecycle stage (`at risk`, ...), own else their company's.
     pub customer_lifecycle_stage: Option<String>,
-    /// The customer's company.
+    /// The customer's company: its domain (`acme.example`); `None` for none.
     pub customer_company: Option<String>,
     /// Messages on the ticket (customer, agent; notes excluded).
     pub message_count: i64,

@@ -749,6 +749,9 @@ pub(super) struct FactsRow {
     customer_s: Option<f64>,
     agent_s: Option<f64>,
     fired_last_hour: i64,
+    customer_vip: Option<bool>,
+    customer_lifecycle_stage: Option<String>,
+    customer_company: Option<String>,
 }
 
 impl FactsRow {
@@ -777,9 +780,9 @@ impl FactsRow {
                 team: r.team,
                 automated: r.automated.as_deref().and_then(Automated::parse),
                 within_business_hours: None,
-                customer_vip: None,
-                customer_lifecycle_stage: None,
-                customer_company: None,
+                customer_vip: r.customer_vip,
+                customer_lifecycle_stage: r.customer_lifecycle_stage,
+                customer_company: r.customer_company,
                 message_count: i64::from(r.message_count),
                 minutes_since_created: minutes(Some(r.created_s)),
                 minutes_unassigned: minutes(r.unassigned_s),

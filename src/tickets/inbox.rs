@@ -95,6 +95,12 @@ pub struct InboxQuery {
     pub tag: Option<String>,
     pub assignee: Option<AssigneeFilter>,
     pub priority: Option<super::Priority>,
+    /// Only tickets whose customer is VIP (their own flag, else their company's).
+    pub vip: bool,
+    /// Only tickets whose customer is in this lifecycle stage (own, else their company's).
+    pub stage: Option<i64>,
+    /// Only tickets whose customer is waiting for our answer (`waiting_since` set).
+    pub waiting: bool,
     pub sort: Sort,
     /// `(timestamp in µs, ticket number)` of the last row of the previous page.
     pub after: Option<(i64, i64)>,
@@ -111,6 +117,8 @@ pub struct InboxRow {
     pub snippet: String,
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
+    /// The customer is VIP (own flag, else their company's).
+    pub customer_vip: bool,
     pub mailbox_address: String,
     pub assignee_name: Option<String>,
     pub tags: Vec<String>,
@@ -221,6 +229,73 @@ fn push_folder(qb: &mut QueryBuilder<'_, Postgres>, folder: Folder, agent_id: i6
     };
 }
 
+/// SQL: the ids of VIP customers (their own flag, else their company's; see
+/// `crate::customers`), from the partial indexes on the flags and the customers of each VIP
+/// company by `customer_company_idx` (the `lateral ... offset 0` keeps PostgreSQL from
+/// reading the whole customer table for a hash join instead), so neither table is read whole.
+/// Measured at 200,000 tickets / 80,000 customers / 8,000 companies (2% VIP) on a busy
+/// 2-core machine: the VIP set in 12 ms, where the hash join took 40-60 ms.
+pub const VIP_CUSTOMER_IDS: &str = "select customer_id from customer where vip is not null and vip
+    union all select c.customer_id from company co cross join lateral (
+        select c.customer_id from customer c where c.company_id = co.company_id and c.vip is null offset 0) c
+    where co.vip";
+
+/// Adds `t.customer_id in (customers of stage `stage`, their own else their company's)`,
+/// read the way [`VIP_CUSTOMER_IDS`] is.
+fn push_stage_customers(qb: &mut QueryBuilder<'_, Postgres>, stage: i64) {
+    qb.push(" and t.customer_id in (select customer_id from customer where lifecycle_stage_id = ")
+        .push_bind(stage)
+        .push(
+            " union all select c.customer_id from company co cross join lateral (
+                select c.customer_id from customer c
+                where c.company_id = co.company_id and c.lifecycle_stage_id is null offset 0) c
+              where co.lifecycle_stage_id = ",
+        )
+        .push_bind(stage)
+        .push(")");
+}
+
+/// The VIP, lifecycle stage and waiting filters of `q`.
+fn push_account_filters(qb: &mut QueryBuilder<'_, Postgres>, q: &InboxQuery) {
+    if q.vip {
+        qb.push(format!(" and t.customer_id in ({VIP_CUSTOMER_IDS})"));
+    }
+    if let Some(stage) = q.stage {
+        push_stage_customers(qb, stage);
+    }
+    if q.waiting {
+        qb.push(" and t.waiting_since is not null");
+    }
+}
+
+/// How many tickets the shared views of the inbox sidebar hold for an agent who sees
+/// `visible` (`None` = all): `(at-risk accounts, VIP waiting)`. "At-risk accounts": open
+/// tickets of customers in stage `at_risk` (none when `None`); "VIP waiting": open tickets of
+/// VIP customers waiting for our answer. Driven by the few customers with account attributes, so
+/// it does not walk the open tickets.
+pub async fn view_counts(
+    pool: &PgPool,
+    visible: Option<&[i64]>,
+    at_risk: Option<i64>,
+) -> sqlx::Result<(i64, i64)> {
+    let mut qb = QueryBuilder::new("select (select count(*) from ticket t");
+    push_scope(&mut qb, visible);
+    push_folder(&mut qb, Folder::Open, 0);
+    match at_risk {
+        Some(stage) => push_stage_customers(&mut qb, stage),
+        None => {
+            qb.push(" and false");
+        }
+    }
+    qb.push("), (select count(*) from ticket t");
+    push_scope(&mut qb, visible);
+    push_folder(&mut qb, Folder::Open, 0);
+    qb.push(format!(
+        " and t.waiting_since is not null and t.customer_id in ({VIP_CUSTOMER_IDS}))"
+    ));
+    qb.build_query_as().fetch_one(pool).await
+}
+
 /// One page of the inbox for an agent. Returns the rows and whether more follow.
 ///
 /// With a tag filter and a sort by activity, rows come from `ticket_tag_recent_idx` (the
@@ -238,6 +313,7 @@ pub async fn list(
     let mut qb = QueryBuilder::new(
         "select t.ticket_id as number, t.subject, t.status, t.priority, t.snippet,
                 c.email as customer_email, c.name as customer_name,
+                coalesce(c.vip, (select co.vip from company co where co.company_id = c.company_id), false) as customer_vip,
                 (select mb.address from mailbox mb where mb.mailbox_id = t.mailbox_id) as mailbox_address,
                 (select a.name from agent a where a.agent_id = t.assignee_agent_id) as assignee_name,
                 coalesce((select array_agg(g.name order by g.name) from ticket_tag tt join tag g on g.tag_id = tt.tag_id
@@ -298,6 +374,7 @@ pub async fn list(
     if let Some(p) = &q.priority {
         qb.push(" and t.priority = ").push_bind(*p);
     }
+    push_account_filters(&mut qb, q);
     let (col, dir, cmp) = match q.sort {
         Sort::Recent => ("t.last_message_at", "desc", "<"),
         Sort::Oldest => ("t.last_message_at", "asc", ">"),

@@ -98,8 +98,18 @@ pub async fn open_ticket(
         TicketStatus::Open
     };
     let ticket: i64 = sqlx::query_scalar(
-        "with c as (
-            insert into customer (email, name) select $1, $2 where $1::text is not null
+        // A new customer gets the company of their address's domain ($10: none for
+        // free-mail), created on first sight. Only for a new customer: the upsert locks and
+        // rewrites the company row, which every ticket from a big company would queue on.
+        "with co as (
+            insert into company (domain, name)
+            select $10, $10 where $10::text is not null
+              and not exists (select 1 from customer where lower(email) = lower($1))
+            on conflict (domain) do update set domain = excluded.domain
+            returning company_id
+         ), c as (
+            insert into customer (email, name, company_id) select $1, $2, (select company_id from co)
+            where $1::text is not null
             on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
             returning customer_id
          )
@@ -117,6 +127,7 @@ pub async fn open_ticket(
     .bind(status)
     // A person's mail starts the wait; bulk mail and auto-replies are nobody's work yet.
     .bind(!starts_closed && msg.automated.is_none())
+    .bind(customer.and_then(|c| crate::customers::company_domain(&c.email)))
     .fetch_one(&mut *conn)
     .await?;
     let message_id = insert_inbound(conn, ticket, msg).await?;

@@ -11,7 +11,6 @@
 //! applied in SQL, not after the fact.
 
 pub mod actions;
-pub mod customer;
 pub mod drafts;
 pub mod inbox;
 pub mod mentions;
@@ -50,8 +49,9 @@ pub struct TicketSummary {
     /// The team the ticket is with (its name), or null.
     pub team: Option<String>,
     pub tags: Vec<String>,
-    /// `{"email", "name"}` or null.
-    pub customer: Option<Json<EmailAddress>>,
+    /// `{"email", "name", "vip", "lifecycle_stage", "health", "company"}` or null (the
+    /// account attributes are the effective ones: see `crate::customers`).
+    pub customer: Option<Json<crate::customers::TicketCustomer>>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -71,19 +71,24 @@ pub struct TicketFilter {
     pub cursor: Option<String>,
 }
 
-const SUMMARY_SELECT: &str = "
-    select t.ticket_id as number, t.subject, t.status, t.priority,
+static SUMMARY_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "select t.ticket_id as number, t.subject, t.status, t.priority,
            json_build_object('id', mb.mailbox_id, 'address', mb.address) as mailbox,
            a.email as assignee, tm.name as team,
            coalesce((select array_agg(g.name order by g.name) from ticket_tag tt join tag g on g.tag_id = tt.tag_id
-                     where tt.ticket_id = t.ticket_id), '{}') as tags,
-           case when c.customer_id is null then null else json_build_object('email', c.email, 'name', c.name) end as customer,
+                     where tt.ticket_id = t.ticket_id), '{{}}') as tags,
+           {} as customer,
            t.created_at, t.last_message_at, t.message_count
     from ticket t
     join mailbox mb on mb.mailbox_id = t.mailbox_id
-    left join customer c on c.customer_id = t.customer_id
+    {}
     left join agent a on a.agent_id = t.assignee_agent_id
-    left join team tm on tm.team_id = t.team_id";
+    left join team tm on tm.team_id = t.team_id",
+        crate::customers::TICKET_CUSTOMER_JSON,
+        crate::customers::TICKET_CUSTOMER_JOINS
+    )
+});
 
 /// A bad filter value, with a message for the API client.
 #[derive(Debug, thiserror::Error)]
@@ -113,14 +118,15 @@ pub async fn list_tickets(
         },
     };
     let sql = format!(
-        "{SUMMARY_SELECT}
+        "{}
         where ($1::bigint[] is null or t.mailbox_id = any($1))
           and ($2::text is null or t.status = $2)
           and ($3::bigint is null or t.mailbox_id = $3)
           and ($4::text is null or lower(mb.address) = lower($4))
           and ($5::timestamptz is null or (t.last_message_at, t.ticket_id) < ($5, $6))
         order by t.last_message_at desc, t.ticket_id desc
-        limit $7"
+        limit $7",
+        *SUMMARY_SELECT
     );
     let limit = f.limit.clamp(1, 200);
     let mut rows: Vec<TicketSummary> = sqlx::query_as(&sql)
@@ -227,7 +233,8 @@ pub async fn get_ticket(
     number: i64,
 ) -> sqlx::Result<Option<TicketDetail>> {
     let sql = format!(
-        "{SUMMARY_SELECT} where t.ticket_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2))"
+        "{} where t.ticket_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2))",
+        *SUMMARY_SELECT
     );
     let Some(summary) = sqlx::query_as::<_, TicketSummary>(&sql)
         .bind(number)

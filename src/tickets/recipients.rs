@@ -79,7 +79,16 @@ mod tests {
                 assignee: None,
                 team: None,
                 tags: Vec::new(),
-                customer: customer.map(|c| Json(addr(c))),
+                customer: customer.map(|c| {
+                    Json(crate::customers::TicketCustomer {
+                        email: c.into(),
+                        name: None,
+                        vip: false,
+                        lifecycle_stage: None,
+                        health: None,
+                        company: None,
+                    })
+                }),
                 created_at: now,
                 last_message_at: now,
                 message_count: 1,

@@ -30,6 +30,12 @@ pub struct InboxParams {
     tag: Option<String>,
     assignee: Option<String>,
     priority: Option<String>,
+    /// `yes`: VIP customers only.
+    vip: Option<String>,
+    /// A lifecycle stage's id: customers in that stage only.
+    stage: Option<String>,
+    /// `yes`: customers waiting for our answer only.
+    waiting: Option<String>,
     sort: Option<String>,
     after: Option<String>,
 }
@@ -46,6 +52,9 @@ impl InboxParams {
                 "tag" => p.tag = v,
                 "assignee" => p.assignee = v,
                 "priority" => p.priority = v,
+                "vip" => p.vip = v,
+                "stage" => p.stage = v,
+                "waiting" => p.waiting = v,
                 "sort" => p.sort = v,
                 _ => {}
             }
@@ -168,6 +177,8 @@ struct InboxPage {
     here: String,
     unread_notifications: i64,
     folders: Vec<NavItem>,
+    /// The shared views ("At-risk accounts", "VIP waiting").
+    views: Vec<NavItem>,
     mailboxes: Vec<NavItem>,
     tags: Vec<NavItem>,
     title: String,
@@ -175,6 +186,8 @@ struct InboxPage {
     next_href: Option<String>,
     agents: Vec<Agent>,
     filters: FilterView,
+    /// Lifecycle stages `(id, name)` for the stage filter.
+    stages: Vec<(i64, String)>,
     /// What the last action did ("Closed #12").
     notices: Vec<Notice>,
     /// The agent sees no mailbox at all (no team grants one yet).
@@ -182,12 +195,19 @@ struct InboxPage {
 }
 
 /// Current filter values, for the filter form.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct FilterView {
     folder: String,
     mailbox: String,
     tag: String,
     assignee: String,
     priority: String,
+    /// `yes` or empty.
+    vip: String,
+    /// A stage id or empty.
+    stage: String,
+    /// `yes` or empty.
+    waiting: String,
     sort: String,
 }
 
@@ -203,8 +223,46 @@ impl FilterView {
                 .unwrap_or("")
                 .to_string(),
             priority: q.priority.map(|p| p.to_string()).unwrap_or_default(),
+            vip: if q.vip { "yes".into() } else { String::new() },
+            stage: q.stage.map(|s| s.to_string()).unwrap_or_default(),
+            waiting: if q.waiting {
+                "yes".into()
+            } else {
+                String::new()
+            },
             sort: non_empty(&p.sort).unwrap_or("recent").to_string(),
         }
+    }
+
+    /// The shared views of the sidebar, with their filters: "At-risk accounts" (open tickets
+    /// of customers in the seeded "at risk" stage `at_risk`; left out when that stage is
+    /// gone) and "VIP waiting" (open tickets of VIP customers waiting for our answer), both
+    /// least recent activity first.
+    fn views(at_risk: Option<i64>) -> Vec<(&'static str, FilterView)> {
+        let base = FilterView {
+            folder: "open".into(),
+            sort: "oldest".into(),
+            ..Default::default()
+        };
+        let mut v = Vec::new();
+        if let Some(stage) = at_risk {
+            v.push((
+                "At-risk accounts",
+                FilterView {
+                    stage: stage.to_string(),
+                    ..base.clone()
+                },
+            ));
+        }
+        v.push((
+            "VIP waiting",
+            FilterView {
+                vip: "yes".into(),
+                waiting: "yes".into(),
+                ..base
+            },
+        ));
+        v
     }
 
     /// `/inbox?…` for these filters, plus `extra` pairs.
@@ -214,6 +272,9 @@ impl FilterView {
             ("tag", self.tag.as_str()),
             ("assignee", self.assignee.as_str()),
             ("priority", self.priority.as_str()),
+            ("vip", self.vip.as_str()),
+            ("stage", self.stage.as_str()),
+            ("waiting", self.waiting.as_str()),
             ("sort", self.sort.as_str()),
         ];
         pairs.extend_from_slice(extra);
@@ -233,6 +294,8 @@ struct RowView {
     subject: String,
     snippet: String,
     customer: String,
+    /// The customer is VIP (a badge on the row).
+    vip: bool,
     mailbox: String,
     assignee: String,
     tags: Vec<String>,
@@ -289,6 +352,7 @@ impl RowView {
                 .clone()
                 .or(r.customer_email.clone())
                 .unwrap_or_else(|| "(unknown sender)".into()),
+            vip: r.customer_vip,
             subject: r.subject,
             snippet: r.snippet,
             mailbox: r.mailbox_address,
@@ -338,6 +402,17 @@ fn parse_params(p: &InboxParams) -> Result<InboxQuery, AppError> {
                 .map_err(|_| bad("priority", pr))?,
         ),
     };
+    let yes = |what: &str, v: &Option<String>| match non_empty(v) {
+        None | Some("no") => Ok(false),
+        Some("yes") => Ok(true),
+        Some(x) => Err(bad(what, x)),
+    };
+    let vip = yes("vip filter", &p.vip)?;
+    let waiting = yes("waiting filter", &p.waiting)?;
+    let stage = match non_empty(&p.stage) {
+        None => None,
+        Some(s) => Some(s.parse().map_err(|_| bad("lifecycle stage", s))?),
+    };
     let sort = match non_empty(&p.sort) {
         None => Sort::Recent,
         Some(s) => Sort::parse(s).ok_or_else(|| bad("sort", s))?,
@@ -358,6 +433,9 @@ fn parse_params(p: &InboxParams) -> Result<InboxQuery, AppError> {
         tag: non_empty(&p.tag).map(String::from),
         assignee,
         priority,
+        vip,
+        stage,
+        waiting,
         sort,
         after,
         limit: 50,
@@ -387,9 +465,23 @@ async fn show_inbox(
     let visible = who.visible.as_deref();
     let me = who.agent.agent_id;
     // The page's queries are independent: run them at once on separate pool connections.
-    let ((rows, more), counts, mailboxes, tags, unread_notifications, agents) = tokio::try_join!(
+    let stages = crate::customers::stages::list(&state.pool).await?;
+    let at_risk = stages
+        .iter()
+        .find(|s| s.builtin.as_deref() == Some(crate::customers::stages::AT_RISK))
+        .map(|s| s.id);
+    let (
+        (rows, more),
+        counts,
+        (at_risk_count, vip_waiting),
+        mailboxes,
+        tags,
+        unread_notifications,
+        agents,
+    ) = tokio::try_join!(
         inbox::list(&state.pool, me, visible, &q),
         inbox::folder_counts(&state.pool, me, visible),
+        inbox::view_counts(&state.pool, visible, at_risk),
         inbox::mailbox_entries(&state.pool, visible),
         inbox::tag_entries(&state.pool, visible),
         crate::tickets::actions::unread_notifications(&state.pool, me),
@@ -397,7 +489,21 @@ async fn show_inbox(
     )?;
 
     let filters = FilterView::new(&p, &q);
-    let only_folder = q.mailbox_id.is_none() && q.tag.is_none();
+    let views = FilterView::views(at_risk)
+        .into_iter()
+        .map(|(label, v)| NavItem {
+            label: label.to_string(),
+            href: v.href(&[]),
+            count: if v.vip.is_empty() {
+                at_risk_count
+            } else {
+                vip_waiting
+            },
+            active: v == filters,
+        })
+        .collect::<Vec<_>>();
+    let view_title = views.iter().find(|v| v.active).map(|v| v.label.clone());
+    let only_folder = q.mailbox_id.is_none() && q.tag.is_none() && view_title.is_none();
     let folders = Folder::ALL
         .iter()
         .filter(|(f, _, _)| *f != Folder::All)
@@ -430,6 +536,7 @@ async fn show_inbox(
         })
         .collect();
     let title = match (&q.mailbox_id, &q.tag) {
+        _ if view_title.is_some() => view_title.clone().unwrap_or_default(),
         (Some(id), _) => mailboxes
             .iter()
             .find(|m| m.id == *id)
@@ -470,6 +577,8 @@ async fn show_inbox(
         me: who.agent,
         unread_notifications,
         folders,
+        views,
+        stages: stages.into_iter().map(|s| (s.id, s.name)).collect(),
         mailboxes: mailbox_nav,
         tags: tag_nav,
         title,

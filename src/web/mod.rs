@@ -3,6 +3,7 @@
 
 mod admin;
 mod api;
+pub(crate) mod customers;
 mod error;
 mod extract;
 mod flash;
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::router())
         .merge(tickets::router())
         .merge(search::router())
+        .merge(customers::router())
         .merge(settings::router())
         .merge(admin::router())
         .merge(live::router())

@@ -1372,3 +1372,86 @@ async fn inbox_and_ticket_pages_fit_a_1024_px_window_and_a_phone_without_sideway
     app.stop().await;
     db.drop_db().await;
 }
+
+/// The ticket sidebar's account box: an agent marks the customer VIP in the form (a plain
+/// same-origin post, CSRF-checked like every form), the page comes back saying so with the
+/// badge, the customer and the audit log have it, and the inbox's "VIP waiting" view lists
+/// the ticket.
+#[tokio::test]
+async fn an_agent_marks_the_customer_vip_from_the_ticket_sidebar() {
+    let (db, _mb) = seeded(&["24-cc-reply-to-original-a.eml"]).await;
+    let ticket = ticket_by_subject(&db, "Zugriff%").await;
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+    chrome.goto(&app.url(&format!("/tickets/{ticket}"))).await;
+    // Not VIP: nobody set it, so the company's value (no) applies.
+    assert_eq!(chrome.text("#account-vip").await, "No (company)");
+    assert_eq!(chrome.text("#account-company").await, "example.org");
+
+    chrome
+        .find("details.account-edit summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome
+        .find("#customer-vip")
+        .await
+        .select_by_value("yes")
+        .await
+        .unwrap();
+    chrome
+        .find("#customer-health")
+        .await
+        .send_keys("64")
+        .await
+        .unwrap();
+    let save = chrome.find("#account-form button[type=submit]").await;
+    chrome
+        .navigating(async { save.click().await.unwrap() })
+        .await;
+
+    assert_eq!(chrome.path().await, format!("/tickets/{ticket}"));
+    assert_eq!(chrome.text(".notice").await, "Customer saved.");
+    assert_eq!(chrome.text("#account-vip").await, "Yes");
+    assert_eq!(chrome.text("#account-vip-badge").await, "VIP");
+    assert_eq!(chrome.text("#account-health").await, "64 / 100");
+    let (vip, health): (Option<bool>, Option<i16>) = sqlx::query_as(
+        "select vip, health from customer where email = 'alice.morgenroth@example.org'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((vip, health), (Some(true), Some(64)));
+    let audit: (String, Value) = sqlx::query_as(
+        "select actor_label, after from audit_event where action = 'customer.update'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audit,
+        (
+            "dana@example.com".to_string(),
+            json!({"vip": true, "health": 64})
+        )
+    );
+
+    // The inbox's shared view lists the waiting VIP.
+    chrome.goto(&app.url("/inbox")).await;
+    let view = chrome.find("ul.views a[href*='vip=yes']").await;
+    assert!(view.text().await.unwrap().contains("VIP waiting"));
+    chrome
+        .navigating(async { view.click().await.unwrap() })
+        .await;
+    let rows = chrome.text("table.tickets").await;
+    assert!(
+        rows.contains("Zugriff auf Projektordner") && rows.contains("VIP"),
+        "{rows}"
+    );
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}

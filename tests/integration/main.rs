@@ -13,6 +13,7 @@ mod browser;
 mod bulk;
 mod cases;
 mod crash;
+mod customers;
 mod live;
 mod mentions;
 mod outbox;

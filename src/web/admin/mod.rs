@@ -1,6 +1,6 @@
 //! The admin console under `/admin`: the pages where admins configure Frontdesk. Each area
-//! (mailboxes, agents, teams, tags, saved replies, rules, quarantine, audit log; SLA
-//! policies later) is a module with its own router; every handler takes [`AdminAgent`], so an
+//! (mailboxes, agents, teams, tags, saved replies, rules, quarantine, audit log, business
+//! hours, SLA policies, lifecycle stages) is a module with its own router; every handler takes [`AdminAgent`], so an
 //! agent or a lead gets a plain 403 page, and every change is written to the audit log
 //! (`crate::audit`) in the transaction that makes it.
 //!
@@ -14,6 +14,7 @@ mod quarantine;
 mod rules;
 mod saved_replies;
 mod sla;
+mod stages;
 mod tags;
 mod teams;
 
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .merge(quarantine::router())
         .merge(audit::router())
         .merge(sla::router())
+        .merge(stages::router())
 }
 
 /// A signed-in admin, with what every admin page's header shows. Anyone else signed in gets

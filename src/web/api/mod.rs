@@ -5,6 +5,7 @@
 mod admin;
 mod agents;
 mod audit;
+mod customers;
 mod mailboxes;
 mod rules;
 mod sla;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(rules::router())
         .merge(sla::router())
+        .merge(customers::router())
 }
 
 /// The agent behind a valid bearer token, with the mailboxes they may see.

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tickets/{number}/tags", post(sidebar::post_tags))
         .route("/tickets/{number}/spam", post(sidebar::post_spam))
+        .route("/tickets/{number}/customer", post(sidebar::post_customer))
         .route("/tickets/{number}/notes", post(notes::post_note))
         .route(
             "/tickets/{number}/mentionable",

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use super::parse_number;
 use super::reply::ReplyForm;
 use crate::auth::{self, Agent};
-use crate::tickets::customer::company_of;
 use crate::tickets::recipients::Recipients;
 use crate::tickets::saved_reply::fill_saved_reply;
 use crate::tickets::timeline::{StatusReason, TimelineEvent};
@@ -167,8 +166,11 @@ struct TicketPage {
     tags: String,
     customer_name: String,
     customer_email: String,
-    /// The customer's company, from their address's domain (empty for free-mail domains).
-    company: String,
+    /// The customer's account (effective and own attributes, company), for the sidebar's
+    /// account box and its edit form; `None` without a customer.
+    account: Option<crate::customers::Customer>,
+    /// Every lifecycle stage's name, in order (the edit form's choices).
+    stages: Vec<String>,
     cc: Vec<String>,
     items: Vec<ItemView>,
     previous: Vec<PreviousTicket>,
@@ -196,6 +198,20 @@ impl TicketPage {
     /// Whether the assignee picker offers agent `id` (the current assignee always shows).
     fn offers_assignee(&self, id: &i64) -> bool {
         self.assignable.contains(id) || self.assignee_id == *id
+    }
+
+    /// The customer page's address.
+    fn customer_href(&self) -> String {
+        crate::web::customers::customer_href(&self.customer_email)
+    }
+
+    /// The company page's address (empty without a company).
+    fn company_href(&self) -> String {
+        self.account
+            .as_ref()
+            .and_then(|a| a.company.as_deref())
+            .map(crate::web::customers::company_href)
+            .unwrap_or_default()
     }
 }
 
@@ -553,6 +569,15 @@ pub(super) async fn ticket_page(
         .as_ref()
         .map(|c| (c.name.clone().unwrap_or_default(), c.email.clone()))
         .unwrap_or_default();
+    let account = match &customer {
+        Some(c) => crate::customers::find_customer(&state.pool, visible, &c.email).await?,
+        None => None,
+    };
+    let stages = crate::customers::stages::list(&state.pool)
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     let saved_replies = saved
         .into_iter()
         .map(|(name, body)| SavedReplyView {
@@ -604,7 +629,8 @@ pub(super) async fn ticket_page(
             .as_ref()
             .map(|c| c.email.clone())
             .unwrap_or_default(),
-        company: company_of(&cemail),
+        account,
+        stages,
         reply_to,
         reply_cc,
         cc: t.cc.iter().map(|c| c.email.clone()).collect(),

@@ -264,3 +264,38 @@ pub(super) async fn post_spam(
     .map_err(AppError::from)?;
     Ok(back(number, &f.list))
 }
+
+/// `POST /tickets/{number}/customer`: the account box's form (VIP, lifecycle stage, health,
+/// company of the ticket's customer). Anyone who sees the ticket may edit its customer; the
+/// change is audited (`customer.update`).
+pub(super) async fn post_customer(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    PathNumber(number): PathNumber,
+    headers: HeaderMap,
+    Form(f): Form<crate::web::customers::AccountForm>,
+) -> Result<Response, PageError> {
+    let result = async {
+        let email =
+            crate::customers::customer_of_ticket(&state.pool, who.visible.as_deref(), number)
+                .await?
+                .ok_or(AppError::NotFound)?;
+        let patch = f.customer_patch()?;
+        let mut tx = state.pool.begin().await?;
+        let c = crate::customers::update_customer(
+            &mut tx,
+            &crate::audit::AuditActor::agent(&who.agent),
+            who.visible.as_deref(),
+            &email,
+            &patch,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(serde_json::to_value(&c).unwrap_or_default())
+    }
+    .await;
+    if result.is_ok() && !super::wants_json(&headers) {
+        flash::push(&who.session, [Notice::info("Customer saved.")]).await;
+    }
+    Ok(field_answer(&headers, result, number, &f.list))
+}
