@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use super::actions::{self, FiringRecord};
 use super::conditions::PreparedFacts;
-use super::engine::{self, ActiveRules, FactsRow, LoadedRule, tag_name};
+use super::engine::{self, ActiveRules, BusinessHours, FactsRow, LoadedRule, tag_name};
 use super::model::{Action, Mode, Status};
 use crate::live::LiveEvent;
 use crate::tickets::timeline::{self, Actor, PendingEvents, Recorded, RuleRef, TimelineEvent};
@@ -217,9 +217,11 @@ async fn batch_facts(
     .fetch_all(&mut *conn)
     .await?;
     let mut out: Vec<Option<(PreparedFacts, u32)>> = (0..work.len()).map(|_| None).collect();
+    let mut hours = BusinessHours::default();
     for row in rows {
+        let open = hours.now_open(conn, row.facts.calendar_id).await?;
         if let Some(slot) = usize::try_from(row.n - 1).ok().and_then(|i| out.get_mut(i)) {
-            *slot = Some(row.facts.into_facts());
+            *slot = Some(row.facts.into_facts(open));
         }
     }
     Ok(out)

@@ -722,7 +722,47 @@ pub(super) async fn load_facts_counted(
         .bind(with_times)
         .fetch_optional(&mut *conn)
         .await?;
-    Ok(row.map(FactsRow::into_facts))
+    let Some(row) = row else { return Ok(None) };
+    let open = BusinessHours::default()
+        .now_open(conn, row.calendar_id)
+        .await?;
+    Ok(Some(row.into_facts(open)))
+}
+
+/// Whether now is within business hours, by calendar id, each calendar loaded once per
+/// evaluation pass (an event, an ingest batch).
+#[derive(Debug, Default)]
+pub(super) struct BusinessHours {
+    open: HashMap<i64, Option<bool>>,
+}
+
+impl BusinessHours {
+    /// `Some(true)` when now is an open instant of the calendar (domain notes §1); no calendar
+    /// (the ticket has no SLA policy) is 24/7, so `Some(true)`; a calendar that no longer
+    /// loads is unknown (`None`: neither `is true` nor `is false` holds).
+    pub(super) async fn now_open(
+        &mut self,
+        conn: &mut PgConnection,
+        calendar: Option<i64>,
+    ) -> sqlx::Result<Option<bool>> {
+        let Some(id) = calendar else {
+            return Ok(Some(true));
+        };
+        if let Some(open) = self.open.get(&id) {
+            return Ok(*open);
+        }
+        let open = match crate::sla::calendars::get(&mut *conn, id).await {
+            Ok(Some(c)) => Some(c.calendar.is_open(jiff::Timestamp::now())),
+            Ok(None) => None,
+            Err(crate::sla::SlaError::Db(e)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(calendar.id = id, error = %e, "calendar unreadable for within_business_hours");
+                None
+            }
+        };
+        self.open.insert(id, open);
+        Ok(open)
+    }
 }
 
 /// One row of the SQL function `rule_facts` (migrations): what conditions read about a
@@ -752,11 +792,14 @@ pub(super) struct FactsRow {
     customer_vip: Option<bool>,
     customer_lifecycle_stage: Option<String>,
     customer_company: Option<String>,
+    /// The business-hours calendar of the ticket's SLA policy (else its mailbox's).
+    pub(super) calendar_id: Option<i64>,
 }
 
 impl FactsRow {
-    /// The facts, prepared, and the ticket's rule firings in the last hour.
-    pub(super) fn into_facts(self) -> (PreparedFacts, u32) {
+    /// The facts, prepared, and the ticket's rule firings in the last hour;
+    /// `within_business_hours` from [`BusinessHours::now_open`].
+    pub(super) fn into_facts(self, within_business_hours: Option<bool>) -> (PreparedFacts, u32) {
         let r = self;
         let emails = |l: Option<sqlx::types::Json<Vec<crate::tickets::EmailAddress>>>| {
             l.map(|j| j.0.into_iter().map(|a| a.email).collect())
@@ -779,7 +822,7 @@ impl FactsRow {
                 assignee: r.assignee,
                 team: r.team,
                 automated: r.automated.as_deref().and_then(Automated::parse),
-                within_business_hours: None,
+                within_business_hours,
                 customer_vip: r.customer_vip,
                 customer_lifecycle_stage: r.customer_lifecycle_stage,
                 customer_company: r.customer_company,

@@ -1007,3 +1007,92 @@ async fn a_team_counts_members_not_seen_for_a_while_as_away() {
     assert_eq!(four["assignee"], "eli@example.com", "{four}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn within_business_hours_reads_the_calendar_of_the_tickets_sla_policy() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    // a calendar open only on the day after tomorrow (UTC): now is outside its hours
+    let day = (time::OffsetDateTime::now_utc() + time::Duration::days(2)).weekday();
+    let key = day.to_string()[..3].to_lowercase();
+    let (s, cal) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/calendars",
+        &token,
+        json!({"name": "One day a week", "time_zone": "UTC", "hours": {key: ["00:00-24:00"]}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{cal}");
+    let targets = json!({"first_response": 60, "next_response": 60, "resolution": 600});
+    let (s, policy) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/sla-policies",
+        &token,
+        json!({"name": "Weekly", "calendar": cal["id"], "warning_percent": 25,
+               "targets": {"urgent": targets, "high": targets, "normal": targets, "low": targets}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{policy}");
+    let set_default = |p: Value| {
+        let db = &app.db;
+        let token = token.clone();
+        async move {
+            let (s, body) = api_json(
+                db,
+                "PATCH",
+                "/api/v1/mailboxes/support@example.com",
+                &token,
+                json!({ "sla_policy": p }),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+        }
+    };
+    set_default(policy["id"].clone()).await;
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "After hours", "trigger": "ticket_created",
+               "conditions": {"all": [{"field": "within_business_hours", "op": "is", "value": false}]},
+               "actions": [{"type": "add_tag", "tag": "after-hours"}], "mode": "once_per_ticket"}),
+    )
+    .await;
+    deliver(&app, &[mail(1, "a@example.net", "Closed today")]).await;
+    app.ingest().await;
+    let closed = ticket_json(app.pool(), ticket_by_subject(&app.db, "Closed today").await).await;
+    assert_eq!(closed["tags"], json!(["after-hours"]), "{closed}");
+
+    // without a policy the mailbox is 24/7: always within business hours
+    set_default(Value::Null).await;
+    deliver(&app, &[mail(2, "b@example.net", "Round the clock")]).await;
+    app.ingest().await;
+    let open = ticket_json(app.pool(), ticket_by_subject(&app.db, "Round the clock").await).await;
+    assert_eq!(open["tags"], json!([]), "{open}");
+
+    // the dry run reads the same calendar
+    let (s, dry) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/rules/dry-run",
+        &token,
+        json!({"rule": {"name": "Inside", "trigger": "ticket_created",
+               "conditions": {"all": [{"field": "within_business_hours", "op": "is", "value": true}]},
+               "actions": [{"type": "add_tag", "tag": "x"}]}, "last": 10}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{dry}");
+    let matched = |n: &Value| {
+        dry["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["number"] == *n)
+            .unwrap()["matched"]
+            .clone()
+    };
+    assert_eq!(matched(&closed["number"]), false, "{dry}");
+    assert_eq!(matched(&open["number"]), true, "{dry}");
+    app.finish().await;
+}
