@@ -388,6 +388,7 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
             event,
         };
         log_event(&recorded);
+        crate::analytics::metrics::on_event(conn, &recorded).await?;
         crate::rules::engine::on_event(conn, &recorded, Some(&rules)).await?;
     }
     Ok(())
@@ -417,11 +418,13 @@ async fn insert(
 
 /// The hook point: runs after every recorded event, inside the same transaction, so what it
 /// writes commits or rolls back with the change. Routing rules (trigger on the event) and SLA
-/// clocks (start, pause, stop on status and message events) plug in here. Routing rules run
-/// now ([`crate::rules::engine::on_event`]): what they change commits with the event.
-/// [`record_pending`] runs the same steps with the batch's rules loaded once.
+/// clocks (start, pause, stop on status and message events) plug in here. Now: analytics
+/// stores a ticket's metric values when one completes ([`crate::analytics::metrics::on_event`]),
+/// then routing rules run ([`crate::rules::engine::on_event`]); what both write commits with
+/// the event. [`record_pending`] runs the same steps with the batch's rules loaded once.
 pub async fn after_event(conn: &mut PgConnection, recorded: &Recorded<'_>) -> sqlx::Result<()> {
     log_event(recorded);
+    crate::analytics::metrics::on_event(conn, recorded).await?;
     crate::rules::engine::on_event(conn, recorded, None).await
 }
 

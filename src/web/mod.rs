@@ -2,6 +2,7 @@
 //! production and in tests.
 
 mod admin;
+mod analytics;
 mod api;
 mod error;
 mod extract;
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .merge(search::router())
         .merge(settings::router())
         .merge(admin::router())
+        .merge(analytics::router())
         .merge(live::router())
         .nest("/api/v1", api::router())
         .fallback(not_found)
