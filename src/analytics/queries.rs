@@ -65,6 +65,18 @@ type DurRow = (
     Option<f64>,
 );
 
+/// A count before a [`DurRow`].
+type CountDurRow = (
+    i64,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
 fn round_ms(v: Option<f64>) -> Option<f64> {
     v.map(|v| (v * 1000.0).round() / 1000.0)
 }
@@ -212,16 +224,7 @@ pub async fn figures(
     .fetch_one(pool)
     .await?;
     let (closed, res): (i64, DurRow) = {
-        let row: (
-            i64,
-            i64,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-        ) = bind_scope!(
+        let row: CountDurRow = bind_scope!(
             sqlx::query_as(&format!(
                 "select count(*), {}
                      from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
@@ -607,13 +610,11 @@ pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Resul
     .bind(ends.clone())
     .fetch_all(pool)
     .await?;
+    // time's and jiff's dates both print as YYYY-MM-DD.
     let find = |list: &[(time::Date, i64)], d: jiff::civil::Date| {
+        let d = d.to_string();
         list.iter()
-            .find(|(x, _)| {
-                i32::from(x.year()) == i32::from(d.year())
-                    && u8::from(x.month()) as i8 == d.month()
-                    && x.day() as i8 == d.day()
-            })
+            .find(|(x, _)| x.to_string() == d)
             .map_or(0, |(_, n)| *n)
     };
     Ok(dates
