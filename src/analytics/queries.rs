@@ -697,12 +697,14 @@ pub async fn tickets(
                     t.priority, t.status, m.created_at, m.first_response_at, m.first_response_s,
                     m.first_response_business_s, m.resolved_at, m.resolution_s,
                     m.resolution_business_s, m.replies, m.reopened,
-                    (select case when bool_or(c.breached_at is not null) then 'breached'
+                    (select case when count(*) = 0 then null
+                                 when bool_or(c.breached_at is not null) then 'breached'
                                  when bool_or(c.achieved_at is not null) then 'achieved'
                                  else 'running' end
                      from sla_clock c where c.ticket_id = t.ticket_id and c.kind = 'first_response')
                         as sla_first_response,
-                    (select case when bool_or(c.breached_at is not null) then 'breached'
+                    (select case when count(*) = 0 then null
+                                 when bool_or(c.breached_at is not null) then 'breached'
                                  when bool_or(c.achieved_at is not null) then 'achieved'
                                  else 'running' end
                      from sla_clock c where c.ticket_id = t.ticket_id and c.kind = 'resolution')

@@ -641,14 +641,10 @@ async fn an_agent_sees_only_their_own_figures_and_a_lead_sees_all() {
     assert!(page.body.contains("Berlin office"), "the calendar is named");
     let page = lead.get(&format!("/analytics/agents?{MARCH}")).await;
     assert_eq!(page.status, 200);
+    let body = page.body.replace("&#38;", "&").replace("&amp;", "&");
     assert!(
-        page.body
-            .contains(&format!("/inbox?folder=open&amp;assignee={}", f.lee))
-            || page
-                .body
-                .contains(&format!("/inbox?folder=open&assignee={}", f.lee)),
-        "{}",
-        page.body
+        body.contains(&format!("/inbox?folder=open&assignee={}", f.lee)),
+        "workload links to the inbox: {body}"
     );
     let mut dana = Browser::signed_in(&f.db, "dana@example.com").await;
     let page = dana.get(&format!("/analytics?{MARCH}")).await;
