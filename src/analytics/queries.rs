@@ -562,7 +562,6 @@ pub struct Day {
 /// Created, closed, reopened per local date, and the backlog at the end of each.
 pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Vec<Day>> {
     let dates = period.dates();
-    let ends: Vec<OffsetDateTime> = dates.iter().map(|(_, _, e)| *e).collect();
     let per_day = |sql: String| {
         let scope = scope.clone();
         let tz = period.tz_name.clone();
@@ -595,20 +594,24 @@ pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Resul
          where {SCOPE} and r.reopened_at >= $7 and r.reopened_at < $8 group by 1"
     ))
     .await?;
-    let backlog: Vec<(OffsetDateTime, i64)> = bind_scope!(
+    // The backlog at an instant e is the tickets created before e less those closed at e. A
+    // ticket is closed at e when its latest close before e was not reopened by e; each reopen
+    // undoes exactly one close, so: created before e - closes before e + reopens before e.
+    // Counted once up to the period's start, then carried day by day.
+    let (created_before, closes_before, reopens_before): (i64, i64, i64) = bind_scope!(
         sqlx::query_as(&format!(
-            "select e.at, (select count(*)
-                 from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-                 where {SCOPE} and m.created_at < e.at
-                   and not exists (select 1 from ticket_resolution r
-                                   where r.ticket_id = m.ticket_id and r.closed_at < e.at
-                                     and (r.reopened_at is null or r.reopened_at >= e.at)))
-             from unnest($7::timestamptz[]) as e(at)"
+            "select
+               (select count(*) from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+                where {SCOPE} and m.created_at < $7),
+               (select count(*) from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+                join ticket t on t.ticket_id = r.ticket_id where {SCOPE} and r.closed_at < $7),
+               (select count(*) from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+                join ticket t on t.ticket_id = r.ticket_id where {SCOPE} and r.reopened_at < $7)"
         )),
         scope
     )
-    .bind(ends.clone())
-    .fetch_all(pool)
+    .bind(period.start())
+    .fetch_one(pool)
     .await?;
     // time's and jiff's dates both print as YYYY-MM-DD.
     let find = |list: &[(time::Date, i64)], d: jiff::civil::Date| {
@@ -617,17 +620,20 @@ pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Resul
             .find(|(x, _)| x.to_string() == d)
             .map_or(0, |(_, n)| *n)
     };
+    let mut backlog = created_before - closes_before + reopens_before;
     Ok(dates
         .iter()
-        .map(|(d, _, e)| Day {
-            date: d.to_string(),
-            created: find(&created, *d),
-            closed: find(&closed, *d),
-            reopened: find(&reopened, *d),
-            backlog: backlog
-                .iter()
-                .find(|(at, _)| at == e)
-                .map_or(0, |(_, n)| *n),
+        .map(|(d, _, _)| {
+            let (created, closed, reopened) =
+                (find(&created, *d), find(&closed, *d), find(&reopened, *d));
+            backlog += created - closed + reopened;
+            Day {
+                date: d.to_string(),
+                created,
+                closed,
+                reopened,
+                backlog,
+            }
         })
         .collect())
 }

@@ -492,7 +492,7 @@ async fn seed_analytics(conn: &mut sqlx::PgConnection) -> anyhow::Result<u64> {
         (
             "created events",
             "insert into ticket_event (ticket_id, kind, detail, actor_kind, created_at)
-             select ticket_id, 'created', '{\"via\": \"email\", \"automated\": null}', 'customer', created_at
+             select ticket_id, 'created', '{\"via\": \"email\", \"automated\": null}'::jsonb, 'customer', created_at
              from ticket",
         ),
         (
@@ -523,11 +523,11 @@ async fn seed_analytics(conn: &mut sqlx::PgConnection) -> anyhow::Result<u64> {
         (
             "status events",
             "insert into ticket_event (ticket_id, kind, detail, actor_kind, agent_id, created_at)
-             select ticket_id, 'status_changed', '{\"from\": \"open\", \"to\": \"closed\"}',
+             select ticket_id, 'status_changed', '{\"from\": \"open\", \"to\": \"closed\"}'::jsonb,
                     case when agent_id is null then 'system' else 'agent' end, agent_id, closed_at
              from seed_close
              union all
-             select ticket_id, 'status_changed', '{\"from\": \"closed\", \"to\": \"open\", \"reason\": \"customer_reply\"}',
+             select ticket_id, 'status_changed', '{\"from\": \"closed\", \"to\": \"open\", \"reason\": \"customer_reply\"}'::jsonb,
                     'customer', null, reopened_at
              from seed_close where reopened_at is not null",
         ),

@@ -472,6 +472,45 @@ async fn the_fixture_gives_known_figures_through_the_summary() {
     assert_eq!(p["first_response"]["median_s"], 7200.0);
     assert_eq!(p["resolution"]["median_s"], 10_800.0);
     assert_eq!(p["unanswered"], 0);
+    // Per day: the backlog at each day's end (t2 pending over the 3rd, t3 closed between the
+    // 5th and the 10th, t7, t8 closed the day it came, t10, t11), and the counts by day.
+    let period = frontdesk::analytics::Period::new(
+        jiff::civil::date(2026, 3, 1),
+        jiff::civil::date(2026, 3, 31),
+        "UTC",
+    )
+    .unwrap();
+    let days = frontdesk::analytics::queries::daily(&f.db.pool, &Default::default(), &period)
+        .await
+        .unwrap();
+    let day = |d: u8| days[usize::from(d) - 1].clone();
+    assert_eq!(days.len(), 31);
+    let backlog: Vec<(u8, i64)> = [1, 2, 3, 4, 5, 9, 10, 20, 21, 22, 27, 31]
+        .into_iter()
+        .map(|d| (d, day(d).backlog))
+        .collect();
+    assert_eq!(
+        backlog,
+        [
+            (1, 0),
+            (2, 0),
+            (3, 1),
+            (4, 0),
+            (5, 0),
+            (9, 0),
+            (10, 0),
+            (20, 1),
+            (21, 1),
+            (22, 2),
+            (27, 3),
+            (31, 3)
+        ]
+    );
+    assert_eq!(
+        (day(10).closed, day(10).reopened, day(5).created),
+        (1, 1, 1)
+    );
+    assert_eq!(days.iter().map(|d| d.created).sum::<i64>(), 7);
     // Filters: the billing mailbox alone is t11; a priority nobody has gives zeros and nulls.
     let (_, b) = get(
         &f,
