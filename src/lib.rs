@@ -2,6 +2,8 @@
 //! PostgreSQL; agents work them in a browser and reply over SMTP.
 #![forbid(unsafe_code)]
 
+/// Analytics for leads: per-ticket metric values and the report queries.
+pub mod analytics;
 /// Every long-running task of `frontdesk serve`.
 pub mod app;
 /// The audit log of configuration changes.

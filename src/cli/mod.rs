@@ -1,10 +1,11 @@
 //! The `frontdesk` command line. Scripts and tests depend on these exact commands and flags.
 //!
 //! This file holds the top-level clap definitions and the dispatch; each noun (`agent`,
-//! `mailbox`, `team`, `token`, `saved-reply`, `ingest`) has its subcommands and their
+//! `mailbox`, `team`, `token`, `saved-reply`, `ingest`, `analytics`) has its subcommands and their
 //! handlers in a file of its own, and `table` formats what the list commands print.
 
 mod agent;
+mod analytics;
 mod ingest;
 mod mailbox;
 mod saved_reply;
@@ -18,6 +19,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 pub use agent::AgentCommand;
+pub use analytics::AnalyticsCommand;
 pub use mailbox::MailboxCommand;
 pub use saved_reply::SavedReplyCommand;
 pub use team::{TeamCommand, TeamMemberCommand};
@@ -80,6 +82,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SavedReplyCommand,
     },
+    /// Analytics: fill the stored metric values of old tickets.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
 }
 
 /// Runs a parsed command. Returns the process exit code.
@@ -139,6 +146,10 @@ pub async fn run(cli: Cli, mut config: Config) -> anyhow::Result<i32> {
         }
         Command::Token { command } => {
             token::run(&pool, command).await?;
+            0
+        }
+        Command::Analytics { command } => {
+            analytics::run(&pool, command).await?;
             0
         }
     };

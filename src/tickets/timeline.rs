@@ -422,6 +422,7 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
         };
         log_event(&r);
         crate::sla::clocks::on_event(conn, &r).await?;
+        crate::analytics::metrics::on_event(conn, &r).await?;
         crate::rules::pull::on_event(conn, &r).await?;
         recorded.push(r);
     }
@@ -462,13 +463,15 @@ async fn insert(
 /// writes commits or rolls back with the change. Routing rules (trigger on the event) and SLA
 /// clocks (start, pause, stop on status and message events) plug in here. SLA clocks run
 /// first ([`crate::sla::clocks::on_event`], whatever the actor: a rule closing a ticket stops
-/// its resolution clock too), then routing rules ([`crate::rules::engine::on_event`]): what
-/// they change commits with the event; then waiting tickets go out if the change freed an
-/// agent's capacity ([`crate::rules::pull::on_event`]). [`record_pending`] runs the same steps,
-/// with the rules over the whole batch at once.
+/// its resolution clock too), then analytics stores a ticket's metric values when one
+/// completes ([`crate::analytics::metrics::on_event`]), then routing rules
+/// ([`crate::rules::engine::on_event`]): what they change commits with the event; then waiting
+/// tickets go out if the change freed an agent's capacity ([`crate::rules::pull::on_event`]).
+/// [`record_pending`] runs the same steps, with the rules over the whole batch at once.
 pub async fn after_event(conn: &mut PgConnection, recorded: &Recorded<'_>) -> sqlx::Result<()> {
     log_event(recorded);
     crate::sla::clocks::on_event(conn, recorded).await?;
+    crate::analytics::metrics::on_event(conn, recorded).await?;
     crate::rules::engine::on_event(conn, recorded, None).await?;
     crate::rules::pull::on_event(conn, recorded).await
 }

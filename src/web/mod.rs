@@ -2,6 +2,7 @@
 //! production and in tests.
 
 mod admin;
+mod analytics;
 mod api;
 pub(crate) mod customers;
 mod error;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::router())
         .merge(settings::router())
         .merge(admin::router())
+        .merge(analytics::router())
         .merge(live::router())
         .nest("/api/v1", api::router())
         .fallback(not_found)

@@ -223,7 +223,7 @@ async fn mailbox_and_team_api_follow_the_contract_and_never_return_a_password() 
     assert_eq!(s, StatusCode::CREATED, "{team}");
     assert_eq!(
         team,
-        json!({"name": "Billing", "assignment": "round_robin", "members": ["max@example.com"], "mailboxes": ["support@example.com"]})
+        json!({"name": "Billing", "assignment": "round_robin", "away_after_minutes": null, "members": ["max@example.com"], "mailboxes": ["support@example.com"]})
     );
     for (b, field) in [
         (json!({"name": "Billing"}), "name"),

@@ -8,6 +8,7 @@ mod admin_agents;
 mod admin_console;
 mod admin_mailboxes;
 mod admin_rules;
+mod analytics;
 mod api;
 mod browser;
 mod bulk;

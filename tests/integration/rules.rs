@@ -1068,7 +1068,11 @@ async fn within_business_hours_reads_the_calendar_of_the_tickets_sla_policy() {
     set_default(Value::Null).await;
     deliver(&app, &[mail(2, "b@example.net", "Round the clock")]).await;
     app.ingest().await;
-    let open = ticket_json(app.pool(), ticket_by_subject(&app.db, "Round the clock").await).await;
+    let open = ticket_json(
+        app.pool(),
+        ticket_by_subject(&app.db, "Round the clock").await,
+    )
+    .await;
     assert_eq!(open["tags"], json!([]), "{open}");
 
     // the dry run reads the same calendar

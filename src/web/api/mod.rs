@@ -4,6 +4,7 @@
 
 mod admin;
 mod agents;
+pub(crate) mod analytics;
 mod audit;
 mod customers;
 mod mailboxes;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{number}/replies", post(post_reply))
         .route("/tickets/{number}/notes", post(post_note))
         .merge(agents::router())
+        .merge(analytics::router())
         .merge(teams::router())
         .merge(mailboxes::router())
         .merge(audit::router())

@@ -1,0 +1,796 @@
+//! The read side of analytics: every figure of the API and the pages, from the stored
+//! per-ticket values (`ticket_metric`, `ticket_resolution`), the timeline (`ticket_event`:
+//! replies, assignments) and the SLA clocks (`sla_clock`). Read-only.
+//!
+//! Every query takes a [`Scope`] (which tickets) and a period `[start, end)` in UTC; tickets
+//! excluded by [`super::metrics::Exclusion`] are never counted. Durations are seconds;
+//! median and p90 are PostgreSQL's `percentile_cont` (linear interpolation between the two
+//! nearest values), mean the arithmetic mean.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::{FromRow, PgPool};
+use time::OffsetDateTime;
+
+use super::{Period, Scope};
+
+/// The ticket filter of every query: `t` is `ticket`, `m` its `ticket_metric`; parameters
+/// `$1`..`$6` are bound by [`bind_scope!`].
+const SCOPE: &str = "m.excluded is null
+    and ($1::bigint[] is null or t.mailbox_id = any($1))
+    and ($2::bigint is null or t.mailbox_id = $2)
+    and ($3::bigint is null or t.team_id = $3)
+    and ($4::bigint is null or t.assignee_agent_id = $4)
+    and ($5::text is null or exists (select 1 from ticket_tag tt join tag g on g.tag_id = tt.tag_id
+                                     where tt.ticket_id = t.ticket_id and lower(g.name) = lower($5)))
+    and ($6::text is null or t.priority = $6)";
+
+macro_rules! bind_scope {
+    ($q:expr, $s:expr) => {
+        $q.bind($s.visible.clone())
+            .bind($s.mailbox)
+            .bind($s.team)
+            .bind($s.agent)
+            .bind($s.tag.clone())
+            .bind($s.priority.map(|p| p.as_str()))
+    };
+}
+
+/// Median, p90 and mean of a duration in seconds; `None` when nothing was counted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub median_s: Option<f64>,
+    pub p90_s: Option<f64>,
+    pub mean_s: Option<f64>,
+}
+
+/// A duration figure: how many values, their calendar statistics, and the same on the
+/// business calendar (`business`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Dur {
+    pub count: i64,
+    #[serde(flatten)]
+    pub calendar: Stats,
+    pub business: Stats,
+}
+
+type DurRow = (
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
+/// A count before a [`DurRow`].
+type CountDurRow = (
+    i64,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
+fn round_ms(v: Option<f64>) -> Option<f64> {
+    v.map(|v| (v * 1000.0).round() / 1000.0)
+}
+
+impl From<DurRow> for Dur {
+    fn from(r: DurRow) -> Dur {
+        Dur {
+            count: r.0,
+            calendar: Stats {
+                median_s: round_ms(r.1),
+                p90_s: round_ms(r.2),
+                mean_s: round_ms(r.3),
+            },
+            business: Stats {
+                median_s: round_ms(r.4),
+                p90_s: round_ms(r.5),
+                mean_s: round_ms(r.6),
+            },
+        }
+    }
+}
+
+/// The statistics columns of a duration (calendar column `c`, business column `b`), with an
+/// optional aggregate filter.
+fn dur_columns(c: &str, b: &str, filter: &str) -> String {
+    let f = if filter.is_empty() {
+        String::new()
+    } else {
+        format!(" filter (where {filter})")
+    };
+    format!(
+        "count(*){f},
+         percentile_cont(0.5) within group (order by {c}){f},
+         percentile_cont(0.9) within group (order by {c}){f},
+         avg({c}){f},
+         percentile_cont(0.5) within group (order by {b}){f},
+         percentile_cont(0.9) within group (order by {b}){f},
+         avg({b}){f}"
+    )
+}
+
+/// Achieved and breached SLA clocks of one kind, and the share achieved (percent, one
+/// decimal; `None` when no clock ended).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SlaCounts {
+    pub achieved: i64,
+    pub breached: i64,
+    pub percent: Option<f64>,
+}
+
+impl SlaCounts {
+    fn new(achieved: i64, breached: i64) -> SlaCounts {
+        SlaCounts {
+            achieved,
+            breached,
+            percent: percent(achieved, achieved + breached),
+        }
+    }
+}
+
+fn percent(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 * 1000.0 / whole as f64).round() / 10.0)
+}
+
+/// SLA results per clock kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Sla {
+    pub first_response: SlaCounts,
+    pub next_response: SlaCounts,
+    pub resolution: SlaCounts,
+}
+
+/// CSAT figures. No surveys exist yet: zeros and nulls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Csat {
+    pub sent: i64,
+    pub responses: i64,
+    pub good: i64,
+    pub okay: i64,
+    pub bad: i64,
+    pub percent_satisfied: Option<f64>,
+    pub net: Option<f64>,
+    pub response_rate: Option<f64>,
+}
+
+/// The figures of one period (`GET /api/v1/analytics/summary` without `previous`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Figures {
+    /// Tickets created in the period.
+    pub created: i64,
+    /// Closes in the period (a ticket closed twice counts twice), with or without a reply.
+    pub closed: i64,
+    /// Reopens in the period (a closed ticket became open, pending or snoozed).
+    pub reopened: i64,
+    /// Closes in the period after a person's reply (resolutions).
+    pub resolved: i64,
+    /// Tickets created in the period that no person has answered yet and that are not closed.
+    pub unanswered: i64,
+    /// First responses made in the period.
+    pub first_response: Dur,
+    /// Resolutions in the period: creation to close, less pending and earlier closed time.
+    pub resolution: Dur,
+    pub sla: Sla,
+    pub csat: Csat,
+}
+
+/// The summary: this period's figures and the previous period's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    #[serde(flatten)]
+    pub current: Figures,
+    pub previous: Figures,
+}
+
+/// The figures of `scope` over `[start, end)`.
+pub async fn figures(
+    pool: &PgPool,
+    scope: &Scope,
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+) -> sqlx::Result<Figures> {
+    let (created, unanswered): (i64, i64) = bind_scope!(
+        sqlx::query_as(&format!(
+            "select count(*), count(*) filter (where m.first_response_at is null and t.status <> 'closed')
+             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+             where {SCOPE} and m.created_at >= $7 and m.created_at < $8"
+        )),
+        scope
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
+    .await?;
+    let fr: DurRow = bind_scope!(
+        sqlx::query_as(&format!(
+            "select {}
+             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+             where {SCOPE} and m.first_response_at >= $7 and m.first_response_at < $8",
+            dur_columns("m.first_response_s", "m.first_response_business_s", "")
+        )),
+        scope
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
+    .await?;
+    let (closed, res): (i64, DurRow) = {
+        let row: CountDurRow = bind_scope!(
+            sqlx::query_as(&format!(
+                "select count(*), {}
+                     from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+                     join ticket t on t.ticket_id = r.ticket_id
+                     where {SCOPE} and r.closed_at >= $7 and r.closed_at < $8",
+                dur_columns("r.resolution_s", "r.resolution_business_s", "r.replied")
+            )),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_one(pool)
+        .await?;
+        (row.0, (row.1, row.2, row.3, row.4, row.5, row.6, row.7))
+    };
+    let reopened: i64 = bind_scope!(
+        sqlx::query_scalar(&format!(
+            "select count(*)
+             from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+             join ticket t on t.ticket_id = r.ticket_id
+             where {SCOPE} and r.reopened_at >= $7 and r.reopened_at < $8"
+        )),
+        scope
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
+    .await?;
+    let sla_rows: Vec<(String, i64, i64)> = bind_scope!(
+        sqlx::query_as(&format!(
+            "select c.kind, count(*) filter (where c.achieved_at is not null),
+                    count(*) filter (where c.breached_at is not null)
+             from sla_clock c join ticket_metric m on m.ticket_id = c.ticket_id
+             join ticket t on t.ticket_id = c.ticket_id
+             where {SCOPE} and (c.achieved_at is not null or c.breached_at is not null)
+               and coalesce(c.achieved_at, c.breached_at) >= $7
+               and coalesce(c.achieved_at, c.breached_at) < $8
+             group by c.kind"
+        )),
+        scope
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    let mut sla = Sla::default();
+    for (kind, achieved, breached) in sla_rows {
+        let counts = SlaCounts::new(achieved, breached);
+        match kind.as_str() {
+            "first_response" => sla.first_response = counts,
+            "next_response" => sla.next_response = counts,
+            "resolution" => sla.resolution = counts,
+            _ => {}
+        }
+    }
+    let resolution = Dur::from(res);
+    Ok(Figures {
+        created,
+        closed,
+        reopened,
+        resolved: resolution.count,
+        unanswered,
+        first_response: Dur::from(fr),
+        resolution,
+        sla,
+        csat: Csat::default(),
+    })
+}
+
+/// This period's figures and the previous period's (same number of days, just before).
+pub async fn summary(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Summary> {
+    let prev = period.previous();
+    Ok(Summary {
+        current: figures(pool, scope, period.start(), period.end()).await?,
+        previous: figures(pool, scope, prev.start(), prev.end()).await?,
+    })
+}
+
+/// One agent's figures (`GET /api/v1/analytics/agents`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AgentFigures {
+    #[serde(skip)]
+    pub agent_id: i64,
+    pub email: String,
+    pub name: String,
+    /// Times a ticket was assigned to them in the period.
+    pub assigned: i64,
+    /// Replies they wrote in the period.
+    pub replies: i64,
+    /// Closes they made in the period.
+    pub closed: i64,
+    /// First responses they made in the period.
+    pub first_response: Dur,
+    /// Resolutions they closed in the period.
+    pub resolution: Dur,
+    /// SLA clocks ended in the period on tickets assigned to them now: percent achieved.
+    pub sla_percent: Option<f64>,
+    pub csat: Csat,
+    /// Tickets assigned to them now and not closed (open, pending or snoozed).
+    pub open_now: i64,
+}
+
+/// Per-agent figures over the period, for the agents `only` names (`None` = every active
+/// agent, and any disabled one with figures), by name. The scope's `agent` is ignored here:
+/// each row is about its agent.
+pub async fn agents(
+    pool: &PgPool,
+    scope: &Scope,
+    period: &Period,
+    only: Option<i64>,
+) -> sqlx::Result<Vec<AgentFigures>> {
+    let scope = Scope {
+        agent: None,
+        ..scope.clone()
+    };
+    let (start, end) = (period.start(), period.end());
+    let mut rows: BTreeMap<i64, AgentFigures> = BTreeMap::new();
+    let people: Vec<(i64, String, String, bool)> = sqlx::query_as(
+        "select agent_id, email, name, disabled_at is null from agent
+         where ($1::bigint is null or agent_id = $1) order by lower(name), agent_id",
+    )
+    .bind(only)
+    .fetch_all(pool)
+    .await?;
+    let mut active: Vec<i64> = Vec::new();
+    for (id, email, name, is_active) in &people {
+        rows.insert(
+            *id,
+            AgentFigures {
+                agent_id: *id,
+                email: email.clone(),
+                name: name.clone(),
+                ..AgentFigures::default()
+            },
+        );
+        if *is_active {
+            active.push(*id);
+        }
+    }
+    let counts = |sql: String| {
+        let scope = scope.clone();
+        async move {
+            bind_scope!(sqlx::query_as::<_, (Option<i64>, i64)>(&sql), scope)
+                .bind(start)
+                .bind(end)
+                .fetch_all(pool)
+                .await
+        }
+    };
+    let assigned = counts(format!(
+        "select (e.detail->>'to')::bigint, count(*)
+         from ticket_event e join ticket_metric m on m.ticket_id = e.ticket_id
+         join ticket t on t.ticket_id = e.ticket_id
+         where {SCOPE} and e.kind = 'assigned' and e.created_at >= $7 and e.created_at < $8
+           and e.detail->>'to' is not null
+         group by 1"
+    ))
+    .await?;
+    let replies = counts(format!(
+        "select e.agent_id, count(*)
+         from ticket_event e join ticket_metric m on m.ticket_id = e.ticket_id
+         join ticket t on t.ticket_id = e.ticket_id
+         where {SCOPE} and e.kind = 'reply_queued' and e.actor_kind = 'agent'
+           and e.created_at >= $7 and e.created_at < $8
+         group by 1"
+    ))
+    .await?;
+    let closed = counts(format!(
+        "select r.agent_id, count(*)
+         from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+         join ticket t on t.ticket_id = r.ticket_id
+         where {SCOPE} and r.closed_at >= $7 and r.closed_at < $8 and r.agent_id is not null
+         group by 1"
+    ))
+    .await?;
+    for (list, field) in [(assigned, 0), (replies, 1), (closed, 2)] {
+        for (agent, n) in list {
+            if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
+                match field {
+                    0 => row.assigned = n,
+                    1 => row.replies = n,
+                    _ => row.closed = n,
+                }
+            }
+        }
+    }
+    type AgentDur = (
+        Option<i64>,
+        i64,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    );
+    let split = |r: AgentDur| (r.0, (r.1, r.2, r.3, r.4, r.5, r.6, r.7));
+    let fr: Vec<AgentDur> = bind_scope!(
+        sqlx::query_as(&format!(
+            "select m.first_response_agent_id, {}
+             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+             where {SCOPE} and m.first_response_at >= $7 and m.first_response_at < $8
+             group by 1",
+            dur_columns("m.first_response_s", "m.first_response_business_s", "")
+        )),
+        scope
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    for (agent, d) in fr.into_iter().map(split) {
+        if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
+            row.first_response = Dur::from(d);
+        }
+    }
+    let res: Vec<AgentDur> = bind_scope!(
+        sqlx::query_as(&format!(
+            "select r.agent_id, {}
+             from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+             join ticket t on t.ticket_id = r.ticket_id
+             where {SCOPE} and r.replied and r.closed_at >= $7 and r.closed_at < $8
+             group by 1",
+            dur_columns("r.resolution_s", "r.resolution_business_s", "")
+        )),
+        scope
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    for (agent, d) in res.into_iter().map(split) {
+        if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
+            row.resolution = Dur::from(d);
+        }
+    }
+    let sla: Vec<(Option<i64>, i64, i64)> = bind_scope!(
+        sqlx::query_as(&format!(
+            "select t.assignee_agent_id, count(*) filter (where c.achieved_at is not null),
+                    count(*) filter (where c.breached_at is not null)
+             from sla_clock c join ticket_metric m on m.ticket_id = c.ticket_id
+             join ticket t on t.ticket_id = c.ticket_id
+             where {SCOPE} and (c.achieved_at is not null or c.breached_at is not null)
+               and coalesce(c.achieved_at, c.breached_at) >= $7
+               and coalesce(c.achieved_at, c.breached_at) < $8
+             group by 1"
+        )),
+        scope
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    for (agent, achieved, breached) in sla {
+        if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
+            row.sla_percent = percent(achieved, achieved + breached);
+        }
+    }
+    let open: Vec<(Option<i64>, i64)> = bind_scope!(
+        sqlx::query_as(&format!(
+            "select t.assignee_agent_id, count(*)
+             from ticket t join ticket_metric m on m.ticket_id = t.ticket_id
+             where {SCOPE} and t.assignee_agent_id is not null and t.status <> 'closed'
+               and not t.spam
+             group by 1"
+        )),
+        scope
+    )
+    .fetch_all(pool)
+    .await?;
+    for (agent, n) in open {
+        if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
+            row.open_now = n;
+        }
+    }
+    // People first in name order; disabled agents only when they have figures.
+    let mut out = Vec::new();
+    for (id, _, _, _) in &people {
+        if let Some(row) = rows.remove(id) {
+            let has_figures = row.assigned + row.replies + row.closed + row.open_now > 0
+                || row.first_response.count > 0;
+            if active.contains(id) || has_figures || only.is_some() {
+                out.push(row);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Tickets created per weekday (Monday first) and hour (0-23) of the period's time zone.
+pub async fn busiest(
+    pool: &PgPool,
+    scope: &Scope,
+    period: &Period,
+) -> sqlx::Result<[[i64; 24]; 7]> {
+    let rows: Vec<(i32, i32, i64)> = bind_scope!(
+        sqlx::query_as(&format!(
+            "select extract(isodow from m.created_at at time zone $9)::int,
+                    extract(hour from m.created_at at time zone $9)::int, count(*)
+             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+             where {SCOPE} and m.created_at >= $7 and m.created_at < $8
+             group by 1, 2"
+        )),
+        scope
+    )
+    .bind(period.start())
+    .bind(period.end())
+    .bind(period.tz_name.clone())
+    .fetch_all(pool)
+    .await?;
+    let mut grid = [[0i64; 24]; 7];
+    for (dow, hour, n) in rows {
+        if let (Some(day), Ok(h)) = (usize::try_from(dow - 1).ok(), usize::try_from(hour))
+            && day < 7
+            && h < 24
+        {
+            grid[day][h] = n;
+        }
+    }
+    Ok(grid)
+}
+
+/// One local date of the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Day {
+    /// `YYYY-MM-DD` in the period's time zone.
+    pub date: String,
+    pub created: i64,
+    pub closed: i64,
+    pub reopened: i64,
+    /// Tickets not closed at the end of the day (created by then, counted, not closed).
+    pub backlog: i64,
+}
+
+/// Created, closed, reopened per local date, and the backlog at the end of each.
+pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Vec<Day>> {
+    let dates = period.dates();
+    let per_day = |sql: String| {
+        let scope = scope.clone();
+        let tz = period.tz_name.clone();
+        async move {
+            bind_scope!(sqlx::query_as::<_, (time::Date, i64)>(&sql), scope)
+                .bind(period.start())
+                .bind(period.end())
+                .bind(tz)
+                .fetch_all(pool)
+                .await
+        }
+    };
+    let created = per_day(format!(
+        "select (m.created_at at time zone $9)::date, count(*)
+         from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+         where {SCOPE} and m.created_at >= $7 and m.created_at < $8 group by 1"
+    ))
+    .await?;
+    let closed = per_day(format!(
+        "select (r.closed_at at time zone $9)::date, count(*)
+         from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+         join ticket t on t.ticket_id = r.ticket_id
+         where {SCOPE} and r.closed_at >= $7 and r.closed_at < $8 group by 1"
+    ))
+    .await?;
+    let reopened = per_day(format!(
+        "select (r.reopened_at at time zone $9)::date, count(*)
+         from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+         join ticket t on t.ticket_id = r.ticket_id
+         where {SCOPE} and r.reopened_at >= $7 and r.reopened_at < $8 group by 1"
+    ))
+    .await?;
+    // The backlog at an instant e is the tickets created before e less those closed at e. A
+    // ticket is closed at e when its latest close before e was not reopened by e; each reopen
+    // undoes exactly one close, so: created before e - closes before e + reopens before e.
+    // Counted once up to the period's start, then carried day by day.
+    let (created_before, closes_before, reopens_before): (i64, i64, i64) = bind_scope!(
+        sqlx::query_as(&format!(
+            "select
+               (select count(*) from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+                where {SCOPE} and m.created_at < $7),
+               (select count(*) from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+                join ticket t on t.ticket_id = r.ticket_id where {SCOPE} and r.closed_at < $7),
+               (select count(*) from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+                join ticket t on t.ticket_id = r.ticket_id where {SCOPE} and r.reopened_at < $7)"
+        )),
+        scope
+    )
+    .bind(period.start())
+    .fetch_one(pool)
+    .await?;
+    // time's and jiff's dates both print as YYYY-MM-DD.
+    let find = |list: &[(time::Date, i64)], d: jiff::civil::Date| {
+        let d = d.to_string();
+        list.iter()
+            .find(|(x, _)| x.to_string() == d)
+            .map_or(0, |(_, n)| *n)
+    };
+    let mut backlog = created_before - closes_before + reopens_before;
+    Ok(dates
+        .iter()
+        .map(|(d, _, _)| {
+            let (created, closed, reopened) =
+                (find(&created, *d), find(&closed, *d), find(&reopened, *d));
+            backlog += created - closed + reopened;
+            Day {
+                date: d.to_string(),
+                created,
+                closed,
+                reopened,
+                backlog,
+            }
+        })
+        .collect())
+}
+
+/// One row of `tickets.csv`: a ticket created in the period with its stored metric values.
+#[derive(Debug, Clone, FromRow)]
+pub struct TicketRow {
+    pub number: i64,
+    pub subject: String,
+    pub mailbox: String,
+    pub team: Option<String>,
+    pub assignee: Option<String>,
+    pub tags: String,
+    pub priority: String,
+    pub status: String,
+    pub created_at: OffsetDateTime,
+    pub first_response_at: Option<OffsetDateTime>,
+    pub first_response_s: Option<f64>,
+    pub first_response_business_s: Option<f64>,
+    pub resolved_at: Option<OffsetDateTime>,
+    pub resolution_s: Option<f64>,
+    pub resolution_business_s: Option<f64>,
+    pub replies: i32,
+    pub reopened: i32,
+    /// `achieved`, `breached`, `running`, or null without a clock.
+    pub sla_first_response: Option<String>,
+    pub sla_resolution: Option<String>,
+}
+
+/// The header of `tickets.csv`, in column order.
+pub const TICKET_COLUMNS: [&str; 20] = [
+    "number",
+    "subject",
+    "mailbox",
+    "team",
+    "assignee",
+    "tags",
+    "priority",
+    "status",
+    "created_at",
+    "first_response_at",
+    "first_response_s",
+    "first_response_business_s",
+    "resolved_at",
+    "resolution_s",
+    "resolution_business_s",
+    "replies",
+    "reopened",
+    "sla_first_response",
+    "sla_resolution",
+    "csat",
+];
+
+/// Tickets created in the period (counted ones only), oldest first.
+pub async fn tickets(
+    pool: &PgPool,
+    scope: &Scope,
+    period: &Period,
+) -> sqlx::Result<Vec<TicketRow>> {
+    bind_scope!(
+        sqlx::query_as(&format!(
+            "select t.ticket_id as number, t.subject, mb.address as mailbox, tm.name as team,
+                    a.email as assignee,
+                    coalesce((select string_agg(g.name, ', ' order by lower(g.name))
+                              from ticket_tag tt join tag g on g.tag_id = tt.tag_id
+                              where tt.ticket_id = t.ticket_id), '') as tags,
+                    t.priority, t.status, m.created_at, m.first_response_at, m.first_response_s,
+                    m.first_response_business_s, m.resolved_at, m.resolution_s,
+                    m.resolution_business_s, m.replies, m.reopened,
+                    (select case when count(*) = 0 then null
+                                 when bool_or(c.breached_at is not null) then 'breached'
+                                 when bool_or(c.achieved_at is not null) then 'achieved'
+                                 else 'running' end
+                     from sla_clock c where c.ticket_id = t.ticket_id and c.kind = 'first_response')
+                        as sla_first_response,
+                    (select case when count(*) = 0 then null
+                                 when bool_or(c.breached_at is not null) then 'breached'
+                                 when bool_or(c.achieved_at is not null) then 'achieved'
+                                 else 'running' end
+                     from sla_clock c where c.ticket_id = t.ticket_id and c.kind = 'resolution')
+                        as sla_resolution
+             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+             join mailbox mb on mb.mailbox_id = t.mailbox_id
+             left join team tm on tm.team_id = t.team_id
+             left join agent a on a.agent_id = t.assignee_agent_id
+             where {SCOPE} and m.created_at >= $7 and m.created_at < $8
+             order by m.created_at, t.ticket_id"
+        )),
+        scope
+    )
+    .bind(period.start())
+    .bind(period.end())
+    .fetch_all(pool)
+    .await
+}
+
+/// RFC 3339 UTC, or empty.
+fn rfc3339(t: Option<OffsetDateTime>) -> String {
+    t.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .unwrap_or_default()
+}
+
+/// Seconds as CSV text: whole milliseconds at most, empty when absent.
+fn secs(v: Option<f64>) -> String {
+    round_ms(v).map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The tickets as CSV: the header row, then one row per ticket ([`TICKET_COLUMNS`]); times
+/// RFC 3339 UTC, durations in seconds; cells escaped by [`super::csv::cell`].
+pub fn tickets_csv(rows: &[TicketRow]) -> String {
+    let mut out = super::csv::line(&TICKET_COLUMNS);
+    for r in rows {
+        out.push_str(&super::csv::line(&[
+            r.number.to_string(),
+            r.subject.clone(),
+            r.mailbox.clone(),
+            r.team.clone().unwrap_or_default(),
+            r.assignee.clone().unwrap_or_default(),
+            r.tags.clone(),
+            r.priority.clone(),
+            r.status.clone(),
+            rfc3339(Some(r.created_at)),
+            rfc3339(r.first_response_at),
+            secs(r.first_response_s),
+            secs(r.first_response_business_s),
+            rfc3339(r.resolved_at),
+            secs(r.resolution_s),
+            secs(r.resolution_business_s),
+            r.replies.to_string(),
+            r.reopened.to_string(),
+            r.sla_first_response.clone().unwrap_or_default(),
+            r.sla_resolution.clone().unwrap_or_default(),
+            String::new(),
+        ]));
+    }
+    out
+}
+
+/// The names of the calendars business seconds were counted on, for the tickets whose first
+/// response or resolution falls in the period (`24/7` for mailboxes without an SLA policy).
+pub async fn calendars(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Vec<String>> {
+    bind_scope!(
+        sqlx::query_scalar(&format!(
+            "select distinct m.calendar
+             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+             where {SCOPE} and ((m.first_response_at >= $7 and m.first_response_at < $8)
+                or exists (select 1 from ticket_resolution r where r.ticket_id = m.ticket_id
+                           and r.closed_at >= $7 and r.closed_at < $8))
+             order by 1"
+        )),
+        scope
+    )
+    .bind(period.start())
+    .bind(period.end())
+    .fetch_all(pool)
+    .await
+}

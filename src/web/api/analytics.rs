@@ -1,0 +1,213 @@
+//! The analytics API (issue #13), for any agent's token: leads and admins see every figure of
+//! the mailboxes they may see; an agent's token gets only their own figures (tickets assigned
+//! to them; an `agent` parameter naming someone else is a 403).
+//!
+//! Common query parameters: `from`, `to` (dates `YYYY-MM-DD`, inclusive, in `tz`; default the
+//! 30 days up to today), `tz` (IANA; default the caller's time zone), `mailbox` (id or
+//! address), `team` (name), `agent` (email: tickets assigned to them now), `tag` (name),
+//! `priority`. Unknown values are a 400 naming the parameter.
+//!
+//! - `GET /api/v1/analytics/summary` → the period's [`queries::Figures`] plus `previous` (the same for
+//!   the period of as many days just before).
+//! - `GET /api/v1/analytics/agents` → `{"agents": [...]}`.
+//! - `GET /api/v1/analytics/busiest` → `{"tz", "grid"}`: 7 rows (Monday first) of 24 counts of
+//!   tickets created, by local hour.
+//! - `GET /api/v1/analytics/tickets.csv` → `text/csv`, one row per ticket created in the period.
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use sqlx::PgPool;
+
+use super::ApiAgent;
+use crate::analytics::queries;
+use crate::analytics::{Period, Scope};
+use crate::auth::Agent;
+use crate::web::{AppError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/analytics/summary", get(get_summary))
+        .route("/analytics/agents", get(get_agents))
+        .route("/analytics/busiest", get(get_busiest))
+        .route("/analytics/tickets.csv", get(get_tickets_csv))
+}
+
+/// The common query parameters, as given.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AnalyticsQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub tz: Option<String>,
+    pub mailbox: Option<String>,
+    pub team: Option<String>,
+    pub agent: Option<String>,
+    pub tag: Option<String>,
+    pub priority: Option<String>,
+}
+
+fn given(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// What a request asks for, resolved and checked against the caller.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub scope: Scope,
+    pub period: Period,
+}
+
+/// Resolves the parameters for `viewer` (who sees `visible` mailboxes, `None` = all).
+///
+/// # Errors
+/// 400 naming the parameter for a bad date, zone, priority or an unknown mailbox (also one
+/// the viewer may not see), team or agent; 403 when an agent asks for someone else's figures.
+pub async fn resolve(
+    pool: &PgPool,
+    viewer: &Agent,
+    visible: Option<&[i64]>,
+    q: &AnalyticsQuery,
+) -> Result<Resolved, AppError> {
+    let tz = given(&q.tz)
+        .unwrap_or(viewer.time_zone.as_str())
+        .to_string();
+    let date = |name: &str, v: &str| {
+        v.parse::<jiff::civil::Date>().map_err(|_| {
+            AppError::BadRequest(format!("{name}: expected a date YYYY-MM-DD, got {v:?}"))
+        })
+    };
+    let to = match given(&q.to) {
+        Some(v) => date("to", v)?,
+        None => Period::today_in(&tz),
+    };
+    let from = match given(&q.from) {
+        Some(v) => date("from", v)?,
+        None => to
+            .checked_sub(jiff::Span::new().days(29))
+            .map_err(|e| AppError::BadRequest(format!("to: {e}")))?,
+    };
+    let period = Period::new(from, to, &tz).map_err(|e| AppError::BadRequest(e.0))?;
+
+    let mut scope = Scope {
+        visible: visible.map(<[i64]>::to_vec),
+        ..Scope::default()
+    };
+    if let Some(m) = given(&q.mailbox) {
+        let id: Option<i64> = sqlx::query_scalar(
+            "select mailbox_id from mailbox where mailbox_id::text = $1 or lower(address) = lower($1)",
+        )
+        .bind(m)
+        .fetch_optional(pool)
+        .await?;
+        let id = id
+            .filter(|id| visible.is_none_or(|v| v.contains(id)))
+            .ok_or_else(|| AppError::BadRequest(format!("mailbox: no mailbox {m:?}")))?;
+        scope.mailbox = Some(id);
+    }
+    if let Some(t) = given(&q.team) {
+        let id: Option<i64> =
+            sqlx::query_scalar("select team_id from team where lower(name) = lower($1)")
+                .bind(t)
+                .fetch_optional(pool)
+                .await?;
+        scope.team = Some(id.ok_or_else(|| AppError::BadRequest(format!("team: no team {t:?}")))?);
+    }
+    if let Some(a) = given(&q.agent) {
+        let found = crate::auth::find_agent_by_email(pool, a)
+            .await?
+            .ok_or_else(|| AppError::BadRequest(format!("agent: no agent {a:?}")))?;
+        if !viewer.sees_all_mailboxes() && found.agent_id != viewer.agent_id {
+            return Err(AppError::Forbidden(
+                "agents see only their own figures".into(),
+            ));
+        }
+        scope.agent = Some(found.agent_id);
+    }
+    if !viewer.sees_all_mailboxes() {
+        scope.agent = Some(viewer.agent_id);
+    }
+    scope.tag = given(&q.tag).map(str::to_string);
+    if let Some(p) = given(&q.priority) {
+        scope.priority = Some(
+            p.parse()
+                .map_err(|e| AppError::BadRequest(format!("priority: {e}")))?,
+        );
+    }
+    Ok(Resolved { scope, period })
+}
+
+async fn resolved(
+    state: &AppState,
+    who: &ApiAgent,
+    q: &AnalyticsQuery,
+) -> Result<Resolved, AppError> {
+    resolve(&state.pool, &who.agent, who.visible.as_deref(), q).await
+}
+
+/// `GET /api/v1/analytics/summary`.
+async fn get_summary(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Json<queries::Summary>, AppError> {
+    let r = resolved(&state, &who, &q).await?;
+    Ok(Json(
+        queries::summary(&state.pool, &r.scope, &r.period).await?,
+    ))
+}
+
+/// `GET /api/v1/analytics/agents`.
+async fn get_agents(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let r = resolved(&state, &who, &q).await?;
+    let agents = queries::agents(&state.pool, &r.scope, &r.period, r.scope.agent).await?;
+    Ok(Json(serde_json::json!({ "agents": agents })))
+}
+
+/// `GET /api/v1/analytics/busiest`.
+async fn get_busiest(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let r = resolved(&state, &who, &q).await?;
+    let grid = queries::busiest(&state.pool, &r.scope, &r.period).await?;
+    Ok(Json(
+        serde_json::json!({ "tz": r.period.tz_name, "grid": grid }),
+    ))
+}
+
+/// A CSV download named `name`.
+pub fn csv_response(name: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/analytics/tickets.csv`.
+async fn get_tickets_csv(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Response, AppError> {
+    let r = resolved(&state, &who, &q).await?;
+    let rows = queries::tickets(&state.pool, &r.scope, &r.period).await?;
+    Ok(csv_response(
+        &format!("tickets-{}-{}.csv", r.period.from, r.period.to),
+        queries::tickets_csv(&rows),
+    ))
+}

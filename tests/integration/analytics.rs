@@ -1,0 +1,935 @@
+//! Analytics for leads (issue #13): a fixture of tickets with known events gives known
+//! figures through the API (created, replied, closed, reopened, pending-paused, spam,
+//! merged, bulk, unanswered, rule-sent, DST-crossing); the stored per-ticket values equal a
+//! direct computation from the events; agents see only their own figures; CSV cells that a
+//! spreadsheet would run are escaped.
+
+use frontdesk::analytics::metrics;
+use frontdesk::tickets::timeline::{Actor, TimelineEvent, Via};
+use frontdesk::tickets::{Automated, TicketStatus};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::support::*;
+
+fn utc(s: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(s, &Rfc3339).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// A ticket row as ingest would leave it (status and assignee as its events end).
+async fn ticket(
+    db: &TestDb,
+    mailbox: i64,
+    subject: &str,
+    created: &str,
+    status: &str,
+    assignee: Option<i64>,
+) -> i64 {
+    sqlx::query_scalar(
+        "insert into ticket (mailbox_id, subject, created_at, last_message_at, status, assignee_agent_id)
+         values ($1, $2, $3, $3, $4, $5) returning ticket_id",
+    )
+    .bind(mailbox)
+    .bind(subject)
+    .bind(utc(created))
+    .bind(status)
+    .bind(assignee)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// Appends one timeline event at a given time (as `timeline::record` stores it).
+async fn event(db: &TestDb, ticket: i64, at: &str, actor: Actor, e: TimelineEvent) {
+    let (agent, rule) = match actor {
+        Actor::Agent(a) => (Some(a), None),
+        Actor::Rule(r) => (None, Some(r)),
+        _ => (None, None),
+    };
+    sqlx::query(
+        "insert into ticket_event (ticket_id, kind, detail, actor_kind, agent_id, rule_id, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(ticket)
+    .bind(e.kind())
+    .bind(e.detail())
+    .bind(actor.kind())
+    .bind(agent)
+    .bind(rule)
+    .bind(utc(at))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
+
+fn created(automated: Option<Automated>) -> TimelineEvent {
+    TimelineEvent::Created {
+        via: Via::Email,
+        automated,
+        message_id: None,
+    }
+}
+
+fn reply() -> TimelineEvent {
+    TimelineEvent::ReplyQueued { message_id: 1 }
+}
+
+fn status(from: TicketStatus, to: TicketStatus) -> TimelineEvent {
+    TimelineEvent::StatusChanged {
+        from,
+        to,
+        reason: None,
+        snoozed_until: None,
+    }
+}
+
+fn assigned(to: i64) -> TimelineEvent {
+    TimelineEvent::Assigned {
+        from: None,
+        to: Some(to),
+    }
+}
+
+struct Fixture {
+    db: TestDb,
+    lead_token: String,
+    dana_token: String,
+    dana: i64,
+    lee: i64,
+    support: i64,
+    /// Ticket numbers by name.
+    t: std::collections::HashMap<&'static str, i64>,
+}
+
+/// The fixture (times UTC; March 2026 is the period, February the previous one):
+///
+/// | ticket | mailbox | events | counts as |
+/// |---|---|---|---|
+/// | t1 | support | created 03-02 10:00, Dana replies 11:00, closes 12:00 | FRT 1 h, resolution 2 h |
+/// | t2 | support | created 03-03 09:00, Lee replies 10:00 and sets pending, customer reopens 03-04 10:00, Lee closes 12:00 | FRT 1 h, resolution 3 h (24 h pending left out) |
+/// | t3 | support | created 03-05 08:00, Dana replies 08:30, closes 09:00; customer reopens 03-10 09:00, Dana replies 10:00, closes 11:00 | FRT 30 min; resolutions 1 h and 3 h (5 days closed left out); 1 reopen |
+/// | t4 | support | created 03-06, Dana replies, marked spam | excluded |
+/// | t5 | support | created 03-06, merged into t1 | excluded |
+/// | t6 | support | list mail, closed at creation, nobody answered | excluded |
+/// | t7 | support | created 03-20 10:00, assigned to Dana, no reply | unanswered |
+/// | t8 | support | created 03-21 10:00, Dana closes 11:00 without reply | closed, not resolved |
+/// | t9 | support | created 02-10 10:00, Dana replies 12:00, closes 13:00 | previous period |
+/// | t10 | support | created 03-22 10:00, only a rule's automatic reply | unanswered |
+/// | t11 | billing (Berlin, Mon-Fri 09-17) | created Fri 03-27 15:00 (16:00 CET), Lee replies Mon 03-30 08:00 (10:00 CEST) | FRT 65 h calendar, 2 h business across the DST change |
+async fn fixture() -> Fixture {
+    let db = TestDb::new().await;
+    let lead = agent(&db, "lead@example.com", "Lena Lead", Role::Lead).await;
+    let dana = agent(&db, "dana@example.com", "Dana Lee", Role::Agent).await;
+    let lee = agent(&db, "lee@example.com", "Lee Park", Role::Agent).await;
+    let support = offline_mailbox(&db.pool, "support@example.com", None).await;
+    let billing = offline_mailbox(&db.pool, "billing@example.com", None).await;
+    grant_through_team(&db.pool, "Support", dana, support).await;
+    grant_through_team(&db.pool, "Everything", lee, support).await;
+    sqlx::query("insert into team_mailbox (team_id, mailbox_id) select team_id, $1 from team where name = 'Everything'")
+        .bind(billing)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    // Billing's SLA policy counts business time on a Berlin calendar.
+    let calendar: i64 = sqlx::query_scalar(
+        r#"insert into calendar (name, spec) values ('Berlin office',
+           '{"time_zone": "Europe/Berlin", "hours": {"mon": ["09:00-17:00"], "tue": ["09:00-17:00"],
+             "wed": ["09:00-17:00"], "thu": ["09:00-17:00"], "fri": ["09:00-17:00"], "sat": [], "sun": []},
+             "holidays": []}') returning calendar_id"#,
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let targets = json!({"urgent": {"first_response": 60, "next_response": 60, "resolution": 480},
+        "high": {"first_response": 60, "next_response": 60, "resolution": 480},
+        "normal": {"first_response": 60, "next_response": 60, "resolution": 480},
+        "low": {"first_response": 60, "next_response": 60, "resolution": 480}});
+    let policy: i64 = sqlx::query_scalar(
+        "insert into sla_policy (name, calendar_id, targets) values ('Billing', $1, $2) returning sla_policy_id",
+    )
+    .bind(calendar)
+    .bind(&targets)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("update mailbox set sla_policy_id = $1 where mailbox_id = $2")
+        .bind(policy)
+        .bind(billing)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    use TicketStatus::*;
+    let (d, l) = (Actor::Agent(dana), Actor::Agent(lee));
+    let c = Actor::Customer;
+    let mut t = std::collections::HashMap::new();
+
+    let t1 = ticket(
+        &db,
+        support,
+        "Printer on fire",
+        "2026-03-02T10:00:00Z",
+        "closed",
+        Some(dana),
+    )
+    .await;
+    event(&db, t1, "2026-03-02T10:00:00Z", c, created(None)).await;
+    event(&db, t1, "2026-03-02T10:05:00Z", d, assigned(dana)).await;
+    event(&db, t1, "2026-03-02T11:00:00Z", d, reply()).await;
+    event(&db, t1, "2026-03-02T12:00:00Z", d, status(Open, Closed)).await;
+    t.insert("t1", t1);
+
+    let t2 = ticket(
+        &db,
+        support,
+        "Invoice copy",
+        "2026-03-03T09:00:00Z",
+        "closed",
+        Some(lee),
+    )
+    .await;
+    event(&db, t2, "2026-03-03T09:00:00Z", c, created(None)).await;
+    event(&db, t2, "2026-03-03T09:01:00Z", l, assigned(lee)).await;
+    event(&db, t2, "2026-03-03T10:00:00Z", l, reply()).await;
+    event(&db, t2, "2026-03-03T10:00:00Z", l, status(Open, Pending)).await;
+    event(&db, t2, "2026-03-04T10:00:00Z", c, status(Pending, Open)).await;
+    event(&db, t2, "2026-03-04T12:00:00Z", l, status(Open, Closed)).await;
+    t.insert("t2", t2);
+
+    let t3 = ticket(
+        &db,
+        support,
+        "Login loop",
+        "2026-03-05T08:00:00Z",
+        "closed",
+        Some(dana),
+    )
+    .await;
+    event(&db, t3, "2026-03-05T08:00:00Z", c, created(None)).await;
+    event(&db, t3, "2026-03-05T08:01:00Z", d, assigned(dana)).await;
+    event(&db, t3, "2026-03-05T08:30:00Z", d, reply()).await;
+    event(&db, t3, "2026-03-05T09:00:00Z", d, status(Open, Closed)).await;
+    event(&db, t3, "2026-03-10T09:00:00Z", c, status(Closed, Open)).await;
+    event(&db, t3, "2026-03-10T10:00:00Z", d, reply()).await;
+    event(&db, t3, "2026-03-10T11:00:00Z", d, status(Open, Closed)).await;
+    t.insert("t3", t3);
+
+    let t4 = ticket(
+        &db,
+        support,
+        "Cheap pills",
+        "2026-03-06T10:00:00Z",
+        "open",
+        Some(dana),
+    )
+    .await;
+    sqlx::query("update ticket set spam = true where ticket_id = $1")
+        .bind(t4)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    event(&db, t4, "2026-03-06T10:00:00Z", c, created(None)).await;
+    event(&db, t4, "2026-03-06T10:10:00Z", d, reply()).await;
+    event(
+        &db,
+        t4,
+        "2026-03-06T10:20:00Z",
+        d,
+        TimelineEvent::MarkedSpam {},
+    )
+    .await;
+    t.insert("t4", t4);
+
+    let t5 = ticket(
+        &db,
+        support,
+        "Printer on fire (again)",
+        "2026-03-06T11:00:00Z",
+        "closed",
+        None,
+    )
+    .await;
+    event(&db, t5, "2026-03-06T11:00:00Z", c, created(None)).await;
+    event(
+        &db,
+        t5,
+        "2026-03-06T11:30:00Z",
+        d,
+        TimelineEvent::MergedInto {
+            target: t1,
+            messages: 1,
+            cross_mailbox: None,
+        },
+    )
+    .await;
+    t.insert("t5", t5);
+
+    let t6 = ticket(
+        &db,
+        support,
+        "Newsletter",
+        "2026-03-07T10:00:00Z",
+        "closed",
+        None,
+    )
+    .await;
+    event(
+        &db,
+        t6,
+        "2026-03-07T10:00:00Z",
+        c,
+        created(Some(Automated::List)),
+    )
+    .await;
+    event(&db, t6, "2026-03-07T10:00:00Z", c, status(Open, Closed)).await;
+    t.insert("t6", t6);
+
+    // Subjects a spreadsheet would run as formulas.
+    let t7 = ticket(
+        &db,
+        support,
+        "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "2026-03-20T10:00:00Z",
+        "open",
+        Some(dana),
+    )
+    .await;
+    event(&db, t7, "2026-03-20T10:00:00Z", c, created(None)).await;
+    event(&db, t7, "2026-03-20T10:01:00Z", d, assigned(dana)).await;
+    t.insert("t7", t7);
+
+    let t8 = ticket(
+        &db,
+        support,
+        "-1+2 @SUM(A1)",
+        "2026-03-21T10:00:00Z",
+        "closed",
+        Some(dana),
+    )
+    .await;
+    event(&db, t8, "2026-03-21T10:00:00Z", c, created(None)).await;
+    event(&db, t8, "2026-03-21T11:00:00Z", d, status(Open, Closed)).await;
+    t.insert("t8", t8);
+
+    let t9 = ticket(
+        &db,
+        support,
+        "February question",
+        "2026-02-10T10:00:00Z",
+        "closed",
+        Some(dana),
+    )
+    .await;
+    event(&db, t9, "2026-02-10T10:00:00Z", c, created(None)).await;
+    event(&db, t9, "2026-02-10T12:00:00Z", d, reply()).await;
+    event(&db, t9, "2026-02-10T13:00:00Z", d, status(Open, Closed)).await;
+    t.insert("t9", t9);
+
+    let t10 = ticket(
+        &db,
+        support,
+        "Autoreplied only",
+        "2026-03-22T10:00:00Z",
+        "open",
+        None,
+    )
+    .await;
+    event(&db, t10, "2026-03-22T10:00:00Z", c, created(None)).await;
+    event(&db, t10, "2026-03-22T10:00:01Z", Actor::Rule(1), reply()).await;
+    t.insert("t10", t10);
+
+    let t11 = ticket(
+        &db,
+        billing,
+        "Refund before the weekend",
+        "2026-03-27T15:00:00Z",
+        "open",
+        Some(lee),
+    )
+    .await;
+    event(&db, t11, "2026-03-27T15:00:00Z", c, created(None)).await;
+    event(&db, t11, "2026-03-27T15:01:00Z", l, assigned(lee)).await;
+    event(&db, t11, "2026-03-30T08:00:00Z", l, reply()).await;
+    t.insert("t11", t11);
+
+    // SLA results (the sla_clock contract): counted by the instant of the result.
+    for (ticket, kind, achieved, breached) in [
+        (t1, "first_response", Some("2026-03-02T11:00:00Z"), None),
+        (t11, "first_response", Some("2026-03-30T08:00:00Z"), None),
+        (t2, "resolution", None, Some("2026-03-04T11:00:00Z")),
+        // On a spam ticket: never counted.
+        (t4, "first_response", Some("2026-03-06T10:10:00Z"), None),
+    ] {
+        sqlx::query(
+            "insert into sla_clock (ticket_id, kind, started_at, achieved_at, breached_at)
+             select ticket_id, $2, created_at, $3, $4 from ticket where ticket_id = $1",
+        )
+        .bind(ticket)
+        .bind(kind)
+        .bind(achieved.map(utc))
+        .bind(breached.map(utc))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+
+    let filled = metrics::rebuild(&db.pool, 4).await.unwrap();
+    assert_eq!(filled, 11, "every ticket filled, in batches");
+    assert_eq!(
+        metrics::rebuild(&db.pool, 4).await.unwrap(),
+        0,
+        "a second run fills nothing"
+    );
+
+    let lead_token = frontdesk::auth::create_api_token(&db.pool, lead)
+        .await
+        .unwrap();
+    let dana_token = frontdesk::auth::create_api_token(&db.pool, dana)
+        .await
+        .unwrap();
+    Fixture {
+        db,
+        lead_token,
+        dana_token,
+        dana,
+        lee,
+        support,
+        t,
+    }
+}
+
+const MARCH: &str = "from=2026-03-01&to=2026-03-31&tz=UTC";
+
+async fn get(f: &Fixture, token: &str, path: &str) -> (u16, Value) {
+    let (status, body) = api_json(&f.db, "GET", path, token, Value::Null).await;
+    (status.as_u16(), body)
+}
+
+#[tokio::test]
+async fn the_fixture_gives_known_figures_through_the_summary() {
+    let f = fixture().await;
+    let (status, s) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/summary?{MARCH}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{s}");
+    // Counted: t1 t2 t3 t7 t8 t10 t11 (spam, merged and unanswered list mail left out).
+    assert_eq!(s["created"], 7, "{s}");
+    // Closes: t1, t2, t3 twice, t8 (without reply); resolved: all but t8.
+    assert_eq!(s["closed"], 5);
+    assert_eq!(s["resolved"], 4);
+    assert_eq!(s["reopened"], 1);
+    // t7 (nobody replied) and t10 (only a rule's automatic reply).
+    assert_eq!(s["unanswered"], 2);
+    // First responses: 30 min, 1 h, 1 h, 65 h (t11, calendar) / 2 h (business).
+    let fr = &s["first_response"];
+    assert_eq!(fr["count"], 4);
+    assert_eq!(fr["median_s"], 3600.0);
+    assert_eq!(
+        fr["p90_s"], 164_880.0,
+        "p90 interpolates between 1 h and 65 h"
+    );
+    assert_eq!(fr["mean_s"], 60_750.0);
+    assert_eq!(fr["business"]["median_s"], 3600.0);
+    assert_eq!(fr["business"]["p90_s"], 6120.0);
+    assert_eq!(fr["business"]["mean_s"], 4050.0);
+    // Resolutions: 1 h (t3 first), 2 h (t1), 3 h (t2, 24 h pending left out), 3 h (t3 again,
+    // 5 days closed left out).
+    let res = &s["resolution"];
+    assert_eq!(res["count"], 4);
+    assert_eq!(res["median_s"], 9000.0);
+    assert_eq!(res["p90_s"], 10_800.0);
+    assert_eq!(res["mean_s"], 8100.0);
+    // SLA: two first responses achieved, one resolution breached; the spam ticket's clock
+    // is not counted.
+    assert_eq!(
+        s["sla"]["first_response"],
+        json!({"achieved": 2, "breached": 0, "percent": 100.0})
+    );
+    assert_eq!(
+        s["sla"]["resolution"],
+        json!({"achieved": 0, "breached": 1, "percent": 0.0})
+    );
+    assert_eq!(
+        s["sla"]["next_response"],
+        json!({"achieved": 0, "breached": 0, "percent": null})
+    );
+    assert_eq!(s["csat"]["responses"], 0);
+    assert_eq!(s["csat"]["percent_satisfied"], Value::Null);
+    // The previous period (31 days before March): t9 only.
+    let p = &s["previous"];
+    assert_eq!(
+        (
+            p["created"].clone(),
+            p["closed"].clone(),
+            p["resolved"].clone()
+        ),
+        (json!(1), json!(1), json!(1))
+    );
+    assert_eq!(p["first_response"]["median_s"], 7200.0);
+    assert_eq!(p["resolution"]["median_s"], 10_800.0);
+    assert_eq!(p["unanswered"], 0);
+    // Per day: the backlog at each day's end (t2 pending over the 3rd, t3 closed between the
+    // 5th and the 10th, t7, t8 closed the day it came, t10, t11), and the counts by day.
+    let period = frontdesk::analytics::Period::new(
+        jiff::civil::date(2026, 3, 1),
+        jiff::civil::date(2026, 3, 31),
+        "UTC",
+    )
+    .unwrap();
+    let days = frontdesk::analytics::queries::daily(&f.db.pool, &Default::default(), &period)
+        .await
+        .unwrap();
+    let day = |d: u8| days[usize::from(d) - 1].clone();
+    assert_eq!(days.len(), 31);
+    let backlog: Vec<(u8, i64)> = [1, 2, 3, 4, 5, 9, 10, 20, 21, 22, 27, 31]
+        .into_iter()
+        .map(|d| (d, day(d).backlog))
+        .collect();
+    assert_eq!(
+        backlog,
+        [
+            (1, 0),
+            (2, 0),
+            (3, 1),
+            (4, 0),
+            (5, 0),
+            (9, 0),
+            (10, 0),
+            (20, 1),
+            (21, 1),
+            (22, 2),
+            (27, 3),
+            (31, 3)
+        ]
+    );
+    assert_eq!(
+        (day(10).closed, day(10).reopened, day(5).created),
+        (1, 1, 1)
+    );
+    assert_eq!(days.iter().map(|d| d.created).sum::<i64>(), 7);
+    // Filters: the billing mailbox alone is t11; a priority nobody has gives zeros and nulls.
+    let (_, b) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/summary?{MARCH}&mailbox=billing@example.com"),
+    )
+    .await;
+    assert_eq!(b["created"], 1);
+    assert_eq!(b["first_response"]["business"]["median_s"], 7200.0);
+    assert_eq!(b["first_response"]["median_s"], 234_000.0);
+    let (_, u) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/summary?{MARCH}&priority=urgent"),
+    )
+    .await;
+    assert_eq!(u["created"], 0);
+    assert_eq!(u["first_response"]["median_s"], Value::Null);
+    // Bad parameters name themselves.
+    let (status, e) = get(&f, &f.lead_token, "/api/v1/analytics/summary?from=March").await;
+    assert_eq!(status, 400);
+    assert!(e["error"].as_str().unwrap().starts_with("from:"), "{e}");
+    let (status, _) = get(&f, &f.lead_token, "/api/v1/analytics/summary?tz=Mars/Base").await;
+    assert_eq!(status, 400);
+    f.db.drop_db().await;
+}
+
+#[tokio::test]
+async fn agents_and_busiest_hours_follow_the_fixture() {
+    let f = fixture().await;
+    let (status, a) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/agents?{MARCH}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{a}");
+    let row = |email: &str| {
+        a["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["email"] == email)
+            .unwrap_or_else(|| panic!("{email} in {a}"))
+            .clone()
+    };
+    let dana = row("dana@example.com");
+    // Replies on t1, t3 twice (the spam ticket's reply is left out); closes t1, t3 twice, t8.
+    assert_eq!(dana["assigned"], 3, "{dana}");
+    assert_eq!(dana["replies"], 3);
+    assert_eq!(dana["closed"], 4);
+    assert_eq!(dana["first_response"]["count"], 2);
+    assert_eq!(dana["first_response"]["median_s"], 2700.0);
+    assert_eq!(dana["resolution"]["count"], 3);
+    assert_eq!(dana["open_now"], 1, "t7");
+    assert_eq!(dana["sla_percent"], 100.0, "t1's first response");
+    let lee = row("lee@example.com");
+    assert_eq!(lee["replies"], 2);
+    assert_eq!(lee["closed"], 1);
+    assert_eq!(lee["first_response"]["median_s"], 118_800.0);
+    assert_eq!(lee["first_response"]["business"]["median_s"], 5400.0);
+    assert_eq!(lee["open_now"], 1, "t11");
+    assert_eq!(lee["sla_percent"], 50.0, "t11 achieved, t2 breached");
+    assert_eq!(lee["csat"]["sent"], 0);
+
+    let (_, b) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/busiest?{MARCH}"),
+    )
+    .await;
+    assert_eq!(b["tz"], "UTC");
+    let grid = b["grid"].as_array().unwrap();
+    assert_eq!(grid.len(), 7);
+    assert!(grid.iter().all(|r| r.as_array().unwrap().len() == 24));
+    let total: i64 = grid
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|n| n.as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 7);
+    assert_eq!(grid[0][10], 1, "t1: Monday 10:00");
+    assert_eq!(grid[4][15], 1, "t11: Friday 15:00 UTC");
+    // In Berlin (CET before the 29th) t11 arrived at 16:00 and t1 at 11:00.
+    let (_, b) = get(
+        &f,
+        &f.lead_token,
+        "/api/v1/analytics/busiest?from=2026-03-01&to=2026-03-31&tz=Europe/Berlin",
+    )
+    .await;
+    assert_eq!(b["tz"], "Europe/Berlin");
+    assert_eq!(b["grid"][4][16], 1);
+    assert_eq!(b["grid"][0][11], 1);
+    f.db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_agent_sees_only_their_own_figures_and_a_lead_sees_all() {
+    let f = fixture().await;
+    // Dana's own: tickets assigned to her (t1, t3, t7, t8; the spam ticket left out).
+    let (status, s) = get(
+        &f,
+        &f.dana_token,
+        &format!("/api/v1/analytics/summary?{MARCH}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!(s["created"], 4, "{s}");
+    assert_eq!(s["unanswered"], 1);
+    let (_, a) = get(
+        &f,
+        &f.dana_token,
+        &format!("/api/v1/analytics/agents?{MARCH}"),
+    )
+    .await;
+    let emails: Vec<&str> = a["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["dana@example.com"]);
+    // Someone else's figures: refused.
+    let (status, e) = get(
+        &f,
+        &f.dana_token,
+        &format!("/api/v1/analytics/summary?{MARCH}&agent=lee@example.com"),
+    )
+    .await;
+    assert_eq!(status, 403, "{e}");
+    // A mailbox she cannot see is unknown to her.
+    let (status, _) = get(
+        &f,
+        &f.dana_token,
+        &format!("/api/v1/analytics/summary?{MARCH}&mailbox=billing@example.com"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // The lead: everything, and any agent's figures on asking.
+    let (_, s) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/summary?{MARCH}&agent=lee@example.com"),
+    )
+    .await;
+    assert_eq!(s["created"], 2, "t2 and t11");
+    let (_, a) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/agents?{MARCH}"),
+    )
+    .await;
+    assert!(a["agents"].as_array().unwrap().len() >= 3, "{a}");
+    // Without a token: 401.
+    let (status, _) = get(&f, "nope", "/api/v1/analytics/summary").await;
+    assert_eq!(status, 401);
+    // The pages: the lead gets the header link and the overview; the agent her own.
+    let mut lead = Browser::signed_in(&f.db, "lead@example.com").await;
+    let page = lead.get(&format!("/analytics?{MARCH}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(r#"href="/analytics""#), "header link");
+    assert!(
+        page.body.contains(r#"data-figure="created">7<"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Berlin office"), "the calendar is named");
+    let page = lead.get(&format!("/analytics/agents?{MARCH}")).await;
+    assert_eq!(page.status, 200);
+    let body = page.body.replace("&#38;", "&").replace("&amp;", "&");
+    assert!(
+        body.contains(&format!("/inbox?folder=open&assignee={}", f.lee)),
+        "workload links to the inbox: {body}"
+    );
+    let mut dana = Browser::signed_in(&f.db, "dana@example.com").await;
+    let page = dana.get(&format!("/analytics?{MARCH}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"data-figure="created">4<"#));
+    assert!(
+        !page.body.contains(r#"<a href="/analytics">Analytics</a>"#),
+        "no header link for agents"
+    );
+    let _ = (f.dana, f.support);
+    f.db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_tickets_csv_has_one_escaped_row_per_ticket() {
+    let f = fixture().await;
+    let req = axum::http::Request::get(format!("/api/v1/analytics/tickets.csv?{MARCH}"))
+        .header("authorization", format!("Bearer {}", f.lead_token))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    use tower::ServiceExt;
+    let resp = test_router(&f.db).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let body = String::from_utf8(
+        axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    let lines: Vec<&str> = body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines[0],
+        "number,subject,mailbox,team,assignee,tags,priority,status,created_at,first_response_at,first_response_s,first_response_business_s,resolved_at,resolution_s,resolution_business_s,replies,reopened,sla_first_response,sla_resolution,csat"
+    );
+    assert_eq!(lines.len(), 1 + 7, "{body}");
+    assert!(
+        body.contains(r#""'=HYPERLINK(""http://evil.example"",""x"")""#),
+        "{body}"
+    );
+    assert!(body.contains("'-1+2 @SUM(A1)"), "{body}");
+    let t1 = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("{},", f.t["t1"])))
+        .unwrap();
+    assert!(
+        t1.contains(
+            ",2026-03-02T11:00:00Z,3600,3600,2026-03-02T12:00:00Z,7200,7200,1,0,achieved,,"
+        ),
+        "{t1}"
+    );
+    let t3 = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("{},", f.t["t3"])))
+        .unwrap();
+    assert!(
+        t3.contains(",2026-03-10T11:00:00Z,10800,10800,2,1,"),
+        "{t3}"
+    );
+    f.db.drop_db().await;
+}
+
+#[tokio::test]
+async fn stored_values_equal_a_direct_computation_and_do_not_move() {
+    let f = fixture().await;
+    let mut conn = f.db.pool.acquire().await.unwrap();
+    for (name, ticket) in &f.t {
+        let facts = metrics::compute_for(&mut conn, *ticket)
+            .await
+            .unwrap()
+            .unwrap();
+        type Row = (
+            Option<String>,
+            Option<OffsetDateTime>,
+            Option<f64>,
+            Option<f64>,
+            Option<OffsetDateTime>,
+            Option<f64>,
+            i32,
+            i32,
+        );
+        let row: Row = sqlx::query_as(
+            "select excluded, first_response_at, first_response_s, first_response_business_s,
+                    resolved_at, resolution_business_s, replies, reopened
+             from ticket_metric where ticket_id = $1",
+        )
+        .bind(ticket)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            row.0.as_deref(),
+            facts.excluded.map(|e| e.as_str()),
+            "{name}"
+        );
+        let fr = facts.first_response.as_ref();
+        assert_eq!(row.1, fr.map(|f| f.at), "{name}");
+        assert_eq!(row.2, fr.map(|f| f.seconds), "{name}");
+        assert_eq!(row.3, fr.map(|f| f.business_seconds), "{name}");
+        assert_eq!(
+            row.4,
+            facts.final_resolution().map(|c| c.closed_at),
+            "{name}"
+        );
+        assert_eq!(
+            row.5,
+            facts.final_resolution().map(|c| c.business_seconds),
+            "{name}"
+        );
+        assert_eq!((row.6, row.7), (facts.replies, facts.reopened), "{name}");
+        let closes: Vec<(OffsetDateTime, bool, f64)> = sqlx::query_as(
+            "select closed_at, replied, resolution_s from ticket_resolution where ticket_id = $1 order by seq",
+        )
+        .bind(ticket)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let expected: Vec<_> = facts
+            .closes
+            .iter()
+            .map(|c| (c.closed_at, c.replied, c.seconds))
+            .collect();
+        assert_eq!(closes, expected, "{name}");
+    }
+    // History is frozen: the billing calendar becomes 24/7-like; t11's stored business time
+    // stays what it was when the response completed, even after a new event refreshes it.
+    sqlx::query(r#"update calendar set spec = '{"time_zone": "UTC", "hours": {"mon": ["00:00-24:00"], "tue": ["00:00-24:00"], "wed": ["00:00-24:00"], "thu": ["00:00-24:00"], "fri": ["00:00-24:00"], "sat": ["00:00-24:00"], "sun": ["00:00-24:00"]}, "holidays": []}'"#)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let t11 = f.t["t11"];
+    event(
+        &f.db,
+        t11,
+        "2026-04-01T10:00:00Z",
+        Actor::Agent(f.lee),
+        status(TicketStatus::Open, TicketStatus::Closed),
+    )
+    .await;
+    metrics::refresh(&mut conn, t11).await.unwrap();
+    let business: f64 = scalar_for(
+        &f.db.pool,
+        "select first_response_business_s from ticket_metric where ticket_id = $1",
+        t11,
+    )
+    .await;
+    assert_eq!(business, 7200.0);
+    let march = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/summary?{MARCH}"),
+    )
+    .await
+    .1;
+    assert_eq!(
+        march["first_response"]["business"]["p90_s"], 6120.0,
+        "March did not move"
+    );
+    drop(conn);
+    f.db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_timeline_hook_stores_values_as_tickets_change() {
+    // Real paths: a mail ingested, a reply, pending, the customer writes again, closed.
+    let app = TestApp::with_mail(&["23-reply-in-reply-to-only-a.eml"]).await;
+    let db = &app.db;
+    let dana_id = app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    let n = app.only_ticket_id().await;
+    let row = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_as::<_, (Option<OffsetDateTime>, i32, i32, Option<String>)>(
+                "select first_response_at, replies, reopened, excluded from ticket_metric where ticket_id = $1",
+            )
+            .bind(n)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(row(db).await, (None, 0, 0, None), "created by ingest");
+    let dana = frontdesk::auth::find_agent(&db.pool, dana_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let input = frontdesk::tickets::reply::ReplyInput {
+        to: vec!["jana.roth@example.org".into()],
+        text: "On it.".into(),
+        status_after: Some(TicketStatus::Pending),
+        ..Default::default()
+    };
+    frontdesk::tickets::reply::create_reply(&db.pool, &dana, None, n, &input)
+        .await
+        .unwrap();
+    let (fr_at, replies, _, _) = row(db).await;
+    assert!(
+        fr_at.is_some(),
+        "the first response is stored with the reply"
+    );
+    assert_eq!(replies, 1);
+    // The customer writes again (pending → open), then Dana closes.
+    app.deliver(&["23-reply-in-reply-to-only-b.eml"]).await;
+    app.ingest().await;
+    let mut tx = db.pool.begin().await.unwrap();
+    frontdesk::tickets::actions::set_status(
+        &mut tx,
+        Actor::Agent(dana_id),
+        None,
+        n,
+        TicketStatus::Closed,
+        None,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut conn = db.pool.acquire().await.unwrap();
+    let facts = metrics::compute_for(&mut conn, n).await.unwrap().unwrap();
+    assert_eq!(facts.closes.len(), 1);
+    let stored: (Option<OffsetDateTime>, Option<f64>, Option<OffsetDateTime>) = sqlx::query_as(
+        "select first_response_at, first_response_s, resolved_at from ticket_metric where ticket_id = $1",
+    )
+    .bind(n)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    let fr = facts.first_response.unwrap();
+    assert_eq!(
+        stored,
+        (
+            Some(fr.at),
+            Some(fr.seconds),
+            Some(facts.closes[0].closed_at)
+        )
+    );
+    // Marked spam: out of every figure.
+    drop(conn);
+    frontdesk::tickets::actions::set_spam(&db.pool, Actor::Agent(dana_id), None, n, true)
+        .await
+        .unwrap();
+    assert_eq!(row(db).await.3.as_deref(), Some("spam"));
+    app.finish().await;
+}
