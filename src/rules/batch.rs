@@ -197,7 +197,8 @@ pub async fn run_batch(
     engine::count_firings(conn, &fired_rules).await
 }
 
-/// The facts of every event, in `work`'s order, from one statement.
+/// The facts of every event, in `work`'s order, from one statement (the SQL function
+/// `rule_facts_batch`, the batch twin of `rule_facts`).
 async fn batch_facts(
     conn: &mut PgConnection,
     work: &[Work<'_>],
@@ -209,8 +210,7 @@ async fn batch_facts(
         facts: FactsRow,
     }
     let rows: Vec<Numbered> = sqlx::query_as(
-        "select x.n, f.* from unnest($1::bigint[], $2::bigint[]) with ordinality as x(t, m, n)
-         cross join lateral rule_facts(x.t, x.m, false) f",
+        "select * from rule_facts_batch($1, $2)",
     )
     .bind(work.iter().map(|w| w.ticket).collect::<Vec<_>>())
     .bind(work.iter().map(|w| w.message).collect::<Vec<_>>())
