@@ -209,13 +209,11 @@ async fn batch_facts(
         #[sqlx(flatten)]
         facts: FactsRow,
     }
-    let rows: Vec<Numbered> = sqlx::query_as(
-        "select * from rule_facts_batch($1, $2)",
-    )
-    .bind(work.iter().map(|w| w.ticket).collect::<Vec<_>>())
-    .bind(work.iter().map(|w| w.message).collect::<Vec<_>>())
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<Numbered> = sqlx::query_as("select * from rule_facts_batch($1, $2)")
+        .bind(work.iter().map(|w| w.ticket).collect::<Vec<_>>())
+        .bind(work.iter().map(|w| w.message).collect::<Vec<_>>())
+        .fetch_all(&mut *conn)
+        .await?;
     let mut out: Vec<Option<(PreparedFacts, u32)>> = (0..work.len()).map(|_| None).collect();
     let mut hours = BusinessHours::default();
     for row in rows {
@@ -382,14 +380,24 @@ async fn flush(conn: &mut PgConnection, held: &mut Held) -> sqlx::Result<()> {
         .bind(&names)
         .execute(&mut *conn)
         .await?;
-        sqlx::query("delete from ticket_tag where ticket_id = any($1)")
-            .bind(h.tags.keys().copied().collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
+        // only what changed is deleted and inserted: every ticket_tag row written moves the
+        // sidebar's tag counts (a trigger)
+        sqlx::query(
+            "delete from ticket_tag tt where tt.ticket_id = any($1)
+               and not exists (select 1 from unnest($2::bigint[], $3::text[]) as x(t, name)
+                               join tag g on lower(g.name) = lower(x.name)
+                               where x.t = tt.ticket_id and g.tag_id = tt.tag_id)",
+        )
+        .bind(h.tags.keys().copied().collect::<Vec<_>>())
+        .bind(&tickets)
+        .bind(&names)
+        .execute(&mut *conn)
+        .await?;
         sqlx::query(
             "insert into ticket_tag (ticket_id, tag_id)
              select distinct x.t, g.tag_id from unnest($1::bigint[], $2::text[]) as x(t, name)
-             join tag g on lower(g.name) = lower(x.name)",
+             join tag g on lower(g.name) = lower(x.name)
+             on conflict do nothing",
         )
         .bind(&tickets)
         .bind(&names)
