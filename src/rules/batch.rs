@@ -92,7 +92,8 @@ pub async fn run_batch(
         .bind(&tickets)
         .execute(&mut *conn)
         .await?;
-    let mut facts = batch_facts(conn, &work).await?;
+    let mut hours = BusinessHours::default();
+    let mut facts = batch_facts(conn, &work, &mut hours).await?;
     let mut states = firing_records(conn, &tickets).await?;
 
     let mut held = Held::default();
@@ -103,7 +104,7 @@ pub async fn run_batch(
         let loaded = if changed.contains(&w.ticket) {
             flush(conn, &mut held).await?;
             reload_states(conn, w.ticket, &mut states).await?;
-            engine::load_facts_counted(conn, w.ticket, w.message, false).await?
+            engine::load_facts_counted(conn, w.ticket, w.message, false, &mut hours).await?
         } else {
             facts[i].take()
         };
@@ -185,7 +186,9 @@ pub async fn run_batch(
                 Some(updated) => updated,
                 None => {
                     flush(conn, &mut held).await?;
-                    match engine::load_facts_counted(conn, w.ticket, w.message, false).await? {
+                    match engine::load_facts_counted(conn, w.ticket, w.message, false, &mut hours)
+                        .await?
+                    {
                         Some((updated, _)) => updated,
                         None => break,
                     }
@@ -202,6 +205,7 @@ pub async fn run_batch(
 async fn batch_facts(
     conn: &mut PgConnection,
     work: &[Work<'_>],
+    hours: &mut BusinessHours,
 ) -> sqlx::Result<Vec<Option<(PreparedFacts, u32)>>> {
     #[derive(FromRow)]
     struct Numbered {
@@ -215,7 +219,6 @@ async fn batch_facts(
         .fetch_all(&mut *conn)
         .await?;
     let mut out: Vec<Option<(PreparedFacts, u32)>> = (0..work.len()).map(|_| None).collect();
-    let mut hours = BusinessHours::default();
     for row in rows {
         let open = hours.now_open(conn, row.facts.calendar_id).await?;
         if let Some(slot) = usize::try_from(row.n - 1).ok().and_then(|i| out.get_mut(i)) {

@@ -178,7 +178,9 @@ async fn run_rules(
     message: Option<i64>,
     rules: &[LoadedRule],
 ) -> sqlx::Result<()> {
-    let Some((mut facts, mut firings)) = load_facts_counted(conn, ticket, message, false).await?
+    let mut hours = BusinessHours::default();
+    let Some((mut facts, mut firings)) =
+        load_facts_counted(conn, ticket, message, false, &mut hours).await?
     else {
         return Ok(());
     };
@@ -203,7 +205,7 @@ async fn run_rules(
             // here, the others (assignment, notes, replies) read back
             match updated_facts(&facts, &rule.compiled.rule().actions) {
                 Some(f) => facts = f,
-                None => match load_facts(conn, ticket, message).await? {
+                None => match load_facts(conn, ticket, message, &mut hours).await? {
                     Some(f) => facts = f,
                     None => break,
                 },
@@ -696,12 +698,15 @@ async fn team_candidates(
 
 /// What a condition can read about the ticket now; `message` is the message the event is
 /// about (else the latest inbound one). `None` when the ticket does not exist.
+///
+/// `hours`: the calendars already read in this pass (one query per calendar, not per ticket).
 pub async fn load_facts(
     conn: &mut PgConnection,
     ticket: i64,
     message: Option<i64>,
+    hours: &mut BusinessHours,
 ) -> sqlx::Result<Option<PreparedFacts>> {
-    Ok(load_facts_counted(conn, ticket, message, true)
+    Ok(load_facts_counted(conn, ticket, message, true, hours)
         .await?
         .map(|(f, _)| f))
 }
@@ -715,6 +720,7 @@ pub(super) async fn load_facts_counted(
     ticket: i64,
     message: Option<i64>,
     with_times: bool,
+    hours: &mut BusinessHours,
 ) -> sqlx::Result<Option<(PreparedFacts, u32)>> {
     let row: Option<FactsRow> = sqlx::query_as("select * from rule_facts($1, $2, $3)")
         .bind(ticket)
@@ -723,16 +729,14 @@ pub(super) async fn load_facts_counted(
         .fetch_optional(&mut *conn)
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let open = BusinessHours::default()
-        .now_open(conn, row.calendar_id)
-        .await?;
+    let open = hours.now_open(conn, row.calendar_id).await?;
     Ok(Some(row.into_facts(open)))
 }
 
 /// Whether now is within business hours, by calendar id, each calendar loaded once per
 /// evaluation pass (an event, an ingest batch).
 #[derive(Debug, Default)]
-pub(super) struct BusinessHours {
+pub struct BusinessHours {
     open: HashMap<i64, Option<bool>>,
 }
 
@@ -740,7 +744,7 @@ impl BusinessHours {
     /// `Some(true)` when now is an open instant of the calendar (domain notes §1); no calendar
     /// (the ticket has no SLA policy) is 24/7, so `Some(true)`; a calendar that no longer
     /// loads is unknown (`None`: neither `is true` nor `is false` holds).
-    pub(super) async fn now_open(
+    pub async fn now_open(
         &mut self,
         conn: &mut PgConnection,
         calendar: Option<i64>,
@@ -848,6 +852,7 @@ const TIME_RULE_TICKETS: i64 = 2000;
 pub async fn run_time_rules(pool: &PgPool) -> sqlx::Result<u64> {
     let rules = enabled_rules(&mut *pool.acquire().await?, Some(Trigger::Time)).await?;
     let mut fired = 0;
+    let mut hours = BusinessHours::default();
     for rule in &rules {
         let tickets: Vec<i64> = sqlx::query_scalar(
             "select ticket_id from ticket where status <> 'closed' and not spam
@@ -859,7 +864,7 @@ pub async fn run_time_rules(pool: &PgPool) -> sqlx::Result<u64> {
         for ticket in tickets {
             let mut tx = pool.begin().await?;
             let Some((facts, fired_last_hour)) =
-                load_facts_counted(&mut tx, ticket, None, true).await?
+                load_facts_counted(&mut tx, ticket, None, true, &mut hours).await?
             else {
                 continue;
             };
@@ -934,6 +939,7 @@ pub async fn dry_run(
             .map(|(_, n)| n.clone())
     };
     let mut out = Vec::with_capacity(tickets.len());
+    let mut hours = BusinessHours::default();
     let first_message = rule.rule().trigger == Trigger::TicketCreated;
     for (number, subject) in tickets {
         // a ticket_created rule sees the first message, as it did when the ticket was created
@@ -947,7 +953,7 @@ pub async fn dry_run(
         } else {
             None
         };
-        let Some(facts) = load_facts(&mut conn, number, message).await? else {
+        let Some(facts) = load_facts(&mut conn, number, message, &mut hours).await? else {
             continue;
         };
         let e = rule.evaluate(&facts);

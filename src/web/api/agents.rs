@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::admin::ApiAdmin;
 use super::{ApiAgent, JsonBody};
@@ -99,13 +99,8 @@ struct PatchBody {
     disabled: Option<bool>,
     available: Option<bool>,
     /// Absent: unchanged; null: no cap; a number: the cap.
-    #[serde(default, deserialize_with = "some_or_null")]
+    #[serde(default, deserialize_with = "super::some_or_null")]
     max_open_tickets: Option<Option<i64>>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn some_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Ok(Some(Option::deserialize(d)?))
 }
 
 /// `PATCH /api/v1/agents/{email}`: changes an agent; answers with the agent.

@@ -19,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::JsonBody;
@@ -112,31 +112,21 @@ async fn create(
     Ok((StatusCode::CREATED, Json(mailbox_json(&m))))
 }
 
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn some_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Ok(Some(Option::deserialize(d)?))
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PatchBody {
     name: Option<String>,
     imap_url: Option<String>,
-    #[serde(default, deserialize_with = "some_or_null")]
+    #[serde(default, deserialize_with = "super::some_or_null")]
     smtp_url: Option<Option<String>>,
     signature: Option<String>,
     enabled: Option<bool>,
     from_name_format: Option<String>,
-    #[serde(default, deserialize_with = "some_or_null")]
+    #[serde(default, deserialize_with = "super::some_or_null")]
     team: Option<Option<String>>,
     /// The default SLA policy's id; `null` clears it.
-    #[serde(default, deserialize_with = "some_or_null_id")]
+    #[serde(default, deserialize_with = "super::some_or_null")]
     sla_policy: Option<Option<i64>>,
-}
-
-/// As [`some_or_null`], for an id.
-fn some_or_null_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Ok(Some(Option::deserialize(d)?))
 }
 
 async fn update(
