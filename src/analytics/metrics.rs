@@ -236,22 +236,7 @@ fn completes_something(recorded: &Recorded<'_>) -> bool {
 /// or changes an exclusion (spam, merge) refreshes the ticket's stored values.
 pub async fn on_event(conn: &mut PgConnection, recorded: &Recorded<'_>) -> sqlx::Result<()> {
     if let TimelineEvent::Created { automated, .. } = recorded.event {
-        // Cheap on the ingest path: no events to read yet.
-        sqlx::query(
-            "insert into ticket_metric (ticket_id, created_at, excluded, calendar)
-             select t.ticket_id, t.created_at, case when $2 then 'bulk' end, coalesce(c.name, $3)
-             from ticket t join mailbox mb on mb.mailbox_id = t.mailbox_id
-             left join sla_policy p on p.sla_policy_id = mb.sla_policy_id
-             left join calendar c on c.calendar_id = p.calendar_id
-             where t.ticket_id = $1
-             on conflict (ticket_id) do nothing",
-        )
-        .bind(recorded.ticket)
-        .bind(*automated == Some(Automated::List))
-        .bind(ALWAYS)
-        .execute(&mut *conn)
-        .await?;
-        return Ok(());
+        return on_created(conn, &[(recorded.ticket, *automated)]).await;
     }
     if completes_something(recorded) {
         refresh(conn, recorded.ticket).await?;
@@ -317,6 +302,39 @@ pub async fn load(
         events.push(EventAt { at, actor, event });
     }
     Ok(Some((created_at, events, name, calendar)))
+}
+
+/// The `ticket_metric` rows of new tickets `(ticket, automated kind of its first mail)`, in one
+/// statement (cheap on the ingest path: no events to read yet). List mail is excluded as
+/// `bulk`. [`crate::tickets::timeline::record_pending`] calls it once for a batch.
+pub async fn on_created(
+    conn: &mut PgConnection,
+    created: &[(i64, Option<Automated>)],
+) -> sqlx::Result<()> {
+    if created.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into ticket_metric (ticket_id, created_at, excluded, calendar)
+         select t.ticket_id, t.created_at, case when x.bulk then 'bulk' end, coalesce(c.name, $3)
+         from unnest($1::bigint[], $2::bool[]) as x(ticket_id, bulk)
+         join ticket t on t.ticket_id = x.ticket_id
+         join mailbox mb on mb.mailbox_id = t.mailbox_id
+         left join sla_policy p on p.sla_policy_id = mb.sla_policy_id
+         left join calendar c on c.calendar_id = p.calendar_id
+         on conflict (ticket_id) do nothing",
+    )
+    .bind(created.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind(
+        created
+            .iter()
+            .map(|c| c.1 == Some(Automated::List))
+            .collect::<Vec<_>>(),
+    )
+    .bind(ALWAYS)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// The ticket's facts computed now from its events (what [`refresh`] stores, before

@@ -83,7 +83,7 @@ pub async fn retry(
             };
             let mut sp = sqlx::Connection::begin(&mut *tx).await?;
             let mut events = PendingEvents::default();
-            match store::store_mail(&mut sp, &ctx, &mail, &email, None, &mut events).await {
+            match store::store_mail(&mut sp, &ctx, &mail, &email, &mut events).await {
                 Ok(o) => {
                     timeline::record_pending(&mut sp, events).await?;
                     sp.commit().await?;

@@ -1,8 +1,11 @@
-//! Stores one fetched mail: dedupe, thread (RFC 5322 3.6.4, then subject token, then reply
-//! subject), create or extend a ticket.
+//! Stores fetched mail a batch at a time: dedupe, thread (RFC 5322 3.6.4, then subject token,
+//! then reply subject), create or extend tickets, with a fixed number of statements per batch
+//! (ingest runs at the database's pace, not at the pace of round trips).
 //!
 //! Everything here runs inside the caller's transaction, which also advances the IMAP cursor,
 //! so a crash at any point either stores a batch and its cursor or neither.
+
+use std::collections::HashMap;
 
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
@@ -11,7 +14,7 @@ use super::classify::Automated;
 use super::parse::{self, EmailAddress, InboundEmail};
 use super::subject;
 use crate::mailboxes::canonical_address;
-use crate::tickets::messages::{self, InboundMessage, ParticipantRole};
+use crate::tickets::messages::{self, Destination, Inbound, InboundMessage, ParticipantRole};
 use crate::tickets::timeline::{self, PendingEvents};
 
 /// One message as fetched from IMAP.
@@ -158,50 +161,62 @@ async fn store_parsed(
         StoreOutcome::Threaded(t) => changed.push((t, false)),
         _ => {}
     };
-    // Fast path: all raw rows in one statement; `None` marks a duplicate.
-    let raw_ids = if savepoints {
-        Vec::new()
-    } else {
-        insert_raw_batch(&mut tx, ctx, mails, parsed).await?
+    let quarantine_unparseable = |mail: &FetchedMail, reason: &str| {
+        tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining unparseable message");
     };
-    for (i, (mail, email)) in mails.iter().zip(parsed).enumerate() {
-        let email = match email {
-            Ok(e) => e,
-            Err(reason) => {
-                tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining unparseable message");
-                quarantine(&mut tx, ctx.mailbox_id, mail, reason).await?;
-                counts.add(StoreOutcome::Quarantined);
-                continue;
-            }
-        };
-        if !savepoints {
-            let outcome = match raw_ids[i] {
-                Some(raw_id) => {
-                    store_mail(&mut tx, ctx, mail, email, Some(raw_id), &mut events).await?
+    if !savepoints {
+        // Fast path: the whole batch set-based (all raw rows in one statement, `None` marks a
+        // duplicate; then the tickets and messages, see [`store_mails`]).
+        let raw_ids = insert_raw_batch(&mut tx, ctx, mails, parsed).await?;
+        let mut items = Vec::with_capacity(mails.len());
+        for (i, (mail, email)) in mails.iter().zip(parsed).enumerate() {
+            match (email, raw_ids[i]) {
+                (Err(reason), _) => {
+                    quarantine_unparseable(mail, reason);
+                    quarantine(&mut tx, ctx.mailbox_id, mail, reason).await?;
+                    counts.add(StoreOutcome::Quarantined);
                 }
-                None => StoreOutcome::Duplicate,
-            };
+                (Ok(email), Some(raw_id)) => items.push(Item {
+                    mail,
+                    email,
+                    raw_id,
+                }),
+                (Ok(_), None) => counts.add(StoreOutcome::Duplicate),
+            }
+        }
+        for outcome in store_mails(&mut tx, ctx, &items, &mut events).await? {
             note(outcome, &mut changed);
             counts.add(outcome);
-            continue;
         }
-        let mut sp = sqlx::Connection::begin(&mut *tx).await?;
-        // This mail's events join the batch's only if its savepoint commits.
-        let mut mine = PendingEvents::default();
-        match store_mail(&mut sp, ctx, mail, email, None, &mut mine).await {
-            Ok(outcome) => {
-                sp.commit().await?;
-                events.append(mine);
-                note(outcome, &mut changed);
-                counts.add(outcome);
+    } else {
+        for (mail, email) in mails.iter().zip(parsed) {
+            let email = match email {
+                Ok(e) => e,
+                Err(reason) => {
+                    quarantine_unparseable(mail, reason);
+                    quarantine(&mut tx, ctx.mailbox_id, mail, reason).await?;
+                    counts.add(StoreOutcome::Quarantined);
+                    continue;
+                }
+            };
+            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+            // This mail's events join the batch's only if its savepoint commits.
+            let mut mine = PendingEvents::default();
+            match store_mail(&mut sp, ctx, mail, email, &mut mine).await {
+                Ok(outcome) => {
+                    sp.commit().await?;
+                    events.append(mine);
+                    note(outcome, &mut changed);
+                    counts.add(outcome);
+                }
+                Err(StoreError::Parse(reason)) | Err(StoreError::Data(reason)) => {
+                    sp.rollback().await?;
+                    tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining message");
+                    quarantine(&mut tx, ctx.mailbox_id, mail, &reason).await?;
+                    counts.add(StoreOutcome::Quarantined);
+                }
+                Err(e) => return Err(e),
             }
-            Err(StoreError::Parse(reason)) | Err(StoreError::Data(reason)) => {
-                sp.rollback().await?;
-                tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining message");
-                quarantine(&mut tx, ctx.mailbox_id, mail, &reason).await?;
-                counts.add(StoreOutcome::Quarantined);
-            }
-            Err(e) => return Err(e),
         }
     }
     timeline::record_pending(&mut tx, events).await?;
@@ -262,112 +277,454 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Stores one mail: the raw bytes always, plus a ticket message unless it is a duplicate,
-/// our own mail, or automated mail that belongs to no ticket. `raw_id` is the mail's
-/// `raw_message` row when the caller already inserted it (see [`insert_raw_batch`]). The
-/// ticket's timeline events go into `events`, for the caller to record with its batch.
+/// One parsed mail whose raw bytes are stored (`raw_message` row `raw_id`).
+struct Item<'a> {
+    mail: &'a FetchedMail,
+    email: &'a InboundEmail,
+    raw_id: i64,
+}
+
+impl Item<'_> {
+    /// Receipt time at our server (IMAP INTERNALDATE, else now), UTC.
+    fn received_at(&self) -> OffsetDateTime {
+        self.mail
+            .internal_date
+            .unwrap_or_else(OffsetDateTime::now_utc)
+    }
+
+    /// The mail's date: its `Date`, else the receipt time.
+    fn created_at(&self) -> OffsetDateTime {
+        self.email.date.unwrap_or_else(|| self.received_at())
+    }
+}
+
+/// Stores one mail on its own: the raw bytes always, plus a ticket message unless it is a
+/// duplicate, our own mail, or automated mail that belongs to no ticket (see [`store_mails`]).
+/// The ticket's timeline events go into `events`, for the caller to record. Used mail by mail
+/// under savepoints when the database rejected a batch, and to retry quarantined mail.
 pub async fn store_mail(
     conn: &mut PgConnection,
     ctx: &MailboxContext,
     mail: &FetchedMail,
     email: &InboundEmail,
-    raw_id: Option<i64>,
     events: &mut PendingEvents,
 ) -> Result<StoreOutcome, StoreError> {
     let received_at = mail.internal_date.unwrap_or_else(OffsetDateTime::now_utc);
-
-    let created_at = email.date.unwrap_or(received_at);
-    let from_email = email.from.as_ref().map(|a| a.email.clone());
-    let own = from_email.as_deref().is_some_and(|f| ctx.is_own(f));
-    let ticket = if own {
-        None
-    } else {
-        find_thread(conn, ctx, email, created_at).await?
+    let Some(raw_id) = insert_raw(conn, ctx, mail, email, received_at).await? else {
+        return Ok(StoreOutcome::Duplicate);
     };
-
-    let disposition = match (own, ticket, email.automated) {
-        (true, _, _) => "own_address",
-        (false, Some(_), _) => "threaded",
-        (false, None, Some(Automated::AutoReply | Automated::Bounce)) => "automated_dropped",
-        (false, None, _) => "ticket",
+    let item = Item {
+        mail,
+        email,
+        raw_id,
     };
-    let raw_id = match raw_id {
-        Some(id) => {
-            if disposition != "ticket" {
-                sqlx::query("update raw_message set disposition = $2 where raw_message_id = $1")
-                    .bind(id)
-                    .bind(disposition)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            id
-        }
-        None => match insert_raw(conn, ctx, mail, email, received_at, disposition).await? {
-            Some(id) => id,
-            None => return Ok(StoreOutcome::Duplicate),
-        },
-    };
+    let outcomes = store_mails(conn, ctx, &[item], events).await?;
+    Ok(outcomes[0])
+}
 
-    match disposition {
-        "own_address" => {
-            tracing::info!(
-                mailbox.id = ctx.mailbox_id,
-                uid = mail.uid,
-                "mail from our own address: no ticket"
-            );
-            return Ok(StoreOutcome::OwnAddress);
-        }
-        "automated_dropped" => {
-            tracing::info!(mailbox.id = ctx.mailbox_id, uid = mail.uid, kind = ?email.automated, "automated mail for no known ticket: kept raw, no ticket");
-            return Ok(StoreOutcome::SkippedAutomated);
-        }
-        _ => {}
+/// What threading decided for one mail of a batch.
+#[derive(Debug, Clone, Copy)]
+enum Decision {
+    /// From one of our own addresses: kept raw, no ticket (breaks mail loops).
+    Own,
+    /// Auto-reply or bounce that belongs to no ticket: kept raw, no ticket.
+    AutomatedDropped,
+    /// Joins an existing ticket.
+    Ticket(i64),
+    /// Joins the ticket of an earlier mail of this batch (its index in the batch).
+    SameAs(usize),
+    /// Opens a ticket.
+    New,
+}
+
+/// Stores a batch of mails whose raw rows exist, in order, with a fixed number of statements
+/// for the common case: one look-up of every referenced Message-ID, one of the subject
+/// fallback's candidates, then [`messages::store_inbound`]. Threading is decided for the whole
+/// batch first, mail by mail in order, with the batch's own earlier mails counted as stored
+/// (a reply that arrives with the mail it answers joins its ticket). Returns each mail's
+/// outcome in order.
+async fn store_mails(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    items: &[Item<'_>],
+    events: &mut PendingEvents,
+) -> Result<Vec<StoreOutcome>, StoreError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
     }
+    let decisions = thread_batch(conn, ctx, items).await?;
 
-    let customer = customer_address(ctx, email);
-    let participants = participants(ctx, email, customer.as_ref());
-    let msg = InboundMessage {
-        mailbox_id: ctx.mailbox_id,
-        raw_message_id: raw_id,
-        from: email.from.as_ref(),
-        to: &email.to,
-        cc: &email.cc,
-        reply_to: &email.reply_to,
-        subject: &email.subject,
-        text: &email.text,
-        html: email.html.as_deref(),
-        header_message_id: email.message_id.as_deref(),
-        in_reply_to: email.in_reply_to.first().map(String::as_str),
-        references: &email.references,
-        automated: email.automated,
-        date: created_at,
-        received_at,
-        attachments: &email.attachments,
-        participants: &participants,
-    };
-    let (ticket_id, message_id, outcome) = match ticket {
-        Some(t) => {
-            let m = messages::append_inbound(conn, t, &msg, events).await?;
-            (t, m, StoreOutcome::Threaded(t))
-        }
-        None => {
-            let (t, m) =
-                messages::open_ticket(conn, &msg, customer.as_ref(), email.bulk, events).await?;
-            (t, m, StoreOutcome::NewTicket(t))
-        }
-    };
-    if email.automated == Some(Automated::Bounce) {
-        let reason = bounce_reason(&email.text);
-        messages::record_bounce(
-            conn,
-            ticket_id,
-            message_id,
-            &email.returned_message_ids,
-            &reason,
+    // Raw rows keep what became of them (inserted as `ticket`).
+    let (ids, dispositions): (Vec<i64>, Vec<&str>) = items
+        .iter()
+        .zip(&decisions)
+        .filter_map(|(item, d)| {
+            let disposition = match d {
+                Decision::Own => "own_address",
+                Decision::AutomatedDropped => "automated_dropped",
+                Decision::Ticket(_) | Decision::SameAs(_) => "threaded",
+                Decision::New => return None,
+            };
+            Some((item.raw_id, disposition))
+        })
+        .unzip();
+    if !ids.is_empty() {
+        sqlx::query(
+            "update raw_message r set disposition = x.d
+             from unnest($1::bigint[], $2::text[]) as x(id, d) where r.raw_message_id = x.id",
         )
+        .bind(&ids)
+        .bind(&dispositions)
+        .execute(&mut *conn)
         .await?;
     }
-    Ok(outcome)
+
+    // The mails that join tickets, in order; `stored[i]` is mail i's index among them.
+    let customers: Vec<Option<EmailAddress>> = items
+        .iter()
+        .map(|i| customer_address(ctx, i.email))
+        .collect();
+    let participants: Vec<Vec<(&EmailAddress, ParticipantRole)>> = items
+        .iter()
+        .zip(&customers)
+        .map(|(i, c)| participants(ctx, i.email, c.as_ref()))
+        .collect();
+    let mut stored: Vec<Option<usize>> = vec![None; items.len()];
+    let mut batch = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let to = match decisions[i] {
+            Decision::Own => {
+                tracing::info!(
+                    mailbox.id = ctx.mailbox_id,
+                    uid = item.mail.uid,
+                    "mail from our own address: no ticket"
+                );
+                continue;
+            }
+            Decision::AutomatedDropped => {
+                tracing::info!(mailbox.id = ctx.mailbox_id, uid = item.mail.uid, kind = ?item.email.automated, "automated mail for no known ticket: kept raw, no ticket");
+                continue;
+            }
+            Decision::Ticket(t) => Destination::Ticket(t),
+            Decision::SameAs(k) => Destination::SameAs(stored[k].ok_or(sqlx::Error::RowNotFound)?),
+            Decision::New => Destination::NewTicket {
+                customer: customers[i].as_ref(),
+                starts_closed: item.email.bulk,
+            },
+        };
+        let email = item.email;
+        stored[i] = Some(batch.len());
+        batch.push(Inbound {
+            msg: InboundMessage {
+                mailbox_id: ctx.mailbox_id,
+                raw_message_id: item.raw_id,
+                from: email.from.as_ref(),
+                to: &email.to,
+                cc: &email.cc,
+                reply_to: &email.reply_to,
+                subject: &email.subject,
+                text: &email.text,
+                html: email.html.as_deref(),
+                header_message_id: email.message_id.as_deref(),
+                in_reply_to: email.in_reply_to.first().map(String::as_str),
+                references: &email.references,
+                automated: email.automated,
+                date: item.created_at(),
+                received_at: item.received_at(),
+                attachments: &email.attachments,
+                participants: &participants[i],
+            },
+            to,
+        });
+    }
+    let placed = messages::store_inbound(conn, &batch, events).await?;
+
+    let mut outcomes = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Some(k) = stored[i] else {
+            outcomes.push(match decisions[i] {
+                Decision::Own => StoreOutcome::OwnAddress,
+                _ => StoreOutcome::SkippedAutomated,
+            });
+            continue;
+        };
+        let (ticket, message_id) = placed[k];
+        if item.email.automated == Some(Automated::Bounce) {
+            let reason = bounce_reason(&item.email.text);
+            messages::record_bounce(
+                conn,
+                ticket,
+                message_id,
+                &item.email.returned_message_ids,
+                &reason,
+            )
+            .await?;
+        }
+        outcomes.push(match decisions[i] {
+            Decision::New => StoreOutcome::NewTicket(ticket),
+            _ => StoreOutcome::Threaded(ticket),
+        });
+    }
+    Ok(outcomes)
+}
+
+/// Decides where each mail of a batch goes, in order (RFC 5322 3.6.4): In-Reply-To, then
+/// References newest first, against every Message-ID stored or sent in this mailbox and those
+/// of the batch's earlier mails (for bounces also the ids of the returned message); then a
+/// `[#N]` subject token, only when the sender already takes part in ticket N; then, for a
+/// subject without a token, the reply-subject fallback ([`subject_fallback`]). Mail from our
+/// own addresses is never threaded; automated mail that finds no ticket opens none.
+async fn thread_batch(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    items: &[Item<'_>],
+) -> sqlx::Result<Vec<Decision>> {
+    let own: Vec<bool> = items
+        .iter()
+        .map(|i| i.email.from.as_ref().is_some_and(|f| ctx.is_own(&f.email)))
+        .collect();
+    let refs: Vec<Vec<&str>> = items
+        .iter()
+        .map(|i| {
+            let e = i.email;
+            let mut ids: Vec<&str> = Vec::new();
+            ids.extend(e.in_reply_to.iter().map(String::as_str));
+            ids.extend(e.references.iter().rev().map(String::as_str));
+            ids.extend(e.returned_message_ids.iter().map(String::as_str));
+            ids.dedup();
+            ids
+        })
+        .collect();
+    // (Collected first: a future holding these iterators' closures would not be `Send`.)
+    let ids: Vec<&str> = refs
+        .iter()
+        .zip(&own)
+        .filter(|(_, own)| !**own)
+        .flat_map(|(r, _)| r.iter().copied())
+        .collect();
+    let stored = stored_threads(conn, ctx, ids).await?;
+    let wanted: Vec<(String, OffsetDateTime)> = items
+        .iter()
+        .zip(&own)
+        .filter(|(i, own)| !**own && subject_token(&i.email.subject).is_none())
+        .filter_map(|(i, _)| fallback_key(ctx, i.email).map(|(sender, _)| (sender, i.created_at())))
+        .collect();
+    let fallback = SubjectCandidates::load(conn, ctx, wanted).await?;
+
+    let mut decisions = Vec::with_capacity(items.len());
+    // Message-IDs of the batch's mails placed so far, and the tickets it opened (for the
+    // subject fallback: customer, thread key, index).
+    let mut placed: HashMap<&str, Decision> = HashMap::new();
+    let mut opened: Vec<(String, String, usize)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let email = item.email;
+        if own[i] {
+            decisions.push(Decision::Own);
+            continue;
+        }
+        let mut found = refs[i].iter().find_map(|id| {
+            placed
+                .get(id)
+                .copied()
+                .or_else(|| stored.get(*id).map(|&t| Decision::Ticket(t)))
+        });
+        if found.is_none() {
+            found = match subject_token(&email.subject) {
+                Some(number) => token_thread(conn, ctx, email, number)
+                    .await?
+                    .map(Decision::Ticket),
+                None => fallback_key(ctx, email).and_then(|(sender, key)| {
+                    opened
+                        .iter()
+                        .rev()
+                        .find(|(c, k, _)| *c == sender && *k == key)
+                        .map(|&(_, _, k)| Decision::SameAs(k))
+                        .or_else(|| {
+                            fallback
+                                .find(&sender, &key, item.created_at())
+                                .map(Decision::Ticket)
+                        })
+                }),
+            };
+        }
+        let decision = match (found, email.automated) {
+            (Some(d), _) => d,
+            (None, Some(Automated::AutoReply | Automated::Bounce)) => Decision::AutomatedDropped,
+            (None, _) => {
+                if let Some(c) = customer_address(ctx, email) {
+                    opened.push((c.email, subject::thread_key(&email.subject), i));
+                }
+                Decision::New
+            }
+        };
+        if let Some(id) = email.message_id.as_deref() {
+            match decision {
+                Decision::New => {
+                    placed.insert(id, Decision::SameAs(i));
+                }
+                d @ (Decision::Ticket(_) | Decision::SameAs(_)) => {
+                    placed.insert(id, d);
+                }
+                _ => {}
+            }
+        }
+        decisions.push(decision);
+    }
+    Ok(decisions)
+}
+
+/// The ticket of each stored or sent message of this mailbox whose Message-ID is among `ids`
+/// (the newest message's ticket when an id occurs twice), in one statement.
+async fn stored_threads(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    mut ids: Vec<&str>,
+) -> sqlx::Result<HashMap<String, i64>> {
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // The mailbox check is a scalar subquery so that the plan stays an index lookup per
+    // candidate; a join let generic plans hash every ticket of the mailbox (O(tickets)).
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select c.header_message_id, c.ticket_id from (
+            select m.ticket_id, m.header_message_id, m.message_id,
+                   (select t.mailbox_id from ticket t where t.ticket_id = m.ticket_id) as mailbox_id
+            from message m where m.header_message_id = any($2)
+         ) c
+         where c.mailbox_id = $1
+         order by c.message_id desc",
+    )
+    .bind(ctx.mailbox_id)
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for (id, ticket) in rows {
+        out.entry(id).or_insert(ticket);
+    }
+    Ok(out)
+}
+
+/// Ticket `number` of this mailbox when one of the mail's senders (`From`, `Reply-To`) already
+/// takes part in it.
+async fn token_thread(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    email: &InboundEmail,
+    number: i64,
+) -> sqlx::Result<Option<i64>> {
+    let senders: Vec<&str> = email
+        .from
+        .iter()
+        .chain(email.reply_to.iter())
+        .map(|a| a.email.as_str())
+        .collect();
+    sqlx::query_scalar(
+        "select t.ticket_id from ticket t
+         where t.ticket_id = $1 and t.mailbox_id = $2
+           and exists (select 1 from ticket_participant p where p.ticket_id = t.ticket_id and p.email = any($3))",
+    )
+    .bind(number)
+    .bind(ctx.mailbox_id)
+    .bind(&senders)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// The subject fallback's key for a mail: its sender (the address a new ticket would take as
+/// customer) and its subject's [`subject::thread_key`]; `None` when the fallback does not apply
+/// (automated mail, a subject without a reply prefix, no sender).
+fn fallback_key(ctx: &MailboxContext, email: &InboundEmail) -> Option<(String, String)> {
+    if email.automated.is_some() || !subject::has_reply_prefix(&email.subject) {
+        return None;
+    }
+    let key = subject::thread_key(&email.subject);
+    if key.is_empty() {
+        return None;
+    }
+    Some((customer_address(ctx, email)?.email, key))
+}
+
+/// The fallback for replies whose client sent no usable In-Reply-To/References and whose
+/// subject has no `[#N]` token (webmail, phones, mail forwarded from another system): a
+/// subject with a reply prefix (`Re:`, `AW:`, `SV:`, `回复：` … see [`subject`]) joins the
+/// most recent ticket of the same mailbox whose customer is the mail's sender (its
+/// `Reply-To`, else `From`, as for a new ticket), whose [`subject::thread_key`] is the same,
+/// and whose last activity is at most [`SUBJECT_FALLBACK_WINDOW`] before the mail's date.
+///
+/// Never for automated mail (auto-replies, bounces and list mail have their own rules), never
+/// for a subject without a reply prefix, never across senders or mailboxes, and never into a
+/// ticket emptied by a merge. Holds, per sender of a batch, their most recent tickets (at most
+/// [`SUBJECT_FALLBACK_CANDIDATES`], read through `ticket_customer_last_message_idx` in one
+/// statement for the whole batch).
+#[derive(Debug, Default)]
+struct SubjectCandidates {
+    /// Per sender: `(ticket, thread key, last activity)`, most recent first.
+    by_sender: HashMap<String, Vec<(i64, String, OffsetDateTime)>>,
+}
+
+impl SubjectCandidates {
+    /// Reads the candidates of every `(sender, mail date)` given.
+    async fn load(
+        conn: &mut PgConnection,
+        ctx: &MailboxContext,
+        wanted: Vec<(String, OffsetDateTime)>,
+    ) -> sqlx::Result<Self> {
+        let mut since: HashMap<String, OffsetDateTime> = HashMap::new();
+        for (sender, at) in wanted {
+            let from = at - SUBJECT_FALLBACK_WINDOW;
+            since
+                .entry(sender)
+                .and_modify(|s| *s = (*s).min(from))
+                .or_insert(from);
+        }
+        if since.is_empty() {
+            return Ok(Self::default());
+        }
+        let (senders, froms): (Vec<String>, Vec<OffsetDateTime>) = since.into_iter().unzip();
+        let rows: Vec<(String, i64, String, OffsetDateTime)> = sqlx::query_as(
+            "select s.email, t.ticket_id, t.subject, t.last_message_at
+             from unnest($1::text[], $2::timestamptz[]) as s(email, since)
+             cross join lateral (
+                select t.ticket_id, t.subject, t.last_message_at from ticket t
+                where t.customer_id = (select customer_id from customer where lower(email) = lower(s.email))
+                  and t.last_message_at >= s.since
+                  and t.mailbox_id = $3
+                  and t.message_count > 0
+                order by t.last_message_at desc, t.ticket_id desc
+                limit $4
+             ) t
+             order by s.email, t.last_message_at desc, t.ticket_id desc",
+        )
+        .bind(&senders)
+        .bind(&froms)
+        .bind(ctx.mailbox_id)
+        .bind(SUBJECT_FALLBACK_CANDIDATES)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut by_sender: HashMap<String, Vec<_>> = HashMap::new();
+        for (sender, ticket, subject, last) in rows {
+            by_sender.entry(sender).or_default().push((
+                ticket,
+                subject::thread_key(&subject),
+                last,
+            ));
+        }
+        Ok(Self { by_sender })
+    }
+
+    /// The sender's most recent ticket with this thread key, active at most
+    /// [`SUBJECT_FALLBACK_WINDOW`] before `created_at`.
+    fn find(&self, sender: &str, key: &str, created_at: OffsetDateTime) -> Option<i64> {
+        let since = created_at - SUBJECT_FALLBACK_WINDOW;
+        self.by_sender
+            .get(sender)?
+            .iter()
+            .find(|(_, k, last)| *last >= since && k == key)
+            .map(|&(t, _, _)| t)
+    }
 }
 
 /// The customer of a new ticket: the first `Reply-To` that is not ours (web forms send
@@ -387,112 +744,6 @@ pub const SUBJECT_FALLBACK_WINDOW: time::Duration = time::Duration::days(30);
 
 /// How many of the sender's most recent tickets the subject fallback compares.
 const SUBJECT_FALLBACK_CANDIDATES: i64 = 50;
-
-/// Finds the ticket a mail belongs to (RFC 5322 3.6.4): In-Reply-To, then References newest
-/// first, against every Message-ID stored or sent in this mailbox; for bounces also the ids of
-/// the returned message; then a `[#N]` subject token, only when the sender already takes part
-/// in ticket N; then, for a subject without a token, [`find_thread_by_subject`].
-/// `created_at` is the mail's date (its `Date`, else the receipt time).
-async fn find_thread(
-    conn: &mut PgConnection,
-    ctx: &MailboxContext,
-    email: &InboundEmail,
-    created_at: OffsetDateTime,
-) -> sqlx::Result<Option<i64>> {
-    let mut ids: Vec<&str> = Vec::new();
-    ids.extend(email.in_reply_to.iter().map(String::as_str));
-    ids.extend(email.references.iter().rev().map(String::as_str));
-    ids.extend(email.returned_message_ids.iter().map(String::as_str));
-    ids.dedup();
-    if !ids.is_empty() {
-        // The mailbox check is a scalar subquery so that the plan stays an index lookup per
-        // candidate; a join let generic plans hash every ticket of the mailbox (O(tickets)).
-        let found: Option<i64> = sqlx::query_scalar(
-            "select c.ticket_id from (
-                select m.ticket_id, m.header_message_id, m.message_id,
-                       (select t.mailbox_id from ticket t where t.ticket_id = m.ticket_id) as mailbox_id
-                from message m where m.header_message_id = any($2)
-             ) c
-             where c.mailbox_id = $1
-             order by array_position($2, c.header_message_id), c.message_id desc
-             limit 1",
-        )
-        .bind(ctx.mailbox_id)
-        .bind(&ids)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if found.is_some() {
-            return Ok(found);
-        }
-    }
-    let Some(number) = subject_token(&email.subject) else {
-        return find_thread_by_subject(conn, ctx, email, created_at).await;
-    };
-    let senders: Vec<&str> = email
-        .from
-        .iter()
-        .chain(email.reply_to.iter())
-        .map(|a| a.email.as_str())
-        .collect();
-    sqlx::query_scalar(
-        "select t.ticket_id from ticket t
-         where t.ticket_id = $1 and t.mailbox_id = $2
-           and exists (select 1 from ticket_participant p where p.ticket_id = t.ticket_id and p.email = any($3))",
-    )
-    .bind(number)
-    .bind(ctx.mailbox_id)
-    .bind(&senders)
-    .fetch_optional(&mut *conn)
-    .await
-}
-
-/// The fallback for replies whose client sent no usable In-Reply-To/References and whose
-/// subject has no `[#N]` token (webmail, phones, mail forwarded from another system): a
-/// subject with a reply prefix (`Re:`, `AW:`, `SV:`, `回复：` … see [`subject`]) joins the
-/// most recent ticket of the same mailbox whose customer is the mail's sender (its
-/// `Reply-To`, else `From`, as for a new ticket), whose [`subject::thread_key`] is the same,
-/// and whose last activity is at most [`SUBJECT_FALLBACK_WINDOW`] before `created_at`.
-///
-/// Never for automated mail (auto-replies, bounces and list mail have their own rules), never
-/// for a subject without a reply prefix, never across senders or mailboxes, and never into a
-/// ticket emptied by a merge. The lookup reads one sender's recent tickets through
-/// `ticket_customer_last_message_idx`, at most [`SUBJECT_FALLBACK_CANDIDATES`] of them.
-async fn find_thread_by_subject(
-    conn: &mut PgConnection,
-    ctx: &MailboxContext,
-    email: &InboundEmail,
-    created_at: OffsetDateTime,
-) -> sqlx::Result<Option<i64>> {
-    if email.automated.is_some() || !subject::has_reply_prefix(&email.subject) {
-        return Ok(None);
-    }
-    let key = subject::thread_key(&email.subject);
-    if key.is_empty() {
-        return Ok(None);
-    }
-    let Some(sender) = customer_address(ctx, email) else {
-        return Ok(None);
-    };
-    let candidates: Vec<(i64, String)> = sqlx::query_as(
-        "select t.ticket_id, t.subject from ticket t
-         where t.customer_id = (select customer_id from customer where lower(email) = lower($1))
-           and t.last_message_at >= $3
-           and t.mailbox_id = $2
-           and t.message_count > 0
-         order by t.last_message_at desc, t.ticket_id desc
-         limit $4",
-    )
-    .bind(&sender.email)
-    .bind(ctx.mailbox_id)
-    .bind(created_at - SUBJECT_FALLBACK_WINDOW)
-    .bind(SUBJECT_FALLBACK_CANDIDATES)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(candidates
-        .into_iter()
-        .find(|(_, s)| subject::thread_key(s) == key)
-        .map(|(t, _)| t))
-}
 
 /// The ticket number in a `[#N]` subject token, if any.
 pub fn subject_token(subject: &str) -> Option<i64> {
@@ -540,18 +791,18 @@ fn participants<'a>(
     out
 }
 
-/// Inserts one raw message; `None` when it is already stored (same Message-ID and content).
+/// Inserts one raw message (disposition `ticket`, corrected by [`store_mails`] when it
+/// differs); `None` when it is already stored (same Message-ID and content).
 async fn insert_raw(
     conn: &mut PgConnection,
     ctx: &MailboxContext,
     mail: &FetchedMail,
     email: &InboundEmail,
     received_at: OffsetDateTime,
-    disposition: &str,
 ) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "insert into raw_message (mailbox_id, header_message_id, content_sha256, raw, folder, uid_validity, uid, received_at, disposition)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, 'ticket')
          on conflict (mailbox_id, coalesce(header_message_id, ''), content_sha256) do nothing
          returning raw_message_id",
     )
@@ -563,7 +814,6 @@ async fn insert_raw(
     .bind(i64::from(mail.uid_validity))
     .bind(i64::from(mail.uid))
     .bind(received_at)
-    .bind(disposition)
     .fetch_optional(&mut *conn)
     .await
 }

@@ -640,26 +640,50 @@ pub fn on_event<'a>(
     recorded: &'a Recorded<'a>,
 ) -> BoxFuture<'a, sqlx::Result<()>> {
     Box::pin(async move {
+        if let TimelineEvent::Created { .. } = recorded.event
+            && assign_default_policies(conn, &[recorded.ticket])
+                .await?
+                .is_empty()
+        {
+            return Ok(());
+        }
+        on_event_after_policy(conn, recorded).await
+    })
+}
+
+/// Gives new tickets their mailbox's default policy (a new ticket has none yet), in one
+/// statement; returns the tickets that got one (nothing is written for a mailbox without a
+/// default). [`crate::tickets::timeline::record_pending`] calls it once for a batch's new
+/// tickets, then [`on_event_after_policy`] only for tickets with a policy.
+pub async fn assign_default_policies(
+    conn: &mut PgConnection,
+    tickets: &[i64],
+) -> sqlx::Result<Vec<i64>> {
+    if tickets.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(
+        "update ticket t set sla_policy_id = m.sla_policy_id
+         from mailbox m where t.ticket_id = any($1) and m.mailbox_id = t.mailbox_id
+           and t.sla_policy_id is null and m.sla_policy_id is not null
+         returning t.ticket_id",
+    )
+    .bind(tickets)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// [`on_event`] once the ticket's default policy is settled (a `created` event starts the
+/// clocks of the policy it has).
+pub fn on_event_after_policy<'a>(
+    conn: &'a mut PgConnection,
+    recorded: &'a Recorded<'a>,
+) -> BoxFuture<'a, sqlx::Result<()>> {
+    Box::pin(async move {
         use TimelineEvent as E;
         let ticket = recorded.ticket;
         match recorded.event {
-            E::Created { .. } => {
-                // The mailbox's default policy (a new ticket has none yet); nothing is written
-                // when the mailbox has no default.
-                let policy: Option<i64> = sqlx::query_scalar(
-                    "update ticket t set sla_policy_id = m.sla_policy_id
-                     from mailbox m where t.ticket_id = $1 and m.mailbox_id = t.mailbox_id
-                       and t.sla_policy_id is null and m.sla_policy_id is not null
-                     returning t.sla_policy_id",
-                )
-                .bind(ticket)
-                .fetch_optional(&mut *conn)
-                .await?
-                .flatten();
-                if policy.is_none() {
-                    return Ok(());
-                }
-            }
+            E::Created { .. } => {}
             E::MessageReceived {
                 automated: None, ..
             }

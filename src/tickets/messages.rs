@@ -4,7 +4,10 @@
 //! `snippet`, `waiting_since`, `last_author_agent_id`, the reopening status) and of their
 //! timeline events.
 
+use std::collections::HashMap;
+
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use time::OffsetDateTime;
 
 use super::model::{Automated, EmailAddress, TicketStatus, snippet};
@@ -73,192 +76,481 @@ pub struct InboundMessage<'a> {
     pub participants: &'a [(&'a EmailAddress, ParticipantRole)],
 }
 
-/// Opens a ticket for an inbound mail and stores the mail as its first message. The ticket is
-/// created at the mail's receipt time; it starts `closed` when `starts_closed` (list or bulk
-/// mail: kept and searchable, but nobody's work until a person writes). Returns the ticket
-/// number and the message id. Its timeline events (`created`, and `status_changed` for bulk
-/// mail) go into `pending`, which the caller records with the rest of its batch
-/// ([`timeline::record_pending`]) before it commits; no live notification is sent: ingest
-/// notifies a whole batch at once ([`super::notify_ingested`]).
-pub async fn open_ticket(
-    conn: &mut PgConnection,
-    msg: &InboundMessage<'_>,
-    customer: Option<&EmailAddress>,
-    starts_closed: bool,
-    pending: &mut PendingEvents,
-) -> sqlx::Result<(i64, i64)> {
-    let subject = if msg.subject.trim().is_empty() {
-        "(no subject)"
-    } else {
-        msg.subject
-    };
-    let status = if starts_closed {
-        TicketStatus::Closed
-    } else {
-        TicketStatus::Open
-    };
-    let ticket: i64 = sqlx::query_scalar(
-        // A new customer gets the company of their address's domain ($10: none for
-        // free-mail), created on first sight. Only for a new customer: the upsert locks and
-        // rewrites the company row, which every ticket from a big company would queue on.
-        "with co as (
-            insert into company (domain, name)
-            select $10, $10 where $10::text is not null
-              and not exists (select 1 from customer where lower(email) = lower($1))
-            on conflict (domain) do update set domain = excluded.domain
-            returning company_id
-         ), c as (
-            insert into customer (email, name, company_id) select $1, $2, (select company_id from co)
-            where $1::text is not null
-            on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
-            returning customer_id
-         )
-         insert into ticket (mailbox_id, subject, customer_id, created_at, last_message_at, message_count, snippet, status,
-                             waiting_since)
-         values ($3, $4, (select customer_id from c), $5, $6, 1, $7, $8, case when $9 then $5 end) returning ticket_id",
-    )
-    .bind(customer.map(|c| &c.email))
-    .bind(customer.and_then(|c| c.name.as_ref()))
-    .bind(msg.mailbox_id)
-    .bind(subject)
-    .bind(msg.received_at)
-    .bind(msg.date)
-    .bind(snippet(msg.text))
-    .bind(status)
-    // A person's mail starts the wait; bulk mail and auto-replies are nobody's work yet.
-    .bind(!starts_closed && msg.automated.is_none())
-    .bind(customer.and_then(|c| crate::customers::company_domain(&c.email)))
-    .fetch_one(&mut *conn)
-    .await?;
-    let message_id = insert_inbound(conn, ticket, msg).await?;
-    let mut events = vec![(
-        TimelineEvent::Created {
-            via: Via::Email,
-            automated: msg.automated,
-            message_id: Some(message_id),
-        },
-        Some(msg.received_at),
-    )];
-    if starts_closed {
-        events.push((
-            TimelineEvent::StatusChanged {
-                from: TicketStatus::Open,
-                to: TicketStatus::Closed,
-                reason: Some(StatusReason::BulkMail),
-                snoozed_until: None,
-            },
-            Some(msg.received_at),
-        ));
-    }
-    for (event, at) in events {
-        pending.push(ticket, Actor::Customer, event, at);
-    }
-    Ok((ticket, message_id))
+/// Where an inbound mail goes, as ingest's threading decided (RFC 5322 3.6.4, then the
+/// subject fallbacks: `ingest::store`).
+#[derive(Debug, Clone, Copy)]
+pub enum Destination<'a> {
+    /// A new ticket with this customer; `starts_closed` for list or bulk mail (kept and
+    /// searchable, but nobody's work until a person writes).
+    NewTicket {
+        customer: Option<&'a EmailAddress>,
+        starts_closed: bool,
+    },
+    /// An existing ticket (its number).
+    Ticket(i64),
+    /// The ticket of the `k`th mail of the same batch (a reply that arrived with the mail that
+    /// opened its ticket); `k` is smaller than this mail's position.
+    SameAs(usize),
 }
 
-/// Adds an inbound mail to an existing ticket. A person's mail reopens a pending, snoozed or
-/// closed ticket (and ends a snooze) and starts the customer's wait (`waiting_since`, unless
-/// they are already waiting); automated mail never does (RFC 3834's spirit). Returns
-/// the message id. Like [`open_ticket`], leaves its events in `pending` and the live
-/// notification to the batch.
-pub async fn append_inbound(
+/// One inbound mail of a batch and where it goes.
+#[derive(Debug, Clone)]
+pub struct Inbound<'a> {
+    pub msg: InboundMessage<'a>,
+    pub to: Destination<'a>,
+}
+
+/// A ticket's columns that inbound mail moves, as they evolve over a batch.
+#[derive(Debug, Clone)]
+struct TicketState {
+    status: TicketStatus,
+    last_message_at: OffsetDateTime,
+    /// Set when a mail of the batch is the latest so far.
+    snippet: Option<String>,
+    added: i32,
+    /// A person (not automated mail) wrote in this batch: ends a snooze and the last agent
+    /// author, starts the wait.
+    person: bool,
+    waiting_since: Option<OffsetDateTime>,
+}
+
+impl TicketState {
+    /// What one more inbound mail does (the rules [`store_inbound`] documents); returns the
+    /// status before and after.
+    fn add(&mut self, msg: &InboundMessage<'_>) -> (TicketStatus, TicketStatus) {
+        let old = self.status;
+        if msg.date >= self.last_message_at {
+            self.snippet = Some(snippet(msg.text));
+        }
+        self.last_message_at = self.last_message_at.max(msg.date);
+        self.added += 1;
+        if msg.automated.is_none() {
+            self.person = true;
+            self.status = TicketStatus::Open;
+            // Counted from its receipt at our server, not its Date: a sender's clock (or a
+            // mail written before our reply but arriving after it) must not hide that they wait.
+            self.waiting_since = self.waiting_since.or(Some(msg.received_at));
+        }
+        (old, self.status)
+    }
+}
+
+/// Stores a batch of inbound mail, in order, with a fixed number of statements whatever its
+/// size: the customers (and their companies) of new tickets, the new tickets, every message
+/// with its attachments and participants, and the tickets that gained mail.
+///
+/// A new ticket is created at its first mail's receipt time; it starts `closed` for list or
+/// bulk mail. A person's mail on a ticket reopens it when pending, snoozed or closed (and ends
+/// a snooze) and starts the customer's wait (`waiting_since`, unless they are waiting already);
+/// automated mail never does (RFC 3834's spirit). A new customer gets the company of their
+/// address's domain (none for free-mail), created on first sight.
+///
+/// Returns `(ticket number, message id)` per mail, in the batch's order. The timeline events
+/// (`created`, `message_received`, `status_changed`) go into `pending` in the same order, for
+/// the caller to record with the rest of its batch ([`timeline::record_pending`]) before it
+/// commits; no live notification is sent: ingest notifies a whole batch at once
+/// ([`super::notify_ingested`]).
+pub async fn store_inbound(
     conn: &mut PgConnection,
-    ticket: i64,
-    msg: &InboundMessage<'_>,
+    batch: &[Inbound<'_>],
     pending: &mut PendingEvents,
-) -> sqlx::Result<i64> {
-    let message_id = insert_inbound(conn, ticket, msg).await?;
-    let reopen = msg.automated.is_none();
-    let (old, new): (TicketStatus, TicketStatus) = sqlx::query_as(
-        "update ticket t set
-            last_message_at = greatest(t.last_message_at, $2),
-            message_count = t.message_count + 1,
-            snippet = case when $2 >= t.last_message_at then $4 else t.snippet end,
-            status = case when $3 then 'open' else t.status end,
-            snoozed_until = case when $3 then null else t.snoozed_until end,
-            -- A person's mail starts the wait unless they are waiting already. Counted from
-            -- its receipt at our server, not its Date: a sender's clock (or a mail written
-            -- before our reply but arriving after it) must not hide that they wait.
-            waiting_since = case when $3 then coalesce(t.waiting_since, $5) else t.waiting_since end,
-            last_author_agent_id = case when $3 then null else t.last_author_agent_id end
-         from (select status from ticket where ticket_id = $1 for update) old
-         where t.ticket_id = $1
-         returning old.status, t.status",
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let customers = ensure_customers(conn, batch).await?;
+    let new_count = batch
+        .iter()
+        .filter(|b| matches!(b.to, Destination::NewTicket { .. }))
+        .count();
+    let (ticket_ids, message_ids): (Vec<i64>, Vec<i64>) = sqlx::query_as(
+        "select array(select nextval(pg_get_serial_sequence('ticket', 'ticket_id'))
+                      from generate_series(1, $1)),
+                array(select nextval(pg_get_serial_sequence('message', 'message_id'))
+                      from generate_series(1, $2))",
     )
-    .bind(ticket)
-    .bind(msg.date)
-    .bind(reopen)
-    .bind(snippet(msg.text))
-    .bind(msg.received_at)
+    .bind(new_count as i32)
+    .bind(batch.len() as i32)
     .fetch_one(&mut *conn)
     .await?;
-    let mut events = vec![(
-        TimelineEvent::MessageReceived {
-            message_id,
-            automated: msg.automated,
-        },
-        None,
-    )];
-    if old != new {
-        events.push((
-            TimelineEvent::StatusChanged {
-                from: old,
-                to: new,
-                reason: Some(StatusReason::CustomerReply),
-                snoozed_until: None,
+
+    // Each mail's ticket; the state of every ticket the batch touches.
+    let mut tickets = Vec::with_capacity(batch.len());
+    let mut next_new = ticket_ids.into_iter();
+    for b in batch {
+        let t = match b.to {
+            Destination::NewTicket { .. } => next_new.next().ok_or(sqlx::Error::RowNotFound)?,
+            Destination::Ticket(t) => t,
+            Destination::SameAs(k) => *tickets.get(k).ok_or(sqlx::Error::RowNotFound)?,
+        };
+        tickets.push(t);
+    }
+    let existing: Vec<i64> = batch
+        .iter()
+        .filter_map(|b| match b.to {
+            Destination::Ticket(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let mut states: HashMap<i64, TicketState> = HashMap::new();
+    if !existing.is_empty() {
+        let rows: Vec<(i64, TicketStatus, OffsetDateTime, Option<OffsetDateTime>)> =
+            sqlx::query_as(
+                "select ticket_id, status, last_message_at, waiting_since from ticket
+                 where ticket_id = any($1) order by ticket_id for update",
+            )
+            .bind(&existing)
+            .fetch_all(&mut *conn)
+            .await?;
+        for (t, status, last_message_at, waiting_since) in rows {
+            states.insert(
+                t,
+                TicketState {
+                    status,
+                    last_message_at,
+                    snippet: None,
+                    added: 0,
+                    person: false,
+                    waiting_since,
+                },
+            );
+        }
+    }
+
+    // Walk the batch in order: events, and each ticket's state after it.
+    let mut new_tickets = Vec::with_capacity(new_count);
+    for (i, b) in batch.iter().enumerate() {
+        let (ticket, message_id, msg) = (tickets[i], message_ids[i], &b.msg);
+        if let Destination::NewTicket { starts_closed, .. } = b.to {
+            new_tickets.push(i);
+            pending.push(
+                ticket,
+                Actor::Customer,
+                TimelineEvent::Created {
+                    via: Via::Email,
+                    automated: msg.automated,
+                    message_id: Some(message_id),
+                },
+                Some(msg.received_at),
+            );
+            let status = if starts_closed {
+                pending.push(
+                    ticket,
+                    Actor::Customer,
+                    TimelineEvent::StatusChanged {
+                        from: TicketStatus::Open,
+                        to: TicketStatus::Closed,
+                        reason: Some(StatusReason::BulkMail),
+                        snoozed_until: None,
+                    },
+                    Some(msg.received_at),
+                );
+                TicketStatus::Closed
+            } else {
+                TicketStatus::Open
+            };
+            // A person's mail starts the wait; bulk mail and auto-replies are nobody's work yet.
+            let waits = !starts_closed && msg.automated.is_none();
+            states.insert(
+                ticket,
+                TicketState {
+                    status,
+                    last_message_at: msg.date,
+                    snippet: Some(snippet(msg.text)),
+                    added: 1,
+                    person: false,
+                    waiting_since: waits.then_some(msg.received_at),
+                },
+            );
+            continue;
+        }
+        let state = states.get_mut(&ticket).ok_or(sqlx::Error::RowNotFound)?;
+        let (old, new) = state.add(msg);
+        pending.push(
+            ticket,
+            Actor::Customer,
+            TimelineEvent::MessageReceived {
+                message_id,
+                automated: msg.automated,
             },
             None,
-        ));
+        );
+        if old != new {
+            pending.push(
+                ticket,
+                Actor::Customer,
+                TimelineEvent::StatusChanged {
+                    from: old,
+                    to: new,
+                    reason: Some(StatusReason::CustomerReply),
+                    snoozed_until: None,
+                },
+                None,
+            );
+        }
     }
-    for (event, at) in events {
-        pending.push(ticket, Actor::Customer, event, at);
+
+    // New tickets, already in their state after the batch.
+    if !new_tickets.is_empty() {
+        let mut ids = Vec::new();
+        let mut mailboxes = Vec::new();
+        let mut subjects = Vec::new();
+        let mut customer_ids = Vec::new();
+        let mut created = Vec::new();
+        let mut last = Vec::new();
+        let mut counts = Vec::new();
+        let mut snippets = Vec::new();
+        let mut statuses = Vec::new();
+        let mut waiting = Vec::new();
+        for &i in &new_tickets {
+            let (b, t) = (&batch[i], tickets[i]);
+            let s = &states[&t];
+            let customer = match b.to {
+                Destination::NewTicket {
+                    customer: Some(c), ..
+                } => customers.get(c.email.as_str()).copied(),
+                _ => None,
+            };
+            ids.push(t);
+            mailboxes.push(b.msg.mailbox_id);
+            subjects.push(if b.msg.subject.trim().is_empty() {
+                "(no subject)"
+            } else {
+                b.msg.subject
+            });
+            customer_ids.push(customer);
+            created.push(b.msg.received_at);
+            last.push(s.last_message_at);
+            counts.push(s.added);
+            snippets.push(s.snippet.clone().unwrap_or_default());
+            statuses.push(s.status.as_str());
+            waiting.push(s.waiting_since);
+        }
+        sqlx::query(
+            "insert into ticket (ticket_id, mailbox_id, subject, customer_id, created_at, last_message_at,
+                                 message_count, snippet, status, waiting_since)
+             overriding system value
+             select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::timestamptz[],
+                                  $6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::timestamptz[])",
+        )
+        .bind(&ids)
+        .bind(&mailboxes)
+        .bind(&subjects)
+        .bind(&customer_ids)
+        .bind(&created)
+        .bind(&last)
+        .bind(&counts)
+        .bind(&snippets)
+        .bind(&statuses)
+        .bind(&waiting)
+        .execute(&mut *conn)
+        .await?;
     }
-    Ok(message_id)
+
+    insert_messages(conn, batch, &tickets, &message_ids).await?;
+
+    // Existing tickets that gained mail.
+    if !existing.is_empty() {
+        let mut ids = Vec::new();
+        let mut last = Vec::new();
+        let mut added = Vec::new();
+        let mut snippets = Vec::new();
+        let mut statuses = Vec::new();
+        let mut person = Vec::new();
+        let mut waiting = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for &t in &existing {
+            if !seen.insert(t) {
+                continue;
+            }
+            let s = &states[&t];
+            ids.push(t);
+            last.push(s.last_message_at);
+            added.push(s.added);
+            snippets.push(s.snippet.clone());
+            statuses.push(s.status.as_str());
+            person.push(s.person);
+            waiting.push(s.waiting_since);
+        }
+        sqlx::query(
+            "update ticket t set
+                last_message_at = x.last_message_at,
+                message_count = t.message_count + x.added,
+                snippet = coalesce(x.snippet, t.snippet),
+                status = x.status,
+                snoozed_until = case when x.person then null else t.snoozed_until end,
+                waiting_since = x.waiting_since,
+                last_author_agent_id = case when x.person then null else t.last_author_agent_id end
+             from unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], $6::bool[],
+                         $7::timestamptz[])
+                  as x(ticket_id, last_message_at, added, snippet, status, person, waiting_since)
+             where t.ticket_id = x.ticket_id",
+        )
+        .bind(&ids)
+        .bind(&last)
+        .bind(&added)
+        .bind(&snippets)
+        .bind(&statuses)
+        .bind(&person)
+        .bind(&waiting)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(tickets.into_iter().zip(message_ids).collect())
 }
 
-/// Inserts the message with its attachments and adds its people to the ticket's participants,
-/// in one statement.
-async fn insert_inbound(
+/// The customers of the batch's new tickets, created on first sight with the company of their
+/// address's domain (itself created on first sight; none for free-mail), in one statement.
+/// An existing customer keeps their company and gains a name if they had none. Returns
+/// customer ids by (lower-case) address.
+async fn ensure_customers(
     conn: &mut PgConnection,
-    ticket: i64,
-    msg: &InboundMessage<'_>,
-) -> sqlx::Result<i64> {
+    batch: &[Inbound<'_>],
+) -> sqlx::Result<HashMap<String, i64>> {
+    // One row per address (a statement may not upsert a row twice): its first name given.
+    let mut order: Vec<&EmailAddress> = Vec::new();
+    let mut names: HashMap<&str, Option<&str>> = HashMap::new();
+    for b in batch {
+        if let Destination::NewTicket {
+            customer: Some(c), ..
+        } = b.to
+        {
+            match names.get_mut(c.email.as_str()) {
+                Some(name) => {
+                    if name.is_none() {
+                        *name = c.name.as_deref();
+                    }
+                }
+                None => {
+                    names.insert(&c.email, c.name.as_deref());
+                    order.push(c);
+                }
+            }
+        }
+    }
+    if order.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let emails: Vec<&str> = order.iter().map(|c| c.email.as_str()).collect();
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        // Only new customers' domains become companies: the upsert locks and rewrites the
+        // company row, which every ticket from a big company would otherwise queue on.
+        "with x as (
+            select * from unnest($1::text[], $2::text[], $3::text[]) as x(email, name, domain)
+         ), co as (
+            insert into company (domain, name)
+            select distinct x.domain, x.domain from x
+            where x.domain is not null
+              and not exists (select 1 from customer c where lower(c.email) = lower(x.email))
+            order by 1
+            on conflict (domain) do update set domain = excluded.domain
+            returning company_id, domain
+         )
+         insert into customer (email, name, company_id)
+         select x.email, x.name, co.company_id from x left join co on co.domain = x.domain
+         on conflict (lower(email)) do update set name = coalesce(customer.name, excluded.name)
+         returning lower(email), customer_id",
+    )
+    .bind(&emails)
+    .bind(
+        order
+            .iter()
+            .map(|c| names[c.email.as_str()])
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        order
+            .iter()
+            .map(|c| crate::customers::company_domain(&c.email))
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Inserts the batch's messages (ids allocated by the caller) with their attachments, and adds
+/// their people to the tickets' participants, in one statement.
+async fn insert_messages(
+    conn: &mut PgConnection,
+    batch: &[Inbound<'_>],
+    tickets: &[i64],
+    message_ids: &[i64],
+) -> sqlx::Result<()> {
     use sha2::{Digest, Sha256};
-    let atts = msg.attachments;
-    sqlx::query_scalar(
+    let msgs = || batch.iter().map(|b| &b.msg);
+    // Attachments, flattened, each with its message's id.
+    let mut att_message = Vec::new();
+    let mut atts: Vec<&AttachmentData> = Vec::new();
+    for (m, &id) in msgs().zip(message_ids) {
+        for a in m.attachments {
+            att_message.push(id);
+            atts.push(a);
+        }
+    }
+    // Participants: one row per (ticket, address), as if added mail by mail: the first role,
+    // the first name given.
+    let mut people: Vec<(i64, &str, Option<&str>, &str)> = Vec::new();
+    let mut at: HashMap<(i64, &str), usize> = HashMap::new();
+    for (m, &t) in msgs().zip(tickets) {
+        for (a, role) in m.participants {
+            match at.get(&(t, a.email.as_str())) {
+                Some(&k) => {
+                    if people[k].2.is_none() {
+                        people[k].2 = a.name.as_deref();
+                    }
+                }
+                None => {
+                    at.insert((t, &a.email), people.len());
+                    people.push((t, &a.email, a.name.as_deref(), role.as_str()));
+                }
+            }
+        }
+    }
+    sqlx::query(
         r#"with m as (
-            insert into message (ticket_id, raw_message_id, direction, from_email, from_name, to_addrs, cc_addrs,
-                reply_to_addrs, subject, text_body, html_body, header_message_id, in_reply_to, "references",
-                automated, created_at, received_at)
-            values ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $26)
-            returning message_id
+            insert into message (message_id, ticket_id, raw_message_id, direction, from_email, from_name,
+                to_addrs, cc_addrs, reply_to_addrs, subject, text_body, html_body, header_message_id,
+                in_reply_to, "references", automated, created_at, received_at)
+            overriding system value
+            select x.id, x.ticket, x.raw, 'inbound', x.from_email, x.from_name, x.to_addrs, x.cc_addrs,
+                   x.reply_to, x.subject, x.text_body, x.html_body, x.mid, x.irt,
+                   array(select jsonb_array_elements_text(x.refs)), x.automated, x.created, x.received
+            from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[],
+                        $7::jsonb[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[],
+                        $13::text[], $14::jsonb[], $15::text[], $16::timestamptz[], $17::timestamptz[])
+                 as x(id, ticket, raw, from_email, from_name, to_addrs, cc_addrs, reply_to, subject,
+                      text_body, html_body, mid, irt, refs, automated, created, received)
          ), a as (
             insert into attachment (message_id, filename, content_type, size, sha256, inline, content_id, content)
-            select m.message_id, x.filename, x.content_type, x.size, x.sha256, x.inline, x.content_id, x.content
-            from m, unnest($16::text[], $17::text[], $18::bigint[], $19::bytea[], $20::bool[], $21::text[], $22::bytea[])
-                 as x(filename, content_type, size, sha256, inline, content_id, content)
-         ), p as (
-            insert into ticket_participant (ticket_id, email, name, role)
-            select $1, x.e, x.n, x.r from unnest($23::text[], $24::text[], $25::text[]) as x(e, n, r)
-            on conflict (ticket_id, email) do update set name = coalesce(ticket_participant.name, excluded.name)
+            select x.message_id, x.filename, x.content_type, x.size, x.sha256, x.inline, x.content_id, x.content
+            from unnest($18::bigint[], $19::text[], $20::text[], $21::bigint[], $22::bytea[], $23::bool[],
+                        $24::text[], $25::bytea[])
+                 as x(message_id, filename, content_type, size, sha256, inline, content_id, content)
+            -- the foreign key to m's rows is checked at the end of the statement
          )
-         select message_id from m"#,
+         insert into ticket_participant (ticket_id, email, name, role)
+         select x.t, x.e, x.n, x.r from unnest($26::bigint[], $27::text[], $28::text[], $29::text[]) as x(t, e, n, r)
+         on conflict (ticket_id, email) do update set name = coalesce(ticket_participant.name, excluded.name)"#,
     )
-    .bind(ticket)
-    .bind(msg.raw_message_id)
-    .bind(msg.from.map(|a| &a.email))
-    .bind(msg.from.and_then(|a| a.name.as_ref()))
-    .bind(sqlx::types::Json(msg.to))
-    .bind(sqlx::types::Json(msg.cc))
-    .bind(sqlx::types::Json(msg.reply_to))
-    .bind(msg.subject)
-    .bind(msg.text)
-    .bind(msg.html)
-    .bind(msg.header_message_id)
-    .bind(msg.in_reply_to)
-    .bind(msg.references)
-    .bind(msg.automated)
-    .bind(msg.date)
+    .bind(message_ids)
+    .bind(tickets)
+    .bind(msgs().map(|m| m.raw_message_id).collect::<Vec<_>>())
+    .bind(msgs().map(|m| m.from.map(|a| a.email.as_str())).collect::<Vec<_>>())
+    .bind(msgs().map(|m| m.from.and_then(|a| a.name.as_deref())).collect::<Vec<_>>())
+    .bind(msgs().map(|m| Json(m.to)).collect::<Vec<_>>())
+    .bind(msgs().map(|m| Json(m.cc)).collect::<Vec<_>>())
+    .bind(msgs().map(|m| Json(m.reply_to)).collect::<Vec<_>>())
+    .bind(msgs().map(|m| m.subject).collect::<Vec<_>>())
+    .bind(msgs().map(|m| m.text).collect::<Vec<_>>())
+    .bind(msgs().map(|m| m.html).collect::<Vec<_>>())
+    .bind(msgs().map(|m| m.header_message_id).collect::<Vec<_>>())
+    .bind(msgs().map(|m| m.in_reply_to).collect::<Vec<_>>())
+    .bind(msgs().map(|m| Json(m.references)).collect::<Vec<_>>())
+    .bind(msgs().map(|m| m.automated.map(Automated::as_str)).collect::<Vec<_>>())
+    .bind(msgs().map(|m| m.date).collect::<Vec<_>>())
+    .bind(msgs().map(|m| m.received_at).collect::<Vec<_>>())
+    .bind(&att_message)
     .bind(atts.iter().map(|a| a.filename.as_str()).collect::<Vec<_>>())
     .bind(atts.iter().map(|a| a.content_type.as_str()).collect::<Vec<_>>())
     .bind(atts.iter().map(|a| a.content.len() as i64).collect::<Vec<_>>())
@@ -266,12 +558,13 @@ async fn insert_inbound(
     .bind(atts.iter().map(|a| a.inline).collect::<Vec<_>>())
     .bind(atts.iter().map(|a| a.content_id.as_deref()).collect::<Vec<_>>())
     .bind(atts.iter().map(|a| a.content.as_slice()).collect::<Vec<_>>())
-    .bind(msg.participants.iter().map(|(a, _)| a.email.as_str()).collect::<Vec<_>>())
-    .bind(msg.participants.iter().map(|(a, _)| a.name.as_deref()).collect::<Vec<_>>())
-    .bind(msg.participants.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>())
-    .bind(msg.received_at)
-    .fetch_one(&mut *conn)
-    .await
+    .bind(people.iter().map(|p| p.0).collect::<Vec<_>>())
+    .bind(people.iter().map(|p| p.1).collect::<Vec<_>>())
+    .bind(people.iter().map(|p| p.2).collect::<Vec<_>>())
+    .bind(people.iter().map(|p| p.3).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Records a bounce (RFC 3464) that arrived on a ticket as message `bounce_message_id`: the

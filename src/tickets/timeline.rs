@@ -411,6 +411,26 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
     .await?
     .into_iter()
     .collect();
+    // New tickets' default SLA policies and metric rows, set-based; then the SLA clocks only
+    // of tickets that have a policy (or clocks to drop).
+    let created: Vec<(i64, Option<Automated>)> = rows
+        .iter()
+        .filter_map(|(t, _, e, _)| match e {
+            TimelineEvent::Created { automated, .. } => Some((*t, *automated)),
+            _ => None,
+        })
+        .collect();
+    let created_ids: Vec<i64> = created.iter().map(|c| c.0).collect();
+    crate::sla::clocks::assign_default_policies(conn, &created_ids).await?;
+    crate::analytics::metrics::on_created(conn, &created).await?;
+    let with_policy: std::collections::HashSet<i64> = sqlx::query_scalar(
+        "select ticket_id from ticket where ticket_id = any($1) and sla_policy_id is not null",
+    )
+    .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
     let mut recorded = Vec::with_capacity(rows.len());
     for (ticket, actor, event, _) in rows {
         let mailbox = *mailboxes.get(ticket).ok_or(sqlx::Error::RowNotFound)?;
@@ -421,8 +441,14 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
             event,
         };
         log_event(&r);
-        crate::sla::clocks::on_event(conn, &r).await?;
-        crate::analytics::metrics::on_event(conn, &r).await?;
+        if with_policy.contains(ticket) {
+            crate::sla::clocks::on_event_after_policy(conn, &r).await?;
+        } else if matches!(event, TimelineEvent::MergedInto { .. }) {
+            crate::sla::clocks::on_event(conn, &r).await?;
+        }
+        if !matches!(event, TimelineEvent::Created { .. }) {
+            crate::analytics::metrics::on_event(conn, &r).await?;
+        }
         crate::rules::pull::on_event(conn, &r).await?;
         recorded.push(r);
     }

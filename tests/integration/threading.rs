@@ -250,3 +250,124 @@ async fn a_reply_by_subject_never_crosses_mailboxes() {
     assert_eq!(mailbox, billing.mailbox_id);
     db.drop_db().await;
 }
+
+/// One poll brings a mail, its reply (by In-Reply-To), a reply by subject alone, another mail of
+/// the same new customer, a colleague of theirs, and a reply to a closed ticket: the batch is
+/// stored set-based, and each mail still lands as if stored one by one.
+#[tokio::test]
+async fn one_batch_threads_its_own_replies_and_creates_each_customer_once() {
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
+    let to = to_support();
+    let lea = "Lea Berg <lea@acme.example>";
+    deliver(db, mb, &mail(lea, &to, "Old question", "b0", "")).await;
+    let old = ticket_of(db, "b0").await;
+    execute_for(
+        &db.pool,
+        "update ticket set status = 'closed' where ticket_id = $1",
+        old,
+    )
+    .await;
+
+    let batch = [
+        mail(JANA, &to, "Login fails", "b1", ""),
+        mail(
+            JANA,
+            &to,
+            "Re: Login fails",
+            "b2",
+            "In-Reply-To: <b1@example.org>\r\n",
+        ),
+        mail(JANA, &to, "Re: Login fails", "b3", ""),
+        mail(
+            "Jana <jana.roth@example.org>",
+            &to,
+            "Other question",
+            "b4",
+            "",
+        ),
+        mail("Max Berg <max@acme.example>", &to, "Invoice", "b5", ""),
+        mail(
+            lea,
+            &to,
+            "Re: Old question",
+            "b6",
+            "References: <b0@example.org>\r\n",
+        ),
+    ];
+    mb.deliver(
+        "INBOX",
+        &batch.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    )
+    .await;
+    let c = ingest(&db.pool).await;
+
+    assert_eq!((c.new_tickets, c.threaded), (3, 3), "{c}");
+    let login = ticket_of(db, "b1").await;
+    assert_eq!(
+        ticket_of(db, "b2").await,
+        login,
+        "In-Reply-To within the batch"
+    );
+    assert_eq!(
+        ticket_of(db, "b3").await,
+        login,
+        "reply subject within the batch"
+    );
+    assert_ne!(ticket_of(db, "b4").await, login);
+    assert_eq!(ticket_of(db, "b6").await, old);
+    let t = ticket_json(&db.pool, login).await;
+    assert_eq!(t["messages"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        scalar_for::<i32, _>(
+            &db.pool,
+            "select message_count from ticket where ticket_id = $1",
+            login
+        )
+        .await,
+        3
+    );
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "select kind from ticket_event where ticket_id = $1 order by ticket_event_id",
+    )
+    .bind(login)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(kinds, ["created", "message_received", "message_received"]);
+    let t = ticket_json(&db.pool, old).await;
+    assert_eq!(t["status"], "open", "the reply reopened the closed ticket");
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "select kind from ticket_event where ticket_id = $1 order by ticket_event_id",
+    )
+    .bind(old)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(kinds, ["created", "message_received", "status_changed"]);
+    // One customer per address, in any case; one company for acme.example's two people.
+    let customers: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select c.email, co.domain from customer c left join company co using (company_id) order by c.email",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        customers,
+        [
+            (
+                "jana.roth@example.org".to_string(),
+                Some("example.org".to_string())
+            ),
+            (
+                "lea@acme.example".to_string(),
+                Some("acme.example".to_string())
+            ),
+            (
+                "max@acme.example".to_string(),
+                Some("acme.example".to_string())
+            ),
+        ]
+    );
+    app.finish().await;
+}
