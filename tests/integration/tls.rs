@@ -66,10 +66,16 @@ async fn imap_over_starttls_ingests_a_fixture_mail() {
     app.finish().await;
 }
 
-/// Sends a reply from the ticket page of the app's only ticket (as Dana, an admin); returns
-/// its message id and Message-ID header.
-async fn queue_reply(app: &TestApp, text: &str) -> (i64, String) {
+/// A fresh app with one ticket (from a fixture mail) and Dana, an admin, to answer it.
+async fn app_with_ticket() -> TestApp {
+    let app = TestApp::with_mail(&["24-cc-reply-to-original-a.eml"]).await;
     app.agent("dana@example.com", "Dana Lee", Role::Admin).await;
+    app
+}
+
+/// Sends a reply from the ticket page of the app's only ticket (as Dana); returns its message
+/// id and Message-ID header.
+async fn queue_reply(app: &TestApp, text: &str) -> (i64, String) {
     let n = app.only_ticket_id().await;
     let mut b = app.browser_for("dana@example.com").await;
     let sent = b
@@ -102,7 +108,7 @@ async fn outbox_row(app: &TestApp, message_id: i64) -> (String, i32, Option<Stri
 
 #[tokio::test]
 async fn smtp_over_starttls_and_implicit_tls_delivers_replies_to_the_sink() {
-    let app = TestApp::with_mail(&["24-cc-reply-to-original-a.eml"]).await;
+    let app = app_with_ticket().await;
     for url in [
         format!("smtp://{LOCAL}:{}?starttls=true", tls::port("SMTP")),
         format!("smtps://{LOCAL}:{}", tls::port("SMTPS")),
@@ -130,7 +136,7 @@ async fn smtp_over_starttls_and_implicit_tls_delivers_replies_to_the_sink() {
 
 #[tokio::test]
 async fn an_untrusted_smtp_certificate_keeps_the_reply_queued_until_the_server_is_fixed() {
-    let app = TestApp::with_mail(&["24-cc-reply-to-original-a.eml"]).await;
+    let app = app_with_ticket().await;
     let smtp = tls::port("SMTP");
     set_smtp_url(
         &app,
