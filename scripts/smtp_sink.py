@@ -1,6 +1,13 @@
 """A throw-away SMTP server for tests (aiosmtpd): every accepted mail becomes a file.
 
     python smtp_sink.py --port 2525 --dir DIR [--host 127.0.0.1]
+        [--cert CRT --key KEY [--tls-port 2526] [--untrusted-host 127.0.0.2 --untrusted-cert CRT
+         --untrusted-key KEY]]
+
+With --cert/--key the plain port also offers STARTTLS (RFC 3207) with that certificate, and
+--tls-port adds a port with implicit TLS (RFC 8314). --untrusted-host serves the same ports on
+a second address with another certificate (one from a CA that clients do not trust), so tests
+can check that it is refused.
 
 For each mail it writes DIR/<stamp>.eml (the DATA bytes exactly as received, CRLF line ends,
 dot-unstuffed) and DIR/<stamp>.json ({"mail_from", "rcpt_tos", "eml"}), the JSON last, so a
@@ -18,6 +25,7 @@ import itertools
 import json
 import os
 import signal
+import ssl
 import time
 
 from aiosmtpd.smtp import SMTP
@@ -57,39 +65,73 @@ def _write_atomically(path, data):
     os.replace(tmp, path)
 
 
+def _tls_context(cert, key):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2525)
     p.add_argument("--dir", required=True)
+    p.add_argument("--cert", help="certificate (PEM) for STARTTLS and --tls-port")
+    p.add_argument("--key", help="its private key (PEM)")
+    p.add_argument("--tls-port", type=int, help="a port with implicit TLS (needs --cert)")
+    p.add_argument("--untrusted-host", help="serve the same ports here with --untrusted-cert")
+    p.add_argument("--untrusted-cert")
+    p.add_argument("--untrusted-key")
     args = p.parse_args()
     os.makedirs(args.dir, exist_ok=True)
 
     handler = FileHandler(args.dir)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    server = loop.run_until_complete(
-        loop.create_server(
-            lambda: SMTP(
-                handler,
-                hostname="frontdesk-test-sink",
-                data_size_limit=50 * 1024 * 1024,
-                enable_SMTPUTF8=True,
-                decode_data=False,
-            ),
-            host=args.host,
-            port=args.port,
-            reuse_address=True,
+
+    def smtp(tls_context):
+        return lambda: SMTP(
+            handler,
+            hostname="frontdesk-test-sink",
+            data_size_limit=50 * 1024 * 1024,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            tls_context=tls_context,
         )
-    )
+
+    # (host, certificate, key) of each address served
+    sites = [(args.host, args.cert, args.key)]
+    if args.untrusted_host:
+        sites.append((args.untrusted_host, args.untrusted_cert, args.untrusted_key))
+    servers = []
+    for host, cert, key in sites:
+        ctx = _tls_context(cert, key) if cert else None
+        # plain, with STARTTLS when there is a certificate
+        listeners = [(args.port, smtp(ctx), None)]
+        if ctx and args.tls_port:
+            listeners.append((args.tls_port, smtp(None), ctx))
+        for port, factory, wrap in listeners:
+            servers.append(
+                loop.run_until_complete(
+                    loop.create_server(
+                        factory, host=host, port=port, ssl=wrap, reuse_address=True
+                    )
+                )
+            )
+            print(
+                "smtp sink listening on %s:%d (%s), writing to %s"
+                % (host, port, "implicit TLS" if wrap else "STARTTLS" if ctx else "plain", args.dir),
+                flush=True,
+            )
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, loop.stop)
-    print("smtp sink listening on %s:%d, writing to %s" % (args.host, args.port, args.dir), flush=True)
     try:
         loop.run_forever()
     finally:
-        server.close()
-        loop.run_until_complete(server.wait_closed())
+        for server in servers:
+            server.close()
+            loop.run_until_complete(server.wait_closed())
         loop.close()
 
 

@@ -42,7 +42,11 @@ pub async fn run(
     let tasks = Tasks::new(shutdown.clone());
     tasks.spawn(
         "outbox sender",
-        ok(crate::outbox::run(pool.clone(), shutdown.clone())),
+        ok(crate::outbox::run(
+            pool.clone(),
+            config.mail_tls.clone(),
+            shutdown.clone(),
+        )),
     );
     tasks.spawn(
         "search indexer",
@@ -72,6 +76,7 @@ pub async fn run(
         ok(poller::supervise(
             pool.clone(),
             config.ingest.clone(),
+            config.mail_tls.clone(),
             config.node_id.clone(),
             tasks.clone(),
         )),

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use time::Date;
 
+use crate::mailboxes::MailTls;
+
 /// Everything the binary reads from its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -20,6 +22,10 @@ pub struct Config {
     /// `FRONTDESK_PUBLIC_URL`: how browsers reach Frontdesk, default `http://{bind}`. An
     /// `https://` URL makes the session cookie `Secure`.
     pub public_url: String,
+    /// `FRONTDESK_EXTRA_CA_FILE`: a PEM bundle of certificate authorities trusted by the TLS
+    /// connections to IMAP and SMTP servers besides the webpki roots (default: none). Read
+    /// once at start; an unreadable file or one without certificates is a [`ConfigError`].
+    pub mail_tls: MailTls,
 }
 
 /// Where the database is.
@@ -158,6 +164,16 @@ impl Config {
                 })?)
             }
         };
+        let mail_tls =
+            match var("FRONTDESK_EXTRA_CA_FILE") {
+                None => MailTls::default(),
+                Some(path) => MailTls::from_pem_file(std::path::Path::new(path.trim())).map_err(
+                    |problem| ConfigError {
+                        name: "FRONTDESK_EXTRA_CA_FILE",
+                        problem,
+                    },
+                )?,
+            };
         let mut config = Config {
             db: DbConfig {
                 url: var("DATABASE_URL"),
@@ -192,6 +208,7 @@ impl Config {
             public_url: var("FRONTDESK_PUBLIC_URL").unwrap_or_default(),
             bind: parsed("FRONTDESK_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             node_id: var("FRONTDESK_NODE_ID").unwrap_or_else(default_node_id),
+            mail_tls,
         };
         if config.public_url.is_empty() {
             config.public_url = format!("http://{}", config.bind);

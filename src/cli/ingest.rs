@@ -12,7 +12,8 @@ pub(super) async fn ingest_once(
     config: &Config,
     mailbox: Option<&str>,
 ) -> anyhow::Result<i32> {
-    let results = ingest::poller::ingest_once(pool, &config.ingest, mailbox).await?;
+    let results =
+        ingest::poller::ingest_once(pool, &config.ingest, &config.mail_tls, mailbox).await?;
     let mut total = ingest::store::IngestCounts::default();
     let mut failed = 0;
     for (address, r) in results {

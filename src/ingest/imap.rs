@@ -1,7 +1,6 @@
 //! IMAP connections (async-imap over tokio): implicit TLS, STARTTLS or plain.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -10,9 +9,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
+use tokio_rustls::rustls::pki_types::ServerName;
 
-use crate::mailboxes::{ImapUrl, Security};
+use crate::mailboxes::tls::certificate_problem;
+use crate::mailboxes::{ImapUrl, MailTls, Security};
 
 /// The byte stream under an IMAP session.
 #[derive(Debug)]
@@ -62,31 +62,30 @@ impl AsyncWrite for ImapStream {
     }
 }
 
-fn tls_connector() -> TlsConnector {
-    let roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
-}
-
-async fn tls(host: &str, tcp: TcpStream) -> anyhow::Result<ImapStream> {
-    let name = ServerName::try_from(host.to_string()).context("invalid TLS server name")?;
-    let stream = tls_connector()
+async fn tls(url: &ImapUrl, tcp: TcpStream, trust: &MailTls) -> anyhow::Result<ImapStream> {
+    let name = ServerName::try_from(url.host.clone()).context("invalid TLS server name")?;
+    let server = format!("{}:{}", url.host, url.port);
+    match TlsConnector::from(trust.client_config())
         .connect(name, tcp)
         .await
-        .context("TLS handshake")?;
-    Ok(ImapStream::Tls(Box::new(stream)))
+    {
+        Ok(stream) => Ok(ImapStream::Tls(Box::new(stream))),
+        Err(e) => match certificate_problem(&e, &server) {
+            Some(problem) => bail!("{problem}"),
+            None => Err(e).with_context(|| format!("TLS handshake with {server}")),
+        },
+    }
 }
 
 /// Connects and logs in. Refuses a plain connection to a non-loopback host unless allowed by
-/// the URL (`allow_plaintext=true`) or `FRONTDESK_IMAP_ALLOW_PLAINTEXT`.
-pub async fn connect(url: &ImapUrl, allow_plaintext: bool) -> anyhow::Result<ImapSession> {
+/// the URL (`allow_plaintext=true`) or `FRONTDESK_IMAP_ALLOW_PLAINTEXT`. TLS certificates are
+/// checked against `trust` (webpki roots plus `FRONTDESK_EXTRA_CA_FILE`); a refused one errors
+/// with "the TLS certificate of HOST:PORT is not trusted: ...".
+pub async fn connect(
+    url: &ImapUrl,
+    allow_plaintext: bool,
+    trust: &MailTls,
+) -> anyhow::Result<ImapSession> {
     if url.security == Security::Plain
         && !url.is_loopback()
         && !url.allow_plaintext
@@ -106,7 +105,7 @@ pub async fn connect(url: &ImapUrl, allow_plaintext: bool) -> anyhow::Result<Ima
     .with_context(|| format!("connecting to {}:{}", url.host, url.port))?;
     tcp.set_nodelay(true)?;
     let stream = match url.security {
-        Security::Tls => tls(&url.host, tcp).await?,
+        Security::Tls => tls(url, tcp, trust).await?,
         Security::Plain => ImapStream::Plain(tcp),
         Security::StartTls => {
             let mut client = async_imap::Client::new(tcp);
@@ -116,7 +115,7 @@ pub async fn connect(url: &ImapUrl, allow_plaintext: bool) -> anyhow::Result<Ima
                 .await
                 .context("STARTTLS")?;
             let tcp = client.into_inner();
-            let stream = tls(&url.host, tcp).await?;
+            let stream = tls(url, tcp, trust).await?;
             return login(async_imap::Client::new(stream), url).await;
         }
     };

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::imap::{self, ImapSession};
 use super::store::{self, FetchedMail, IngestCounts, MailboxContext};
 use crate::config::{AfterImport, IngestConfig};
-use crate::mailboxes::{self, ImapUrl, Mailbox};
+use crate::mailboxes::{self, ImapUrl, MailTls, Mailbox};
 
 /// How often a node that does not hold a mailbox's lease checks whether it can take over.
 pub const LEASE_RETRY: Duration = Duration::from_secs(3);
@@ -230,6 +230,7 @@ pub async fn run(
     pool: PgPool,
     mailbox: Mailbox,
     cfg: IngestConfig,
+    trust: MailTls,
     node_id: String,
     shutdown: CancellationToken,
 ) {
@@ -270,6 +271,7 @@ pub async fn run(
             &pool,
             &mailbox,
             &cfg,
+            &trust,
             &node_id,
             lease,
             &shutdown,
@@ -289,17 +291,22 @@ pub async fn run(
     }
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the context of `run`'s loop, passed as it is"
+)]
 async fn poll_with_lease(
     pool: &PgPool,
     mailbox: &Mailbox,
     cfg: &IngestConfig,
+    trust: &MailTls,
     node_id: &str,
     mut lease: Lease,
     shutdown: &CancellationToken,
     backoff: &mut Duration,
 ) -> anyhow::Result<()> {
     let url = mailbox.imap()?;
-    let mut session = imap::connect(&url, cfg.allow_plaintext).await?;
+    let mut session = imap::connect(&url, cfg.allow_plaintext, trust).await?;
     let can_idle = url.folders.len() == 1 && session.capabilities().await?.has_str("IDLE");
     loop {
         let counts = sync_mailbox(pool, &mut session, mailbox, &url, cfg).await?;
@@ -369,8 +376,15 @@ async fn record_health(pool: &PgPool, mailbox_id: i64, node_id: &str, error: Opt
 }
 
 /// Starts a poller for every mailbox, and for mailboxes added later (checked every 10 s), each
-/// as a task of its own in `tasks` named after its mailbox.
-pub async fn supervise(pool: PgPool, cfg: IngestConfig, node_id: String, tasks: crate::app::Tasks) {
+/// as a task of its own in `tasks` named after its mailbox. TLS certificates are checked
+/// against `trust`.
+pub async fn supervise(
+    pool: PgPool,
+    cfg: IngestConfig,
+    trust: MailTls,
+    node_id: String,
+    tasks: crate::app::Tasks,
+) {
     let shutdown = tasks.shutdown_token();
     let mut running = std::collections::HashSet::new();
     loop {
@@ -383,6 +397,7 @@ pub async fn supervise(pool: PgPool, cfg: IngestConfig, node_id: String, tasks: 
                             pool.clone(),
                             mb,
                             cfg.clone(),
+                            trust.clone(),
                             node_id.clone(),
                             shutdown.clone(),
                         );
@@ -403,9 +418,11 @@ pub async fn supervise(pool: PgPool, cfg: IngestConfig, node_id: String, tasks: 
 
 /// Polls every mailbox (or the one with `only` as address) once: `frontdesk ingest --once`.
 /// Returns the totals per mailbox address; a mailbox that fails is reported as an error.
+/// TLS certificates are checked against `trust`.
 pub async fn ingest_once(
     pool: &PgPool,
     cfg: &IngestConfig,
+    trust: &MailTls,
     only: Option<&str>,
 ) -> anyhow::Result<Vec<(String, anyhow::Result<IngestCounts>)>> {
     let mut list = mailboxes::list_mailboxes(pool).await?;
@@ -420,7 +437,7 @@ pub async fn ingest_once(
     for mb in list {
         let result = async {
             let url = mb.imap()?;
-            let mut session = imap::connect(&url, cfg.allow_plaintext).await?;
+            let mut session = imap::connect(&url, cfg.allow_plaintext, trust).await?;
             let counts = sync_mailbox(pool, &mut session, &mb, &url, cfg).await?;
             session.logout().await.ok();
             anyhow::Ok(counts)

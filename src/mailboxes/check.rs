@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{ImapUrl, SmtpUrl};
+use super::tls::certificate_problem;
+use super::{ImapUrl, MailTls, SmtpUrl};
 
 /// How long each of the two checks may take in all (connect, TLS, greeting, login, command).
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,14 +34,15 @@ fn scrub(message: String, secret: &str) -> String {
 
 /// Signs in to the IMAP server (as the poller does: `ingest::imap::connect`), counts the
 /// messages of the first folder (EXAMINE, read-only) and looks for IDLE in CAPABILITY.
-/// `allow_plaintext` is the node's `FRONTDESK_IMAP_ALLOW_PLAINTEXT`.
-pub async fn check_imap(imap_url: &str, allow_plaintext: bool) -> CheckResult {
+/// `allow_plaintext` is the node's `FRONTDESK_IMAP_ALLOW_PLAINTEXT`; `trust` its CAs
+/// (`FRONTDESK_EXTRA_CA_FILE`), so a refused certificate is reported as the poller meets it.
+pub async fn check_imap(imap_url: &str, allow_plaintext: bool, trust: &MailTls) -> CheckResult {
     let url = match ImapUrl::parse(imap_url) {
         Ok(u) => u,
         Err(e) => return fail(format!("IMAP: the URL is not usable: {e}")),
     };
     let run = async {
-        let mut session = crate::ingest::imap::connect(&url, allow_plaintext).await?;
+        let mut session = crate::ingest::imap::connect(&url, allow_plaintext, trust).await?;
         let idle = session.capabilities().await?.has_str("IDLE");
         let folder = url.folders.first().map_or("INBOX", String::as_str);
         let mailbox = session
@@ -73,7 +75,8 @@ pub async fn check_imap(imap_url: &str, allow_plaintext: bool) -> CheckResult {
 
 /// Connects to the SMTP server with the outbox's transport (`SmtpUrl::transport`), and signs
 /// in when the URL has a user. `None` (no SMTP server set) is not ok: replies cannot be sent.
-pub async fn check_smtp(smtp_url: Option<&str>) -> CheckResult {
+/// TLS certificates are checked against `trust`, as the outbox does.
+pub async fn check_smtp(smtp_url: Option<&str>, trust: &MailTls) -> CheckResult {
     let Some(smtp_url) = smtp_url.filter(|s| !s.trim().is_empty()) else {
         return fail("SMTP: no SMTP server is set, so replies cannot be sent".into());
     };
@@ -81,7 +84,7 @@ pub async fn check_smtp(smtp_url: Option<&str>) -> CheckResult {
         Ok(u) => u,
         Err(e) => return fail(format!("SMTP: the URL is not usable: {e}")),
     };
-    let transport = match url.transport() {
+    let transport = match url.transport(trust) {
         Ok(t) => t,
         Err(e) => return fail(format!("SMTP: cannot set up {}: {e}", url.redacted())),
     };
@@ -100,7 +103,7 @@ pub async fn check_smtp(smtp_url: Option<&str>) -> CheckResult {
             "SMTP: {}:{} closed the connection",
             url.host, url.port
         )),
-        Ok(Err(e)) => fail(smtp_error(&e)),
+        Ok(Err(e)) => fail(smtp_error(&e, &url)),
         Err(_) => fail(format!(
             "SMTP: no answer from {}:{} within {} s",
             url.host,
@@ -114,8 +117,12 @@ pub async fn check_smtp(smtp_url: Option<&str>) -> CheckResult {
     }
 }
 
-/// "SMTP: 535 5.7.8 authentication failed" for a server's reply, else lettre's description.
-fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
+/// "SMTP: 535 5.7.8 authentication failed" for a server's reply, "SMTP: the TLS certificate
+/// of HOST:PORT is not trusted: ..." for a refused certificate, else lettre's description.
+fn smtp_error(e: &lettre::transport::smtp::Error, url: &SmtpUrl) -> String {
+    if let Some(problem) = certificate_problem(e, &format!("{}:{}", url.host, url.port)) {
+        return format!("SMTP: {problem}");
+    }
     match (e.status(), std::error::Error::source(e)) {
         (Some(code), Some(text)) => format!("SMTP: {code} {text}"),
         (Some(code), None) => format!("SMTP: {code}"),

@@ -4,9 +4,11 @@ pub mod check;
 pub mod fields;
 pub mod settings;
 mod smtp_url;
+pub mod tls;
 mod url;
 
 pub use smtp_url::{SmtpSecurity, SmtpUrl, SmtpUrlError};
+pub use tls::MailTls;
 pub use url::{ImapUrl, Security, UrlError, check_smtp_url, is_loopback_host};
 
 use sqlx::{FromRow, PgExecutor};

@@ -9,8 +9,11 @@
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::Tls;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use percent_encoding::percent_decode_str;
+
+use super::MailTls;
 
 /// How long lettre waits for the connection and for each SMTP reply.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -138,18 +141,22 @@ impl SmtpUrl {
         format!("{scheme}://{user}{}:{}{tls}", self.host, self.port)
     }
 
-    /// A lettre transport for this server (TLS checked against webpki roots, [`SMTP_TIMEOUT`]).
-    /// It connects lazily, on the first send.
+    /// A lettre transport for this server (TLS certificates checked against `trust`: webpki
+    /// roots plus `FRONTDESK_EXTRA_CA_FILE`; [`SMTP_TIMEOUT`]). It connects lazily, on the
+    /// first send.
     pub fn transport(
         &self,
+        trust: &MailTls,
     ) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
-        type T = AsyncSmtpTransport<Tokio1Executor>;
-        let builder = match self.security {
-            SmtpSecurity::Tls => T::relay(&self.host)?,
-            SmtpSecurity::StartTls => T::starttls_relay(&self.host)?,
-            SmtpSecurity::Plain => T::builder_dangerous(&self.host),
+        let tls = match self.security {
+            SmtpSecurity::Tls => Tls::Wrapper(trust.smtp_parameters(&self.host)?),
+            SmtpSecurity::StartTls => Tls::Required(trust.smtp_parameters(&self.host)?),
+            SmtpSecurity::Plain => Tls::None,
         };
-        let mut builder = builder.port(self.port).timeout(Some(SMTP_TIMEOUT));
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host)
+            .tls(tls)
+            .port(self.port)
+            .timeout(Some(SMTP_TIMEOUT));
         if let Some(user) = &self.username {
             builder = builder.credentials(Credentials::new(user.clone(), self.password.clone()));
         }

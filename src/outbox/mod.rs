@@ -37,7 +37,7 @@ pub mod sender;
 pub use compose::{
     ComposeError, NotificationEmail, OutgoingAttachment, OutgoingEmail, SystemEmail,
 };
-pub use sender::{run, send_due};
+pub use sender::{run, send_due, send_due_trusting};
 
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;

@@ -18,7 +18,8 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use super::queue::{self, DueMail};
-use crate::mailboxes::SmtpUrl;
+use crate::mailboxes::tls::certificate_problem;
+use crate::mailboxes::{MailTls, SmtpUrl};
 
 /// How often the worker looks for due mail when no NOTIFY arrives.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -73,11 +74,22 @@ enum SendError {
 /// One pass: claims due rows one at a time (`FOR UPDATE SKIP LOCKED`, so several workers and
 /// nodes can run), sends each, records the outcome. Returns how many were attempted.
 /// Errors only when the database fails; SMTP failures are recorded on the row.
+/// TLS certificates are checked against the webpki roots only (see [`send_due_trusting`]).
 pub async fn send_due(pool: &PgPool) -> anyhow::Result<usize> {
-    send_due_until(pool, &CancellationToken::new()).await
+    send_due_trusting(pool, &MailTls::default()).await
 }
 
-async fn send_due_until(pool: &PgPool, shutdown: &CancellationToken) -> anyhow::Result<usize> {
+/// [`send_due`], checking SMTP servers' TLS certificates against `trust` (the node's
+/// `FRONTDESK_EXTRA_CA_FILE` on top of the webpki roots).
+pub async fn send_due_trusting(pool: &PgPool, trust: &MailTls) -> anyhow::Result<usize> {
+    send_due_until(pool, trust, &CancellationToken::new()).await
+}
+
+async fn send_due_until(
+    pool: &PgPool,
+    trust: &MailTls,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<usize> {
     // One transport per SMTP URL and pass: several mails of a mailbox share a connection.
     let mut transports: HashMap<String, AsyncSmtpTransport<Tokio1Executor>> = HashMap::new();
     let mut attempted = 0;
@@ -92,7 +104,7 @@ async fn send_due_until(pool: &PgPool, shutdown: &CancellationToken) -> anyhow::
         };
         attempted += 1;
         let attempt = mail.attempts + 1;
-        match deliver(&mail, &mut transports).await {
+        match deliver(&mail, &mut transports, trust).await {
             Ok(()) => {
                 queue::mark_sent(&mut tx, &mail).await?;
                 tracing::info!(
@@ -150,6 +162,7 @@ async fn send_due_until(pool: &PgPool, shutdown: &CancellationToken) -> anyhow::
 async fn deliver(
     mail: &DueMail,
     transports: &mut HashMap<String, AsyncSmtpTransport<Tokio1Executor>>,
+    trust: &MailTls,
 ) -> Result<(), SendError> {
     let Some(url_text) = mail.smtp_url.as_deref().filter(|u| !u.trim().is_empty()) else {
         return Err(SendError::Permanent(
@@ -162,7 +175,7 @@ async fn deliver(
             let url = SmtpUrl::parse(url_text).map_err(|e| {
                 SendError::Permanent(format!("the mailbox's SMTP URL is not usable: {e}"))
             })?;
-            let t = url.transport().map_err(|e| {
+            let t = url.transport(trust).map_err(|e| {
                 SendError::Permanent(format!("cannot set up SMTP for {}: {e}", url.redacted()))
             })?;
             transports.entry(url_text.to_string()).or_insert(t)
@@ -178,8 +191,20 @@ async fn deliver(
             SEND_DEADLINE.as_secs()
         ))),
         Ok(Ok(_response)) => Ok(()),
-        Ok(Err(e)) => Err(classify(&e)),
+        Ok(Err(e)) => Err(match certificate_problem(&e, &server(url_text)) {
+            // Temporary: the mail stays queued while the certificate or the trust is fixed.
+            Some(problem) => SendError::Temporary(problem),
+            None => classify(&e),
+        }),
     }
+}
+
+/// `host:port` of an SMTP URL that parsed before, for messages.
+fn server(url_text: &str) -> String {
+    SmtpUrl::parse(url_text).map_or_else(
+        |_| "the SMTP server".into(),
+        |u| format!("{}:{}", u.host, u.port),
+    )
 }
 
 fn envelope(mail: &DueMail) -> Result<Envelope, String> {
@@ -209,14 +234,15 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
 
 /// The worker: sends due mail until `shutdown`, woken every [`POLL_INTERVAL`] and by
 /// `NOTIFY outbox` (sent by enqueue and retry), so a reply leaves within a moment of its
-/// commit. A database error is logged and retried with backoff; never returns an error.
-pub async fn run(pool: PgPool, shutdown: CancellationToken) {
+/// commit. SMTP servers' certificates are checked against `trust`. A database error is
+/// logged and retried with backoff; never returns an error.
+pub async fn run(pool: PgPool, trust: MailTls, shutdown: CancellationToken) {
     let mut listener = listen(&pool).await;
     let mut last_listen_try = tokio::time::Instant::now();
     let mut backoff = Duration::from_secs(1);
     tracing::info!("outbox sender started");
     while !shutdown.is_cancelled() {
-        match send_due_until(&pool, &shutdown).await {
+        match send_due_until(&pool, &trust, &shutdown).await {
             // A full pass: more may be due right away.
             Ok(n) if n >= MAX_PER_PASS => continue,
             Ok(_) => backoff = Duration::from_secs(1),

@@ -58,9 +58,10 @@ async fn billing_mailbox(app: &TestApp) -> (i64, String) {
 }
 
 async fn deliver_to(url: &str, mails: &[Vec<u8>]) {
-    let mut s = frontdesk::ingest::imap::connect(&ImapUrl::parse(url).unwrap(), false)
-        .await
-        .unwrap();
+    let mut s =
+        frontdesk::ingest::imap::connect(&ImapUrl::parse(url).unwrap(), false, &Default::default())
+            .await
+            .unwrap();
     for m in mails {
         s.append("INBOX", None, None, m).await.unwrap();
     }

@@ -1,6 +1,7 @@
 //! One integration-test binary: real PostgreSQL (`DATABASE_URL`), real Dovecot
 //! (`FRONTDESK_TEST_IMAP`), the mail fixtures (`tests/fixtures/mail`), a real SMTP
-//! sink (`FRONTDESK_TEST_SMTP`) and headless Chromium over WebDriver (`FRONTDESK_TEST_WEBDRIVER`).
+//! sink (`FRONTDESK_TEST_SMTP`), TLS on both with a private test CA (`tls.rs`), and headless
+//! Chromium over WebDriver (`FRONTDESK_TEST_WEBDRIVER`).
 //! Run through `scripts/test`, which starts all of them.
 
 mod admin;
@@ -29,4 +30,5 @@ mod sla_clocks;
 mod support;
 mod threading;
 mod timeline;
+mod tls;
 mod web;

@@ -493,7 +493,11 @@ async fn the_worker_sends_a_reply_moments_after_its_commit() {
     let mb = mailbox(pool, SUPPORT, Some(&smtp::sink_url())).await;
     let t = ticket(pool, mb, "open").await;
     let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(outbox::run(pool.clone(), shutdown.clone()));
+    let worker = tokio::spawn(outbox::run(
+        pool.clone(),
+        Default::default(),
+        shutdown.clone(),
+    ));
     // Let it start listening and finish its first (empty) pass.
     tokio::time::sleep(Duration::from_millis(300)).await;
 

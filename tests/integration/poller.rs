@@ -131,6 +131,7 @@ async fn an_unreachable_imap_server_is_reported_and_retried_not_fatal() {
         db.pool.clone(),
         mb,
         cfg,
+        Default::default(),
         "n1".into(),
         shutdown.clone(),
     ));
@@ -217,6 +218,7 @@ async fn only_one_node_polls_a_mailbox_and_another_takes_over_when_it_stops() {
         db.pool.clone(),
         mailbox.clone(),
         cfg.clone(),
+        Default::default(),
         "node-a".into(),
         stop_a.clone(),
     ));
@@ -235,6 +237,7 @@ async fn only_one_node_polls_a_mailbox_and_another_takes_over_when_it_stops() {
         db.pool.clone(),
         mailbox,
         cfg,
+        Default::default(),
         "node-b".into(),
         stop_b.clone(),
     ));

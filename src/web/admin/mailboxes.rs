@@ -603,8 +603,12 @@ async fn test(
 ) -> Result<Response, PageError> {
     let m = load(&state, id).await?;
     let checks = tokio::join!(
-        check::check_imap(&m.imap_url, state.config.ingest.allow_plaintext),
-        check::check_smtp(m.smtp_url.as_deref()),
+        check::check_imap(
+            &m.imap_url,
+            state.config.ingest.allow_plaintext,
+            &state.config.mail_tls,
+        ),
+        check::check_smtp(m.smtp_url.as_deref(), &state.config.mail_tls),
     );
     let s = FormState {
         mailbox: Some(&m),

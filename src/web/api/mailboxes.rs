@@ -171,8 +171,12 @@ async fn test(
         .await?
         .ok_or(AppError::NotFound)?;
     let (imap, smtp) = tokio::join!(
-        check::check_imap(&m.imap_url, state.config.ingest.allow_plaintext),
-        check::check_smtp(m.smtp_url.as_deref()),
+        check::check_imap(
+            &m.imap_url,
+            state.config.ingest.allow_plaintext,
+            &state.config.mail_tls,
+        ),
+        check::check_smtp(m.smtp_url.as_deref(), &state.config.mail_tls),
     );
     Ok(Json(json!({ "imap": imap, "smtp": smtp })))
 }

@@ -125,9 +125,13 @@ impl TestMailbox {
 
     /// A logged-in IMAP session as this mailbox's user.
     pub async fn session(&self) -> ImapSession {
-        imap::connect(&ImapUrl::parse(&self.url).unwrap(), false)
-            .await
-            .expect("IMAP login to the test Dovecot")
+        imap::connect(
+            &ImapUrl::parse(&self.url).unwrap(),
+            false,
+            &Default::default(),
+        )
+        .await
+        .expect("IMAP login to the test Dovecot")
     }
 
     /// APPENDs raw messages to a folder.
@@ -170,8 +174,17 @@ pub async fn ingest(pool: &PgPool) -> IngestCounts {
 }
 
 pub async fn ingest_with(pool: &PgPool, cfg: &IngestConfig) -> IngestCounts {
+    ingest_trusting(pool, cfg, &Default::default()).await
+}
+
+/// [`ingest_with`], checking TLS certificates against `trust` (see [`tls::test_ca`]).
+pub async fn ingest_trusting(
+    pool: &PgPool,
+    cfg: &IngestConfig,
+    trust: &frontdesk::mailboxes::MailTls,
+) -> IngestCounts {
     let mut total = IngestCounts::default();
-    for (address, r) in poller::ingest_once(pool, cfg, None)
+    for (address, r) in poller::ingest_once(pool, cfg, trust, None)
         .await
         .expect("ingest_once")
     {
@@ -307,6 +320,7 @@ pub mod smtp;
 mod app;
 mod client;
 mod node;
+pub mod tls;
 pub use app::TestApp;
 pub use client::{Browser, Page, agent, api_json, test_router};
 pub use frontdesk::auth::Role;
