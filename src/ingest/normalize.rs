@@ -233,40 +233,111 @@ pub fn lenient_base64(input: &[u8]) -> Option<Vec<u8>> {
     LENIENT.decode(&clean[..usable]).ok()
 }
 
+/// A run of adjacent encoded-words of one charset (nothing but whitespace between them),
+/// with their bytes joined: RFC 2047 6.2 treats them as one text, and senders cut them inside
+/// multi-byte characters (UTF-8, Shift_JIS, GBK, EUC-KR) or, for ISO-2022-JP, inside a shift
+/// state. Its span covers the first word's start to the last word's end.
+struct Run {
+    start: usize,
+    end: usize,
+    charset: String,
+    bytes: Vec<u8>,
+}
+
+/// Groups the encoded-words of `line` into [`Run`]s.
+fn runs(line: &str) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for word in encoded_words(line) {
+        match out.last_mut() {
+            Some(run)
+                if line[run.end..word.start].trim().is_empty()
+                    && run.charset.eq_ignore_ascii_case(&word.charset) =>
+            {
+                join_bytes(&run.charset, &mut run.bytes, &word.bytes);
+                run.end = word.end;
+            }
+            _ => out.push(Run {
+                start: word.start,
+                end: word.end,
+                charset: word.charset,
+                bytes: word.bytes,
+            }),
+        }
+    }
+    out
+}
+
+/// ISO-2022 escape sequences that designate a character set (RFC 1468, RFC 1554, RFC 1922).
+const ISO_2022_ESCAPES: [&[u8]; 9] = [
+    b"\x1b(B", b"\x1b(J", b"\x1b(I", b"\x1b$@", b"\x1b$B", b"\x1b$A", b"\x1b$(C", b"\x1b$(D",
+    b"\x1b$(Q",
+];
+
+/// Appends the bytes of the next word of a run. In a stateful charset (ISO-2022-*) each word
+/// usually ends by switching back to ASCII and the next one starts by switching away again; two
+/// escape sequences in a row are an error to the WHATWG decoder (it emits U+FFFD), and the first
+/// one has no effect, so it is dropped at the join.
+fn join_bytes(charset: &str, bytes: &mut Vec<u8>, next: &[u8]) {
+    let stateful = charset.len() >= 8 && charset[..8].eq_ignore_ascii_case("iso-2022");
+    if stateful && next.first() == Some(&0x1b) {
+        if let Some(esc) = ISO_2022_ESCAPES.iter().find(|e| bytes.ends_with(e)) {
+            bytes.truncate(bytes.len() - esc.len());
+        }
+    }
+    bytes.extend_from_slice(next);
+}
+
 /// Merges runs of adjacent encoded-words with the same charset into one B-word; `None` when
 /// the line has no such run and no malformed word worth rewriting.
 fn merge_encoded_words(line: &str) -> Option<String> {
     if !line.contains("=?") {
         return None;
     }
-    let words = encoded_words(line);
-    if words.is_empty() {
+    let runs = runs(line);
+    if runs.is_empty() {
         return None;
     }
     let mut out = String::with_capacity(line.len());
     let mut last = 0;
-    let mut i = 0;
-    while i < words.len() {
-        let mut bytes = words[i].bytes.clone();
-        let mut j = i;
-        while j + 1 < words.len()
-            && line[words[j].end..words[j + 1].start].trim().is_empty()
-            && words[j + 1].charset.eq_ignore_ascii_case(&words[i].charset)
-        {
-            j += 1;
-            bytes.extend_from_slice(&words[j].bytes);
-        }
-        out.push_str(&line[last..words[i].start]);
+    for run in &runs {
+        out.push_str(&line[last..run.start]);
         out.push_str("=?");
-        out.push_str(&words[i].charset);
+        out.push_str(&run.charset);
         out.push_str("?B?");
-        out.push_str(&STANDARD.encode(&bytes));
+        out.push_str(&STANDARD.encode(&run.bytes));
         out.push_str("?=");
-        last = words[j].end;
-        i = j + 1;
+        last = run.end;
     }
     out.push_str(&line[last..]);
     (out != line).then_some(out)
+}
+
+/// Decodes the RFC 2047 encoded-words in a text that mail-parser leaves to us, such as a quoted
+/// `filename="=?UTF-8?B?..?= =?UTF-8?B?..?="` parameter (not RFC 2047 proper, but what most
+/// mailers send): adjacent words of one charset are joined as bytes ([`runs`]), whitespace
+/// between adjacent encoded-words is dropped (RFC 2047 6.2), text outside them is kept.
+/// Charsets are mail-parser's decoders; an unknown charset is read as UTF-8 (lossy).
+/// `None` when the text holds no encoded-word.
+pub fn decode_encoded_words(text: &str) -> Option<String> {
+    let runs = runs(text);
+    if runs.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (i, run) in runs.iter().enumerate() {
+        let gap = &text[last..run.start];
+        if i == 0 || !gap.trim().is_empty() {
+            out.push_str(gap);
+        }
+        match mail_parser::decoders::charsets::map::charset_decoder(run.charset.as_bytes()) {
+            Some(decode) => out.push_str(&decode(&run.bytes)),
+            None => out.push_str(&String::from_utf8_lossy(&run.bytes)),
+        }
+        last = run.end;
+    }
+    out.push_str(&text[last..]);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -316,5 +387,94 @@ mod tests {
         assert_eq!(lenient_base64(b"YWJjZA").unwrap(), b"abcd");
         assert_eq!(lenient_base64(b"YWJjZA==").unwrap(), b"abcd");
         assert_eq!(lenient_base64(b"YWJj\r\nZA").unwrap(), b"abcd");
+    }
+
+    /// The subject mail-parser reads from a header block after [`for_parsing`].
+    fn subject_of(header: &str) -> String {
+        let raw = format!("{header}\r\n\r\nx");
+        let fixed = for_parsing(raw.as_bytes());
+        let parsed = mail_parser::MessageParser::default().parse(&fixed).unwrap();
+        parsed.subject().unwrap_or_default().to_string()
+    }
+
+    fn b(bytes: &[u8]) -> String {
+        STANDARD.encode(bytes)
+    }
+
+    fn q(bytes: &[u8]) -> String {
+        bytes.iter().map(|c| format!("={c:02X}")).collect()
+    }
+
+    #[test]
+    fn iso2022jp_words_that_each_return_to_ascii_join_without_replacement_characters() {
+        let (a, _, _) = encoding_rs::ISO_2022_JP.encode("お見積");
+        let (c, _, _) = encoding_rs::ISO_2022_JP.encode("りの件");
+        let h = format!(
+            "Subject: =?ISO-2022-JP?B?{}?=\r\n =?iso-2022-jp?B?{}?=",
+            b(&a),
+            b(&c)
+        );
+        assert_eq!(subject_of(&h), "お見積りの件");
+    }
+
+    #[test]
+    fn iso2022jp_cut_inside_a_shift_state_is_joined_as_bytes() {
+        let (all, _, _) = encoding_rs::ISO_2022_JP.encode("お見積りの件");
+        let h = format!(
+            "Subject: =?ISO-2022-JP?B?{}?= =?ISO-2022-JP?Q?{}?=",
+            b(&all[..7]),
+            q(&all[7..])
+        );
+        assert_eq!(subject_of(&h), "お見積りの件");
+    }
+
+    #[test]
+    fn multibyte_charsets_cut_inside_a_character_decode_cleanly() {
+        let cases: [(&str, &'static encoding_rs::Encoding, &str); 5] = [
+            (
+                "UTF-8",
+                encoding_rs::UTF_8,
+                "Lieferung verzögert – Rückfrage",
+            ),
+            ("Shift_JIS", encoding_rs::SHIFT_JIS, "請求書の再発行"),
+            ("GB2312", encoding_rs::GBK, "王小明的发票"),
+            ("GBK", encoding_rs::GBK, "王小明的发票"),
+            ("EUC-KR", encoding_rs::EUC_KR, "청구서 재발행 요청"),
+        ];
+        for (label, enc, text) in cases {
+            let (bytes, _, _) = enc.encode(text);
+            // Cut after the first byte of a multi-byte character, mixing B and Q words.
+            let cut = bytes.iter().position(|c| *c >= 0x80).unwrap() + 1;
+            let h = format!(
+                "Subject: =?{label}?B?{}?=\r\n\t=?{label}?Q?{}?=",
+                b(&bytes[..cut]),
+                q(&bytes[cut..])
+            );
+            assert_eq!(subject_of(&h), text, "{label}");
+            assert_eq!(
+                decode_encoded_words(&format!(
+                    "=?{label}?Q?{}?= =?{label}?B?{}?=",
+                    q(&bytes[..cut]),
+                    b(&bytes[cut..])
+                ))
+                .as_deref(),
+                Some(text),
+                "{label} via decode_encoded_words"
+            );
+        }
+    }
+
+    #[test]
+    fn decode_encoded_words_drops_whitespace_between_words_only() {
+        assert_eq!(
+            decode_encoded_words("=?UTF-8?B?UHLD?= =?UTF-8?Q?=BCfung.pdf?=").as_deref(),
+            Some("Prüfung.pdf")
+        );
+        assert_eq!(
+            decode_encoded_words("Bericht =?ISO-8859-1?Q?M=E4rz?=  =?UTF-8?Q?_2025?= final")
+                .as_deref(),
+            Some("Bericht März 2025 final")
+        );
+        assert_eq!(decode_encoded_words("plain name.pdf"), None);
     }
 }

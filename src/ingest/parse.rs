@@ -5,7 +5,9 @@
 //! repairs the damage it does not undo, and this module repairs the rest at the part level:
 //! text parts without a charset, base64 without padding, HTML-only mail.
 
-use mail_parser::{Address, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{
+    Address, HeaderName, HeaderValue, MessageParser, MessagePart, MimeHeaders, PartType,
+};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -98,8 +100,18 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
     let html = html_raw.as_deref().map(sanitize::email_html);
 
     let mut attachments = Vec::new();
-    for part in msg.attachments() {
-        let a = attachment_of(part, &bytes, attachments.len());
+    let mut generated_names = Vec::new();
+    let alternatives = alternative_parts(&msg);
+    for &id in &msg.attachments {
+        let Some(part) = msg.parts.get(id as usize) else {
+            continue;
+        };
+        if alternatives.contains(&id) && is_body_alternative(part) {
+            // Apple's text/watch-html, Gmail's text/x-amp-html, text/enriched: other renditions
+            // of the body, not files anyone sent.
+            continue;
+        }
+        let (a, generated) = attachment_of(part, &bytes);
         if is_signature(&a.content_type) {
             // A detached S/MIME or PGP signature is not a file anyone opens; it stays in the raw mail.
             continue;
@@ -112,8 +124,12 @@ pub fn parse(raw: &[u8]) -> Result<InboundEmail, ParseError> {
                 continue;
             }
         }
+        if generated {
+            generated_names.push(attachments.len());
+        }
         attachments.push(a);
     }
+    name_unnamed_parts(&mut attachments, &generated_names);
     // An image referenced from the HTML by cid: is inline whatever its disposition says.
     if let Some(html) = &html_raw {
         for a in &mut attachments {
@@ -260,7 +276,8 @@ pub fn html_to_text(html: &str) -> String {
         .to_string()
 }
 
-fn attachment_of(part: &MessagePart<'_>, bytes: &[u8], index: usize) -> AttachmentData {
+/// An attachment from a MIME part, and whether its name was made up (the part had none).
+fn attachment_of(part: &MessagePart<'_>, bytes: &[u8]) -> (AttachmentData, bool) {
     let content_type = part
         .content_type()
         .map(|c| match c.subtype() {
@@ -290,39 +307,170 @@ fn attachment_of(part: &MessagePart<'_>, bytes: &[u8], index: usize) -> Attachme
         .map(|d| d.is_inline())
         .unwrap_or(false)
         || (content_id.is_some() && part.content_disposition().is_none());
-    let filename = part
-        .attachment_name()
-        .map(clean_header_text)
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| default_filename(&content_type, index, part));
-    AttachmentData {
+    let filename = quoted_encoded_name(part, bytes)
+        .or_else(|| part.attachment_name().map(str::to_string))
+        .map(|n| clean_header_text(&n))
+        .filter(|n| !n.is_empty());
+    let generated = filename.is_none();
+    let filename = filename.unwrap_or_else(|| default_filename(&content_type, part));
+    let a = AttachmentData {
         filename,
         content_type,
         content,
         content_id,
         inline,
+    };
+    (a, generated)
+}
+
+/// The `filename=` (Content-Disposition) or else `name=` (Content-Type) parameter of a part
+/// when it is a quoted string holding RFC 2047 encoded-words, decoded from the raw header:
+/// mail-parser decodes each word on its own and keeps the space between them, while RFC 2047
+/// 6.2 drops it, and a word cut inside a character needs its neighbour's bytes. `None` for any
+/// other form (plain, RFC 2231 `filename*`, continuations), which mail-parser decodes well.
+fn quoted_encoded_name(part: &MessagePart<'_>, bytes: &[u8]) -> Option<String> {
+    let raw_param = |header: HeaderName<'_>, param: &str| {
+        let h = part.headers.iter().find(|h| h.name == header)?;
+        let raw = bytes.get(h.offset_start as usize..h.offset_end as usize)?;
+        quoted_param(&String::from_utf8_lossy(raw), param)
+    };
+    let value = raw_param(HeaderName::ContentDisposition, "filename")
+        .or_else(|| raw_param(HeaderName::ContentType, "name"))?;
+    normalize::decode_encoded_words(&value)
+}
+
+/// The value of `name="..."` in a raw, possibly folded, MIME header value (RFC 2045 5.1):
+/// unfolded, with quoted-pair escapes undone. `None` when the parameter is absent or not quoted.
+fn quoted_param(raw: &str, name: &str) -> Option<String> {
+    let unfolded = raw.replace("\r\n", "").replace('\n', "");
+    let lower = unfolded.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(rel) = lower[from..].find(name) {
+        let at = from + rel;
+        from = at + name.len();
+        let before = lower[..at].trim_end_matches([' ', '\t']);
+        if !before.ends_with(';') {
+            continue;
+        }
+        let rest = unfolded[from..].trim_start_matches([' ', '\t']);
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let rest = rest.trim_start_matches([' ', '\t']).strip_prefix('"')?;
+        let mut value = String::new();
+        let mut chars = rest.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return Some(value),
+                '\\' => value.extend(chars.next()),
+                c => value.push(c),
+            }
+        }
+        return Some(value);
+    }
+    None
+}
+
+/// A name for a part that has none, from its content type: `invite.ics` for a calendar,
+/// the subject (else `message`) plus `.eml` for a mail, `image.png`, `document.pdf`, ...
+/// Duplicates are numbered by [`name_unnamed_parts`].
+fn default_filename(content_type: &str, part: &MessagePart<'_>) -> String {
+    if let PartType::Message(m) = &part.body {
+        let subject = m.subject().map(clean_header_text).unwrap_or_default();
+        let stem = subject.replace(['/', '\\'], "-");
+        return if stem.is_empty() {
+            "message.eml".into()
+        } else {
+            format!("{stem}.eml")
+        };
+    }
+    let (top, sub) = content_type.split_once('/').unwrap_or((content_type, ""));
+    let stem = match (top, sub) {
+        ("text", "calendar") | ("application", "ics") => "invite",
+        ("text", "rfc822-headers") | ("message", "delivery-status") => "details",
+        ("message", _) => "message",
+        ("image" | "audio" | "video" | "font" | "model", _) => top,
+        ("text", _) => "text",
+        ("application", "pdf") => "document",
+        _ => "attachment",
+    };
+    format!("{stem}.{}", extension_for(content_type))
+}
+
+/// The usual file extension of a content type: a table for the common types whose first
+/// `mime_guess` extension is not the usual one, else `mime_guess`'s first, else `bin`.
+fn extension_for(content_type: &str) -> &'static str {
+    match content_type {
+        "image/jpeg" | "image/pjpeg" => "jpg",
+        "image/tiff" => "tif",
+        "text/plain" | "text/rfc822-headers" | "message/delivery-status" => "txt",
+        "text/calendar" | "application/ics" => "ics",
+        "text/html" => "html",
+        "message/rfc822" | "message/global" => "eml",
+        "audio/mpeg" => "mp3",
+        "video/mp4" => "mp4",
+        _ => mime_guess::get_mime_extensions_str(content_type)
+            .and_then(|exts| exts.first().copied())
+            .unwrap_or("bin"),
     }
 }
 
-fn default_filename(content_type: &str, index: usize, part: &MessagePart<'_>) -> String {
-    if let PartType::Message(m) = &part.body {
-        if let Some(s) = m.subject() {
-            return format!("{}.eml", clean_header_text(s));
+/// Numbers the made-up names (at `generated`, ascending) that clash with a sent name or an
+/// earlier made-up one: `image.png`, `image-2.png`, ...
+fn name_unnamed_parts(attachments: &mut [AttachmentData], generated: &[usize]) {
+    for &i in generated {
+        let taken = |name: &str, atts: &[AttachmentData]| {
+            atts.iter().enumerate().any(|(j, a)| {
+                (j < i || (j > i && !generated.contains(&j)))
+                    && a.filename.eq_ignore_ascii_case(name)
+            })
+        };
+        if !taken(&attachments[i].filename, attachments) {
+            continue;
         }
-        return format!("message-{}.eml", index + 1);
+        let name = attachments[i].filename.clone();
+        let (stem, ext) = match name.rsplit_once('.') {
+            Some((s, e)) => (s.to_string(), format!(".{e}")),
+            None => (name.clone(), String::new()),
+        };
+        let fresh = (2..)
+            .map(|n| format!("{stem}-{n}{ext}"))
+            .find(|n| !taken(n, attachments))
+            .expect("some number is free");
+        attachments[i].filename = fresh;
     }
-    let ext = match content_type {
-        "image/png" => "png",
-        "image/jpeg" => "jpg",
-        "image/gif" => "gif",
-        "application/pdf" => "pdf",
-        "text/plain" => "txt",
-        "text/csv" => "csv",
-        "message/delivery-status" => "txt",
-        "text/rfc822-headers" => "txt",
-        _ => "bin",
+}
+
+/// Indices of the parts whose parent is a `multipart/alternative`.
+fn alternative_parts(msg: &mail_parser::Message<'_>) -> Vec<u32> {
+    msg.parts
+        .iter()
+        .filter(|p| {
+            p.content_type()
+                .is_some_and(|c| c.subtype() == Some("alternative"))
+        })
+        .filter_map(|p| match &p.body {
+            PartType::Multipart(children) => Some(children.iter().copied()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// A text rendition of the body inside a multipart/alternative, without a name or an
+/// `attachment` disposition. A calendar is no rendition: an invitation is offered as a file.
+fn is_body_alternative(part: &MessagePart<'_>) -> bool {
+    let Some(ct) = part.content_type() else {
+        return false;
     };
-    format!("part-{}.{}", index + 1, ext)
+    ct.ctype().eq_ignore_ascii_case("text")
+        && !ct
+            .subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("calendar"))
+        && part.attachment_name().is_none()
+        && !part
+            .content_disposition()
+            .is_some_and(|d| d.is_attachment())
 }
 
 fn is_signature(content_type: &str) -> bool {
@@ -728,6 +876,87 @@ mod tests {
                 .iter()
                 .map(|a| &a.filename)
                 .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn stateful_and_multibyte_charsets_split_across_words_decode_cleanly() {
+        let m = parse(&case("46-encoded-words-stateful-charset-split.eml")).unwrap();
+        assert_eq!(m.subject, "【至急】請求書の再発行について");
+        assert_eq!(m.from.unwrap().name.as_deref(), Some("王小明"));
+        assert!(
+            m.text.starts_with("請求書の再発行をお願いします。"),
+            "{}",
+            m.text
+        );
+    }
+
+    #[test]
+    fn encoded_words_in_quoted_filenames_join_without_spaces() {
+        let m = parse(&case("47-filename-encoded-words-quoted.eml")).unwrap();
+        let names: Vec<&str> = m.attachments.iter().map(|a| a.filename.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Prüfprotokoll Übergabe.pdf",
+                "見積書.xlsx",
+                "Übergabe Protokoll Teil2.txt"
+            ]
+        );
+        assert_eq!(m.attachments[0].content, b"%PDF-1.4 c47 protocol\n");
+    }
+
+    #[test]
+    fn quoted_params_are_read_from_folded_raw_headers() {
+        let raw = " attachment;\r\n filename=\"=?UTF-8?Q?a?=\r\n =?UTF-8?Q?b?=\"; size=3";
+        assert_eq!(
+            quoted_param(raw, "filename").as_deref(),
+            Some("=?UTF-8?Q?a?= =?UTF-8?Q?b?=")
+        );
+        assert_eq!(
+            quoted_param(" a; name=\"x\\\"y\"", "name").as_deref(),
+            Some("x\"y")
+        );
+        assert_eq!(quoted_param(" a; filename=\"x\"", "name"), None);
+        assert_eq!(quoted_param(" a; filename*0*=utf-8''x", "filename"), None);
+    }
+
+    #[test]
+    fn parts_without_names_are_named_after_their_content_type() {
+        let m = parse(&case("48-parts-without-filenames.eml")).unwrap();
+        let files: Vec<(&str, &str)> = m
+            .attachments
+            .iter()
+            .map(|a| (a.filename.as_str(), a.content_type.as_str()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("invite.ics", "text/calendar"),
+                ("image.png", "image/png"),
+                ("message.eml", "message/rfc822"),
+            ],
+            "the watch-html rendition is no attachment"
+        );
+        let ics = String::from_utf8(m.attachments[0].content.clone()).unwrap();
+        assert!(ics.starts_with("BEGIN:VCALENDAR"), "{ics}");
+        assert!(m.attachments.iter().all(|a| !a.inline));
+        assert_eq!(m.text.trim(), "Bitte nehmen Sie an der Abstimmung teil.");
+    }
+
+    #[test]
+    fn made_up_names_follow_the_content_type_and_never_clash() {
+        let raw = "From: a@example.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+                   --b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+                   --b\r\nContent-Type: image/jpeg\r\n\r\nx\r\n\
+                   --b\r\nContent-Type: image/jpeg\r\n\r\ny\r\n\
+                   --b\r\nContent-Type: application/pdf\r\n\r\nz\r\n\
+                   --b\r\nContent-Type: application/x-unheard-of\r\n\r\nw\r\n--b--\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        let names: Vec<&str> = m.attachments.iter().map(|a| a.filename.as_str()).collect();
+        assert_eq!(
+            names,
+            ["image.jpg", "image-2.jpg", "document.pdf", "attachment.bin"]
         );
     }
 

@@ -16,6 +16,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
+use super::deleted;
 use super::imap::{self, ImapSession};
 use super::store::{self, FetchedMail, IngestCounts, MailboxContext};
 use crate::config::{AfterImport, IngestConfig};
@@ -71,14 +72,96 @@ async fn sync_folder(
         (0, Some(since)) => format!("UID 1:* SINCE {}", imap_date(since)),
         _ => format!("UID {}:*", last + 1),
     };
-    let mut uids: Vec<u32> = session
+    let found: Vec<u32> = session
         .uid_search(&query)
         .await
         .context("UID SEARCH")?
         .into_iter()
         .filter(|u| *u > last)
         .collect();
+    // Mail flagged \Deleted but not expunged is the user deleting it: not imported, remembered
+    // (before the cursor can move past it) and looked at again on later polls.
+    let deleted: Vec<u32> = if found.is_empty() {
+        Vec::new()
+    } else {
+        session
+            .uid_search(format!("{query} DELETED"))
+            .await
+            .context("UID SEARCH DELETED")?
+            .into_iter()
+            .collect()
+    };
+    let mut deleted_now: Vec<u32> = found
+        .iter()
+        .copied()
+        .filter(|u| deleted.contains(u))
+        .collect();
+    deleted_now.sort_unstable();
+    deleted::remember(pool, ctx.mailbox_id, folder, uid_validity, &deleted_now).await?;
+    let mut uids: Vec<u32> = found
+        .into_iter()
+        .filter(|u| deleted_now.binary_search(u).is_err())
+        .collect();
     uids.sort_unstable();
+    let undeleted = undeleted_since(session, pool, ctx, folder, uid_validity, last).await?;
+
+    let mut total = IngestCounts::default();
+    total.merge(store_uids(pool, session, ctx, folder, uid_validity, &undeleted, cfg).await?);
+    total.merge(store_uids(pool, session, ctx, folder, uid_validity, &uids, cfg).await?);
+    Ok(total)
+}
+
+/// Remembered `\Deleted` UIDs at or below the cursor that have lost the flag since, to be
+/// imported now; remembered UIDs that are gone (expunged) are forgotten. UIDs above the cursor
+/// are left to the normal search, which sees them again in order.
+async fn undeleted_since(
+    session: &mut ImapSession,
+    pool: &PgPool,
+    ctx: &MailboxContext,
+    folder: &str,
+    uid_validity: u32,
+    last: u32,
+) -> anyhow::Result<Vec<u32>> {
+    let remembered = deleted::remembered(pool, ctx.mailbox_id, folder, uid_validity, last).await?;
+    if remembered.is_empty() {
+        return Ok(Vec::new());
+    }
+    let set = uid_set(&remembered);
+    let still_there: Vec<u32> = session
+        .uid_search(format!("UID {set}"))
+        .await
+        .context("UID SEARCH remembered")?
+        .into_iter()
+        .collect();
+    let still_deleted: Vec<u32> = session
+        .uid_search(format!("UID {set} DELETED"))
+        .await
+        .context("UID SEARCH remembered DELETED")?
+        .into_iter()
+        .collect();
+    let gone: Vec<u32> = remembered
+        .iter()
+        .copied()
+        .filter(|u| !still_there.contains(u))
+        .collect();
+    deleted::forget(pool, ctx.mailbox_id, folder, uid_validity, &gone).await?;
+    Ok(remembered
+        .into_iter()
+        .filter(|u| still_there.contains(u) && !still_deleted.contains(u))
+        .collect())
+}
+
+/// Fetches and stores the given UIDs (ascending) in batches, then runs the after-import action
+/// on them and forgets any of them remembered as `\Deleted`.
+async fn store_uids(
+    pool: &PgPool,
+    session: &mut ImapSession,
+    ctx: &MailboxContext,
+    folder: &str,
+    uid_validity: u32,
+    uids: &[u32],
+    cfg: &IngestConfig,
+) -> anyhow::Result<IngestCounts> {
     // Store one batch while the next is fetched: IMAP and PostgreSQL work overlap.
     let mut total = IngestCounts::default();
     let chunks: Vec<&[u32]> = uids.chunks(cfg.fetch_batch).collect();
@@ -104,7 +187,8 @@ async fn sync_folder(
         total.merge(counts);
     }
     if !uids.is_empty() {
-        after_import(session, &uids, &cfg.after_import).await;
+        deleted::forget(pool, ctx.mailbox_id, folder, uid_validity, uids).await?;
+        after_import(session, uids, &cfg.after_import).await;
     }
     Ok(total)
 }

@@ -610,3 +610,152 @@ async fn every_mail_case_is_stored_raw_byte_for_byte() {
     }
     app.finish().await;
 }
+
+#[tokio::test]
+async fn case_46_stateful_and_multibyte_words_split_across_words_are_exact() {
+    let (db, _) = run_case(&["46-encoded-words-stateful-charset-split.eml"]).await;
+    let t = only_ticket(&db.pool).await;
+    assert_eq!(t["subject"], "【至急】請求書の再発行について");
+    assert_eq!(t["customer"]["name"], "王小明");
+    let text = first_message(&t)["text"].as_str().unwrap();
+    assert!(text.starts_with("請求書の再発行をお願いします。"), "{text}");
+    assert!(!t.to_string().contains('\u{FFFD}'), "{t}");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn case_47_encoded_words_in_quoted_filenames_keep_no_spaces() {
+    let (db, _) = run_case(&["47-filename-encoded-words-quoted.eml"]).await;
+    let t = only_ticket(&db.pool).await;
+    let atts = first_message(&t)["attachments"].as_array().unwrap().clone();
+    let names: Vec<&str> = atts
+        .iter()
+        .map(|a| a["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Prüfprotokoll Übergabe.pdf",
+            "見積書.xlsx",
+            "Übergabe Protokoll Teil2.txt"
+        ]
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn case_48_parts_without_names_are_named_after_their_type() {
+    let (db, _) = run_case(&["48-parts-without-filenames.eml"]).await;
+    let t = only_ticket(&db.pool).await;
+    let m = first_message(&t);
+    let files: Vec<(&str, &str, bool)> = m["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["filename"].as_str().unwrap(),
+                a["content_type"].as_str().unwrap(),
+                a["inline"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("invite.ics", "text/calendar", false),
+            ("image.png", "image/png", false),
+            ("message.eml", "message/rfc822", false),
+        ]
+    );
+    assert_eq!(
+        m["attachments"][0]["sha256"],
+        "07333a9715a160c1f7d2e20165772176a40598bc5c5ad9b9baa5697fee0bfb96"
+    );
+    assert!(!t.to_string().contains("part-1"), "{t}");
+    assert_eq!(
+        m["text"].as_str().unwrap().trim(),
+        "Bitte nehmen Sie an der Abstimmung teil."
+    );
+    db.drop_db().await;
+}
+
+/// How many UIDs the poller remembers as flagged `\Deleted`.
+async fn remembered_deleted(db: &TestDb) -> i64 {
+    scalar(&db.pool, "select count(*) from imap_deleted_uid").await
+}
+
+#[tokio::test]
+async fn case_49_deleted_but_not_expunged_mail_waits_until_undeleted() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let mut s = mb.session().await;
+    s.append(
+        "INBOX",
+        Some("(\\Deleted)"),
+        None,
+        &case("49-deleted-not-expunged.eml"),
+    )
+    .await
+    .unwrap();
+    ingest(&db.pool).await;
+    assert_eq!(
+        ticket_count(&db.pool).await,
+        0,
+        "a \\Deleted mail is skipped"
+    );
+    assert_eq!(remembered_deleted(&db).await, 1);
+
+    // A later mail moves the cursor past the deleted one.
+    mb.deliver("INBOX", &[&case("23-reply-in-reply-to-only-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    assert_eq!(ticket_count(&db.pool).await, 1);
+
+    // The user takes the deletion back: the next poll imports it, once.
+    s.select("INBOX").await.unwrap();
+    let uids = s.uid_search("DELETED").await.unwrap();
+    assert_eq!(uids.len(), 1);
+    let uid = *uids.iter().next().unwrap();
+    futures::TryStreamExt::try_collect::<Vec<_>>(
+        s.uid_store(uid.to_string(), "-FLAGS.SILENT (\\Deleted)")
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    ingest(&db.pool).await;
+    ingest(&db.pool).await;
+    assert_eq!(ticket_count(&db.pool).await, 2);
+    ticket_by_subject(&db, "Versehentlich gesendet").await;
+    assert_eq!(remembered_deleted(&db).await, 0);
+
+    // Deleted and then expunged: never imported, and forgotten.
+    let mut other = case("49-deleted-not-expunged.eml");
+    let other_id = b"<c49-oops@example.org>";
+    let at = other
+        .windows(other_id.len())
+        .position(|w| w == other_id)
+        .unwrap();
+    other.splice(
+        at..at + other_id.len(),
+        b"<c49-gone@example.org>".iter().copied(),
+    );
+    s.append("INBOX", Some("(\\Deleted)"), None, &other)
+        .await
+        .unwrap();
+    mb.deliver("INBOX", &[&case("24-cc-reply-to-original-a.eml")])
+        .await;
+    ingest(&db.pool).await;
+    assert_eq!(ticket_count(&db.pool).await, 3);
+    assert_eq!(remembered_deleted(&db).await, 1);
+    s.select("INBOX").await.unwrap();
+    futures::TryStreamExt::try_collect::<Vec<_>>(s.expunge().await.unwrap())
+        .await
+        .unwrap();
+    ingest(&db.pool).await;
+    assert_eq!(ticket_count(&db.pool).await, 3);
+    assert_eq!(remembered_deleted(&db).await, 0);
+    s.logout().await.ok();
+    db.drop_db().await;
+}
