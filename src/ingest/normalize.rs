@@ -279,10 +279,11 @@ const ISO_2022_ESCAPES: [&[u8]; 9] = [
 /// one has no effect, so it is dropped at the join.
 fn join_bytes(charset: &str, bytes: &mut Vec<u8>, next: &[u8]) {
     let stateful = charset.len() >= 8 && charset[..8].eq_ignore_ascii_case("iso-2022");
-    if stateful && next.first() == Some(&0x1b) {
-        if let Some(esc) = ISO_2022_ESCAPES.iter().find(|e| bytes.ends_with(e)) {
-            bytes.truncate(bytes.len() - esc.len());
-        }
+    if stateful
+        && next.first() == Some(&0x1b)
+        && let Some(esc) = ISO_2022_ESCAPES.iter().find(|e| bytes.ends_with(e))
+    {
+        bytes.truncate(bytes.len() - esc.len());
     }
     bytes.extend_from_slice(next);
 }

@@ -162,28 +162,34 @@ async fn store_uids(
     uids: &[u32],
     cfg: &IngestConfig,
 ) -> anyhow::Result<IngestCounts> {
-    // Store one batch while the next is fetched: IMAP and PostgreSQL work overlap.
+    // Store one batch while the next is fetched and parsed (on a blocking thread): IMAP,
+    // parsing and PostgreSQL work overlap.
     let mut total = IngestCounts::default();
     let chunks: Vec<&[u32]> = uids.chunks(cfg.fetch_batch).collect();
     let mut next = match chunks.first() {
-        Some(c) => Some(fetch(session, folder, uid_validity, c).await?),
+        Some(c) => Some(fetch_parsed(session, folder, uid_validity, c).await?),
         None => None,
     };
     for (i, chunk) in chunks.iter().enumerate() {
-        let mails = next.take().expect("fetched ahead");
+        let batch = next.take().expect("fetched ahead");
         let (stored, fetched) = match chunks.get(i + 1) {
             Some(following) => {
                 let (s, f) = tokio::join!(
-                    store::store_batch(pool, ctx, &mails),
-                    fetch(session, folder, uid_validity, following)
+                    timed(store::store_parsed_batch(pool, ctx, &batch)),
+                    timed(fetch_parsed(session, folder, uid_validity, following))
                 );
                 (s, Some(f))
             }
-            None => (store::store_batch(pool, ctx, &mails).await, None),
+            None => (
+                timed(store::store_parsed_batch(pool, ctx, &batch)).await,
+                None,
+            ),
         };
+        let (stored, store_ms) = stored;
         let counts = stored?;
-        next = fetched.transpose()?;
-        tracing::info!(folder, uid_validity, first_uid = chunk[0], %counts, "stored batch");
+        let fetch_ms = fetched.as_ref().map(|f| f.1);
+        next = fetched.map(|f| f.0).transpose()?;
+        tracing::info!(folder, uid_validity, first_uid = chunk[0], %counts, store_ms, fetch_ms, "stored batch");
         total.merge(counts);
     }
     if !uids.is_empty() {
@@ -191,6 +197,26 @@ async fn store_uids(
         after_import(session, uids, &cfg.after_import).await;
     }
     Ok(total)
+}
+
+/// Runs `f` and measures it (milliseconds, for the log).
+async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, u64) {
+    let start = std::time::Instant::now();
+    let out = f.await;
+    (out, start.elapsed().as_millis() as u64)
+}
+
+/// [`fetch`], then parses the batch on a blocking thread.
+async fn fetch_parsed(
+    session: &mut ImapSession,
+    folder: &str,
+    uid_validity: u32,
+    uids: &[u32],
+) -> anyhow::Result<store::ParsedBatch> {
+    let mails = fetch(session, folder, uid_validity, uids).await?;
+    tokio::task::spawn_blocking(move || store::ParsedBatch::parse(mails))
+        .await
+        .context("parsing a fetched batch")
 }
 
 async fn fetch(

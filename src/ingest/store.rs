@@ -114,25 +114,51 @@ impl std::fmt::Display for IngestCounts {
     }
 }
 
-/// Stores a batch of fetched mail and advances the folder cursor, in one transaction.
-///
-/// Mail is parsed before the transaction; unparseable mail is quarantined. The batch is first
-/// stored in one go; if the database rejects one mail's data (bad encoding, a constraint), the
-/// batch is retried with a savepoint per mail so that only that mail is quarantined. Any other
-/// error (connection lost, deadlock) rolls the whole batch back and is returned for a retry.
+/// A batch of fetched mail, parsed (CPU work that the poller does on a blocking thread while
+/// the previous batch is being stored). Unparseable mail keeps its reason, for the quarantine.
+#[derive(Debug)]
+pub struct ParsedBatch {
+    pub mails: Vec<FetchedMail>,
+    parsed: Vec<Result<InboundEmail, String>>,
+}
+
+impl ParsedBatch {
+    /// Parses every mail of the batch.
+    pub fn parse(mails: Vec<FetchedMail>) -> Self {
+        let parsed = mails
+            .iter()
+            .map(|m| parse::parse(&m.raw).map_err(|e| e.to_string()))
+            .collect();
+        Self { mails, parsed }
+    }
+}
+
+/// Parses and stores a batch of fetched mail and advances the folder cursor, in one
+/// transaction (see [`store_parsed_batch`]).
 pub async fn store_batch(
     pool: &PgPool,
     ctx: &MailboxContext,
     mails: &[FetchedMail],
 ) -> sqlx::Result<IngestCounts> {
-    let parsed: Vec<Result<InboundEmail, String>> = mails
-        .iter()
-        .map(|m| parse::parse(&m.raw).map_err(|e| e.to_string()))
-        .collect();
-    match store_parsed(pool, ctx, mails, &parsed, false).await {
+    store_parsed_batch(pool, ctx, &ParsedBatch::parse(mails.to_vec())).await
+}
+
+/// Stores a parsed batch and advances the folder cursor, in one transaction.
+///
+/// Unparseable mail is quarantined. The batch is first stored in one go; if the database
+/// rejects one mail's data (bad encoding, a constraint), the batch is retried with a savepoint
+/// per mail so that only that mail is quarantined. Any other error (connection lost, deadlock)
+/// rolls the whole batch back and is returned for a retry.
+pub async fn store_parsed_batch(
+    pool: &PgPool,
+    ctx: &MailboxContext,
+    batch: &ParsedBatch,
+) -> sqlx::Result<IngestCounts> {
+    let (mails, parsed) = (&batch.mails[..], &batch.parsed[..]);
+    match store_parsed(pool, ctx, mails, parsed, false).await {
         Err(StoreError::Data(reason)) => {
             tracing::warn!(mailbox.id = ctx.mailbox_id, %reason, "a mail was rejected; storing the batch one mail at a time");
-            match store_parsed(pool, ctx, mails, &parsed, true).await {
+            match store_parsed(pool, ctx, mails, parsed, true).await {
                 Ok(c) => Ok(c),
                 Err(StoreError::Db(e)) => Err(e),
                 Err(other) => Err(sqlx::Error::Protocol(other.to_string())),
