@@ -355,6 +355,10 @@ fn event_text(event: &TimelineEvent, agents: &[Agent]) -> String {
             Some(p) => format!("set the SLA policy to {}", p.name),
             None => "removed the SLA policy".into(),
         },
+        E::CsatRated { rating, comment } => match comment {
+            Some(c) => format!("rated the support {}: “{c}”", rating.label().to_lowercase()),
+            None => format!("rated the support {}", rating.label().to_lowercase()),
+        },
     }
 }
 
@@ -381,6 +385,9 @@ fn event_author(
             Some(n) => format!("Rule '{n}'"),
             None => format!("Rule #{id}"),
         };
+    }
+    if e.actor == "customer" {
+        return "The customer".into();
     }
     "Frontdesk".into()
 }
