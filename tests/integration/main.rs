@@ -14,6 +14,7 @@ mod browser;
 mod bulk;
 mod cases;
 mod crash;
+mod csat;
 mod customers;
 mod live;
 mod mentions;
