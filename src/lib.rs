@@ -14,6 +14,8 @@ pub mod auth;
 pub mod cli;
 /// Configuration from the environment.
 pub mod config;
+/// Customer satisfaction surveys: scheduling, the survey mail worker, ratings.
+pub mod csat;
 /// Customers and companies: VIP, lifecycle stage, health score.
 pub mod customers;
 /// The PostgreSQL pool and migrations.

@@ -149,17 +149,59 @@ pub struct Sla {
     pub resolution: SlaCounts,
 }
 
-/// CSAT figures. No surveys exist yet: zeros and nulls.
+/// CSAT figures of a period: surveys sent in it (by when each went out) and answers given
+/// in it (by when the answer, the latest one of its survey, was given). Percentages have one
+/// decimal and are `None` when their denominator is 0.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Csat {
     pub sent: i64,
+    /// Surveys answered in the period (`good + okay + bad`).
     pub responses: i64,
     pub good: i64,
     pub okay: i64,
     pub bad: i64,
+    /// `good / responses`, percent.
     pub percent_satisfied: Option<f64>,
+    /// Help Scout's "Great − Not good": `(good − bad) / responses`, in percentage points
+    /// (-100 to 100).
     pub net: Option<f64>,
+    /// `responses / sent`, percent (answers to surveys of an earlier period count too, so it
+    /// can pass 100).
     pub response_rate: Option<f64>,
+}
+
+impl Csat {
+    /// The figures from the counts.
+    pub fn new(sent: i64, good: i64, okay: i64, bad: i64) -> Csat {
+        let responses = good + okay + bad;
+        Csat {
+            sent,
+            responses,
+            good,
+            okay,
+            bad,
+            percent_satisfied: percent(good, responses),
+            net: (responses > 0)
+                .then(|| ((good - bad) as f64 * 1000.0 / responses as f64).round() / 10.0),
+            response_rate: percent(responses, sent),
+        }
+    }
+}
+
+/// Per group (`{group}`: an SQL expression, e.g. the survey's agent) the CSAT counts of the
+/// period: `(group, sent, good, okay, bad)`. `s` is `csat_survey`.
+fn csat_sql(group: &str) -> String {
+    format!(
+        "select {group}, count(*) filter (where s.sent_at >= $7 and s.sent_at < $8),
+                count(*) filter (where s.rating = 'good' and s.rated_at >= $7 and s.rated_at < $8),
+                count(*) filter (where s.rating = 'okay' and s.rated_at >= $7 and s.rated_at < $8),
+                count(*) filter (where s.rating = 'bad' and s.rated_at >= $7 and s.rated_at < $8)
+         from csat_survey s join ticket_metric m on m.ticket_id = s.ticket_id
+         join ticket t on t.ticket_id = s.ticket_id
+         where {SCOPE} and ((s.sent_at >= $7 and s.sent_at < $8)
+                            or (s.rated_at >= $7 and s.rated_at < $8))
+         group by 1"
+    )
 }
 
 /// The figures of one period (`GET /api/v1/analytics/summary` without `previous`).
@@ -280,6 +322,16 @@ pub async fn figures(
             _ => {}
         }
     }
+    let csat_rows: Vec<(i32, i64, i64, i64, i64)> =
+        bind_scope!(sqlx::query_as(&csat_sql("1")), scope)
+            .bind(start)
+            .bind(end)
+            .fetch_all(pool)
+            .await?;
+    let csat = csat_rows
+        .first()
+        .map(|r| Csat::new(r.1, r.2, r.3, r.4))
+        .unwrap_or_else(|| Csat::new(0, 0, 0, 0));
     let resolution = Dur::from(res);
     Ok(Figures {
         created,
@@ -290,7 +342,7 @@ pub async fn figures(
         first_response: Dur::from(fr),
         resolution,
         sla,
-        csat: Csat::default(),
+        csat,
     })
 }
 
@@ -322,6 +374,7 @@ pub struct AgentFigures {
     pub resolution: Dur,
     /// SLA clocks ended in the period on tickets assigned to them now: percent achieved.
     pub sla_percent: Option<f64>,
+    /// Surveys of resolutions they were assigned at (sent and answered in the period).
     pub csat: Csat,
     /// Tickets assigned to them now and not closed (open, pending or snoozed).
     pub open_now: i64,
@@ -483,6 +536,17 @@ pub async fn agents(
             row.sla_percent = percent(achieved, achieved + breached);
         }
     }
+    let csat: Vec<(Option<i64>, i64, i64, i64, i64)> =
+        bind_scope!(sqlx::query_as(&csat_sql("s.agent_id")), scope)
+            .bind(start)
+            .bind(end)
+            .fetch_all(pool)
+            .await?;
+    for (agent, sent, good, okay, bad) in csat {
+        if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
+            row.csat = Csat::new(sent, good, okay, bad);
+        }
+    }
     let open: Vec<(Option<i64>, i64)> = bind_scope!(
         sqlx::query_as(&format!(
             "select t.assignee_agent_id, count(*)
@@ -505,7 +569,8 @@ pub async fn agents(
     for (id, _, _, _) in &people {
         if let Some(row) = rows.remove(id) {
             let has_figures = row.assigned + row.replies + row.closed + row.open_now > 0
-                || row.first_response.count > 0;
+                || row.first_response.count > 0
+                || row.csat.sent + row.csat.responses > 0;
             if active.contains(id) || has_figures || only.is_some() {
                 out.push(row);
             }
@@ -661,6 +726,8 @@ pub struct TicketRow {
     /// `achieved`, `breached`, `running`, or null without a clock.
     pub sla_first_response: Option<String>,
     pub sla_resolution: Option<String>,
+    /// The ticket's latest CSAT rating (`good`, `okay`, `bad`), if any.
+    pub csat: Option<String>,
 }
 
 /// The header of `tickets.csv`, in column order.
@@ -714,7 +781,10 @@ pub async fn tickets(
                                  when bool_or(c.achieved_at is not null) then 'achieved'
                                  else 'running' end
                      from sla_clock c where c.ticket_id = t.ticket_id and c.kind = 'resolution')
-                        as sla_resolution
+                        as sla_resolution,
+                    (select s.rating from csat_survey s
+                     where s.ticket_id = t.ticket_id and s.rated_at is not null
+                     order by s.rated_at desc, s.csat_survey_id desc limit 1) as csat
              from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
              join mailbox mb on mb.mailbox_id = t.mailbox_id
              left join team tm on tm.team_id = t.team_id
@@ -769,7 +839,7 @@ pub fn tickets_csv(rows: &[TicketRow]) -> String {
             r.reopened.to_string(),
             r.sla_first_response.clone().unwrap_or_default(),
             r.sla_resolution.clone().unwrap_or_default(),
-            String::new(),
+            r.csat.clone().unwrap_or_default(),
         ]));
     }
     out

@@ -55,6 +55,12 @@ pub struct MailboxSettings {
     pub consecutive_failures: i32,
     /// The SLA policy new tickets of this mailbox start under (`sla::policies`), if any.
     pub sla_policy_id: Option<i64>,
+    /// CSAT surveys on (`crate::csat`); off by default.
+    pub csat: bool,
+    /// `reply` (in the closing reply) or `delayed` (a separate mail after the close).
+    pub csat_mode: String,
+    /// For `delayed`: minutes after the close (1 to 10080).
+    pub csat_delay_minutes: i32,
 }
 
 impl std::fmt::Debug for MailboxSettings {
@@ -77,6 +83,9 @@ impl MailboxSettings {
             "team": self.team,
             "enabled": self.enabled,
             "sla_policy": self.sla_policy_id,
+            "csat": self.csat,
+            "csat_mode": self.csat_mode,
+            "csat_delay_minutes": self.csat_delay_minutes,
         })
     }
 }
@@ -85,7 +94,7 @@ const SELECT: &str =
     "select m.mailbox_id, m.name, m.address, m.imap_url, m.smtp_url, m.enabled, m.signature,
         m.from_name_format, t.name as team, h.polled_by, h.last_poll_at, h.last_ok_at, h.last_error,
         h.last_error_at, coalesce(h.consecutive_failures, 0) as consecutive_failures,
-        m.sla_policy_id
+        m.sla_policy_id, m.csat, m.csat_mode, m.csat_delay_minutes
     from mailbox m left join team t on t.team_id = m.team_id
     left join mailbox_health h on h.mailbox_id = m.mailbox_id";
 
@@ -155,6 +164,12 @@ pub struct MailboxChange {
     pub enabled: Option<bool>,
     /// The default SLA policy's id; `Some(None)` clears it (`sla::policies`).
     pub sla_policy: Option<Option<i64>>,
+    /// CSAT surveys on or off.
+    pub csat: Option<bool>,
+    /// `reply` or `delayed` ([`crate::csat::Mode`]).
+    pub csat_mode: Option<String>,
+    /// Minutes after the close for `delayed` (1 to 10080).
+    pub csat_delay_minutes: Option<i32>,
 }
 
 impl std::fmt::Debug for MailboxSettingsRow {
@@ -174,6 +189,9 @@ struct MailboxSettingsRow {
     team_id: Option<i64>,
     team: Option<String>,
     enabled: bool,
+    csat: bool,
+    csat_mode: String,
+    csat_delay_minutes: i32,
 }
 
 fn check_format(format: &str) -> Result<(), SettingsError> {
@@ -236,6 +254,19 @@ async fn validate(
         super::check_smtp_url(s).map_err(|e| invalid("smtp_url", e.to_string()))?;
     }
     check_format(&row.from_name_format)?;
+    row.csat_mode = row.csat_mode.trim().to_string();
+    if crate::csat::Mode::parse(&row.csat_mode).is_none() {
+        return Err(invalid(
+            "csat_mode",
+            "choose \"reply\" (in the closing reply) or \"delayed\" (a separate mail)",
+        ));
+    }
+    if !(1..=10080).contains(&row.csat_delay_minutes) {
+        return Err(invalid(
+            "csat_delay_minutes",
+            "enter minutes from 1 to 10080 (a week)",
+        ));
+    }
     row.team = row
         .team
         .as_deref()
@@ -266,6 +297,9 @@ fn audit_json(r: &MailboxSettingsRow) -> Value {
         "from_name_format": r.from_name_format,
         "team": r.team,
         "enabled": r.enabled,
+        "csat": r.csat,
+        "csat_mode": r.csat_mode,
+        "csat_delay_minutes": r.csat_delay_minutes,
     })
 }
 
@@ -298,11 +332,17 @@ pub async fn create(
         team_id: None,
         team: change.team.flatten(),
         enabled: change.enabled.unwrap_or(true),
+        csat: change.csat.unwrap_or(false),
+        csat_mode: change
+            .csat_mode
+            .unwrap_or_else(|| crate::csat::Mode::Reply.as_str().into()),
+        csat_delay_minutes: change.csat_delay_minutes.unwrap_or(60),
     };
     validate(&mut tx, &mut row, None, allow_plaintext).await?;
     let id: i64 = sqlx::query_scalar(
-        "insert into mailbox (name, address, imap_url, smtp_url, signature, from_name_format, team_id, enabled)
-         values ($1, $2, $3, $4, $5, $6, $7, $8) returning mailbox_id",
+        "insert into mailbox (name, address, imap_url, smtp_url, signature, from_name_format, team_id, enabled,
+                              csat, csat_mode, csat_delay_minutes)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning mailbox_id",
     )
     .bind(&row.name)
     .bind(&row.address)
@@ -312,6 +352,9 @@ pub async fn create(
     .bind(&row.from_name_format)
     .bind(row.team_id)
     .bind(row.enabled)
+    .bind(row.csat)
+    .bind(&row.csat_mode)
+    .bind(row.csat_delay_minutes)
     .fetch_one(&mut *tx)
     .await?;
     grant_team(&mut tx, row.team_id, id).await?;
@@ -400,6 +443,9 @@ pub async fn update(
         team_id: None,
         team: old.team.clone(),
         enabled: old.enabled,
+        csat: old.csat,
+        csat_mode: old.csat_mode.clone(),
+        csat_delay_minutes: old.csat_delay_minutes,
     };
     let mut row = MailboxSettingsRow {
         name: change.name.unwrap_or_else(|| old.name.clone()),
@@ -413,11 +459,15 @@ pub async fn update(
         team_id: None,
         team: change.team.unwrap_or_else(|| old.team.clone()),
         enabled: change.enabled.unwrap_or(old.enabled),
+        csat: change.csat.unwrap_or(old.csat),
+        csat_mode: change.csat_mode.unwrap_or_else(|| old.csat_mode.clone()),
+        csat_delay_minutes: change.csat_delay_minutes.unwrap_or(old.csat_delay_minutes),
     };
     validate(&mut tx, &mut row, Some(mailbox_id), allow_plaintext).await?;
     sqlx::query(
         "update mailbox set name = $2, address = $3, imap_url = $4, smtp_url = $5, signature = $6,
-                from_name_format = $7, team_id = $8, enabled = $9
+                from_name_format = $7, team_id = $8, enabled = $9, csat = $10, csat_mode = $11,
+                csat_delay_minutes = $12
          where mailbox_id = $1",
     )
     .bind(mailbox_id)
@@ -429,6 +479,9 @@ pub async fn update(
     .bind(&row.from_name_format)
     .bind(row.team_id)
     .bind(row.enabled)
+    .bind(row.csat)
+    .bind(&row.csat_mode)
+    .bind(row.csat_delay_minutes)
     .execute(&mut *tx)
     .await?;
     grant_team(&mut tx, row.team_id, mailbox_id).await?;

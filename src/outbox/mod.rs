@@ -25,6 +25,9 @@
 //! goes through the same queue too. Its row references the `invitation` and no ticket; it is
 //! sent From the first enabled mailbox with an SMTP URL (see `crate::auth::invite`).
 //!
+//! A CSAT survey mail ([`enqueue_csat_survey`], `crate::csat`) is system mail about a ticket:
+//! its row references the `csat_survey`; its outcome never touches the ticket either.
+//!
 //! `compose` builds the bytes (pure), `queue` is the SQL, `sender` the worker; the mailbox's
 //! `smtp[s]://` URL is parsed by [`crate::mailboxes::SmtpUrl`]. The reply's `message` row and
 //! its ticket are changed only through `crate::tickets::messages` (delivered, failed,
@@ -68,6 +71,18 @@ pub async fn enqueue_invitation(
 ) -> Result<i64, OutboxError> {
     let composed = compose::build_system(mail, OffsetDateTime::now_utc())?;
     Ok(queue::insert_invitation(conn, mail.mailbox_id, invitation_id, &composed).await?)
+}
+
+/// Builds a CSAT survey mail ([`compose::build_system`]: auto-generated, dated now) and
+/// inserts its outbox row inside the caller's transaction. Returns the outbox id.
+#[tracing::instrument(skip_all, fields(mailbox.id = mail.mailbox_id, csat_survey.id = csat_survey_id))]
+pub async fn enqueue_csat_survey(
+    conn: &mut PgConnection,
+    csat_survey_id: i64,
+    mail: &SystemEmail,
+) -> Result<i64, OutboxError> {
+    let composed = compose::build_system(mail, OffsetDateTime::now_utc())?;
+    Ok(queue::insert_csat_survey(conn, mail.mailbox_id, csat_survey_id, &composed).await?)
 }
 
 /// Builds the bytes ([`compose::build`], dated now) and inserts the outbox row, inside the

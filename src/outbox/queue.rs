@@ -4,7 +4,7 @@
 //! A row carries either an agent's reply (`message_id`) or a notification mail
 //! (`notification_id`, an @mention mailed to an offline agent); see [`DueMail::notification_id`],
 //! or a system mail without a ticket (`invitation_id`, the link of an invitation or a
-//! password reset).
+//! password reset), or a CSAT survey mail (`csat_survey_id`, `crate::csat`).
 //!
 //! A row is `queued` until a send outcome is recorded: `sent`, or `failed` for a permanent
 //! failure. The claim's row lock is held while the mail is handed to SMTP, so two workers
@@ -47,7 +47,7 @@ pub async fn insert(
     message_id: i64,
     mail: &Composed,
 ) -> sqlx::Result<i64> {
-    insert_row(conn, mailbox_id, Some(message_id), None, None, mail).await
+    insert_row(conn, mailbox_id, Some(message_id), None, None, None, mail).await
 }
 
 /// Inserts the outbox row for a notification mail about `notification_id` and wakes the
@@ -59,7 +59,16 @@ pub async fn insert_notification(
     notification_id: i64,
     mail: &Composed,
 ) -> sqlx::Result<i64> {
-    insert_row(conn, mailbox_id, None, Some(notification_id), None, mail).await
+    insert_row(
+        conn,
+        mailbox_id,
+        None,
+        Some(notification_id),
+        None,
+        None,
+        mail,
+    )
+    .await
 }
 
 /// Inserts the outbox row for the system mail of `invitation_id` (its one-time link) and
@@ -70,27 +79,59 @@ pub async fn insert_invitation(
     invitation_id: i64,
     mail: &Composed,
 ) -> sqlx::Result<i64> {
-    insert_row(conn, mailbox_id, None, None, Some(invitation_id), mail).await
+    insert_row(
+        conn,
+        mailbox_id,
+        None,
+        None,
+        Some(invitation_id),
+        None,
+        mail,
+    )
+    .await
 }
 
-/// One outbox row about exactly one of a message, a notification or an invitation (the table
-/// checks it).
+/// Inserts the outbox row for the survey mail of `csat_survey_id` and wakes the sender when
+/// the caller's transaction commits. A second row for the same survey violates
+/// `outbox_csat_survey_id_key`. Its outcome touches no ticket.
+pub async fn insert_csat_survey(
+    conn: &mut PgConnection,
+    mailbox_id: i64,
+    csat_survey_id: i64,
+    mail: &Composed,
+) -> sqlx::Result<i64> {
+    insert_row(
+        conn,
+        mailbox_id,
+        None,
+        None,
+        None,
+        Some(csat_survey_id),
+        mail,
+    )
+    .await
+}
+
+/// One outbox row about exactly one of a message, a notification, an invitation or a survey
+/// (the table checks it).
 async fn insert_row(
     conn: &mut PgConnection,
     mailbox_id: i64,
     message_id: Option<i64>,
     notification_id: Option<i64>,
     invitation_id: Option<i64>,
+    csat_survey_id: Option<i64>,
     mail: &Composed,
 ) -> sqlx::Result<i64> {
     let id = sqlx::query_scalar(
-        "insert into outbox (message_id, notification_id, invitation_id, mailbox_id, envelope_from, envelope_to, raw)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        "insert into outbox (message_id, notification_id, invitation_id, csat_survey_id, mailbox_id, envelope_from, envelope_to, raw)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          returning outbox_id",
     )
     .bind(message_id)
     .bind(notification_id)
     .bind(invitation_id)
+    .bind(csat_survey_id)
     .bind(mailbox_id)
     .bind(&mail.envelope_from)
     .bind(&mail.envelope_to)
@@ -114,11 +155,12 @@ async fn notify(conn: &mut PgConnection) -> sqlx::Result<()> {
 pub async fn claim_due(conn: &mut PgConnection) -> sqlx::Result<Option<DueMail>> {
     sqlx::query_as(
         "select o.outbox_id, o.message_id, o.notification_id, o.mailbox_id,
-                coalesce(m.ticket_id, n.ticket_id) as ticket_id, o.envelope_from,
+                coalesce(m.ticket_id, n.ticket_id, s.ticket_id) as ticket_id, o.envelope_from,
                 o.envelope_to, o.raw, o.attempts, mb.smtp_url
          from outbox o
          left join message m on m.message_id = o.message_id
          left join notification n on n.notification_id = o.notification_id
+         left join csat_survey s on s.csat_survey_id = o.csat_survey_id
          join mailbox mb on mb.mailbox_id = o.mailbox_id
          where o.state = 'queued' and o.next_attempt_at <= now()
          order by o.next_attempt_at, o.outbox_id

@@ -88,6 +88,8 @@ pub struct TicketFacts {
     pub minutes_since_customer_reply: Option<f64>,
     /// Minutes since the last agent reply (`None`: none yet).
     pub minutes_since_agent_reply: Option<f64>,
+    /// The rating of the `csat_rated` event being evaluated (`None` for other events).
+    pub csat: Option<crate::csat::Rating>,
 }
 
 /// [`TicketFacts`] with its texts lowercased once, for evaluating many rules.
@@ -137,6 +139,11 @@ impl PreparedFacts {
     /// The facts as given.
     pub fn facts(&self) -> &TicketFacts {
         &self.facts
+    }
+
+    /// Sets the rating a `csat_rated` event carries.
+    pub fn set_csat(&mut self, rating: Option<crate::csat::Rating>) {
+        self.facts.csat = rating;
     }
 }
 
@@ -195,6 +202,10 @@ impl PreparedFacts {
             Field::MinutesInStatus => Read::Number(f.minutes_in_status),
             Field::MinutesSinceCustomerReply => Read::Number(f.minutes_since_customer_reply),
             Field::MinutesSinceAgentReply => Read::Number(f.minutes_since_agent_reply),
+            Field::Csat => match f.csat {
+                Some(r) => Read::Text(Some((r.as_str(), r.as_str()))),
+                None => Read::Text(None),
+            },
         }
     }
 }
@@ -535,6 +546,7 @@ mod tests {
             customer_vip: Some(true),
             customer_lifecycle_stage: Some("customer".into()),
             customer_company: Some("".into()),
+            csat: None,
             message_count: 3,
             minutes_since_created: Some(45.5),
             minutes_unassigned: Some(45.5),
@@ -953,6 +965,7 @@ mod tests {
                     customer_vip: vip,
                     customer_lifecycle_stage: None,
                     customer_company: company.map(String::from),
+                    csat: None,
                     message_count: count,
                     minutes_since_created: m1,
                     minutes_unassigned: m2,

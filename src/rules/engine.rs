@@ -37,6 +37,7 @@ pub fn trigger_of(event: &TimelineEvent) -> Option<Trigger> {
         TimelineEvent::TagsChanged { .. } => Trigger::TagsChanged,
         TimelineEvent::SlaWarning { .. } => Trigger::SlaWarning,
         TimelineEvent::SlaBreached { .. } => Trigger::SlaBreached,
+        TimelineEvent::CsatRated { .. } => Trigger::CsatRated,
         _ => return None,
     })
 }
@@ -79,7 +80,18 @@ pub fn on_event<'a>(
         if rules.is_empty() {
             return Ok(());
         }
-        run_rules(conn, recorded.ticket, message_of(recorded.event), rules).await
+        let csat = match recorded.event {
+            TimelineEvent::CsatRated { rating, .. } => Some(*rating),
+            _ => None,
+        };
+        run_rules(
+            conn,
+            recorded.ticket,
+            message_of(recorded.event),
+            csat,
+            rules,
+        )
+        .await
     })
 }
 
@@ -176,6 +188,7 @@ async fn run_rules(
     conn: &mut PgConnection,
     ticket: i64,
     message: Option<i64>,
+    csat: Option<crate::csat::Rating>,
     rules: &[LoadedRule],
 ) -> sqlx::Result<()> {
     let mut hours = BusinessHours::default();
@@ -184,6 +197,7 @@ async fn run_rules(
     else {
         return Ok(());
     };
+    facts.set_csat(csat);
     let mut fired = Vec::new();
     for rule in rules {
         if !actions::within_loop_cap(firings) {
@@ -206,7 +220,10 @@ async fn run_rules(
             match updated_facts(&facts, &rule.compiled.rule().actions) {
                 Some(f) => facts = f,
                 None => match load_facts(conn, ticket, message, &mut hours).await? {
-                    Some(f) => facts = f,
+                    Some(f) => {
+                        facts = f;
+                        facts.set_csat(csat);
+                    }
                     None => break,
                 },
             }
@@ -836,6 +853,7 @@ impl FactsRow {
                 minutes_in_status: minutes(r.status_s),
                 minutes_since_customer_reply: minutes(r.customer_s),
                 minutes_since_agent_reply: minutes(r.agent_s),
+                csat: None,
             }
             .prepare(),
             fired_last_hour,

@@ -158,6 +158,8 @@ named_enum! {
         MinutesInStatus = "minutes_in_status",
         MinutesSinceCustomerReply = "minutes_since_customer_reply",
         MinutesSinceAgentReply = "minutes_since_agent_reply",
+        /// The rating of a `csat_rated` event (not set for other events).
+        Csat = "csat",
     }
 }
 
@@ -240,7 +242,7 @@ impl Field {
             | CustomerCompany => FieldType::Text,
             To | Cc | Tags => FieldType::Set,
             HasAttachment | WithinBusinessHours | CustomerVip => FieldType::Bool,
-            Priority | Status | Automated => FieldType::Enum,
+            Priority | Status | Automated | Csat => FieldType::Enum,
             MessageCount
             | MinutesSinceCreated
             | MinutesUnassigned
@@ -277,6 +279,7 @@ impl Field {
             Field::Priority => &["low", "normal", "high", "urgent"],
             Field::Status => &["open", "pending", "snoozed", "closed"],
             Field::Automated => &["auto_reply", "bounce", "list", "none"],
+            Field::Csat => &["good", "okay", "bad"],
             _ => &[],
         }
     }
@@ -308,6 +311,7 @@ impl Field {
             MinutesInStatus => "minutes in status",
             MinutesSinceCustomerReply => "minutes since customer reply",
             MinutesSinceAgentReply => "minutes since agent reply",
+            Csat => "CSAT rating",
         }
     }
 }
@@ -987,7 +991,7 @@ mod tests {
         for o in Op::ALL {
             assert_eq!(Op::parse(o.as_str()), Some(*o));
         }
-        assert_eq!(Field::ALL.len(), 23);
+        assert_eq!(Field::ALL.len(), 24);
         assert_eq!(Trigger::ALL.len(), 12);
         assert_eq!(Op::ALL.len(), 12);
         assert_eq!(ACTION_TYPES.len(), 13);

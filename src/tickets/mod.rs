@@ -224,6 +224,8 @@ pub struct TicketDetail {
     pub cc: Vec<EmailAddress>,
     pub messages: Vec<MessageView>,
     pub events: Vec<EventView>,
+    /// The customer's latest CSAT rating: `null | {"rating", "comment", "rated_at"}`.
+    pub csat: Option<crate::csat::survey::TicketCsat>,
 }
 
 /// Loads a ticket if it exists and is in a visible mailbox.
@@ -291,9 +293,11 @@ pub async fn get_ticket(
     let mut conn = pool.acquire().await?;
     let events = timeline::events(&mut conn, number).await?;
     let sla = crate::sla::clocks::ticket_sla_json(&mut conn, number).await?;
+    let csat = crate::csat::survey::ticket_csat(&mut *conn, number).await?;
     Ok(Some(TicketDetail {
         summary,
         sla,
+        csat,
         cc: cc
             .into_iter()
             .map(|(email, name)| EmailAddress { email, name })

@@ -67,6 +67,7 @@ mod tests {
         let now = time::OffsetDateTime::now_utc();
         TicketDetail {
             sla: serde_json::Value::Null,
+            csat: None,
             summary: TicketSummary {
                 number: 1,
                 subject: String::new(),

@@ -26,6 +26,13 @@ pub struct ReplyInput {
     /// The newest message or note the agent had seen. When something newer exists on the
     /// ticket, nothing is sent ([`ReplyError::Stale`]). `None` skips the check.
     pub seen_message_id: Option<i64>,
+    /// With `status_after` closed: close "without survey" (no CSAT survey for this
+    /// resolution, `crate::csat`).
+    pub without_survey: bool,
+    /// The public URL survey links start with (`Config::public_url`). With it, a closing
+    /// reply of an agent carries the CSAT survey when the mailbox sends it that way; without
+    /// it the close mails the survey separately.
+    pub survey_url: Option<String>,
 }
 
 /// Errors of [`create_reply`].
@@ -305,6 +312,7 @@ pub async fn queue_reply_in(
         })
         .collect();
 
+    let closing = input.status_after == Some(TicketStatus::Closed);
     let message_id = messages::append_reply(
         &mut *tx,
         number,
@@ -323,6 +331,18 @@ pub async fn queue_reply_in(
         },
     )
     .await?;
+    // The survey goes into the mail only (not the stored message): its token is the
+    // customer's, not something agents should be able to click.
+    let survey = match (&input.survey_url, author) {
+        (Some(url), ReplyAuthor::Agent(_)) if closing && !input.without_survey => {
+            crate::csat::survey::prepare_in_reply(&mut *tx, number, url).await?
+        }
+        _ => None,
+    };
+    let mail_text = match survey {
+        Some(block) => format!("{body}\n\n{block}"),
+        None => body.clone(),
+    };
     outbox::enqueue(
         &mut *tx,
         &OutgoingEmail {
@@ -337,7 +357,7 @@ pub async fn queue_reply_in(
             header_message_id,
             in_reply_to,
             references: chain,
-            text: body.clone(),
+            text: mail_text,
             attachments: input.attachments.clone(),
             thread_index,
         },
@@ -345,6 +365,9 @@ pub async fn queue_reply_in(
     .await?;
     if let Some(status) = input.status_after {
         actions::set_status(tx, author.actor(), visible, number, status, None).await?;
+    }
+    if closing && input.without_survey {
+        crate::csat::survey::withdraw(tx, number).await?;
     }
     Ok(message_id)
 }

@@ -197,6 +197,13 @@ pub enum TimelineEvent {
         from: Option<PolicyRef>,
         to: Option<PolicyRef>,
     },
+    /// The customer answered the CSAT survey of a resolution (a later answer replaces an
+    /// earlier one on the survey; each is its own event). `comment`: their text, if any.
+    CsatRated {
+        rating: crate::csat::Rating,
+        #[serde(default)]
+        comment: Option<String>,
+    },
 }
 
 /// An SLA policy as named on the timeline (its name at the time).
@@ -243,6 +250,7 @@ impl TimelineEvent {
         "sla_warning",
         "sla_breached",
         "sla_policy_changed",
+        "csat_rated",
     ];
 
     /// The stored kind (the variant's snake_case name).
@@ -267,6 +275,7 @@ impl TimelineEvent {
             TimelineEvent::SlaWarning { .. } => "sla_warning",
             TimelineEvent::SlaBreached { .. } => "sla_breached",
             TimelineEvent::SlaPolicyChanged { .. } => "sla_policy_changed",
+            TimelineEvent::CsatRated { .. } => "csat_rated",
         }
     }
 
@@ -449,6 +458,7 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
         if !matches!(event, TimelineEvent::Created { .. }) {
             crate::analytics::metrics::on_event(conn, &r).await?;
         }
+        crate::csat::survey::on_event(conn, &r).await?;
         crate::rules::pull::on_event(conn, &r).await?;
         recorded.push(r);
     }
@@ -490,7 +500,8 @@ async fn insert(
 /// clocks (start, pause, stop on status and message events) plug in here. SLA clocks run
 /// first ([`crate::sla::clocks::on_event`], whatever the actor: a rule closing a ticket stops
 /// its resolution clock too), then analytics stores a ticket's metric values when one
-/// completes ([`crate::analytics::metrics::on_event`]), then routing rules
+/// completes ([`crate::analytics::metrics::on_event`]), then a close schedules its CSAT
+/// survey (a reopen cancels it: [`crate::csat::survey::on_event`]), then routing rules
 /// ([`crate::rules::engine::on_event`]): what they change commits with the event; then waiting
 /// tickets go out if the change freed an agent's capacity ([`crate::rules::pull::on_event`]).
 /// [`record_pending`] runs the same steps, with the rules over the whole batch at once.
@@ -498,6 +509,7 @@ pub async fn after_event(conn: &mut PgConnection, recorded: &Recorded<'_>) -> sq
     log_event(recorded);
     crate::sla::clocks::on_event(conn, recorded).await?;
     crate::analytics::metrics::on_event(conn, recorded).await?;
+    crate::csat::survey::on_event(conn, recorded).await?;
     crate::rules::engine::on_event(conn, recorded, None).await?;
     crate::rules::pull::on_event(conn, recorded).await
 }
@@ -655,6 +667,10 @@ mod tests {
                     id: 1,
                     name: "Gold".into(),
                 }),
+            },
+            CsatRated {
+                rating: crate::csat::Rating::Bad,
+                comment: Some("slow".into()),
             },
         ]
     }

@@ -47,7 +47,7 @@ mod def {
     pub const FIRST_RESPONSE: &str = "From the ticket's creation to the first reply written by a person (notes, automatic and rule-sent mail do not count), leaving out time pending or closed. Breached tickets and tickets without SLA are included. Counted in the period of the reply. Median and p90 (linear interpolation), mean. Business: only the open hours of the calendar named.";
     pub const RESOLUTION: &str = "From the ticket's creation to a close after a person's reply, leaving out time pending (waiting on the customer) or closed before a reopen. Each resolution counts in the period of its close; a reopened and closed-again ticket counts again. Business: only the open hours of the calendar named.";
     pub const SLA: &str = "SLA clocks that ended in the period (achieved or breached, by the instant of the result), on tickets with an SLA policy; percent achieved of those.";
-    pub const CSAT: &str = "Customer satisfaction surveys are not sent yet.";
+    pub const CSAT: &str = "Surveys sent in the period (one per resolution, on mailboxes with CSAT on; never for spam, list or automated mail, merged tickets or closes without a reply) and answers given in the period (a changed answer counts once, when it was last given). Satisfied: good answers of all answers. Great − Not good (Help Scout): (good − bad) / answers, in points from −100 to 100. Response rate: answers / surveys sent. Agents: the assignee when the ticket was resolved.";
     pub const BACKLOG: &str =
         "Tickets not closed at the end of each day (created by then and counted).";
     pub const BUSIEST: &str = "Tickets created per weekday and hour, in the time zone shown.";
@@ -192,6 +192,40 @@ impl SlaView {
             breached: c.breached,
             percent: pct(c.percent),
             previous: pct(p.percent),
+        }
+    }
+}
+
+/// The CSAT figures as the Overview shows them, with the previous period's.
+struct CsatView {
+    sent: i64,
+    responses: i64,
+    good: i64,
+    okay: i64,
+    bad: i64,
+    satisfied: String,
+    net: String,
+    response_rate: String,
+    previous_satisfied: String,
+    previous_net: String,
+    previous_responses: i64,
+}
+
+impl CsatView {
+    fn new(c: &queries::Csat, p: &queries::Csat) -> CsatView {
+        let points = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:+}"));
+        CsatView {
+            sent: c.sent,
+            responses: c.responses,
+            good: c.good,
+            okay: c.okay,
+            bad: c.bad,
+            satisfied: pct(c.percent_satisfied),
+            net: points(c.net),
+            response_rate: pct(c.response_rate),
+            previous_satisfied: pct(p.percent_satisfied),
+            previous_net: points(p.net),
+            previous_responses: p.responses,
         }
     }
 }
@@ -519,6 +553,7 @@ struct OverviewPage {
     calendars: String,
     sla: Vec<SlaView>,
     sla_definition: &'static str,
+    csat: CsatView,
     csat_definition: &'static str,
     backlog_definition: &'static str,
     busiest_definition: &'static str,
@@ -645,6 +680,7 @@ async fn show_overview(
         },
         sla,
         sla_definition: def::SLA,
+        csat: CsatView::new(&c.csat, &p.csat),
         csat_definition: def::CSAT,
         backlog_definition: def::BACKLOG,
         busiest_definition: def::BUSIEST,
@@ -680,6 +716,8 @@ struct AgentRow {
     first_response_business: String,
     resolution: String,
     sla: String,
+    /// "80% (5)": percent satisfied and answers, or "—".
+    csat: String,
     open_now: i64,
     inbox: String,
     overloaded: bool,
@@ -725,6 +763,10 @@ async fn show_agents(
             first_response_business: human(f.first_response.business.median_s),
             resolution: human(f.resolution.calendar.median_s),
             sla: pct(f.sla_percent),
+            csat: match f.csat.responses {
+                0 => "—".to_string(),
+                n => format!("{} ({n})", pct(f.csat.percent_satisfied)),
+            },
             open_now: f.open_now,
             inbox: format!("/inbox?folder=open&assignee={}", f.agent_id),
             // Half again the team's average, and at least 5 more than it.
@@ -817,6 +859,10 @@ async fn agents_csv(
         "resolution_median_s",
         "resolution_business_median_s",
         "sla_percent",
+        "csat_sent",
+        "csat_responses",
+        "csat_percent_satisfied",
+        "csat_net",
         "open_now",
     ]);
     for f in figures {
@@ -831,6 +877,10 @@ async fn agents_csv(
             opt(f.resolution.calendar.median_s),
             opt(f.resolution.business.median_s),
             opt(f.sla_percent),
+            f.csat.sent.to_string(),
+            f.csat.responses.to_string(),
+            opt(f.csat.percent_satisfied),
+            opt(f.csat.net),
             f.open_now.to_string(),
         ]));
     }

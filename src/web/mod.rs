@@ -4,6 +4,7 @@
 mod admin;
 mod analytics;
 mod api;
+mod csat;
 pub(crate) mod customers;
 mod error;
 mod extract;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(login::router())
         .merge(invite::router())
+        .merge(csat::router())
         .merge(inbox::router())
         .merge(tickets::router())
         .merge(search::router())

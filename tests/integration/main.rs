@@ -15,6 +15,7 @@ mod browser;
 mod bulk;
 mod cases;
 mod crash;
+mod csat;
 mod customers;
 mod live;
 mod mentions;

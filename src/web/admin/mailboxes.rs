@@ -161,6 +161,11 @@ struct MailboxForm {
     team: String,
     /// The default SLA policy's id; empty for none.
     sla_policy: String,
+    /// `on` or `off`.
+    csat: String,
+    /// `reply` or `delayed`.
+    csat_mode: String,
+    csat_delay_minutes: String,
     imap_host: String,
     imap_port: String,
     imap_security: String,
@@ -193,6 +198,9 @@ impl MailboxForm {
             from_name_format: m.from_name_format.clone(),
             team: m.team.clone().unwrap_or_default(),
             sla_policy: m.sla_policy_id.map(|id| id.to_string()).unwrap_or_default(),
+            csat: if m.csat { "on" } else { "off" }.into(),
+            csat_mode: m.csat_mode.clone(),
+            csat_delay_minutes: m.csat_delay_minutes.to_string(),
             imap_host: imap.host,
             imap_port: imap.port,
             imap_security: imap.security,
@@ -242,6 +250,15 @@ impl MailboxForm {
             team: Some(Some(self.team.clone()).filter(|t| !t.is_empty())),
             enabled: None,
             sla_policy: Some(self.sla_policy.trim().parse().ok()),
+            csat: Some(self.csat == "on"),
+            csat_mode: Some(self.csat_mode.clone()).filter(|m| !m.trim().is_empty()),
+            csat_delay_minutes: match self.csat_delay_minutes.trim() {
+                "" => None,
+                v => Some(v.parse().map_err(|_| FieldError {
+                    field: "csat_delay_minutes",
+                    message: "enter a whole number of minutes".into(),
+                })?),
+            },
         })
     }
 }
@@ -333,6 +350,46 @@ fn groups(
                     "textarea",
                     &f.signature,
                     "Plain text added under every reply.",
+                ),
+            ],
+        },
+        Group {
+            legend: "Satisfaction survey (CSAT)",
+            fields: vec![
+                select(
+                    "csat",
+                    "Survey",
+                    &f.csat,
+                    vec![
+                        ("off".into(), "Off".into()),
+                        (
+                            "on".into(),
+                            "On: ask for a rating after each resolution".into(),
+                        ),
+                    ],
+                ),
+                select(
+                    "csat_mode",
+                    "Sent",
+                    &f.csat_mode,
+                    vec![
+                        (
+                            "reply".into(),
+                            "In the closing reply (a close without a reply mails it at once)"
+                                .into(),
+                        ),
+                        (
+                            "delayed".into(),
+                            "As a separate mail some minutes after closing".into(),
+                        ),
+                    ],
+                ),
+                field(
+                    "csat_delay_minutes",
+                    "Minutes after closing",
+                    "number",
+                    &f.csat_delay_minutes,
+                    "For a separate mail: cancelled if the ticket reopens before. Never sent for spam, list or automated mail, merged tickets, or closes without a reply.",
                 ),
             ],
         },
@@ -480,6 +537,9 @@ async fn new_form(State(state): State<AppState>, admin: AdminAgent) -> Result<Re
         smtp_security: "tls".into(),
         imap_folders: "INBOX".into(),
         from_name_format: DEFAULT_FROM_NAME_FORMAT.into(),
+        csat: "off".into(),
+        csat_mode: "reply".into(),
+        csat_delay_minutes: "60".into(),
         ..MailboxForm::default()
     };
     let s = FormState {

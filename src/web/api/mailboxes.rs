@@ -6,12 +6,14 @@
 //!   "from_name_format"?, "team"?}` → 201 mailbox.
 //! - `PATCH /api/v1/mailboxes/{address}` `{"name"?, "imap_url"?, "smtp_url"? (null removes it),
 //!   "signature"?, "enabled"?, "from_name_format"?, "team"? (null clears it), "sla_policy"?
-//!   (an SLA policy id, the mailbox's default; null clears it)}` → mailbox.
+//!   (an SLA policy id, the mailbox's default; null clears it), "csat"? (true | false: CSAT
+//!   surveys on or off), "csat_mode"? ("reply" | "delayed"), "csat_delay_minutes"? (1-10080)}`
+//!   → mailbox.
 //! - `POST /api/v1/mailboxes/{address}/test` → `{"imap": {"ok", "message"}, "smtp": {"ok",
 //!   "message"}}`: signs in to the stored servers (each check at most 10 s).
 //!
 //! A mailbox is `{"name", "address", "imap_url", "smtp_url", "signature", "from_name_format",
-//! "team", "enabled", "sla_policy" (id or null), "health": {"polled_by", "last_poll_at",
+//! "team", "enabled", "sla_policy" (id or null), "csat", "csat_mode", "csat_delay_minutes", "health": {"polled_by", "last_poll_at",
 //! "last_ok_at", "last_error", "last_error_at", "consecutive_failures"}}`, times RFC 3339 UTC. Bad input → 400 naming the
 //! field; nothing is half-applied.
 
@@ -84,6 +86,9 @@ struct CreateBody {
     signature: Option<String>,
     from_name_format: Option<String>,
     team: Option<String>,
+    csat: Option<bool>,
+    csat_mode: Option<String>,
+    csat_delay_minutes: Option<i32>,
 }
 
 async fn create(
@@ -101,6 +106,9 @@ async fn create(
         team: Some(body.team),
         enabled: None,
         sla_policy: None,
+        csat: body.csat,
+        csat_mode: body.csat_mode,
+        csat_delay_minutes: body.csat_delay_minutes,
     };
     let m = settings::create(
         &state.pool,
@@ -127,6 +135,12 @@ struct PatchBody {
     /// The default SLA policy's id; `null` clears it.
     #[serde(default, deserialize_with = "super::some_or_null")]
     sla_policy: Option<Option<i64>>,
+    /// CSAT surveys on or off.
+    csat: Option<bool>,
+    /// `reply` or `delayed`.
+    csat_mode: Option<String>,
+    /// Minutes after the close, for `delayed`.
+    csat_delay_minutes: Option<i32>,
 }
 
 async fn update(
@@ -150,6 +164,9 @@ async fn update(
         team: body.team,
         enabled: body.enabled,
         sla_policy: body.sla_policy,
+        csat: body.csat,
+        csat_mode: body.csat_mode,
+        csat_delay_minutes: body.csat_delay_minutes,
     };
     let m = settings::update(
         &state.pool,

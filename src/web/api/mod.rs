@@ -240,6 +240,9 @@ struct ReplyBody {
     /// The newest message or note id the client has seen (send-time guard).
     #[serde(default)]
     seen_message_id: Option<i64>,
+    /// `false` with `status_after: "closed"`: close without a CSAT survey.
+    #[serde(default)]
+    survey: Option<bool>,
 }
 
 /// `POST /api/v1/tickets/{number}/replies`: queues a reply to the customer, reply-all by
@@ -265,6 +268,8 @@ async fn post_reply(
         },
         attachments: Vec::new(),
         seen_message_id: body.seen_message_id,
+        without_survey: body.survey == Some(false),
+        survey_url: Some(state.config.public_url.clone()),
     };
     match reply::create_reply(
         &state.pool,
@@ -357,6 +362,8 @@ struct PatchBody {
     /// An SLA policy id, or null for none; absent leaves the policy alone.
     #[serde(default, deserialize_with = "some_or_null")]
     sla_policy: Option<Option<i64>>,
+    /// `false` with `"status": "closed"`: close without a CSAT survey.
+    survey: Option<bool>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -367,7 +374,8 @@ pub(super) fn some_or_null<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>
 }
 
 /// `PATCH /api/v1/tickets/{number}`: changes status, priority, assignee, tags and the SLA
-/// policy (`"sla_policy": id | null`); answers with the updated ticket.
+/// policy (`"sla_policy": id | null`); `"survey": false` with a close closes without a CSAT
+/// survey. Answers with the updated ticket.
 async fn patch_ticket(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -404,6 +412,9 @@ async fn patch_ticket(
     let mut tx = state.pool.begin().await?;
     if let Some(status) = status {
         actions::set_status(&mut tx, me, visible, number, status, None).await?;
+        if status == TicketStatus::Closed && body.survey == Some(false) {
+            crate::csat::survey::withdraw(&mut tx, number).await?;
+        }
     }
     if let Some(priority) = priority {
         actions::set_priority_in(&mut tx, me, visible, number, priority).await?;

@@ -32,6 +32,9 @@ pub(super) struct ReplyForm {
     /// The inbox list the ticket was opened from ([`ListContext`]).
     #[serde(default)]
     list: String,
+    /// `on`: "Send and close" without a CSAT survey.
+    #[serde(default)]
+    without_survey: String,
 }
 
 /// The composer's post: `to`, `cc`, `text`, `after` and any number of `attachment` files
@@ -61,6 +64,7 @@ pub(super) async fn post_reply(
             after: String::new(),
             seen: String::new(),
             list: String::new(),
+            without_survey: String::new(),
         };
         while let Some(field) = mp
             .next_field()
@@ -98,6 +102,7 @@ pub(super) async fn post_reply(
                 "after" => f.after = value,
                 "seen" => f.seen = value,
                 "list" => f.list = value,
+                "without_survey" => f.without_survey = value,
                 _ => {}
             }
         }
@@ -121,6 +126,7 @@ pub(super) async fn post_reply(
         after: f.after.clone(),
         seen: f.seen.clone(),
         list: f.list.clone(),
+        without_survey: f.without_survey.clone(),
     };
     let input = reply::ReplyInput {
         to: reply::parse_address_list(&f.to).map_err(AppError::from)?,
@@ -128,6 +134,8 @@ pub(super) async fn post_reply(
         text: f.text,
         status_after,
         attachments,
+        without_survey: !f.without_survey.is_empty(),
+        survey_url: Some(state.config.public_url.clone()),
         seen_message_id: match f.seen.trim() {
             "" => None,
             v => Some(

@@ -192,9 +192,20 @@ struct TicketPage {
     sla_policy_id: i64,
     sla_policies: Vec<(i64, String)>,
     sla_clocks: Vec<SlaClockView>,
+    /// The customer's latest CSAT rating, and when it was given (agent's wall clock).
+    csat: Option<crate::csat::survey::TicketCsat>,
+    csat_when: String,
 }
 
 impl TicketPage {
+    /// The CSAT rating's word ("Good", "Okay", "Not good").
+    fn csat_label(&self) -> &'static str {
+        self.csat
+            .as_ref()
+            .and_then(|c| c.rating())
+            .map_or("", crate::csat::Rating::label)
+    }
+
     /// Whether the assignee picker offers agent `id` (the current assignee always shows).
     fn offers_assignee(&self, id: &i64) -> bool {
         self.assignable.contains(id) || self.assignee_id == *id
@@ -355,6 +366,10 @@ fn event_text(event: &TimelineEvent, agents: &[Agent]) -> String {
             Some(p) => format!("set the SLA policy to {}", p.name),
             None => "removed the SLA policy".into(),
         },
+        E::CsatRated { rating, comment } => match comment {
+            Some(c) => format!("rated the support {}: “{c}”", rating.label().to_lowercase()),
+            None => format!("rated the support {}", rating.label().to_lowercase()),
+        },
     }
 }
 
@@ -381,6 +396,9 @@ fn event_author(
             Some(n) => format!("Rule '{n}'"),
             None => format!("Rule #{id}"),
         };
+    }
+    if e.actor == "customer" {
+        return "The customer".into();
     }
     "Frontdesk".into()
 }
@@ -603,7 +621,14 @@ pub(super) async fn ticket_page(
             .fetch_all(&state.pool)
             .await
             .map_err(AppError::from)?;
+    let csat_when = t
+        .csat
+        .as_ref()
+        .map(|c| fmt::moment(c.rated_at, now, &tz).local)
+        .unwrap_or_default();
     let page = TicketPage {
+        csat: t.csat.clone(),
+        csat_when,
         sla_policy_id,
         sla_policies,
         sla_clocks,

@@ -72,6 +72,9 @@ pub(super) struct StatusForm {
     /// `next`: done with this ticket, go on to the next one of `list` (the `e` shortcut).
     #[serde(default)]
     then: String,
+    /// `on` with `closed`: close without a CSAT survey.
+    #[serde(default)]
+    without_survey: String,
 }
 
 /// Parses a `datetime-local` value as wall-clock time in the agent's zone (a time skipped by
@@ -126,6 +129,9 @@ pub(super) async fn post_status(
             until,
         )
         .await?;
+        if status == TicketStatus::Closed && !f.without_survey.is_empty() {
+            crate::csat::survey::withdraw(&mut tx, number).await?;
+        }
         tx.commit().await?;
         let until = until.filter(|_| status == TicketStatus::Snoozed);
         Ok::<_, AppError>(
