@@ -764,7 +764,7 @@ fn customer_address(ctx: &MailboxContext, email: &InboundEmail) -> Option<EmailA
         .or_else(|| email.from.clone().filter(|a| !ctx.is_own(&a.email)))
 }
 
-/// How recent a ticket's last activity must be for [`find_thread`]'s subject fallback to join
+/// How recent a ticket's last activity must be for the subject fallback ([`SubjectCandidates`]) to join
 /// a reply to it: 30 days before the reply's date.
 pub const SUBJECT_FALLBACK_WINDOW: time::Duration = time::Duration::days(30);
 
