@@ -187,7 +187,7 @@ async fn store_parsed(
         StoreOutcome::Threaded(t) => changed.push((t, false)),
         _ => {}
     };
-    let quarantine_unparseable = |mail: &FetchedMail, reason: &str| {
+    let log_unparseable = |mail: &FetchedMail, reason: &str| {
         tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining unparseable message");
     };
     if !savepoints {
@@ -198,7 +198,7 @@ async fn store_parsed(
         for (i, (mail, email)) in mails.iter().zip(parsed).enumerate() {
             match (email, raw_ids[i]) {
                 (Err(reason), _) => {
-                    quarantine_unparseable(mail, reason);
+                    log_unparseable(mail, reason);
                     quarantine(&mut tx, ctx.mailbox_id, mail, reason).await?;
                     counts.add(StoreOutcome::Quarantined);
                 }
@@ -219,7 +219,7 @@ async fn store_parsed(
             let email = match email {
                 Ok(e) => e,
                 Err(reason) => {
-                    quarantine_unparseable(mail, reason);
+                    log_unparseable(mail, reason);
                     quarantine(&mut tx, ctx.mailbox_id, mail, reason).await?;
                     counts.add(StoreOutcome::Quarantined);
                     continue;
