@@ -57,6 +57,14 @@ pub async fn run(
         )),
     );
     tasks.spawn(
+        "notification mail",
+        ok(crate::tickets::notification_mail::run(
+            pool.clone(),
+            config.public_url.clone(),
+            shutdown.clone(),
+        )),
+    );
+    tasks.spawn(
         "search indexer",
         ok(crate::search::run_indexer(pool.clone(), shutdown.clone())),
     );

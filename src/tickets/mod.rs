@@ -16,6 +16,7 @@ pub mod inbox;
 pub mod mentions;
 pub mod messages;
 pub mod model;
+pub mod notification_mail;
 pub mod recipients;
 pub mod reply;
 pub mod saved_reply;

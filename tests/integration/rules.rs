@@ -256,14 +256,16 @@ async fn least_loaded_respects_caps_and_leaves_the_rest_unassigned() {
 async fn a_time_rule_fires_once_per_ticket_with_two_schedulers_racing() {
     let app = TestApp::new().await;
     let token = admin_token(&app).await;
-    let lead = app.agent("lead@example.com", "Lee Lead", Role::Lead).await;
+    // unique to this run: the SMTP sink is shared by every test
+    let lead_email = format!("{}@example.com", random_name("lead"));
+    let lead = app.agent(&lead_email, "Lee Lead", Role::Lead).await;
     create_rule(
         &app,
         &token,
         json!({"name": "Unassigned for a minute", "trigger": "time",
                "conditions": {"all": [{"field": "minutes_unassigned", "op": "gt", "value": 1},
                                       {"field": "status", "op": "is", "value": "open"}]},
-               "actions": [{"type": "notify", "agents": ["lead@example.com"], "message": "Nobody took this"}],
+               "actions": [{"type": "notify", "agents": [lead_email], "message": "Nobody took this"}],
                "mode": "once_per_ticket"}),
     )
     .await;
@@ -318,12 +320,51 @@ async fn a_time_rule_fires_once_per_ticket_with_two_schedulers_racing() {
     .await;
     assert_eq!(fired, 2);
     // the lead sees it among their notifications
-    let mut tab = app.browser_for("lead@example.com").await;
+    let mut tab = app.browser_for(&lead_email).await;
     assert!(
         tab.get("/notifications")
             .await
             .body
             .contains("Nobody took this")
+    );
+    // and gets one mail per notification, however many nodes' mail workers race
+    app.smtp_to_sink().await;
+    let public_url = "https://desk.example.com";
+    for _ in 0..2 {
+        let (x, y) = tokio::join!(
+            frontdesk::tickets::notification_mail::send_due(app.pool(), public_url),
+            frontdesk::tickets::notification_mail::send_due(&other, public_url)
+        );
+        x.unwrap();
+        y.unwrap();
+    }
+    let queued: i64 = scalar(
+        app.pool(),
+        "select count(*) from outbox where notification_id is not null",
+    )
+    .await;
+    assert_eq!(queued, 2);
+    frontdesk::outbox::send_due(app.pool()).await.unwrap();
+    frontdesk::outbox::send_due(app.pool()).await.unwrap();
+    let mails = crate::support::smtp::received_for(&crate::support::smtp::sink_dir(), &lead_email);
+    assert_eq!(mails.len(), 2, "one mail per notified ticket");
+    let subjects: Vec<String> = mails
+        .iter()
+        .map(|m| m.header("Subject").unwrap_or_default())
+        .collect();
+    for subject in [
+        "Nobody took this: Another old one",
+        "Nobody took this: Old one",
+    ] {
+        assert!(
+            subjects.iter().any(|s| s.ends_with(subject)),
+            "{subjects:?}"
+        );
+    }
+    assert!(
+        mails.iter().all(|m| String::from_utf8_lossy(&m.raw)
+            .contains("Open the ticket: https://desk.example.com/tickets/")),
+        "the mail links to the ticket"
     );
     other.close().await;
     app.finish().await;
