@@ -8,8 +8,9 @@
 //! prioritising rules) are applied to the facts in memory and written together at the end
 //! (tags, ticket columns, firing records, timeline events: a handful of statements per batch).
 //! A firing with any other action (assignment, notes, replies, notifications) writes what is
-//! held first, then runs through the one-event path; an event on a ticket a firing already
-//! changed in this batch reads its facts back first. Tickets are row-locked up front, so
+//! held first, then runs through the one-event path; a later event on a ticket such a firing
+//! changed reads its facts back first, while one on a ticket only in-memory firings changed
+//! replays their actions on its facts (no write, no read). Tickets are row-locked up front, so
 //! the firing records read here stay true until the transaction ends (another node deciding
 //! on the same ticket waits).
 
@@ -98,15 +99,30 @@ pub async fn run_batch(
 
     let mut held = Held::default();
     let mut fired_rules: Vec<i64> = Vec::new();
-    // tickets a firing changed in this batch: a later event on them reads its facts back
-    let mut changed: HashSet<i64> = HashSet::new();
+    // tickets a one-event firing changed in this batch: a later event on them reads its facts
+    // (and firing records) back
+    let mut reread: HashSet<i64> = HashSet::new();
+    // per ticket, the actions of this batch's in-memory firings in order, and how many: a
+    // later event on the ticket replays them on its facts (read before any firing) instead of
+    // writing what is held and reading the ticket back
+    let mut replay: HashMap<i64, (Vec<&[Action]>, u32)> = HashMap::new();
     for (i, w) in work.iter().enumerate() {
-        let loaded = if changed.contains(&w.ticket) {
+        let loaded = if reread.contains(&w.ticket) {
             flush(conn, &mut held).await?;
             reload_states(conn, w.ticket, &mut states).await?;
             engine::load_facts_counted(conn, w.ticket, w.message, false, &mut hours).await?
         } else {
-            facts[i].take()
+            match (facts[i].take(), replay.get(&w.ticket)) {
+                (Some((f, n)), Some((lists, fired))) => {
+                    let mut f = Some(f);
+                    for list in lists {
+                        f = f.and_then(|f| engine::updated_facts(&f, list));
+                    }
+                    let f = f.expect("in-memory firings only hold actions updated_facts knows");
+                    Some((f, n + fired))
+                }
+                (loaded, _) => loaded,
+            }
         };
         let Some((mut f, mut firings)) = loaded else {
             continue;
@@ -168,14 +184,17 @@ pub async fn run_batch(
                     None,
                 );
                 held.tickets.insert(w.ticket, w.mailbox);
+                let (lists, fired) = replay.entry(w.ticket).or_default();
+                lists.push(&r.actions);
+                *fired += 1;
             } else {
                 flush(conn, &mut held).await?;
                 if !engine::fire_if_due(conn, w.ticket, rule, &evaluation, &f).await? {
                     continue;
                 }
                 reload_states(conn, w.ticket, &mut states).await?;
+                reread.insert(w.ticket);
             }
-            changed.insert(w.ticket);
             firings += 1;
             fired_rules.push(rule.id);
             if r.stop {

@@ -1141,3 +1141,74 @@ async fn within_business_hours_reads_the_calendar_of_the_tickets_sla_policy() {
     assert_eq!(matched(&open["number"]), true, "{dry}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_reply_in_the_same_batch_sees_what_tag_rules_did_to_its_first_mail() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    // only in-memory actions: the reply's facts come from replaying them, not from a re-read
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "Refunds are high", "trigger": "ticket_created",
+               "conditions": {"all": [{"field": "subject", "op": "contains", "value": "refund"}]},
+               "actions": [{"type": "add_tag", "tag": "refund"}, {"type": "set_priority", "priority": "high"}],
+               "mode": "once_per_ticket"}),
+    )
+    .await;
+    let chased = create_rule(
+        &app,
+        &token,
+        json!({"name": "Chased refunds", "trigger": "customer_replied",
+               "conditions": {"all": [{"field": "tags", "op": "contains", "value": "refund"},
+                                      {"field": "priority", "op": "is", "value": "high"}]},
+               "actions": [{"type": "add_tag", "tag": "chased"}], "mode": "every_time"}),
+    )
+    .await;
+    let refund = format!("<refund-1-{}@example.net>", random_name("m"));
+    let other = format!("<other-1-{}@example.net>", random_name("m"));
+    deliver(
+        &app,
+        &[
+            threaded_mail(&refund, "Refund for order 17", None),
+            threaded_mail(&other, "Order 18 late", None),
+            threaded_mail(
+                &format!("<refund-2-{}@example.net>", random_name("m")),
+                "Re: Refund for order 17",
+                Some(&refund),
+            ),
+            threaded_mail(
+                &format!("<other-2-{}@example.net>", random_name("m")),
+                "Re: Order 18 late",
+                Some(&other),
+            ),
+            threaded_mail(
+                &format!("<refund-3-{}@example.net>", random_name("m")),
+                "Re: Refund for order 17",
+                Some(&refund),
+            ),
+        ],
+    )
+    .await;
+    app.ingest().await;
+
+    let t17 = ticket_json(app.pool(), ticket_by_subject(&app.db, "Refund for%").await).await;
+    assert_eq!(t17["tags"], json!(["chased", "refund"]), "{t17}");
+    assert_eq!(t17["priority"], "high");
+    let fired = events_of(&t17, "rule_fired");
+    assert_eq!(fired.len(), 3, "created once, then each of the two replies: {t17}");
+    assert_eq!(fired[1]["detail"]["rule"]["id"].as_i64(), Some(chased));
+    // the second reply found the tag already there: the rule fired, nothing changed
+    assert_eq!(fired[1]["detail"]["changes"], json!(["added tag chased"]));
+    assert_eq!(fired[2]["detail"]["changes"], json!([]));
+    let t18 = ticket_json(app.pool(), ticket_by_subject(&app.db, "Order 18%").await).await;
+    assert_eq!(t18["tags"], json!([]), "{t18}");
+    assert!(events_of(&t18, "rule_fired").is_empty());
+    let records: i64 = scalar(
+        app.pool(),
+        "select coalesce(sum(fired_count), 0)::bigint from rule_ticket_state",
+    )
+    .await;
+    assert_eq!(records, 3);
+    app.finish().await;
+}
