@@ -1196,7 +1196,11 @@ async fn a_reply_in_the_same_batch_sees_what_tag_rules_did_to_its_first_mail() {
     assert_eq!(t17["tags"], json!(["chased", "refund"]), "{t17}");
     assert_eq!(t17["priority"], "high");
     let fired = events_of(&t17, "rule_fired");
-    assert_eq!(fired.len(), 3, "created once, then each of the two replies: {t17}");
+    assert_eq!(
+        fired.len(),
+        3,
+        "created once, then each of the two replies: {t17}"
+    );
     assert_eq!(fired[1]["detail"]["rule"]["id"].as_i64(), Some(chased));
     // the second reply found the tag already there: the rule fired, nothing changed
     assert_eq!(fired[1]["detail"]["changes"], json!(["added tag chased"]));
