@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use futures::FutureExt;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -98,6 +98,15 @@ pub async fn run(
         )),
     );
 
+    if let Some(bind) = config.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding FRONTDESK_METRICS_BIND {bind}"))?;
+        tracing::info!(%bind, "metrics listener");
+        let server = axum::serve(listener, web::metrics_router(pool.clone()))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        tasks.spawn("metrics listener", async move { Ok(server.await?) });
+    }
     let mut state = AppState::new(pool.clone(), config.clone());
     // Live streams end as soon as shutdown is requested: graceful shutdown waits for every
     // response, and a stream would otherwise last until its browser tab closes.

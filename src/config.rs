@@ -17,6 +17,10 @@ pub struct Config {
     pub sla: SlaConfig,
     /// `FRONTDESK_BIND`, default `127.0.0.1:8080`.
     pub bind: SocketAddr,
+    /// `FRONTDESK_METRICS_BIND`: a second listener serving only `GET /metrics` without a
+    /// token (for a Prometheus on a private network); default none (then `/metrics` on the
+    /// main listener needs an admin token).
+    pub metrics_bind: Option<SocketAddr>,
     /// `FRONTDESK_NODE_ID`: names this node in logs and `/healthz`; default `hostname:pid`.
     pub node_id: String,
     /// `FRONTDESK_PUBLIC_URL`: how browsers reach Frontdesk, default `http://{bind}`. An
@@ -207,6 +211,13 @@ impl Config {
             },
             public_url: var("FRONTDESK_PUBLIC_URL").unwrap_or_default(),
             bind: parsed("FRONTDESK_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            metrics_bind: match var("FRONTDESK_METRICS_BIND") {
+                None => None,
+                Some(v) => Some(v.trim().parse().map_err(|e| ConfigError {
+                    name: "FRONTDESK_METRICS_BIND",
+                    problem: format!("{v:?}: {e}"),
+                })?),
+            },
             node_id: var("FRONTDESK_NODE_ID").unwrap_or_else(default_node_id),
             mail_tls,
         };

@@ -38,7 +38,7 @@ pub mod search;
 pub mod sla;
 /// Teams: members, the mailboxes they work, assignment mode.
 pub mod teams;
-/// Logging setup.
+/// Logging setup and Prometheus metrics.
 pub mod telemetry;
 /// Tickets, messages and attachments (read side).
 pub mod tickets;

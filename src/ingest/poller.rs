@@ -41,7 +41,7 @@ pub async fn sync_mailbox(
     let mut total = IngestCounts::default();
     for folder in &url.folders {
         total.merge(
-            sync_folder(pool, session, &ctx, folder, cfg)
+            sync_folder(pool, session, &ctx, &mailbox.address, folder, cfg)
                 .await
                 .with_context(|| format!("folder {folder}"))?,
         );
@@ -53,6 +53,7 @@ async fn sync_folder(
     pool: &PgPool,
     session: &mut ImapSession,
     ctx: &MailboxContext,
+    address: &str,
     folder: &str,
     cfg: &IngestConfig,
 ) -> anyhow::Result<IngestCounts> {
@@ -106,8 +107,10 @@ async fn sync_folder(
     let undeleted = undeleted_since(session, pool, ctx, folder, uid_validity, last).await?;
 
     let mut total = IngestCounts::default();
-    total.merge(store_uids(pool, session, ctx, folder, uid_validity, &undeleted, cfg).await?);
-    total.merge(store_uids(pool, session, ctx, folder, uid_validity, &uids, cfg).await?);
+    for list in [&undeleted, &uids] {
+        total
+            .merge(store_uids(pool, session, ctx, address, folder, uid_validity, list, cfg).await?);
+    }
     Ok(total)
 }
 
@@ -152,11 +155,17 @@ async fn undeleted_since(
 }
 
 /// Fetches and stores the given UIDs (ascending) in batches, then runs the after-import action
-/// on them and forgets any of them remembered as `\Deleted`.
+/// on them and forgets any of them remembered as `\Deleted`. Each stored batch is counted in
+/// the metrics under the mailbox's `address`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the folder's context, passed down as it is"
+)]
 async fn store_uids(
     pool: &PgPool,
     session: &mut ImapSession,
     ctx: &MailboxContext,
+    address: &str,
     folder: &str,
     uid_validity: u32,
     uids: &[u32],
@@ -190,6 +199,7 @@ async fn store_uids(
         let fetch_ms = fetched.as_ref().map(|f| f.1);
         next = fetched.map(|f| f.0).transpose()?;
         tracing::info!(folder, uid_validity, first_uid = chunk[0], %counts, store_ms, fetch_ms, "stored batch");
+        crate::telemetry::metrics::record_batch(address, &counts);
         total.merge(counts);
     }
     if !uids.is_empty() {
@@ -419,7 +429,14 @@ async fn poll_with_lease(
     let mut session = imap::connect(&url, cfg.allow_plaintext, trust).await?;
     let can_idle = url.folders.len() == 1 && session.capabilities().await?.has_str("IDLE");
     loop {
-        let counts = sync_mailbox(pool, &mut session, mailbox, &url, cfg).await?;
+        let started = std::time::Instant::now();
+        let synced = sync_mailbox(pool, &mut session, mailbox, &url, cfg).await;
+        crate::telemetry::metrics::record_poll(
+            &mailbox.address,
+            started.elapsed().as_secs_f64(),
+            synced.is_ok(),
+        );
+        let counts = synced?;
         if counts.fetched > 0 {
             tracing::info!(mailbox.id = mailbox.mailbox_id, %counts, "poll done");
         }

@@ -107,6 +107,7 @@ async fn send_due_until(
         match deliver(&mail, &mut transports, trust).await {
             Ok(()) => {
                 queue::mark_sent(&mut tx, &mail).await?;
+                crate::telemetry::metrics::record_send("sent");
                 tracing::info!(
                     mailbox.id = mail.mailbox_id,
                     message.id = mail.message_id,
@@ -127,6 +128,7 @@ async fn send_due_until(
                         "sending failed temporarily; will retry"
                     );
                     queue::mark_retry(&mut tx, &mail, &error, wait.as_secs_f64()).await?;
+                    crate::telemetry::metrics::record_send("retry");
                 }
                 None => {
                     let error = format!("gave up after {attempt} attempts: {error}");
@@ -139,6 +141,7 @@ async fn send_due_until(
                         "sending failed for too long; marking the mail failed"
                     );
                     queue::mark_failed(&mut tx, &mail, &error).await?;
+                    crate::telemetry::metrics::record_send("failed");
                 }
             },
             Err(SendError::Permanent(error)) => {
@@ -151,6 +154,7 @@ async fn send_due_until(
                     "sending failed permanently; marking the mail failed"
                 );
                 queue::mark_failed(&mut tx, &mail, &error).await?;
+                crate::telemetry::metrics::record_send("failed");
             }
         }
         tx.commit().await.context("recording a send outcome")?;

@@ -52,6 +52,7 @@ pub async fn run_once(pool: &PgPool) -> sqlx::Result<Outcome> {
         let mut tx = pool.begin().await?;
         let n = breach_batch(&mut tx).await?;
         tx.commit().await?;
+        crate::telemetry::metrics::record_sla_breaches(n);
         out.breaches += n;
         if n < BATCH as u64 {
             break;

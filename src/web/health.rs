@@ -3,6 +3,7 @@
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -13,7 +14,42 @@ use crate::auth::Role;
 use crate::mailboxes;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
+
+/// `GET /metrics`: Prometheus text format ([`crate::telemetry::metrics`]) for an admin (API
+/// token, or a signed-in admin); anyone else gets 403 and nothing. The separate listener of
+/// `FRONTDESK_METRICS_BIND` serves it without a token ([`metrics_router`]).
+async fn metrics(State(state): State<AppState>, req: Request) -> Response {
+    let (mut parts, _) = req.into_parts();
+    if !is_admin(&mut parts, &state).await {
+        return (StatusCode::FORBIDDEN, "admin token required\n").into_response();
+    }
+    exposition(&state.pool).await
+}
+
+async fn exposition(pool: &sqlx::PgPool) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::telemetry::metrics::render(pool).await,
+    )
+        .into_response()
+}
+
+/// The router of the `FRONTDESK_METRICS_BIND` listener: `GET /metrics` only, without a token
+/// (whoever can reach that address may read it).
+pub fn metrics_router(pool: sqlx::PgPool) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(pool): State<sqlx::PgPool>| async move { exposition(&pool).await }),
+        )
+        .with_state(pool)
 }
 
 /// 200 with `{"status": "ok"|"degraded"}` when the database answers (a failing mailbox is

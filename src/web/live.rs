@@ -68,6 +68,8 @@ async fn stream_events(
         id: u64,
         hub: live::Hub,
         session: Option<tower_sessions::session::Id>,
+        /// Counts the stream in `frontdesk_live_streams_open` until it ends.
+        _counted: crate::telemetry::metrics::LiveStream,
     }
     impl Open {
         /// Whether this stream's session still counts (it also marks the agent as seen).
@@ -96,6 +98,7 @@ async fn stream_events(
     let mut seen = tokio::time::interval(Duration::from_secs(auth::SEEN_EVERY_SECS as u64));
     seen.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let open = Open {
+        _counted: crate::telemetry::metrics::LiveStream::open(),
         rx: state.live.subscribe(),
         visible: who.visible,
         pool: state.pool.clone(),

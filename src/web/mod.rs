@@ -24,8 +24,8 @@ mod tickets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::{Router, middleware};
 use sqlx::PgPool;
 use tower_http::csrf::CsrfLayer;
 use tower_http::services::ServeDir;
@@ -37,6 +37,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 pub use error::AppError;
+pub use health::metrics_router;
 
 /// Handles shared by every request.
 #[derive(Clone)]
@@ -92,7 +93,15 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(analytics::router())
         .merge(live::router())
-        .nest("/api/v1", api::router())
+        // request durations by matched route: a route layer, so that the route is known; the
+        // API gets its own below (routes added after this call are not wrapped)
+        .route_layer(middleware::from_fn(crate::telemetry::metrics::track_requests))
+        .nest(
+            "/api/v1",
+            api::router().route_layer(middleware::from_fn(
+                crate::telemetry::metrics::track_requests,
+            )),
+        )
         .fallback(not_found)
         // Pages and API answers carry agents' mail: no browser or proxy keeps a copy (the
         // back button after signing out shows nothing). Static files, added below, may be cached.

@@ -19,6 +19,7 @@ mod csat;
 mod customers;
 mod live;
 mod mentions;
+mod metrics;
 mod outbox;
 mod poller;
 mod replies;

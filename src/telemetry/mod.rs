@@ -1,6 +1,9 @@
-//! Logging: `RUST_LOG` filters (default `info`), `FRONTDESK_LOG_FORMAT=json` for JSON lines.
+//! Logging: `RUST_LOG` filters (default `info`), `FRONTDESK_LOG_FORMAT=json` for JSON lines;
+//! Prometheus metrics in [`metrics`].
 
 use tracing_subscriber::EnvFilter;
+
+pub mod metrics;
 
 /// Installs the global subscriber. Logs go to stderr so that command output stays clean.
 pub fn init() {
