@@ -25,6 +25,7 @@ use axum::response::Response;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
+use tracing::Instrument;
 
 use crate::ingest::store::IngestCounts;
 
@@ -117,20 +118,39 @@ impl Drop for LiveStream {
 
 /// Middleware: `frontdesk_http_request_duration_seconds{route, method, status}`, route being
 /// the router's matched path (`/tickets/{number}`, never the raw URL, so that the label set
-/// stays small) or `unmatched`.
+/// stays small) or `unmatched`. The request runs in a `route` span carrying `route`,
+/// `ticket.number` (when the route has a `{number}`) and `agent.id` (recorded by the session
+/// and API-token extractors), so every log line of the request names them.
 pub async fn track_requests(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = req.method().to_string();
+    let span = tracing::info_span!(
+        "route",
+        route = %route,
+        agent.id = tracing::field::Empty,
+        ticket.number = tracing::field::Empty
+    );
+    if let Some(n) = ticket_number(&route, req.uri().path()) {
+        span.record("ticket.number", n);
+    }
     let start = Instant::now();
-    let response = next.run(req).await;
+    let response = next.run(req).instrument(span).await;
     handle();
     histogram!("frontdesk_http_request_duration_seconds", "route" => route, "method" => method,
         "status" => response.status().as_u16().to_string())
     .record(start.elapsed().as_secs_f64());
     response
+}
+
+/// The ticket number in `path` where the matched `route` has its `{number}` segment. Counted
+/// from the end: a nested router sees its path without the prefix (`/tickets/1/notes`) while
+/// the matched route has it (`/api/v1/tickets/{number}/notes`).
+fn ticket_number(route: &str, path: &str) -> Option<i64> {
+    let at = route.rsplit('/').position(|s| s == "{number}")?;
+    path.rsplit('/').nth(at)?.parse().ok()
 }
 
 /// The exposition text: first reads the cluster's state from PostgreSQL into gauges, then
@@ -179,4 +199,28 @@ async fn read_database_gauges(pool: &PgPool) -> sqlx::Result<()> {
         gauge!("frontdesk_tickets", "status" => status).set(n as f64);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ticket_number_comes_from_the_route_s_number_segment() {
+        assert_eq!(
+            ticket_number(
+                "/api/v1/tickets/{number}/replies",
+                "/api/v1/tickets/42/replies"
+            ),
+            Some(42)
+        );
+        assert_eq!(
+            ticket_number("/api/v1/tickets/{number}/notes", "/tickets/9/notes"),
+            Some(9),
+            "a nested router's path lacks the prefix"
+        );
+        assert_eq!(ticket_number("/tickets/{number}", "/tickets/7"), Some(7));
+        assert_eq!(ticket_number("/inbox", "/inbox"), None);
+        assert_eq!(ticket_number("/tickets/{number}", "/tickets/x"), None);
+    }
 }

@@ -99,6 +99,8 @@ impl FromRequestParts<AppState> for CurrentAgent {
         let visible = auth::visible_mailboxes(&state.pool, &agent)
             .await
             .map_err(|e| super::AppError::from(e).into_response())?;
+        // the request's span (see telemetry::metrics::track_requests) names the agent
+        tracing::Span::current().record("agent.id", agent.agent_id);
         Ok(CurrentAgent {
             agent,
             visible,

@@ -106,3 +106,71 @@ async fn metrics_need_an_admin_token_and_count_ingest_sends_and_requests() {
     assert!(after.contains("frontdesk_db_pool_connections{state=\"in_use\"}"));
     app.finish().await;
 }
+
+/// A writer into a shared buffer, for capturing JSON log lines.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn json_log_lines_of_a_request_name_its_route_agent_and_ticket() {
+    let app = TestApp::with_mail(&["42-outlook-thread-index-reply.eml"]).await;
+    let admin = app
+        .agent("admin@example.com", "Ada Admin", Role::Admin)
+        .await;
+    let token = frontdesk::auth::create_api_token(app.pool(), admin)
+        .await
+        .unwrap();
+    let n = app.only_ticket_id().await;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        // debug: the statements sqlx logs run inside the request's span
+        .with_env_filter("debug")
+        .with_writer(move || writer.clone())
+        .finish();
+    // this test's thread only (a current-thread runtime): other tests keep their logs
+    let guard = tracing::subscriber::set_default(subscriber);
+    let (s, r) = api_json(
+        &app.db,
+        "POST",
+        &format!("/api/v1/tickets/{n}/notes"),
+        &token,
+        json!({"text": "Checked the logs."}),
+    )
+    .await;
+    drop(guard);
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object: {l}: {e}"))
+        })
+        .collect();
+    let named = lines.iter().find(|l| {
+        l["spans"].as_array().is_some_and(|spans| {
+            spans.iter().any(|s| {
+                s["name"] == "route"
+                    && s["route"] == "/api/v1/tickets/{number}/notes"
+                    && s["ticket.number"] == n
+                    && s["agent.id"] == admin
+            })
+        })
+    });
+    assert!(
+        named.is_some(),
+        "no log line inside the request span: {text}"
+    );
+    app.finish().await;
+}

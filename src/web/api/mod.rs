@@ -82,7 +82,8 @@ impl FromRequestParts<AppState> for ApiAgent {
             .await?
             .ok_or(AppError::Unauthorized)?;
         let visible = auth::visible_mailboxes(&state.pool, &agent).await?;
-        tracing::debug!(agent.id = agent.agent_id, "api request");
+        // the request's span (see telemetry::metrics::track_requests) names the agent
+        tracing::Span::current().record("agent.id", agent.agent_id);
         Ok(ApiAgent { agent, visible })
     }
 }
