@@ -11,6 +11,7 @@ mod admin_mailboxes;
 mod admin_rules;
 mod analytics;
 mod api;
+mod backup;
 mod browser;
 mod bulk;
 mod cases;

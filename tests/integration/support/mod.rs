@@ -72,6 +72,23 @@ impl TestDb {
         TestDb { pool, url, name }
     }
 
+    /// A database that already exists at `url` (e.g. one a test restored), not migrated here;
+    /// [`TestDb::drop_db`] drops it.
+    pub async fn attach(url: &str) -> TestDb {
+        let opts = PgConnectOptions::from_str(url).expect("a postgres URL");
+        let name = opts.get_database().expect("a database name").to_string();
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await
+            .expect("connect to the database");
+        TestDb {
+            pool,
+            url: url.to_string(),
+            name,
+        }
+    }
+
     /// Drops the database (call at the end of a passing test; a failing test keeps it).
     pub async fn drop_db(self) {
         self.pool.close().await;
