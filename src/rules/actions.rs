@@ -120,8 +120,30 @@ pub fn describe_action(action: &Action, agent_name: &dyn Fn(&str) -> Option<Stri
                 .join(", ")
         ),
         Action::ApplySla { policy } => format!("applied SLA policy {policy}"),
+        Action::SetCustomerVip { vip } => customer_vip_text(*vip).to_owned(),
+        Action::SetLifecycleStage { stage } => lifecycle_stage_text(stage),
+        Action::SetHealth { health } => health_text(*health),
         Action::Webhook { url } => format!("called webhook {}", origin_of(url)),
     }
+}
+
+/// `set_customer_vip` in words (the timeline and the dry run say the same).
+pub fn customer_vip_text(vip: bool) -> &'static str {
+    if vip {
+        "marked the customer VIP"
+    } else {
+        "marked the customer not VIP"
+    }
+}
+
+/// `set_lifecycle_stage` in words: `set the customer's lifecycle stage to At risk`.
+pub fn lifecycle_stage_text(stage: &str) -> String {
+    format!("set the customer's lifecycle stage to {}", stage.trim())
+}
+
+/// `set_health` in words: `set the customer's health to 40`.
+pub fn health_text(health: i64) -> String {
+    format!("set the customer's health to {health}")
 }
 
 /// `90` → `1 hour 30 minutes`, `1440` → `1 day`.
@@ -238,6 +260,24 @@ mod tests {
                 policy: "Gold".into()
             }),
             "applied SLA policy Gold"
+        );
+        assert_eq!(
+            d(Action::SetCustomerVip { vip: true }),
+            "marked the customer VIP"
+        );
+        assert_eq!(
+            d(Action::SetCustomerVip { vip: false }),
+            "marked the customer not VIP"
+        );
+        assert_eq!(
+            d(Action::SetLifecycleStage {
+                stage: " At risk ".into()
+            }),
+            "set the customer's lifecycle stage to At risk"
+        );
+        assert_eq!(
+            d(Action::SetHealth { health: 40 }),
+            "set the customer's health to 40"
         );
         assert_eq!(
             d(Action::Webhook {

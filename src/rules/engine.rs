@@ -532,11 +532,98 @@ async fn apply_one(
                 ticket_actions::set_sla_policy_in(conn, actor, None, ticket, Some(id)).await?;
             Ok(changed.then(|| format!("applied SLA policy {name}")))
         }
+        Action::SetCustomerVip { .. }
+        | Action::SetLifecycleStage { .. }
+        | Action::SetHealth { .. } => {
+            set_customer_attribute(conn, ticket, actor, rule_name, action).await
+        }
         Action::Webhook { .. } => Err(ActionError::Invalid(format!(
             "{} is not available yet",
             action.type_name()
         ))),
     }
+}
+
+/// `set_customer_vip`, `set_lifecycle_stage` and `set_health`: changes the own value of the
+/// ticket's customer through `customers::update_customer`, in the rule's transaction, which
+/// writes the audit log entry (`customer.update`, actor `rule 'Name'`) as the customer page's
+/// edits do; the text goes into the rule's `rule_fired` event on the timeline. `Ok(None)` when
+/// the customer already had that value of their own; an error when the ticket has no customer
+/// or the stage no longer exists (renamed since the rule was saved).
+async fn set_customer_attribute(
+    conn: &mut PgConnection,
+    ticket: i64,
+    actor: Actor,
+    rule_name: &str,
+    action: &Action,
+) -> Result<Option<String>, ActionError> {
+    use crate::customers::{self, CustomerError, CustomerPatch};
+    let Actor::Rule(rule_id) = actor else {
+        unreachable!("rules act as Actor::Rule")
+    };
+    let email = customers::customer_of_ticket(&mut *conn, None, ticket)
+        .await?
+        .ok_or_else(|| ActionError::Invalid("the ticket has no customer".into()))?;
+    let own = customers::find_customer(&mut *conn, None, &email)
+        .await?
+        .ok_or_else(|| ActionError::Invalid("the ticket has no customer".into()))?
+        .own
+        .0;
+    let (patch, unchanged) = match action {
+        Action::SetCustomerVip { vip } => (
+            CustomerPatch {
+                vip: Some(Some(*vip)),
+                ..Default::default()
+            },
+            own.vip == Some(*vip),
+        ),
+        Action::SetLifecycleStage { stage } => (
+            CustomerPatch {
+                lifecycle_stage: Some(Some(stage.trim().to_owned())),
+                ..Default::default()
+            },
+            own.lifecycle_stage
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(stage.trim())),
+        ),
+        Action::SetHealth { health } => {
+            let h = i16::try_from(*health)
+                .ok()
+                .filter(|h| (0..=100).contains(h))
+                .ok_or_else(|| ActionError::Invalid(format!("health {health} is not 0-100")))?;
+            (
+                CustomerPatch {
+                    health: Some(Some(h)),
+                    ..Default::default()
+                },
+                own.health == Some(h),
+            )
+        }
+        _ => unreachable!("only customer attribute actions"),
+    };
+    if unchanged {
+        return Ok(None);
+    }
+    let after = customers::update_customer(
+        conn,
+        &crate::audit::AuditActor::rule(rule_id, rule_name),
+        None,
+        &email,
+        &patch,
+    )
+    .await
+    .map_err(|e| match e {
+        CustomerError::Db(e) => ActionError::Db(e),
+        e => ActionError::Invalid(e.to_string()),
+    })?;
+    Ok(Some(match action {
+        Action::SetCustomerVip { vip } => actions::customer_vip_text(*vip).to_owned(),
+        Action::SetLifecycleStage { stage } => {
+            actions::lifecycle_stage_text(after.own.0.lifecycle_stage.as_deref().unwrap_or(stage))
+        }
+        Action::SetHealth { health } => actions::health_text(*health),
+        _ => unreachable!("only customer attribute actions"),
+    }))
 }
 
 /// A rule's automatic reply: a shared saved reply, filled for the ticket's customer, queued

@@ -428,6 +428,13 @@ pub enum Action {
     },
     /// Apply an SLA policy (by name).
     ApplySla { policy: String },
+    /// Set the VIP flag of the ticket's customer (their own value, which wins over their
+    /// company's; see `customers`).
+    SetCustomerVip { vip: bool },
+    /// Set the lifecycle stage of the ticket's customer (a stage's name, case ignored).
+    SetLifecycleStage { stage: String },
+    /// Set the health score of the ticket's customer (0-100).
+    SetHealth { health: i64 },
     /// POST the ticket to a URL (http or https).
     Webhook { url: String },
 }
@@ -448,6 +455,9 @@ impl Action {
             Action::AddNote { .. } => "add_note",
             Action::Notify { .. } => "notify",
             Action::ApplySla { .. } => "apply_sla",
+            Action::SetCustomerVip { .. } => "set_customer_vip",
+            Action::SetLifecycleStage { .. } => "set_lifecycle_stage",
+            Action::SetHealth { .. } => "set_health",
             Action::Webhook { .. } => "webhook",
         }
     }
@@ -467,6 +477,9 @@ pub const ACTION_TYPES: &[&str] = &[
     "add_note",
     "notify",
     "apply_sla",
+    "set_customer_vip",
+    "set_lifecycle_stage",
+    "set_health",
     "webhook",
 ];
 
@@ -679,6 +692,9 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
         "add_note" => &["body"],
         "notify" => &["agents", "message"],
         "apply_sla" => &["policy"],
+        "set_customer_vip" => &["vip"],
+        "set_lifecycle_stage" => &["stage"],
+        "set_health" => &["health"],
         "webhook" => &["url"],
         _ => {
             return Err(RuleError::new(
@@ -766,6 +782,17 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
         "apply_sla" => Action::ApplySla {
             policy: text("policy")?,
         },
+        "set_customer_vip" => Action::SetCustomerVip {
+            vip: boolean(required(obj, path, "vip")?, &join(path, "vip"))?,
+        },
+        "set_lifecycle_stage" => Action::SetLifecycleStage {
+            stage: text("stage")?,
+        },
+        "set_health" => Action::SetHealth {
+            health: required(obj, path, "health")?
+                .as_i64()
+                .ok_or_else(|| RuleError::new(join(path, "health"), "expected a whole number"))?,
+        },
         "webhook" => Action::Webhook { url: text("url")? },
         _ => unreachable!("checked above"),
     })
@@ -804,7 +831,10 @@ mod tests {
                 {"type": "notify", "agents": ["lee@example.com"], "message": "Look"},
                 {"type": "notify", "agents": ["lee@example.com"]},
                 {"type": "apply_sla", "policy": "Gold"},
-                {"type": "webhook", "url": "https://hooks.example.com/x"}
+                {"type": "webhook", "url": "https://hooks.example.com/x"},
+                {"type": "set_customer_vip", "vip": true},
+                {"type": "set_lifecycle_stage", "stage": "at risk"},
+                {"type": "set_health", "health": 40}
             ],
             "mode": "on_state_entry",
             "stop": true
@@ -828,7 +858,7 @@ mod tests {
         let again: Rule = serde_json::from_value(rule.to_json()).unwrap();
         assert_eq!(again, rule);
         assert_eq!(rule.mode, Mode::OnStateEntry);
-        assert_eq!(rule.actions.len(), 15);
+        assert_eq!(rule.actions.len(), 18);
     }
 
     #[test]
@@ -940,6 +970,15 @@ mod tests {
         v["actions"][11]["agents"] = json!(["a@x", 4]);
         assert_eq!(err(v), "actions[11].agents[1]: expected a string");
         let mut v = example();
+        v["actions"][15]["vip"] = json!("yes");
+        assert_eq!(err(v), "actions[15].vip: expected true or false");
+        let mut v = example();
+        v["actions"][17]["health"] = json!(4.5);
+        assert_eq!(err(v), "actions[17].health: expected a whole number");
+        let mut v = example();
+        v["actions"][16].as_object_mut().unwrap().remove("stage");
+        assert_eq!(err(v), "actions[16].stage: required");
+        let mut v = example();
         v["actions"][8]["saved_reply"] = json!(true);
         assert_eq!(
             err(v),
@@ -994,6 +1033,9 @@ mod tests {
         assert_eq!(Field::ALL.len(), 24);
         assert_eq!(Trigger::ALL.len(), 12);
         assert_eq!(Op::ALL.len(), 12);
-        assert_eq!(ACTION_TYPES.len(), 13);
+        assert_eq!(ACTION_TYPES.len(), 16);
+        for a in Rule::from_json(&example()).unwrap().actions {
+            assert!(ACTION_TYPES.contains(&a.type_name()), "{}", a.type_name());
+        }
     }
 }
