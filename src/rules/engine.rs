@@ -534,8 +534,11 @@ async fn apply_one(
         }
         Action::SetCustomerVip { .. }
         | Action::SetLifecycleStage { .. }
-        | Action::SetHealth { .. } => {
-            set_customer_attribute(conn, ticket, actor, rule_name, action).await
+        | Action::SetHealth { .. }
+        | Action::SetCompanyVip { .. }
+        | Action::SetCompanyLifecycleStage { .. }
+        | Action::SetCompanyHealth { .. } => {
+            set_account_attribute(conn, ticket, actor, rule_name, action).await
         }
         Action::Webhook { .. } => Err(ActionError::Invalid(format!(
             "{} is not available yet",
@@ -544,85 +547,137 @@ async fn apply_one(
     }
 }
 
-/// `set_customer_vip`, `set_lifecycle_stage` and `set_health`: changes the own value of the
-/// ticket's customer through `customers::update_customer`, in the rule's transaction, which
-/// writes the audit log entry (`customer.update`, actor `rule 'Name'`) as the customer page's
-/// edits do; the text goes into the rule's `rule_fired` event on the timeline. `Ok(None)` when
-/// the customer already had that value of their own; an error when the ticket has no customer
-/// or the stage no longer exists (renamed since the rule was saved).
-async fn set_customer_attribute(
+/// What an account attribute action sets, whoever it is set on.
+enum AttributeChange<'a> {
+    Vip(bool),
+    Stage(&'a str),
+    Health(i64),
+}
+
+/// `set_customer_vip`, `set_lifecycle_stage`, `set_health` and their `set_company_*` twins:
+/// changes the ticket customer's own value, or their company's, through
+/// `customers::update_customer` / `update_company` in the rule's transaction, which write the
+/// audit log entry (`customer.update` / `company.update`, actor `rule 'Name'`) as the customer
+/// and company pages' edits do; the text goes into the rule's `rule_fired` event on the
+/// timeline. `Ok(None)` when the value is already that; an error when the ticket has no
+/// customer (or the customer no company), or the stage no longer exists (renamed since the
+/// rule was saved).
+async fn set_account_attribute(
     conn: &mut PgConnection,
     ticket: i64,
     actor: Actor,
     rule_name: &str,
     action: &Action,
 ) -> Result<Option<String>, ActionError> {
-    use crate::customers::{self, CustomerError, CustomerPatch};
+    use crate::customers::{self, CompanyPatch, CustomerError, CustomerPatch};
+    use actions::Account;
     let Actor::Rule(rule_id) = actor else {
         unreachable!("rules act as Actor::Rule")
     };
-    let email = customers::customer_of_ticket(&mut *conn, None, ticket)
-        .await?
-        .ok_or_else(|| ActionError::Invalid("the ticket has no customer".into()))?;
-    let own = customers::find_customer(&mut *conn, None, &email)
-        .await?
-        .ok_or_else(|| ActionError::Invalid("the ticket has no customer".into()))?
-        .own
-        .0;
-    let (patch, unchanged) = match action {
-        Action::SetCustomerVip { vip } => (
-            CustomerPatch {
-                vip: Some(Some(*vip)),
-                ..Default::default()
-            },
-            own.vip == Some(*vip),
-        ),
-        Action::SetLifecycleStage { stage } => (
-            CustomerPatch {
-                lifecycle_stage: Some(Some(stage.trim().to_owned())),
-                ..Default::default()
-            },
-            own.lifecycle_stage
-                .as_deref()
-                .is_some_and(|s| s.eq_ignore_ascii_case(stage.trim())),
-        ),
-        Action::SetHealth { health } => {
-            let h = i16::try_from(*health)
+    let (account, change) = match action {
+        Action::SetCustomerVip { vip } => (Account::Customer, AttributeChange::Vip(*vip)),
+        Action::SetLifecycleStage { stage } => (Account::Customer, AttributeChange::Stage(stage)),
+        Action::SetHealth { health } => (Account::Customer, AttributeChange::Health(*health)),
+        Action::SetCompanyVip { vip } => (Account::Company, AttributeChange::Vip(*vip)),
+        Action::SetCompanyLifecycleStage { stage } => {
+            (Account::Company, AttributeChange::Stage(stage))
+        }
+        Action::SetCompanyHealth { health } => (Account::Company, AttributeChange::Health(*health)),
+        _ => unreachable!("only account attribute actions"),
+    };
+    let health = match change {
+        AttributeChange::Health(h) => Some(
+            i16::try_from(h)
                 .ok()
                 .filter(|h| (0..=100).contains(h))
-                .ok_or_else(|| ActionError::Invalid(format!("health {health} is not 0-100")))?;
-            (
-                CustomerPatch {
-                    health: Some(Some(h)),
-                    ..Default::default()
-                },
-                own.health == Some(h),
-            )
-        }
-        _ => unreachable!("only customer attribute actions"),
+                .ok_or_else(|| ActionError::Invalid(format!("health {h} is not 0-100")))?,
+        ),
+        _ => None,
     };
-    if unchanged {
-        return Ok(None);
-    }
-    let after = customers::update_customer(
-        conn,
-        &crate::audit::AuditActor::rule(rule_id, rule_name),
-        None,
-        &email,
-        &patch,
-    )
-    .await
-    .map_err(|e| match e {
+    let no_customer = || ActionError::Invalid("the ticket has no customer".into());
+    let email = customers::customer_of_ticket(&mut *conn, None, ticket)
+        .await?
+        .ok_or_else(no_customer)?;
+    let customer = customers::find_customer(&mut *conn, None, &email)
+        .await?
+        .ok_or_else(no_customer)?;
+    let audit_actor = crate::audit::AuditActor::rule(rule_id, rule_name);
+    let refused = |e: CustomerError| match e {
         CustomerError::Db(e) => ActionError::Db(e),
         e => ActionError::Invalid(e.to_string()),
-    })?;
-    Ok(Some(match action {
-        Action::SetCustomerVip { vip } => actions::customer_vip_text(*vip).to_owned(),
-        Action::SetLifecycleStage { stage } => {
-            actions::lifecycle_stage_text(after.own.0.lifecycle_stage.as_deref().unwrap_or(stage))
+    };
+    let same_stage =
+        |now: Option<&str>, stage: &str| now.is_some_and(|s| s.eq_ignore_ascii_case(stage.trim()));
+    // the stage's name as stored (for the timeline text)
+    let stored_stage = match account {
+        Account::Customer => {
+            let own = customer.own.0;
+            let unchanged = match change {
+                AttributeChange::Vip(v) => own.vip == Some(v),
+                AttributeChange::Stage(s) => same_stage(own.lifecycle_stage.as_deref(), s),
+                AttributeChange::Health(_) => own.health == health,
+            };
+            if unchanged {
+                return Ok(None);
+            }
+            let patch = CustomerPatch {
+                vip: match change {
+                    AttributeChange::Vip(v) => Some(Some(v)),
+                    _ => None,
+                },
+                lifecycle_stage: match change {
+                    AttributeChange::Stage(s) => Some(Some(s.trim().to_owned())),
+                    _ => None,
+                },
+                health: health.map(Some),
+                ..Default::default()
+            };
+            customers::update_customer(conn, &audit_actor, None, &email, &patch)
+                .await
+                .map_err(refused)?
+                .own
+                .0
+                .lifecycle_stage
         }
-        Action::SetHealth { health } => actions::health_text(*health),
-        _ => unreachable!("only customer attribute actions"),
+        Account::Company => {
+            let domain = customer.company.ok_or_else(|| {
+                ActionError::Invalid(format!("the customer {email} has no company"))
+            })?;
+            let company = customers::find_company(&mut *conn, None, &domain)
+                .await?
+                .ok_or_else(|| ActionError::Invalid(format!("no company {domain}")))?;
+            let unchanged = match change {
+                AttributeChange::Vip(v) => company.vip == v,
+                AttributeChange::Stage(s) => same_stage(company.lifecycle_stage.as_deref(), s),
+                AttributeChange::Health(_) => company.health == health,
+            };
+            if unchanged {
+                return Ok(None);
+            }
+            let patch = CompanyPatch {
+                vip: match change {
+                    AttributeChange::Vip(v) => Some(v),
+                    _ => None,
+                },
+                lifecycle_stage: match change {
+                    AttributeChange::Stage(s) => Some(Some(s.trim().to_owned())),
+                    _ => None,
+                },
+                health: health.map(Some),
+                ..Default::default()
+            };
+            customers::update_company(conn, &audit_actor, None, &domain, &patch)
+                .await
+                .map_err(refused)?
+                .lifecycle_stage
+        }
+    };
+    Ok(Some(match change {
+        AttributeChange::Vip(v) => actions::vip_text(account, v),
+        AttributeChange::Stage(s) => {
+            actions::lifecycle_stage_text(account, stored_stage.as_deref().unwrap_or(s))
+        }
+        AttributeChange::Health(h) => actions::health_text(account, h),
     }))
 }
 

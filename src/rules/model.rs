@@ -435,6 +435,13 @@ pub enum Action {
     SetLifecycleStage { stage: String },
     /// Set the health score of the ticket's customer (0-100).
     SetHealth { health: i64 },
+    /// Set the VIP flag of the company of the ticket's customer (its customers without a value
+    /// of their own follow it).
+    SetCompanyVip { vip: bool },
+    /// Set the lifecycle stage of the company of the ticket's customer.
+    SetCompanyLifecycleStage { stage: String },
+    /// Set the health score of the company of the ticket's customer (0-100).
+    SetCompanyHealth { health: i64 },
     /// POST the ticket to a URL (http or https).
     Webhook { url: String },
 }
@@ -458,6 +465,9 @@ impl Action {
             Action::SetCustomerVip { .. } => "set_customer_vip",
             Action::SetLifecycleStage { .. } => "set_lifecycle_stage",
             Action::SetHealth { .. } => "set_health",
+            Action::SetCompanyVip { .. } => "set_company_vip",
+            Action::SetCompanyLifecycleStage { .. } => "set_company_lifecycle_stage",
+            Action::SetCompanyHealth { .. } => "set_company_health",
             Action::Webhook { .. } => "webhook",
         }
     }
@@ -480,6 +490,9 @@ pub const ACTION_TYPES: &[&str] = &[
     "set_customer_vip",
     "set_lifecycle_stage",
     "set_health",
+    "set_company_vip",
+    "set_company_lifecycle_stage",
+    "set_company_health",
     "webhook",
 ];
 
@@ -692,9 +705,9 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
         "add_note" => &["body"],
         "notify" => &["agents", "message"],
         "apply_sla" => &["policy"],
-        "set_customer_vip" => &["vip"],
-        "set_lifecycle_stage" => &["stage"],
-        "set_health" => &["health"],
+        "set_customer_vip" | "set_company_vip" => &["vip"],
+        "set_lifecycle_stage" | "set_company_lifecycle_stage" => &["stage"],
+        "set_health" | "set_company_health" => &["health"],
         "webhook" => &["url"],
         _ => {
             return Err(RuleError::new(
@@ -782,17 +795,30 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
         "apply_sla" => Action::ApplySla {
             policy: text("policy")?,
         },
-        "set_customer_vip" => Action::SetCustomerVip {
-            vip: boolean(required(obj, path, "vip")?, &join(path, "vip"))?,
-        },
+        "set_customer_vip" | "set_company_vip" => {
+            let vip = boolean(required(obj, path, "vip")?, &join(path, "vip"))?;
+            if kind == "set_customer_vip" {
+                Action::SetCustomerVip { vip }
+            } else {
+                Action::SetCompanyVip { vip }
+            }
+        }
         "set_lifecycle_stage" => Action::SetLifecycleStage {
             stage: text("stage")?,
         },
-        "set_health" => Action::SetHealth {
-            health: required(obj, path, "health")?
-                .as_i64()
-                .ok_or_else(|| RuleError::new(join(path, "health"), "expected a whole number"))?,
+        "set_company_lifecycle_stage" => Action::SetCompanyLifecycleStage {
+            stage: text("stage")?,
         },
+        "set_health" | "set_company_health" => {
+            let health = required(obj, path, "health")?
+                .as_i64()
+                .ok_or_else(|| RuleError::new(join(path, "health"), "expected a whole number"))?;
+            if kind == "set_health" {
+                Action::SetHealth { health }
+            } else {
+                Action::SetCompanyHealth { health }
+            }
+        }
         "webhook" => Action::Webhook { url: text("url")? },
         _ => unreachable!("checked above"),
     })
@@ -834,7 +860,10 @@ mod tests {
                 {"type": "webhook", "url": "https://hooks.example.com/x"},
                 {"type": "set_customer_vip", "vip": true},
                 {"type": "set_lifecycle_stage", "stage": "at risk"},
-                {"type": "set_health", "health": 40}
+                {"type": "set_health", "health": 40},
+                {"type": "set_company_vip", "vip": false},
+                {"type": "set_company_lifecycle_stage", "stage": "renewal"},
+                {"type": "set_company_health", "health": 90}
             ],
             "mode": "on_state_entry",
             "stop": true
@@ -858,7 +887,7 @@ mod tests {
         let again: Rule = serde_json::from_value(rule.to_json()).unwrap();
         assert_eq!(again, rule);
         assert_eq!(rule.mode, Mode::OnStateEntry);
-        assert_eq!(rule.actions.len(), 18);
+        assert_eq!(rule.actions.len(), 21);
     }
 
     #[test]
@@ -1033,7 +1062,7 @@ mod tests {
         assert_eq!(Field::ALL.len(), 24);
         assert_eq!(Trigger::ALL.len(), 12);
         assert_eq!(Op::ALL.len(), 12);
-        assert_eq!(ACTION_TYPES.len(), 16);
+        assert_eq!(ACTION_TYPES.len(), 19);
         for a in Rule::from_json(&example()).unwrap().actions {
             assert!(ACTION_TYPES.contains(&a.type_name()), "{}", a.type_name());
         }

@@ -336,8 +336,10 @@ fn check_action(action: &Action, path: &str, errors: &mut Vec<RuleError>) {
         Action::AddTag { tag } | Action::RemoveTag { tag } => blank(errors, "tag", tag),
         Action::AddNote { body } => blank(errors, "body", body),
         Action::ApplySla { policy } => blank(errors, "policy", policy),
-        Action::SetLifecycleStage { stage } => blank(errors, "stage", stage),
-        Action::SetHealth { health } => {
+        Action::SetLifecycleStage { stage } | Action::SetCompanyLifecycleStage { stage } => {
+            blank(errors, "stage", stage)
+        }
+        Action::SetHealth { health } | Action::SetCompanyHealth { health } => {
             if !(0..=100).contains(health) {
                 errors.push(RuleError::new(
                     format!("{path}.health"),
@@ -382,7 +384,8 @@ fn check_action(action: &Action, path: &str, errors: &mut Vec<RuleError>) {
         Action::Unassign
         | Action::SetPriority { .. }
         | Action::SetStatus { .. }
-        | Action::SetCustomerVip { .. } => {}
+        | Action::SetCustomerVip { .. }
+        | Action::SetCompanyVip { .. } => {}
         Action::SendSavedReply {
             saved_reply: SavedReplyRef::Id(_),
         } => {}
@@ -443,7 +446,7 @@ pub fn check_references(rule: &Rule, lookup: &dyn Lookup) -> Vec<RuleError> {
             Action::ApplySla { policy } if !lookup.sla_policy_exists(policy) => {
                 missing("policy", format!("no SLA policy {policy:?}"))
             }
-            Action::SetLifecycleStage { stage }
+            Action::SetLifecycleStage { stage } | Action::SetCompanyLifecycleStage { stage }
                 if !stage.trim().is_empty() && !lookup.lifecycle_stage_exists(stage) =>
             {
                 missing("stage", format!("unknown lifecycle stage {stage:?}"))
@@ -520,7 +523,10 @@ mod tests {
                 {"type": "set_customer_vip", "vip": false},
                 {"type": "set_lifecycle_stage", "stage": "at RISK"},
                 {"type": "set_health", "health": 0},
-                {"type": "set_health", "health": 100}]),
+                {"type": "set_health", "health": 100},
+                {"type": "set_company_vip", "vip": true},
+                {"type": "set_company_lifecycle_stage", "stage": "onboarding"},
+                {"type": "set_company_health", "health": 50}]),
         );
         assert_eq!(validate(&r, &names()), vec![]);
     }
@@ -693,7 +699,8 @@ mod tests {
                 {"type": "notify", "agents": []}, {"type": "webhook", "url": "ftp://x"},
                 {"type": "webhook", "url": "https:///x"}, {"type": "assign_team", "team": ""},
                 {"type": "set_health", "health": 101}, {"type": "set_health", "health": -1},
-                {"type": "set_lifecycle_stage", "stage": " "}]),
+                {"type": "set_lifecycle_stage", "stage": " "},
+                {"type": "set_company_health", "health": 200}]),
         );
         let errors: Vec<String> = check(&r).iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -708,6 +715,7 @@ mod tests {
                 "actions[6].health: must be a whole number from 0 to 100",
                 "actions[7].health: must be a whole number from 0 to 100",
                 "actions[8].stage: must not be blank",
+                "actions[9].health: must be a whole number from 0 to 100",
             ]
         );
         let mut r = r;
@@ -727,7 +735,8 @@ mod tests {
                 {"type": "send_saved_reply", "saved_reply": "Nope"},
                 {"type": "apply_sla", "policy": "Silver"},
                 {"type": "notify", "agents": ["lee@example.com", "x@example.com"]},
-                {"type": "set_lifecycle_stage", "stage": "Renewal"}]),
+                {"type": "set_lifecycle_stage", "stage": "Renewal"},
+                {"type": "set_company_lifecycle_stage", "stage": "Gone"}]),
         );
         let errors: Vec<String> = validate(&r, &names())
             .iter()
@@ -745,6 +754,7 @@ mod tests {
                 "actions[4].policy: no SLA policy \"Silver\"",
                 "actions[5].agents[1]: no agent \"x@example.com\"",
                 "actions[6].stage: unknown lifecycle stage \"Renewal\"",
+                "actions[7].stage: unknown lifecycle stage \"Gone\"",
             ]
         );
     }

@@ -1102,7 +1102,7 @@ async fn within_business_hours_reads_the_calendar_of_the_tickets_sla_policy() {
 }
 
 #[tokio::test]
-async fn rules_set_customer_vip_stage_and_health_audited_and_on_the_timeline() {
+async fn rules_set_customer_and_company_attributes_audited_and_on_the_timeline() {
     let app = TestApp::new().await;
     let token = admin_token(&app).await;
     // an unknown stage is refused on save, naming the action and the stage
@@ -1154,6 +1154,16 @@ async fn rules_set_customer_vip_stage_and_health_audited_and_on_the_timeline() {
                "actions": [{"type": "add_tag", "tag": "vip"}]}),
     )
     .await;
+    // and one that sets the company's, for every customer of it without their own
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "Acme company", "trigger": "ticket_created",
+               "conditions": {"all": [{"field": "customer.company", "op": "is", "value": "acme.example"}]},
+               "actions": [{"type": "set_company_lifecycle_stage", "stage": "renewal"},
+                           {"type": "set_company_health", "health": 80}]}),
+    )
+    .await;
     deliver(
         &app,
         &[
@@ -1187,8 +1197,49 @@ async fn rules_set_customer_vip_stage_and_health_audited_and_on_the_timeline() {
     assert_eq!(bob["vip"], false, "{bob}");
     assert_eq!(bob["health"], Value::Null, "{bob}");
 
+    let (_, acme) = api_json(
+        &app.db,
+        "GET",
+        "/api/v1/companies/acme.example",
+        &token,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(acme["lifecycle_stage"], "renewal", "{acme}");
+    assert_eq!(acme["health"], 80, "{acme}");
+    let company_audit: Vec<(String, String)> = sqlx::query_as(
+        "select actor_label, target from audit_event where action = 'company.update'
+         order by audit_event_id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        company_audit,
+        vec![
+            (
+                "rule 'Acme company'".to_string(),
+                "acme.example".to_string()
+            ),
+            (
+                "rule 'Acme company'".to_string(),
+                "acme.example".to_string()
+            )
+        ]
+    );
+
     let ticket = ticket_json(app.pool(), ticket_by_subject(&app.db, "Invoice%").await).await;
     assert_eq!(ticket["customer"]["vip"], true, "{ticket}");
+    assert!(
+        events_of(&ticket, "rule_fired")
+            .iter()
+            .any(|e| e["detail"]["changes"]
+                == json!([
+                    "set the company's lifecycle stage to renewal",
+                    "set the company's health to 80"
+                ])),
+        "{ticket}"
+    );
     assert_eq!(ticket["tags"], json!(["vip"]), "{ticket}");
     let fired: Vec<Value> = events_of(&ticket, "rule_fired")
         .into_iter()
