@@ -26,9 +26,19 @@ pub enum AuditActor {
     Cli,
     /// Frontdesk itself (an invitation that expired, a migration).
     System,
+    /// A routing rule's action (e.g. `set_customer_vip`); `label` is `rule 'Name'`.
+    Rule { rule_id: i64, label: String },
 }
 
 impl AuditActor {
+    /// A rule as actor, shown as `rule 'Name'`.
+    pub fn rule(rule_id: i64, name: &str) -> AuditActor {
+        AuditActor::Rule {
+            rule_id,
+            label: format!("rule '{name}'"),
+        }
+    }
+
     /// An agent as actor.
     pub fn agent(agent: &crate::auth::Agent) -> AuditActor {
         AuditActor::Agent {
@@ -42,6 +52,7 @@ impl AuditActor {
             AuditActor::Agent { .. } => "agent",
             AuditActor::Cli => "cli",
             AuditActor::System => "system",
+            AuditActor::Rule { .. } => "rule",
         }
     }
 
@@ -52,12 +63,13 @@ impl AuditActor {
         }
     }
 
-    /// The actor as the log shows it: an email, `cli` or `system`.
+    /// The actor as the log shows it: an email, `cli`, `system` or `rule 'Name'`.
     pub fn label(&self) -> &str {
         match self {
             AuditActor::Agent { email, .. } => email,
             AuditActor::Cli => "cli",
             AuditActor::System => "system",
+            AuditActor::Rule { label, .. } => label,
         }
     }
 }

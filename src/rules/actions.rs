@@ -120,8 +120,54 @@ pub fn describe_action(action: &Action, agent_name: &dyn Fn(&str) -> Option<Stri
                 .join(", ")
         ),
         Action::ApplySla { policy } => format!("applied SLA policy {policy}"),
+        Action::SetCustomerVip { vip } => vip_text(Account::Customer, *vip),
+        Action::SetLifecycleStage { stage } => lifecycle_stage_text(Account::Customer, stage),
+        Action::SetHealth { health } => health_text(Account::Customer, *health),
+        Action::SetCompanyVip { vip } => vip_text(Account::Company, *vip),
+        Action::SetCompanyLifecycleStage { stage } => lifecycle_stage_text(Account::Company, stage),
+        Action::SetCompanyHealth { health } => health_text(Account::Company, *health),
         Action::Webhook { url } => format!("called webhook {}", origin_of(url)),
     }
+}
+
+/// Whose account attribute a `set_*` action changes: the ticket's customer, or their company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    Customer,
+    Company,
+}
+
+impl Account {
+    fn noun(self) -> &'static str {
+        match self {
+            Account::Customer => "the customer",
+            Account::Company => "the company",
+        }
+    }
+}
+
+/// `set_customer_vip` / `set_company_vip` in words: `marked the customer VIP` (the timeline and
+/// the dry run say the same).
+pub fn vip_text(account: Account, vip: bool) -> String {
+    format!(
+        "marked {} {}",
+        account.noun(),
+        if vip { "VIP" } else { "not VIP" }
+    )
+}
+
+/// `set_lifecycle_stage` in words: `set the customer's lifecycle stage to At risk`.
+pub fn lifecycle_stage_text(account: Account, stage: &str) -> String {
+    format!(
+        "set {}'s lifecycle stage to {}",
+        account.noun(),
+        stage.trim()
+    )
+}
+
+/// `set_health` in words: `set the customer's health to 40`.
+pub fn health_text(account: Account, health: i64) -> String {
+    format!("set {}'s health to {health}", account.noun())
 }
 
 /// `90` → `1 hour 30 minutes`, `1440` → `1 day`.
@@ -238,6 +284,38 @@ mod tests {
                 policy: "Gold".into()
             }),
             "applied SLA policy Gold"
+        );
+        assert_eq!(
+            d(Action::SetCustomerVip { vip: true }),
+            "marked the customer VIP"
+        );
+        assert_eq!(
+            d(Action::SetCustomerVip { vip: false }),
+            "marked the customer not VIP"
+        );
+        assert_eq!(
+            d(Action::SetLifecycleStage {
+                stage: " At risk ".into()
+            }),
+            "set the customer's lifecycle stage to At risk"
+        );
+        assert_eq!(
+            d(Action::SetHealth { health: 40 }),
+            "set the customer's health to 40"
+        );
+        assert_eq!(
+            d(Action::SetCompanyVip { vip: true }),
+            "marked the company VIP"
+        );
+        assert_eq!(
+            d(Action::SetCompanyLifecycleStage {
+                stage: "renewal".into()
+            }),
+            "set the company's lifecycle stage to renewal"
+        );
+        assert_eq!(
+            d(Action::SetCompanyHealth { health: 90 }),
+            "set the company's health to 90"
         );
         assert_eq!(
             d(Action::Webhook {

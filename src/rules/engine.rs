@@ -532,11 +532,153 @@ async fn apply_one(
                 ticket_actions::set_sla_policy_in(conn, actor, None, ticket, Some(id)).await?;
             Ok(changed.then(|| format!("applied SLA policy {name}")))
         }
+        Action::SetCustomerVip { .. }
+        | Action::SetLifecycleStage { .. }
+        | Action::SetHealth { .. }
+        | Action::SetCompanyVip { .. }
+        | Action::SetCompanyLifecycleStage { .. }
+        | Action::SetCompanyHealth { .. } => {
+            set_account_attribute(conn, ticket, actor, rule_name, action).await
+        }
         Action::Webhook { .. } => Err(ActionError::Invalid(format!(
             "{} is not available yet",
             action.type_name()
         ))),
     }
+}
+
+/// What an account attribute action sets, whoever it is set on.
+enum AttributeChange<'a> {
+    Vip(bool),
+    Stage(&'a str),
+    Health(i64),
+}
+
+/// `set_customer_vip`, `set_lifecycle_stage`, `set_health` and their `set_company_*` twins:
+/// changes the ticket customer's own value, or their company's, through
+/// `customers::update_customer` / `update_company` in the rule's transaction, which write the
+/// audit log entry (`customer.update` / `company.update`, actor `rule 'Name'`) as the customer
+/// and company pages' edits do; the text goes into the rule's `rule_fired` event on the
+/// timeline. `Ok(None)` when the value is already that; an error when the ticket has no
+/// customer (or the customer no company), or the stage no longer exists (renamed since the
+/// rule was saved).
+async fn set_account_attribute(
+    conn: &mut PgConnection,
+    ticket: i64,
+    actor: Actor,
+    rule_name: &str,
+    action: &Action,
+) -> Result<Option<String>, ActionError> {
+    use crate::customers::{self, CompanyPatch, CustomerError, CustomerPatch};
+    use actions::Account;
+    let Actor::Rule(rule_id) = actor else {
+        unreachable!("rules act as Actor::Rule")
+    };
+    let (account, change) = match action {
+        Action::SetCustomerVip { vip } => (Account::Customer, AttributeChange::Vip(*vip)),
+        Action::SetLifecycleStage { stage } => (Account::Customer, AttributeChange::Stage(stage)),
+        Action::SetHealth { health } => (Account::Customer, AttributeChange::Health(*health)),
+        Action::SetCompanyVip { vip } => (Account::Company, AttributeChange::Vip(*vip)),
+        Action::SetCompanyLifecycleStage { stage } => {
+            (Account::Company, AttributeChange::Stage(stage))
+        }
+        Action::SetCompanyHealth { health } => (Account::Company, AttributeChange::Health(*health)),
+        _ => unreachable!("only account attribute actions"),
+    };
+    let health = match change {
+        AttributeChange::Health(h) => Some(
+            i16::try_from(h)
+                .ok()
+                .filter(|h| (0..=100).contains(h))
+                .ok_or_else(|| ActionError::Invalid(format!("health {h} is not 0-100")))?,
+        ),
+        _ => None,
+    };
+    let no_customer = || ActionError::Invalid("the ticket has no customer".into());
+    let email = customers::customer_of_ticket(&mut *conn, None, ticket)
+        .await?
+        .ok_or_else(no_customer)?;
+    let customer = customers::find_customer(&mut *conn, None, &email)
+        .await?
+        .ok_or_else(no_customer)?;
+    let audit_actor = crate::audit::AuditActor::rule(rule_id, rule_name);
+    let refused = |e: CustomerError| match e {
+        CustomerError::Db(e) => ActionError::Db(e),
+        e => ActionError::Invalid(e.to_string()),
+    };
+    let same_stage =
+        |now: Option<&str>, stage: &str| now.is_some_and(|s| s.eq_ignore_ascii_case(stage.trim()));
+    // the stage's name as stored (for the timeline text)
+    let stored_stage = match account {
+        Account::Customer => {
+            let own = customer.own.0;
+            let unchanged = match change {
+                AttributeChange::Vip(v) => own.vip == Some(v),
+                AttributeChange::Stage(s) => same_stage(own.lifecycle_stage.as_deref(), s),
+                AttributeChange::Health(_) => own.health == health,
+            };
+            if unchanged {
+                return Ok(None);
+            }
+            let patch = CustomerPatch {
+                vip: match change {
+                    AttributeChange::Vip(v) => Some(Some(v)),
+                    _ => None,
+                },
+                lifecycle_stage: match change {
+                    AttributeChange::Stage(s) => Some(Some(s.trim().to_owned())),
+                    _ => None,
+                },
+                health: health.map(Some),
+                ..Default::default()
+            };
+            customers::update_customer(conn, &audit_actor, None, &email, &patch)
+                .await
+                .map_err(refused)?
+                .own
+                .0
+                .lifecycle_stage
+        }
+        Account::Company => {
+            let domain = customer.company.ok_or_else(|| {
+                ActionError::Invalid(format!("the customer {email} has no company"))
+            })?;
+            let company = customers::find_company(&mut *conn, None, &domain)
+                .await?
+                .ok_or_else(|| ActionError::Invalid(format!("no company {domain}")))?;
+            let unchanged = match change {
+                AttributeChange::Vip(v) => company.vip == v,
+                AttributeChange::Stage(s) => same_stage(company.lifecycle_stage.as_deref(), s),
+                AttributeChange::Health(_) => company.health == health,
+            };
+            if unchanged {
+                return Ok(None);
+            }
+            let patch = CompanyPatch {
+                vip: match change {
+                    AttributeChange::Vip(v) => Some(v),
+                    _ => None,
+                },
+                lifecycle_stage: match change {
+                    AttributeChange::Stage(s) => Some(Some(s.trim().to_owned())),
+                    _ => None,
+                },
+                health: health.map(Some),
+                ..Default::default()
+            };
+            customers::update_company(conn, &audit_actor, None, &domain, &patch)
+                .await
+                .map_err(refused)?
+                .lifecycle_stage
+        }
+    };
+    Ok(Some(match change {
+        AttributeChange::Vip(v) => actions::vip_text(account, v),
+        AttributeChange::Stage(s) => {
+            actions::lifecycle_stage_text(account, stored_stage.as_deref().unwrap_or(s))
+        }
+        AttributeChange::Health(h) => actions::health_text(account, h),
+    }))
 }
 
 /// A rule's automatic reply: a shared saved reply, filled for the ticket's customer, queued

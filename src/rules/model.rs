@@ -428,6 +428,20 @@ pub enum Action {
     },
     /// Apply an SLA policy (by name).
     ApplySla { policy: String },
+    /// Set the VIP flag of the ticket's customer (their own value, which wins over their
+    /// company's; see `customers`).
+    SetCustomerVip { vip: bool },
+    /// Set the lifecycle stage of the ticket's customer (a stage's name, case ignored).
+    SetLifecycleStage { stage: String },
+    /// Set the health score of the ticket's customer (0-100).
+    SetHealth { health: i64 },
+    /// Set the VIP flag of the company of the ticket's customer (its customers without a value
+    /// of their own follow it).
+    SetCompanyVip { vip: bool },
+    /// Set the lifecycle stage of the company of the ticket's customer.
+    SetCompanyLifecycleStage { stage: String },
+    /// Set the health score of the company of the ticket's customer (0-100).
+    SetCompanyHealth { health: i64 },
     /// POST the ticket to a URL (http or https).
     Webhook { url: String },
 }
@@ -448,6 +462,12 @@ impl Action {
             Action::AddNote { .. } => "add_note",
             Action::Notify { .. } => "notify",
             Action::ApplySla { .. } => "apply_sla",
+            Action::SetCustomerVip { .. } => "set_customer_vip",
+            Action::SetLifecycleStage { .. } => "set_lifecycle_stage",
+            Action::SetHealth { .. } => "set_health",
+            Action::SetCompanyVip { .. } => "set_company_vip",
+            Action::SetCompanyLifecycleStage { .. } => "set_company_lifecycle_stage",
+            Action::SetCompanyHealth { .. } => "set_company_health",
             Action::Webhook { .. } => "webhook",
         }
     }
@@ -467,6 +487,12 @@ pub const ACTION_TYPES: &[&str] = &[
     "add_note",
     "notify",
     "apply_sla",
+    "set_customer_vip",
+    "set_lifecycle_stage",
+    "set_health",
+    "set_company_vip",
+    "set_company_lifecycle_stage",
+    "set_company_health",
     "webhook",
 ];
 
@@ -679,6 +705,9 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
         "add_note" => &["body"],
         "notify" => &["agents", "message"],
         "apply_sla" => &["policy"],
+        "set_customer_vip" | "set_company_vip" => &["vip"],
+        "set_lifecycle_stage" | "set_company_lifecycle_stage" => &["stage"],
+        "set_health" | "set_company_health" => &["health"],
         "webhook" => &["url"],
         _ => {
             return Err(RuleError::new(
@@ -766,6 +795,30 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
         "apply_sla" => Action::ApplySla {
             policy: text("policy")?,
         },
+        "set_customer_vip" | "set_company_vip" => {
+            let vip = boolean(required(obj, path, "vip")?, &join(path, "vip"))?;
+            if kind == "set_customer_vip" {
+                Action::SetCustomerVip { vip }
+            } else {
+                Action::SetCompanyVip { vip }
+            }
+        }
+        "set_lifecycle_stage" => Action::SetLifecycleStage {
+            stage: text("stage")?,
+        },
+        "set_company_lifecycle_stage" => Action::SetCompanyLifecycleStage {
+            stage: text("stage")?,
+        },
+        "set_health" | "set_company_health" => {
+            let health = required(obj, path, "health")?
+                .as_i64()
+                .ok_or_else(|| RuleError::new(join(path, "health"), "expected a whole number"))?;
+            if kind == "set_health" {
+                Action::SetHealth { health }
+            } else {
+                Action::SetCompanyHealth { health }
+            }
+        }
         "webhook" => Action::Webhook { url: text("url")? },
         _ => unreachable!("checked above"),
     })
@@ -804,7 +857,13 @@ mod tests {
                 {"type": "notify", "agents": ["lee@example.com"], "message": "Look"},
                 {"type": "notify", "agents": ["lee@example.com"]},
                 {"type": "apply_sla", "policy": "Gold"},
-                {"type": "webhook", "url": "https://hooks.example.com/x"}
+                {"type": "webhook", "url": "https://hooks.example.com/x"},
+                {"type": "set_customer_vip", "vip": true},
+                {"type": "set_lifecycle_stage", "stage": "at risk"},
+                {"type": "set_health", "health": 40},
+                {"type": "set_company_vip", "vip": false},
+                {"type": "set_company_lifecycle_stage", "stage": "renewal"},
+                {"type": "set_company_health", "health": 90}
             ],
             "mode": "on_state_entry",
             "stop": true
@@ -828,7 +887,7 @@ mod tests {
         let again: Rule = serde_json::from_value(rule.to_json()).unwrap();
         assert_eq!(again, rule);
         assert_eq!(rule.mode, Mode::OnStateEntry);
-        assert_eq!(rule.actions.len(), 15);
+        assert_eq!(rule.actions.len(), 21);
     }
 
     #[test]
@@ -940,6 +999,15 @@ mod tests {
         v["actions"][11]["agents"] = json!(["a@x", 4]);
         assert_eq!(err(v), "actions[11].agents[1]: expected a string");
         let mut v = example();
+        v["actions"][15]["vip"] = json!("yes");
+        assert_eq!(err(v), "actions[15].vip: expected true or false");
+        let mut v = example();
+        v["actions"][17]["health"] = json!(4.5);
+        assert_eq!(err(v), "actions[17].health: expected a whole number");
+        let mut v = example();
+        v["actions"][16].as_object_mut().unwrap().remove("stage");
+        assert_eq!(err(v), "actions[16].stage: required");
+        let mut v = example();
         v["actions"][8]["saved_reply"] = json!(true);
         assert_eq!(
             err(v),
@@ -994,6 +1062,9 @@ mod tests {
         assert_eq!(Field::ALL.len(), 24);
         assert_eq!(Trigger::ALL.len(), 12);
         assert_eq!(Op::ALL.len(), 12);
-        assert_eq!(ACTION_TYPES.len(), 13);
+        assert_eq!(ACTION_TYPES.len(), 19);
+        for a in Rule::from_json(&example()).unwrap().actions {
+            assert!(ACTION_TYPES.contains(&a.type_name()), "{}", a.type_name());
+        }
     }
 }

@@ -105,6 +105,11 @@ pub async fn known_names(conn: &mut PgConnection) -> sqlx::Result<KnownNames> {
         sla_policies: sqlx::query_scalar("select name from sla_policy")
             .fetch_all(&mut *conn)
             .await?,
+        lifecycle_stages: sqlx::query_scalar(
+            "select name from lifecycle_stage order by position, lifecycle_stage_id",
+        )
+        .fetch_all(&mut *conn)
+        .await?,
     })
 }
 

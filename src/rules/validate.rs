@@ -1,7 +1,7 @@
 //! Whole-rule validation, pure: [`check`] looks at the rule alone (operators for the field's
 //! type, value types, regular expressions, time fields only with the `time` trigger, actions);
-//! [`check_references`] asks a [`Lookup`] whether the teams, agents, saved replies and SLA
-//! policies it names exist (the DB layer implements it, or fills a [`KnownNames`]).
+//! [`check_references`] asks a [`Lookup`] whether the teams, agents, saved replies, SLA
+//! policies and lifecycle stages it names exist (the DB layer implements it, or fills a [`KnownNames`]).
 //! Every error names its path (`conditions.all[1].value: ...`, `actions[0].team: ...`).
 
 use regex::{Regex, RegexBuilder};
@@ -36,6 +36,8 @@ pub trait Lookup {
     fn saved_reply_exists(&self, reply: &SavedReplyRef) -> bool;
     /// An SLA policy with this name exists.
     fn sla_policy_exists(&self, name: &str) -> bool;
+    /// A lifecycle stage with this name exists.
+    fn lifecycle_stage_exists(&self, name: &str) -> bool;
 }
 
 /// A [`Lookup`] from lists of names loaded beforehand (case-insensitive comparison).
@@ -49,6 +51,8 @@ pub struct KnownNames {
     pub saved_replies: Vec<(i64, String)>,
     /// SLA policy names.
     pub sla_policies: Vec<String>,
+    /// Lifecycle stage names, in their order.
+    pub lifecycle_stages: Vec<String>,
 }
 
 fn has(list: &[String], name: &str) -> bool {
@@ -76,6 +80,9 @@ impl Lookup for KnownNames {
     }
     fn sla_policy_exists(&self, name: &str) -> bool {
         has(&self.sla_policies, name)
+    }
+    fn lifecycle_stage_exists(&self, name: &str) -> bool {
+        has(&self.lifecycle_stages, name)
     }
 }
 
@@ -329,6 +336,17 @@ fn check_action(action: &Action, path: &str, errors: &mut Vec<RuleError>) {
         Action::AddTag { tag } | Action::RemoveTag { tag } => blank(errors, "tag", tag),
         Action::AddNote { body } => blank(errors, "body", body),
         Action::ApplySla { policy } => blank(errors, "policy", policy),
+        Action::SetLifecycleStage { stage } | Action::SetCompanyLifecycleStage { stage } => {
+            blank(errors, "stage", stage)
+        }
+        Action::SetHealth { health } | Action::SetCompanyHealth { health } => {
+            if !(0..=100).contains(health) {
+                errors.push(RuleError::new(
+                    format!("{path}.health"),
+                    "must be a whole number from 0 to 100",
+                ));
+            }
+        }
         Action::SendSavedReply {
             saved_reply: SavedReplyRef::Name(name),
         } => blank(errors, "saved_reply", name),
@@ -363,14 +381,19 @@ fn check_action(action: &Action, path: &str, errors: &mut Vec<RuleError>) {
                 ));
             }
         }
-        Action::Unassign | Action::SetPriority { .. } | Action::SetStatus { .. } => {}
+        Action::Unassign
+        | Action::SetPriority { .. }
+        | Action::SetStatus { .. }
+        | Action::SetCustomerVip { .. }
+        | Action::SetCompanyVip { .. } => {}
         Action::SendSavedReply {
             saved_reply: SavedReplyRef::Id(_),
         } => {}
     }
 }
 
-/// Checks that the teams, agents, saved replies and SLA policies the rule names exist, in its
+/// Checks that the teams, agents, saved replies, SLA policies and lifecycle stages the rule
+/// names exist, in its
 /// actions and in `team` / `assignee` conditions with `is`, `is_not` or `in` (an `@domain`
 /// assignee value is not an agent).
 pub fn check_references(rule: &Rule, lookup: &dyn Lookup) -> Vec<RuleError> {
@@ -423,6 +446,11 @@ pub fn check_references(rule: &Rule, lookup: &dyn Lookup) -> Vec<RuleError> {
             Action::ApplySla { policy } if !lookup.sla_policy_exists(policy) => {
                 missing("policy", format!("no SLA policy {policy:?}"))
             }
+            Action::SetLifecycleStage { stage } | Action::SetCompanyLifecycleStage { stage }
+                if !stage.trim().is_empty() && !lookup.lifecycle_stage_exists(stage) =>
+            {
+                missing("stage", format!("unknown lifecycle stage {stage:?}"))
+            }
             Action::Notify { agents, .. } => {
                 for (j, a) in agents.iter().enumerate() {
                     if !lookup.agent_exists(a) {
@@ -457,6 +485,7 @@ mod tests {
             agents: vec!["dana@example.com".into(), "lee@example.com".into()],
             saved_replies: vec![(12, "Refund policy".into())],
             sla_policies: vec!["Gold".into()],
+            lifecycle_stages: vec!["Onboarding".into(), "At risk".into()],
         }
     }
 
@@ -490,7 +519,14 @@ mod tests {
                 {"type": "send_saved_reply", "saved_reply": "refund policy"},
                 {"type": "apply_sla", "policy": "Gold"},
                 {"type": "notify", "agents": ["lee@example.com"]},
-                {"type": "webhook", "url": "https://hooks.example.com/x"}]),
+                {"type": "webhook", "url": "https://hooks.example.com/x"},
+                {"type": "set_customer_vip", "vip": false},
+                {"type": "set_lifecycle_stage", "stage": "at RISK"},
+                {"type": "set_health", "health": 0},
+                {"type": "set_health", "health": 100},
+                {"type": "set_company_vip", "vip": true},
+                {"type": "set_company_lifecycle_stage", "stage": "onboarding"},
+                {"type": "set_company_health", "health": 50}]),
         );
         assert_eq!(validate(&r, &names()), vec![]);
     }
@@ -661,7 +697,10 @@ mod tests {
             json!({"all": []}),
             json!([{"type": "snooze", "minutes": 0}, {"type": "add_tag", "tag": " "},
                 {"type": "notify", "agents": []}, {"type": "webhook", "url": "ftp://x"},
-                {"type": "webhook", "url": "https:///x"}, {"type": "assign_team", "team": ""}]),
+                {"type": "webhook", "url": "https:///x"}, {"type": "assign_team", "team": ""},
+                {"type": "set_health", "health": 101}, {"type": "set_health", "health": -1},
+                {"type": "set_lifecycle_stage", "stage": " "},
+                {"type": "set_company_health", "health": 200}]),
         );
         let errors: Vec<String> = check(&r).iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -673,6 +712,10 @@ mod tests {
                 "actions[3].url: expected an http:// or https:// URL",
                 "actions[4].url: expected an http:// or https:// URL",
                 "actions[5].team: must not be blank",
+                "actions[6].health: must be a whole number from 0 to 100",
+                "actions[7].health: must be a whole number from 0 to 100",
+                "actions[8].stage: must not be blank",
+                "actions[9].health: must be a whole number from 0 to 100",
             ]
         );
         let mut r = r;
@@ -691,7 +734,9 @@ mod tests {
                 {"type": "send_saved_reply", "saved_reply": 13},
                 {"type": "send_saved_reply", "saved_reply": "Nope"},
                 {"type": "apply_sla", "policy": "Silver"},
-                {"type": "notify", "agents": ["lee@example.com", "x@example.com"]}]),
+                {"type": "notify", "agents": ["lee@example.com", "x@example.com"]},
+                {"type": "set_lifecycle_stage", "stage": "Renewal"},
+                {"type": "set_company_lifecycle_stage", "stage": "Gone"}]),
         );
         let errors: Vec<String> = validate(&r, &names())
             .iter()
@@ -708,6 +753,8 @@ mod tests {
                 "actions[3].saved_reply: no saved reply 'Nope'",
                 "actions[4].policy: no SLA policy \"Silver\"",
                 "actions[5].agents[1]: no agent \"x@example.com\"",
+                "actions[6].stage: unknown lifecycle stage \"Renewal\"",
+                "actions[7].stage: unknown lifecycle stage \"Gone\"",
             ]
         );
     }

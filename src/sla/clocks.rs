@@ -861,10 +861,29 @@ async fn from_history(
 /// policy or calendar edit), in the caller's transaction; achieved and breached results never
 /// change. Returns how many clocks were recomputed. Clocks that are now past due are left to
 /// the worker, which stamps them at their due instant.
+///
+/// Lock order: ticket rows first, in ticket id order, then their `sla_clock` rows, as on the
+/// one path for ticket changes (which locks the ticket, then `load`s its clocks `for update`)
+/// and in the breach worker (`for update of k, t skip locked`, which never waits). Locking the
+/// clocks first, as the `update sla_clock` below would by itself, could deadlock with an
+/// agent's reply on one of these tickets: that reply holds the ticket and waits for its
+/// clocks while this edit would hold the clocks and wait for the ticket (`sla_due_at`).
 pub async fn recompute_policies(conn: &mut PgConnection, policies: &[i64]) -> sqlx::Result<u64> {
     if policies.is_empty() {
         return Ok(0);
     }
+    // Postgres locks the rows of `for update` after the sort, so in ticket id order.
+    sqlx::query(
+        "select t.ticket_id from ticket t
+         where t.sla_policy_id = any($1)
+           and exists (select 1 from sla_clock k where k.ticket_id = t.ticket_id
+                         and k.stopped_at is null and k.breached_at is null)
+         order by t.ticket_id
+         for update of t",
+    )
+    .bind(policies)
+    .execute(&mut *conn)
+    .await?;
     #[derive(sqlx::FromRow)]
     struct PolicyRow {
         sla_policy_id: i64,

@@ -1216,3 +1216,219 @@ async fn a_reply_in_the_same_batch_sees_what_tag_rules_did_to_its_first_mail() {
     assert_eq!(records, 3);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn rules_set_customer_and_company_attributes_audited_and_on_the_timeline() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    // an unknown stage is refused on save, naming the action and the stage
+    let (status, body) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/rules",
+        &token,
+        json!({"name": "R", "trigger": "ticket_created", "conditions": {"all": []},
+               "actions": [{"type": "set_customer_vip", "vip": true},
+                           {"type": "set_lifecycle_stage", "stage": "at rsk"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("actions[1].stage") && error.contains("at rsk"),
+        "{body}"
+    );
+    let (status, body) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/rules",
+        &token,
+        json!({"name": "R", "trigger": "ticket_created", "conditions": {"all": []},
+               "actions": [{"type": "set_health", "health": 101}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("actions[0].health")
+    );
+
+    let rule = json!({"name": "Acme accounts", "trigger": "ticket_created",
+        "conditions": {"all": [{"field": "from", "op": "is", "value": "@acme.example"}]},
+        "actions": [{"type": "set_customer_vip", "vip": true},
+                    {"type": "set_lifecycle_stage", "stage": "At Risk"},
+                    {"type": "set_health", "health": 35}]});
+    let rule_id = create_rule(&app, &token, rule.clone()).await;
+    // a later rule sees what the first one set
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "VIP tag", "trigger": "ticket_created",
+               "conditions": {"all": [{"field": "customer.vip", "op": "is", "value": true}]},
+               "actions": [{"type": "add_tag", "tag": "vip"}]}),
+    )
+    .await;
+    // and one that sets the company's, for every customer of it without their own
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "Acme company", "trigger": "ticket_created",
+               "conditions": {"all": [{"field": "customer.company", "op": "is", "value": "acme.example"}]},
+               "actions": [{"type": "set_company_lifecycle_stage", "stage": "renewal"},
+                           {"type": "set_company_health", "health": 80}]}),
+    )
+    .await;
+    deliver(
+        &app,
+        &[
+            mail(1, "ann@acme.example", "Invoice question"),
+            mail(2, "bob@other.example", "Hello"),
+        ],
+    )
+    .await;
+    app.ingest().await;
+
+    let (status, ann) = api_json(
+        &app.db,
+        "GET",
+        "/api/v1/customers/ann@acme.example",
+        &token,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ann}");
+    assert_eq!(ann["vip"], true, "{ann}");
+    assert_eq!(ann["lifecycle_stage"], "at risk", "{ann}");
+    assert_eq!(ann["health"], 35, "{ann}");
+    let (_, bob) = api_json(
+        &app.db,
+        "GET",
+        "/api/v1/customers/bob@other.example",
+        &token,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(bob["vip"], false, "{bob}");
+    assert_eq!(bob["health"], Value::Null, "{bob}");
+
+    let (_, acme) = api_json(
+        &app.db,
+        "GET",
+        "/api/v1/companies/acme.example",
+        &token,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(acme["lifecycle_stage"], "renewal", "{acme}");
+    assert_eq!(acme["health"], 80, "{acme}");
+    let company_audit: Vec<(String, String)> = sqlx::query_as(
+        "select actor_label, target from audit_event where action = 'company.update'
+         order by audit_event_id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        company_audit,
+        vec![
+            (
+                "rule 'Acme company'".to_string(),
+                "acme.example".to_string()
+            ),
+            (
+                "rule 'Acme company'".to_string(),
+                "acme.example".to_string()
+            )
+        ]
+    );
+
+    let ticket = ticket_json(app.pool(), ticket_by_subject(&app.db, "Invoice%").await).await;
+    assert_eq!(ticket["customer"]["vip"], true, "{ticket}");
+    assert!(
+        events_of(&ticket, "rule_fired")
+            .iter()
+            .any(|e| e["detail"]["changes"]
+                == json!([
+                    "set the company's lifecycle stage to renewal",
+                    "set the company's health to 80"
+                ])),
+        "{ticket}"
+    );
+    assert_eq!(ticket["tags"], json!(["vip"]), "{ticket}");
+    let fired: Vec<Value> = events_of(&ticket, "rule_fired")
+        .into_iter()
+        .filter(|e| e["detail"]["rule"]["id"] == rule_id)
+        .collect();
+    assert_eq!(fired.len(), 1, "{ticket}");
+    assert_eq!(
+        fired[0]["detail"]["changes"],
+        json!([
+            "marked the customer VIP",
+            "set the customer's lifecycle stage to at risk",
+            "set the customer's health to 35"
+        ])
+    );
+    // audited like the customer page's edits, with the rule as actor
+    let audit: Vec<(String, String, String, Value)> = sqlx::query_as(
+        "select actor_kind, actor_label, target, after from audit_event
+         where action = 'customer.update' order by audit_event_id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(audit.len(), 3, "{audit:?}");
+    assert!(
+        audit.iter().all(|(k, l, t, _)| k == "rule"
+            && l == "rule 'Acme accounts'"
+            && t == "ann@acme.example"),
+        "{audit:?}"
+    );
+    assert_eq!(audit[0].3, json!({"vip": true}));
+    assert_eq!(audit[2].3, json!({"health": 35}));
+
+    // a second ticket from the same customer: the rule fires, nothing changes, nothing audited
+    deliver(&app, &[mail(3, "ann@acme.example", "Another question")]).await;
+    app.ingest().await;
+    let again = ticket_json(app.pool(), ticket_by_subject(&app.db, "Another%").await).await;
+    let fired = events_of(&again, "rule_fired");
+    assert!(
+        fired
+            .iter()
+            .any(|e| e["detail"]["rule"]["id"] == rule_id && e["detail"]["changes"] == json!([])),
+        "{again}"
+    );
+    let audited: i64 = scalar(
+        app.pool(),
+        "select count(*) from audit_event where action = 'customer.update'",
+    )
+    .await;
+    assert_eq!(audited, 3);
+
+    // the dry run says what the rule would do
+    let (status, body) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/rules/dry-run",
+        &token,
+        json!({"rule": rule, "last": 10}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let matched = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["subject"] == "Invoice question")
+        .unwrap();
+    assert_eq!(
+        matched["actions"],
+        json!([
+            "marked the customer VIP",
+            "set the customer's lifecycle stage to At Risk",
+            "set the customer's health to 35"
+        ])
+    );
+    app.finish().await;
+}

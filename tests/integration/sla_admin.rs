@@ -591,12 +591,27 @@ async fn admin_pages_for_calendars_and_policies() {
         "{}",
         page.body
     );
-    form[9].1 = "2026-12-25";
+    // A pasted list: names next to the dates are dropped; an impossible date names its line.
     form[2].1 = "09:00-17:00";
+    form[9].1 = "2026-12-24 Christmas Eve\r\n2026-02-30 Nope";
+    let page = admin.post("/admin/calendars/new", &form).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body.contains(r#"id="holidays-error">line 2: "#),
+        "{}",
+        page.body
+    );
+    form[9].1 = "2026-12-25 Christmas Day, 2026-12-26\tBoxing Day\r\n\r\nNew Year: 2027-01-01";
     let page = admin.post("/admin/calendars/new", &form).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let location = page.location.clone().unwrap();
     let cal: i64 = scalar(&db.pool, "select calendar_id from calendar").await;
+    let holidays: serde_json::Value =
+        scalar(&db.pool, "select spec->'holidays' from calendar").await;
+    assert_eq!(
+        holidays,
+        serde_json::json!(["2026-12-25", "2026-12-26", "2027-01-01"])
+    );
     assert_eq!(location, format!("/admin/calendars/{cal}?done=created"));
 
     // The preview, and the try form.

@@ -604,3 +604,68 @@ async fn the_inbox_sorts_by_due_soonest_and_the_sidebar_shows_each_clock() {
     assert_eq!(ticket(&app, &token, b).await["sla"], Value::Null);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_policy_edit_and_a_change_on_one_of_its_tickets_both_complete() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let hour = policy(&app, &token, "Hour", 60, 5, 25).await;
+    make_default(&app, &token, hour).await;
+    app.mb
+        .deliver("INBOX", &[&mail(&random_name("lock"), "Locks", None)])
+        .await;
+    app.ingest().await;
+    let number = app.only_ticket_id().await;
+    let start = received_at(&app, number).await;
+
+    // A ticket change holds the ticket's row, as the one path for ticket changes does...
+    let mut change = app.pool().begin().await.unwrap();
+    sqlx::query("select 1 from ticket where ticket_id = $1 for update")
+        .bind(number)
+        .execute(&mut *change)
+        .await
+        .unwrap();
+    let path = format!("/api/v1/sla-policies/{hour}");
+    let edit = api_json(
+        &app.db,
+        "PATCH",
+        &path,
+        &token,
+        json!({"targets": {"normal": {"first_response": 90}}}),
+    );
+    let change_side = async {
+        // ...while the policy edit waits for it (and must hold none of its clocks)...
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let waiting: i64 = scalar(
+                app.pool(),
+                "select count(*) from pg_stat_activity
+                 where datname = current_database() and wait_event_type = 'Lock'",
+            )
+            .await;
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the edit never waited"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // ...then the change goes on to the ticket's clocks, as `clocks::load` does.
+        sqlx::query("select 1 from sla_clock where ticket_id = $1 for update")
+            .bind(number)
+            .execute(&mut *change)
+            .await
+            .expect("the ticket change completes (no deadlock)");
+        change.commit().await.unwrap();
+    };
+    let ((status, body), ()) = tokio::join!(edit, change_side);
+    assert_eq!(status, StatusCode::OK, "the policy edit completes: {body}");
+    let t = ticket(&app, &token, number).await;
+    assert_eq!(
+        time_of(&t["sla"]["first_response"]["due_at"]),
+        start + Duration::from_secs(90 * 60)
+    );
+    app.finish().await;
+}

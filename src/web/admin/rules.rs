@@ -123,6 +123,20 @@ const ACTION_KINDS: &[(&str, &str, &str)] = &[
     ("add_note", "Add internal note", "note text"),
     ("notify", "Notify agents", "agent emails, comma-separated"),
     ("apply_sla", "Apply SLA policy", "SLA policy name"),
+    ("set_customer_vip", "Set customer VIP", "yes or no"),
+    (
+        "set_lifecycle_stage",
+        "Set customer lifecycle stage",
+        "lifecycle stage name",
+    ),
+    ("set_health", "Set customer health", "0 to 100"),
+    ("set_company_vip", "Set company VIP", "yes or no"),
+    (
+        "set_company_lifecycle_stage",
+        "Set company lifecycle stage",
+        "lifecycle stage name",
+    ),
+    ("set_company_health", "Set company health", "0 to 100"),
 ];
 
 /// A select's option: (value, label).
@@ -657,6 +671,20 @@ fn action_json(r: &ActionRow) -> Value {
         "add_note" => json!({"type": "add_note", "body": r.value}),
         "notify" => json!({"type": "notify", "agents": list_of(v)}),
         "apply_sla" => json!({"type": "apply_sla", "policy": v}),
+        "set_customer_vip" | "set_company_vip" => {
+            let vip = match v.to_ascii_lowercase().as_str() {
+                "yes" | "true" | "vip" => json!(true),
+                "no" | "false" => json!(false),
+                _ => json!(v),
+            };
+            json!({"type": r.kind, "vip": vip})
+        }
+        "set_lifecycle_stage" | "set_company_lifecycle_stage" => {
+            json!({"type": r.kind, "stage": v})
+        }
+        "set_health" | "set_company_health" => {
+            json!({"type": r.kind, "health": v.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(v))})
+        }
         other => json!({ "type": other }),
     }
 }
@@ -677,6 +705,13 @@ fn action_row(a: &Action) -> ActionRow {
         Action::AddNote { body } => body.clone(),
         Action::Notify { agents, .. } => agents.join(", "),
         Action::ApplySla { policy } => policy.clone(),
+        Action::SetCustomerVip { vip } | Action::SetCompanyVip { vip } => {
+            if *vip { "yes" } else { "no" }.to_owned()
+        }
+        Action::SetLifecycleStage { stage } | Action::SetCompanyLifecycleStage { stage } => {
+            stage.clone()
+        }
+        Action::SetHealth { health } | Action::SetCompanyHealth { health } => health.to_string(),
         Action::Webhook { url } => url.clone(),
     };
     ActionRow {

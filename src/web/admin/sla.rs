@@ -206,7 +206,9 @@ impl CalendarForm {
         }
     }
 
-    fn input(&self) -> CalendarInput {
+    /// The calendar as the API takes it, with the holidays read by [`pasted_holidays`]
+    /// (`dates`, in order).
+    fn input(&self, dates: &[PastedDate]) -> CalendarInput {
         let hours: BTreeMap<String, Vec<String>> = WEEKDAYS
             .iter()
             .enumerate()
@@ -221,13 +223,7 @@ impl CalendarForm {
                 (d.to_string(), spans)
             })
             .collect();
-        let holidays = self
-            .holidays
-            .lines()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
+        let holidays = dates.iter().map(|d| d.date.clone()).collect();
         CalendarInput {
             name: Some(self.name.clone()),
             time_zone: Some(self.time_zone.clone()),
@@ -235,6 +231,52 @@ impl CalendarForm {
             holidays: Some(holidays),
         }
     }
+}
+
+/// A date found in the pasted holiday list, and the line (1-based) it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PastedDate {
+    line: usize,
+    date: String,
+}
+
+/// Reads the holidays textarea as people paste it from a government page, a spreadsheet or
+/// another calendar: every `YYYY-MM-DD` on each line is a holiday, whatever separates them
+/// (new lines, commas, semicolons, tabs, spaces) and whatever text names them
+/// (`2027-05-13 Ascension Day`, `Christmas Day: 2027-12-25`). A non-blank line without such a
+/// date is refused (`line 3: no date (expected YYYY-MM-DD, e.g. 2027-12-25)`), so a list in
+/// another date format is not silently dropped. Whether each date exists is
+/// [`Calendar::parse`]'s check; duplicates are removed there.
+fn pasted_holidays(text: &str) -> Result<Vec<PastedDate>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let before = out.len();
+        for token in line.split(|c: char| !(c.is_ascii_digit() || c == '-')) {
+            let b = token.as_bytes();
+            let date_shaped = b.len() == 10
+                && b[4] == b'-'
+                && b[7] == b'-'
+                && b.iter()
+                    .enumerate()
+                    .all(|(j, c)| j == 4 || j == 7 || c.is_ascii_digit());
+            if date_shaped {
+                out.push(PastedDate {
+                    line: i + 1,
+                    date: token.to_string(),
+                });
+            }
+        }
+        if out.len() == before {
+            return Err(format!(
+                "line {}: no date (expected YYYY-MM-DD, e.g. 2027-12-25)",
+                i + 1
+            ));
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Template)]
@@ -279,7 +321,8 @@ struct CalendarErrors {
 }
 
 impl CalendarErrors {
-    fn from_sla(e: SlaError) -> Result<CalendarErrors, PageError> {
+    /// Where `e` shows; `dates` maps a `holidays[i]` error back to its pasted line.
+    fn from_sla(e: SlaError, dates: &[PastedDate]) -> Result<CalendarErrors, PageError> {
         let mut errors = CalendarErrors::default();
         match e {
             SlaError::Invalid { field, message } => {
@@ -291,7 +334,9 @@ impl CalendarErrors {
                     let line = rest
                         .trim_matches(['[', ']'])
                         .parse::<usize>()
-                        .map(|i| format!("line {}: ", i + 1))
+                        .ok()
+                        .and_then(|i| dates.get(i))
+                        .map(|d| format!("line {}: ", d.line))
                         .unwrap_or_default();
                     errors.holidays = Some(format!("{line}{message}"));
                 } else if let Some(rest) = field.strip_prefix("hours.") {
@@ -509,15 +554,25 @@ async fn calendar_create(
     who: AdminAgent,
     Form(form): Form<CalendarForm>,
 ) -> Result<Response, PageError> {
+    let dates = match pasted_holidays(&form.holidays) {
+        Ok(d) => d,
+        Err(message) => {
+            let errors = CalendarErrors {
+                holidays: Some(message),
+                ..Default::default()
+            };
+            return calendar_page(&state, who, None, form, errors, TryQuery::default()).await;
+        }
+    };
     let mut tx = state.pool.begin().await?;
-    match calendars::create(&mut tx, &who.actor(), form.input()).await {
+    match calendars::create(&mut tx, &who.actor(), form.input(&dates)).await {
         Ok(c) => {
             tx.commit().await?;
             Ok(Redirect::to(&format!("/admin/calendars/{}?done=created", c.id)).into_response())
         }
         Err(e) => {
             drop(tx);
-            let errors = CalendarErrors::from_sla(e)?;
+            let errors = CalendarErrors::from_sla(e, &dates)?;
             calendar_page(&state, who, None, form, errors, TryQuery::default()).await
         }
     }
@@ -542,15 +597,25 @@ async fn calendar_update(
     PathNumber(id): PathNumber,
     Form(form): Form<CalendarForm>,
 ) -> Result<Response, PageError> {
+    let dates = match pasted_holidays(&form.holidays) {
+        Ok(d) => d,
+        Err(message) => {
+            let errors = CalendarErrors {
+                holidays: Some(message),
+                ..Default::default()
+            };
+            return calendar_page(&state, who, Some(id), form, errors, TryQuery::default()).await;
+        }
+    };
     let mut tx = state.pool.begin().await?;
-    match calendars::update(&mut tx, &who.actor(), id, form.input()).await {
+    match calendars::update(&mut tx, &who.actor(), id, form.input(&dates)).await {
         Ok(_) => {
             tx.commit().await?;
             Ok(Redirect::to(&format!("/admin/calendars/{id}?done=saved")).into_response())
         }
         Err(e) => {
             drop(tx);
-            let errors = CalendarErrors::from_sla(e)?;
+            let errors = CalendarErrors::from_sla(e, &dates)?;
             calendar_page(&state, who, Some(id), form, errors, TryQuery::default()).await
         }
     }
@@ -569,7 +634,7 @@ async fn calendar_delete(
         }
         Err(e) => {
             drop(tx);
-            let errors = CalendarErrors::from_sla(e)?;
+            let errors = CalendarErrors::from_sla(e, &[])?;
             let c = calendars::get(&state.pool, id)
                 .await?
                 .ok_or(PageError(AppError::NotFound))?;
@@ -866,4 +931,45 @@ async fn policy_delete(
     policies::delete(&mut tx, &who.actor(), id).await?;
     tx.commit().await?;
     Ok(Redirect::to("/admin/sla-policies?done=deleted").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dates(text: &str) -> Vec<(usize, String)> {
+        pasted_holidays(text)
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.line, d.date))
+            .collect()
+    }
+
+    fn want(list: &[(usize, &str)]) -> Vec<(usize, String)> {
+        list.iter().map(|(l, d)| (*l, d.to_string())).collect()
+    }
+
+    #[test]
+    fn pasted_holiday_lists_keep_every_date_and_drop_the_names() {
+        assert_eq!(
+            dates("2027-01-01\n\n2027-05-13 Ascension Day\nChristmas Day: 2027-12-25\n"),
+            want(&[(1, "2027-01-01"), (3, "2027-05-13"), (4, "2027-12-25")])
+        );
+        assert_eq!(
+            dates("2027-12-25, 2027-12-26;2027-12-31\t New Year's Eve (half day)"),
+            want(&[(1, "2027-12-25"), (1, "2027-12-26"), (1, "2027-12-31")])
+        );
+        assert_eq!(dates("  \n"), want(&[]));
+        // date-shaped but impossible: kept for Calendar::parse to refuse, naming the line
+        assert_eq!(dates("x\t2027-02-30"), want(&[(1, "2027-02-30")]));
+    }
+
+    #[test]
+    fn a_line_without_a_date_is_refused_naming_it() {
+        assert_eq!(
+            pasted_holidays("2027-01-01\n25.12.2027 Christmas").unwrap_err(),
+            "line 2: no date (expected YYYY-MM-DD, e.g. 2027-12-25)"
+        );
+        assert!(pasted_holidays("Christmas 2027-12-251").is_err());
+    }
 }
