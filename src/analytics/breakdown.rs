@@ -254,7 +254,11 @@ pub async fn groups(
 }
 
 /// Per mailbox the scope may see (by address), then tickets of no listed mailbox.
-pub async fn mailboxes(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Vec<GroupRow>> {
+pub async fn mailboxes(
+    pool: &PgPool,
+    scope: &Scope,
+    period: &Period,
+) -> sqlx::Result<Vec<GroupRow>> {
     let names: Vec<(i64, String)> = sqlx::query_as(
         "select mailbox_id, address from mailbox
          where ($1::bigint[] is null or mailbox_id = any($1)) and ($2::bigint is null or mailbox_id = $2)
@@ -296,7 +300,15 @@ pub async fn lifecycle_stages(
     .fetch_all(pool)
     .await?;
     let names = names.into_iter().map(|(id, n)| (Some(id), n)).collect();
-    groups(pool, scope, period, Grouping::LifecycleStage, names, "No stage").await
+    groups(
+        pool,
+        scope,
+        period,
+        Grouping::LifecycleStage,
+        names,
+        "No stage",
+    )
+    .await
 }
 
 /// VIP (id 1) and not VIP (id 0) customers' tickets.
@@ -348,9 +360,9 @@ impl Bucket {
                 let mut out: Vec<jiff::civil::Date> = Vec::new();
                 for d in dates {
                     let monday = d
-                        .checked_sub(jiff::Span::new().days(
-                            i64::from(d.weekday().to_monday_zero_offset()),
-                        ))
+                        .checked_sub(
+                            jiff::Span::new().days(i64::from(d.weekday().to_monday_zero_offset())),
+                        )
                         .unwrap_or(d);
                     if out.last() != Some(&monday) {
                         out.push(monday);
@@ -493,8 +505,7 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
     // time's and jiff's dates both print as YYYY-MM-DD.
     for (id, day, n) in trend {
         let day = day.to_string();
-        if let (Some(row), Some(i)) = (rows.get_mut(&id), buckets.iter().position(|b| *b == day))
-        {
+        if let (Some(row), Some(i)) = (rows.get_mut(&id), buckets.iter().position(|b| *b == day)) {
             row.trend[i] = n;
         }
     }

@@ -26,8 +26,8 @@ use super::AppState;
 use super::api::analytics::{AnalyticsQuery, Resolved, csv_response, resolve};
 use super::page::{PageError, render};
 use super::session::CurrentAgent;
-use crate::analytics::queries::{self, AgentFigures, Day, Dur, Figures, SlaCounts};
 use crate::analytics::breakdown::{self, GroupRow};
+use crate::analytics::queries::{self, AgentFigures, Day, Dur, Figures, SlaCounts};
 use crate::analytics::{Period, Scope, csv};
 use crate::auth::Agent;
 
@@ -1375,16 +1375,12 @@ async fn show_customers(
         .map_err(crate::web::AppError::from)?;
     let csv = format!("/analytics/customers.csv{}", filters.qs);
     let sections = vec![
-        group_section(
-            "stages",
-            "Per lifecycle stage",
-            csv.clone(),
-            &stages,
-            |g| Scope {
+        group_section("stages", "Per lifecycle stage", csv.clone(), &stages, |g| {
+            Scope {
                 lifecycle_stage: g.id,
                 ..r.scope.clone()
-            },
-        ),
+            }
+        }),
         group_section("vip", "VIP and not VIP", csv, &vip, |g| Scope {
             vip: (g.id == Some(1)).then_some(true).or(r.scope.vip),
             ..r.scope.clone()

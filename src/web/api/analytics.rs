@@ -32,8 +32,8 @@ use serde::Deserialize;
 use sqlx::PgPool;
 
 use super::ApiAgent;
-use crate::analytics::{breakdown, queries};
 use crate::analytics::{Period, Scope};
+use crate::analytics::{breakdown, queries};
 use crate::auth::Agent;
 use crate::web::{AppError, AppState};
 
