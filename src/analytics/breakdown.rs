@@ -27,30 +27,43 @@ pub enum Grouping {
     Team,
     /// The customer's lifecycle stage, their own else their company's (`None`: no stage).
     LifecycleStage,
-    /// The customer is VIP (own flag, else their company's): key 1, else 0.
+    /// The customer is VIP (own flag, else their company's): key 1, else 0 (also tickets
+    /// without a customer).
     Vip,
 }
 
 impl Grouping {
-    /// The group key, a `bigint` expression over `t` (ticket), `cu` (its customer) and `co`
-    /// (the customer's company).
+    /// The group key, a `bigint` expression over `t` (ticket) and what [`Self::joins`] adds.
     fn key(self) -> &'static str {
         match self {
             Grouping::Mailbox => "t.mailbox_id",
             Grouping::Team => "t.team_id",
-            Grouping::LifecycleStage => "coalesce(cu.lifecycle_stage_id, co.lifecycle_stage_id)",
-            Grouping::Vip => "(coalesce(cu.vip, co.vip, false))::int::bigint",
+            Grouping::LifecycleStage => "cs.lifecycle_stage_id",
+            Grouping::Vip => "(cv.customer_id is not null)::int::bigint",
         }
     }
 
-    /// The joins the key needs.
-    fn joins(self) -> &'static str {
+    /// The joins the key needs. The customers' effective stage (`cs`) and the VIP customers
+    /// (`cv`) are read as the inbox's filters read them: only the customers with the
+    /// attribute (partial indexes) and the customers of companies with it, a small set hashed
+    /// once, never the whole customer table.
+    fn joins(self) -> String {
         match self {
-            Grouping::Mailbox | Grouping::Team => "",
-            Grouping::LifecycleStage | Grouping::Vip => {
-                " left join customer cu on cu.customer_id = t.customer_id
-                  left join company co on co.company_id = cu.company_id"
-            }
+            Grouping::Mailbox | Grouping::Team => String::new(),
+            Grouping::LifecycleStage => " left join (
+                    select customer_id, lifecycle_stage_id from customer
+                    where lifecycle_stage_id is not null
+                    union all select c.customer_id, co.lifecycle_stage_id from company co
+                    cross join lateral (select c.customer_id from customer c
+                        where c.company_id = co.company_id and c.lifecycle_stage_id is null
+                        offset 0) c
+                    where co.lifecycle_stage_id is not null
+                ) cs on cs.customer_id = t.customer_id"
+                .to_string(),
+            Grouping::Vip => format!(
+                " left join ({}) cv on cv.customer_id = t.customer_id",
+                crate::tickets::inbox::VIP_CUSTOMER_IDS
+            ),
         }
     }
 }
@@ -124,7 +137,7 @@ pub async fn group_figures(
     end: OffsetDateTime,
     g: Grouping,
 ) -> sqlx::Result<BTreeMap<Option<i64>, GroupFigures>> {
-    let (key, joins) = (g.key(), g.joins());
+    let (key, joins) = (g.key(), &g.joins());
     let mut out: BTreeMap<Option<i64>, GroupFigures> = BTreeMap::new();
     let created: Vec<(Option<i64>, i64)> = bind_scope!(
         sqlx::query_as(&format!(
