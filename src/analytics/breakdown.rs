@@ -237,8 +237,11 @@ pub async fn groups(
     none_name: &str,
 ) -> sqlx::Result<Vec<GroupRow>> {
     let prev = period.previous();
-    let mut cur = group_figures(pool, scope, period.start(), period.end(), g).await?;
-    let mut old = group_figures(pool, scope, prev.start(), prev.end(), g).await?;
+    // The two periods on two connections at once.
+    let (mut cur, mut old) = tokio::try_join!(
+        group_figures(pool, scope, period.start(), period.end(), g),
+        group_figures(pool, scope, prev.start(), prev.end(), g)
+    )?;
     let mut out: Vec<GroupRow> = names
         .into_iter()
         .map(|(id, name)| GroupRow {
@@ -484,8 +487,10 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
             .await
         }
     };
-    let res_now = resolution(period.start(), period.end()).await?;
-    let res_prev = resolution(prev.start(), prev.end()).await?;
+    let (res_now, res_prev) = tokio::try_join!(
+        resolution(period.start(), period.end()),
+        resolution(prev.start(), prev.end())
+    )?;
 
     let starts = bucket.starts(period);
     let buckets: Vec<String> = starts.iter().map(ToString::to_string).collect();

@@ -1321,13 +1321,11 @@ async fn show_mailboxes(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
-    let err = crate::web::AppError::from;
-    let mailboxes = breakdown::mailboxes(&state.pool, &r.scope, &r.period)
-        .await
-        .map_err(err)?;
-    let teams = breakdown::teams(&state.pool, &r.scope, &r.period)
-        .await
-        .map_err(crate::web::AppError::from)?;
+    let (mailboxes, teams) = tokio::try_join!(
+        breakdown::mailboxes(&state.pool, &r.scope, &r.period),
+        breakdown::teams(&state.pool, &r.scope, &r.period)
+    )
+    .map_err(crate::web::AppError::from)?;
     let sections = vec![
         group_section(
             "mailboxes",
@@ -1367,12 +1365,11 @@ async fn show_customers(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
-    let stages = breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period)
-        .await
-        .map_err(crate::web::AppError::from)?;
-    let vip = breakdown::vip(&state.pool, &r.scope, &r.period)
-        .await
-        .map_err(crate::web::AppError::from)?;
+    let (stages, vip) = tokio::try_join!(
+        breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period),
+        breakdown::vip(&state.pool, &r.scope, &r.period)
+    )
+    .map_err(crate::web::AppError::from)?;
     let csv = format!("/analytics/customers.csv{}", filters.qs);
     let sections = vec![
         group_section("stages", "Per lifecycle stage", csv.clone(), &stages, |g| {
@@ -1518,12 +1515,11 @@ async fn customers_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let stages = breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period)
-        .await
-        .map_err(crate::web::AppError::from)?;
-    let vip = breakdown::vip(&state.pool, &r.scope, &r.period)
-        .await
-        .map_err(crate::web::AppError::from)?;
+    let (stages, vip) = tokio::try_join!(
+        breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period),
+        breakdown::vip(&state.pool, &r.scope, &r.period)
+    )
+    .map_err(crate::web::AppError::from)?;
     Ok(csv_response(
         &format!("customers-{}-{}.csv", r.period.from, r.period.to),
         groups_csv(&[(Some("lifecycle_stage"), &stages), (Some("vip"), &vip)]),

@@ -293,8 +293,10 @@ async fn get_customers(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let r = resolved(&state, &who, &q).await?;
-    let stages = breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period).await?;
-    let vip = breakdown::vip(&state.pool, &r.scope, &r.period).await?;
+    let (stages, vip) = tokio::try_join!(
+        breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period),
+        breakdown::vip(&state.pool, &r.scope, &r.period)
+    )?;
     Ok(Json(
         serde_json::json!({ "lifecycle_stages": stages, "vip": vip }),
     ))
