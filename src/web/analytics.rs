@@ -1237,6 +1237,8 @@ struct GroupView {
 struct GroupSection {
     id: &'static str,
     title: &'static str,
+    /// The head of the name column ("Mailbox", "Team", ...).
+    label: &'static str,
     csv: String,
     svg: String,
     rows: Vec<GroupView>,
@@ -1251,8 +1253,7 @@ fn csat_text(c: &queries::Csat) -> String {
 
 /// The section of `rows`; `narrow` gives the scope a row's tickets are in (for its links).
 fn group_section(
-    id: &'static str,
-    title: &'static str,
+    (id, title, label): (&'static str, &'static str, &'static str),
     csv: String,
     rows: &[GroupRow],
     narrow: impl Fn(&GroupRow) -> Scope,
@@ -1292,6 +1293,7 @@ fn group_section(
     GroupSection {
         id,
         title,
+        label,
         csv,
         svg: bars_svg(
             id,
@@ -1328,8 +1330,7 @@ async fn show_mailboxes(
     .map_err(crate::web::AppError::from)?;
     let sections = vec![
         group_section(
-            "mailboxes",
-            "Per mailbox",
+            ("mailboxes", "Per mailbox", "Mailbox"),
             format!("/analytics/mailboxes.csv{}", filters.qs),
             &mailboxes,
             |g| Scope {
@@ -1339,8 +1340,7 @@ async fn show_mailboxes(
         ),
         // The inbox has no team filter: a team's links show the other filters' tickets.
         group_section(
-            "teams",
-            "Per team",
+            ("teams", "Per team", "Team"),
             format!("/analytics/teams.csv{}", filters.qs),
             &teams,
             |_| r.scope.clone(),
@@ -1372,15 +1372,20 @@ async fn show_customers(
     .map_err(crate::web::AppError::from)?;
     let csv = format!("/analytics/customers.csv{}", filters.qs);
     let sections = vec![
-        group_section("stages", "Per lifecycle stage", csv.clone(), &stages, |g| {
-            Scope {
+        group_section(
+            ("stages", "Per lifecycle stage", "Lifecycle stage"),
+            csv.clone(),
+            &stages,
+            |g| Scope {
                 lifecycle_stage: g.id,
                 ..r.scope.clone()
+            },
+        ),
+        group_section(("vip", "VIP and not VIP", "Customer"), csv, &vip, |g| {
+            Scope {
+                vip: (g.id == Some(1)).then_some(true).or(r.scope.vip),
+                ..r.scope.clone()
             }
-        }),
-        group_section("vip", "VIP and not VIP", csv, &vip, |g| Scope {
-            vip: (g.id == Some(1)).then_some(true).or(r.scope.vip),
-            ..r.scope.clone()
         }),
     ];
     Ok(render(&GroupsPage {
