@@ -6,11 +6,14 @@
 //!   `ticket_resolution`), written by the timeline hook, filled for old tickets by
 //!   `frontdesk analytics rebuild`.
 //! - [`queries`]: the read side: summary, per agent, busiest hours, per day, the tickets CSV.
+//! - [`breakdown`]: the same figures per mailbox, team, lifecycle stage and VIP, and per tag
+//!   (volume, trend, time to resolve, tags rising).
 //! - [`csv`]: CSV cells, escaped against formula injection.
 //!
 //! A figure falls in the period of its **ending** event (a first response in March counts in
 //! March). Periods are whole local dates in a time zone, `[from 00:00, to + 1 day 00:00)`.
 
+pub mod breakdown;
 pub mod csv;
 pub mod metrics;
 pub mod queries;
@@ -26,7 +29,8 @@ use crate::tickets::Priority;
 pub const MAX_DAYS: i64 = 1100;
 
 /// Which tickets a report counts. Every filter is on the ticket as it is now (its mailbox,
-/// team, assignee, tags and priority); `None` = no restriction.
+/// team, assignee, tags, priority, and its customer's lifecycle stage and VIP flag); `None` =
+/// no restriction.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     /// Mailboxes the viewer may see (`None` = all).
@@ -38,6 +42,12 @@ pub struct Scope {
     /// A tag name (any case).
     pub tag: Option<String>,
     pub priority: Option<Priority>,
+    /// A lifecycle stage (id): tickets whose customer is in it (their own stage, else their
+    /// company's).
+    pub lifecycle_stage: Option<i64>,
+    /// `Some(true)`: VIP customers' tickets only (own flag, else their company's);
+    /// `Some(false)`: everyone else's (tickets without a customer included).
+    pub vip: Option<bool>,
 }
 
 /// A report period: the local dates `from..=to` in time zone `tz`.

@@ -16,15 +16,32 @@ use time::OffsetDateTime;
 use super::{Period, Scope};
 
 /// The ticket filter of every query: `t` is `ticket`, `m` its `ticket_metric`; parameters
-/// `$1`..`$6` are bound by [`bind_scope!`].
-const SCOPE: &str = "m.excluded is null
+/// `$1`..`$8` are bound by [`bind_scope!`], so a query's own parameters start at `$9`.
+///
+/// The lifecycle stage (`$7`) and VIP (`$8`) filters are on the customer's effective value
+/// (their own, else their company's; see `crate::customers`), read as the inbox reads them
+/// (`crate::tickets::inbox::VIP_CUSTOMER_IDS`): from the partial indexes on the attributes and
+/// the customers of each company, never the whole customer table.
+pub(super) const SCOPE: &str = "m.excluded is null
     and ($1::bigint[] is null or t.mailbox_id = any($1))
     and ($2::bigint is null or t.mailbox_id = $2)
     and ($3::bigint is null or t.team_id = $3)
     and ($4::bigint is null or t.assignee_agent_id = $4)
     and ($5::text is null or exists (select 1 from ticket_tag tt join tag g on g.tag_id = tt.tag_id
                                      where tt.ticket_id = t.ticket_id and lower(g.name) = lower($5)))
-    and ($6::text is null or t.priority = $6)";
+    and ($6::text is null or t.priority = $6)
+    and ($7::bigint is null or t.customer_id in (
+            select customer_id from customer where lifecycle_stage_id = $7
+            union all select c.customer_id from company co cross join lateral (
+                select c.customer_id from customer c
+                where c.company_id = co.company_id and c.lifecycle_stage_id is null offset 0) c
+            where co.lifecycle_stage_id = $7))
+    and ($8::boolean is null or coalesce(t.customer_id in (
+            select customer_id from customer where vip is not null and vip
+            union all select c.customer_id from company co cross join lateral (
+                select c.customer_id from customer c
+                where c.company_id = co.company_id and c.vip is null offset 0) c
+            where co.vip), false) = $8)";
 
 macro_rules! bind_scope {
     ($q:expr, $s:expr) => {
@@ -34,8 +51,11 @@ macro_rules! bind_scope {
             .bind($s.agent)
             .bind($s.tag.clone())
             .bind($s.priority.map(|p| p.as_str()))
+            .bind($s.lifecycle_stage)
+            .bind($s.vip)
     };
 }
+pub(super) use bind_scope;
 
 /// Median, p90 and mean of a duration in seconds; `None` when nothing was counted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -55,7 +75,7 @@ pub struct Dur {
     pub business: Stats,
 }
 
-type DurRow = (
+pub(super) type DurRow = (
     i64,
     Option<f64>,
     Option<f64>,
@@ -101,7 +121,7 @@ impl From<DurRow> for Dur {
 
 /// The statistics columns of a duration (calendar column `c`, business column `b`), with an
 /// optional aggregate filter.
-fn dur_columns(c: &str, b: &str, filter: &str) -> String {
+pub(super) fn dur_columns(c: &str, b: &str, filter: &str) -> String {
     let f = if filter.is_empty() {
         String::new()
     } else {
@@ -128,7 +148,8 @@ pub struct SlaCounts {
 }
 
 impl SlaCounts {
-    fn new(achieved: i64, breached: i64) -> SlaCounts {
+    /// The counts and the percent achieved.
+    pub fn new(achieved: i64, breached: i64) -> SlaCounts {
         SlaCounts {
             achieved,
             breached,
@@ -137,7 +158,7 @@ impl SlaCounts {
     }
 }
 
-fn percent(part: i64, whole: i64) -> Option<f64> {
+pub(super) fn percent(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 * 1000.0 / whole as f64).round() / 10.0)
 }
 
@@ -189,17 +210,18 @@ impl Csat {
 }
 
 /// Per group (`{group}`: an SQL expression, e.g. the survey's agent) the CSAT counts of the
-/// period: `(group, sent, good, okay, bad)`. `s` is `csat_survey`.
-fn csat_sql(group: &str) -> String {
+/// period: `(group, sent, good, okay, bad)`. `s` is `csat_survey`; `joins` adds tables the
+/// group expression reads (see [`Grouping`]).
+pub(super) fn csat_sql(group: &str, joins: &str) -> String {
     format!(
-        "select {group}, count(*) filter (where s.sent_at >= $7 and s.sent_at < $8),
-                count(*) filter (where s.rating = 'good' and s.rated_at >= $7 and s.rated_at < $8),
-                count(*) filter (where s.rating = 'okay' and s.rated_at >= $7 and s.rated_at < $8),
-                count(*) filter (where s.rating = 'bad' and s.rated_at >= $7 and s.rated_at < $8)
+        "select {group}, count(*) filter (where s.sent_at >= $9 and s.sent_at < $10),
+                count(*) filter (where s.rating = 'good' and s.rated_at >= $9 and s.rated_at < $10),
+                count(*) filter (where s.rating = 'okay' and s.rated_at >= $9 and s.rated_at < $10),
+                count(*) filter (where s.rating = 'bad' and s.rated_at >= $9 and s.rated_at < $10)
          from csat_survey s join ticket_metric m on m.ticket_id = s.ticket_id
-         join ticket t on t.ticket_id = s.ticket_id
-         where {SCOPE} and ((s.sent_at >= $7 and s.sent_at < $8)
-                            or (s.rated_at >= $7 and s.rated_at < $8))
+         join ticket t on t.ticket_id = s.ticket_id{joins}
+         where {SCOPE} and ((s.sent_at >= $9 and s.sent_at < $10)
+                            or (s.rated_at >= $9 and s.rated_at < $10))
          group by 1"
     )
 }
@@ -244,7 +266,7 @@ pub async fn figures(
         sqlx::query_as(&format!(
             "select count(*), count(*) filter (where m.first_response_at is null and t.status <> 'closed')
              from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             where {SCOPE} and m.created_at >= $7 and m.created_at < $8"
+             where {SCOPE} and m.created_at >= $9 and m.created_at < $10"
         )),
         scope
     )
@@ -256,7 +278,7 @@ pub async fn figures(
         sqlx::query_as(&format!(
             "select {}
              from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             where {SCOPE} and m.first_response_at >= $7 and m.first_response_at < $8",
+             where {SCOPE} and m.first_response_at >= $9 and m.first_response_at < $10",
             dur_columns("m.first_response_s", "m.first_response_business_s", "")
         )),
         scope
@@ -271,7 +293,7 @@ pub async fn figures(
                 "select count(*), {}
                      from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
                      join ticket t on t.ticket_id = r.ticket_id
-                     where {SCOPE} and r.closed_at >= $7 and r.closed_at < $8",
+                     where {SCOPE} and r.closed_at >= $9 and r.closed_at < $10",
                 dur_columns("r.resolution_s", "r.resolution_business_s", "r.replied")
             )),
             scope
@@ -287,7 +309,7 @@ pub async fn figures(
             "select count(*)
              from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
              join ticket t on t.ticket_id = r.ticket_id
-             where {SCOPE} and r.reopened_at >= $7 and r.reopened_at < $8"
+             where {SCOPE} and r.reopened_at >= $9 and r.reopened_at < $10"
         )),
         scope
     )
@@ -302,8 +324,8 @@ pub async fn figures(
              from sla_clock c join ticket_metric m on m.ticket_id = c.ticket_id
              join ticket t on t.ticket_id = c.ticket_id
              where {SCOPE} and (c.achieved_at is not null or c.breached_at is not null)
-               and coalesce(c.achieved_at, c.breached_at) >= $7
-               and coalesce(c.achieved_at, c.breached_at) < $8
+               and coalesce(c.achieved_at, c.breached_at) >= $9
+               and coalesce(c.achieved_at, c.breached_at) < $10
              group by c.kind"
         )),
         scope
@@ -323,7 +345,7 @@ pub async fn figures(
         }
     }
     let csat_rows: Vec<(i32, i64, i64, i64, i64)> =
-        bind_scope!(sqlx::query_as(&csat_sql("1")), scope)
+        bind_scope!(sqlx::query_as(&csat_sql("1", "")), scope)
             .bind(start)
             .bind(end)
             .fetch_all(pool)
@@ -431,7 +453,7 @@ pub async fn agents(
         "select (e.detail->>'to')::bigint, count(*)
          from ticket_event e join ticket_metric m on m.ticket_id = e.ticket_id
          join ticket t on t.ticket_id = e.ticket_id
-         where {SCOPE} and e.kind = 'assigned' and e.created_at >= $7 and e.created_at < $8
+         where {SCOPE} and e.kind = 'assigned' and e.created_at >= $9 and e.created_at < $10
            and e.detail->>'to' is not null
          group by 1"
     ))
@@ -441,7 +463,7 @@ pub async fn agents(
          from ticket_event e join ticket_metric m on m.ticket_id = e.ticket_id
          join ticket t on t.ticket_id = e.ticket_id
          where {SCOPE} and e.kind = 'reply_queued' and e.actor_kind = 'agent'
-           and e.created_at >= $7 and e.created_at < $8
+           and e.created_at >= $9 and e.created_at < $10
          group by 1"
     ))
     .await?;
@@ -449,7 +471,7 @@ pub async fn agents(
         "select r.agent_id, count(*)
          from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
          join ticket t on t.ticket_id = r.ticket_id
-         where {SCOPE} and r.closed_at >= $7 and r.closed_at < $8 and r.agent_id is not null
+         where {SCOPE} and r.closed_at >= $9 and r.closed_at < $10 and r.agent_id is not null
          group by 1"
     ))
     .await?;
@@ -479,7 +501,7 @@ pub async fn agents(
         sqlx::query_as(&format!(
             "select m.first_response_agent_id, {}
              from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             where {SCOPE} and m.first_response_at >= $7 and m.first_response_at < $8
+             where {SCOPE} and m.first_response_at >= $9 and m.first_response_at < $10
              group by 1",
             dur_columns("m.first_response_s", "m.first_response_business_s", "")
         )),
@@ -499,7 +521,7 @@ pub async fn agents(
             "select r.agent_id, {}
              from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
              join ticket t on t.ticket_id = r.ticket_id
-             where {SCOPE} and r.replied and r.closed_at >= $7 and r.closed_at < $8
+             where {SCOPE} and r.replied and r.closed_at >= $9 and r.closed_at < $10
              group by 1",
             dur_columns("r.resolution_s", "r.resolution_business_s", "")
         )),
@@ -521,8 +543,8 @@ pub async fn agents(
              from sla_clock c join ticket_metric m on m.ticket_id = c.ticket_id
              join ticket t on t.ticket_id = c.ticket_id
              where {SCOPE} and (c.achieved_at is not null or c.breached_at is not null)
-               and coalesce(c.achieved_at, c.breached_at) >= $7
-               and coalesce(c.achieved_at, c.breached_at) < $8
+               and coalesce(c.achieved_at, c.breached_at) >= $9
+               and coalesce(c.achieved_at, c.breached_at) < $10
              group by 1"
         )),
         scope
@@ -537,7 +559,7 @@ pub async fn agents(
         }
     }
     let csat: Vec<(Option<i64>, i64, i64, i64, i64)> =
-        bind_scope!(sqlx::query_as(&csat_sql("s.agent_id")), scope)
+        bind_scope!(sqlx::query_as(&csat_sql("s.agent_id", "")), scope)
             .bind(start)
             .bind(end)
             .fetch_all(pool)
@@ -587,10 +609,10 @@ pub async fn busiest(
 ) -> sqlx::Result<[[i64; 24]; 7]> {
     let rows: Vec<(i32, i32, i64)> = bind_scope!(
         sqlx::query_as(&format!(
-            "select extract(isodow from m.created_at at time zone $9)::int,
-                    extract(hour from m.created_at at time zone $9)::int, count(*)
+            "select extract(isodow from m.created_at at time zone $11)::int,
+                    extract(hour from m.created_at at time zone $11)::int, count(*)
              from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             where {SCOPE} and m.created_at >= $7 and m.created_at < $8
+             where {SCOPE} and m.created_at >= $9 and m.created_at < $10
              group by 1, 2"
         )),
         scope
@@ -640,23 +662,23 @@ pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Resul
         }
     };
     let created = per_day(format!(
-        "select (m.created_at at time zone $9)::date, count(*)
+        "select (m.created_at at time zone $11)::date, count(*)
          from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-         where {SCOPE} and m.created_at >= $7 and m.created_at < $8 group by 1"
+         where {SCOPE} and m.created_at >= $9 and m.created_at < $10 group by 1"
     ))
     .await?;
     let closed = per_day(format!(
-        "select (r.closed_at at time zone $9)::date, count(*)
+        "select (r.closed_at at time zone $11)::date, count(*)
          from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
          join ticket t on t.ticket_id = r.ticket_id
-         where {SCOPE} and r.closed_at >= $7 and r.closed_at < $8 group by 1"
+         where {SCOPE} and r.closed_at >= $9 and r.closed_at < $10 group by 1"
     ))
     .await?;
     let reopened = per_day(format!(
-        "select (r.reopened_at at time zone $9)::date, count(*)
+        "select (r.reopened_at at time zone $11)::date, count(*)
          from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
          join ticket t on t.ticket_id = r.ticket_id
-         where {SCOPE} and r.reopened_at >= $7 and r.reopened_at < $8 group by 1"
+         where {SCOPE} and r.reopened_at >= $9 and r.reopened_at < $10 group by 1"
     ))
     .await?;
     // The backlog at an instant e is the tickets created before e less those closed at e. A
@@ -667,11 +689,11 @@ pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Resul
         sqlx::query_as(&format!(
             "select
                (select count(*) from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-                where {SCOPE} and m.created_at < $7),
+                where {SCOPE} and m.created_at < $9),
                (select count(*) from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-                join ticket t on t.ticket_id = r.ticket_id where {SCOPE} and r.closed_at < $7),
+                join ticket t on t.ticket_id = r.ticket_id where {SCOPE} and r.closed_at < $9),
                (select count(*) from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-                join ticket t on t.ticket_id = r.ticket_id where {SCOPE} and r.reopened_at < $7)"
+                join ticket t on t.ticket_id = r.ticket_id where {SCOPE} and r.reopened_at < $9)"
         )),
         scope
     )
@@ -789,7 +811,7 @@ pub async fn tickets(
              join mailbox mb on mb.mailbox_id = t.mailbox_id
              left join team tm on tm.team_id = t.team_id
              left join agent a on a.agent_id = t.assignee_agent_id
-             where {SCOPE} and m.created_at >= $7 and m.created_at < $8
+             where {SCOPE} and m.created_at >= $9 and m.created_at < $10
              order by m.created_at, t.ticket_id"
         )),
         scope
@@ -852,9 +874,9 @@ pub async fn calendars(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::R
         sqlx::query_scalar(&format!(
             "select distinct m.calendar
              from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             where {SCOPE} and ((m.first_response_at >= $7 and m.first_response_at < $8)
+             where {SCOPE} and ((m.first_response_at >= $9 and m.first_response_at < $10)
                 or exists (select 1 from ticket_resolution r where r.ticket_id = m.ticket_id
-                           and r.closed_at >= $7 and r.closed_at < $8))
+                           and r.closed_at >= $9 and r.closed_at < $10))
              order by 1"
         )),
         scope

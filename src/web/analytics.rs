@@ -1,14 +1,18 @@
-//! The analytics pages (issue #13): `/analytics` (Overview) and `/analytics/agents` (Agents),
-//! with CSV downloads of each chart in its own grouping (`/analytics/daily.csv`,
-//! `/analytics/busiest.csv`, `/analytics/agents.csv`) and of the tickets
-//! (`/analytics/tickets.csv`). Leads and admins see every figure of the mailboxes they may
+//! The analytics pages (issue #13): `/analytics` (Overview), `/analytics/agents` (Agents),
+//! `/analytics/tags` (Tags), `/analytics/mailboxes` (Mailboxes and teams) and
+//! `/analytics/customers` (Customers: by lifecycle stage and VIP), with CSV downloads of each
+//! chart in its own grouping (`/analytics/daily.csv`, `/analytics/busiest.csv`,
+//! `/analytics/agents.csv`, `/analytics/tags.csv`, `/analytics/tag-trend.csv`,
+//! `/analytics/mailboxes.csv`, `/analytics/teams.csv`, `/analytics/customers.csv`) and of the
+//! tickets (`/analytics/tickets.csv`). Leads and admins see every figure of the mailboxes they may
 //! see; an agent sees their own (tickets assigned to them). Parameters are the API's
 //! ([`super::api::analytics::AnalyticsQuery`]).
 //!
 //! Charts are SVG drawn here (numbers only, no user text inside), each with its numbers in a
 //! table beside it. Every figure shows the previous period's value and a definition one click
 //! away (`<details>`); counts link to the inbox with the filters it supports (mailbox, tag,
-//! assignee, priority; it has no date filter).
+//! assignee, priority, lifecycle stage, VIP; it has no date, team or "not VIP" filter, so
+//! those links show the tickets of the other filters).
 
 use std::fmt::Write as _;
 
@@ -22,6 +26,7 @@ use super::AppState;
 use super::api::analytics::{AnalyticsQuery, Resolved, csv_response, resolve};
 use super::page::{PageError, render};
 use super::session::CurrentAgent;
+use crate::analytics::breakdown::{self, GroupRow};
 use crate::analytics::queries::{self, AgentFigures, Day, Dur, Figures, SlaCounts};
 use crate::analytics::{Period, Scope, csv};
 use crate::auth::Agent;
@@ -34,6 +39,14 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/busiest.csv", get(busiest_csv))
         .route("/analytics/agents.csv", get(agents_csv))
         .route("/analytics/tickets.csv", get(tickets_csv))
+        .route("/analytics/tags", get(show_tags))
+        .route("/analytics/tags.csv", get(tags_csv))
+        .route("/analytics/tag-trend.csv", get(tag_trend_csv))
+        .route("/analytics/mailboxes", get(show_mailboxes))
+        .route("/analytics/mailboxes.csv", get(mailboxes_csv))
+        .route("/analytics/teams.csv", get(teams_csv))
+        .route("/analytics/customers", get(show_customers))
+        .route("/analytics/customers.csv", get(customers_csv))
 }
 
 /// Definitions shown beside the figures (the same words as `analytics::metrics`).
@@ -51,6 +64,9 @@ mod def {
     pub const BACKLOG: &str =
         "Tickets not closed at the end of each day (created by then and counted).";
     pub const BUSIEST: &str = "Tickets created per weekday and hour, in the time zone shown.";
+    pub const TAGS: &str = "Tags are counted on each ticket as it is now. Created: tickets created in the period that carry the tag (a ticket with two tags counts for both); previous: the same for the period of as many days just before; change and growth against it. Trend: created per local day (periods up to 31 days) or per week from Monday. Time to resolve: resolutions (closes after a person's reply) closed in the period, from creation to the close, leaving out time pending or closed before a reopen; median and p90 (linear interpolation). Rising: tags with more tickets than in the previous period, the largest change first. Spam, merged tickets and list or bulk mail nobody answered are left out.";
+    pub const GROUPS: &str = "Each ticket counts in its mailbox and team as they are now. Created, closed, resolved, first response and resolution time, SLA and CSAT as on the Overview: a figure falls in the period of its ending event; medians in calendar (and business) time; SLA %: clocks of every kind (first response, next response, resolution) that ended in the period, percent achieved; CSAT: percent satisfied (good of answers given in the period) with the number of answers. Previous: the period of as many days just before.";
+    pub const CUSTOMERS: &str = "Each ticket counts by its customer as they are now: the customer's own lifecycle stage and VIP flag, else their company's. \"No stage\": neither has a stage; \"Not VIP\" includes tickets without a customer. Figures as on the Overview: a figure falls in the period of its ending event; SLA %: clocks of every kind that ended in the period; CSAT: percent satisfied with the number of answers. Previous: the period of as many days just before.";
     pub const WORKLOAD: &str = "Tickets assigned to the agent now and not closed (open, pending, snoozed), whatever the period.";
 }
 
@@ -65,6 +81,8 @@ fn query_string(q: &AnalyticsQuery, replace: &[(&str, &str)]) -> String {
         ("agent", &q.agent),
         ("tag", &q.tag),
         ("priority", &q.priority),
+        ("lifecycle_stage", &q.lifecycle_stage),
+        ("vip", &q.vip),
     ];
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in fields {
@@ -96,6 +114,12 @@ fn inbox_href(folder: &str, scope: &Scope) -> String {
     }
     if let Some(p) = scope.priority {
         out.append_pair("priority", p.as_str());
+    }
+    if let Some(s) = scope.lifecycle_stage {
+        out.append_pair("stage", &s.to_string());
+    }
+    if scope.vip == Some(true) {
+        out.append_pair("vip", "yes");
     }
     format!("/inbox?{}", out.finish())
 }
@@ -261,6 +285,8 @@ struct Filters {
     /// Empty for agents (they see their own figures only).
     agents: Vec<Choice>,
     priorities: Vec<Choice>,
+    lifecycle_stages: Vec<Choice>,
+    vip: Vec<Choice>,
     presets: Vec<Preset>,
     previous: String,
     /// `?...` of the current parameters, for links between the pages and to CSVs.
@@ -302,6 +328,12 @@ async fn filters(
     } else {
         Vec::new()
     };
+    let stages: Vec<(i64, String)> = sqlx::query_as(
+        "select lifecycle_stage_id, name from lifecycle_stage order by position, lifecycle_stage_id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(crate::web::AppError::from)?;
     let p = &r.period;
     let today = Period::today_in(&p.tz_name);
     let days_back = |n: i64| {
@@ -359,6 +391,22 @@ async fn filters(
                 selected: selected(&q.priority, pr.as_str(), pr.as_str()),
                 value: pr.as_str().to_string(),
                 label: pr.as_str().to_string(),
+            })
+            .collect(),
+        lifecycle_stages: stages
+            .into_iter()
+            .map(|(id, name)| Choice {
+                selected: r.scope.lifecycle_stage == Some(id),
+                value: name.clone(),
+                label: name,
+            })
+            .collect(),
+        vip: [("yes", "VIP", true), ("no", "Not VIP", false)]
+            .into_iter()
+            .map(|(value, label, v)| Choice {
+                selected: r.scope.vip == Some(v),
+                value: value.to_string(),
+                label: label.to_string(),
             })
             .collect(),
         presets: presets
@@ -902,6 +950,584 @@ async fn tickets_csv(
     Ok(csv_response(
         &format!("tickets-{}-{}.csv", r.period.from, r.period.to),
         queries::tickets_csv(&rows),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Tags
+
+/// A small line of counts per bucket (numbers only; the counts are in its title and in the
+/// trend table).
+fn sparkline_svg(counts: &[i64]) -> String {
+    let (w, h) = (120.0_f64, 24.0_f64);
+    let max = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let step = if counts.len() > 1 {
+        w / (counts.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let points: Vec<String> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                h - 2.0 - (h - 4.0) * *n as f64 / max
+            )
+        })
+        .collect();
+    let numbers: Vec<String> = counts.iter().map(i64::to_string).collect();
+    format!(
+        r#"<svg class="sparkline" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img"><title>{}</title><polyline class="trend" fill="none" points="{}"/></svg>"#,
+        numbers.join(", "),
+        points.join(" ")
+    )
+}
+
+/// Paired horizontal bars per row: created (first) and resolved (second), numbers only; the
+/// names are in the table beside it, same order.
+fn bars_svg(id: &str, title: &str, rows: &[(i64, i64)]) -> String {
+    let max = rows
+        .iter()
+        .map(|(a, b)| *a.max(b))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let (w, row_h) = (480.0_f64, 26.0_f64);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="chart" viewBox="0 0 {w} {}" role="img" aria-labelledby="{id}-title"><title id="{id}-title">{title}</title>"#,
+        row_h * rows.len().max(1) as f64
+    );
+    for (i, (created, resolved)) in rows.iter().enumerate() {
+        let y = i as f64 * row_h;
+        let (bc, br) = (
+            (w - 60.0) * *created as f64 / max,
+            (w - 60.0) * *resolved as f64 / max,
+        );
+        let _ = write!(
+            s,
+            r#"<rect class="bar-created" x="0" y="{:.0}" width="{bc:.1}" height="10"><title>{created}</title></rect><text x="{:.1}" y="{:.0}" class="axis-label">{created}</text><rect class="bar-closed" x="0" y="{:.0}" width="{br:.1}" height="10"><title>{resolved}</title></rect><text x="{:.1}" y="{:.0}" class="axis-label">{resolved}</text>"#,
+            y + 2.0,
+            bc + 4.0,
+            y + 11.0,
+            y + 13.0,
+            br + 4.0,
+            y + 22.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+struct TagView {
+    tag: String,
+    href: String,
+    closed_href: String,
+    created: i64,
+    previous_created: i64,
+    change: String,
+    sparkline: String,
+    trend: Vec<i64>,
+    resolved: i64,
+    median: String,
+    p90: String,
+    business_median: String,
+    previous_median: String,
+}
+
+/// "+3 (+50%)", "+2 (new)", "-1 (-25%)", "0".
+fn change_text(change: i64, growth: Option<f64>) -> String {
+    match (change, growth) {
+        (0, _) => "0".to_string(),
+        (c, Some(g)) => format!("{c:+} ({g:+}%)"),
+        (c, None) => format!("{c:+} (new)"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "analytics/tags.html")]
+struct TagsPage {
+    me: Agent,
+    unread_notifications: i64,
+    section: &'static str,
+    filters: Filters,
+    own_only: bool,
+    tags: Vec<TagView>,
+    rising: Vec<TagView>,
+    buckets: Vec<String>,
+    bucket: &'static str,
+    volume_svg: String,
+    definitions: &'static str,
+}
+
+async fn show_tags(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Response, PageError> {
+    let (r, filters, unread) = page_parts(&state, &who, &q).await?;
+    let report = breakdown::tags(&state.pool, &r.scope, &r.period)
+        .await
+        .map_err(crate::web::AppError::from)?;
+    let view = |t: &breakdown::TagFigures| {
+        let scope = Scope {
+            tag: Some(t.tag.clone()),
+            ..r.scope.clone()
+        };
+        TagView {
+            tag: t.tag.clone(),
+            href: inbox_href("all", &scope),
+            closed_href: inbox_href("closed", &scope),
+            created: t.created,
+            previous_created: t.previous_created,
+            change: change_text(t.change, t.growth_percent),
+            sparkline: sparkline_svg(&t.trend),
+            trend: t.trend.clone(),
+            resolved: t.resolution.count,
+            median: human(t.resolution.calendar.median_s),
+            p90: human(t.resolution.calendar.p90_s),
+            business_median: human(t.resolution.business.median_s),
+            previous_median: human(t.previous_resolution_median_s),
+        }
+    };
+    let tags: Vec<TagView> = report.tags.iter().map(view).collect();
+    let rising = report
+        .rising
+        .iter()
+        .filter_map(|name| report.tags.iter().find(|t| &t.tag == name))
+        .map(view)
+        .collect();
+    let volume: Vec<(i64, i64)> = report
+        .tags
+        .iter()
+        .map(|t| (t.created, t.previous_created))
+        .collect();
+    Ok(render(&TagsPage {
+        unread_notifications: unread,
+        section: "tags",
+        own_only: !who.agent.sees_all_mailboxes(),
+        tags,
+        rising,
+        buckets: report.buckets,
+        bucket: match report.bucket {
+            breakdown::Bucket::Day => "day",
+            breakdown::Bucket::Week => "week (from Monday)",
+        },
+        volume_svg: bars_svg(
+            "tags-volume",
+            "Tickets created per tag: this period (upper bar) and the previous one (lower bar)",
+            &volume,
+        ),
+        definitions: def::TAGS,
+        filters,
+        me: who.agent,
+    })?
+    .into_response())
+}
+
+async fn tags_csv(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Response, PageError> {
+    let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
+    let report = breakdown::tags(&state.pool, &r.scope, &r.period)
+        .await
+        .map_err(crate::web::AppError::from)?;
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let mut out = csv::line(&[
+        "tag",
+        "created",
+        "previous_created",
+        "change",
+        "growth_percent",
+        "rising_rank",
+        "resolved",
+        "resolution_median_s",
+        "resolution_p90_s",
+        "resolution_mean_s",
+        "resolution_business_median_s",
+        "resolution_business_p90_s",
+        "previous_resolution_median_s",
+    ]);
+    for t in &report.tags {
+        let rank = report
+            .rising
+            .iter()
+            .position(|n| *n == t.tag)
+            .map(|i| (i + 1).to_string())
+            .unwrap_or_default();
+        out.push_str(&csv::line(&[
+            t.tag.clone(),
+            t.created.to_string(),
+            t.previous_created.to_string(),
+            t.change.to_string(),
+            opt(t.growth_percent),
+            rank,
+            t.resolution.count.to_string(),
+            opt(t.resolution.calendar.median_s),
+            opt(t.resolution.calendar.p90_s),
+            opt(t.resolution.calendar.mean_s),
+            opt(t.resolution.business.median_s),
+            opt(t.resolution.business.p90_s),
+            opt(t.previous_resolution_median_s),
+        ]));
+    }
+    Ok(csv_response(
+        &format!("tags-{}-{}.csv", r.period.from, r.period.to),
+        out,
+    ))
+}
+
+async fn tag_trend_csv(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Response, PageError> {
+    let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
+    let report = breakdown::tags(&state.pool, &r.scope, &r.period)
+        .await
+        .map_err(crate::web::AppError::from)?;
+    let bucket = match report.bucket {
+        breakdown::Bucket::Day => "date",
+        breakdown::Bucket::Week => "week_from",
+    };
+    let mut out = csv::line(&["tag", bucket, "created"]);
+    for t in &report.tags {
+        for (b, n) in report.buckets.iter().zip(&t.trend) {
+            out.push_str(&csv::line(&[t.tag.clone(), b.clone(), n.to_string()]));
+        }
+    }
+    Ok(csv_response(
+        &format!("tag-trend-{}-{}.csv", r.period.from, r.period.to),
+        out,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Mailboxes and teams, Customers
+
+/// One group's row: this period's figures and the previous period's.
+struct GroupView {
+    name: String,
+    href: String,
+    closed_href: String,
+    created: i64,
+    previous_created: i64,
+    closed: i64,
+    previous_closed: i64,
+    resolved: i64,
+    previous_resolved: i64,
+    first_response: String,
+    first_response_business: String,
+    previous_first_response: String,
+    resolution: String,
+    resolution_business: String,
+    previous_resolution: String,
+    sla: String,
+    previous_sla: String,
+    csat: String,
+    previous_csat: String,
+}
+
+/// A table of groups with its chart.
+struct GroupSection {
+    id: &'static str,
+    title: &'static str,
+    /// The head of the name column ("Mailbox", "Team", ...).
+    label: &'static str,
+    csv: String,
+    svg: String,
+    rows: Vec<GroupView>,
+}
+
+fn csat_text(c: &queries::Csat) -> String {
+    match c.responses {
+        0 => "—".to_string(),
+        n => format!("{} ({n})", pct(c.percent_satisfied)),
+    }
+}
+
+/// The section of `rows`; `narrow` gives the scope a row's tickets are in (for its links).
+fn group_section(
+    (id, title, label): (&'static str, &'static str, &'static str),
+    csv: String,
+    rows: &[GroupRow],
+    narrow: impl Fn(&GroupRow) -> Scope,
+) -> GroupSection {
+    let views = rows
+        .iter()
+        .map(|g| {
+            let (c, p) = (&g.current, &g.previous);
+            let scope = narrow(g);
+            GroupView {
+                name: g.name.clone(),
+                href: inbox_href("all", &scope),
+                closed_href: inbox_href("closed", &scope),
+                created: c.created,
+                previous_created: p.created,
+                closed: c.closed,
+                previous_closed: p.closed,
+                resolved: c.resolved,
+                previous_resolved: p.resolved,
+                first_response: human(c.first_response.calendar.median_s),
+                first_response_business: human(c.first_response.business.median_s),
+                previous_first_response: human(p.first_response.calendar.median_s),
+                resolution: human(c.resolution.calendar.median_s),
+                resolution_business: human(c.resolution.business.median_s),
+                previous_resolution: human(p.resolution.calendar.median_s),
+                sla: pct(c.sla.percent),
+                previous_sla: pct(p.sla.percent),
+                csat: csat_text(&c.csat),
+                previous_csat: csat_text(&p.csat),
+            }
+        })
+        .collect();
+    let bars: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|g| (g.current.created, g.current.resolved))
+        .collect();
+    GroupSection {
+        id,
+        title,
+        label,
+        csv,
+        svg: bars_svg(
+            id,
+            &format!("{title}: tickets created (upper bar) and resolved (lower bar)"),
+            &bars,
+        ),
+        rows: views,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "analytics/groups.html")]
+struct GroupsPage {
+    me: Agent,
+    unread_notifications: i64,
+    section: &'static str,
+    heading: &'static str,
+    filters: Filters,
+    own_only: bool,
+    sections: Vec<GroupSection>,
+    definitions: &'static str,
+}
+
+async fn show_mailboxes(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Response, PageError> {
+    let (r, filters, unread) = page_parts(&state, &who, &q).await?;
+    let (mailboxes, teams) = tokio::try_join!(
+        breakdown::mailboxes(&state.pool, &r.scope, &r.period),
+        breakdown::teams(&state.pool, &r.scope, &r.period)
+    )
+    .map_err(crate::web::AppError::from)?;
+    let sections = vec![
+        group_section(
+            ("mailboxes", "Per mailbox", "Mailbox"),
+            format!("/analytics/mailboxes.csv{}", filters.qs),
+            &mailboxes,
+            |g| Scope {
+                mailbox: g.id,
+                ..r.scope.clone()
+            },
+        ),
+        // The inbox has no team filter: a team's links show the other filters' tickets.
+        group_section(
+            ("teams", "Per team", "Team"),
+            format!("/analytics/teams.csv{}", filters.qs),
+            &teams,
+            |_| r.scope.clone(),
+        ),
+    ];
+    Ok(render(&GroupsPage {
+        unread_notifications: unread,
+        section: "mailboxes",
+        heading: "Mailboxes and teams",
+        own_only: !who.agent.sees_all_mailboxes(),
+        sections,
+        definitions: def::GROUPS,
+        filters,
+        me: who.agent,
+    })?
+    .into_response())
+}
+
+async fn show_customers(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Response, PageError> {
+    let (r, filters, unread) = page_parts(&state, &who, &q).await?;
+    let (stages, vip) = tokio::try_join!(
+        breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period),
+        breakdown::vip(&state.pool, &r.scope, &r.period)
+    )
+    .map_err(crate::web::AppError::from)?;
+    let csv = format!("/analytics/customers.csv{}", filters.qs);
+    let sections = vec![
+        group_section(
+            ("stages", "Per lifecycle stage", "Lifecycle stage"),
+            csv.clone(),
+            &stages,
+            |g| Scope {
+                lifecycle_stage: g.id,
+                ..r.scope.clone()
+            },
+        ),
+        group_section(("vip", "VIP and not VIP", "Customer"), csv, &vip, |g| {
+            Scope {
+                vip: (g.id == Some(1)).then_some(true).or(r.scope.vip),
+                ..r.scope.clone()
+            }
+        }),
+    ];
+    Ok(render(&GroupsPage {
+        unread_notifications: unread,
+        section: "customers",
+        heading: "Customers",
+        own_only: !who.agent.sees_all_mailboxes(),
+        sections,
+        definitions: def::CUSTOMERS,
+        filters,
+        me: who.agent,
+    })?
+    .into_response())
+}
+
+/// The CSV header of a group table (after the grouping's own columns).
+const GROUP_COLUMNS: [&str; 25] = [
+    "id",
+    "name",
+    "created",
+    "previous_created",
+    "closed",
+    "previous_closed",
+    "resolved",
+    "previous_resolved",
+    "first_response_median_s",
+    "first_response_p90_s",
+    "first_response_business_median_s",
+    "previous_first_response_median_s",
+    "resolution_median_s",
+    "resolution_p90_s",
+    "resolution_business_median_s",
+    "previous_resolution_median_s",
+    "sla_achieved",
+    "sla_breached",
+    "sla_percent",
+    "previous_sla_percent",
+    "csat_sent",
+    "csat_responses",
+    "csat_percent_satisfied",
+    "csat_net",
+    "previous_csat_percent_satisfied",
+];
+
+fn group_cells(g: &GroupRow) -> Vec<String> {
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let (c, p) = (&g.current, &g.previous);
+    vec![
+        g.id.map(|i| i.to_string()).unwrap_or_default(),
+        g.name.clone(),
+        c.created.to_string(),
+        p.created.to_string(),
+        c.closed.to_string(),
+        p.closed.to_string(),
+        c.resolved.to_string(),
+        p.resolved.to_string(),
+        opt(c.first_response.calendar.median_s),
+        opt(c.first_response.calendar.p90_s),
+        opt(c.first_response.business.median_s),
+        opt(p.first_response.calendar.median_s),
+        opt(c.resolution.calendar.median_s),
+        opt(c.resolution.calendar.p90_s),
+        opt(c.resolution.business.median_s),
+        opt(p.resolution.calendar.median_s),
+        c.sla.achieved.to_string(),
+        c.sla.breached.to_string(),
+        opt(c.sla.percent),
+        opt(p.sla.percent),
+        c.csat.sent.to_string(),
+        c.csat.responses.to_string(),
+        opt(c.csat.percent_satisfied),
+        opt(c.csat.net),
+        opt(p.csat.percent_satisfied),
+    ]
+}
+
+/// The CSV of group tables: a `group` column first when `label` is given.
+fn groups_csv(tables: &[(Option<&str>, &[GroupRow])]) -> String {
+    let labelled = tables.iter().any(|(l, _)| l.is_some());
+    let mut header: Vec<&str> = Vec::new();
+    if labelled {
+        header.push("group");
+    }
+    header.extend(GROUP_COLUMNS);
+    let mut out = csv::line(&header);
+    for (label, rows) in tables {
+        for g in *rows {
+            let mut cells = Vec::new();
+            if labelled {
+                cells.push(label.unwrap_or_default().to_string());
+            }
+            cells.extend(group_cells(g));
+            out.push_str(&csv::line(&cells));
+        }
+    }
+    out
+}
+
+async fn mailboxes_csv(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Response, PageError> {
+    let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
+    let rows = breakdown::mailboxes(&state.pool, &r.scope, &r.period)
+        .await
+        .map_err(crate::web::AppError::from)?;
+    Ok(csv_response(
+        &format!("mailboxes-{}-{}.csv", r.period.from, r.period.to),
+        groups_csv(&[(None, &rows)]),
+    ))
+}
+
+async fn teams_csv(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Response, PageError> {
+    let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
+    let rows = breakdown::teams(&state.pool, &r.scope, &r.period)
+        .await
+        .map_err(crate::web::AppError::from)?;
+    Ok(csv_response(
+        &format!("teams-{}-{}.csv", r.period.from, r.period.to),
+        groups_csv(&[(None, &rows)]),
+    ))
+}
+
+async fn customers_csv(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Response, PageError> {
+    let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
+    let (stages, vip) = tokio::try_join!(
+        breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period),
+        breakdown::vip(&state.pool, &r.scope, &r.period)
+    )
+    .map_err(crate::web::AppError::from)?;
+    Ok(csv_response(
+        &format!("customers-{}-{}.csv", r.period.from, r.period.to),
+        groups_csv(&[(Some("lifecycle_stage"), &stages), (Some("vip"), &vip)]),
     ))
 }
 

@@ -353,6 +353,135 @@ async fn fixture() -> Fixture {
     event(&db, t11, "2026-03-30T08:00:00Z", l, reply()).await;
     t.insert("t11", t11);
 
+    // Tags, teams, customers (lifecycle stage, VIP) and CSAT answers for the breakdowns:
+    //
+    // | ticket | tags | team | customer: stage, VIP |
+    // |---|---|---|---|
+    // | t1, t3 | login | Support | ana@acme.example: none of her own, company acme: renewal, VIP |
+    // | t2 | billing | Support | bob@acme.example: onboarding, not VIP (his own, over acme's) |
+    // | t4 (spam) | printer | Support | - (never counted) |
+    // | t7 | login | Support | - |
+    // | t8 | | Support | - |
+    // | t9 (Feb) | billing, feedback | Support | ana |
+    // | t10 | | none | - |
+    // | t11 | billing | Everything | cy@gmail.example: at risk, VIP (her own, no company) |
+    //
+    // CSAT: t1's survey sent 03-02 12:00, answered good 03-03; t9's sent 02-10 13:00 and
+    // answered okay 03-01: that answer counts in March, not in February.
+    for (ticket, tags) in [
+        (t1, &["login"][..]),
+        (t3, &["login"]),
+        (t7, &["login"]),
+        (t2, &["billing"]),
+        (t11, &["billing"]),
+        (t9, &["billing", "feedback"]),
+        (t4, &["printer"]),
+    ] {
+        for tag in tags {
+            sqlx::query(
+                "with g as (insert into tag (name) values ($2) on conflict (lower(name)) do update
+                            set name = excluded.name returning tag_id)
+                 insert into ticket_tag (ticket_id, tag_id, last_message_at)
+                 select $1, g.tag_id, t.last_message_at from g, ticket t where t.ticket_id = $1",
+            )
+            .bind(ticket)
+            .bind(tag)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+    }
+    sqlx::query(
+        "update ticket set team_id = (select team_id from team where name = 'Support')
+         where ticket_id = any($1)",
+    )
+    .bind(vec![t1, t2, t3, t4, t7, t8, t9])
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "update ticket set team_id = (select team_id from team where name = 'Everything')
+         where ticket_id = $1",
+    )
+    .bind(t11)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let stage = |name: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select lifecycle_stage_id from lifecycle_stage where name = $1",
+            )
+            .bind(name)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let acme: i64 = sqlx::query_scalar(
+        "insert into company (domain, name, vip, lifecycle_stage_id)
+         values ('acme.example', 'Acme', true, $1) returning company_id",
+    )
+    .bind(stage("renewal").await)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    for (email, company, vip, own_stage, tickets) in [
+        ("ana@acme.example", Some(acme), None, None, vec![t1, t3, t9]),
+        (
+            "bob@acme.example",
+            Some(acme),
+            Some(false),
+            Some(stage("onboarding").await),
+            vec![t2],
+        ),
+        (
+            "cy@gmail.example",
+            None,
+            Some(true),
+            Some(stage("at risk").await),
+            vec![t11],
+        ),
+    ] {
+        let customer: i64 = sqlx::query_scalar(
+            "insert into customer (email, company_id, vip, lifecycle_stage_id)
+             values ($1, $2, $3, $4) returning customer_id",
+        )
+        .bind(email)
+        .bind(company)
+        .bind(vip)
+        .bind(own_stage)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        sqlx::query("update ticket set customer_id = $1 where ticket_id = any($2)")
+            .bind(customer)
+            .bind(tickets)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    for (ticket, sent, rating, rated) in [
+        (t1, "2026-03-02T12:00:00Z", "good", "2026-03-03T09:00:00Z"),
+        (t9, "2026-02-10T13:00:00Z", "okay", "2026-03-01T08:00:00Z"),
+    ] {
+        sqlx::query(
+            "insert into csat_survey (ticket_id, resolution, mailbox_id, agent_id, state, send_at,
+                                      sent_at, token_sha256, expires_at, rating, rated_at)
+             select ticket_id, 1, mailbox_id, assignee_agent_id, 'sent', $2, $2,
+                    sha256(ticket_id::text::bytea), $2 + interval '28 days', $3, $4
+             from ticket where ticket_id = $1",
+        )
+        .bind(ticket)
+        .bind(utc(sent))
+        .bind(rating)
+        .bind(utc(rated))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+
     // SLA results (the sla_clock contract): counted by the instant of the result.
     for (ticket, kind, achieved, breached) in [
         (t1, "first_response", Some("2026-03-02T11:00:00Z"), None),
@@ -457,8 +586,13 @@ async fn the_fixture_gives_known_figures_through_the_summary() {
         s["sla"]["next_response"],
         json!({"achieved": 0, "breached": 0, "percent": null})
     );
-    assert_eq!(s["csat"]["responses"], 0);
-    assert_eq!(s["csat"]["percent_satisfied"], Value::Null);
+    // CSAT: t1's survey (sent and answered good in March) and t9's answer (okay) given in
+    // March to a February survey.
+    assert_eq!(
+        s["csat"],
+        json!({"sent": 1, "responses": 2, "good": 1, "okay": 1, "bad": 0,
+               "percent_satisfied": 50.0, "net": 50.0, "response_rate": 200.0})
+    );
     // The previous period (31 days before March): t9 only.
     let p = &s["previous"];
     assert_eq!(
@@ -472,6 +606,12 @@ async fn the_fixture_gives_known_figures_through_the_summary() {
     assert_eq!(p["first_response"]["median_s"], 7200.0);
     assert_eq!(p["resolution"]["median_s"], 10_800.0);
     assert_eq!(p["unanswered"], 0);
+    // February: t9's survey went out, its answer came in March.
+    assert_eq!(
+        (p["csat"]["sent"].clone(), p["csat"]["responses"].clone()),
+        (json!(1), json!(0))
+    );
+    assert_eq!(p["csat"]["percent_satisfied"], Value::Null);
     // Per day: the backlog at each day's end (t2 pending over the 3rd, t3 closed between the
     // 5th and the 10th, t7, t8 closed the day it came, t10, t11), and the counts by day.
     let period = frontdesk::analytics::Period::new(
@@ -932,4 +1072,448 @@ async fn the_timeline_hook_stores_values_as_tickets_change() {
         .unwrap();
     assert_eq!(row(db).await.3.as_deref(), Some("spam"));
     app.finish().await;
+}
+
+/// The row of `list` whose `key` is `value`.
+fn row_of(list: &Value, key: &str, value: &str) -> Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .find(|r| r[key] == value)
+        .unwrap_or_else(|| panic!("{key} = {value} in {list}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn tags_give_volume_trend_time_to_resolve_and_rising() {
+    let f = fixture().await;
+    let (status, r) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/tags?{MARCH}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["bucket"], "day");
+    assert_eq!(r["buckets"].as_array().unwrap().len(), 31);
+    assert_eq!(r["buckets"][0], "2026-03-01");
+    // By volume; the spam ticket's tag is nowhere; feedback only had February's t9.
+    let names: Vec<&str> = r["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["login", "billing", "feedback"], "{r}");
+    assert_eq!(r["rising"], json!(["login", "billing"]));
+    let login = row_of(&r["tags"], "tag", "login");
+    assert_eq!(
+        (
+            login["created"].clone(),
+            login["previous_created"].clone(),
+            login["change"].clone(),
+            login["growth_percent"].clone()
+        ),
+        (json!(3), json!(0), json!(3), Value::Null)
+    );
+    // t1 on the 2nd, t3 on the 5th, t7 on the 20th.
+    let trend: Vec<i64> = login["trend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_i64().unwrap())
+        .collect();
+    assert_eq!((trend[1], trend[4], trend[19]), (1, 1, 1));
+    assert_eq!(trend.iter().sum::<i64>(), 3);
+    // Resolutions closed in March: t1 2 h, t3 1 h and 3 h.
+    assert_eq!(login["resolution"]["count"], 3);
+    assert_eq!(login["resolution"]["median_s"], 7200.0);
+    assert_eq!(login["resolution"]["p90_s"], 10_080.0);
+    assert_eq!(login["previous_resolution_median_s"], Value::Null);
+    let billing = row_of(&r["tags"], "tag", "billing");
+    assert_eq!(billing["created"], 2);
+    assert_eq!(billing["previous_created"], 1);
+    assert_eq!(billing["growth_percent"], 100.0);
+    // t2 (3 h, 24 h pending left out); t11 is not closed.
+    assert_eq!(billing["resolution"]["count"], 1);
+    assert_eq!(billing["resolution"]["median_s"], 10_800.0);
+    assert_eq!(billing["previous_resolution_median_s"], 10_800.0, "t9");
+    let feedback = row_of(&r["tags"], "tag", "feedback");
+    assert_eq!(
+        (feedback["created"].clone(), feedback["change"].clone()),
+        (json!(0), json!(-1))
+    );
+    assert_eq!(feedback["growth_percent"], -100.0);
+
+    // Longer periods go by week (from Monday): February and March start in the week of
+    // Monday 26 January.
+    let (_, w) = get(
+        &f,
+        &f.lead_token,
+        "/api/v1/analytics/tags?from=2026-02-01&to=2026-03-31&tz=UTC",
+    )
+    .await;
+    assert_eq!(w["bucket"], "week");
+    assert_eq!(w["buckets"][0], "2026-01-26");
+    let billing = row_of(&w["tags"], "tag", "billing");
+    let trend = billing["trend"].as_array().unwrap();
+    let at = |monday: &str| {
+        let i = w["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|b| b == monday)
+            .unwrap();
+        trend[i].as_i64().unwrap()
+    };
+    assert_eq!(
+        (at("2026-02-09"), at("2026-03-02"), at("2026-03-23")),
+        (1, 1, 1)
+    );
+
+    // The page and the CSV in the table's grouping.
+    let mut lead = Browser::signed_in(&f.db, "lead@example.com").await;
+    let page = lead.get(&format!("/analytics/tags?{MARCH}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(r#"data-tag-created="login">3<"#),
+        "{}",
+        page.body
+    );
+    let csv = lead.get(&format!("/analytics/tags.csv?{MARCH}")).await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.body
+            .contains("\r\nlogin,3,0,3,,1,3,7200,10080,7200,7200,10080,\r\n"),
+        "{}",
+        csv.body
+    );
+    let trend = lead.get(&format!("/analytics/tag-trend.csv?{MARCH}")).await;
+    assert!(
+        trend.body.starts_with("tag,date,created\r\n"),
+        "{}",
+        trend.body
+    );
+    assert!(trend.body.contains("\r\nlogin,2026-03-02,1\r\n"));
+    f.db.drop_db().await;
+}
+
+#[tokio::test]
+async fn mailboxes_teams_and_customers_break_the_overview_figures_down() {
+    let f = fixture().await;
+    let (status, m) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/mailboxes?{MARCH}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{m}");
+    let names: Vec<&str> = m["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["billing@example.com", "support@example.com"]);
+    let support = row_of(&m["mailboxes"], "name", "support@example.com");
+    assert_eq!(support["id"], f.support);
+    assert_eq!(
+        (
+            support["created"].clone(),
+            support["closed"].clone(),
+            support["resolved"].clone()
+        ),
+        (json!(6), json!(5), json!(4))
+    );
+    assert_eq!(support["first_response"]["median_s"], 3600.0);
+    assert_eq!(support["resolution"]["median_s"], 9000.0);
+    assert_eq!(
+        support["sla"],
+        json!({"achieved": 1, "breached": 1, "percent": 50.0})
+    );
+    assert_eq!(support["csat"]["responses"], 2);
+    assert_eq!(support["csat"]["percent_satisfied"], 50.0);
+    assert_eq!(support["previous"]["created"], 1);
+    assert_eq!(support["previous"]["csat"]["sent"], 1);
+    assert_eq!(
+        support["previous"]["csat"]["responses"], 0,
+        "t9's answer is March's"
+    );
+    let billing = row_of(&m["mailboxes"], "name", "billing@example.com");
+    assert_eq!(billing["created"], 1);
+    assert_eq!(billing["first_response"]["median_s"], 234_000.0);
+    assert_eq!(billing["first_response"]["business"]["median_s"], 7200.0);
+    assert_eq!(billing["sla"]["percent"], 100.0);
+
+    let (_, t) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/teams?{MARCH}"),
+    )
+    .await;
+    let names: Vec<&str> = t["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Everything", "Support", "No team"], "{t}");
+    let team = row_of(&t["teams"], "name", "Support");
+    assert_eq!(
+        (
+            team["created"].clone(),
+            team["closed"].clone(),
+            team["resolved"].clone()
+        ),
+        (json!(5), json!(5), json!(4))
+    );
+    assert_eq!(team["sla"]["percent"], 50.0);
+    assert_eq!(team["csat"]["percent_satisfied"], 50.0);
+    assert_eq!(team["previous"]["csat"]["percent_satisfied"], Value::Null);
+    let everything = row_of(&t["teams"], "name", "Everything");
+    assert_eq!(everything["created"], 1);
+    assert_eq!(everything["first_response"]["median_s"], 234_000.0);
+    let none = row_of(&t["teams"], "name", "No team");
+    assert_eq!(
+        (none["id"].clone(), none["created"].clone()),
+        (Value::Null, json!(1))
+    );
+
+    let (_, c) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/customers?{MARCH}"),
+    )
+    .await;
+    let names: Vec<&str> = c["lifecycle_stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "onboarding",
+            "active",
+            "renewal",
+            "at risk",
+            "churned",
+            "No stage"
+        ],
+        "{c}"
+    );
+    // Ana's tickets take acme's stage; Bob's own stage wins over it.
+    let renewal = row_of(&c["lifecycle_stages"], "name", "renewal");
+    assert_eq!(
+        (
+            renewal["created"].clone(),
+            renewal["closed"].clone(),
+            renewal["resolved"].clone()
+        ),
+        (json!(2), json!(3), json!(3))
+    );
+    assert_eq!(renewal["first_response"]["median_s"], 2700.0);
+    assert_eq!(renewal["resolution"]["median_s"], 7200.0);
+    assert_eq!(renewal["csat"]["responses"], 2);
+    assert_eq!(renewal["previous"]["created"], 1);
+    assert_eq!(renewal["previous"]["csat"]["responses"], 0);
+    let onboarding = row_of(&c["lifecycle_stages"], "name", "onboarding");
+    assert_eq!(onboarding["created"], 1);
+    assert_eq!(onboarding["resolution"]["median_s"], 10_800.0);
+    assert_eq!(onboarding["sla"]["percent"], 0.0);
+    assert_eq!(
+        row_of(&c["lifecycle_stages"], "name", "at risk")["created"],
+        1
+    );
+    assert_eq!(
+        row_of(&c["lifecycle_stages"], "name", "active")["created"],
+        0
+    );
+    let none = row_of(&c["lifecycle_stages"], "name", "No stage");
+    assert_eq!(
+        (
+            none["created"].clone(),
+            none["closed"].clone(),
+            none["resolved"].clone()
+        ),
+        (json!(3), json!(1), json!(0))
+    );
+    // VIP: acme's (Ana: t1, t3) and Cy's own (t11); Bob is set to not VIP.
+    let vip = row_of(&c["vip"], "name", "VIP");
+    assert_eq!(
+        (
+            vip["id"].clone(),
+            vip["created"].clone(),
+            vip["resolved"].clone()
+        ),
+        (json!(1), json!(3), json!(3))
+    );
+    let not_vip = row_of(&c["vip"], "name", "Not VIP");
+    assert_eq!(
+        (
+            not_vip["created"].clone(),
+            not_vip["closed"].clone(),
+            not_vip["resolved"].clone()
+        ),
+        (json!(4), json!(2), json!(1))
+    );
+
+    // The pages and their CSVs.
+    let mut lead = Browser::signed_in(&f.db, "lead@example.com").await;
+    let page = lead.get(&format!("/analytics/mailboxes?{MARCH}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains(r#"data-created="support@example.com">6<"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"data-created="No team">1<"#));
+    let page = lead.get(&format!("/analytics/customers?{MARCH}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(r#"data-created="renewal">2<"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"data-created="VIP">3<"#));
+    let csv = lead.get(&format!("/analytics/customers.csv?{MARCH}")).await;
+    assert!(
+        csv.body
+            .starts_with("group,id,name,created,previous_created,"),
+        "{}",
+        csv.body
+    );
+    assert!(csv.body.contains("\r\nvip,1,VIP,3,"), "{}", csv.body);
+    let csv = lead.get(&format!("/analytics/teams.csv?{MARCH}")).await;
+    assert!(
+        csv.body.contains("\r\n,No team,1,0,0,0,0,0,"),
+        "{}",
+        csv.body
+    );
+    f.db.drop_db().await;
+}
+
+#[tokio::test]
+async fn lifecycle_stage_and_vip_filter_every_figure_with_the_usual_access_rules() {
+    let f = fixture().await;
+    let summary = |q: &'static str| {
+        let f = &f;
+        async move {
+            get(
+                f,
+                &f.lead_token,
+                &format!("/api/v1/analytics/summary?{MARCH}&{q}"),
+            )
+            .await
+        }
+    };
+    assert_eq!(summary("lifecycle_stage=renewal").await.1["created"], 2);
+    assert_eq!(summary("lifecycle_stage=at%20risk").await.1["created"], 1);
+    assert_eq!(summary("vip=yes").await.1["created"], 3);
+    assert_eq!(summary("vip=no").await.1["created"], 4);
+    let (_, s) = summary("lifecycle_stage=renewal&vip=yes").await;
+    assert_eq!(
+        (s["created"].clone(), s["csat"]["responses"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(s["previous"]["created"], 1, "t9");
+    let (status, e) = summary("lifecycle_stage=nope").await;
+    assert_eq!(status, 400);
+    assert!(
+        e["error"].as_str().unwrap().starts_with("lifecycle_stage:"),
+        "{e}"
+    );
+    let (status, e) = summary("vip=maybe").await;
+    assert_eq!(status, 400);
+    assert!(e["error"].as_str().unwrap().starts_with("vip:"), "{e}");
+    // The breakdowns take the filters too.
+    let (_, t) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/tags?{MARCH}&vip=yes"),
+    )
+    .await;
+    assert_eq!(row_of(&t["tags"], "tag", "login")["created"], 2);
+    assert_eq!(row_of(&t["tags"], "tag", "billing")["created"], 1, "t11");
+    let (_, c) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/customers?{MARCH}&lifecycle_stage=renewal"),
+    )
+    .await;
+    let names: Vec<&str> = c["lifecycle_stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["renewal"]);
+
+    // An agent's token: her own tickets (t1, t3, t7, t8), in the mailboxes she sees.
+    for route in ["tags", "mailboxes", "teams", "customers"] {
+        let (status, body) = get(
+            &f,
+            &f.dana_token,
+            &format!("/api/v1/analytics/{route}?{MARCH}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{route}: {body}");
+        let (status, _) = get(
+            &f,
+            &f.dana_token,
+            &format!("/api/v1/analytics/{route}?{MARCH}&agent=lee@example.com"),
+        )
+        .await;
+        assert_eq!(status, 403, "{route}");
+        let (status, _) = get(&f, "nope", &format!("/api/v1/analytics/{route}")).await;
+        assert_eq!(status, 401, "{route}");
+    }
+    let (_, m) = get(
+        &f,
+        &f.dana_token,
+        &format!("/api/v1/analytics/mailboxes?{MARCH}"),
+    )
+    .await;
+    let names: Vec<&str> = m["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["support@example.com"],
+        "billing is out of her sight"
+    );
+    assert_eq!(m["mailboxes"][0]["created"], 4);
+    let (_, t) = get(
+        &f,
+        &f.dana_token,
+        &format!("/api/v1/analytics/tags?{MARCH}"),
+    )
+    .await;
+    assert_eq!(row_of(&t["tags"], "tag", "login")["created"], 3);
+    assert!(
+        t["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["tag"] != "billing" || r["created"] == 0),
+        "Lee's billing tickets are not hers: {t}"
+    );
+    // The page keeps the filter in its form and links.
+    let mut lead = Browser::signed_in(&f.db, "lead@example.com").await;
+    let page = lead
+        .get(&format!("/analytics?{MARCH}&lifecycle_stage=renewal"))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(r#"data-figure="created">2<"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"<option value="renewal" selected>"#));
+    f.db.drop_db().await;
 }

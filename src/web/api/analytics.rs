@@ -5,7 +5,9 @@
 //! Common query parameters: `from`, `to` (dates `YYYY-MM-DD`, inclusive, in `tz`; default the
 //! 30 days up to today), `tz` (IANA; default the caller's time zone), `mailbox` (id or
 //! address), `team` (name), `agent` (email: tickets assigned to them now), `tag` (name),
-//! `priority`. Unknown values are a 400 naming the parameter.
+//! `priority`, `lifecycle_stage` (a stage's name or id: tickets whose customer is in it, their
+//! own stage else their company's), `vip` (`yes`/`true` or `no`/`false`: tickets of VIP
+//! customers, or of everyone else). Unknown values are a 400 naming the parameter.
 //!
 //! - `GET /api/v1/analytics/summary` → the period's [`queries::Figures`] plus `previous` (the same for
 //!   the period of as many days just before).
@@ -13,6 +15,13 @@
 //! - `GET /api/v1/analytics/busiest` → `{"tz", "grid"}`: 7 rows (Monday first) of 24 counts of
 //!   tickets created, by local hour.
 //! - `GET /api/v1/analytics/tickets.csv` → `text/csv`, one row per ticket created in the period.
+//! - `GET /api/v1/analytics/tags` → [`breakdown::TagReport`]: per tag volume, trend, time to
+//!   resolve, and the tags rising.
+//! - `GET /api/v1/analytics/mailboxes` → `{"mailboxes": [row]}`, `/teams` → `{"teams": [row]}`,
+//!   `/customers` → `{"lifecycle_stages": [row], "vip": [row]}`, each row a
+//!   [`breakdown::GroupRow`]: `{"id", "name", "created", "closed", "resolved",
+//!   "first_response": dur, "resolution": dur, "sla": {"achieved", "breached", "percent"},
+//!   "csat": {...}, "previous": {the same figures for the previous period}}`.
 
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -23,8 +32,8 @@ use serde::Deserialize;
 use sqlx::PgPool;
 
 use super::ApiAgent;
-use crate::analytics::queries;
 use crate::analytics::{Period, Scope};
+use crate::analytics::{breakdown, queries};
 use crate::auth::Agent;
 use crate::web::{AppError, AppState};
 
@@ -34,6 +43,10 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/agents", get(get_agents))
         .route("/analytics/busiest", get(get_busiest))
         .route("/analytics/tickets.csv", get(get_tickets_csv))
+        .route("/analytics/tags", get(get_tags))
+        .route("/analytics/mailboxes", get(get_mailboxes))
+        .route("/analytics/teams", get(get_teams))
+        .route("/analytics/customers", get(get_customers))
 }
 
 /// The common query parameters, as given.
@@ -47,6 +60,10 @@ pub struct AnalyticsQuery {
     pub agent: Option<String>,
     pub tag: Option<String>,
     pub priority: Option<String>,
+    /// A lifecycle stage's name or id.
+    pub lifecycle_stage: Option<String>,
+    /// `yes`/`true` or `no`/`false`.
+    pub vip: Option<String>,
 }
 
 fn given(s: &Option<String>) -> Option<&str> {
@@ -63,8 +80,8 @@ pub struct Resolved {
 /// Resolves the parameters for `viewer` (who sees `visible` mailboxes, `None` = all).
 ///
 /// # Errors
-/// 400 naming the parameter for a bad date, zone, priority or an unknown mailbox (also one
-/// the viewer may not see), team or agent; 403 when an agent asks for someone else's figures.
+/// 400 naming the parameter for a bad date, zone, priority, VIP value or an unknown mailbox
+/// (also one the viewer may not see), team, agent or lifecycle stage; 403 when an agent asks for someone else's figures.
 pub async fn resolve(
     pool: &PgPool,
     viewer: &Agent,
@@ -135,6 +152,29 @@ pub async fn resolve(
             p.parse()
                 .map_err(|e| AppError::BadRequest(format!("priority: {e}")))?,
         );
+    }
+    if let Some(s) = given(&q.lifecycle_stage) {
+        let id: Option<i64> = sqlx::query_scalar(
+            "select lifecycle_stage_id from lifecycle_stage
+             where lifecycle_stage_id::text = $1 or lower(name) = lower($1)",
+        )
+        .bind(s)
+        .fetch_optional(pool)
+        .await?;
+        scope.lifecycle_stage = Some(id.ok_or_else(|| {
+            AppError::BadRequest(format!("lifecycle_stage: no lifecycle stage {s:?}"))
+        })?);
+    }
+    if let Some(v) = given(&q.vip) {
+        scope.vip = Some(match v.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "1" => true,
+            "no" | "false" | "0" => false,
+            _ => {
+                return Err(AppError::BadRequest(format!(
+                    "vip: expected yes or no, got {v:?}"
+                )));
+            }
+        });
     }
     Ok(Resolved { scope, period })
 }
@@ -209,5 +249,55 @@ async fn get_tickets_csv(
     Ok(csv_response(
         &format!("tickets-{}-{}.csv", r.period.from, r.period.to),
         queries::tickets_csv(&rows),
+    ))
+}
+
+/// `GET /api/v1/analytics/tags`.
+async fn get_tags(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Json<breakdown::TagReport>, AppError> {
+    let r = resolved(&state, &who, &q).await?;
+    Ok(Json(
+        breakdown::tags(&state.pool, &r.scope, &r.period).await?,
+    ))
+}
+
+/// `GET /api/v1/analytics/mailboxes`.
+async fn get_mailboxes(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let r = resolved(&state, &who, &q).await?;
+    let rows = breakdown::mailboxes(&state.pool, &r.scope, &r.period).await?;
+    Ok(Json(serde_json::json!({ "mailboxes": rows })))
+}
+
+/// `GET /api/v1/analytics/teams`.
+async fn get_teams(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let r = resolved(&state, &who, &q).await?;
+    let rows = breakdown::teams(&state.pool, &r.scope, &r.period).await?;
+    Ok(Json(serde_json::json!({ "teams": rows })))
+}
+
+/// `GET /api/v1/analytics/customers`.
+async fn get_customers(
+    State(state): State<AppState>,
+    who: ApiAgent,
+    Query(q): Query<AnalyticsQuery>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let r = resolved(&state, &who, &q).await?;
+    let (stages, vip) = tokio::try_join!(
+        breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period),
+        breakdown::vip(&state.pool, &r.scope, &r.period)
+    )?;
+    Ok(Json(
+        serde_json::json!({ "lifecycle_stages": stages, "vip": vip }),
     ))
 }
