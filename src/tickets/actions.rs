@@ -544,8 +544,7 @@ pub async fn add_rule_note_in(
 
 /// Gives an agent an in-app notification about a ticket with a text (a rule's `notify`), in
 /// the caller's transaction, and marks it to be mailed: the notification mail worker
-/// ([`super::notification_mail`]) queues the mail once the transaction has committed (it is
-/// woken by `NOTIFY notification_mail`, delivered at commit).
+/// ([`super::notification_mail`]) queues the mail within seconds of the commit.
 pub async fn notify_agent_in(
     tx: &mut PgConnection,
     agent_id: i64,
@@ -553,17 +552,12 @@ pub async fn notify_agent_in(
     text: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "with n as (
-            insert into notification (agent_id, ticket_id, kind, text, mail_due)
-            values ($1, $2, 'rule', $3, true)
-            returning notification_id
-         )
-         select pg_notify($4, '') from n",
+        "insert into notification (agent_id, ticket_id, kind, text, mail_due)
+         values ($1, $2, 'rule', $3, true)",
     )
     .bind(agent_id)
     .bind(number)
     .bind(text)
-    .bind(super::notification_mail::CHANNEL)
     .execute(&mut *tx)
     .await?;
     Ok(())

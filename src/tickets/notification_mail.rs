@@ -6,23 +6,19 @@
 //! ([`send_due`]) claims due notifications with `FOR UPDATE SKIP LOCKED`, queues one outbox
 //! mail each (`outbox.notification_id` is unique) and clears `mail_due`, all in one
 //! transaction: each notification is mailed once across nodes. Disabled agents get no mail.
-//! [`run`] loops on it, woken by `NOTIFY notification_mail` and every [`POLL_INTERVAL`].
+//! [`run`] loops on it every [`POLL_INTERVAL`].
 
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::PgListener;
 use sqlx::{FromRow, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::outbox::{self, NotificationEmail, OutboxError};
 use crate::tickets::EmailAddress;
 
-/// The NOTIFY channel a rule's notification wakes the worker on (sent at commit).
-pub const CHANNEL: &str = "notification_mail";
-
-/// How often the worker looks for due notifications when no NOTIFY arrives.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the worker looks for due notifications.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Notifications claimed per transaction.
 const BATCH: i64 = 50;
@@ -140,10 +136,11 @@ pub async fn send_due(pool: &PgPool, public_url: &str) -> anyhow::Result<usize> 
     }
 }
 
-/// The worker: mails due notifications until `shutdown`. Database errors are logged and
-/// retried; never returns an error.
+/// The worker: mails due notifications until `shutdown`, looking every [`POLL_INTERVAL`]
+/// (a partial index makes an idle look cheap). It holds no LISTEN connection: each would keep
+/// one of the pool's connections for good. Database errors are logged and retried; never
+/// returns an error.
 pub async fn run(pool: PgPool, public_url: String, shutdown: CancellationToken) {
-    let mut listener = listen(&pool).await;
     while !shutdown.is_cancelled() {
         match send_due(&pool, &public_url).await {
             Ok(0) => {}
@@ -152,33 +149,8 @@ pub async fn run(pool: PgPool, public_url: String, shutdown: CancellationToken) 
         }
         tokio::select! {
             _ = tokio::time::sleep(POLL_INTERVAL) => {}
-            _ = notified(&mut listener) => {}
             _ = shutdown.cancelled() => break,
         }
-    }
-}
-
-async fn listen(pool: &PgPool) -> Option<PgListener> {
-    let result: sqlx::Result<PgListener> = async {
-        let mut l = PgListener::connect_with(pool).await?;
-        l.listen(CHANNEL).await?;
-        Ok(l)
-    }
-    .await;
-    result
-        .map_err(
-            |e| tracing::warn!(error = %e, "cannot LISTEN for notification mail; polling only"),
-        )
-        .ok()
-}
-
-async fn notified(listener: &mut Option<PgListener>) {
-    let Some(l) = listener else {
-        return std::future::pending().await;
-    };
-    if let Err(e) = l.recv().await {
-        tracing::warn!(error = %e, "notification mail LISTEN connection lost; polling only");
-        *listener = None;
     }
 }
 
