@@ -120,7 +120,7 @@ pub fn describe_action(action: &Action, agent_name: &dyn Fn(&str) -> Option<Stri
                 .join(", ")
         ),
         Action::ApplySla { policy } => format!("applied SLA policy {policy}"),
-        Action::Webhook { url } => format!("called webhook {}", origin_of(url)),
+        Action::Webhook { url, .. } => format!("called webhook {}", origin_of(url)),
     }
 }
 
@@ -241,7 +241,8 @@ mod tests {
         );
         assert_eq!(
             d(Action::Webhook {
-                url: "https://user:secret@hooks.example.com/x?token=abc".into()
+                url: "https://user:secret@hooks.example.com/x?token=abc".into(),
+                secret: Some("s".into()),
             }),
             "called webhook https://hooks.example.com"
         );

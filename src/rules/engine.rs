@@ -532,10 +532,20 @@ async fn apply_one(
                 ticket_actions::set_sla_policy_in(conn, actor, None, ticket, Some(id)).await?;
             Ok(changed.then(|| format!("applied SLA policy {name}")))
         }
-        Action::Webhook { .. } => Err(ActionError::Invalid(format!(
-            "{} is not available yet",
-            action.type_name()
-        ))),
+        Action::Webhook { url, secret } => {
+            let Actor::Rule(rule_id) = actor else {
+                return Err(ActionError::Invalid("a webhook action needs a rule".into()));
+            };
+            crate::webhooks::queue::enqueue_rule(
+                conn,
+                ticket,
+                (rule_id, rule_name),
+                url,
+                secret.as_deref(),
+            )
+            .await?;
+            Ok(Some(actions::describe_action(action, &|_| None)))
+        }
     }
 }
 

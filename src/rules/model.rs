@@ -428,8 +428,13 @@ pub enum Action {
     },
     /// Apply an SLA policy (by name).
     ApplySla { policy: String },
-    /// POST the ticket to a URL (http or https).
-    Webhook { url: String },
+    /// POST the ticket to a URL (`https://`, or `http://` to loopback) through the webhook
+    /// queue (`crate::webhooks`), signed with `secret` when it is set.
+    Webhook {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+    },
 }
 
 impl Action {
@@ -679,7 +684,7 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
         "add_note" => &["body"],
         "notify" => &["agents", "message"],
         "apply_sla" => &["policy"],
-        "webhook" => &["url"],
+        "webhook" => &["url", "secret"],
         _ => {
             return Err(RuleError::new(
                 type_path,
@@ -766,7 +771,13 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
         "apply_sla" => Action::ApplySla {
             policy: text("policy")?,
         },
-        "webhook" => Action::Webhook { url: text("url")? },
+        "webhook" => Action::Webhook {
+            url: text("url")?,
+            secret: match obj.get("secret") {
+                None | Some(Value::Null) => None,
+                Some(s) => Some(string(s, &join(path, "secret"))?.to_owned()),
+            },
+        },
         _ => unreachable!("checked above"),
     })
 }
@@ -804,7 +815,8 @@ mod tests {
                 {"type": "notify", "agents": ["lee@example.com"], "message": "Look"},
                 {"type": "notify", "agents": ["lee@example.com"]},
                 {"type": "apply_sla", "policy": "Gold"},
-                {"type": "webhook", "url": "https://hooks.example.com/x"}
+                {"type": "webhook", "url": "https://hooks.example.com/x"},
+                {"type": "webhook", "url": "http://127.0.0.1:9000/hook", "secret": "s3cret"}
             ],
             "mode": "on_state_entry",
             "stop": true

@@ -351,15 +351,18 @@ fn check_action(action: &Action, path: &str, errors: &mut Vec<RuleError>) {
                 ));
             }
         }
-        Action::Webhook { url } => {
-            let rest = url
-                .strip_prefix("https://")
-                .or_else(|| url.strip_prefix("http://"));
-            let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
-            if host.is_none_or(|h| h.is_empty()) || url.chars().any(char::is_whitespace) {
+        Action::Webhook { url, secret } => {
+            // The webhook policy without the private-address check, which needs the
+            // configuration: a private address is refused at every delivery instead.
+            if url.chars().any(char::is_whitespace) {
+                errors.push(RuleError::new(format!("{path}.url"), "expected a URL"));
+            } else if let Err(e) = crate::webhooks::url::check_url(url, true) {
+                errors.push(RuleError::new(format!("{path}.url"), e.0));
+            }
+            if secret.as_deref().is_some_and(|s| s.trim().is_empty()) {
                 errors.push(RuleError::new(
-                    format!("{path}.url"),
-                    "expected an http:// or https:// URL",
+                    format!("{path}.secret"),
+                    "must not be empty (leave it out for unsigned deliveries)",
                 ));
             }
         }

@@ -33,3 +33,4 @@ mod threading;
 mod timeline;
 mod tls;
 mod web;
+mod webhooks;

@@ -96,8 +96,8 @@ fn op_label(op: Op) -> &'static str {
     }
 }
 
-/// The action types the editor offers, (type, label, what the value holds). Webhooks are not
-/// available in this version.
+/// The action types the editor offers, (type, label, what the value holds). The `webhook`
+/// action (which may carry a secret) is set through the API (`POST /api/v1/rules`).
 const ACTION_KINDS: &[(&str, &str, &str)] = &[
     ("assign_agent", "Assign to agent", "agent email"),
     ("assign_team", "Assign to team", "team name"),
@@ -677,7 +677,7 @@ fn action_row(a: &Action) -> ActionRow {
         Action::AddNote { body } => body.clone(),
         Action::Notify { agents, .. } => agents.join(", "),
         Action::ApplySla { policy } => policy.clone(),
-        Action::Webhook { url } => url.clone(),
+        Action::Webhook { url, .. } => url.clone(),
     };
     ActionRow {
         kind: a.type_name().into(),
