@@ -462,3 +462,93 @@ async fn new_tickets_from_ingest_are_delivered_and_an_endpoint_failing_for_the_w
     assert_eq!(back["disabled_reason"], Value::Null);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn admins_manage_webhooks_in_the_console_and_agents_get_403() {
+    let (app, n, token) = setup().await;
+    app.agent("lee@example.com", "Lee", Role::Agent).await;
+    let receiver = Receiver::start(&[503]).await;
+    let mut admin = app.browser_for("dana@example.com").await;
+
+    let refused = admin
+        .post(
+            "/admin/webhooks",
+            &[
+                ("url", "https://192.168.0.10/hook"),
+                ("events", "note.added"),
+                ("secret", "s"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("private or local address"),
+        "{}",
+        refused.body
+    );
+
+    let added = admin
+        .post(
+            "/admin/webhooks",
+            &[
+                ("url", receiver.url.as_str()),
+                ("events", "note.added"),
+                ("events", "csat.rated"),
+                ("secret", "console-secret"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let id: i64 = scalar(
+        app.pool(),
+        "select webhook_endpoint_id from webhook_endpoint",
+    )
+    .await;
+    let events: Vec<String> = scalar(app.pool(), "select events from webhook_endpoint").await;
+    assert_eq!(events, ["note.added", "csat.rated"]);
+
+    // A failed delivery shows in the endpoint's log.
+    add_note(&app, &token, n, "for the log").await;
+    deliver_due(app.pool(), &deliverer()).await.unwrap();
+    let page = admin.get(&format!("/admin/webhooks/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("note.added") && page.body.contains("HTTP 503"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("console-secret"),
+        "the secret is never shown"
+    );
+
+    let p = admin
+        .post(
+            &format!("/admin/webhooks/{id}/enabled"),
+            &[("enabled", "false")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let enabled: bool = scalar(app.pool(), "select enabled from webhook_endpoint").await;
+    assert!(!enabled);
+
+    let mut lee = app.browser_for("lee@example.com").await;
+    assert_eq!(
+        lee.get("/admin/webhooks").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        lee.post(&format!("/admin/webhooks/{id}/delete"), &[])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
+    let p = admin
+        .post(&format!("/admin/webhooks/{id}/delete"), &[])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let left: i64 = scalar(app.pool(), "select count(*) from webhook_endpoint").await;
+    assert_eq!(left, 0);
+    app.finish().await;
+}
