@@ -840,7 +840,7 @@ mod tests {
         let again: Rule = serde_json::from_value(rule.to_json()).unwrap();
         assert_eq!(again, rule);
         assert_eq!(rule.mode, Mode::OnStateEntry);
-        assert_eq!(rule.actions.len(), 15);
+        assert_eq!(rule.actions.len(), 16);
     }
 
     #[test]

@@ -664,7 +664,9 @@ mod tests {
             json!({"all": []}),
             json!([{"type": "snooze", "minutes": 0}, {"type": "add_tag", "tag": " "},
                 {"type": "notify", "agents": []}, {"type": "webhook", "url": "ftp://x"},
-                {"type": "webhook", "url": "https:///x"}, {"type": "assign_team", "team": ""}]),
+                {"type": "webhook", "url": "https:///x"}, {"type": "assign_team", "team": ""},
+                {"type": "webhook", "url": "http://hooks.example.com/x"},
+                {"type": "webhook", "url": "http://127.0.0.1:9000/x", "secret": " "}]),
         );
         let errors: Vec<String> = check(&r).iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -673,9 +675,11 @@ mod tests {
                 "actions[0].minutes: must be more than 0",
                 "actions[1].tag: must not be blank",
                 "actions[2].agents: at least one agent",
-                "actions[3].url: expected an http:// or https:// URL",
-                "actions[4].url: expected an http:// or https:// URL",
+                "actions[3].url: scheme ftp: only https:// (or http:// to loopback)",
+                "actions[4].url: the URL has no host",
                 "actions[5].team: must not be blank",
+                "actions[6].url: only https:// URLs, or http:// to a loopback address (127.0.0.1, ::1, localhost)",
+                "actions[7].secret: must not be empty (leave it out for unsigned deliveries)",
             ]
         );
         let mut r = r;
