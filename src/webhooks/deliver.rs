@@ -9,7 +9,6 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use super::queue::{self, Claimed};
@@ -206,9 +205,10 @@ pub async fn deliver_due(pool: &PgPool, deliverer: &Deliverer) -> anyhow::Result
     Ok(attempted)
 }
 
-/// The worker: delivers due webhooks until `shutdown`, woken by `NOTIFY webhook` and at
-/// least every second (or every [`WebhookConfig::retry_base`] when that is shorter).
-/// Database errors are logged and retried; never returns an error.
+/// The worker: delivers due webhooks until `shutdown`, looking every second (or every
+/// [`WebhookConfig::retry_base`] when that is shorter). It polls rather than LISTENs, so it
+/// holds no pool connection while idle (a listener keeps one for good). Database errors are
+/// logged and retried; never returns an error.
 pub async fn run(pool: PgPool, config: WebhookConfig, shutdown: CancellationToken) {
     let deliverer = match Deliverer::new(&config) {
         Ok(d) => d,
@@ -220,7 +220,6 @@ pub async fn run(pool: PgPool, config: WebhookConfig, shutdown: CancellationToke
     let tick = config
         .retry_base
         .clamp(Duration::from_millis(50), Duration::from_secs(1));
-    let mut listener = listen(&pool).await;
     while !shutdown.is_cancelled() {
         match deliver_due(&pool, &deliverer).await {
             Ok(n) if n >= MAX_PER_PASS => continue,
@@ -229,31 +228,8 @@ pub async fn run(pool: PgPool, config: WebhookConfig, shutdown: CancellationToke
         }
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
-            _ = notified(&mut listener) => {}
             _ = shutdown.cancelled() => break,
         }
-    }
-}
-
-async fn listen(pool: &PgPool) -> Option<PgListener> {
-    let result: sqlx::Result<PgListener> = async {
-        let mut l = PgListener::connect_with(pool).await?;
-        l.listen(super::CHANNEL).await?;
-        Ok(l)
-    }
-    .await;
-    result
-        .map_err(|e| tracing::warn!(error = %e, "cannot LISTEN for webhooks; polling only"))
-        .ok()
-}
-
-async fn notified(listener: &mut Option<PgListener>) {
-    let Some(l) = listener else {
-        return std::future::pending().await;
-    };
-    if let Err(e) = l.recv().await {
-        tracing::warn!(error = %e, "webhook LISTEN connection lost; polling only");
-        *listener = None;
     }
 }
 

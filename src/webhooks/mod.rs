@@ -18,9 +18,6 @@ pub use deliver::{Deliverer, deliver_due, run, signature};
 
 use crate::tickets::timeline::TimelineEvent;
 
-/// The NOTIFY channel that wakes the delivery worker when deliveries are queued.
-pub const CHANNEL: &str = "webhook";
-
 /// Every event an endpoint may subscribe to, in the documented order.
 pub const EVENTS: &[&str] = &[
     "ticket.created",

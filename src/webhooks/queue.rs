@@ -33,8 +33,7 @@ const TICKET_JSON: &str = "jsonb_build_object(
 /// Queues a delivery, for every enabled endpoint subscribed to it, of each recorded event
 /// that maps to a webhook event ([`super::event_name`]), in one statement for the whole
 /// slice. The payload: `{"ticket": {...}, "change": {"kind", "detail"}, "actor": {"kind",
-/// "agent_id", "rule_id"}}` (the timeline event as the API shows it). Wakes the worker when
-/// anything was queued (on commit).
+/// "agent_id", "rule_id"}}` (the timeline event as the API shows it).
 pub async fn on_events(conn: &mut PgConnection, recorded: &[Recorded<'_>]) -> sqlx::Result<()> {
     let mut tickets = Vec::new();
     let mut events = Vec::new();
@@ -56,29 +55,22 @@ pub async fn on_events(conn: &mut PgConnection, recorded: &[Recorded<'_>]) -> sq
     if tickets.is_empty() {
         return Ok(());
     }
-    let queued: i64 = sqlx::query_scalar(&format!(
-        "with ins as (
-            insert into webhook_delivery (webhook_endpoint_id, event, ticket_id, payload)
+    sqlx::query(&format!(
+        "insert into webhook_delivery (webhook_endpoint_id, event, ticket_id, payload)
             select e.webhook_endpoint_id, x.event, x.ticket,
                    jsonb_build_object('ticket', {TICKET_JSON}, 'change', x.change, 'actor', x.actor)
             from unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[]) with ordinality
                  as x(ticket, event, change, actor, n)
             join webhook_endpoint e on e.enabled and x.event = any(e.events)
             join ticket t on t.ticket_id = x.ticket
-            order by x.n, e.webhook_endpoint_id
-            returning 1
-         )
-         select count(*) from ins"
+            order by x.n, e.webhook_endpoint_id"
     ))
     .bind(&tickets)
     .bind(&events)
     .bind(&changes)
     .bind(&actors)
-    .fetch_one(&mut *conn)
+    .execute(&mut *conn)
     .await?;
-    if queued > 0 {
-        notify(conn).await?;
-    }
     Ok(())
 }
 
@@ -107,14 +99,6 @@ pub async fn enqueue_rule(
     .bind(ticket)
     .execute(&mut *conn)
     .await?;
-    notify(conn).await
-}
-
-async fn notify(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query("select pg_notify($1, '')")
-        .bind(super::CHANNEL)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }
 
