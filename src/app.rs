@@ -1,6 +1,6 @@
 //! Every long-running task of `frontdesk serve`, each under a name: the web server, the live
-//! listener, the mailbox pollers, the outbox sender, the CSAT survey worker, the search
-//! indexer, housekeeping, the time rules and the SLA worker.
+//! listener, the mailbox pollers, the outbox sender, the CSAT survey worker, the webhook
+//! deliveries, the search indexer, housekeeping, the time rules and the SLA worker.
 //!
 //! A task that panics or fails is logged with its name and stops the node: the shared
 //! shutdown token is cancelled, the other tasks get [`SHUTDOWN_GRACE`] to finish, and
@@ -61,6 +61,14 @@ pub async fn run(
         ok(crate::tickets::notification_mail::run(
             pool.clone(),
             config.public_url.clone(),
+            shutdown.clone(),
+        )),
+    );
+    tasks.spawn(
+        "webhooks",
+        ok(crate::webhooks::run(
+            pool.clone(),
+            config.webhooks.clone(),
             shutdown.clone(),
         )),
     );

@@ -15,6 +15,7 @@ pub struct Config {
     pub db: DbConfig,
     pub ingest: IngestConfig,
     pub sla: SlaConfig,
+    pub webhooks: WebhookConfig,
     /// `FRONTDESK_BIND`, default `127.0.0.1:8080`.
     pub bind: SocketAddr,
     /// `FRONTDESK_METRICS_BIND`: a second listener serving only `GET /metrics` without a
@@ -116,6 +117,33 @@ impl Default for SlaConfig {
     }
 }
 
+/// Settings of webhook deliveries (`crate::webhooks`).
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// `FRONTDESK_WEBHOOK_ALLOW_PRIVATE`, default false: allow https endpoints on private,
+    /// link-local, unique-local and loopback addresses (http stays loopback-only).
+    pub allow_private: bool,
+    /// `FRONTDESK_WEBHOOK_RETRY_BASE_MS`, default 30000: the delay before the first retry;
+    /// each further retry waits twice as long, at most an hour, for 24 hours.
+    pub retry_base: Duration,
+    /// `FRONTDESK_WEBHOOK_RETRY_WINDOW_SECS`, default 86400 (a day): how long a delivery is
+    /// retried, and how long an endpoint may fail before it is disabled.
+    pub retry_window: Duration,
+    /// `FRONTDESK_WEBHOOK_TIMEOUT_SECS`, default 10: how long one delivery attempt may take.
+    pub timeout: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            retry_base: Duration::from_secs(30),
+            retry_window: Duration::from_secs(86_400),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// A variable that is set but malformed.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {problem}")]
@@ -207,6 +235,18 @@ impl Config {
             sla: SlaConfig {
                 tick: Duration::from_millis(
                     parsed("FRONTDESK_SLA_TICK_MS", 1000u64)?.clamp(10, 1000),
+                ),
+            },
+            webhooks: WebhookConfig {
+                allow_private: parsed("FRONTDESK_WEBHOOK_ALLOW_PRIVATE", false)?,
+                retry_base: Duration::from_millis(
+                    parsed("FRONTDESK_WEBHOOK_RETRY_BASE_MS", 30_000u64)?.max(10),
+                ),
+                retry_window: Duration::from_secs(
+                    parsed("FRONTDESK_WEBHOOK_RETRY_WINDOW_SECS", 86_400u64)?.max(1),
+                ),
+                timeout: Duration::from_secs(
+                    parsed("FRONTDESK_WEBHOOK_TIMEOUT_SECS", 10u64)?.clamp(1, 60),
                 ),
             },
             public_url: var("FRONTDESK_PUBLIC_URL").unwrap_or_default(),

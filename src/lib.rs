@@ -46,6 +46,8 @@ pub mod tickets;
 pub mod timezone;
 /// The HTTP layer.
 pub mod web;
+/// Signed webhooks: endpoints, the durable delivery queue and its worker.
+pub mod webhooks;
 
 #[cfg(test)]
 pub(crate) mod test_cases;

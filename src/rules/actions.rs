@@ -126,7 +126,7 @@ pub fn describe_action(action: &Action, agent_name: &dyn Fn(&str) -> Option<Stri
         Action::SetCompanyVip { vip } => vip_text(Account::Company, *vip),
         Action::SetCompanyLifecycleStage { stage } => lifecycle_stage_text(Account::Company, stage),
         Action::SetCompanyHealth { health } => health_text(Account::Company, *health),
-        Action::Webhook { url } => format!("called webhook {}", origin_of(url)),
+        Action::Webhook { url, .. } => format!("called webhook {}", origin_of(url)),
     }
 }
 
@@ -319,7 +319,8 @@ mod tests {
         );
         assert_eq!(
             d(Action::Webhook {
-                url: "https://user:secret@hooks.example.com/x?token=abc".into()
+                url: "https://user:secret@hooks.example.com/x?token=abc".into(),
+                secret: Some("s".into()),
             }),
             "called webhook https://hooks.example.com"
         );

@@ -540,10 +540,20 @@ async fn apply_one(
         | Action::SetCompanyHealth { .. } => {
             set_account_attribute(conn, ticket, actor, rule_name, action).await
         }
-        Action::Webhook { .. } => Err(ActionError::Invalid(format!(
-            "{} is not available yet",
-            action.type_name()
-        ))),
+        Action::Webhook { url, secret } => {
+            let Actor::Rule(rule_id) = actor else {
+                return Err(ActionError::Invalid("a webhook action needs a rule".into()));
+            };
+            crate::webhooks::queue::enqueue_rule(
+                conn,
+                ticket,
+                (rule_id, rule_name),
+                url,
+                secret.as_deref(),
+            )
+            .await?;
+            Ok(Some(actions::describe_action(action, &|_| None)))
+        }
     }
 }
 

@@ -442,8 +442,13 @@ pub enum Action {
     SetCompanyLifecycleStage { stage: String },
     /// Set the health score of the company of the ticket's customer (0-100).
     SetCompanyHealth { health: i64 },
-    /// POST the ticket to a URL (http or https).
-    Webhook { url: String },
+    /// POST the ticket to a URL (`https://`, or `http://` to loopback) through the webhook
+    /// queue (`crate::webhooks`), signed with `secret` when it is set.
+    Webhook {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+    },
 }
 
 impl Action {
@@ -708,7 +713,7 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
         "set_customer_vip" | "set_company_vip" => &["vip"],
         "set_lifecycle_stage" | "set_company_lifecycle_stage" => &["stage"],
         "set_health" | "set_company_health" => &["health"],
-        "webhook" => &["url"],
+        "webhook" => &["url", "secret"],
         _ => {
             return Err(RuleError::new(
                 type_path,
@@ -819,7 +824,13 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
                 Action::SetCompanyHealth { health }
             }
         }
-        "webhook" => Action::Webhook { url: text("url")? },
+        "webhook" => Action::Webhook {
+            url: text("url")?,
+            secret: match obj.get("secret") {
+                None | Some(Value::Null) => None,
+                Some(s) => Some(string(s, &join(path, "secret"))?.to_owned()),
+            },
+        },
         _ => unreachable!("checked above"),
     })
 }
@@ -863,7 +874,8 @@ mod tests {
                 {"type": "set_health", "health": 40},
                 {"type": "set_company_vip", "vip": false},
                 {"type": "set_company_lifecycle_stage", "stage": "renewal"},
-                {"type": "set_company_health", "health": 90}
+                {"type": "set_company_health", "health": 90},
+                {"type": "webhook", "url": "http://127.0.0.1:9000/hook", "secret": "s3cret"}
             ],
             "mode": "on_state_entry",
             "stop": true
@@ -887,7 +899,7 @@ mod tests {
         let again: Rule = serde_json::from_value(rule.to_json()).unwrap();
         assert_eq!(again, rule);
         assert_eq!(rule.mode, Mode::OnStateEntry);
-        assert_eq!(rule.actions.len(), 21);
+        assert_eq!(rule.actions.len(), 22);
     }
 
     #[test]

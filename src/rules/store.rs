@@ -117,16 +117,7 @@ pub async fn known_names(conn: &mut PgConnection) -> sqlx::Result<KnownNames> {
 pub async fn parse_valid(conn: &mut PgConnection, value: &Value) -> Result<Rule, RuleStoreError> {
     let rule = Rule::from_json(value).map_err(|e| RuleStoreError::Invalid(vec![e]))?;
     let known = known_names(conn).await?;
-    let mut errors = validate::validate(&rule, &known);
-    // Actions whose machinery arrives with later issues are refused rather than stored.
-    for (i, a) in rule.actions.iter().enumerate() {
-        if matches!(a, super::model::Action::Webhook { .. }) {
-            errors.push(RuleError::new(
-                format!("actions[{i}].type"),
-                format!("{} is not available in this version", a.type_name()),
-            ));
-        }
-    }
+    let errors = validate::validate(&rule, &known);
     if errors.is_empty() {
         Ok(rule)
     } else {

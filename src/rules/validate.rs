@@ -369,15 +369,18 @@ fn check_action(action: &Action, path: &str, errors: &mut Vec<RuleError>) {
                 ));
             }
         }
-        Action::Webhook { url } => {
-            let rest = url
-                .strip_prefix("https://")
-                .or_else(|| url.strip_prefix("http://"));
-            let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
-            if host.is_none_or(|h| h.is_empty()) || url.chars().any(char::is_whitespace) {
+        Action::Webhook { url, secret } => {
+            // The webhook policy without the private-address check, which needs the
+            // configuration: a private address is refused at every delivery instead.
+            if url.chars().any(char::is_whitespace) {
+                errors.push(RuleError::new(format!("{path}.url"), "expected a URL"));
+            } else if let Err(e) = crate::webhooks::url::check_url(url, true) {
+                errors.push(RuleError::new(format!("{path}.url"), e.0));
+            }
+            if secret.as_deref().is_some_and(|s| s.trim().is_empty()) {
                 errors.push(RuleError::new(
-                    format!("{path}.url"),
-                    "expected an http:// or https:// URL",
+                    format!("{path}.secret"),
+                    "must not be empty (leave it out for unsigned deliveries)",
                 ));
             }
         }
@@ -700,7 +703,9 @@ mod tests {
                 {"type": "webhook", "url": "https:///x"}, {"type": "assign_team", "team": ""},
                 {"type": "set_health", "health": 101}, {"type": "set_health", "health": -1},
                 {"type": "set_lifecycle_stage", "stage": " "},
-                {"type": "set_company_health", "health": 200}]),
+                {"type": "set_company_health", "health": 200},
+                {"type": "webhook", "url": "http://hooks.example.com/x"},
+                {"type": "webhook", "url": "http://127.0.0.1:9000/x", "secret": " "}]),
         );
         let errors: Vec<String> = check(&r).iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -709,13 +714,15 @@ mod tests {
                 "actions[0].minutes: must be more than 0",
                 "actions[1].tag: must not be blank",
                 "actions[2].agents: at least one agent",
-                "actions[3].url: expected an http:// or https:// URL",
-                "actions[4].url: expected an http:// or https:// URL",
+                "actions[3].url: scheme ftp: only https:// (or http:// to loopback)",
+                "actions[4].url: the URL has no host",
                 "actions[5].team: must not be blank",
                 "actions[6].health: must be a whole number from 0 to 100",
                 "actions[7].health: must be a whole number from 0 to 100",
                 "actions[8].stage: must not be blank",
                 "actions[9].health: must be a whole number from 0 to 100",
+                "actions[10].url: only https:// URLs, or http:// to a loopback address (127.0.0.1, ::1, localhost)",
+                "actions[11].secret: must not be empty (leave it out for unsigned deliveries)",
             ]
         );
         let mut r = r;

@@ -390,7 +390,8 @@ impl PendingEvents {
 }
 
 /// Records every held event in one statement, in the order they were held, and runs the hook
-/// for the batch (routing rules over all of its events at once: `rules::batch`), without a
+/// for the batch (webhook deliveries and routing rules over all of its events at once:
+/// `webhooks::queue::on_events`, `rules::batch`), without a
 /// live notification: ingest notifies a whole batch of mail at once
 /// ([`super::notify_ingested`]).
 pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> sqlx::Result<()> {
@@ -462,6 +463,7 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
         crate::rules::pull::on_event(conn, &r).await?;
         recorded.push(r);
     }
+    crate::webhooks::queue::on_events(conn, &recorded).await?;
     // Rules run for the whole batch at once (their changes are recorded back through here
     // with a rule as actor, which triggers no rules: then the rules are not even loaded).
     if recorded.iter().any(|r| {
@@ -501,7 +503,8 @@ async fn insert(
 /// first ([`crate::sla::clocks::on_event`], whatever the actor: a rule closing a ticket stops
 /// its resolution clock too), then analytics stores a ticket's metric values when one
 /// completes ([`crate::analytics::metrics::on_event`]), then a close schedules its CSAT
-/// survey (a reopen cancels it: [`crate::csat::survey::on_event`]), then routing rules
+/// survey (a reopen cancels it: [`crate::csat::survey::on_event`]), then the event's webhook
+/// deliveries are queued ([`crate::webhooks::queue::on_events`]), then routing rules
 /// ([`crate::rules::engine::on_event`]): what they change commits with the event; then waiting
 /// tickets go out if the change freed an agent's capacity ([`crate::rules::pull::on_event`]).
 /// [`record_pending`] runs the same steps, with the rules over the whole batch at once.
@@ -510,6 +513,7 @@ pub async fn after_event(conn: &mut PgConnection, recorded: &Recorded<'_>) -> sq
     crate::sla::clocks::on_event(conn, recorded).await?;
     crate::analytics::metrics::on_event(conn, recorded).await?;
     crate::csat::survey::on_event(conn, recorded).await?;
+    crate::webhooks::queue::on_events(conn, std::slice::from_ref(recorded)).await?;
     crate::rules::engine::on_event(conn, recorded, None).await?;
     crate::rules::pull::on_event(conn, recorded).await
 }

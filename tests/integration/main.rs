@@ -35,3 +35,4 @@ mod threading;
 mod timeline;
 mod tls;
 mod web;
+mod webhooks;

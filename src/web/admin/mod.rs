@@ -1,6 +1,6 @@
 //! The admin console under `/admin`: the pages where admins configure Frontdesk. Each area
 //! (mailboxes, agents, teams, tags, saved replies, rules, quarantine, audit log, business
-//! hours, SLA policies, lifecycle stages) is a module with its own router; every handler takes [`AdminAgent`], so an
+//! hours, SLA policies, lifecycle stages, webhooks) is a module with its own router; every handler takes [`AdminAgent`], so an
 //! agent or a lead gets a plain 403 page, and every change is written to the audit log
 //! (`crate::audit`) in the transaction that makes it.
 //!
@@ -17,6 +17,7 @@ mod sla;
 mod stages;
 mod tags;
 mod teams;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(sla::router())
         .merge(stages::router())
+        .merge(webhooks::router())
 }
 
 /// A signed-in admin, with what every admin page's header shows. Anyone else signed in gets

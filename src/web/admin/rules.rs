@@ -96,8 +96,9 @@ fn op_label(op: Op) -> &'static str {
     }
 }
 
-/// The action types the editor offers, (type, label, what the value holds). Webhooks are not
-/// available in this version.
+/// The action types the editor offers, (type, label, what the value holds). A webhook's
+/// secret is set through the API; the editor keeps a stored one while the URL stays the same
+/// ([`keep_webhook_secrets`]).
 const ACTION_KINDS: &[(&str, &str, &str)] = &[
     ("assign_agent", "Assign to agent", "agent email"),
     ("assign_team", "Assign to team", "team name"),
@@ -137,6 +138,11 @@ const ACTION_KINDS: &[(&str, &str, &str)] = &[
         "lifecycle stage name",
     ),
     ("set_company_health", "Set company health", "0 to 100"),
+    (
+        "webhook",
+        "Call webhook",
+        "https:// URL (or http:// to localhost)",
+    ),
 ];
 
 /// A select's option: (value, label).
@@ -653,6 +659,28 @@ fn list_of(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The editor has no secret field: a `webhook` action saved from it keeps the secret the
+/// stored rule has for the same URL (a changed URL goes unsigned until set through the API).
+fn keep_webhook_secrets(rule: &mut Value, stored: &Value) {
+    let secret_for = |url: &Value| {
+        stored["actions"].as_array().and_then(|list| {
+            list.iter()
+                .find(|a| a["type"] == "webhook" && &a["url"] == url && a.get("secret").is_some())
+                .map(|a| a["secret"].clone())
+        })
+    };
+    if let Some(actions) = rule.get_mut("actions").and_then(Value::as_array_mut) {
+        for a in actions {
+            if a["type"] == "webhook"
+                && a.get("secret").is_none()
+                && let Some(secret) = secret_for(&a["url"])
+            {
+                a["secret"] = secret;
+            }
+        }
+    }
+}
+
 fn action_json(r: &ActionRow) -> Value {
     let v = r.value.trim();
     match r.kind.as_str() {
@@ -685,6 +713,7 @@ fn action_json(r: &ActionRow) -> Value {
         "set_health" | "set_company_health" => {
             json!({"type": r.kind, "health": v.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(v))})
         }
+        "webhook" => json!({"type": "webhook", "url": v}),
         other => json!({ "type": other }),
     }
 }
@@ -712,7 +741,7 @@ fn action_row(a: &Action) -> ActionRow {
             stage.clone()
         }
         Action::SetHealth { health } | Action::SetCompanyHealth { health } => health.to_string(),
-        Action::Webhook { url } => url.clone(),
+        Action::Webhook { url, .. } => url.clone(),
     };
     ActionRow {
         kind: a.type_name().into(),
@@ -926,6 +955,10 @@ async fn submit(
             }
         };
     }
+    let mut rule = rule;
+    if let Some(id) = id {
+        keep_webhook_secrets(&mut rule, &stored_rule(&state, id).await?.rule.to_json());
+    }
     let saved = match id {
         Some(id) => store::update(&state.pool, &admin.actor(), id, &rule).await,
         None => store::create(&state.pool, &admin.actor(), &rule).await,
@@ -1036,5 +1069,22 @@ mod tests {
             describe_failed(&v),
             "none of: from is @example.net; subject matches /^urgent/"
         );
+    }
+}
+
+#[cfg(test)]
+mod webhook_secret_tests {
+    use super::*;
+
+    #[test]
+    fn the_editor_keeps_a_webhook_secret_while_the_url_stays() {
+        let stored = json!({"actions": [
+            {"type": "webhook", "url": "https://a.example.com/x", "secret": "s1"}]});
+        let mut same = json!({"actions": [{"type": "webhook", "url": "https://a.example.com/x"}]});
+        keep_webhook_secrets(&mut same, &stored);
+        assert_eq!(same["actions"][0]["secret"], "s1");
+        let mut other = json!({"actions": [{"type": "webhook", "url": "https://b.example.com/x"}]});
+        keep_webhook_secrets(&mut other, &stored);
+        assert!(other["actions"][0].get("secret").is_none());
     }
 }

@@ -11,6 +11,7 @@ mod mailboxes;
 mod rules;
 mod sla;
 mod teams;
+mod webhooks;
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(rules::router())
         .merge(sla::router())
         .merge(customers::router())
+        .merge(webhooks::router())
 }
 
 /// The agent behind a valid bearer token, with the mailboxes they may see.
