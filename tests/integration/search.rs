@@ -114,17 +114,32 @@ fn mail(id: &str, from: &str, subject: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The ticket numbers `GET /api/v1/search?q=` answers with.
-async fn hits(db: &TestDb, token: &str, q: &str) -> Vec<i64> {
+/// The results of `GET /api/v1/search?q=`.
+async fn results(db: &TestDb, token: &str, q: &str) -> Vec<Value> {
     let path = format!("/api/v1/search?q={}", urlencoding(q));
     let (s, v) = api_json(db, "GET", &path, token, Value::Null).await;
     assert_eq!(s, StatusCode::OK, "{q}: {v}");
     v["results"]
         .as_array()
         .unwrap_or_else(|| panic!("{q}: {v}"))
+        .clone()
+}
+
+/// The ticket numbers `GET /api/v1/search?q=` answers with.
+async fn hits(db: &TestDb, token: &str, q: &str) -> Vec<i64> {
+    results(db, token, q)
+        .await
         .iter()
         .map(|r| r["number"].as_i64().unwrap())
         .collect()
+}
+
+/// The excerpt of the first result.
+async fn first_excerpt(db: &TestDb, token: &str, q: &str) -> String {
+    results(db, token, q).await[0]["excerpt"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn urlencoding(q: &str) -> String {
@@ -189,6 +204,11 @@ async fn search_stems_in_the_mailbox_language_folds_accents_and_finds_cjk_fragme
 
     // English (the default): other forms of a word; accents folded both ways, any case.
     assert_eq!(hits(&db, &admin, "invoices").await, [invoice]);
+    // The excerpt marks the word as written in the mail.
+    let excerpt = first_excerpt(&db, &admin, "invoices").await;
+    assert!(excerpt.contains("**invoice**"), "{excerpt}");
+    let excerpt = first_excerpt(&db, &admin, "Jorg").await;
+    assert!(excerpt.contains("**Jörg**"), "{excerpt}");
     assert!(hits(&db, &admin, "Muller").await.contains(&umlaut));
     assert!(hits(&db, &admin, "muller").await.contains(&caps));
     assert_eq!(hits(&db, &admin, "Jorg").await, [umlaut]);
@@ -248,6 +268,8 @@ async fn search_stems_in_the_mailbox_language_folds_accents_and_finds_cjk_fragme
     assert_eq!(hits(&db, &admin, "Rechnung").await, [german]);
     index_all(&db).await;
     assert_eq!(hits(&db, &admin, "Rechnungen").await, [german]);
+    let excerpt = first_excerpt(&db, &admin, "Rechnungen").await;
+    assert!(excerpt.contains("**Rechnung**"), "{excerpt}");
     assert_eq!(hits(&db, &admin, "Rechnung").await, [german]);
     assert!(hits(&db, &admin, "Muller").await.contains(&umlaut));
     assert_eq!(hits(&db, &admin, "都庁に").await, [japanese]);
@@ -262,5 +284,84 @@ async fn search_stems_in_the_mailbox_language_folds_accents_and_finds_cjk_fragme
     for q in ["Rechnungen", "invoices", "Muller", "都庁に"] {
         assert!(hits(&db, &outsider, q).await.is_empty(), "{q}");
     }
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn messages_merged_into_a_mailbox_of_another_language_are_indexed_in_it() {
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    mb.deliver(
+        "INBOX",
+        &[
+            &mail("de", "kasse@example.de", "Oktober", "Anbei die Rechnung."),
+            &mail("other", "ann@example.org", "Another thing", "Hello."),
+        ],
+    )
+    .await;
+    ingest(&db.pool).await;
+    index_all(&db).await;
+    let admin_id = agent(&db, "ada@example.com", "Ada Admin", Role::Admin).await;
+    let admin = frontdesk::auth::create_api_token(&db.pool, admin_id)
+        .await
+        .unwrap();
+    let source = ticket_by_subject(&db, "Oktober").await;
+    let target = ticket_by_subject(&db, "Another thing").await;
+    // The target ticket is in a German mailbox (moved there for the test).
+    let german = offline_mailbox(&db.pool, "kasse@example.com", None).await;
+    sqlx::query("update mailbox set search_language = 'german' where mailbox_id = $1")
+        .bind(german)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("update ticket set mailbox_id = $1 where ticket_id = $2")
+        .bind(german)
+        .bind(target)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("update message set search_config = null where ticket_id = $1")
+        .bind(target)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    index_all(&db).await;
+    let configs = |ticket: i64| {
+        let pool = db.pool.clone();
+        async move {
+            let c: Vec<String> = sqlx::query_scalar(
+                "select distinct search_config::text from message where ticket_id = $1",
+            )
+            .bind(ticket)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            c
+        }
+    };
+    assert_eq!(configs(source).await, ["frontdesk_english"]);
+    assert_eq!(configs(target).await, ["frontdesk_german"]);
+
+    use frontdesk::tickets::actions::{ActionError, merge};
+    use frontdesk::tickets::timeline::Actor;
+    let ask = merge(&db.pool, Actor::Agent(admin_id), None, source, target, None).await;
+    let Err(ActionError::MergeNeedsConfirmation(c)) = ask else {
+        panic!("a merge across mailboxes asks first: {ask:?}");
+    };
+    merge(
+        &db.pool,
+        Actor::Agent(admin_id),
+        None,
+        source,
+        target,
+        Some(&c.confirmation()),
+    )
+    .await
+    .unwrap();
+    index_all(&db).await;
+    assert_eq!(configs(target).await, ["frontdesk_german"]);
+    assert_eq!(hits(&db, &admin, "Rechnungen").await, [target]);
+    let (_, differ, unindexed) = vectors_off_the_function(&db).await;
+    assert_eq!((differ, unindexed), (0, 0));
     db.drop_db().await;
 }
