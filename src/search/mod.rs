@@ -3,6 +3,13 @@
 //! vectors in the background; [`search`] answers queries, best match first, newest first among
 //! equals, with the matching words marked. A query may hold filters ([`parse`]): `tag:refund`,
 //! `from:jana@example.org`, `status:open`; `#17` alone is ticket 17.
+//!
+//! Language (migration 20261206040000): each mailbox has a search language
+//! (`mailbox.search_language`, default `english`); its mail is indexed with the text search
+//! configuration `frontdesk_<language>`, a copy of PostgreSQL's own with `unaccent` before the
+//! stemmer for non-ASCII words, so "invoices" finds "invoice" and "Muller" finds "Müller".
+//! CJK runs are also indexed as overlapping bigrams, and the query cuts them the same way
+//! ([`cjk_phrases`]), so a fragment finds the sentence it comes from.
 
 use std::time::Duration;
 
@@ -234,7 +241,8 @@ fn tsquery_sql(configs: &[String]) -> String {
 }
 
 /// Searches the visible mailboxes with web-search syntax (`"exact phrase"`, `-not`, `or`) and
-/// the filters of [`parse`]. At most `limit` tickets, best match first, newest first among
+/// the filters of [`parse`], in the visible mailboxes' search languages (and exactly, for
+/// vectors not yet re-indexed). At most `limit` tickets, best match first, newest first among
 /// equals; with filters only, the matching tickets by last activity, newest first. `#17` is
 /// ticket 17 alone when it is visible.
 pub async fn search(

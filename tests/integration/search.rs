@@ -365,3 +365,50 @@ async fn messages_merged_into_a_mailbox_of_another_language_are_indexed_in_it() 
     assert_eq!((differ, unindexed), (0, 0));
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn the_mailbox_form_sets_the_search_language_and_names_a_wrong_one() {
+    let db = TestDb::new().await;
+    agent(&db, "ada@example.com", "Ada Admin", Role::Admin).await;
+    let mut tab = Browser::signed_in(&db, "ada@example.com").await;
+    let new = tab.get("/admin/mailboxes/new").await;
+    assert!(
+        new.body.contains("name=\"search_language\""),
+        "{}",
+        new.body
+    );
+    assert!(new.body.contains("value=\"german\""), "German is offered");
+    let form = |language: &'static str| {
+        vec![
+            ("name", "Example Support"),
+            ("address", "support@example.com"),
+            ("from_name_format", "{agent} at {mailbox}"),
+            ("signature", ""),
+            ("team", ""),
+            ("search_language", language),
+            ("imap_host", "mail.example.com"),
+            ("imap_port", ""),
+            ("imap_security", "tls"),
+            ("imap_user", "support"),
+            ("imap_password", "PwForm1x"),
+            ("imap_folders", "INBOX"),
+            ("smtp_host", ""),
+            ("smtp_port", ""),
+            ("smtp_security", "tls"),
+            ("smtp_user", ""),
+            ("smtp_password", ""),
+        ]
+    };
+    let p = tab.post("/admin/mailboxes/new", &form("klingon")).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(
+        p.body.contains("id=\"search_language-error\""),
+        "{}",
+        p.body
+    );
+    let p = tab.post("/admin/mailboxes/new", &form("french")).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let language: String = scalar(&db.pool, "select search_language from mailbox").await;
+    assert_eq!(language, "french");
+    db.drop_db().await;
+}
