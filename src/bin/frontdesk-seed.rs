@@ -105,7 +105,7 @@ pub struct SeedReport {
     /// `(table, rows, copy time)`, in load order.
     pub tables: Vec<(&'static str, u64, Duration)>,
     pub index_time: Duration,
-    /// Filling `message.search` with `message_search_vector`.
+    /// Filling `message.search` with `message_search_vector_in` (the indexer's vectors).
     pub vector_time: Duration,
     pub total_time: Duration,
     /// A frequent and a rare word of the message bodies, for search benchmarks.
@@ -149,7 +149,7 @@ impl std::fmt::Display for SeedReport {
         if self.search_vectors {
             writeln!(
                 f,
-                "search vectors (message_search_vector) in {:.1} s",
+                "search vectors (message_search_vector_in) in {:.1} s",
                 self.vector_time.as_secs_f64()
             )?;
         }
@@ -288,9 +288,13 @@ pub async fn run(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedReport
 
     // The search vector column (search::index_pending) is filled here when it exists, so that
     // the seeded database is fully searchable at once instead of after the indexer's hours.
-    let (search_vectors,): (bool,) = sqlx::query_as(
+    // With `message.search_config` (migration 20261206040000) the vectors are built in each
+    // mailbox's search language, as the indexer builds them.
+    let (search_vectors, search_languages): (bool, bool) = sqlx::query_as(
         "select exists (select 1 from information_schema.columns
-                        where table_schema = current_schema() and table_name = 'message' and column_name = 'search')",
+                        where table_schema = current_schema() and table_name = 'message' and column_name = 'search'),
+                exists (select 1 from information_schema.columns
+                        where table_schema = current_schema() and table_name = 'message' and column_name = 'search_config')",
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -404,19 +408,27 @@ pub async fn run(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedReport
 
     // In one pass, before the indexes come back so that no index is updated row by row: the
     // receipt time is the generated Date (there is no IMAP INTERNALDATE), and the search vectors
-    // by the indexer's own definition (migration 20261203000010). ~0.1 ms a message on one core.
+    // by the indexer's own definition (search::index_pending: message_search_vector_in with the
+    // mailbox's configuration, migration 20261206040000; before it, message_search_vector of
+    // migration 20261203000010). ~0.1 ms a message on one core (simple configuration).
     let t0 = Instant::now();
-    let set_search = if search_vectors {
-        ", search = message_search_vector(subject, from_email, from_name, text_body)"
+    let statement = if search_languages {
+        "update message m set received_at = m.created_at,
+            search = message_search_vector_in(c.cfg, m.subject, m.from_email, m.from_name, m.text_body, null),
+            search_config = c.cfg
+         from (select t.ticket_id, ('frontdesk_' || b.search_language)::regconfig as cfg
+               from ticket t join mailbox b on b.mailbox_id = t.mailbox_id) c
+         where c.ticket_id = m.ticket_id"
+    } else if search_vectors {
+        "update message set received_at = created_at,
+            search = message_search_vector(subject, from_email, from_name, text_body)"
     } else {
-        ""
+        "update message set received_at = created_at"
     };
-    sqlx::query(&format!(
-        "update message set received_at = created_at{set_search}"
-    ))
-    .execute(&mut *tx)
-    .await
-    .context("filling message.received_at and message.search")?;
+    sqlx::query(statement)
+        .execute(&mut *tx)
+        .await
+        .context("filling message.received_at and message.search")?;
     let vector_time = t0.elapsed();
     let t0 = Instant::now();
     for (name, def) in &indexes {
@@ -1076,7 +1088,7 @@ impl World {
             return;
         }
         // message, in COPY's binary format. The search vectors are filled after the load by
-        // the SQL function message_search_vector, the indexer's own definition.
+        // the SQL function message_search_vector_in, the indexer's own definition.
         out.row()
             .extend_from_slice(b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0");
         let fields: i16 = 15;

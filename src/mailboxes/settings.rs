@@ -61,6 +61,9 @@ pub struct MailboxSettings {
     pub csat_mode: String,
     /// For `delayed`: minutes after the close (1 to 10080).
     pub csat_delay_minutes: i32,
+    /// The language its mail is searched in (stemming): `english` (default), `german`, ...,
+    /// `simple` (none); the text search configuration `frontdesk_<language>`.
+    pub search_language: String,
 }
 
 impl std::fmt::Debug for MailboxSettings {
@@ -86,6 +89,7 @@ impl MailboxSettings {
             "csat": self.csat,
             "csat_mode": self.csat_mode,
             "csat_delay_minutes": self.csat_delay_minutes,
+            "search_language": self.search_language,
         })
     }
 }
@@ -94,7 +98,7 @@ const SELECT: &str =
     "select m.mailbox_id, m.name, m.address, m.imap_url, m.smtp_url, m.enabled, m.signature,
         m.from_name_format, t.name as team, h.polled_by, h.last_poll_at, h.last_ok_at, h.last_error,
         h.last_error_at, coalesce(h.consecutive_failures, 0) as consecutive_failures,
-        m.sla_policy_id, m.csat, m.csat_mode, m.csat_delay_minutes
+        m.sla_policy_id, m.csat, m.csat_mode, m.csat_delay_minutes, m.search_language
     from mailbox m left join team t on t.team_id = m.team_id
     left join mailbox_health h on h.mailbox_id = m.mailbox_id";
 
@@ -170,6 +174,8 @@ pub struct MailboxChange {
     pub csat_mode: Option<String>,
     /// Minutes after the close for `delayed` (1 to 10080).
     pub csat_delay_minutes: Option<i32>,
+    /// One of [`search_languages`]; a change re-indexes the mailbox's mail.
+    pub search_language: Option<String>,
 }
 
 impl std::fmt::Debug for MailboxSettingsRow {
@@ -192,6 +198,19 @@ struct MailboxSettingsRow {
     csat: bool,
     csat_mode: String,
     csat_delay_minutes: i32,
+    search_language: String,
+}
+
+/// The languages a mailbox's mail can be searched in, sorted: the names of the text search
+/// configurations `frontdesk_<name>` (migration 20261206040000: one per built-in PostgreSQL
+/// configuration, `simple` and `english` to `yiddish`, depending on the server's version).
+pub async fn search_languages(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select substr(cfgname, 11) from pg_ts_config
+         where cfgname like 'frontdesk\\_%' and cfgnamespace = 'public'::regnamespace order by 1",
+    )
+    .fetch_all(db)
+    .await
 }
 
 fn check_format(format: &str) -> Result<(), SettingsError> {
@@ -267,6 +286,18 @@ async fn validate(
             "enter minutes from 1 to 10080 (a week)",
         ));
     }
+    row.search_language = row.search_language.trim().to_lowercase();
+    let languages = search_languages(&mut **tx).await?;
+    if !languages.contains(&row.search_language) {
+        return Err(invalid(
+            "search_language",
+            format!(
+                "{:?} is not a search language; choose one of {}",
+                row.search_language,
+                languages.join(", ")
+            ),
+        ));
+    }
     row.team = row
         .team
         .as_deref()
@@ -300,6 +331,7 @@ fn audit_json(r: &MailboxSettingsRow) -> Value {
         "csat": r.csat,
         "csat_mode": r.csat_mode,
         "csat_delay_minutes": r.csat_delay_minutes,
+        "search_language": r.search_language,
     })
 }
 
@@ -337,12 +369,13 @@ pub async fn create(
             .csat_mode
             .unwrap_or_else(|| crate::csat::Mode::Reply.as_str().into()),
         csat_delay_minutes: change.csat_delay_minutes.unwrap_or(60),
+        search_language: change.search_language.unwrap_or_else(|| "english".into()),
     };
     validate(&mut tx, &mut row, None, allow_plaintext).await?;
     let id: i64 = sqlx::query_scalar(
         "insert into mailbox (name, address, imap_url, smtp_url, signature, from_name_format, team_id, enabled,
-                              csat, csat_mode, csat_delay_minutes)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning mailbox_id",
+                              csat, csat_mode, csat_delay_minutes, search_language)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning mailbox_id",
     )
     .bind(&row.name)
     .bind(&row.address)
@@ -355,6 +388,7 @@ pub async fn create(
     .bind(row.csat)
     .bind(&row.csat_mode)
     .bind(row.csat_delay_minutes)
+    .bind(&row.search_language)
     .fetch_one(&mut *tx)
     .await?;
     grant_team(&mut tx, row.team_id, id).await?;
@@ -446,6 +480,7 @@ pub async fn update(
         csat: old.csat,
         csat_mode: old.csat_mode.clone(),
         csat_delay_minutes: old.csat_delay_minutes,
+        search_language: old.search_language.clone(),
     };
     let mut row = MailboxSettingsRow {
         name: change.name.unwrap_or_else(|| old.name.clone()),
@@ -462,12 +497,15 @@ pub async fn update(
         csat: change.csat.unwrap_or(old.csat),
         csat_mode: change.csat_mode.unwrap_or_else(|| old.csat_mode.clone()),
         csat_delay_minutes: change.csat_delay_minutes.unwrap_or(old.csat_delay_minutes),
+        search_language: change
+            .search_language
+            .unwrap_or_else(|| old.search_language.clone()),
     };
     validate(&mut tx, &mut row, Some(mailbox_id), allow_plaintext).await?;
     sqlx::query(
         "update mailbox set name = $2, address = $3, imap_url = $4, smtp_url = $5, signature = $6,
                 from_name_format = $7, team_id = $8, enabled = $9, csat = $10, csat_mode = $11,
-                csat_delay_minutes = $12
+                csat_delay_minutes = $12, search_language = $13
          where mailbox_id = $1",
     )
     .bind(mailbox_id)
@@ -482,8 +520,21 @@ pub async fn update(
     .bind(row.csat)
     .bind(&row.csat_mode)
     .bind(row.csat_delay_minutes)
+    .bind(&row.search_language)
     .execute(&mut *tx)
     .await?;
+    if row.search_language != old.search_language {
+        // The background indexer (search::index_pending) builds its messages' vectors again
+        // in the new language; meanwhile their old vectors still match.
+        sqlx::query(
+            "update message set search_config = null
+             where search_config is not null
+               and ticket_id in (select ticket_id from ticket where mailbox_id = $1)",
+        )
+        .bind(mailbox_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     grant_team(&mut tx, row.team_id, mailbox_id).await?;
     let changed = audit::changed_fields(&audit_json(&before_row), &audit_json(&row));
     let (mut before, mut after) = changed.unwrap_or((json!({}), json!({})));

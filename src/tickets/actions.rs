@@ -820,12 +820,19 @@ pub async fn merge(
         into: c.into_mailbox,
         gained_access: c.gaining.into_iter().map(|(id, _)| id).collect(),
     });
-    let moved = sqlx::query("update message set ticket_id = $2 where ticket_id = $1")
-        .bind(source)
-        .bind(target)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    // Messages that change mailbox are indexed again in the new mailbox's search language
+    // (search::index_pending).
+    let moved = sqlx::query(
+        "update message set ticket_id = $2,
+            search_config = case when $3 then null else search_config end
+         where ticket_id = $1",
+    )
+    .bind(source)
+    .bind(target)
+    .bind(recorded.is_some())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     sqlx::query(
         "insert into ticket_participant (ticket_id, email, name, role)
          select $2, email, name, case when role = 'customer' then 'cc' else role end from ticket_participant where ticket_id = $1

@@ -166,6 +166,8 @@ struct MailboxForm {
     /// `reply` or `delayed`.
     csat_mode: String,
     csat_delay_minutes: String,
+    /// `english`, `german`, ... (`settings::search_languages`).
+    search_language: String,
     imap_host: String,
     imap_port: String,
     imap_security: String,
@@ -201,6 +203,7 @@ impl MailboxForm {
             csat: if m.csat { "on" } else { "off" }.into(),
             csat_mode: m.csat_mode.clone(),
             csat_delay_minutes: m.csat_delay_minutes.to_string(),
+            search_language: m.search_language.clone(),
             imap_host: imap.host,
             imap_port: imap.port,
             imap_security: imap.security,
@@ -259,8 +262,20 @@ impl MailboxForm {
                     message: "enter a whole number of minutes".into(),
                 })?),
             },
+            search_language: Some(self.search_language.clone()).filter(|l| !l.trim().is_empty()),
         })
     }
+}
+
+/// A search language as the form lists it: `german` is "German", `simple` says what it does.
+fn search_language_label(language: &str) -> String {
+    if language == "simple" {
+        return "None (exact words only)".into();
+    }
+    let mut c = language.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// Maps a domain field (`imap_url`) to the form field that shows the problem.
@@ -287,6 +302,7 @@ fn groups(
     f: &MailboxForm,
     teams: &[String],
     policies: &[(i64, String)],
+    languages: &[String],
     error: Option<&FieldError>,
 ) -> Vec<Group> {
     let field = |name: &'static str, label, kind, value: &str, hint| Field {
@@ -351,6 +367,20 @@ fn groups(
                     &f.signature,
                     "Plain text added under every reply.",
                 ),
+                Field {
+                    options: languages
+                        .iter()
+                        .map(|l| (l.clone(), search_language_label(l)))
+                        .collect(),
+                    hint: "Search finds other forms of a word in this language (\"invoices\" finds \"invoice\"). A change re-indexes the mailbox's mail in the background.",
+                    ..field(
+                        "search_language",
+                        "Search language",
+                        "select",
+                        &f.search_language,
+                        "",
+                    )
+                },
             ],
         },
         Group {
@@ -497,7 +527,8 @@ async fn form_page(
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
-    let groups = groups(&s.form, &teams, &policies, s.error.as_ref());
+    let languages = crate::mailboxes::settings::search_languages(&state.pool).await?;
+    let groups = groups(&s.form, &teams, &policies, &languages, s.error.as_ref());
     // An error on a field the form does not have is shown above the form.
     let shown = groups
         .iter()
@@ -540,6 +571,7 @@ async fn new_form(State(state): State<AppState>, admin: AdminAgent) -> Result<Re
         csat: "off".into(),
         csat_mode: "reply".into(),
         csat_delay_minutes: "60".into(),
+        search_language: "english".into(),
         ..MailboxForm::default()
     };
     let s = FormState {

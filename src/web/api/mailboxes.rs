@@ -3,17 +3,19 @@
 //!
 //! - `GET /api/v1/mailboxes` → `{"mailboxes": [mailbox]}`, oldest first.
 //! - `POST /api/v1/mailboxes` `{"name", "address", "imap_url", "smtp_url"?, "signature"?,
-//!   "from_name_format"?, "team"?}` → 201 mailbox.
+//!   "from_name_format"?, "team"?, "csat"?, "csat_mode"?, "csat_delay_minutes"?,
+//!   "search_language"? (default "english")}` → 201 mailbox.
 //! - `PATCH /api/v1/mailboxes/{address}` `{"name"?, "imap_url"?, "smtp_url"? (null removes it),
 //!   "signature"?, "enabled"?, "from_name_format"?, "team"? (null clears it), "sla_policy"?
 //!   (an SLA policy id, the mailbox's default; null clears it), "csat"? (true | false: CSAT
-//!   surveys on or off), "csat_mode"? ("reply" | "delayed"), "csat_delay_minutes"? (1-10080)}`
-//!   → mailbox.
+//!   surveys on or off), "csat_mode"? ("reply" | "delayed"), "csat_delay_minutes"? (1-10080),
+//!   "search_language"? ("english", "german", ..., "simple": the stemming its mail is searched
+//!   with; a change re-indexes the mailbox's mail in the background)}` → mailbox.
 //! - `POST /api/v1/mailboxes/{address}/test` → `{"imap": {"ok", "message"}, "smtp": {"ok",
 //!   "message"}}`: signs in to the stored servers (each check at most 10 s).
 //!
 //! A mailbox is `{"name", "address", "imap_url", "smtp_url", "signature", "from_name_format",
-//! "team", "enabled", "sla_policy" (id or null), "csat", "csat_mode", "csat_delay_minutes", "health": {"polled_by", "last_poll_at",
+//! "team", "enabled", "sla_policy" (id or null), "csat", "csat_mode", "csat_delay_minutes", "search_language", "health": {"polled_by", "last_poll_at",
 //! "last_ok_at", "last_error", "last_error_at", "consecutive_failures"}}`, times RFC 3339 UTC. Bad input → 400 naming the
 //! field; nothing is half-applied.
 
@@ -89,6 +91,7 @@ struct CreateBody {
     csat: Option<bool>,
     csat_mode: Option<String>,
     csat_delay_minutes: Option<i32>,
+    search_language: Option<String>,
 }
 
 async fn create(
@@ -109,6 +112,7 @@ async fn create(
         csat: body.csat,
         csat_mode: body.csat_mode,
         csat_delay_minutes: body.csat_delay_minutes,
+        search_language: body.search_language,
     };
     let m = settings::create(
         &state.pool,
@@ -141,6 +145,8 @@ struct PatchBody {
     csat_mode: Option<String>,
     /// Minutes after the close, for `delayed`.
     csat_delay_minutes: Option<i32>,
+    /// `english`, `german`, ... (`settings::search_languages`); a change re-indexes its mail.
+    search_language: Option<String>,
 }
 
 async fn update(
@@ -167,6 +173,7 @@ async fn update(
         csat: body.csat,
         csat_mode: body.csat_mode,
         csat_delay_minutes: body.csat_delay_minutes,
+        search_language: body.search_language,
     };
     let m = settings::update(
         &state.pool,
