@@ -140,8 +140,8 @@ pub async fn create(
 }
 
 /// Renames a stage (customers, companies and views keep it). Audited as
-/// `lifecycle_stage.rename`. Note: rules compare the stage's name, so a rule naming the old
-/// name stops matching.
+/// `lifecycle_stage.rename`. Rules naming the old name are changed to the new one in the same
+/// transaction ([`crate::rules::store::rename_lifecycle_stage`]), so they go on matching.
 pub async fn rename(
     conn: &mut PgConnection,
     actor: &AuditActor,
@@ -176,6 +176,7 @@ pub async fn rename(
         Some(json!({ "name": name })),
     )
     .await?;
+    crate::rules::store::rename_lifecycle_stage(conn, actor, &old, &name).await?;
     Ok(())
 }
 

@@ -220,6 +220,113 @@ pub async fn update(
     Ok(stored)
 }
 
+/// A lifecycle stage was renamed from `old` to `new`: every rule naming it (a
+/// `customer.lifecycle_stage` condition's value, one of an `in` list, or a
+/// `set_lifecycle_stage` / `set_company_lifecycle_stage` action; names compared ignoring
+/// case) now names `new`, in the caller's transaction, each change audited as `rule.update`.
+/// Returns the names of the rules changed. Without this a rule would stop matching, since
+/// rules keep the stage's name.
+pub async fn rename_lifecycle_stage(
+    conn: &mut PgConnection,
+    actor: &AuditActor,
+    old: &str,
+    new: &str,
+) -> sqlx::Result<Vec<String>> {
+    let rules: Vec<(i64, String, Value, Value)> = sqlx::query_as(
+        "select rule_id, name, conditions, actions from rule order by rule_id for update",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changed = Vec::new();
+    for (id, name, mut conditions, mut actions) in rules {
+        let before = serde_json::json!({"conditions": conditions, "actions": actions});
+        let n = rename_stage_in_conditions(&mut conditions, old, new)
+            + rename_stage_in_actions(&mut actions, old, new);
+        if n == 0 {
+            continue;
+        }
+        sqlx::query("update rule set conditions = $2, actions = $3 where rule_id = $1")
+            .bind(id)
+            .bind(&conditions)
+            .bind(&actions)
+            .execute(&mut *conn)
+            .await?;
+        let after = serde_json::json!({"conditions": conditions, "actions": actions});
+        audit::record(
+            &mut *conn,
+            actor,
+            "rule.update",
+            &name,
+            Some(before),
+            Some(after),
+        )
+        .await?;
+        changed.push(name);
+    }
+    Ok(changed)
+}
+
+/// Renames the stage in `customer.lifecycle_stage` conditions anywhere in a condition tree
+/// (JSON as stored); returns how many values changed.
+fn rename_stage_in_conditions(node: &mut Value, old: &str, new: &str) -> usize {
+    let rename = |v: &mut Value| match v {
+        Value::String(s) if s.eq_ignore_ascii_case(old) => {
+            *s = new.to_string();
+            1
+        }
+        _ => 0,
+    };
+    match node {
+        Value::Array(list) => list
+            .iter_mut()
+            .map(|n| rename_stage_in_conditions(n, old, new))
+            .sum(),
+        Value::Object(obj) => {
+            if obj.get("field").and_then(Value::as_str) == Some("customer.lifecycle_stage") {
+                match obj.get_mut("value") {
+                    Some(Value::Array(values)) => values.iter_mut().map(rename).sum(),
+                    Some(v) => rename(v),
+                    None => 0,
+                }
+            } else {
+                let mut n = 0;
+                for key in ["all", "any"] {
+                    if let Some(group) = obj.get_mut(key) {
+                        n += rename_stage_in_conditions(group, old, new);
+                    }
+                }
+                n
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// Renames the stage in `set_lifecycle_stage` and `set_company_lifecycle_stage` actions;
+/// returns how many changed.
+fn rename_stage_in_actions(actions: &mut Value, old: &str, new: &str) -> usize {
+    let Value::Array(list) = actions else {
+        return 0;
+    };
+    let mut n = 0;
+    for a in list {
+        let kind = a.get("type").and_then(Value::as_str);
+        if !matches!(
+            kind,
+            Some("set_lifecycle_stage" | "set_company_lifecycle_stage")
+        ) {
+            continue;
+        }
+        if let Some(Value::String(s)) = a.get_mut("stage")
+            && s.eq_ignore_ascii_case(old)
+        {
+            *s = new.to_string();
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Deletes a rule (its firing records go with it; timeline events keep its name).
 pub async fn delete(pool: &PgPool, actor: &AuditActor, id: i64) -> Result<(), RuleStoreError> {
     let mut tx = pool.begin().await?;
@@ -303,4 +410,43 @@ pub async fn shift(
     }
     ids.swap(at, to as usize);
     reorder(pool, actor, &ids).await
+}
+
+#[cfg(test)]
+mod rename_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_renamed_stage_is_renamed_in_conditions_and_actions_only() {
+        let mut conditions = json!({"all": [
+            {"field": "customer.lifecycle_stage", "op": "is", "value": "At Risk"},
+            {"field": "subject", "op": "contains", "value": "at risk"},
+            {"any": [{"field": "customer.lifecycle_stage", "op": "in", "value": ["active", "at risk"]}]}
+        ]});
+        assert_eq!(
+            rename_stage_in_conditions(&mut conditions, "at risk", "churning"),
+            2
+        );
+        assert_eq!(
+            conditions,
+            json!({"all": [
+                {"field": "customer.lifecycle_stage", "op": "is", "value": "churning"},
+                {"field": "subject", "op": "contains", "value": "at risk"},
+                {"any": [{"field": "customer.lifecycle_stage", "op": "in", "value": ["active", "churning"]}]}
+            ]})
+        );
+        let mut actions = json!([
+            {"type": "set_lifecycle_stage", "stage": "AT RISK"},
+            {"type": "add_tag", "tag": "at risk"},
+            {"type": "set_company_lifecycle_stage", "stage": "renewal"}
+        ]);
+        assert_eq!(
+            rename_stage_in_actions(&mut actions, "at risk", "churning"),
+            1
+        );
+        assert_eq!(actions[0]["stage"], "churning");
+        assert_eq!(actions[1]["tag"], "at risk");
+        assert_eq!(actions[2]["stage"], "renewal");
+    }
 }

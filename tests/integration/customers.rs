@@ -641,7 +641,23 @@ async fn the_sidebar_form_and_customer_page_edit_the_account_and_inbox_views_fol
 #[tokio::test]
 async fn admins_rename_and_add_lifecycle_stages_and_agents_cannot() {
     let app = TestApp::new().await;
-    app.agent("ada@example.com", "Ada Admin", Role::Admin).await;
+    let ada = app.agent("ada@example.com", "Ada Admin", Role::Admin).await;
+    // a rule naming the stage, which the rename must carry along
+    let token = frontdesk::auth::create_api_token(app.pool(), ada)
+        .await
+        .unwrap();
+    let (status, rule) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/rules",
+        &token,
+        serde_json::json!({"name": "At-risk customers", "trigger": "ticket_created",
+            "conditions": {"any": [{"field": "customer.lifecycle_stage", "op": "is", "value": "At Risk"},
+                                   {"field": "subject", "op": "contains", "value": "at risk"}]},
+            "actions": [{"type": "set_lifecycle_stage", "stage": "at risk"}, {"type": "add_tag", "tag": "at risk"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
     app.agent("lee@example.com", "Lee Park", Role::Lead).await;
     let mut lead = app.browser_for("lee@example.com").await;
     assert_eq!(
@@ -673,6 +689,26 @@ async fn admins_rename_and_add_lifecycle_stages_and_agents_cannot() {
         )
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
+    // the rule now names the new name where it named the stage, and nowhere else
+    let (_, rules) = api_json(
+        &app.db,
+        "GET",
+        "/api/v1/rules",
+        &token,
+        serde_json::Value::Null,
+    )
+    .await;
+    let r = &rules["rules"][0];
+    assert_eq!(r["conditions"]["any"][0]["value"], "needs love", "{r}");
+    assert_eq!(r["conditions"]["any"][1]["value"], "at risk", "{r}");
+    assert_eq!(r["actions"][0]["stage"], "needs love", "{r}");
+    assert_eq!(r["actions"][1]["tag"], "at risk", "{r}");
+    let audited: i64 = scalar(
+        app.pool(),
+        "select count(*) from audit_event where action = 'rule.update'",
+    )
+    .await;
+    assert_eq!(audited, 1);
     let p = b
         .post("/admin/lifecycle-stages", &[("name", "prospect")])
         .await;
