@@ -189,51 +189,72 @@ pub struct TicketLine {
     pub last_message_at: OffsetDateTime,
 }
 
-/// Most tickets a customer or company page lists.
+/// Tickets per page of a customer or company page.
 pub const TICKETS_SHOWN: i64 = 200;
 
-/// A customer's tickets in the `visible` mailboxes (never others), latest activity first,
-/// spam left out; at most [`TICKETS_SHOWN`].
+/// One page of a ticket list: the tickets, and whether a later page has more.
+#[derive(Debug, Clone)]
+pub struct TicketPage {
+    pub tickets: Vec<TicketLine>,
+    pub more: bool,
+}
+
+impl TicketPage {
+    fn from_rows(mut tickets: Vec<TicketLine>) -> TicketPage {
+        let more = tickets.len() as i64 > TICKETS_SHOWN;
+        tickets.truncate(TICKETS_SHOWN as usize);
+        TicketPage { tickets, more }
+    }
+}
+
+/// Page `page` (from 0, [`TICKETS_SHOWN`] each) of a customer's tickets in the `visible`
+/// mailboxes (never others), latest activity first, spam left out.
 pub async fn customer_tickets(
     db: impl PgExecutor<'_>,
     visible: Option<&[i64]>,
     customer_id: i64,
-) -> sqlx::Result<Vec<TicketLine>> {
+    page: i64,
+) -> sqlx::Result<TicketPage> {
     sqlx::query_as(
         "select t.ticket_id as number, t.subject, t.status, mb.address as mailbox, c.email as customer,
                 t.last_message_at
          from ticket t join mailbox mb on mb.mailbox_id = t.mailbox_id
          join customer c on c.customer_id = t.customer_id
          where t.customer_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2)) and not t.spam
-         order by t.last_message_at desc, t.ticket_id desc limit $3",
+         order by t.last_message_at desc, t.ticket_id desc limit $3 offset $4",
     )
     .bind(customer_id)
     .bind(visible)
-    .bind(TICKETS_SHOWN)
+    .bind(TICKETS_SHOWN + 1)
+    .bind(page.max(0) * TICKETS_SHOWN)
     .fetch_all(db)
     .await
+    .map(TicketPage::from_rows)
 }
 
-/// The tickets of a company's customers in the `visible` mailboxes, latest activity first,
-/// spam left out; at most [`TICKETS_SHOWN`].
+/// Page `page` (from 0, [`TICKETS_SHOWN`] each) of the tickets of a company's customers in the
+/// `visible` mailboxes, latest activity first, spam left out.
 pub async fn company_tickets(
     db: impl PgExecutor<'_>,
     visible: Option<&[i64]>,
     company_id: i64,
-) -> sqlx::Result<Vec<TicketLine>> {
+    page: i64,
+) -> sqlx::Result<TicketPage> {
     sqlx::query_as(
         "select t.ticket_id as number, t.subject, t.status, mb.address as mailbox, c.email as customer,
                 t.last_message_at
          from customer c join ticket t on t.customer_id = c.customer_id
          join mailbox mb on mb.mailbox_id = t.mailbox_id
          where c.company_id = $1 and ($2::bigint[] is null or t.mailbox_id = any($2)) and not t.spam
-         order by t.last_message_at desc, t.ticket_id desc limit $3",
+         order by t.last_message_at desc, t.ticket_id desc limit $3 offset $4",
     )
     .bind(company_id)
     .bind(visible)
-    .bind(TICKETS_SHOWN)
+    .bind(TICKETS_SHOWN + 1)
+    .bind(page.max(0) * TICKETS_SHOWN)
     .fetch_all(db)
     .await
+    .map(TicketPage::from_rows)
 }
 
 /// Why a customer or company change was refused.

@@ -5,7 +5,7 @@
 //! fallback of attributes are `crate::customers`.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -172,19 +172,51 @@ struct CustomerPage {
     company_href: String,
     stages: Vec<String>,
     tickets: Vec<TicketLineView>,
+    pager: Pager,
+}
+
+/// `?page=N` of a customer or company page's ticket list (from 0).
+#[derive(serde::Deserialize, Default)]
+struct PageQuery {
+    page: Option<i64>,
+}
+
+/// Links to the newer and older pages of a ticket list (empty when there is none).
+struct Pager {
+    newer: Option<String>,
+    older: Option<String>,
+}
+
+impl Pager {
+    fn new(base: &str, page: i64, more: bool) -> Pager {
+        let at = |p: i64| {
+            if p == 0 {
+                base.to_string()
+            } else {
+                format!("{base}?page={p}")
+            }
+        };
+        Pager {
+            newer: (page > 0).then(|| at(page - 1)),
+            older: more.then(|| at(page + 1)),
+        }
+    }
 }
 
 async fn show_customer(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(email): Path<String>,
+    Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let visible = who.visible.as_deref();
     let c = customers::find_customer(&state.pool, visible, &email)
         .await?
         .ok_or(AppError::NotFound)?;
-    let tickets = customers::customer_tickets(&state.pool, visible, c.customer_id).await?;
+    let page = q.page.unwrap_or(0).max(0);
+    let tickets = customers::customer_tickets(&state.pool, visible, c.customer_id, page).await?;
+    let pager = Pager::new(&customer_href(&c.email), page, tickets.more);
     let stages = customers::stages::list(&state.pool)
         .await?
         .into_iter()
@@ -193,8 +225,9 @@ async fn show_customer(
     let unread_notifications =
         crate::tickets::actions::unread_notifications(&state.pool, who.agent.agent_id).await?;
     let notices = flash::take(&who.session, &headers).await;
-    let tickets = ticket_lines(tickets, &who);
+    let tickets = ticket_lines(tickets.tickets, &who);
     Ok(render(&CustomerPage {
+        pager,
         company_href: c.company.as_deref().map(company_href).unwrap_or_default(),
         me: who.agent,
         unread_notifications,
@@ -237,6 +270,7 @@ struct CompanyPage {
     stages: Vec<String>,
     customers: Vec<Customer>,
     tickets: Vec<TicketLineView>,
+    pager: Pager,
 }
 
 impl CompanyPage {
@@ -249,21 +283,25 @@ async fn show_company(
     State(state): State<AppState>,
     who: CurrentAgent,
     Path(domain): Path<String>,
+    Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
+    let page = q.page.unwrap_or(0).max(0);
     let visible = who.visible.as_deref();
     let co = customers::find_company(&state.pool, visible, &domain)
         .await?
         .ok_or(AppError::NotFound)?;
     let (people, tickets, stages, unread_notifications) = tokio::try_join!(
         customers::company_customers(&state.pool, visible, co.company_id),
-        customers::company_tickets(&state.pool, visible, co.company_id),
+        customers::company_tickets(&state.pool, visible, co.company_id, page),
         customers::stages::list(&state.pool),
         crate::tickets::actions::unread_notifications(&state.pool, who.agent.agent_id),
     )?;
     let notices = flash::take(&who.session, &headers).await;
-    let tickets = ticket_lines(tickets, &who);
+    let pager = Pager::new(&company_href(&co.domain), page, tickets.more);
+    let tickets = ticket_lines(tickets.tickets, &who);
     Ok(render(&CompanyPage {
+        pager,
         me: who.agent,
         unread_notifications,
         notices,

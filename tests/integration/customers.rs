@@ -857,3 +857,39 @@ async fn rules_on_customer_vip_and_lifecycle_stage_fire_on_new_mail() {
     assert_eq!(matched, [carol["number"].as_i64().unwrap()], "{dry}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn customer_and_company_pages_list_every_ticket_page_by_page() {
+    let app = TestApp::new().await;
+    deliver(&app, &[mail("Ann <ann@acme.example>", "Ann's first")]).await;
+    app.ingest().await;
+    app.agent("ada@example.com", "Ada Admin", Role::Admin).await;
+    // 201 more tickets of Ann, older than the first
+    sqlx::query(
+        "insert into ticket (mailbox_id, customer_id, subject, created_at, last_message_at)
+         select t.mailbox_id, t.customer_id, 'Old ' || i, now() - make_interval(days => i),
+                now() - make_interval(days => i)
+         from ticket t, generate_series(1, 201) i",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let mut b = app.browser_for("ada@example.com").await;
+    for base in ["/customers/ann@acme.example", "/companies/acme.example"] {
+        let first = b.get(base).await;
+        assert_eq!(first.status, StatusCode::OK, "{base}");
+        assert!(first.body.contains("Ann&#39;s first") || first.body.contains("Ann's first"));
+        assert!(
+            first.body.contains(">Old 199<"),
+            "{base}: the 200th ticket is on page 1"
+        );
+        assert!(!first.body.contains(">Old 200<"));
+        assert!(first.body.contains("?page=1\">Older tickets"), "{base}");
+        assert!(!first.body.contains("Newer tickets"));
+        let second = b.get(&format!("{base}?page=1")).await;
+        assert!(second.body.contains(">Old 200<") && second.body.contains(">Old 201<"));
+        assert!(!second.body.contains("Older tickets"));
+        assert!(second.body.contains("Newer tickets"), "a link back");
+    }
+    app.finish().await;
+}
