@@ -62,6 +62,8 @@ pub struct TicketFacts {
     pub status: Status,
     /// The assignee's email, if assigned.
     pub assignee: Option<String>,
+    /// Whether the assignee is available (their switch, not disabled); `None`: unassigned.
+    pub assignee_available: Option<bool>,
     /// The team's name, if any.
     pub team: Option<String>,
     /// What kind of automated mail the triggering message is (`None`: not automated).
@@ -185,6 +187,7 @@ impl PreparedFacts {
             Field::Priority => Read::Text(Some((f.priority.as_str(), f.priority.as_str()))),
             Field::Status => Read::Text(Some((f.status.as_str(), f.status.as_str()))),
             Field::Assignee => opt_text(&self.assignee, &f.assignee),
+            Field::AssigneeAvailable => Read::Bool(f.assignee_available),
             Field::Team => opt_text(&self.team, &f.team),
             Field::Automated => {
                 let s = f.automated.map_or("none", Automated::as_str);
@@ -540,6 +543,7 @@ mod tests {
             priority: Priority::High,
             status: Status::Open,
             assignee: None,
+            assignee_available: None,
             team: Some("Billing".into()),
             automated: None,
             within_business_hours: None,
@@ -959,6 +963,7 @@ mod tests {
                     priority,
                     status,
                     assignee: assignee.map(String::from),
+                    assignee_available: assignee.map(|_| true),
                     team: team.map(String::from),
                     automated,
                     within_business_hours: bh,

@@ -967,6 +967,7 @@ pub(super) struct FactsRow {
     customer_company: Option<String>,
     /// The business-hours calendar of the ticket's SLA policy (else its mailbox's).
     pub(super) calendar_id: Option<i64>,
+    assignee_available: Option<bool>,
 }
 
 impl FactsRow {
@@ -993,6 +994,7 @@ impl FactsRow {
                 priority: RulePriority::parse(&r.priority).unwrap_or_default(),
                 status: Status::parse(&r.status).unwrap_or_default(),
                 assignee: r.assignee,
+                assignee_available: r.assignee_available,
                 team: r.team,
                 automated: r.automated.as_deref().and_then(Automated::parse),
                 within_business_hours,

@@ -146,6 +146,9 @@ named_enum! {
         Priority = "priority",
         Status = "status",
         Assignee = "assignee",
+        /// Whether the assignee is available (their own switch, and not disabled); not set
+        /// for an unassigned ticket.
+        AssigneeAvailable = "assignee.available",
         Team = "team",
         Automated = "automated",
         WithinBusinessHours = "within_business_hours",
@@ -241,7 +244,9 @@ impl Field {
             | CustomerLifecycleStage
             | CustomerCompany => FieldType::Text,
             To | Cc | Tags => FieldType::Set,
-            HasAttachment | WithinBusinessHours | CustomerVip => FieldType::Bool,
+            HasAttachment | WithinBusinessHours | CustomerVip | AssigneeAvailable => {
+                FieldType::Bool
+            }
             Priority | Status | Automated | Csat => FieldType::Enum,
             MessageCount
             | MinutesSinceCreated
@@ -299,6 +304,7 @@ impl Field {
             Priority => "priority",
             Status => "status",
             Assignee => "assignee",
+            AssigneeAvailable => "assignee available",
             Team => "team",
             Automated => "automated",
             WithinBusinessHours => "within business hours",
@@ -1071,7 +1077,7 @@ mod tests {
         for o in Op::ALL {
             assert_eq!(Op::parse(o.as_str()), Some(*o));
         }
-        assert_eq!(Field::ALL.len(), 24);
+        assert_eq!(Field::ALL.len(), 25);
         assert_eq!(Trigger::ALL.len(), 12);
         assert_eq!(Op::ALL.len(), 12);
         assert_eq!(ACTION_TYPES.len(), 19);

@@ -1432,3 +1432,77 @@ async fn rules_set_customer_and_company_attributes_audited_and_on_the_timeline()
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_time_rule_hands_an_away_agents_open_tickets_back() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let dana = app.agent("dana@example.com", "Dana Lee", Role::Agent).await;
+    let lee = app.agent("lee@example.com", "Lee Park", Role::Agent).await;
+    team(&app, "Support", &[dana, lee], "manual").await;
+    create_rule(
+        &app,
+        &token,
+        json!({"name": "Away agents' tickets back to the team", "trigger": "time",
+               "conditions": {"all": [{"field": "assignee.available", "op": "is", "value": false},
+                                      {"field": "status", "op": "is", "value": "open"}]},
+               "actions": [{"type": "unassign"}], "mode": "on_state_entry"}),
+    )
+    .await;
+    deliver(
+        &app,
+        &[
+            mail(1, "ann@example.net", "Dana's ticket"),
+            mail(2, "bob@example.net", "Lee's ticket"),
+        ],
+    )
+    .await;
+    app.ingest().await;
+    for (subject, who) in [("Dana%", "dana@example.com"), ("Lee%", "lee@example.com")] {
+        let n = ticket_by_subject(&app.db, subject).await;
+        let (s, body) = api_json(
+            &app.db,
+            "PATCH",
+            &format!("/api/v1/tickets/{n}"),
+            &token,
+            json!({"assignee": who}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    // both available: nothing happens
+    frontdesk::rules::engine::run_time_rules(app.pool())
+        .await
+        .unwrap();
+    let dana_ticket = ticket_by_subject(&app.db, "Dana%").await;
+    assert_eq!(
+        ticket_json(app.pool(), dana_ticket).await["assignee"],
+        "dana@example.com"
+    );
+    // Dana goes away: her open ticket goes back, Lee's stays with him
+    sqlx::query("update agent set available = false where agent_id = $1")
+        .bind(dana)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    frontdesk::rules::engine::run_time_rules(app.pool())
+        .await
+        .unwrap();
+    let t = ticket_json(app.pool(), dana_ticket).await;
+    assert_eq!(t["assignee"], Value::Null, "{t}");
+    let fired = events_of(&t, "rule_fired");
+    assert_eq!(fired.len(), 1, "{t}");
+    assert!(
+        fired[0]["detail"]["matched"]
+            .to_string()
+            .contains("assignee available"),
+        "the why names the condition: {}",
+        fired[0]["detail"]
+    );
+    let lee_ticket = ticket_by_subject(&app.db, "Lee%").await;
+    assert_eq!(
+        ticket_json(app.pool(), lee_ticket).await["assignee"],
+        "lee@example.com"
+    );
+    app.finish().await;
+}
