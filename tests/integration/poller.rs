@@ -261,8 +261,17 @@ async fn only_one_node_polls_a_mailbox_and_another_takes_over_when_it_stops() {
         || async { ticket_count(&pool).await == 1 },
     )
     .await;
-    let polled_by: String = scalar(&db.pool, "select polled_by from mailbox_health").await;
-    assert_eq!(polled_by, "node-b");
+    // The health row is written after the poll's batch commits, so it can trail the ticket.
+    wait_for("node-b to record its poll", Duration::from_secs(5), || async {
+        sqlx::query_scalar::<_, Option<String>>("select polled_by from mailbox_health")
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+            .flatten()
+            .as_deref()
+            == Some("node-b")
+    })
+    .await;
     stop_b.cancel();
     b.await.unwrap();
     app.finish().await;
