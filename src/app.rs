@@ -116,6 +116,10 @@ pub async fn run(
         tasks.spawn("metrics listener", async move { Ok(server.await?) });
     }
     let mut state = AppState::new(pool.clone(), config.clone());
+    if let Some(url) = &config.db.replica_url {
+        state.reports = crate::db::connect_replica(url, config.db.pool_size)?;
+        tracing::info!("analytics read from the replica in FRONTDESK_REPLICA_URL");
+    }
     // Live streams end as soon as shutdown is requested: graceful shutdown waits for every
     // response, and a stream would otherwise last until its browser tab closes.
     state.live = crate::live::Hub::closing_on(shutdown.child_token());

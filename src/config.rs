@@ -42,6 +42,10 @@ pub struct DbConfig {
     pub data_dir: PathBuf,
     /// `FRONTDESK_DB_POOL_SIZE`, default 10.
     pub pool_size: u32,
+    /// `FRONTDESK_REPLICA_URL`: a PostgreSQL hot standby (streaming replica) of the same
+    /// database; when set, the analytics pages, CSV exports and `/api/v1/analytics/*` read
+    /// from it so reporting never slows the inbox. Default none (everything reads the primary).
+    pub replica_url: Option<String>,
 }
 
 impl std::fmt::Debug for DbConfig {
@@ -51,6 +55,7 @@ impl std::fmt::Debug for DbConfig {
             .field("url", &self.url.as_ref().map(|_| "<set>"))
             .field("data_dir", &self.data_dir)
             .field("pool_size", &self.pool_size)
+            .field("replica_url", &self.replica_url.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -213,6 +218,7 @@ impl Config {
                     .map(PathBuf::from)
                     .unwrap_or_else(|| PathBuf::from("data")),
                 pool_size: parsed("FRONTDESK_DB_POOL_SIZE", 10)?,
+                replica_url: var("FRONTDESK_REPLICA_URL"),
             },
             ingest: IngestConfig {
                 poll_interval: Duration::from_secs(parsed(

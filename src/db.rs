@@ -38,17 +38,35 @@ pub async fn connect(cfg: &DbConfig, create: bool) -> anyhow::Result<Database> {
             (pg.connect_options(), Some(pg))
         }
     };
-    // Short interactive queries on few cores: a parallel worker's start-up (tens of ms) and JIT
-    // compilation (kicks in above a plan cost, not a duration) cost more than they save and
-    // showed up as p99 spikes in scripts/bench-web; both are off for Frontdesk's connections.
-    let options = options.options([("max_parallel_workers_per_gather", "0"), ("jit", "off")]);
-    let pool = PgPoolOptions::new()
-        .max_connections(cfg.pool_size)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
+    let pool = pool_options(cfg.pool_size)
+        .connect_with(session_options(options))
         .await
         .context("connecting to PostgreSQL")?;
     Ok(Database { pool, embedded })
+}
+
+/// A pool on the read replica at `url` (`FRONTDESK_REPLICA_URL`), for analytics reads. It
+/// connects on first use, so a replica that is down does not stop the node from starting: the
+/// analytics requests fail (503) until it is back, and the inbox is untouched.
+///
+/// Errors: `url` is not a valid `postgres://` URL.
+pub fn connect_replica(url: &str, size: u32) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .context("FRONTDESK_REPLICA_URL is not a valid postgres:// URL")?;
+    Ok(pool_options(size).connect_lazy_with(session_options(options)))
+}
+
+fn pool_options(size: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(Duration::from_secs(10))
+}
+
+/// Short interactive queries on few cores: a parallel worker's start-up (tens of ms) and JIT
+/// compilation (kicks in above a plan cost, not a duration) cost more than they save and
+/// showed up as p99 spikes in scripts/bench-web; both are off for Frontdesk's connections.
+fn session_options(options: PgConnectOptions) -> PgConnectOptions {
+    options.options([("max_parallel_workers_per_gather", "0"), ("jit", "off")])
 }
 
 /// Applies pending migrations. Safe to run from several nodes at once (sqlx takes an advisory lock).

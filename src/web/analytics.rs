@@ -633,7 +633,7 @@ async fn show_overview(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
-    let pool = &state.pool;
+    let pool = &state.reports;
     let summary = queries::summary(pool, &r.scope, &r.period)
         .await
         .map_err(crate::web::AppError::from)?;
@@ -791,7 +791,7 @@ async fn show_agents(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
-    let figures = queries::agents(&state.pool, &r.scope, &r.period, r.scope.agent)
+    let figures = queries::agents(&state.reports, &r.scope, &r.period, r.scope.agent)
         .await
         .map_err(crate::web::AppError::from)?;
     let avg = if figures.is_empty() {
@@ -844,7 +844,7 @@ async fn daily_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let days = queries::daily(&state.pool, &r.scope, &r.period)
+    let days = queries::daily(&state.reports, &r.scope, &r.period)
         .await
         .map_err(crate::web::AppError::from)?;
     let mut out = csv::line(&["date", "created", "closed", "reopened", "backlog"]);
@@ -869,7 +869,7 @@ async fn busiest_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let grid = queries::busiest(&state.pool, &r.scope, &r.period)
+    let grid = queries::busiest(&state.reports, &r.scope, &r.period)
         .await
         .map_err(crate::web::AppError::from)?;
     let mut header = vec!["weekday".to_string()];
@@ -892,7 +892,7 @@ async fn agents_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let figures = queries::agents(&state.pool, &r.scope, &r.period, r.scope.agent)
+    let figures = queries::agents(&state.reports, &r.scope, &r.period, r.scope.agent)
         .await
         .map_err(crate::web::AppError::from)?;
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -944,7 +944,7 @@ async fn tickets_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let rows = queries::tickets(&state.pool, &r.scope, &r.period)
+    let rows = queries::tickets(&state.reports, &r.scope, &r.period)
         .await
         .map_err(crate::web::AppError::from)?;
     Ok(csv_response(
@@ -1069,7 +1069,7 @@ async fn show_tags(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
-    let report = breakdown::tags(&state.pool, &r.scope, &r.period)
+    let report = breakdown::tags(&state.reports, &r.scope, &r.period)
         .await
         .map_err(crate::web::AppError::from)?;
     let view = |t: &breakdown::TagFigures| {
@@ -1134,7 +1134,7 @@ async fn tags_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let report = breakdown::tags(&state.pool, &r.scope, &r.period)
+    let report = breakdown::tags(&state.reports, &r.scope, &r.period)
         .await
         .map_err(crate::web::AppError::from)?;
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -1188,7 +1188,7 @@ async fn tag_trend_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let report = breakdown::tags(&state.pool, &r.scope, &r.period)
+    let report = breakdown::tags(&state.reports, &r.scope, &r.period)
         .await
         .map_err(crate::web::AppError::from)?;
     let bucket = match report.bucket {
@@ -1324,8 +1324,8 @@ async fn show_mailboxes(
 ) -> Result<Response, PageError> {
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
     let (mailboxes, teams) = tokio::try_join!(
-        breakdown::mailboxes(&state.pool, &r.scope, &r.period),
-        breakdown::teams(&state.pool, &r.scope, &r.period)
+        breakdown::mailboxes(&state.reports, &r.scope, &r.period),
+        breakdown::teams(&state.reports, &r.scope, &r.period)
     )
     .map_err(crate::web::AppError::from)?;
     let sections = vec![
@@ -1366,8 +1366,8 @@ async fn show_customers(
 ) -> Result<Response, PageError> {
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
     let (stages, vip) = tokio::try_join!(
-        breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period),
-        breakdown::vip(&state.pool, &r.scope, &r.period)
+        breakdown::lifecycle_stages(&state.reports, &r.scope, &r.period),
+        breakdown::vip(&state.reports, &r.scope, &r.period)
     )
     .map_err(crate::web::AppError::from)?;
     let csv = format!("/analytics/customers.csv{}", filters.qs);
@@ -1490,7 +1490,7 @@ async fn mailboxes_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let rows = breakdown::mailboxes(&state.pool, &r.scope, &r.period)
+    let rows = breakdown::mailboxes(&state.reports, &r.scope, &r.period)
         .await
         .map_err(crate::web::AppError::from)?;
     Ok(csv_response(
@@ -1505,7 +1505,7 @@ async fn teams_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let rows = breakdown::teams(&state.pool, &r.scope, &r.period)
+    let rows = breakdown::teams(&state.reports, &r.scope, &r.period)
         .await
         .map_err(crate::web::AppError::from)?;
     Ok(csv_response(
@@ -1521,8 +1521,8 @@ async fn customers_csv(
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
     let (stages, vip) = tokio::try_join!(
-        breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period),
-        breakdown::vip(&state.pool, &r.scope, &r.period)
+        breakdown::lifecycle_stages(&state.reports, &r.scope, &r.period),
+        breakdown::vip(&state.reports, &r.scope, &r.period)
     )
     .map_err(crate::web::AppError::from)?;
     Ok(csv_response(

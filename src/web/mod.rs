@@ -43,6 +43,9 @@ pub use health::metrics_router;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Where analytics reads go: the read replica (`FRONTDESK_REPLICA_URL`) when one is
+    /// configured, else the same pool as `pool`. Read-only queries only.
+    pub reports: PgPool,
     pub config: Arc<crate::config::Config>,
     /// This node's fan-out of live events (fed by `live::Hub::run_listener` in `app::run`).
     pub live: crate::live::Hub,
@@ -52,6 +55,7 @@ impl AppState {
     /// State with a fresh live-event hub (nothing feeds it until its listener runs).
     pub fn new(pool: PgPool, config: Arc<crate::config::Config>) -> AppState {
         AppState {
+            reports: pool.clone(),
             pool,
             config,
             live: crate::live::Hub::default(),

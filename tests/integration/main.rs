@@ -23,6 +23,7 @@ mod mentions;
 mod metrics;
 mod outbox;
 mod poller;
+mod replica;
 mod replies;
 mod rules;
 mod search;

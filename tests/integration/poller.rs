@@ -262,15 +262,19 @@ async fn only_one_node_polls_a_mailbox_and_another_takes_over_when_it_stops() {
     )
     .await;
     // The health row is written after the poll's batch commits, so it can trail the ticket.
-    wait_for("node-b to record its poll", Duration::from_secs(5), || async {
-        sqlx::query_scalar::<_, Option<String>>("select polled_by from mailbox_health")
-            .fetch_optional(&pool)
-            .await
-            .unwrap()
-            .flatten()
-            .as_deref()
-            == Some("node-b")
-    })
+    wait_for(
+        "node-b to record its poll",
+        Duration::from_secs(5),
+        || async {
+            sqlx::query_scalar::<_, Option<String>>("select polled_by from mailbox_health")
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+                .flatten()
+                .as_deref()
+                == Some("node-b")
+        },
+    )
     .await;
     stop_b.cancel();
     b.await.unwrap();

@@ -195,7 +195,7 @@ async fn get_summary(
 ) -> Result<Json<queries::Summary>, AppError> {
     let r = resolved(&state, &who, &q).await?;
     Ok(Json(
-        queries::summary(&state.pool, &r.scope, &r.period).await?,
+        queries::summary(&state.reports, &r.scope, &r.period).await?,
     ))
 }
 
@@ -206,7 +206,7 @@ async fn get_agents(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let r = resolved(&state, &who, &q).await?;
-    let agents = queries::agents(&state.pool, &r.scope, &r.period, r.scope.agent).await?;
+    let agents = queries::agents(&state.reports, &r.scope, &r.period, r.scope.agent).await?;
     Ok(Json(serde_json::json!({ "agents": agents })))
 }
 
@@ -217,7 +217,7 @@ async fn get_busiest(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let r = resolved(&state, &who, &q).await?;
-    let grid = queries::busiest(&state.pool, &r.scope, &r.period).await?;
+    let grid = queries::busiest(&state.reports, &r.scope, &r.period).await?;
     Ok(Json(
         serde_json::json!({ "tz": r.period.tz_name, "grid": grid }),
     ))
@@ -245,7 +245,7 @@ async fn get_tickets_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, AppError> {
     let r = resolved(&state, &who, &q).await?;
-    let rows = queries::tickets(&state.pool, &r.scope, &r.period).await?;
+    let rows = queries::tickets(&state.reports, &r.scope, &r.period).await?;
     Ok(csv_response(
         &format!("tickets-{}-{}.csv", r.period.from, r.period.to),
         queries::tickets_csv(&rows),
@@ -260,7 +260,7 @@ async fn get_tags(
 ) -> Result<Json<breakdown::TagReport>, AppError> {
     let r = resolved(&state, &who, &q).await?;
     Ok(Json(
-        breakdown::tags(&state.pool, &r.scope, &r.period).await?,
+        breakdown::tags(&state.reports, &r.scope, &r.period).await?,
     ))
 }
 
@@ -271,7 +271,7 @@ async fn get_mailboxes(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let r = resolved(&state, &who, &q).await?;
-    let rows = breakdown::mailboxes(&state.pool, &r.scope, &r.period).await?;
+    let rows = breakdown::mailboxes(&state.reports, &r.scope, &r.period).await?;
     Ok(Json(serde_json::json!({ "mailboxes": rows })))
 }
 
@@ -282,7 +282,7 @@ async fn get_teams(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let r = resolved(&state, &who, &q).await?;
-    let rows = breakdown::teams(&state.pool, &r.scope, &r.period).await?;
+    let rows = breakdown::teams(&state.reports, &r.scope, &r.period).await?;
     Ok(Json(serde_json::json!({ "teams": rows })))
 }
 
@@ -294,8 +294,8 @@ async fn get_customers(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let r = resolved(&state, &who, &q).await?;
     let (stages, vip) = tokio::try_join!(
-        breakdown::lifecycle_stages(&state.pool, &r.scope, &r.period),
-        breakdown::vip(&state.pool, &r.scope, &r.period)
+        breakdown::lifecycle_stages(&state.reports, &r.scope, &r.period),
+        breakdown::vip(&state.reports, &r.scope, &r.period)
     )?;
     Ok(Json(
         serde_json::json!({ "lifecycle_stages": stages, "vip": vip }),

@@ -47,13 +47,21 @@ pub fn random_name(prefix: &str) -> String {
 pub struct TestDb {
     pub pool: PgPool,
     pub url: String,
-    name: String,
+    pub name: String,
+    /// The server's maintenance URL, for dropping the database.
+    admin_url: String,
 }
 
 impl TestDb {
+    /// A fresh, migrated database on the `DATABASE_URL` server.
     pub async fn new() -> TestDb {
+        TestDb::new_on(&env("DATABASE_URL")).await
+    }
+
+    /// A fresh, migrated database on the server of `base` (a postgres URL).
+    pub async fn new_on(base: &str) -> TestDb {
         init_test_log();
-        let base = env("DATABASE_URL");
+        let base = base.to_string();
         let name = random_name("frontdesk_test_");
         let admin = PgConnectOptions::from_str(&base).expect("DATABASE_URL");
         let mut conn = admin.connect().await.expect("connect to DATABASE_URL");
@@ -69,7 +77,12 @@ impl TestDb {
             .expect("connect test db");
         frontdesk::db::migrate(&pool).await.expect("migrate");
         let url = with_database(&base, &name);
-        TestDb { pool, url, name }
+        TestDb {
+            pool,
+            url,
+            name,
+            admin_url: base,
+        }
     }
 
     /// A database that already exists at `url` (e.g. one a test restored), not migrated here;
@@ -86,13 +99,14 @@ impl TestDb {
             pool,
             url: url.to_string(),
             name,
+            admin_url: env("DATABASE_URL"),
         }
     }
 
     /// Drops the database (call at the end of a passing test; a failing test keeps it).
     pub async fn drop_db(self) {
         self.pool.close().await;
-        let admin = PgConnectOptions::from_str(&env("DATABASE_URL")).unwrap();
+        let admin = PgConnectOptions::from_str(&self.admin_url).unwrap();
         if let Ok(mut conn) = admin.connect().await {
             let _ = sqlx::query(&format!(
                 "drop database if exists {} with (force)",
@@ -105,7 +119,7 @@ impl TestDb {
 }
 
 /// Replaces the database name of a postgres URL.
-fn with_database(url: &str, db: &str) -> String {
+pub fn with_database(url: &str, db: &str) -> String {
     let mut u = url::Url::parse(url).expect("DATABASE_URL is a URL");
     u.set_path(&format!("/{db}"));
     u.to_string()
