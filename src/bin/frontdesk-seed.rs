@@ -9,7 +9,7 @@
 //!
 //! It migrates the database, then prints what it loaded, how fast, and the lines the
 //! benchmark scripts read (`admin-email:`, `admin-password:`, `search-common:`,
-//! `search-rare:`). Without `DATABASE_URL` it uses the embedded cluster under
+//! `search-rare:`, `search-cjk:`). Without `DATABASE_URL` it uses the embedded cluster under
 //! `FRONTDESK_DATA_DIR`, which must exist already (`frontdesk migrate` creates it).
 //!
 //! Speed comes from PostgreSQL `COPY` in one transaction on freshly truncated tables
@@ -160,7 +160,8 @@ impl std::fmt::Display for SeedReport {
             "agents: agent1@example.com .. (role agent, same password)"
         )?;
         writeln!(f, "search-common: {}", self.common_word)?;
-        write!(f, "search-rare: {}", self.rare_word)
+        writeln!(f, "search-rare: {}", self.rare_word)?;
+        write!(f, "search-cjk: {CJK_FRAGMENT}")
     }
 }
 
@@ -653,6 +654,22 @@ async fn seed_analytics(conn: &mut sqlx::PgConnection) -> anyhow::Result<u64> {
     Ok(rows)
 }
 
+/// Sentences in Japanese and Chinese, one of which ends the first mail of one ticket in 250.
+const CJK_SENTENCES: [&str; 8] = [
+    "請求書の再発行をお願いします。",
+    "ログインできません。パスワードを再設定したいです。",
+    "注文した商品がまだ届いていません。",
+    "領収書を送ってください。",
+    "アカウントを削除したいです。",
+    "我无法登录我的账户。",
+    "请尽快退款。",
+    "发票地址需要更改。",
+];
+
+/// A fragment inside one of [`CJK_SENTENCES`] (not a word on its own), for the CJK search
+/// benchmark: found only through the bigram index.
+const CJK_FRAGMENT: &str = "再発行";
+
 struct Mailbox {
     id: i64,
     name: String,
@@ -979,6 +996,11 @@ impl World {
         }
         match direction {
             Direction::Inbound => {
+                // One ticket in 250 is from a customer who writes Japanese or Chinese too.
+                if number % 250 == 0 {
+                    w.push("\n\n");
+                    w.push(CJK_SENTENCES[(number / 250) as usize % CJK_SENTENCES.len()]);
+                }
                 w.push("\n\n");
                 w.word("thanks", true);
                 w.push(",\n");

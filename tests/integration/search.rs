@@ -72,10 +72,28 @@ async fn the_indexer_stores_what_the_sql_search_vector_function_gives() {
 #[tokio::test]
 async fn the_seeder_and_the_indexer_store_the_same_search_vectors() {
     let db = TestDb::new().await;
-    let stdout = run_seeder(&db, &["--tickets", "20", "--agents", "2", "--seed", "3"]).await;
+    let stdout = run_seeder(&db, &["--tickets", "260", "--agents", "2", "--seed", "3"]).await;
     assert!(stdout.contains("admin-password: "), "{stdout}");
     let (messages, differ, unindexed) = vectors_off_the_function(&db).await;
-    assert!(messages >= 20, "{stdout}");
+    assert!(messages >= 260, "{stdout}");
+    // One ticket in 250 has a Japanese or Chinese sentence: a fragment of it finds the ticket.
+    let (number, sentence): (i64, String) = sqlx::query_as(
+        "select t.ticket_id, substring(m.text_body from '[ぁ-ヿ一-鿿]+')
+         from message m join ticket t using (ticket_id)
+         where m.text_body ~ '[ぁ-ヿ一-鿿]' order by t.ticket_id limit 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("a seeded ticket with CJK text");
+    let fragment: String = sentence.chars().skip(1).take(3).collect();
+    let admin = agent(&db, "searcher@example.com", "Sam", Role::Admin).await;
+    let token = frontdesk::auth::create_api_token(&db.pool, admin)
+        .await
+        .unwrap();
+    assert!(
+        hits(&db, &token, &fragment).await.contains(&number),
+        "{fragment:?} (from {sentence:?}) finds ticket {number}"
+    );
     assert_eq!(
         (differ, unindexed),
         (0, 0),
