@@ -262,34 +262,40 @@ pub async fn figures(
     start: OffsetDateTime,
     end: OffsetDateTime,
 ) -> sqlx::Result<Figures> {
-    let (created, unanswered): (i64, i64) = bind_scope!(
-        sqlx::query_as(&format!(
-            "select count(*), count(*) filter (where m.first_response_at is null and t.status <> 'closed')
-             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             where {SCOPE} and m.created_at >= $9 and m.created_at < $10"
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_one(pool)
-    .await?;
-    let fr: DurRow = bind_scope!(
-        sqlx::query_as(&format!(
-            "select {}
-             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             where {SCOPE} and m.first_response_at >= $9 and m.first_response_at < $10",
-            dur_columns("m.first_response_s", "m.first_response_business_s", "")
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_one(pool)
-    .await?;
-    let (closed, res): (i64, DurRow) = {
-        let row: CountDurRow = bind_scope!(
-            sqlx::query_as(&format!(
+    // Six independent queries, each on its own pooled connection at once: on the replica (or
+    // the primary) they run in parallel backends instead of one after another.
+    let counts = async {
+        bind_scope!(
+            sqlx::query_as::<_, (i64, i64)>(&format!(
+                "select count(*), count(*) filter (where m.first_response_at is null and t.status <> 'closed')
+                 from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+                 where {SCOPE} and m.created_at >= $9 and m.created_at < $10"
+            )),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_one(pool)
+        .await
+    };
+    let fr = async {
+        bind_scope!(
+            sqlx::query_as::<_, DurRow>(&format!(
+                "select {}
+                 from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+                 where {SCOPE} and m.first_response_at >= $9 and m.first_response_at < $10",
+                dur_columns("m.first_response_s", "m.first_response_business_s", "")
+            )),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_one(pool)
+        .await
+    };
+    let closes = async {
+        bind_scope!(
+            sqlx::query_as::<_, CountDurRow>(&format!(
                 "select count(*), {}
                      from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
                      join ticket t on t.ticket_id = r.ticket_id
@@ -301,39 +307,60 @@ pub async fn figures(
         .bind(start)
         .bind(end)
         .fetch_one(pool)
-        .await?;
-        (row.0, (row.1, row.2, row.3, row.4, row.5, row.6, row.7))
+        .await
     };
-    let reopened: i64 = bind_scope!(
-        sqlx::query_scalar(&format!(
-            "select count(*)
-             from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-             join ticket t on t.ticket_id = r.ticket_id
-             where {SCOPE} and r.reopened_at >= $9 and r.reopened_at < $10"
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_one(pool)
-    .await?;
-    let sla_rows: Vec<(String, i64, i64)> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select c.kind, count(*) filter (where c.achieved_at is not null),
-                    count(*) filter (where c.breached_at is not null)
-             from sla_clock c join ticket_metric m on m.ticket_id = c.ticket_id
-             join ticket t on t.ticket_id = c.ticket_id
-             where {SCOPE} and (c.achieved_at is not null or c.breached_at is not null)
-               and coalesce(c.achieved_at, c.breached_at) >= $9
-               and coalesce(c.achieved_at, c.breached_at) < $10
-             group by c.kind"
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await?;
+    let reopened = async {
+        bind_scope!(
+            sqlx::query_scalar::<_, i64>(&format!(
+                "select count(*)
+                 from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+                 join ticket t on t.ticket_id = r.ticket_id
+                 where {SCOPE} and r.reopened_at >= $9 and r.reopened_at < $10"
+            )),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_one(pool)
+        .await
+    };
+    let sla_rows = async {
+        bind_scope!(
+            sqlx::query_as::<_, (String, i64, i64)>(&format!(
+                "select c.kind, count(*) filter (where c.achieved_at is not null),
+                        count(*) filter (where c.breached_at is not null)
+                 from sla_clock c join ticket_metric m on m.ticket_id = c.ticket_id
+                 join ticket t on t.ticket_id = c.ticket_id
+                 where {SCOPE} and (c.achieved_at is not null or c.breached_at is not null)
+                   and coalesce(c.achieved_at, c.breached_at) >= $9
+                   and coalesce(c.achieved_at, c.breached_at) < $10
+                 group by c.kind"
+            )),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool)
+        .await
+    };
+    let csat_rows = async {
+        bind_scope!(
+            sqlx::query_as::<_, (i32, i64, i64, i64, i64)>(&csat_sql("1", "")),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool)
+        .await
+    };
+    let ((created, unanswered), fr, closes, reopened, sla_rows, csat_rows) =
+        tokio::try_join!(counts, fr, closes, reopened, sla_rows, csat_rows)?;
+    let (closed, res): (i64, DurRow) = (
+        closes.0,
+        (
+            closes.1, closes.2, closes.3, closes.4, closes.5, closes.6, closes.7,
+        ),
+    );
     let mut sla = Sla::default();
     for (kind, achieved, breached) in sla_rows {
         let counts = SlaCounts::new(achieved, breached);
@@ -344,12 +371,6 @@ pub async fn figures(
             _ => {}
         }
     }
-    let csat_rows: Vec<(i32, i64, i64, i64, i64)> =
-        bind_scope!(sqlx::query_as(&csat_sql("1", "")), scope)
-            .bind(start)
-            .bind(end)
-            .fetch_all(pool)
-            .await?;
     let csat = csat_rows
         .first()
         .map(|r| Csat::new(r.1, r.2, r.3, r.4))
@@ -371,10 +392,11 @@ pub async fn figures(
 /// This period's figures and the previous period's (same number of days, just before).
 pub async fn summary(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Summary> {
     let prev = period.previous();
-    Ok(Summary {
-        current: figures(pool, scope, period.start(), period.end()).await?,
-        previous: figures(pool, scope, prev.start(), prev.end()).await?,
-    })
+    let (current, previous) = tokio::try_join!(
+        figures(pool, scope, period.start(), period.end()),
+        figures(pool, scope, prev.start(), prev.end())
+    )?;
+    Ok(Summary { current, previous })
 }
 
 /// One agent's figures (`GET /api/v1/analytics/agents`).

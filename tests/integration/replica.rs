@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +59,15 @@ where
 async fn analytics_read_the_hot_standby_while_the_inbox_reads_the_primary() {
     let primary = var("FRONTDESK_TEST_REPLICA_PRIMARY");
     let standby = var("FRONTDESK_TEST_REPLICA");
+    // A failed earlier run may have left replay paused: nothing new would reach the standby.
+    let mut maintenance = sqlx::postgres::PgConnection::connect(&standby)
+        .await
+        .expect("connect to the standby");
+    sqlx::query("select pg_wal_replay_resume()")
+        .execute(&mut maintenance)
+        .await
+        .ok();
+    maintenance.close().await.ok();
     let db = TestDb::new_on(&primary).await;
     let mb = TestMailbox::new(&db.pool, &[]).await;
     let admin = agent(&db, "lead@example.com", "Lee", Role::Admin).await;
@@ -87,11 +96,6 @@ async fn analytics_read_the_hot_standby_while_the_inbox_reads_the_primary() {
             }
         }
     };
-    // A failed earlier run may have left replay paused.
-    sqlx::query("select pg_wal_replay_resume()")
-        .execute(&replica)
-        .await
-        .ok();
     let in_recovery: bool = sqlx::query_scalar("select pg_is_in_recovery()")
         .fetch_one(&replica)
         .await
