@@ -997,7 +997,7 @@ impl World {
         match direction {
             Direction::Inbound => {
                 // One ticket in 250 is from a customer who writes Japanese or Chinese too.
-                if number % 250 == 0 {
+                if number.is_multiple_of(250) {
                     w.push("\n\n");
                     w.push(CJK_SENTENCES[(number / 250) as usize % CJK_SENTENCES.len()]);
                 }
