@@ -798,14 +798,22 @@ pub const TICKET_COLUMNS: [&str; 20] = [
     "csat",
 ];
 
-/// Tickets created in the period (counted ones only), oldest first.
-pub async fn tickets(
-    pool: &PgPool,
-    scope: &Scope,
-    period: &Period,
-) -> sqlx::Result<Vec<TicketRow>> {
-    bind_scope!(
-        sqlx::query_as(&format!(
+/// `tickets.csv` ([`TICKET_COLUMNS`]) for the tickets created in the period (counted ones
+/// only), oldest first, as chunks of about 64 KiB: the rows are read from a cursor and written
+/// as they come, so a two-year export of a million tickets never sits in memory. The first
+/// item is the header and the first rows, or the query's error (before any byte is sent, so
+/// the caller can still answer with an error status); a later error ends the stream with it
+/// (logged here). The query runs in its own task on a connection of `pool`.
+pub fn tickets_csv_chunks(
+    pool: PgPool,
+    scope: Scope,
+    period: Period,
+) -> tokio::sync::mpsc::Receiver<sqlx::Result<String>> {
+    const CHUNK: usize = 64 * 1024;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        use futures::TryStreamExt;
+        let sql = format!(
             "select t.ticket_id as number, t.subject, mb.address as mailbox, tm.name as team,
                     a.email as assignee,
                     coalesce((select string_agg(g.name, ', ' order by lower(g.name))
@@ -835,13 +843,33 @@ pub async fn tickets(
              left join agent a on a.agent_id = t.assignee_agent_id
              where {SCOPE} and m.created_at >= $9 and m.created_at < $10
              order by m.created_at, t.ticket_id"
-        )),
-        scope
-    )
-    .bind(period.start())
-    .bind(period.end())
-    .fetch_all(pool)
-    .await
+        );
+        let mut rows = bind_scope!(sqlx::query_as::<_, TicketRow>(&sql), scope)
+            .bind(period.start())
+            .bind(period.end())
+            .fetch(&pool);
+        let mut buf = super::csv::line(&TICKET_COLUMNS);
+        loop {
+            match rows.try_next().await {
+                Ok(Some(r)) => {
+                    buf.push_str(&ticket_line(&r));
+                    if buf.len() >= CHUNK && tx.send(Ok(std::mem::take(&mut buf))).await.is_err() {
+                        return; // the client went away
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "tickets.csv: reading the tickets failed");
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+        if !buf.is_empty() {
+            let _ = tx.send(Ok(buf)).await;
+        }
+    });
+    rx
 }
 
 /// RFC 3339 UTC, or empty.
@@ -858,35 +886,31 @@ fn secs(v: Option<f64>) -> String {
     round_ms(v).map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// The tickets as CSV: the header row, then one row per ticket ([`TICKET_COLUMNS`]); times
-/// RFC 3339 UTC, durations in seconds; cells escaped by [`super::csv::cell`].
-pub fn tickets_csv(rows: &[TicketRow]) -> String {
-    let mut out = super::csv::line(&TICKET_COLUMNS);
-    for r in rows {
-        out.push_str(&super::csv::line(&[
-            r.number.to_string(),
-            r.subject.clone(),
-            r.mailbox.clone(),
-            r.team.clone().unwrap_or_default(),
-            r.assignee.clone().unwrap_or_default(),
-            r.tags.clone(),
-            r.priority.clone(),
-            r.status.clone(),
-            rfc3339(Some(r.created_at)),
-            rfc3339(r.first_response_at),
-            secs(r.first_response_s),
-            secs(r.first_response_business_s),
-            rfc3339(r.resolved_at),
-            secs(r.resolution_s),
-            secs(r.resolution_business_s),
-            r.replies.to_string(),
-            r.reopened.to_string(),
-            r.sla_first_response.clone().unwrap_or_default(),
-            r.sla_resolution.clone().unwrap_or_default(),
-            r.csat.clone().unwrap_or_default(),
-        ]));
-    }
-    out
+/// One `tickets.csv` row ([`TICKET_COLUMNS`]), with its line end: times RFC 3339 UTC,
+/// durations in seconds; cells escaped by [`super::csv::cell`].
+fn ticket_line(r: &TicketRow) -> String {
+    super::csv::line(&[
+        r.number.to_string(),
+        r.subject.clone(),
+        r.mailbox.clone(),
+        r.team.clone().unwrap_or_default(),
+        r.assignee.clone().unwrap_or_default(),
+        r.tags.clone(),
+        r.priority.clone(),
+        r.status.clone(),
+        rfc3339(Some(r.created_at)),
+        rfc3339(r.first_response_at),
+        secs(r.first_response_s),
+        secs(r.first_response_business_s),
+        rfc3339(r.resolved_at),
+        secs(r.resolution_s),
+        secs(r.resolution_business_s),
+        r.replies.to_string(),
+        r.reopened.to_string(),
+        r.sla_first_response.clone().unwrap_or_default(),
+        r.sla_resolution.clone().unwrap_or_default(),
+        r.csat.clone().unwrap_or_default(),
+    ])
 }
 
 /// The names of the calendars business seconds were counted on, for the tickets whose first

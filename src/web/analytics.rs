@@ -944,13 +944,7 @@ async fn tickets_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let rows = queries::tickets(&state.reports, &r.scope, &r.period)
-        .await
-        .map_err(crate::web::AppError::from)?;
-    Ok(csv_response(
-        &format!("tickets-{}-{}.csv", r.period.from, r.period.to),
-        queries::tickets_csv(&rows),
-    ))
+    Ok(crate::web::api::analytics::tickets_csv_response(&state, r.scope, r.period).await?)
 }
 
 // ---------------------------------------------------------------------------------------

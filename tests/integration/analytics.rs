@@ -893,6 +893,61 @@ async fn the_tickets_csv_has_one_escaped_row_per_ticket() {
 }
 
 #[tokio::test]
+async fn a_tickets_csv_of_many_chunks_has_every_row_once_in_order() {
+    let db = TestDb::new().await;
+    let mailbox = offline_mailbox(&db.pool, "support@example.com", None).await;
+    // 3,000 tickets of ~200 bytes a row: the export is sent in several 64 KiB chunks.
+    sqlx::query(
+        "insert into ticket (mailbox_id, subject, created_at, last_message_at)
+         select $1, 'Question ' || g || ' ' || repeat('x', 120),
+                timestamptz '2026-03-05 00:00:00Z' + g * interval '10 seconds',
+                timestamptz '2026-03-05 00:00:00Z' + g * interval '10 seconds'
+         from generate_series(1, 3000) g",
+    )
+    .bind(mailbox)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into ticket_metric (ticket_id, created_at, calendar)
+         select ticket_id, created_at, '24/7' from ticket on conflict (ticket_id) do nothing",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let lead = agent(&db, "lead@example.com", "Lee", Role::Lead).await;
+    let token = frontdesk::auth::create_api_token(&db.pool, lead)
+        .await
+        .unwrap();
+    let req = axum::http::Request::get(format!("/api/v1/analytics/tickets.csv?{MARCH}"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    use tower::ServiceExt;
+    let resp = test_router(&db).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    assert!(body.len() > 4 * 64 * 1024, "{} bytes", body.len());
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let numbers: Vec<i64> = body
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<i64> =
+        sqlx::query_scalar("select ticket_id from ticket order by created_at, ticket_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(numbers.len(), 3000);
+    assert_eq!(numbers, expected, "every ticket once, oldest first");
+    db.drop_db().await;
+}
+
+#[tokio::test]
 async fn stored_values_equal_a_direct_computation_and_do_not_move() {
     let f = fixture().await;
     let mut conn = f.db.pool.acquire().await.unwrap();

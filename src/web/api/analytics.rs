@@ -245,11 +245,38 @@ async fn get_tickets_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, AppError> {
     let r = resolved(&state, &who, &q).await?;
-    let rows = queries::tickets(&state.reports, &r.scope, &r.period).await?;
-    Ok(csv_response(
-        &format!("tickets-{}-{}.csv", r.period.from, r.period.to),
-        queries::tickets_csv(&rows),
-    ))
+    tickets_csv_response(&state, r.scope, r.period).await
+}
+
+/// `tickets.csv` streamed as it is read ([`queries::tickets_csv_chunks`]); an error before the
+/// first chunk is an error response, a later one cuts the download short (logged).
+pub async fn tickets_csv_response(
+    state: &AppState,
+    scope: crate::analytics::Scope,
+    period: crate::analytics::Period,
+) -> Result<Response, AppError> {
+    use futures::StreamExt;
+    let name = format!("tickets-{}-{}.csv", period.from, period.to);
+    let mut chunks = queries::tickets_csv_chunks(state.reports.clone(), scope, period);
+    let first = match chunks.recv().await {
+        Some(first) => first?,
+        None => return Err(anyhow::anyhow!("tickets.csv: the export task ended early").into()),
+    };
+    let rest = futures::stream::unfold(chunks, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let body = futures::stream::once(async move { Ok::<_, sqlx::Error>(first) }).chain(rest);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/analytics/tags`.
