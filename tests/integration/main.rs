@@ -34,5 +34,6 @@ mod support;
 mod threading;
 mod timeline;
 mod tls;
+mod views;
 mod web;
 mod webhooks;
