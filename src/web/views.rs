@@ -19,6 +19,7 @@ use crate::auth::Agent;
 use crate::tickets::inbox;
 use crate::tickets::saved_views::{self, ViewInput, Visibility};
 
+/// The routes of saved views (merged into the inbox's router).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/inbox/views", get(show_views).post(create_view))
