@@ -16,11 +16,20 @@
   }
   function submit(id) { var f = document.getElementById(id); if (f) f.submit(); }
   function focus(id) { var el = document.getElementById(id); if (el) { el.focus(); el.scrollIntoView({ block: "center" }); } }
+  // "g" then a digit within 1.5 s opens that view of the inbox sidebar (data-view-key).
+  var gAt = 0;
   document.addEventListener("keydown", function (e) {
     if (e.metaKey || e.ctrlKey || e.altKey) return;
     var help = document.getElementById("help");
     if (e.key === "Escape" && help) { help.hidden = true; return; }
     if (typing(e)) return;
+    if (gAt && Date.now() - gAt < 1500 && /^[1-9]$/.test(e.key)) {
+      gAt = 0;
+      var view = document.querySelector('a[data-view-key="' + e.key + '"]');
+      if (view) { e.preventDefault(); window.location = view.getAttribute("href"); }
+      return;
+    }
+    gAt = 0;
     switch (e.key) {
       case "x": {
         var sel = rows()[current];
@@ -41,6 +50,7 @@
       case "e": submit("close-ticket"); break;
       case "/": e.preventDefault(); focus("q"); break;
       case "?": if (help) help.hidden = !help.hidden; break;
+      case "g": gAt = Date.now(); break;
       default: return;
     }
   });

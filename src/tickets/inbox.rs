@@ -296,6 +296,91 @@ pub async fn view_counts(
     qb.build_query_as().fetch_one(pool).await
 }
 
+/// The mailbox, tag, assignee, priority and account filters of `q` on ticket `t` (its folder
+/// and the agent's scope are pushed separately). `by_tag`: the query reads `ticket_tag tg`
+/// joined to `t`, and the tag filter is on `tg`.
+fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, q: &InboxQuery, agent_id: i64, by_tag: bool) {
+    if let Some(m) = q.mailbox_id {
+        qb.push(" and t.mailbox_id = ").push_bind(m);
+    }
+    if let Some(tag) = &q.tag {
+        if by_tag {
+            qb.push(" and tg.tag_id = (select tag_id from tag where lower(name) = lower(")
+                .push_bind(tag.clone())
+                .push("))");
+        } else {
+            qb.push(" and exists (select 1 from ticket_tag tt join tag g on g.tag_id = tt.tag_id where tt.ticket_id = t.ticket_id and lower(g.name) = lower(")
+                .push_bind(tag.clone())
+                .push("))");
+        }
+    }
+    match q.assignee {
+        Some(AssigneeFilter::Me) => {
+            qb.push(" and t.assignee_agent_id = ").push_bind(agent_id);
+        }
+        Some(AssigneeFilter::Unassigned) => {
+            qb.push(" and t.assignee_agent_id is null");
+        }
+        Some(AssigneeFilter::Agent(id)) => {
+            qb.push(" and t.assignee_agent_id = ").push_bind(id);
+        }
+        None => {}
+    }
+    if let Some(p) = &q.priority {
+        qb.push(" and t.priority = ").push_bind(*p);
+    }
+    push_account_filters(qb, q);
+}
+
+/// How many tickets of each list in `lists` are still to be done (not closed, not spam), for
+/// agent `agent_id` who sees `visible` (`None` = all): the sidebar counts of saved views. For
+/// a list of a working folder (Unassigned, Mine, All open, Pending, Snoozed, SLA at risk)
+/// this is exactly its number of tickets; for Everything it leaves the closed ones out; a
+/// Closed or Spam list has no count (`None`). One statement for all lists; each count reads
+/// `ticket_active_view_idx` (the active tickets only), never the whole ticket table.
+pub async fn count_to_do(
+    pool: &PgPool,
+    agent_id: i64,
+    visible: Option<&[i64]>,
+    lists: &[InboxQuery],
+) -> sqlx::Result<Vec<Option<i64>>> {
+    let counted: Vec<&InboxQuery> = lists
+        .iter()
+        .filter(|q| !matches!(q.folder, Folder::Closed | Folder::Spam))
+        .collect();
+    if counted.is_empty() {
+        return Ok(vec![None; lists.len()]);
+    }
+    let mut qb = QueryBuilder::new("select array[");
+    for (i, q) in counted.iter().enumerate() {
+        if i > 0 {
+            qb.push(", ");
+        }
+        let by_tag = q.tag.is_some();
+        qb.push("(select count(*) from ");
+        qb.push(if by_tag {
+            "ticket_tag tg join ticket t on t.ticket_id = tg.ticket_id"
+        } else {
+            "ticket t"
+        });
+        push_scope(&mut qb, visible);
+        qb.push(" and not t.spam and t.status <> 'closed'");
+        push_folder(&mut qb, q.folder, agent_id);
+        push_filters(&mut qb, q, agent_id, by_tag);
+        qb.push(")");
+    }
+    qb.push("]::bigint[]");
+    let counts: Vec<i64> = qb.build_query_scalar().fetch_one(pool).await?;
+    let mut counts = counts.into_iter();
+    Ok(lists
+        .iter()
+        .map(|q| match q.folder {
+            Folder::Closed | Folder::Spam => None,
+            _ => counts.next(),
+        })
+        .collect())
+}
+
 /// One page of the inbox for an agent. Returns the rows and whether more follow.
 ///
 /// With a tag filter and a sort by activity, rows come from `ticket_tag_recent_idx` (the
@@ -345,36 +430,7 @@ pub async fn list(
     }
     push_scope(&mut qb, visible);
     push_folder(&mut qb, q.folder, agent_id);
-    if let Some(m) = q.mailbox_id {
-        qb.push(" and t.mailbox_id = ").push_bind(m);
-    }
-    if let Some(tag) = &q.tag {
-        if by_tag {
-            qb.push(" and tg.tag_id = (select tag_id from tag where lower(name) = lower(")
-                .push_bind(tag.clone())
-                .push("))");
-        } else {
-            qb.push(" and exists (select 1 from ticket_tag tt join tag g on g.tag_id = tt.tag_id where tt.ticket_id = t.ticket_id and lower(g.name) = lower(")
-                .push_bind(tag.clone())
-                .push("))");
-        }
-    }
-    match q.assignee {
-        Some(AssigneeFilter::Me) => {
-            qb.push(" and t.assignee_agent_id = ").push_bind(agent_id);
-        }
-        Some(AssigneeFilter::Unassigned) => {
-            qb.push(" and t.assignee_agent_id is null");
-        }
-        Some(AssigneeFilter::Agent(id)) => {
-            qb.push(" and t.assignee_agent_id = ").push_bind(id);
-        }
-        None => {}
-    }
-    if let Some(p) = &q.priority {
-        qb.push(" and t.priority = ").push_bind(*p);
-    }
-    push_account_filters(&mut qb, q);
+    push_filters(&mut qb, q, agent_id, by_tag);
     let (col, dir, cmp) = match q.sort {
         Sort::Recent => ("t.last_message_at", "desc", "<"),
         Sort::Oldest => ("t.last_message_at", "asc", ">"),

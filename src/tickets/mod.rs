@@ -20,6 +20,7 @@ pub mod notification_mail;
 pub mod recipients;
 pub mod reply;
 pub mod saved_reply;
+pub mod saved_views;
 pub mod tags;
 pub mod timeline;
 

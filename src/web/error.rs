@@ -82,3 +82,15 @@ impl From<crate::tickets::actions::ActionError> for AppError {
         }
     }
 }
+
+impl From<crate::tickets::saved_views::ViewError> for AppError {
+    fn from(e: crate::tickets::saved_views::ViewError) -> Self {
+        use crate::tickets::saved_views::ViewError;
+        match e {
+            ViewError::NotFound => AppError::NotFound,
+            ViewError::Forbidden(m) => AppError::Forbidden(m),
+            e @ ViewError::Invalid { .. } => AppError::BadRequest(e.to_string()),
+            ViewError::Db(d) => AppError::Db(d),
+        }
+    }
+}

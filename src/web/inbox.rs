@@ -13,6 +13,7 @@ use super::session::CurrentAgent;
 use super::{AppError, AppState, fmt};
 use crate::auth::{self, Agent};
 use crate::tickets::inbox::{self, AssigneeFilter, Folder, InboxQuery, InboxRow, Sort};
+use crate::tickets::saved_views;
 use crate::timezone::AgentTimeZone;
 
 pub fn router() -> Router<AppState> {
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/inbox", get(show_inbox))
         .route("/inbox/bulk", axum::routing::post(post_bulk))
+        .merge(super::views::router())
 }
 
 /// Query string of `/inbox`; every field optional, every value validated.
@@ -38,6 +40,9 @@ pub struct InboxParams {
     waiting: Option<String>,
     sort: Option<String>,
     after: Option<String>,
+    /// The saved view this list was opened from (its id); kept while filters change, so that
+    /// the view can be updated to them.
+    view: Option<String>,
 }
 
 impl InboxParams {
@@ -63,6 +68,16 @@ impl InboxParams {
     }
 }
 
+/// Validates an inbox query string (filters and sort; a page cursor or view id in it is
+/// dropped) with the inbox URL's own parser: the query and its canonical query string, the one
+/// ticket links carry as `list` and saved views store. A wrong value is a 400 that names it.
+pub(crate) fn canonical_query(raw: &str) -> Result<(InboxQuery, String), AppError> {
+    let p = InboxParams::from_query(raw.trim().trim_start_matches('?'));
+    let query = parse_params(&p)?;
+    let qs = list_query_string(&FilterView::new(&p, &query));
+    Ok((query, qs))
+}
+
 /// The inbox list a ticket was opened from. Ticket links and forms carry it as
 /// `list=<the list's query string>`, so that closing a ticket can go on to the next ticket of
 /// that list and "← Inbox" goes back to it.
@@ -80,9 +95,7 @@ impl ListContext {
         if raw.trim().is_empty() {
             return None;
         }
-        let p = InboxParams::from_query(raw.trim());
-        let query = parse_params(&p).ok()?;
-        let qs = list_query_string(&FilterView::new(&p, &query));
+        let (query, qs) = canonical_query(raw).ok()?;
         Some(ListContext { query, qs })
     }
 
@@ -169,6 +182,30 @@ pub struct NavItem {
     pub active: bool,
 }
 
+/// An entry of the sidebar's Views section: a saved view or a built-in one.
+pub struct ViewItem {
+    pub label: String,
+    pub href: String,
+    /// Tickets still to be done; `None` for a view of closed tickets or spam (see
+    /// [`inbox::count_to_do`]).
+    pub count: Option<i64>,
+    pub active: bool,
+    /// `g` then this digit opens it (the first nine entries).
+    pub key: Option<usize>,
+    /// Who else sees it, for a shared saved view ("Team Billing", "Everyone").
+    pub shared_with: Option<String>,
+}
+
+/// The saved view the list was opened from, for the "update" and "manage" controls.
+struct ActiveView {
+    id: i64,
+    name: String,
+    /// The filters or sort differ from the view's: offer to update the view to them.
+    changed: bool,
+    /// The agent may change it ([`saved_views::SavedView::changeable_by`]).
+    changeable: bool,
+}
+
 #[derive(Template)]
 #[template(path = "inbox/index.html")]
 struct InboxPage {
@@ -177,8 +214,16 @@ struct InboxPage {
     here: String,
     unread_notifications: i64,
     folders: Vec<NavItem>,
-    /// The shared views ("At-risk accounts", "VIP waiting").
-    views: Vec<NavItem>,
+    /// The agent's saved views in their order, then the built-in views ("At-risk accounts",
+    /// "VIP waiting").
+    views: Vec<ViewItem>,
+    /// The saved view this list was opened from.
+    active_view: Option<ActiveView>,
+    /// The current list's canonical query string: what "Save view" stores.
+    list_query: String,
+    /// Visibility choices of "Save view" `(form value, label)`: personal, and for leads and
+    /// admins everyone and each of their teams.
+    share_choices: Vec<(String, String)>,
     mailboxes: Vec<NavItem>,
     tags: Vec<NavItem>,
     title: String,
@@ -462,18 +507,41 @@ async fn show_inbox(
     Query(p): Query<InboxParams>,
 ) -> Result<impl IntoResponse, PageError> {
     let q = parse_params(&p)?;
+    let view_param = match non_empty(&p.view) {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .map_err(|_| AppError::BadRequest(format!("unknown view {v:?}")))?,
+        ),
+    };
     let visible = who.visible.as_deref();
     let me = who.agent.agent_id;
     // The page's queries are independent: run them at once on separate pool connections.
-    let stages = crate::customers::stages::list(&state.pool).await?;
+    let (stages, saved, my_teams) = tokio::try_join!(
+        crate::customers::stages::list(&state.pool),
+        saved_views::list_for(&state.pool, me),
+        saved_views::teams_of(&state.pool, me),
+    )?;
     let at_risk = stages
         .iter()
         .find(|s| s.builtin.as_deref() == Some(crate::customers::stages::AT_RISK))
         .map(|s| s.id);
+    // Each saved view read back through the inbox's parser (a view that no longer parses is
+    // listed without a count and opens the inbox's error).
+    let saved_lists: Vec<Option<(InboxQuery, String)>> = saved
+        .iter()
+        .map(|v| canonical_query(&v.query).ok())
+        .collect();
+    let to_count: Vec<InboxQuery> = saved_lists
+        .iter()
+        .flatten()
+        .map(|(q, _)| q.clone())
+        .collect();
     let (
         (rows, more),
         counts,
         (at_risk_count, vip_waiting),
+        saved_counts,
         mailboxes,
         tags,
         unread_notifications,
@@ -482,6 +550,7 @@ async fn show_inbox(
         inbox::list(&state.pool, me, visible, &q),
         inbox::folder_counts(&state.pool, me, visible),
         inbox::view_counts(&state.pool, visible, at_risk),
+        inbox::count_to_do(&state.pool, me, visible, &to_count),
         inbox::mailbox_entries(&state.pool, visible),
         inbox::tag_entries(&state.pool, visible),
         crate::tickets::actions::unread_notifications(&state.pool, me),
@@ -489,19 +558,79 @@ async fn show_inbox(
     )?;
 
     let filters = FilterView::new(&p, &q);
-    let views = FilterView::views(at_risk)
-        .into_iter()
-        .map(|(label, v)| NavItem {
-            label: label.to_string(),
-            href: v.href(&[]),
-            count: if v.vip.is_empty() {
-                at_risk_count
-            } else {
-                vip_waiting
-            },
-            active: v == filters,
+    let list_query = list_query_string(&filters);
+    // Only a view the agent sees counts as the one the list came from.
+    let view_param = view_param.filter(|id| saved.iter().any(|v| v.saved_view_id == *id));
+    let mut saved_counts = saved_counts.into_iter();
+    let mut views: Vec<ViewItem> = saved
+        .iter()
+        .zip(&saved_lists)
+        .map(|(v, parsed)| {
+            let (href, count, same) = match parsed {
+                Some((_, qs)) => (
+                    format!("/inbox?{qs}&view={}", v.saved_view_id),
+                    saved_counts.next().flatten(),
+                    *qs == list_query,
+                ),
+                None => (
+                    format!("/inbox?{}&view={}", v.query, v.saved_view_id),
+                    None,
+                    false,
+                ),
+            };
+            ViewItem {
+                label: v.name.clone(),
+                href,
+                count,
+                active: view_param == Some(v.saved_view_id) || (view_param.is_none() && same),
+                key: None,
+                shared_with: (v.visibility() != saved_views::Visibility::Personal)
+                    .then(|| v.shared_with()),
+            }
         })
-        .collect::<Vec<_>>();
+        .collect();
+    // One entry highlighted at most: the first match.
+    let mut seen_active = false;
+    for v in &mut views {
+        v.active = v.active && !seen_active;
+        seen_active |= v.active;
+    }
+    let active_view = saved
+        .iter()
+        .zip(&saved_lists)
+        .zip(&views)
+        .find(|(_, item)| item.active)
+        .map(|((v, parsed), _)| ActiveView {
+            id: v.saved_view_id,
+            name: v.name.clone(),
+            changed: parsed.as_ref().map(|(_, qs)| qs) != Some(&list_query),
+            changeable: v.changeable_by(&who.agent),
+        });
+    views.extend(
+        FilterView::views(at_risk)
+            .into_iter()
+            .map(|(label, v)| ViewItem {
+                label: label.to_string(),
+                href: v.href(&[]),
+                count: Some(if v.vip.is_empty() {
+                    at_risk_count
+                } else {
+                    vip_waiting
+                }),
+                active: active_view.is_none() && v == filters,
+                key: None,
+                shared_with: None,
+            }),
+    );
+    for (i, v) in views.iter_mut().enumerate().take(9) {
+        v.key = Some(i + 1);
+    }
+    let view_id = active_view
+        .as_ref()
+        .map(|v| v.id.to_string())
+        .unwrap_or_default();
+    let view_extra = [("view", view_id.as_str())];
+    let share_choices = super::views::share_choices(&who.agent, &my_teams);
     let view_title = views.iter().find(|v| v.active).map(|v| v.label.clone());
     let only_folder = q.mailbox_id.is_none() && q.tag.is_none() && view_title.is_none();
     let folders = Folder::ALL
@@ -552,15 +681,15 @@ async fn show_inbox(
     let next_href = if more {
         rows.last().map(|r| {
             let (at, n) = r.cursor(q.sort);
-            filters.href(&[("after", &format!("{at}_{n}"))])
+            filters.href(&[("after", &format!("{at}_{n}")), view_extra[0]])
         })
     } else {
         None
     };
-    let here = filters.href(&[]);
+    let here = filters.href(&view_extra);
     let list = ListContext {
         query: q.clone(),
-        qs: list_query_string(&filters),
+        qs: list_query.clone(),
     };
     let tz = AgentTimeZone::from_stored(&who.agent.time_zone);
     let now = time::OffsetDateTime::now_utc();
@@ -578,6 +707,9 @@ async fn show_inbox(
         unread_notifications,
         folders,
         views,
+        active_view,
+        list_query,
+        share_choices,
         stages: stages.into_iter().map(|s| (s.id, s.name)).collect(),
         mailboxes: mailbox_nav,
         tags: tag_nav,

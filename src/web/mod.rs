@@ -20,6 +20,7 @@ mod search;
 mod session;
 mod settings;
 mod tickets;
+mod views;
 
 use std::sync::Arc;
 use std::time::Duration;

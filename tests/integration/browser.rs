@@ -939,6 +939,86 @@ async fn inbox_filters_apply_on_change_and_statuses_read_capitalised() {
     db.drop_db().await;
 }
 
+#[tokio::test]
+async fn a_view_saved_from_the_filters_opens_with_g_then_its_digit() {
+    let (db, _mb) = seeded(&[
+        "23-reply-in-reply-to-only-a.eml",
+        "24-cc-reply-to-original-a.eml",
+    ])
+    .await;
+    let urgent = ticket_by_subject(&db, "Rechnung doppelt%").await;
+    execute_for(
+        &db.pool,
+        "update ticket set priority = 'urgent' where ticket_id = $1",
+        urgent,
+    )
+    .await;
+    let app = App::start(&db).await;
+    let chrome = Chrome::open().await;
+    chrome.login(&app, "dana@example.com").await;
+
+    // Filter, then "Save view" with a name.
+    let priority = chrome.find("form.filters select[name=priority]").await;
+    chrome
+        .navigating(async { priority.select_by_value("urgent").await.unwrap() })
+        .await;
+    chrome
+        .find("details.save-view summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome
+        .find("details.save-view input[name=name]")
+        .await
+        .send_keys("Urgent ones")
+        .await
+        .unwrap();
+    let save = chrome.find("details.save-view button[type=submit]").await;
+    chrome
+        .navigating(async { save.click().await.unwrap() })
+        .await;
+    assert!(
+        chrome.path().await.contains("&view="),
+        "{}",
+        chrome.path().await
+    );
+    assert_eq!(chrome.text("main.list h1").await, "Urgent ones");
+
+    // Elsewhere, a digit alone does nothing; g then 1 opens the view, highlighted.
+    chrome.goto(&app.url("/inbox?folder=closed")).await;
+    chrome.press('1').await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(chrome.path().await, "/inbox?folder=closed");
+    chrome.press('g').await;
+    chrome.navigating(chrome.press('1')).await;
+    let path = chrome.path().await;
+    assert!(
+        path.contains("priority=urgent") && path.contains("&view="),
+        "{path}"
+    );
+    let active = chrome.text("ul.views a.active").await;
+    assert_eq!(
+        active.split_whitespace().collect::<Vec<_>>(),
+        ["Urgent", "ones", "1"],
+        "highlighted, with its count"
+    );
+    let rows = chrome
+        .client
+        .find_all(Locator::Css("tr.row"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "only the urgent ticket");
+    // g then 2: the next entry, the built-in "At-risk accounts".
+    chrome.press('g').await;
+    chrome.navigating(chrome.press('2')).await;
+    assert_eq!(chrome.text("main.list h1").await, "At-risk accounts");
+
+    chrome.close().await;
+    app.stop().await;
+    db.drop_db().await;
+}
+
 /// The note box's `@` menu, read from the page: `[[name, handle, selected]…]`, or null when
 /// it is hidden.
 async fn mention_menu(chrome: &Chrome) -> Value {

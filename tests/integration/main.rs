@@ -35,5 +35,6 @@ mod support;
 mod threading;
 mod timeline;
 mod tls;
+mod views;
 mod web;
 mod webhooks;

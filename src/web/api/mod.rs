@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/quarantine/{id}/raw", get(download_quarantined))
         .route("/tickets/{number}/replies", post(post_reply))
         .route("/tickets/{number}/notes", post(post_note))
+        .route("/views", get(list_views))
         .merge(agents::router())
         .merge(analytics::router())
         .merge(teams::router())
@@ -49,6 +50,43 @@ pub fn router() -> Router<AppState> {
         .merge(sla::router())
         .merge(customers::router())
         .merge(webhooks::router())
+}
+
+/// `GET /api/v1/views`: the caller's saved views in their order (the inbox sidebar's), each
+/// `{"id", "name", "query", "shared_with": "personal" | "team" | "everyone", "team": name or
+/// null, "owner": name, "count", "inbox_url"}`. `count` is the tickets still to do (not
+/// closed, not spam) in the caller's mailboxes, `null` for a view of Closed or Spam; `query`
+/// is the inbox query string, `inbox_url` the path that opens the view.
+async fn list_views(
+    State(state): State<AppState>,
+    who: ApiAgent,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let views = tickets::saved_views::list_for(&state.pool, who.agent.agent_id).await?;
+    let counts = super::views::counts(
+        &state.pool,
+        who.agent.agent_id,
+        who.visible.as_deref(),
+        &views,
+    )
+    .await?;
+    Ok(Json(serde_json::Value::Array(
+        views
+            .iter()
+            .zip(counts)
+            .map(|(v, count)| {
+                serde_json::json!({
+                    "id": v.saved_view_id,
+                    "name": v.name,
+                    "query": v.query,
+                    "shared_with": v.visibility,
+                    "team": v.team_name,
+                    "owner": v.owner_name,
+                    "count": count,
+                    "inbox_url": format!("/inbox?{}&view={}", v.query, v.saved_view_id),
+                })
+            })
+            .collect(),
+    )))
 }
 
 /// The agent behind a valid bearer token, with the mailboxes they may see.
