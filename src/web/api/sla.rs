@@ -24,15 +24,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::admin::ApiAdmin;
-use super::{ApiAgent, JsonBody};
+use super::{ApiAgent, ApiError, JsonBody};
 use crate::sla::SlaError;
 use crate::sla::calendar::DueError;
 use crate::sla::calendars::{self, CalendarInput};
@@ -40,22 +42,14 @@ use crate::sla::policies::{self, PolicyInput};
 use crate::web::extract::PathNumber;
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/calendars", get(list_calendars).post(create_calendar))
-        .route(
-            "/calendars/{id}",
-            get(show_calendar)
-                .patch(update_calendar)
-                .delete(delete_calendar),
-        )
-        .route("/calendars/{id}/due", get(due))
-        .route("/calendars/{id}/business-minutes", get(business_minutes))
-        .route("/sla-policies", get(list_policies).post(create_policy))
-        .route(
-            "/sla-policies/{id}",
-            get(show_policy).patch(update_policy).delete(delete_policy),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_calendars, create_calendar))
+        .routes(routes!(show_calendar, update_calendar, delete_calendar))
+        .routes(routes!(due))
+        .routes(routes!(business_minutes))
+        .routes(routes!(list_policies, create_policy))
+        .routes(routes!(show_policy, update_policy, delete_policy))
 }
 
 impl From<SlaError> for AppError {
@@ -69,12 +63,17 @@ impl From<SlaError> for AppError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CalendarBody {
+    /// Required to create.
     name: Option<String>,
+    /// An IANA time zone (required to create).
     time_zone: Option<String>,
+    /// `{"mon": ["09:00-12:00", "13:00-17:00"], ..., "sun": []}`; absent days are closed,
+    /// `"00:00-24:00"` is the whole day, `"22:00-06:00"` runs into the next day.
     hours: Option<BTreeMap<String, Vec<String>>>,
+    /// Closed days, `YYYY-MM-DD`.
     holidays: Option<Vec<String>>,
 }
 
@@ -89,6 +88,9 @@ impl From<CalendarBody> for CalendarInput {
     }
 }
 
+/// `GET /api/v1/calendars`.
+#[utoipa::path(get, path = "/calendars", tag = "sla",
+    responses((status = 200, description = "`{\"calendars\": [calendar]}`.", body = Object)))]
 async fn list_calendars(
     State(state): State<AppState>,
     _who: ApiAgent,
@@ -98,6 +100,12 @@ async fn list_calendars(
     Ok(Json(json!({ "calendars": calendars })))
 }
 
+/// `GET /api/v1/calendars/{id}`.
+#[utoipa::path(get, path = "/calendars/{id}", tag = "sla", params(("id" = i64, Path, description = "The calendar's id.")),
+    responses(
+        (status = 200, description = "A calendar: `{\"id\", \"name\", \"time_zone\", \"hours\", \"holidays\", \"created_at\", \"updated_at\"}`.", body = Object),
+        (status = 404, body = ApiError, description = "No such calendar."),
+    ))]
 async fn show_calendar(
     State(state): State<AppState>,
     _who: ApiAgent,
@@ -109,6 +117,13 @@ async fn show_calendar(
     Ok(Json(c.to_json()))
 }
 
+/// `POST /api/v1/calendars`.
+#[utoipa::path(post, path = "/calendars", tag = "sla", request_body = CalendarBody,
+    responses(
+        (status = 201, description = "A calendar: `{\"id\", \"name\", \"time_zone\", \"hours\", \"holidays\", \"created_at\", \"updated_at\"}`.", body = Object),
+        (status = 400, body = ApiError, description = "A bad field (named)."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+    ))]
 async fn create_calendar(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -120,6 +135,14 @@ async fn create_calendar(
     Ok((StatusCode::CREATED, Json(c.to_json())))
 }
 
+/// `PATCH /api/v1/calendars/{id}`: any of the fields.
+#[utoipa::path(patch, path = "/calendars/{id}", tag = "sla", params(("id" = i64, Path, description = "The calendar's id.")), request_body = CalendarBody,
+    responses(
+        (status = 200, description = "A calendar: `{\"id\", \"name\", \"time_zone\", \"hours\", \"holidays\", \"created_at\", \"updated_at\"}`.", body = Object),
+        (status = 400, body = ApiError, description = "A bad field (named); nothing was changed."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such calendar."),
+    ))]
 async fn update_calendar(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -132,6 +155,14 @@ async fn update_calendar(
     Ok(Json(c.to_json()))
 }
 
+/// `DELETE /api/v1/calendars/{id}`.
+#[utoipa::path(delete, path = "/calendars/{id}", tag = "sla", params(("id" = i64, Path, description = "The calendar's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, body = ApiError, description = "SLA policies use it (named)."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such calendar."),
+    ))]
 async fn delete_calendar(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -161,12 +192,31 @@ fn instant(q: &HashMap<String, String>, name: &str) -> Result<jiff::Timestamp, A
     })
 }
 
+/// When a target of business minutes is due.
+#[derive(Serialize, ToSchema)]
+pub struct Due {
+    /// RFC 3339 UTC.
+    pub due_at: String,
+}
+
+/// `GET /api/v1/calendars/{id}/due?start=&minutes=`.
+#[utoipa::path(get, path = "/calendars/{id}/due", tag = "sla",
+    params(
+        ("id" = i64, Path, description = "The calendar's id."),
+        ("start" = String, Query, description = "An RFC 3339 time with an offset."),
+        ("minutes" = i64, Query, description = "Whole business minutes > 0."),
+    ),
+    responses(
+        (status = 200, body = Due),
+        (status = 400, body = ApiError, description = "A bad or missing parameter (named)."),
+        (status = 404, body = ApiError, description = "No such calendar."),
+    ))]
 async fn due(
     State(state): State<AppState>,
     _who: ApiAgent,
     PathNumber(id): PathNumber,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Due>, AppError> {
     let c = calendars::get(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -184,15 +234,36 @@ async fn due(
         }
         DueError::BeyondHorizon => AppError::BadRequest(format!("minutes: {e}")),
     })?;
-    Ok(Json(json!({ "due_at": due_at.to_string() })))
+    Ok(Json(Due {
+        due_at: due_at.to_string(),
+    }))
 }
 
+/// Business minutes between two times.
+#[derive(Serialize, ToSchema)]
+pub struct BusinessMinutes {
+    /// Fractional when seconds are involved.
+    pub minutes: f64,
+}
+
+/// `GET /api/v1/calendars/{id}/business-minutes?from=&to=`.
+#[utoipa::path(get, path = "/calendars/{id}/business-minutes", tag = "sla",
+    params(
+        ("id" = i64, Path, description = "The calendar's id."),
+        ("from" = String, Query, description = "An RFC 3339 time with an offset."),
+        ("to" = String, Query, description = "An RFC 3339 time with an offset, not before `from`."),
+    ),
+    responses(
+        (status = 200, body = BusinessMinutes),
+        (status = 400, body = ApiError, description = "A bad or missing parameter (named)."),
+        (status = 404, body = ApiError, description = "No such calendar."),
+    ))]
 async fn business_minutes(
     State(state): State<AppState>,
     _who: ApiAgent,
     PathNumber(id): PathNumber,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<BusinessMinutes>, AppError> {
     let c = calendars::get(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -207,16 +278,22 @@ async fn business_minutes(
         ));
     }
     let minutes = c.calendar.business_seconds(from, to) / 60.0;
-    Ok(Json(json!({ "minutes": minutes })))
+    Ok(Json(BusinessMinutes { minutes }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PolicyBody {
+    /// Required to create.
     name: Option<String>,
-    /// A calendar id, or the `{"id", ...}` object a policy's JSON shows.
+    /// A calendar id, or the `{"id", ...}` object a policy's JSON shows (required to create).
     calendar: Option<Value>,
+    /// `{"urgent": {"first_response": 30, "next_response": 60, "resolution": 240}, "high":
+    /// ..., "normal": ..., "low": ...}` in business minutes; a PATCH may give some only.
+    #[schema(value_type = Option<Object>)]
     targets: Option<Value>,
+    /// Warn when this percent of a target is left (default 25).
+    #[schema(value_type = Option<i64>)]
     warning_percent: Option<Value>,
 }
 
@@ -243,6 +320,9 @@ impl TryFrom<PolicyBody> for PolicyInput {
     }
 }
 
+/// `GET /api/v1/sla-policies`.
+#[utoipa::path(get, path = "/sla-policies", tag = "sla",
+    responses((status = 200, description = "`{\"sla_policies\": [policy]}`.", body = Object)))]
 async fn list_policies(
     State(state): State<AppState>,
     _who: ApiAgent,
@@ -252,6 +332,12 @@ async fn list_policies(
     Ok(Json(json!({ "sla_policies": list })))
 }
 
+/// `GET /api/v1/sla-policies/{id}`.
+#[utoipa::path(get, path = "/sla-policies/{id}", tag = "sla", params(("id" = i64, Path, description = "The policy's id.")),
+    responses(
+        (status = 200, description = "A policy: `{\"id\", \"name\", \"calendar\": {\"id\", \"name\"}, \"targets\", \"warning_percent\", \"created_at\", \"updated_at\"}` (targets in business minutes).", body = Object),
+        (status = 404, body = ApiError, description = "No such policy."),
+    ))]
 async fn show_policy(
     State(state): State<AppState>,
     _who: ApiAgent,
@@ -263,6 +349,13 @@ async fn show_policy(
     Ok(Json(p.to_json()))
 }
 
+/// `POST /api/v1/sla-policies`.
+#[utoipa::path(post, path = "/sla-policies", tag = "sla", request_body = PolicyBody,
+    responses(
+        (status = 201, description = "A policy: `{\"id\", \"name\", \"calendar\": {\"id\", \"name\"}, \"targets\", \"warning_percent\", \"created_at\", \"updated_at\"}` (targets in business minutes).", body = Object),
+        (status = 400, body = ApiError, description = "A bad field (named)."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+    ))]
 async fn create_policy(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -274,6 +367,14 @@ async fn create_policy(
     Ok((StatusCode::CREATED, Json(p.to_json())))
 }
 
+/// `PATCH /api/v1/sla-policies/{id}`: any of the fields.
+#[utoipa::path(patch, path = "/sla-policies/{id}", tag = "sla", params(("id" = i64, Path, description = "The policy's id.")), request_body = PolicyBody,
+    responses(
+        (status = 200, description = "A policy: `{\"id\", \"name\", \"calendar\": {\"id\", \"name\"}, \"targets\", \"warning_percent\", \"created_at\", \"updated_at\"}` (targets in business minutes).", body = Object),
+        (status = 400, body = ApiError, description = "A bad field (named); nothing was changed."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such policy."),
+    ))]
 async fn update_policy(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -286,6 +387,13 @@ async fn update_policy(
     Ok(Json(p.to_json()))
 }
 
+/// `DELETE /api/v1/sla-policies/{id}`.
+#[utoipa::path(delete, path = "/sla-policies/{id}", tag = "sla", params(("id" = i64, Path, description = "The policy's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such policy."),
+    ))]
 async fn delete_policy(
     State(state): State<AppState>,
     admin: ApiAdmin,
