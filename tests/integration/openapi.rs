@@ -505,6 +505,33 @@ async fn real_answers_validate_against_the_document() {
         note["unresolved_mentions"][0]["reason"], "no_such_agent",
         "{note}"
     );
+    // A reply (queued), and one written against an old view of the ticket (409, not sent).
+    app.smtp_to_sink().await;
+    let replies = "/api/v1/tickets/{number}/replies";
+    let queued = check(
+        "POST",
+        replies,
+        &format!("{ticket_path}/replies"),
+        Some(json!({"text": "Thanks, we are on it.", "status_after": "pending"})),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let stale = check(
+        "POST",
+        replies,
+        &format!("{ticket_path}/replies"),
+        Some(json!({"text": "Me too", "seen_message_id": 1})),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        stale["newer"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == queued["id"]),
+        "{stale}"
+    );
     check(
         "PATCH",
         t,

@@ -28,7 +28,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -50,6 +50,91 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(business_minutes))
         .routes(routes!(list_policies, create_policy))
         .routes(routes!(show_policy, update_policy, delete_policy))
+}
+
+/// A business-hours calendar.
+#[derive(Serialize, ToSchema)]
+pub struct Calendar {
+    pub id: i64,
+    pub name: String,
+    /// IANA time zone name.
+    pub time_zone: String,
+    /// Open spans per weekday, all seven keyed `mon` … `sun` (closed days empty):
+    /// `{"mon": ["09:00-12:00", "13:00-17:00"], ..., "sun": []}`.
+    pub hours: BTreeMap<String, Vec<String>>,
+    /// Closed local dates, `YYYY-MM-DD`.
+    pub holidays: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: time::OffsetDateTime,
+}
+
+impl From<&calendars::StoredCalendar> for Calendar {
+    fn from(c: &calendars::StoredCalendar) -> Calendar {
+        let spec = c.calendar.spec();
+        Calendar {
+            id: c.id,
+            name: c.name.clone(),
+            time_zone: spec.time_zone,
+            hours: spec.hours,
+            holidays: spec.holidays,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// Every calendar.
+#[derive(Serialize, ToSchema)]
+pub struct CalendarList {
+    pub calendars: Vec<Calendar>,
+}
+
+/// An SLA policy: targets in business minutes per priority.
+#[derive(Serialize, ToSchema)]
+pub struct SlaPolicy {
+    pub id: i64,
+    pub name: String,
+    /// The business-hours calendar its clocks run on.
+    pub calendar: CalendarRef,
+    pub targets: policies::PolicyTargets,
+    /// Warn when this percentage of a target is left (1..=99).
+    pub warning_percent: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: time::OffsetDateTime,
+}
+
+/// A calendar named by a policy.
+#[derive(Serialize, ToSchema)]
+pub struct CalendarRef {
+    pub id: i64,
+    pub name: String,
+}
+
+impl From<&policies::Policy> for SlaPolicy {
+    fn from(p: &policies::Policy) -> SlaPolicy {
+        SlaPolicy {
+            id: p.id,
+            name: p.name.clone(),
+            calendar: CalendarRef {
+                id: p.calendar_id,
+                name: p.calendar_name.clone(),
+            },
+            targets: p.targets,
+            warning_percent: p.warning_percent,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// Every SLA policy.
+#[derive(Serialize, ToSchema)]
+pub struct SlaPolicyList {
+    pub sla_policies: Vec<SlaPolicy>,
 }
 
 impl From<SlaError> for AppError {
@@ -90,37 +175,38 @@ impl From<CalendarBody> for CalendarInput {
 
 /// `GET /api/v1/calendars`.
 #[utoipa::path(get, path = "/calendars", tag = "sla",
-    responses((status = 200, description = "`{\"calendars\": [calendar]}`.", body = Object)))]
+    responses((status = 200, body = CalendarList)))]
 async fn list_calendars(
     State(state): State<AppState>,
     _who: ApiAgent,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<CalendarList>, AppError> {
     let all = calendars::list(&state.pool).await?;
-    let calendars: Vec<Value> = all.iter().map(|c| c.to_json()).collect();
-    Ok(Json(json!({ "calendars": calendars })))
+    Ok(Json(CalendarList {
+        calendars: all.iter().map(Calendar::from).collect(),
+    }))
 }
 
 /// `GET /api/v1/calendars/{id}`.
 #[utoipa::path(get, path = "/calendars/{id}", tag = "sla", params(("id" = i64, Path, description = "The calendar's id.")),
     responses(
-        (status = 200, description = "A calendar: `{\"id\", \"name\", \"time_zone\", \"hours\", \"holidays\", \"created_at\", \"updated_at\"}`.", body = Object),
+        (status = 200, body = Calendar),
         (status = 404, body = ApiError, description = "No such calendar."),
     ))]
 async fn show_calendar(
     State(state): State<AppState>,
     _who: ApiAgent,
     PathNumber(id): PathNumber,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Calendar>, AppError> {
     let c = calendars::get(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(c.to_json()))
+    Ok(Json(Calendar::from(&c)))
 }
 
 /// `POST /api/v1/calendars`.
 #[utoipa::path(post, path = "/calendars", tag = "sla", request_body = CalendarBody,
     responses(
-        (status = 201, description = "A calendar: `{\"id\", \"name\", \"time_zone\", \"hours\", \"holidays\", \"created_at\", \"updated_at\"}`.", body = Object),
+        (status = 201, body = Calendar),
         (status = 400, body = ApiError, description = "A bad field (named)."),
         (status = 403, body = ApiError, description = "Not an admin's token."),
     ))]
@@ -128,17 +214,17 @@ async fn create_calendar(
     State(state): State<AppState>,
     admin: ApiAdmin,
     JsonBody(body): JsonBody<CalendarBody>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<Calendar>), AppError> {
     let mut tx = state.pool.begin().await?;
     let c = calendars::create(&mut tx, &admin.actor(), body.into()).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(c.to_json())))
+    Ok((StatusCode::CREATED, Json(Calendar::from(&c))))
 }
 
 /// `PATCH /api/v1/calendars/{id}`: any of the fields.
 #[utoipa::path(patch, path = "/calendars/{id}", tag = "sla", params(("id" = i64, Path, description = "The calendar's id.")), request_body = CalendarBody,
     responses(
-        (status = 200, description = "A calendar: `{\"id\", \"name\", \"time_zone\", \"hours\", \"holidays\", \"created_at\", \"updated_at\"}`.", body = Object),
+        (status = 200, body = Calendar),
         (status = 400, body = ApiError, description = "A bad field (named); nothing was changed."),
         (status = 403, body = ApiError, description = "Not an admin's token."),
         (status = 404, body = ApiError, description = "No such calendar."),
@@ -148,11 +234,11 @@ async fn update_calendar(
     admin: ApiAdmin,
     PathNumber(id): PathNumber,
     JsonBody(body): JsonBody<CalendarBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Calendar>, AppError> {
     let mut tx = state.pool.begin().await?;
     let c = calendars::update(&mut tx, &admin.actor(), id, body.into()).await?;
     tx.commit().await?;
-    Ok(Json(c.to_json()))
+    Ok(Json(Calendar::from(&c)))
 }
 
 /// `DELETE /api/v1/calendars/{id}`.
@@ -322,37 +408,38 @@ impl TryFrom<PolicyBody> for PolicyInput {
 
 /// `GET /api/v1/sla-policies`.
 #[utoipa::path(get, path = "/sla-policies", tag = "sla",
-    responses((status = 200, description = "`{\"sla_policies\": [policy]}`.", body = Object)))]
+    responses((status = 200, body = SlaPolicyList)))]
 async fn list_policies(
     State(state): State<AppState>,
     _who: ApiAgent,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SlaPolicyList>, AppError> {
     let all = policies::list(&state.pool).await?;
-    let list: Vec<Value> = all.iter().map(|p| p.to_json()).collect();
-    Ok(Json(json!({ "sla_policies": list })))
+    Ok(Json(SlaPolicyList {
+        sla_policies: all.iter().map(SlaPolicy::from).collect(),
+    }))
 }
 
 /// `GET /api/v1/sla-policies/{id}`.
 #[utoipa::path(get, path = "/sla-policies/{id}", tag = "sla", params(("id" = i64, Path, description = "The policy's id.")),
     responses(
-        (status = 200, description = "A policy: `{\"id\", \"name\", \"calendar\": {\"id\", \"name\"}, \"targets\", \"warning_percent\", \"created_at\", \"updated_at\"}` (targets in business minutes).", body = Object),
+        (status = 200, body = SlaPolicy),
         (status = 404, body = ApiError, description = "No such policy."),
     ))]
 async fn show_policy(
     State(state): State<AppState>,
     _who: ApiAgent,
     PathNumber(id): PathNumber,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SlaPolicy>, AppError> {
     let p = policies::get(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(p.to_json()))
+    Ok(Json(SlaPolicy::from(&p)))
 }
 
 /// `POST /api/v1/sla-policies`.
 #[utoipa::path(post, path = "/sla-policies", tag = "sla", request_body = PolicyBody,
     responses(
-        (status = 201, description = "A policy: `{\"id\", \"name\", \"calendar\": {\"id\", \"name\"}, \"targets\", \"warning_percent\", \"created_at\", \"updated_at\"}` (targets in business minutes).", body = Object),
+        (status = 201, body = SlaPolicy),
         (status = 400, body = ApiError, description = "A bad field (named)."),
         (status = 403, body = ApiError, description = "Not an admin's token."),
     ))]
@@ -360,17 +447,17 @@ async fn create_policy(
     State(state): State<AppState>,
     admin: ApiAdmin,
     JsonBody(body): JsonBody<PolicyBody>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<SlaPolicy>), AppError> {
     let mut tx = state.pool.begin().await?;
     let p = policies::create(&mut tx, &admin.actor(), body.try_into()?).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(p.to_json())))
+    Ok((StatusCode::CREATED, Json(SlaPolicy::from(&p))))
 }
 
 /// `PATCH /api/v1/sla-policies/{id}`: any of the fields.
 #[utoipa::path(patch, path = "/sla-policies/{id}", tag = "sla", params(("id" = i64, Path, description = "The policy's id.")), request_body = PolicyBody,
     responses(
-        (status = 200, description = "A policy: `{\"id\", \"name\", \"calendar\": {\"id\", \"name\"}, \"targets\", \"warning_percent\", \"created_at\", \"updated_at\"}` (targets in business minutes).", body = Object),
+        (status = 200, body = SlaPolicy),
         (status = 400, body = ApiError, description = "A bad field (named); nothing was changed."),
         (status = 403, body = ApiError, description = "Not an admin's token."),
         (status = 404, body = ApiError, description = "No such policy."),
@@ -380,11 +467,11 @@ async fn update_policy(
     admin: ApiAdmin,
     PathNumber(id): PathNumber,
     JsonBody(body): JsonBody<PolicyBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SlaPolicy>, AppError> {
     let mut tx = state.pool.begin().await?;
     let p = policies::update(&mut tx, &admin.actor(), id, body.try_into()?).await?;
     tx.commit().await?;
-    Ok(Json(p.to_json()))
+    Ok(Json(SlaPolicy::from(&p)))
 }
 
 /// `DELETE /api/v1/sla-policies/{id}`.
