@@ -12,7 +12,7 @@ use crate::audit::{self, AuditActor};
 pub const ASSIGNMENT_MODES: [&str; 3] = ["manual", "round_robin", "least_loaded"];
 
 /// A team with its members and mailboxes.
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Team {
     #[serde(skip)]
     pub team_id: i64,

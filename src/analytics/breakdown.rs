@@ -69,7 +69,7 @@ impl Grouping {
 }
 
 /// The Overview's main figures for one group over one period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GroupFigures {
     /// Tickets created in the period.
     pub created: i64,
@@ -88,7 +88,7 @@ pub struct GroupFigures {
 
 /// One group's figures with the previous period's (`GET /api/v1/analytics/mailboxes`,
 /// `/teams`, `/customers`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GroupRow {
     /// The mailbox, team or lifecycle stage id; for VIP 1 (VIP) or 0; `null` for "no team" /
     /// "no stage".
@@ -342,7 +342,7 @@ pub async fn vip(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<
 
 /// How the tag trend is bucketed: per local day for periods up to 31 days, else per ISO
 /// week (Monday first; the first and last week may be partial).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Bucket {
     Day,
@@ -391,7 +391,7 @@ impl Bucket {
 }
 
 /// One tag's figures (`GET /api/v1/analytics/tags`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TagFigures {
     pub tag: String,
     /// Tickets created in the period that carry the tag now.
@@ -413,7 +413,7 @@ pub struct TagFigures {
 }
 
 /// The Tags page and API: every tag with tickets created or resolved in either period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TagReport {
     pub bucket: Bucket,
     /// The first local date of each trend bucket (`YYYY-MM-DD`).

@@ -58,7 +58,7 @@ macro_rules! bind_scope {
 pub(super) use bind_scope;
 
 /// Median, p90 and mean of a duration in seconds; `None` when nothing was counted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     pub median_s: Option<f64>,
     pub p90_s: Option<f64>,
@@ -67,7 +67,7 @@ pub struct Stats {
 
 /// A duration figure: how many values, their calendar statistics, and the same on the
 /// business calendar (`business`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Dur {
     pub count: i64,
     #[serde(flatten)]
@@ -140,7 +140,7 @@ pub(super) fn dur_columns(c: &str, b: &str, filter: &str) -> String {
 
 /// Achieved and breached SLA clocks of one kind, and the share achieved (percent, one
 /// decimal; `None` when no clock ended).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SlaCounts {
     pub achieved: i64,
     pub breached: i64,
@@ -163,7 +163,7 @@ pub(super) fn percent(part: i64, whole: i64) -> Option<f64> {
 }
 
 /// SLA results per clock kind.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Sla {
     pub first_response: SlaCounts,
     pub next_response: SlaCounts,
@@ -173,7 +173,7 @@ pub struct Sla {
 /// CSAT figures of a period: surveys sent in it (by when each went out) and answers given
 /// in it (by when the answer, the latest one of its survey, was given). Percentages have one
 /// decimal and are `None` when their denominator is 0.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Csat {
     pub sent: i64,
     /// Surveys answered in the period (`good + okay + bad`).
@@ -227,7 +227,7 @@ pub(super) fn csat_sql(group: &str, joins: &str) -> String {
 }
 
 /// The figures of one period (`GET /api/v1/analytics/summary` without `previous`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Figures {
     /// Tickets created in the period.
     pub created: i64,
@@ -248,7 +248,7 @@ pub struct Figures {
 }
 
 /// The summary: this period's figures and the previous period's.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     #[serde(flatten)]
     pub current: Figures,
@@ -400,7 +400,7 @@ pub async fn summary(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Res
 }
 
 /// One agent's figures (`GET /api/v1/analytics/agents`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AgentFigures {
     #[serde(skip)]
     pub agent_id: i64,

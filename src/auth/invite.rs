@@ -86,7 +86,7 @@ impl AgentAdminError {
 }
 
 /// An agent as the admin console and `GET /api/v1/agents` show them.
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct AgentSummary {
     pub email: String,
     pub name: String,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgExecutor};
 
 /// An agent's role (`agent.role`): admins configure, leads read analytics, agents work tickets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, utoipa::ToSchema)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

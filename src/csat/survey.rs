@@ -190,7 +190,7 @@ pub async fn prepare_in_reply(
 }
 
 /// A ticket's latest rating as its JSON shows it (`"csat"`).
-#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, utoipa::ToSchema)]
 pub struct TicketCsat {
     pub rating: String,
     pub comment: Option<String>,

@@ -33,7 +33,7 @@ use time::OffsetDateTime;
 use crate::audit::{self, AuditActor};
 
 /// A customer's own attribute values (`null`: take the company's).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OwnAttributes {
     pub vip: Option<bool>,
     pub lifecycle_stage: Option<String>,
@@ -42,7 +42,7 @@ pub struct OwnAttributes {
 
 /// A customer as `GET /api/v1/customers/{email}` shows it. `vip`, `lifecycle_stage` and
 /// `health` are the effective values (own, else the company's; see the module doc).
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Customer {
     #[serde(skip)]
     pub customer_id: i64,
@@ -61,6 +61,7 @@ pub struct Customer {
     /// What agents noted about the customer (plain text).
     pub notes: String,
     /// The customer's own values, before the company's fill in.
+    #[schema(value_type = OwnAttributes)]
     pub own: Json<OwnAttributes>,
     /// First seen (UTC).
     #[serde(with = "time::serde::rfc3339")]
@@ -123,7 +124,7 @@ pub async fn customer_of_ticket(
 }
 
 /// A company as `GET /api/v1/companies/{domain}` shows it.
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Company {
     #[serde(skip)]
     pub company_id: i64,
@@ -272,24 +273,35 @@ pub enum CustomerError {
 
 /// A change to a customer. Each field: `None` leaves it; `Some(None)` clears the customer's
 /// own value (VIP, stage and health then come from the company; company: none).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, utoipa::ToSchema)]
 pub struct CustomerPatch {
+    #[schema(value_type = Option<String>)]
     pub name: Option<Option<String>>,
+    /// `null` takes the company's.
+    #[schema(value_type = Option<bool>)]
     pub vip: Option<Option<bool>>,
     /// A stage's name (case ignored).
+    #[schema(value_type = Option<String>)]
     pub lifecycle_stage: Option<Option<String>>,
+    /// 0-100.
+    #[schema(value_type = Option<i16>)]
     pub health: Option<Option<i16>>,
     /// A company's domain (created if new; never a free-mail provider).
+    #[schema(value_type = Option<String>)]
     pub company: Option<Option<String>>,
     pub notes: Option<String>,
 }
 
 /// A change to a company. `vip` cannot be cleared (a company is VIP or not).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, utoipa::ToSchema)]
 pub struct CompanyPatch {
     pub name: Option<String>,
     pub vip: Option<bool>,
+    /// A stage's name (case ignored); `null` clears it.
+    #[schema(value_type = Option<String>)]
     pub lifecycle_stage: Option<Option<String>>,
+    /// 0-100; `null` clears it.
+    #[schema(value_type = Option<i16>)]
     pub health: Option<Option<i16>>,
 }
 
@@ -604,7 +616,7 @@ pub async fn update_company(
 
 /// The `customer` object of ticket JSON: `{"email", "name", "vip", "lifecycle_stage",
 /// "health", "company"}` with the effective attributes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct TicketCustomer {
     pub email: String,
     pub name: Option<String>,

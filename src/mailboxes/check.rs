@@ -13,7 +13,7 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The outcome of one check: `message` is for people ("IMAP: 27 messages in INBOX, IDLE
 /// supported", "SMTP: 535 5.7.8 authentication failed") and never holds a password.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CheckResult {
     pub ok: bool,
     pub message: String,

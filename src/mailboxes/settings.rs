@@ -73,27 +73,6 @@ impl std::fmt::Debug for MailboxSettings {
     }
 }
 
-impl MailboxSettings {
-    /// The mailbox as the API and the audit log show it: URLs without passwords.
-    pub fn public_json(&self) -> Value {
-        json!({
-            "name": self.name,
-            "address": self.address,
-            "imap_url": without_password(&self.imap_url),
-            "smtp_url": self.smtp_url.as_deref().map(without_password),
-            "signature": self.signature,
-            "from_name_format": self.from_name_format,
-            "team": self.team,
-            "enabled": self.enabled,
-            "sla_policy": self.sla_policy_id,
-            "csat": self.csat,
-            "csat_mode": self.csat_mode,
-            "csat_delay_minutes": self.csat_delay_minutes,
-            "search_language": self.search_language,
-        })
-    }
-}
-
 const SELECT: &str =
     "select m.mailbox_id, m.name, m.address, m.imap_url, m.smtp_url, m.enabled, m.signature,
         m.from_name_format, t.name as team, h.polled_by, h.last_poll_at, h.last_ok_at, h.last_error,

@@ -1074,12 +1074,13 @@ pub async fn run_time_rules_forever(pool: PgPool, shutdown: tokio_util::sync::Ca
 }
 
 /// One ticket's dry-run result.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DryRunResult {
     pub number: i64,
     pub subject: String,
     pub matched: bool,
     /// The first condition that failed (the API's JSON shape), or null.
+    #[schema(value_type = Option<Object>)]
     pub failed_condition: Option<serde_json::Value>,
     /// The conditions that held, in words (when matched).
     pub matched_conditions: Vec<String>,

@@ -39,6 +39,31 @@ pub struct Rule {
     pub stop: bool,
 }
 
+/// [`Rule`]'s JSON shape for the OpenAPI document (`Rule` is read by hand with
+/// [`Rule::from_json`], so its schema is written here; the module doc shows an example).
+#[derive(utoipa::ToSchema)]
+pub struct RuleShape {
+    /// Required, not blank.
+    pub name: String,
+    /// Default `true`.
+    pub enabled: Option<bool>,
+    /// `ticket_created`, `customer_replied`, `agent_replied`, `note_added`,
+    /// `status_changed`, `assignee_changed`, `priority_changed`, `tags_changed`,
+    /// `sla_warning`, `sla_breached`, `csat_rated` or `time`.
+    pub trigger: String,
+    /// `{"all": [condition | {"any": [...]}]}` or `{"any": [...]}`; a condition is
+    /// `{"field", "op", "value"}`.
+    #[schema(value_type = Object)]
+    pub conditions: Value,
+    /// What the rule does, in order, at least one: `{"type": "assign_team", "team": ...}`, ...
+    #[schema(value_type = Vec<Object>)]
+    pub actions: Vec<Value>,
+    /// `once_per_ticket` (default), `on_state_entry` or `every_time`.
+    pub mode: Option<String>,
+    /// Stop processing later rules once this one fires. Default `false`.
+    pub stop: Option<bool>,
+}
+
 /// Top-level keys of a rule that the API may echo back (e.g. in a PATCH body built from a GET)
 /// and that [`Rule::from_json`] ignores. Any other unknown key is an error.
 pub const READ_ONLY_KEYS: &[&str] = &[

@@ -13,12 +13,13 @@ use crate::audit::{self, AuditActor};
 
 /// A stored rule as the API and the admin page show it: the rule's JSON shape plus its id,
 /// position and firing figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredRule {
     pub id: i64,
     /// 1-based order of evaluation.
     pub position: i32,
     #[serde(flatten)]
+    #[schema(value_type = super::model::RuleShape)]
     pub rule: Rule,
     /// How often it fired, on all tickets.
     pub fire_count: i64,

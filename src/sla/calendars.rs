@@ -13,7 +13,7 @@ use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
 use time::OffsetDateTime;
 
 use super::calendar::{Calendar, CalendarSpec};
-use super::{SlaError, check_name, invalid, rfc3339};
+use super::{SlaError, check_name, invalid};
 use crate::audit::{self, AuditActor};
 
 /// A calendar as stored, validated.
@@ -29,17 +29,6 @@ pub struct StoredCalendar {
 }
 
 impl StoredCalendar {
-    /// The API shape: `{"id", "name", "time_zone", "hours": {"mon": ["09:00-17:00"], ...,
-    /// "sun": []}, "holidays": ["2026-12-25"], "created_at", "updated_at"}` (times RFC 3339
-    /// UTC; all seven days present, closed ones empty).
-    pub fn to_json(&self) -> Value {
-        let mut v = self.audit_json();
-        v["id"] = self.id.into();
-        v["created_at"] = rfc3339(self.created_at).into();
-        v["updated_at"] = rfc3339(self.updated_at).into();
-        v
-    }
-
     fn audit_json(&self) -> Value {
         let spec = self.calendar.spec();
         json!({

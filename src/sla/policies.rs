@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use super::calendar::Calendar;
 use super::calendars::{self, StoredCalendar};
-use super::{SlaError, check_name, invalid, rfc3339};
+use super::{SlaError, check_name, invalid};
 use crate::audit::{self, AuditActor};
 use crate::tickets::Priority;
 
@@ -59,7 +59,7 @@ impl ClockKind {
 
 /// One priority's targets, in **business minutes** (each > 0). [`Targets::seconds`] gives
 /// the business seconds [`Calendar::due`] takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Targets {
     pub first_response: i64,
     pub next_response: i64,
@@ -84,7 +84,7 @@ impl Targets {
 
 /// A policy's targets per priority: `{"urgent": targets, "high": ..., "normal": ...,
 /// "low": ...}` (the stored and API shape).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PolicyTargets {
     pub urgent: Targets,
     pub high: Targets,
@@ -124,21 +124,6 @@ impl Policy {
     /// The targets (business minutes) for tickets of this priority.
     pub fn targets_for(&self, priority: Priority) -> Targets {
         self.targets.get(priority)
-    }
-
-    /// The API shape: `{"id", "name", "calendar": {"id", "name"}, "targets": {...},
-    /// "warning_percent", "created_at", "updated_at"}` (targets in business minutes, times
-    /// RFC 3339 UTC).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "calendar": {"id": self.calendar_id, "name": self.calendar_name},
-            "targets": self.targets,
-            "warning_percent": self.warning_percent,
-            "created_at": rfc3339(self.created_at),
-            "updated_at": rfc3339(self.updated_at),
-        })
     }
 
     fn audit_json(&self) -> Value {

@@ -104,7 +104,7 @@ const HANDLE_NAMES_AGENT: &str = "(a.disabled_at is null
           or lower(replace(a.name, ' ', '.')) = h.handle))";
 
 /// Why a mention in a note notified nobody.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnresolvedReason {
     /// No agent has this handle.
@@ -114,7 +114,7 @@ pub enum UnresolvedReason {
 }
 
 /// A mention that notified nobody, for the author to be told so.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct UnresolvedMention {
     /// The handle as written, without the `@`, lower-cased.
     pub handle: String,

@@ -32,19 +32,20 @@ use sqlx::{FromRow, PgExecutor};
 use time::OffsetDateTime;
 
 /// A mailbox reference as shown on a ticket.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct MailboxRef {
     pub id: i64,
     pub address: String,
 }
 
 /// A ticket row of the list (`GET /api/v1/tickets`).
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct TicketSummary {
     pub number: i64,
     pub subject: String,
     pub status: TicketStatus,
     pub priority: Priority,
+    #[schema(value_type = MailboxRef)]
     pub mailbox: Json<MailboxRef>,
     /// The assignee's email, or null.
     pub assignee: Option<String>,
@@ -53,6 +54,7 @@ pub struct TicketSummary {
     pub tags: Vec<String>,
     /// `{"email", "name", "vip", "lifecycle_stage", "health", "company"}` or null (the
     /// account attributes are the effective ones: see `crate::customers`).
+    #[schema(value_type = Option<crate::customers::TicketCustomer>)]
     pub customer: Option<Json<crate::customers::TicketCustomer>>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -171,7 +173,7 @@ fn decode_cursor(c: &str) -> Option<(OffsetDateTime, i64)> {
 }
 
 /// One attachment's metadata.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AttachmentMeta {
     pub id: i64,
     pub filename: String,
@@ -183,13 +185,17 @@ pub struct AttachmentMeta {
 }
 
 /// A message of a ticket (`GET /api/v1/tickets/{number}`).
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct MessageView {
     pub id: i64,
     pub direction: Direction,
+    #[schema(value_type = Option<EmailAddress>)]
     pub from: Option<Json<EmailAddress>>,
+    #[schema(value_type = Vec<EmailAddress>)]
     pub to: Json<Vec<EmailAddress>>,
+    #[schema(value_type = Vec<EmailAddress>)]
     pub cc: Json<Vec<EmailAddress>>,
+    #[schema(value_type = Vec<EmailAddress>)]
     pub reply_to: Json<Vec<EmailAddress>>,
     pub subject: String,
     pub text: String,
@@ -206,25 +212,30 @@ pub struct MessageView {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub automated: Option<Automated>,
+    #[schema(value_type = Vec<AttachmentMeta>)]
     pub attachments: Json<Vec<AttachmentMeta>>,
     /// Outbound only: `{"state", "error"}`.
+    #[schema(value_type = Option<Object>)]
     pub delivery: Option<Json<serde_json::Value>>,
 }
 
 pub use timeline::EventView;
 
 /// A whole ticket.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TicketDetail {
     #[serde(flatten)]
     pub summary: TicketSummary,
     /// `null`, or `{"policy": {"id", "name"}, "first_response": clock, "next_response": clock,
     /// "resolution": clock}` with `clock = null | {"due_at", "achieved_at", "breached_at",
     /// "paused"}` (times RFC 3339 UTC): [`crate::sla::clocks::ticket_sla_json`].
+    #[schema(value_type = Option<Object>)]
     pub sla: serde_json::Value,
     /// Participant addresses other than the customer.
     pub cc: Vec<EmailAddress>,
     pub messages: Vec<MessageView>,
+    /// Timeline entries `{"id", "kind", "detail", "actor", "agent", "rule_id", "created_at"}`.
+    #[schema(value_type = Vec<Object>)]
     pub events: Vec<EventView>,
     /// The customer's latest CSAT rating: `null | {"rating", "comment", "rated_at"}`.
     pub csat: Option<crate::csat::survey::TicketCsat>,
@@ -335,9 +346,10 @@ pub async fn get_attachment(
 }
 
 /// A quarantined mail (without its bytes).
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct QuarantineEntry {
     pub id: i64,
+    #[schema(value_type = MailboxRef)]
     pub mailbox: Json<MailboxRef>,
     pub folder: Option<String>,
     pub uid_validity: Option<i64>,

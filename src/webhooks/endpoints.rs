@@ -32,7 +32,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> EndpointError {
 }
 
 /// An endpoint as the API and console show it (never its secret). Times are UTC.
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Endpoint {
     #[serde(rename = "id")]
     pub webhook_endpoint_id: i64,
@@ -52,7 +52,7 @@ pub struct Endpoint {
 
 /// One delivery in an endpoint's log. `state`: `pending` (will be tried, or retried, at
 /// `next_attempt_at`), `delivered` or `failed` (given up after the retry window).
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct DeliveryView {
     #[serde(rename = "id")]
     pub event_id: String,
@@ -76,10 +76,13 @@ pub struct DeliveryView {
 
 /// What a create or update sets; `None` leaves a field as it is (an update) or is an error
 /// (a create: url, events and secret are required).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, utoipa::ToSchema)]
 pub struct EndpointInput {
+    /// `https://...` (required to create).
     pub url: Option<String>,
+    /// Event names, such as `ticket.created` (required to create).
     pub events: Option<Vec<String>>,
+    /// The HMAC-SHA256 signing secret (required to create; never shown again).
     pub secret: Option<String>,
     pub enabled: Option<bool>,
 }

@@ -21,6 +21,7 @@ mod customers;
 mod live;
 mod mentions;
 mod metrics;
+mod openapi;
 mod outbox;
 mod poller;
 mod replica;

@@ -11,24 +11,32 @@
 //!
 //! Bad input is a 400 `{"error"}` naming the field; nothing is half-applied.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::admin::ApiAdmin;
-use super::{ApiAgent, JsonBody};
+use super::{ApiAgent, ApiError, JsonBody};
 use crate::auth::invite::{self, AgentAdminError, AgentChange, AgentSummary, NewAgent};
 use crate::outbox::OutboxError;
 use crate::timezone::AgentTimeZone;
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/agents", get(list_agents).post(create_agent))
-        .route("/agents/{email}", patch(patch_agent))
-        .route("/me", patch(patch_me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_agents, create_agent))
+        .routes(routes!(patch_agent))
+        .routes(routes!(patch_me))
+}
+
+/// Every agent, by name.
+#[derive(Serialize, ToSchema)]
+pub struct AgentList {
+    pub agents: Vec<AgentSummary>,
 }
 
 impl From<AgentAdminError> for AppError {
@@ -47,30 +55,45 @@ impl From<AgentAdminError> for AppError {
     }
 }
 
+/// `GET /api/v1/agents`: every agent.
+#[utoipa::path(get, path = "/agents", tag = "agents",
+    responses(
+        (status = 200, body = AgentList),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+    ))]
 async fn list_agents(
     State(state): State<AppState>,
     _: ApiAdmin,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<AgentList>, AppError> {
     let agents = invite::list_agents(&state.pool).await?;
-    Ok(Json(serde_json::json!({ "agents": agents })))
+    Ok(Json(AgentList { agents }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+struct AgentInvite {
     email: String,
     name: String,
+    /// `admin`, `lead` or `agent`.
     role: String,
+    /// Team names.
     #[serde(default)]
     teams: Vec<String>,
+    /// An IANA time zone (default: the server's).
     time_zone: Option<String>,
 }
 
 /// `POST /api/v1/agents`: invites an agent; 201 with the agent.
+#[utoipa::path(post, path = "/agents", tag = "agents", request_body = AgentInvite,
+    responses(
+        (status = 201, body = AgentSummary, description = "Invited: a one-time link was mailed."),
+        (status = 400, body = ApiError, description = "A bad field (named), or the invitation cannot be mailed."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+    ))]
 async fn create_agent(
     State(state): State<AppState>,
     admin: ApiAdmin,
-    JsonBody(body): JsonBody<CreateBody>,
+    JsonBody(body): JsonBody<AgentInvite>,
 ) -> Result<(StatusCode, Json<AgentSummary>), AppError> {
     let invited = invite::invite(
         &state.pool,
@@ -91,24 +114,35 @@ async fn create_agent(
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+struct AgentPatch {
     name: Option<String>,
+    /// `admin`, `lead` or `agent`.
     role: Option<String>,
     disabled: Option<bool>,
     available: Option<bool>,
     /// Absent: unchanged; null: no cap; a number: the cap.
     #[serde(default, deserialize_with = "super::some_or_null")]
+    #[schema(value_type = Option<i64>)]
     max_open_tickets: Option<Option<i64>>,
 }
 
 /// `PATCH /api/v1/agents/{email}`: changes an agent; answers with the agent.
+#[utoipa::path(patch, path = "/agents/{email}", tag = "agents",
+    params(("email" = String, Path, description = "The agent's email.")),
+    request_body = AgentPatch,
+    responses(
+        (status = 200, body = AgentSummary),
+        (status = 400, body = ApiError, description = "A bad field (named); nothing was changed."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such agent."),
+    ))]
 async fn patch_agent(
     State(state): State<AppState>,
     admin: ApiAdmin,
     Path(email): Path<String>,
-    JsonBody(body): JsonBody<PatchBody>,
+    JsonBody(body): JsonBody<AgentPatch>,
 ) -> Result<Json<AgentSummary>, AppError> {
     let agent = invite::update_agent(
         &state.pool,
@@ -126,19 +160,34 @@ async fn patch_agent(
     Ok(Json(agent))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct MeBody {
+struct MePatch {
+    /// Available (true) or away (false) for assignment.
     available: Option<bool>,
+    /// An IANA time zone.
     time_zone: Option<String>,
 }
 
+/// The caller's own settings.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub available: bool,
+    pub email: String,
+    pub time_zone: String,
+}
+
 /// `PATCH /api/v1/me`: the caller sets themselves available or away, and their time zone.
+#[utoipa::path(patch, path = "/me", tag = "agents", request_body = MePatch,
+    responses(
+        (status = 200, body = Me),
+        (status = 400, body = ApiError, description = "A bad body or time zone; nothing was changed."),
+    ))]
 async fn patch_me(
     State(state): State<AppState>,
     who: ApiAgent,
-    JsonBody(body): JsonBody<MeBody>,
-) -> Result<Json<serde_json::Value>, AppError> {
+    JsonBody(body): JsonBody<MePatch>,
+) -> Result<Json<Me>, AppError> {
     let tz = body
         .time_zone
         .as_deref()
@@ -158,9 +207,9 @@ async fn patch_me(
     let me = crate::auth::find_agent(&state.pool, who.agent.agent_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(serde_json::json!({
-        "email": me.email,
-        "available": me.available,
-        "time_zone": me.time_zone,
-    })))
+    Ok(Json(Me {
+        available: me.available,
+        email: me.email,
+        time_zone: me.time_zone,
+    }))
 }

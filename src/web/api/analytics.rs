@@ -23,42 +23,53 @@
 //!   "first_response": dur, "resolution": dur, "sla": {"achieved", "breached", "percent"},
 //!   "csat": {...}, "previous": {the same figures for the previous period}}`.
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::ApiAgent;
+use super::{ApiAgent, ApiError};
 use crate::analytics::{Period, Scope};
 use crate::analytics::{breakdown, queries};
 use crate::auth::Agent;
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/analytics/summary", get(get_summary))
-        .route("/analytics/agents", get(get_agents))
-        .route("/analytics/busiest", get(get_busiest))
-        .route("/analytics/tickets.csv", get(get_tickets_csv))
-        .route("/analytics/tags", get(get_tags))
-        .route("/analytics/mailboxes", get(get_mailboxes))
-        .route("/analytics/teams", get(get_teams))
-        .route("/analytics/customers", get(get_customers))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_summary))
+        .routes(routes!(get_agents))
+        .routes(routes!(get_busiest))
+        .routes(routes!(get_tickets_csv))
+        .routes(routes!(get_tags))
+        .routes(routes!(get_mailboxes))
+        .routes(routes!(get_teams))
+        .routes(routes!(get_customers))
 }
 
 /// The common query parameters, as given.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AnalyticsQuery {
+    /// First day, `YYYY-MM-DD` in `tz` (default: 29 days before `to`).
     pub from: Option<String>,
+    /// Last day, inclusive (default: today in `tz`).
     pub to: Option<String>,
+    /// An IANA time zone (default: the caller's).
     pub tz: Option<String>,
+    /// A mailbox id or address.
     pub mailbox: Option<String>,
+    /// A team's name.
     pub team: Option<String>,
+    /// An agent's email: tickets assigned to them now (an agent's token: only their own).
     pub agent: Option<String>,
+    /// A tag's name.
     pub tag: Option<String>,
+    /// `low`, `normal`, `high` or `urgent`.
     pub priority: Option<String>,
     /// A lifecycle stage's name or id.
     pub lifecycle_stage: Option<String>,
@@ -188,6 +199,12 @@ async fn resolved(
 }
 
 /// `GET /api/v1/analytics/summary`.
+#[utoipa::path(get, path = "/analytics/summary", tag = "analytics", params(AnalyticsQuery),
+    responses(
+        (status = 200, body = queries::Summary),
+        (status = 400, body = ApiError, description = "A bad parameter (named): date, zone, priority, VIP value, or an unknown mailbox, team, agent or stage."),
+        (status = 403, body = ApiError, description = "An agent's token asking for someone else's figures."),
+    ))]
 async fn get_summary(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -199,28 +216,56 @@ async fn get_summary(
     ))
 }
 
+/// Per-agent figures, by name.
+#[derive(Serialize, ToSchema)]
+pub struct AgentsReport {
+    pub agents: Vec<queries::AgentFigures>,
+}
+
 /// `GET /api/v1/analytics/agents`.
+#[utoipa::path(get, path = "/analytics/agents", tag = "analytics", params(AnalyticsQuery),
+    responses(
+        (status = 200, body = AgentsReport),
+        (status = 400, body = ApiError, description = "A bad parameter (named): date, zone, priority, VIP value, or an unknown mailbox, team, agent or stage."),
+        (status = 403, body = ApiError, description = "An agent's token asking for someone else's figures."),
+    ))]
 async fn get_agents(
     State(state): State<AppState>,
     who: ApiAgent,
     Query(q): Query<AnalyticsQuery>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<AgentsReport>, AppError> {
     let r = resolved(&state, &who, &q).await?;
     let agents = queries::agents(&state.reports, &r.scope, &r.period, r.scope.agent).await?;
-    Ok(Json(serde_json::json!({ "agents": agents })))
+    Ok(Json(AgentsReport { agents }))
+}
+
+/// Tickets created by local weekday and hour.
+#[derive(Serialize, ToSchema)]
+pub struct Busiest {
+    /// 7 rows, Monday first, of 24 counts (local hours 0-23).
+    pub grid: [[i64; 24]; 7],
+    /// The time zone of the hours.
+    pub tz: String,
 }
 
 /// `GET /api/v1/analytics/busiest`.
+#[utoipa::path(get, path = "/analytics/busiest", tag = "analytics", params(AnalyticsQuery),
+    responses(
+        (status = 200, body = Busiest),
+        (status = 400, body = ApiError, description = "A bad parameter (named): date, zone, priority, VIP value, or an unknown mailbox, team, agent or stage."),
+        (status = 403, body = ApiError, description = "An agent's token asking for someone else's figures."),
+    ))]
 async fn get_busiest(
     State(state): State<AppState>,
     who: ApiAgent,
     Query(q): Query<AnalyticsQuery>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Busiest>, AppError> {
     let r = resolved(&state, &who, &q).await?;
     let grid = queries::busiest(&state.reports, &r.scope, &r.period).await?;
-    Ok(Json(
-        serde_json::json!({ "tz": r.period.tz_name, "grid": grid }),
-    ))
+    Ok(Json(Busiest {
+        grid,
+        tz: r.period.tz_name,
+    }))
 }
 
 /// A CSV download named `name`.
@@ -239,6 +284,12 @@ pub fn csv_response(name: &str, body: String) -> Response {
 }
 
 /// `GET /api/v1/analytics/tickets.csv`.
+#[utoipa::path(get, path = "/analytics/tickets.csv", tag = "analytics", params(AnalyticsQuery),
+    responses(
+        (status = 200, description = "One row per ticket created in the period, with a header row.", content_type = "text/csv", body = String),
+        (status = 400, body = ApiError, description = "A bad parameter (named): date, zone, priority, VIP value, or an unknown mailbox, team, agent or stage."),
+        (status = 403, body = ApiError, description = "An agent's token asking for someone else's figures."),
+    ))]
 async fn get_tickets_csv(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -280,6 +331,12 @@ pub async fn tickets_csv_response(
 }
 
 /// `GET /api/v1/analytics/tags`.
+#[utoipa::path(get, path = "/analytics/tags", tag = "analytics", params(AnalyticsQuery),
+    responses(
+        (status = 200, body = breakdown::TagReport),
+        (status = 400, body = ApiError, description = "A bad parameter (named): date, zone, priority, VIP value, or an unknown mailbox, team, agent or stage."),
+        (status = 403, body = ApiError, description = "An agent's token asking for someone else's figures."),
+    ))]
 async fn get_tags(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -291,40 +348,78 @@ async fn get_tags(
     ))
 }
 
+/// Figures per mailbox.
+#[derive(Serialize, ToSchema)]
+pub struct MailboxesReport {
+    pub mailboxes: Vec<breakdown::GroupRow>,
+}
+
 /// `GET /api/v1/analytics/mailboxes`.
+#[utoipa::path(get, path = "/analytics/mailboxes", tag = "analytics", params(AnalyticsQuery),
+    responses(
+        (status = 200, body = MailboxesReport),
+        (status = 400, body = ApiError, description = "A bad parameter (named): date, zone, priority, VIP value, or an unknown mailbox, team, agent or stage."),
+        (status = 403, body = ApiError, description = "An agent's token asking for someone else's figures."),
+    ))]
 async fn get_mailboxes(
     State(state): State<AppState>,
     who: ApiAgent,
     Query(q): Query<AnalyticsQuery>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<MailboxesReport>, AppError> {
     let r = resolved(&state, &who, &q).await?;
-    let rows = breakdown::mailboxes(&state.reports, &r.scope, &r.period).await?;
-    Ok(Json(serde_json::json!({ "mailboxes": rows })))
+    let mailboxes = breakdown::mailboxes(&state.reports, &r.scope, &r.period).await?;
+    Ok(Json(MailboxesReport { mailboxes }))
+}
+
+/// Figures per team.
+#[derive(Serialize, ToSchema)]
+pub struct TeamsReport {
+    pub teams: Vec<breakdown::GroupRow>,
 }
 
 /// `GET /api/v1/analytics/teams`.
+#[utoipa::path(get, path = "/analytics/teams", tag = "analytics", params(AnalyticsQuery),
+    responses(
+        (status = 200, body = TeamsReport),
+        (status = 400, body = ApiError, description = "A bad parameter (named): date, zone, priority, VIP value, or an unknown mailbox, team, agent or stage."),
+        (status = 403, body = ApiError, description = "An agent's token asking for someone else's figures."),
+    ))]
 async fn get_teams(
     State(state): State<AppState>,
     who: ApiAgent,
     Query(q): Query<AnalyticsQuery>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<TeamsReport>, AppError> {
     let r = resolved(&state, &who, &q).await?;
-    let rows = breakdown::teams(&state.reports, &r.scope, &r.period).await?;
-    Ok(Json(serde_json::json!({ "teams": rows })))
+    let teams = breakdown::teams(&state.reports, &r.scope, &r.period).await?;
+    Ok(Json(TeamsReport { teams }))
+}
+
+/// Figures per lifecycle stage and VIP or not.
+#[derive(Serialize, ToSchema)]
+pub struct CustomersReport {
+    pub lifecycle_stages: Vec<breakdown::GroupRow>,
+    pub vip: Vec<breakdown::GroupRow>,
 }
 
 /// `GET /api/v1/analytics/customers`.
+#[utoipa::path(get, path = "/analytics/customers", tag = "analytics", params(AnalyticsQuery),
+    responses(
+        (status = 200, body = CustomersReport),
+        (status = 400, body = ApiError, description = "A bad parameter (named): date, zone, priority, VIP value, or an unknown mailbox, team, agent or stage."),
+        (status = 403, body = ApiError, description = "An agent's token asking for someone else's figures."),
+    ))]
 async fn get_customers(
     State(state): State<AppState>,
     who: ApiAgent,
     Query(q): Query<AnalyticsQuery>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<CustomersReport>, AppError> {
     let r = resolved(&state, &who, &q).await?;
     let (stages, vip) = tokio::try_join!(
         breakdown::lifecycle_stages(&state.reports, &r.scope, &r.period),
         breakdown::vip(&state.reports, &r.scope, &r.period)
     )?;
-    Ok(Json(
-        serde_json::json!({ "lifecycle_stages": stages, "vip": vip }),
-    ))
+    Ok(Json(CustomersReport {
+        lifecycle_stages: stages,
+        vip,
+    }))
 }

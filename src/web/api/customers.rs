@@ -3,30 +3,48 @@
 //! `crate::customers`). Bodies are read field by field so that a bad one is a 400 naming it;
 //! nothing is half-applied, and every change is in the audit log.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiAgent, JsonBody};
+use super::{ApiAgent, ApiError, JsonBody};
 use crate::audit::AuditActor;
 use crate::customers::{self, CompanyPatch, CustomerPatch};
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/customers/{email}",
-            get(show_customer).patch(patch_customer),
-        )
-        .route(
-            "/companies/{domain}",
-            get(show_company).patch(patch_company),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show_customer, patch_customer))
+        .routes(routes!(show_company, patch_company))
+}
+
+/// A company and those of its customers the caller may see.
+#[derive(Serialize, ToSchema)]
+pub struct CompanyDetail {
+    #[serde(flatten)]
+    pub company: customers::Company,
+    pub customers: Vec<CompanyCustomer>,
+}
+
+/// A customer of a company.
+#[derive(Serialize, ToSchema)]
+pub struct CompanyCustomer {
+    pub email: String,
+    pub name: Option<String>,
 }
 
 /// `GET /api/v1/customers/{email}`: `{"email", "name", "vip", "lifecycle_stage", "health",
 /// "company", "notes", "own": {"vip", "lifecycle_stage", "health"}, "created_at"}`.
+#[utoipa::path(get, path = "/customers/{email}", tag = "customers",
+    params(("email" = String, Path, description = "The customer's email.")),
+    responses(
+        (status = 200, body = customers::Customer),
+        (status = 404, body = ApiError, description = "No such customer, or none on a ticket the caller may see."),
+    ))]
 async fn show_customer(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -40,6 +58,14 @@ async fn show_customer(
 
 /// `PATCH /api/v1/customers/{email}` `{"name"?, "vip"?, "lifecycle_stage"?, "health"?,
 /// "company"?, "notes"?}` → the customer. `null` clears the customer's own value.
+#[utoipa::path(patch, path = "/customers/{email}", tag = "customers",
+    params(("email" = String, Path, description = "The customer's email.")),
+    request_body = CustomerPatch,
+    responses(
+        (status = 200, body = customers::Customer),
+        (status = 400, body = ApiError, description = "A bad field (named); nothing was changed."),
+        (status = 404, body = ApiError, description = "No such customer, or none on a ticket the caller may see."),
+    ))]
 async fn patch_customer(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -65,43 +91,61 @@ async fn patch_customer(
 }
 
 /// The company and the customers of it the caller may see (`[{"email", "name"}]`).
-async fn company_json(
+async fn company_detail(
     state: &AppState,
     who: &ApiAgent,
     company: customers::Company,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<CompanyDetail>, AppError> {
     let people =
         customers::company_customers(&state.pool, who.visible.as_deref(), company.company_id)
             .await?;
-    let mut v = serde_json::to_value(&company).map_err(anyhow::Error::from)?;
-    v["customers"] = people
-        .iter()
-        .map(|c| json!({"email": c.email, "name": c.name}))
-        .collect();
-    Ok(Json(v))
+    Ok(Json(CompanyDetail {
+        company,
+        customers: people
+            .into_iter()
+            .map(|c| CompanyCustomer {
+                email: c.email,
+                name: c.name,
+            })
+            .collect(),
+    }))
 }
 
 /// `GET /api/v1/companies/{domain}`: `{"domain", "name", "vip", "lifecycle_stage",
 /// "health", "created_at", "customers": [{"email", "name"}]}`.
+#[utoipa::path(get, path = "/companies/{domain}", tag = "customers",
+    params(("domain" = String, Path, description = "The company's mail domain.")),
+    responses(
+        (status = 200, body = CompanyDetail),
+        (status = 404, body = ApiError, description = "No such company, or none the caller may see."),
+    ))]
 async fn show_company(
     State(state): State<AppState>,
     who: ApiAgent,
     Path(domain): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<CompanyDetail>, AppError> {
     let company = customers::find_company(&state.pool, who.visible.as_deref(), &domain)
         .await?
         .ok_or(AppError::NotFound)?;
-    company_json(&state, &who, company).await
+    company_detail(&state, &who, company).await
 }
 
 /// `PATCH /api/v1/companies/{domain}` `{"name"?, "vip"?, "lifecycle_stage"?, "health"?}` →
 /// the company as `GET` shows it.
+#[utoipa::path(patch, path = "/companies/{domain}", tag = "customers",
+    params(("domain" = String, Path, description = "The company's mail domain.")),
+    request_body = CompanyPatch,
+    responses(
+        (status = 200, body = CompanyDetail),
+        (status = 400, body = ApiError, description = "A bad field (named); nothing was changed."),
+        (status = 404, body = ApiError, description = "No such company, or none the caller may see."),
+    ))]
 async fn patch_company(
     State(state): State<AppState>,
     who: ApiAgent,
     Path(domain): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<CompanyDetail>, AppError> {
     customers::find_company(&state.pool, who.visible.as_deref(), &domain)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -116,5 +160,5 @@ async fn patch_company(
     )
     .await?;
     tx.commit().await?;
-    company_json(&state, &who, company).await
+    company_detail(&state, &who, company).await
 }

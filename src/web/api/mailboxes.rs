@@ -19,25 +19,26 @@
 //! "last_ok_at", "last_error", "last_error_at", "consecutive_failures"}}`, times RFC 3339 UTC. Bad input → 400 naming the
 //! field; nothing is half-applied.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::JsonBody;
 use super::admin::ApiAdmin;
+use super::{ApiError, JsonBody};
 use crate::mailboxes::check;
-use crate::mailboxes::fields::{keep_imap_password, keep_smtp_password};
+use crate::mailboxes::fields::{keep_imap_password, keep_smtp_password, without_password};
 use crate::mailboxes::settings::{self, MailboxChange, MailboxSettings, SettingsError};
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/mailboxes", get(list).post(create))
-        .route("/mailboxes/{address}", axum::routing::patch(update))
-        .route("/mailboxes/{address}/test", post(test))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update))
+        .routes(routes!(test))
 }
 
 impl From<SettingsError> for AppError {
@@ -50,37 +51,102 @@ impl From<SettingsError> for AppError {
     }
 }
 
-fn rfc3339(t: Option<time::OffsetDateTime>) -> Value {
-    t.and_then(|t| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    })
-    .map_or(Value::Null, Value::String)
+/// The API's view of a mailbox: URLs without their passwords, and its poll health.
+#[derive(Serialize, ToSchema)]
+pub struct Mailbox {
+    pub address: String,
+    /// CSAT surveys on or off.
+    pub csat: bool,
+    /// For `delayed`: minutes after the close (1 to 10080).
+    pub csat_delay_minutes: i32,
+    /// `reply` or `delayed`.
+    pub csat_mode: String,
+    pub enabled: bool,
+    pub from_name_format: String,
+    pub health: MailboxHealth,
+    /// Without its password.
+    pub imap_url: String,
+    pub name: String,
+    /// The stemming its mail is searched with (`english`, `german`, ..., `simple`).
+    pub search_language: String,
+    pub signature: String,
+    /// The default SLA policy's id, or null.
+    pub sla_policy: Option<i64>,
+    /// Without its password; null: none.
+    pub smtp_url: Option<String>,
+    /// The team's name, or null.
+    pub team: Option<String>,
 }
 
-/// The API's view of a mailbox: no passwords.
-fn mailbox_json(m: &MailboxSettings) -> Value {
-    let mut v = m.public_json();
-    v["health"] = json!({
-        "polled_by": m.polled_by,
-        "last_poll_at": rfc3339(m.last_poll_at),
-        "last_ok_at": rfc3339(m.last_ok_at),
-        "last_error": m.last_error,
-        "last_error_at": rfc3339(m.last_error_at),
-        "consecutive_failures": m.consecutive_failures,
-    });
-    v
+/// How polling the mailbox goes. Times RFC 3339 UTC.
+#[derive(Serialize, ToSchema)]
+pub struct MailboxHealth {
+    /// Failed polls since the last good one.
+    pub consecutive_failures: i32,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_error_at: Option<time::OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_ok_at: Option<time::OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_poll_at: Option<time::OffsetDateTime>,
+    /// The node that polled last.
+    pub polled_by: Option<String>,
 }
 
-async fn list(State(state): State<AppState>, _admin: ApiAdmin) -> Result<Json<Value>, AppError> {
+impl From<&MailboxSettings> for Mailbox {
+    fn from(m: &MailboxSettings) -> Mailbox {
+        Mailbox {
+            address: m.address.clone(),
+            csat: m.csat,
+            csat_delay_minutes: m.csat_delay_minutes,
+            csat_mode: m.csat_mode.clone(),
+            enabled: m.enabled,
+            from_name_format: m.from_name_format.clone(),
+            health: MailboxHealth {
+                consecutive_failures: m.consecutive_failures,
+                last_error: m.last_error.clone(),
+                last_error_at: m.last_error_at,
+                last_ok_at: m.last_ok_at,
+                last_poll_at: m.last_poll_at,
+                polled_by: m.polled_by.clone(),
+            },
+            imap_url: without_password(&m.imap_url),
+            name: m.name.clone(),
+            search_language: m.search_language.clone(),
+            signature: m.signature.clone(),
+            sla_policy: m.sla_policy_id,
+            smtp_url: m.smtp_url.as_deref().map(without_password),
+            team: m.team.clone(),
+        }
+    }
+}
+
+/// Every mailbox, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct MailboxList {
+    pub mailboxes: Vec<Mailbox>,
+}
+
+/// `GET /api/v1/mailboxes`.
+#[utoipa::path(get, path = "/mailboxes", tag = "mailboxes",
+    responses(
+        (status = 200, body = MailboxList),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+    ))]
+async fn list(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+) -> Result<Json<MailboxList>, AppError> {
     let all = settings::list(&state.pool).await?;
-    let mailboxes: Vec<Value> = all.iter().map(mailbox_json).collect();
-    Ok(Json(json!({ "mailboxes": mailboxes })))
+    Ok(Json(MailboxList {
+        mailboxes: all.iter().map(Mailbox::from).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+struct MailboxCreate {
     name: String,
     address: String,
     imap_url: String,
@@ -94,11 +160,18 @@ struct CreateBody {
     search_language: Option<String>,
 }
 
+/// `POST /api/v1/mailboxes`.
+#[utoipa::path(post, path = "/mailboxes", tag = "mailboxes", request_body = MailboxCreate,
+    responses(
+        (status = 201, body = Mailbox),
+        (status = 400, body = ApiError, description = "A bad field (named)."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+    ))]
 async fn create(
     State(state): State<AppState>,
     admin: ApiAdmin,
-    JsonBody(body): JsonBody<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+    JsonBody(body): JsonBody<MailboxCreate>,
+) -> Result<(StatusCode, Json<Mailbox>), AppError> {
     let change = MailboxChange {
         name: Some(body.name),
         address: Some(body.address),
@@ -121,23 +194,29 @@ async fn create(
         state.config.ingest.allow_plaintext,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(mailbox_json(&m))))
+    Ok((StatusCode::CREATED, Json(Mailbox::from(&m))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+struct MailboxPatch {
     name: Option<String>,
+    /// Without a password: keeps the stored one (same user and host).
     imap_url: Option<String>,
+    /// `null` removes it.
     #[serde(default, deserialize_with = "super::some_or_null")]
+    #[schema(value_type = Option<String>)]
     smtp_url: Option<Option<String>>,
     signature: Option<String>,
     enabled: Option<bool>,
     from_name_format: Option<String>,
+    /// A team's name; `null` clears it.
     #[serde(default, deserialize_with = "super::some_or_null")]
+    #[schema(value_type = Option<String>)]
     team: Option<Option<String>>,
     /// The default SLA policy's id; `null` clears it.
     #[serde(default, deserialize_with = "super::some_or_null")]
+    #[schema(value_type = Option<i64>)]
     sla_policy: Option<Option<i64>>,
     /// CSAT surveys on or off.
     csat: Option<bool>,
@@ -149,12 +228,22 @@ struct PatchBody {
     search_language: Option<String>,
 }
 
+/// `PATCH /api/v1/mailboxes/{address}`.
+#[utoipa::path(patch, path = "/mailboxes/{address}", tag = "mailboxes",
+    params(("address" = String, Path, description = "The mailbox's address.")),
+    request_body = MailboxPatch,
+    responses(
+        (status = 200, body = Mailbox),
+        (status = 400, body = ApiError, description = "A bad field (named); nothing was changed."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such mailbox."),
+    ))]
 async fn update(
     State(state): State<AppState>,
     admin: ApiAdmin,
     Path(address): Path<String>,
-    JsonBody(body): JsonBody<PatchBody>,
-) -> Result<Json<Value>, AppError> {
+    JsonBody(body): JsonBody<MailboxPatch>,
+) -> Result<Json<Mailbox>, AppError> {
     let old = settings::get_by_address(&state.pool, &address)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -183,14 +272,30 @@ async fn update(
         state.config.ingest.allow_plaintext,
     )
     .await?;
-    Ok(Json(mailbox_json(&m)))
+    Ok(Json(Mailbox::from(&m)))
 }
 
+/// The outcome of signing in to a mailbox's servers.
+#[derive(Serialize, ToSchema)]
+pub struct MailboxCheck {
+    pub imap: check::CheckResult,
+    pub smtp: check::CheckResult,
+}
+
+/// `POST /api/v1/mailboxes/{address}/test`: signs in to the stored servers (each check at
+/// most 10 s).
+#[utoipa::path(post, path = "/mailboxes/{address}/test", tag = "mailboxes",
+    params(("address" = String, Path, description = "The mailbox's address.")),
+    responses(
+        (status = 200, body = MailboxCheck, description = "Both checks ran; each says whether it worked."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such mailbox."),
+    ))]
 async fn test(
     State(state): State<AppState>,
     _admin: ApiAdmin,
     Path(address): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<MailboxCheck>, AppError> {
     let m = settings::get_by_address(&state.pool, &address)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -202,5 +307,5 @@ async fn test(
         ),
         check::check_smtp(m.smtp_url.as_deref(), &state.config.mail_tls),
     );
-    Ok(Json(json!({ "imap": imap, "smtp": smtp })))
+    Ok(Json(MailboxCheck { imap, smtp }))
 }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, authenticated with `Authorization: Bearer TOKEN`. Ticket
 //! routes are here; the admin routes (agents, teams, mailboxes, audit) are in their own
-//! modules and take [`admin::ApiAdmin`].
+//! modules and take [`admin::ApiAdmin`]. Every route is registered with utoipa-axum's
+//! `routes!`, so that the router and the OpenAPI document ([`openapi`]) come from the same code.
 
 mod admin;
 mod agents;
@@ -8,6 +9,7 @@ pub(crate) mod analytics;
 mod audit;
 mod customers;
 mod mailboxes;
+pub mod openapi;
 mod rules;
 mod sla;
 mod teams;
@@ -18,9 +20,13 @@ use axum::http::StatusCode;
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use openapi::ApiError;
 
 use super::{AppError, AppState};
 use crate::auth;
@@ -30,17 +36,24 @@ use crate::tickets::reply::{self, ReplyInput};
 use crate::tickets::{self, Priority, TicketFilter, TicketStatus};
 use crate::web::extract::PathNumber;
 
+/// The API's routes, to be nested under `/api/v1`.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tickets", get(list_tickets))
-        .route("/tickets/{number}", get(show_ticket).patch(patch_ticket))
-        .route("/attachments/{id}", get(download_attachment))
-        .route("/quarantine", get(list_quarantine))
-        .route("/search", get(search_tickets))
-        .route("/quarantine/{id}/raw", get(download_quarantined))
-        .route("/tickets/{number}/replies", post(post_reply))
-        .route("/tickets/{number}/notes", post(post_note))
-        .route("/views", get(list_views))
+    routes().split_for_parts().0
+}
+
+/// The routes with their documentation (see [`openapi::document`]).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(openapi::get_openapi))
+        .routes(routes!(list_tickets))
+        .routes(routes!(show_ticket, patch_ticket))
+        .routes(routes!(download_attachment))
+        .routes(routes!(list_quarantine))
+        .routes(routes!(search_tickets))
+        .routes(routes!(download_quarantined))
+        .routes(routes!(post_reply))
+        .routes(routes!(post_note))
+        .routes(routes!(list_views))
         .merge(agents::router())
         .merge(analytics::router())
         .merge(teams::router())
@@ -57,10 +70,12 @@ pub fn router() -> Router<AppState> {
 /// null, "owner": name, "count", "inbox_url"}`. `count` is the tickets still to do (not
 /// closed, not spam) in the caller's mailboxes, `null` for a view of Closed or Spam; `query`
 /// is the inbox query string, `inbox_url` the path that opens the view.
+#[utoipa::path(get, path = "/views", tag = "views",
+    responses((status = 200, body = Vec<SavedViewJson>)))]
 async fn list_views(
     State(state): State<AppState>,
     who: ApiAgent,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Vec<SavedViewJson>>, AppError> {
     let views = tickets::saved_views::list_for(&state.pool, who.agent.agent_id).await?;
     let counts = super::views::counts(
         &state.pool,
@@ -69,24 +84,42 @@ async fn list_views(
         &views,
     )
     .await?;
-    Ok(Json(serde_json::Value::Array(
+    Ok(Json(
         views
             .iter()
             .zip(counts)
-            .map(|(v, count)| {
-                serde_json::json!({
-                    "id": v.saved_view_id,
-                    "name": v.name,
-                    "query": v.query,
-                    "shared_with": v.visibility,
-                    "team": v.team_name,
-                    "owner": v.owner_name,
-                    "count": count,
-                    "inbox_url": format!("/inbox?{}&view={}", v.query, v.saved_view_id),
-                })
+            .map(|(v, count)| SavedViewJson {
+                id: v.saved_view_id,
+                name: v.name.clone(),
+                query: v.query.clone(),
+                shared_with: v.visibility.clone(),
+                team: v.team_name.clone(),
+                owner: v.owner_name.clone(),
+                count,
+                inbox_url: format!("/inbox?{}&view={}", v.query, v.saved_view_id),
             })
             .collect(),
-    )))
+    ))
+}
+
+/// One saved view of `GET /api/v1/views`.
+#[derive(Serialize, ToSchema)]
+pub struct SavedViewJson {
+    pub id: i64,
+    pub name: String,
+    /// The inbox query string the view holds.
+    pub query: String,
+    /// `personal`, `team` or `everyone`.
+    pub shared_with: String,
+    /// The team's name when shared with a team.
+    pub team: Option<String>,
+    /// The owner's name.
+    pub owner: String,
+    /// Tickets still to do (not closed, not spam) in the caller's mailboxes; null for a view
+    /// of Closed or Spam.
+    pub count: Option<i64>,
+    /// The path that opens the view.
+    pub inbox_url: String,
 }
 
 /// The agent behind a valid bearer token, with the mailboxes they may see.
@@ -128,23 +161,43 @@ impl FromRequestParts<AppState> for ApiAgent {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `open`, `pending`, `snoozed` or `closed`.
     status: Option<String>,
+    /// A mailbox id or address.
     mailbox: Option<String>,
+    /// Page size, 1..=200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// A page of tickets, most recent message first.
+#[derive(Serialize, ToSchema)]
+pub struct TicketList {
+    /// The next page's `cursor`, or null on the last page.
+    pub next_cursor: Option<String>,
+    pub tickets: Vec<tickets::TicketSummary>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
 
+/// `GET /api/v1/tickets`: the tickets of the mailboxes the caller may see.
+#[utoipa::path(get, path = "/tickets", tag = "tickets", params(ListQuery),
+    responses(
+        (status = 200, body = TicketList),
+        (status = 400, body = ApiError, description = "A bad `status`, `mailbox`, `limit` or `cursor`."),
+    ))]
 async fn list_tickets(
     State(state): State<AppState>,
     who: ApiAgent,
     Query(q): Query<ListQuery>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<TicketList>, AppError> {
     let limit = match non_empty(q.limit) {
         None => 50,
         Some(l) => l
@@ -161,11 +214,19 @@ async fn list_tickets(
     };
     let (tickets, next_cursor) =
         tickets::list_tickets(&state.pool, who.visible.as_deref(), &filter).await?;
-    Ok(Json(
-        serde_json::json!({ "tickets": tickets, "next_cursor": next_cursor }),
-    ))
+    Ok(Json(TicketList {
+        next_cursor,
+        tickets,
+    }))
 }
 
+/// `GET /api/v1/tickets/{number}`: the ticket with its messages, timeline and SLA clocks.
+#[utoipa::path(get, path = "/tickets/{number}", tag = "tickets",
+    params(("number" = i64, Path, description = "The ticket number.")),
+    responses(
+        (status = 200, body = tickets::TicketDetail),
+        (status = 404, body = ApiError, description = "No such ticket, or not in a mailbox the caller may see."),
+    ))]
 async fn show_ticket(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -209,6 +270,13 @@ pub(super) fn download(filename: &str, content_type: &str, bytes: Vec<u8>) -> Re
         .into_response()
 }
 
+/// `GET /api/v1/attachments/{id}`: an attachment's bytes, as a download.
+#[utoipa::path(get, path = "/attachments/{id}", tag = "tickets",
+    params(("id" = i64, Path, description = "The attachment id (`attachments[].id` of a message).")),
+    responses(
+        (status = 200, description = "The bytes, with the attachment's content type.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, body = ApiError, description = "No such attachment, or not in a mailbox the caller may see."),
+    ))]
 async fn download_attachment(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -220,22 +288,47 @@ async fn download_attachment(
     Ok(download(&a.filename, &a.content_type, a.content))
 }
 
+/// Quarantined mail: what ingest could not turn into a ticket.
+#[derive(Serialize, ToSchema)]
+pub struct QuarantineList {
+    /// Newest first, at most 500.
+    pub quarantine: Vec<QuarantinedMail>,
+}
+
+/// A quarantined mail and where to download it.
+#[derive(Serialize, ToSchema)]
+pub struct QuarantinedMail {
+    #[serde(flatten)]
+    pub entry: tickets::QuarantineEntry,
+    /// `/api/v1/quarantine/{id}/raw`.
+    pub raw_url: String,
+}
+
+/// `GET /api/v1/quarantine`: the quarantined mail of the mailboxes the caller may see.
+#[utoipa::path(get, path = "/quarantine", tag = "tickets",
+    responses((status = 200, body = QuarantineList)))]
 async fn list_quarantine(
     State(state): State<AppState>,
     who: ApiAgent,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<QuarantineList>, AppError> {
     let entries = tickets::list_quarantine(&state.pool, who.visible.as_deref()).await?;
-    let entries: Vec<_> = entries
+    let quarantine = entries
         .into_iter()
-        .map(|e| {
-            let mut v = serde_json::to_value(&e).unwrap_or_default();
-            v["raw_url"] = format!("/api/v1/quarantine/{}/raw", e.id).into();
-            v
+        .map(|entry| QuarantinedMail {
+            raw_url: format!("/api/v1/quarantine/{}/raw", entry.id),
+            entry,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "quarantine": entries })))
+    Ok(Json(QuarantineList { quarantine }))
 }
 
+/// `GET /api/v1/quarantine/{id}/raw`: the quarantined mail as it arrived (`message/rfc822`).
+#[utoipa::path(get, path = "/quarantine/{id}/raw", tag = "tickets",
+    params(("id" = i64, Path, description = "The quarantine entry's id.")),
+    responses(
+        (status = 200, description = "The raw mail.", content_type = "message/rfc822", body = Vec<u8>),
+        (status = 404, body = ApiError, description = "No such entry, or not in a mailbox the caller may see."),
+    ))]
 async fn download_quarantined(
     State(state): State<AppState>,
     who: ApiAgent,
@@ -268,14 +361,15 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Js
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReplyBody {
+    /// The reply, plain text.
     text: String,
     /// Extra Cc addresses; the customer and the ticket's other participants are always included.
     #[serde(default)]
     cc: Option<Vec<String>>,
-    /// `pending`, `closed`, ... after sending.
+    /// `keep` (default), `open`, `pending`, `snoozed` or `closed` after sending.
     #[serde(default)]
     status_after: Option<String>,
     /// The newest message or note id the client has seen (send-time guard).
@@ -286,14 +380,49 @@ struct ReplyBody {
     survey: Option<bool>,
 }
 
+/// A reply queued for sending.
+#[derive(Serialize, ToSchema)]
+pub struct ReplyQueued {
+    /// Where sending stands; the ticket's message shows its progress.
+    pub delivery: ReplyDelivery,
+    /// The new message's id.
+    pub id: i64,
+}
+
+/// A reply's delivery state when it was queued.
+#[derive(Serialize, ToSchema)]
+pub struct ReplyDelivery {
+    /// Always null here.
+    pub error: Option<String>,
+    /// `queued`.
+    pub state: String,
+}
+
+/// Nothing was sent: the ticket has messages the client has not seen (`seen_message_id`).
+#[derive(Serialize, ToSchema)]
+pub struct ReplyConflict {
+    pub error: String,
+    /// The messages newer than `seen_message_id`.
+    pub newer: Vec<tickets::MessageView>,
+}
+
 /// `POST /api/v1/tickets/{number}/replies`: queues a reply to the customer, reply-all by
 /// default; answers 202 with the message id (`delivery` shows its progress on the ticket).
+#[utoipa::path(post, path = "/tickets/{number}/replies", tag = "tickets",
+    params(("number" = i64, Path, description = "The ticket number.")),
+    request_body = ReplyBody,
+    responses(
+        (status = 202, body = ReplyQueued, description = "Queued for sending."),
+        (status = 400, body = ApiError, description = "A bad body, Cc address or `status_after`."),
+        (status = 404, body = ApiError, description = "No such ticket, or not in a mailbox the caller may see."),
+        (status = 409, body = ReplyConflict, description = "Newer messages than `seen_message_id`; nothing was sent."),
+    ))]
 async fn post_reply(
     State(state): State<AppState>,
     who: ApiAgent,
     PathNumber(number): PathNumber,
     JsonBody(body): JsonBody<ReplyBody>,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+) -> Result<Response, AppError> {
     let ticket = tickets::get_ticket(&state.pool, who.visible.as_deref(), number)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -323,8 +452,15 @@ async fn post_reply(
     {
         Ok(id) => Ok((
             StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "id": id, "delivery": {"state": "queued", "error": null} })),
-        )),
+            Json(ReplyQueued {
+                delivery: ReplyDelivery {
+                    error: None,
+                    state: "queued".into(),
+                },
+                id,
+            }),
+        )
+            .into_response()),
         Err(reply::ReplyError::Stale(ids)) => {
             // 409 with what the client has not seen; nothing was sent.
             let newer: Vec<_> = ticket
@@ -347,30 +483,54 @@ async fn post_reply(
             };
             Ok((
                 StatusCode::CONFLICT,
-                Json(
-                    serde_json::json!({ "error": "the ticket has new messages since the one you have seen; nothing was sent", "newer": newer }),
-                ),
-            ))
+                Json(ReplyConflict {
+                    error:
+                        "the ticket has new messages since the one you have seen; nothing was sent"
+                            .into(),
+                    newer,
+                }),
+            )
+                .into_response())
         }
         Err(e) => Err(ActionError::from(e).into()),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NoteBody {
+    /// The note, plain text; `@handle` mentions notify agents who see the ticket.
     text: String,
+}
+
+/// A note added.
+#[derive(Serialize, ToSchema)]
+pub struct NoteCreated {
+    /// The note's message id.
+    pub id: i64,
+    /// The addresses of the agents notified of a mention.
+    pub notified: Vec<String>,
+    /// Each `@handle` that reached nobody.
+    pub unresolved_mentions: Vec<crate::tickets::mentions::UnresolvedMention>,
 }
 
 /// `POST /api/v1/tickets/{number}/notes`: an internal note. 201 with its `id`, the addresses
 /// of the agents `notified`, and `unresolved_mentions`: each `@handle` that reached nobody,
 /// with a `reason` (`no_such_agent`, or `no_access` and the `agent` it names).
+#[utoipa::path(post, path = "/tickets/{number}/notes", tag = "tickets",
+    params(("number" = i64, Path, description = "The ticket number.")),
+    request_body = NoteBody,
+    responses(
+        (status = 201, body = NoteCreated),
+        (status = 400, body = ApiError, description = "A bad body."),
+        (status = 404, body = ApiError, description = "No such ticket, or not in a mailbox the caller may see."),
+    ))]
 async fn post_note(
     State(state): State<AppState>,
     who: ApiAgent,
     PathNumber(number): PathNumber,
     JsonBody(body): JsonBody<NoteBody>,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+) -> Result<(StatusCode, Json<NoteCreated>), AppError> {
     let note = actions::add_note(
         &state.pool,
         who.agent.agent_id,
@@ -380,28 +540,33 @@ async fn post_note(
         &state.config.public_url,
     )
     .await?;
-    let notified: Vec<&str> = note.notified.iter().map(|m| m.email.as_str()).collect();
+    let notified = note.notified.iter().map(|m| m.email.clone()).collect();
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({
-            "id": note.id,
-            "notified": notified,
-            "unresolved_mentions": note.unresolved,
-        })),
+        Json(NoteCreated {
+            id: note.id,
+            notified,
+            unresolved_mentions: note.unresolved,
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+struct TicketPatch {
+    /// `open`, `pending`, `snoozed` or `closed`.
     status: Option<String>,
+    /// `low`, `normal`, `high` or `urgent`.
     priority: Option<String>,
     /// An agent's email, or null to unassign; absent leaves the assignee alone.
     #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<String>)]
     assignee: Option<Option<String>>,
+    /// The ticket's tags (replaces them).
     tags: Option<Vec<String>>,
     /// An SLA policy id, or null for none; absent leaves the policy alone.
     #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<i64>)]
     sla_policy: Option<Option<i64>>,
     /// `false` with `"status": "closed"`: close without a CSAT survey.
     survey: Option<bool>,
@@ -417,11 +582,19 @@ pub(super) fn some_or_null<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>
 /// `PATCH /api/v1/tickets/{number}`: changes status, priority, assignee, tags and the SLA
 /// policy (`"sla_policy": id | null`); `"survey": false` with a close closes without a CSAT
 /// survey. Answers with the updated ticket.
+#[utoipa::path(patch, path = "/tickets/{number}", tag = "tickets",
+    params(("number" = i64, Path, description = "The ticket number.")),
+    request_body = TicketPatch,
+    responses(
+        (status = 200, body = tickets::TicketDetail),
+        (status = 400, body = ApiError, description = "A bad body, value or assignee; nothing was changed."),
+        (status = 404, body = ApiError, description = "No such ticket, or not in a mailbox the caller may see."),
+    ))]
 async fn patch_ticket(
     State(state): State<AppState>,
     who: ApiAgent,
     PathNumber(number): PathNumber,
-    JsonBody(body): JsonBody<PatchBody>,
+    JsonBody(body): JsonBody<TicketPatch>,
 ) -> Result<Json<tickets::TicketDetail>, AppError> {
     let visible = who.visible.as_deref();
     let me = who.actor();
@@ -476,20 +649,55 @@ async fn patch_ticket(
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
+    /// The search, with filters such as `status:open` (required).
     #[serde(default)]
     q: String,
+    /// At most this many results (default 50).
     limit: Option<i64>,
+}
+
+/// Search results, best match first.
+#[derive(Serialize, ToSchema)]
+pub struct SearchResults {
+    pub results: Vec<SearchHit>,
+}
+
+/// A ticket matching a search.
+#[derive(Serialize, ToSchema)]
+pub struct SearchHit {
+    pub customer: SearchCustomer,
+    /// Where it matched; matches are wrapped in `**`.
+    pub excerpt: String,
+    /// RFC 3339 UTC.
+    pub last_message_at: String,
+    pub number: i64,
+    #[schema(value_type = TicketStatus)]
+    pub status: String,
+    pub subject: String,
+}
+
+/// The customer of a search hit.
+#[derive(Serialize, ToSchema)]
+pub struct SearchCustomer {
+    pub email: Option<String>,
+    pub name: Option<String>,
 }
 
 /// `GET /api/v1/search?q=`: `{"results": [{"number", "subject", "status", "customer",
 /// "last_message_at", "excerpt"}]}`, best match first; matches in `excerpt` are wrapped in `**`.
+#[utoipa::path(get, path = "/search", tag = "tickets", params(SearchQuery),
+    responses(
+        (status = 200, body = SearchResults),
+        (status = 400, body = ApiError, description = "No `q`, or a bad filter in it."),
+    ))]
 async fn search_tickets(
     State(state): State<AppState>,
     who: ApiAgent,
     Query(q): Query<SearchQuery>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<SearchResults>, AppError> {
     if q.q.trim().is_empty() {
         return Err(AppError::BadRequest("q is required".into()));
     }
@@ -500,18 +708,22 @@ async fn search_tickets(
         q.limit.unwrap_or(50),
     )
     .await?;
-    let results: Vec<serde_json::Value> = hits
+    let results = hits
         .into_iter()
-        .map(|h| {
-            serde_json::json!({
-                "number": h.number,
-                "subject": h.subject,
-                "status": h.status,
-                "customer": {"email": h.customer_email, "name": h.customer_name},
-                "last_message_at": h.last_message_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-                "excerpt": crate::search::excerpt_text(&h.excerpt),
-            })
+        .map(|h| SearchHit {
+            customer: SearchCustomer {
+                email: h.customer_email,
+                name: h.customer_name,
+            },
+            excerpt: crate::search::excerpt_text(&h.excerpt),
+            last_message_at: h
+                .last_message_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            number: h.number,
+            status: h.status,
+            subject: h.subject,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "results": results })))
+    Ok(Json(SearchResults { results }))
 }

@@ -24,15 +24,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::admin::ApiAdmin;
-use super::{ApiAgent, JsonBody};
+use super::{ApiAgent, ApiError, JsonBody};
 use crate::sla::SlaError;
 use crate::sla::calendar::DueError;
 use crate::sla::calendars::{self, CalendarInput};
@@ -40,22 +42,99 @@ use crate::sla::policies::{self, PolicyInput};
 use crate::web::extract::PathNumber;
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/calendars", get(list_calendars).post(create_calendar))
-        .route(
-            "/calendars/{id}",
-            get(show_calendar)
-                .patch(update_calendar)
-                .delete(delete_calendar),
-        )
-        .route("/calendars/{id}/due", get(due))
-        .route("/calendars/{id}/business-minutes", get(business_minutes))
-        .route("/sla-policies", get(list_policies).post(create_policy))
-        .route(
-            "/sla-policies/{id}",
-            get(show_policy).patch(update_policy).delete(delete_policy),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_calendars, create_calendar))
+        .routes(routes!(show_calendar, update_calendar, delete_calendar))
+        .routes(routes!(due))
+        .routes(routes!(business_minutes))
+        .routes(routes!(list_policies, create_policy))
+        .routes(routes!(show_policy, update_policy, delete_policy))
+}
+
+/// A business-hours calendar.
+#[derive(Serialize, ToSchema)]
+pub struct Calendar {
+    pub id: i64,
+    pub name: String,
+    /// IANA time zone name.
+    pub time_zone: String,
+    /// Open spans per weekday, all seven keyed `mon` … `sun` (closed days empty):
+    /// `{"mon": ["09:00-12:00", "13:00-17:00"], ..., "sun": []}`.
+    pub hours: BTreeMap<String, Vec<String>>,
+    /// Closed local dates, `YYYY-MM-DD`.
+    pub holidays: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: time::OffsetDateTime,
+}
+
+impl From<&calendars::StoredCalendar> for Calendar {
+    fn from(c: &calendars::StoredCalendar) -> Calendar {
+        let spec = c.calendar.spec();
+        Calendar {
+            id: c.id,
+            name: c.name.clone(),
+            time_zone: spec.time_zone,
+            hours: spec.hours,
+            holidays: spec.holidays,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// Every calendar.
+#[derive(Serialize, ToSchema)]
+pub struct CalendarList {
+    pub calendars: Vec<Calendar>,
+}
+
+/// An SLA policy: targets in business minutes per priority.
+#[derive(Serialize, ToSchema)]
+pub struct SlaPolicy {
+    pub id: i64,
+    pub name: String,
+    /// The business-hours calendar its clocks run on.
+    pub calendar: CalendarRef,
+    pub targets: policies::PolicyTargets,
+    /// Warn when this percentage of a target is left (1..=99).
+    pub warning_percent: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: time::OffsetDateTime,
+}
+
+/// A calendar named by a policy.
+#[derive(Serialize, ToSchema)]
+pub struct CalendarRef {
+    pub id: i64,
+    pub name: String,
+}
+
+impl From<&policies::Policy> for SlaPolicy {
+    fn from(p: &policies::Policy) -> SlaPolicy {
+        SlaPolicy {
+            id: p.id,
+            name: p.name.clone(),
+            calendar: CalendarRef {
+                id: p.calendar_id,
+                name: p.calendar_name.clone(),
+            },
+            targets: p.targets,
+            warning_percent: p.warning_percent,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// Every SLA policy.
+#[derive(Serialize, ToSchema)]
+pub struct SlaPolicyList {
+    pub sla_policies: Vec<SlaPolicy>,
 }
 
 impl From<SlaError> for AppError {
@@ -69,12 +148,17 @@ impl From<SlaError> for AppError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CalendarBody {
+    /// Required to create.
     name: Option<String>,
+    /// An IANA time zone (required to create).
     time_zone: Option<String>,
+    /// `{"mon": ["09:00-12:00", "13:00-17:00"], ..., "sun": []}`; absent days are closed,
+    /// `"00:00-24:00"` is the whole day, `"22:00-06:00"` runs into the next day.
     hours: Option<BTreeMap<String, Vec<String>>>,
+    /// Closed days, `YYYY-MM-DD`.
     holidays: Option<Vec<String>>,
 }
 
@@ -89,49 +173,82 @@ impl From<CalendarBody> for CalendarInput {
     }
 }
 
+/// `GET /api/v1/calendars`.
+#[utoipa::path(get, path = "/calendars", tag = "sla",
+    responses((status = 200, body = CalendarList)))]
 async fn list_calendars(
     State(state): State<AppState>,
     _who: ApiAgent,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<CalendarList>, AppError> {
     let all = calendars::list(&state.pool).await?;
-    let calendars: Vec<Value> = all.iter().map(|c| c.to_json()).collect();
-    Ok(Json(json!({ "calendars": calendars })))
+    Ok(Json(CalendarList {
+        calendars: all.iter().map(Calendar::from).collect(),
+    }))
 }
 
+/// `GET /api/v1/calendars/{id}`.
+#[utoipa::path(get, path = "/calendars/{id}", tag = "sla", params(("id" = i64, Path, description = "The calendar's id.")),
+    responses(
+        (status = 200, body = Calendar),
+        (status = 404, body = ApiError, description = "No such calendar."),
+    ))]
 async fn show_calendar(
     State(state): State<AppState>,
     _who: ApiAgent,
     PathNumber(id): PathNumber,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Calendar>, AppError> {
     let c = calendars::get(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(c.to_json()))
+    Ok(Json(Calendar::from(&c)))
 }
 
+/// `POST /api/v1/calendars`.
+#[utoipa::path(post, path = "/calendars", tag = "sla", request_body = CalendarBody,
+    responses(
+        (status = 201, body = Calendar),
+        (status = 400, body = ApiError, description = "A bad field (named)."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+    ))]
 async fn create_calendar(
     State(state): State<AppState>,
     admin: ApiAdmin,
     JsonBody(body): JsonBody<CalendarBody>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<Calendar>), AppError> {
     let mut tx = state.pool.begin().await?;
     let c = calendars::create(&mut tx, &admin.actor(), body.into()).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(c.to_json())))
+    Ok((StatusCode::CREATED, Json(Calendar::from(&c))))
 }
 
+/// `PATCH /api/v1/calendars/{id}`: any of the fields.
+#[utoipa::path(patch, path = "/calendars/{id}", tag = "sla", params(("id" = i64, Path, description = "The calendar's id.")), request_body = CalendarBody,
+    responses(
+        (status = 200, body = Calendar),
+        (status = 400, body = ApiError, description = "A bad field (named); nothing was changed."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such calendar."),
+    ))]
 async fn update_calendar(
     State(state): State<AppState>,
     admin: ApiAdmin,
     PathNumber(id): PathNumber,
     JsonBody(body): JsonBody<CalendarBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Calendar>, AppError> {
     let mut tx = state.pool.begin().await?;
     let c = calendars::update(&mut tx, &admin.actor(), id, body.into()).await?;
     tx.commit().await?;
-    Ok(Json(c.to_json()))
+    Ok(Json(Calendar::from(&c)))
 }
 
+/// `DELETE /api/v1/calendars/{id}`.
+#[utoipa::path(delete, path = "/calendars/{id}", tag = "sla", params(("id" = i64, Path, description = "The calendar's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, body = ApiError, description = "SLA policies use it (named)."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such calendar."),
+    ))]
 async fn delete_calendar(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -161,12 +278,31 @@ fn instant(q: &HashMap<String, String>, name: &str) -> Result<jiff::Timestamp, A
     })
 }
 
+/// When a target of business minutes is due.
+#[derive(Serialize, ToSchema)]
+pub struct Due {
+    /// RFC 3339 UTC.
+    pub due_at: String,
+}
+
+/// `GET /api/v1/calendars/{id}/due?start=&minutes=`.
+#[utoipa::path(get, path = "/calendars/{id}/due", tag = "sla",
+    params(
+        ("id" = i64, Path, description = "The calendar's id."),
+        ("start" = String, Query, description = "An RFC 3339 time with an offset."),
+        ("minutes" = i64, Query, description = "Whole business minutes > 0."),
+    ),
+    responses(
+        (status = 200, body = Due),
+        (status = 400, body = ApiError, description = "A bad or missing parameter (named)."),
+        (status = 404, body = ApiError, description = "No such calendar."),
+    ))]
 async fn due(
     State(state): State<AppState>,
     _who: ApiAgent,
     PathNumber(id): PathNumber,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Due>, AppError> {
     let c = calendars::get(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -184,15 +320,36 @@ async fn due(
         }
         DueError::BeyondHorizon => AppError::BadRequest(format!("minutes: {e}")),
     })?;
-    Ok(Json(json!({ "due_at": due_at.to_string() })))
+    Ok(Json(Due {
+        due_at: due_at.to_string(),
+    }))
 }
 
+/// Business minutes between two times.
+#[derive(Serialize, ToSchema)]
+pub struct BusinessMinutes {
+    /// Fractional when seconds are involved.
+    pub minutes: f64,
+}
+
+/// `GET /api/v1/calendars/{id}/business-minutes?from=&to=`.
+#[utoipa::path(get, path = "/calendars/{id}/business-minutes", tag = "sla",
+    params(
+        ("id" = i64, Path, description = "The calendar's id."),
+        ("from" = String, Query, description = "An RFC 3339 time with an offset."),
+        ("to" = String, Query, description = "An RFC 3339 time with an offset, not before `from`."),
+    ),
+    responses(
+        (status = 200, body = BusinessMinutes),
+        (status = 400, body = ApiError, description = "A bad or missing parameter (named)."),
+        (status = 404, body = ApiError, description = "No such calendar."),
+    ))]
 async fn business_minutes(
     State(state): State<AppState>,
     _who: ApiAgent,
     PathNumber(id): PathNumber,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<BusinessMinutes>, AppError> {
     let c = calendars::get(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -207,16 +364,22 @@ async fn business_minutes(
         ));
     }
     let minutes = c.calendar.business_seconds(from, to) / 60.0;
-    Ok(Json(json!({ "minutes": minutes })))
+    Ok(Json(BusinessMinutes { minutes }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PolicyBody {
+    /// Required to create.
     name: Option<String>,
-    /// A calendar id, or the `{"id", ...}` object a policy's JSON shows.
+    /// A calendar id, or the `{"id", ...}` object a policy's JSON shows (required to create).
     calendar: Option<Value>,
+    /// `{"urgent": {"first_response": 30, "next_response": 60, "resolution": 240}, "high":
+    /// ..., "normal": ..., "low": ...}` in business minutes; a PATCH may give some only.
+    #[schema(value_type = Option<Object>)]
     targets: Option<Value>,
+    /// Warn when this percent of a target is left (default 25).
+    #[schema(value_type = Option<i64>)]
     warning_percent: Option<Value>,
 }
 
@@ -243,49 +406,81 @@ impl TryFrom<PolicyBody> for PolicyInput {
     }
 }
 
+/// `GET /api/v1/sla-policies`.
+#[utoipa::path(get, path = "/sla-policies", tag = "sla",
+    responses((status = 200, body = SlaPolicyList)))]
 async fn list_policies(
     State(state): State<AppState>,
     _who: ApiAgent,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SlaPolicyList>, AppError> {
     let all = policies::list(&state.pool).await?;
-    let list: Vec<Value> = all.iter().map(|p| p.to_json()).collect();
-    Ok(Json(json!({ "sla_policies": list })))
+    Ok(Json(SlaPolicyList {
+        sla_policies: all.iter().map(SlaPolicy::from).collect(),
+    }))
 }
 
+/// `GET /api/v1/sla-policies/{id}`.
+#[utoipa::path(get, path = "/sla-policies/{id}", tag = "sla", params(("id" = i64, Path, description = "The policy's id.")),
+    responses(
+        (status = 200, body = SlaPolicy),
+        (status = 404, body = ApiError, description = "No such policy."),
+    ))]
 async fn show_policy(
     State(state): State<AppState>,
     _who: ApiAgent,
     PathNumber(id): PathNumber,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SlaPolicy>, AppError> {
     let p = policies::get(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(p.to_json()))
+    Ok(Json(SlaPolicy::from(&p)))
 }
 
+/// `POST /api/v1/sla-policies`.
+#[utoipa::path(post, path = "/sla-policies", tag = "sla", request_body = PolicyBody,
+    responses(
+        (status = 201, body = SlaPolicy),
+        (status = 400, body = ApiError, description = "A bad field (named)."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+    ))]
 async fn create_policy(
     State(state): State<AppState>,
     admin: ApiAdmin,
     JsonBody(body): JsonBody<PolicyBody>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<SlaPolicy>), AppError> {
     let mut tx = state.pool.begin().await?;
     let p = policies::create(&mut tx, &admin.actor(), body.try_into()?).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(p.to_json())))
+    Ok((StatusCode::CREATED, Json(SlaPolicy::from(&p))))
 }
 
+/// `PATCH /api/v1/sla-policies/{id}`: any of the fields.
+#[utoipa::path(patch, path = "/sla-policies/{id}", tag = "sla", params(("id" = i64, Path, description = "The policy's id.")), request_body = PolicyBody,
+    responses(
+        (status = 200, body = SlaPolicy),
+        (status = 400, body = ApiError, description = "A bad field (named); nothing was changed."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such policy."),
+    ))]
 async fn update_policy(
     State(state): State<AppState>,
     admin: ApiAdmin,
     PathNumber(id): PathNumber,
     JsonBody(body): JsonBody<PolicyBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SlaPolicy>, AppError> {
     let mut tx = state.pool.begin().await?;
     let p = policies::update(&mut tx, &admin.actor(), id, body.try_into()?).await?;
     tx.commit().await?;
-    Ok(Json(p.to_json()))
+    Ok(Json(SlaPolicy::from(&p)))
 }
 
+/// `DELETE /api/v1/sla-policies/{id}`.
+#[utoipa::path(delete, path = "/sla-policies/{id}", tag = "sla", params(("id" = i64, Path, description = "The policy's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, body = ApiError, description = "Not an admin's token."),
+        (status = 404, body = ApiError, description = "No such policy."),
+    ))]
 async fn delete_policy(
     State(state): State<AppState>,
     admin: ApiAdmin,
