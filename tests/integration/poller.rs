@@ -16,21 +16,6 @@ fn test_config(db: &TestDb) -> Config {
     c
 }
 
-async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !f().await {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn serve_turns_new_mail_into_a_ticket_within_seconds_via_idle() {
     let app = TestApp::new().await;

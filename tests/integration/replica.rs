@@ -40,21 +40,6 @@ async fn get(addr: std::net::SocketAddr, token: &str, path: &str) -> (u16, Value
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-async fn eventually<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !f().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn analytics_read_the_hot_standby_while_the_inbox_reads_the_primary() {
     let primary = var("FRONTDESK_TEST_REPLICA_PRIMARY");
@@ -126,9 +111,11 @@ async fn analytics_read_the_hot_standby_while_the_inbox_reads_the_primary() {
 
     mb.deliver("INBOX", &[&mail(1)]).await;
     ingest(&db.pool).await;
-    eventually("the first ticket in the analytics", || async {
-        created(&get(addr, &token, &summary).await.1) == Some(1)
-    })
+    wait_for(
+        "the first ticket in the analytics",
+        Duration::from_secs(20),
+        || async { created(&get(addr, &token, &summary).await.1) == Some(1) },
+    )
     .await;
 
     // Stop the standby replaying: what the primary stores now is not on the replica.
@@ -136,7 +123,7 @@ async fn analytics_read_the_hot_standby_while_the_inbox_reads_the_primary() {
         .execute(&replica)
         .await
         .unwrap();
-    eventually("replay to pause", || async {
+    wait_for("replay to pause", Duration::from_secs(20), || async {
         sqlx::query_scalar::<_, String>("select pg_get_wal_replay_pause_state()")
             .fetch_one(&replica)
             .await
@@ -183,9 +170,11 @@ async fn analytics_read_the_hot_standby_while_the_inbox_reads_the_primary() {
         .execute(&replica)
         .await
         .unwrap();
-    eventually("the second ticket to reach the analytics", || async {
-        created(&get(addr, &token, &summary).await.1) == Some(2)
-    })
+    wait_for(
+        "the second ticket to reach the analytics",
+        Duration::from_secs(20),
+        || async { created(&get(addr, &token, &summary).await.1) == Some(2) },
+    )
     .await;
 
     shutdown.cancel();

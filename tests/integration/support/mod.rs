@@ -389,3 +389,19 @@ pub async fn run_seeder(db: &TestDb, args: &[&str]) -> String {
     );
     stdout
 }
+
+/// Polls `f` every 100 ms until it is true; panics naming `what` after `timeout`.
+pub async fn wait_for<F, Fut>(what: &str, timeout: std::time::Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !f().await {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
