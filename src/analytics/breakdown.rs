@@ -14,7 +14,8 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::queries::{
-    Csat, Dur, DurRow, SCOPE, SlaCounts, bind_scope, csat_sql, dur_columns, percent,
+    Csat, Dur, DurRow, SCOPE_C, SCOPE_M, SCOPE_R, SlaCounts, bind_scope, csat_sql, dur_columns,
+    percent,
 };
 use super::{Period, Scope};
 
@@ -142,8 +143,8 @@ pub async fn group_figures(
     let created: Vec<(Option<i64>, i64)> = bind_scope!(
         sqlx::query_as(&format!(
             "select {key}, count(*)
-             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id{joins}
-             where {SCOPE} and m.created_at >= $9 and m.created_at < $10
+             from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id{joins}
+             where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
              group by 1"
         )),
         scope
@@ -158,8 +159,8 @@ pub async fn group_figures(
     let fr: Vec<KeyDur> = bind_scope!(
         sqlx::query_as(&format!(
             "select {key}, {}
-             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id{joins}
-             where {SCOPE} and m.first_response_at >= $9 and m.first_response_at < $10
+             from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id{joins}
+             where {SCOPE_M} and m.first_response_at >= $9 and m.first_response_at < $10
              group by 1",
             dur_columns("m.first_response_s", "m.first_response_business_s", "")
         )),
@@ -175,9 +176,8 @@ pub async fn group_figures(
     let closes: Vec<KeyCountDur> = bind_scope!(
         sqlx::query_as(&format!(
             "select {key}, count(*), {}
-             from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-             join ticket t on t.ticket_id = r.ticket_id{joins}
-             where {SCOPE} and r.closed_at >= $9 and r.closed_at < $10
+             from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id{joins}
+             where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10
              group by 1",
             dur_columns("r.resolution_s", "r.resolution_business_s", "r.replied")
         )),
@@ -197,9 +197,8 @@ pub async fn group_figures(
         sqlx::query_as(&format!(
             "select {key}, count(*) filter (where c.achieved_at is not null),
                     count(*) filter (where c.breached_at is not null)
-             from sla_clock c join ticket_metric m on m.ticket_id = c.ticket_id
-             join ticket t on t.ticket_id = c.ticket_id{joins}
-             where {SCOPE} and (c.achieved_at is not null or c.breached_at is not null)
+             from sla_clock c left join ticket t on t.ticket_id = c.ticket_id{joins}
+             where {SCOPE_C} and (c.achieved_at is not null or c.breached_at is not null)
                and coalesce(c.achieved_at, c.breached_at) >= $9
                and coalesce(c.achieved_at, c.breached_at) < $10
              group by 1"
@@ -436,9 +435,9 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
             "select g.tag_id, g.name,
                     count(*) filter (where m.created_at >= $9),
                     count(*) filter (where m.created_at < $9)
-             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             join ticket_tag tt on tt.ticket_id = t.ticket_id join tag g on g.tag_id = tt.tag_id
-             where {SCOPE} and m.created_at >= $11 and m.created_at < $10
+             from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+             join ticket_tag tt on tt.ticket_id = m.ticket_id join tag g on g.tag_id = tt.tag_id
+             where {SCOPE_M} and m.created_at >= $11 and m.created_at < $10
              group by 1, 2"
         )),
         scope
@@ -451,9 +450,9 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
     let trend: Vec<(i64, time::Date, i64)> = bind_scope!(
         sqlx::query_as(&format!(
             "select tt.tag_id, date_trunc($12, m.created_at at time zone $11)::date, count(*)
-             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             join ticket_tag tt on tt.ticket_id = t.ticket_id
-             where {SCOPE} and m.created_at >= $9 and m.created_at < $10
+             from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+             join ticket_tag tt on tt.ticket_id = m.ticket_id
+             where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
              group by 1, 2"
         )),
         scope
@@ -471,10 +470,9 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
                 sqlx::query_as::<_, (i64, String, i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>)>(
                     &format!(
                         "select g.tag_id, g.name, {}
-                         from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-                         join ticket t on t.ticket_id = r.ticket_id
-                         join ticket_tag tt on tt.ticket_id = t.ticket_id join tag g on g.tag_id = tt.tag_id
-                         where {SCOPE} and r.replied and r.closed_at >= $9 and r.closed_at < $10
+                         from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id
+                         join ticket_tag tt on tt.ticket_id = r.ticket_id join tag g on g.tag_id = tt.tag_id
+                         where {SCOPE_R} and r.replied and r.closed_at >= $9 and r.closed_at < $10
                          group by 1, 2",
                         dur_columns("r.resolution_s", "r.resolution_business_s", "")
                     )

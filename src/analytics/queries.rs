@@ -15,20 +15,33 @@ use time::OffsetDateTime;
 
 use super::{Period, Scope};
 
-/// The ticket filter of every query: `t` is `ticket`, `m` its `ticket_metric`; parameters
-/// `$1`..`$8` are bound by [`bind_scope!`], so a query's own parameters start at `$9`.
+/// The ticket filter of every query, on the fact table with alias `$f` (a table with a
+/// `ticket_id`: `ticket_metric m`, `ticket_resolution r`, `sla_clock c`, `csat_survey s`,
+/// `ticket_event e`) and `ticket t`, **left** joined on the fact's ticket. Parameters `$1`..`$8`
+/// are bound by [`bind_scope!`], so a query's own parameters start at `$9`.
+///
+/// Counted tickets are those not marked excluded in `ticket_metric` (spam, merged, bulk): on
+/// `m` itself a column test, on other facts an anti-join with the few excluded tickets (the
+/// partial index `ticket_metric_excluded_idx`), so a report never reads a million metric rows
+/// to learn that almost none are excluded. Filters that are not set (null parameters) fold
+/// away when PostgreSQL plans the statement for its values, and then nothing reads `t`, and
+/// the left join to `ticket` is removed from the plan: an unfiltered report reads only its
+/// fact table's period.
 ///
 /// The lifecycle stage (`$7`) and VIP (`$8`) filters are on the customer's effective value
 /// (their own, else their company's; see `crate::customers`), read as the inbox reads them
 /// (`crate::tickets::inbox::VIP_CUSTOMER_IDS`): from the partial indexes on the attributes and
 /// the customers of each company, never the whole customer table.
-pub(super) const SCOPE: &str = "m.excluded is null
+macro_rules! scope_sql {
+    (@filters $f:literal) => {
+        concat!(
+            "
     and ($1::bigint[] is null or t.mailbox_id = any($1))
     and ($2::bigint is null or t.mailbox_id = $2)
     and ($3::bigint is null or t.team_id = $3)
     and ($4::bigint is null or t.assignee_agent_id = $4)
     and ($5::text is null or exists (select 1 from ticket_tag tt join tag g on g.tag_id = tt.tag_id
-                                     where tt.ticket_id = t.ticket_id and lower(g.name) = lower($5)))
+                                     where tt.ticket_id = ", $f, ".ticket_id and lower(g.name) = lower($5)))
     and ($6::text is null or t.priority = $6)
     and ($7::bigint is null or t.customer_id in (
             select customer_id from customer where lifecycle_stage_id = $7
@@ -41,7 +54,32 @@ pub(super) const SCOPE: &str = "m.excluded is null
             union all select c.customer_id from company co cross join lateral (
                 select c.customer_id from customer c
                 where c.company_id = co.company_id and c.vip is null offset 0) c
-            where co.vip), false) = $8)";
+            where co.vip), false) = $8)"
+        )
+    };
+    ("m") => {
+        concat!("m.excluded is null", scope_sql!(@filters "m"))
+    };
+    ($f:literal) => {
+        concat!(
+            "not exists (select 1 from ticket_metric x where x.ticket_id = ",
+            $f,
+            ".ticket_id and x.excluded is not null)",
+            scope_sql!(@filters $f)
+        )
+    };
+}
+
+/// [`scope_sql!`] on `ticket_metric m`.
+pub(super) const SCOPE_M: &str = scope_sql!("m");
+/// [`scope_sql!`] on `ticket_resolution r`.
+pub(super) const SCOPE_R: &str = scope_sql!("r");
+/// [`scope_sql!`] on `sla_clock c`.
+pub(super) const SCOPE_C: &str = scope_sql!("c");
+/// [`scope_sql!`] on `csat_survey s`.
+pub(super) const SCOPE_S: &str = scope_sql!("s");
+/// [`scope_sql!`] on `ticket_event e`.
+pub(super) const SCOPE_E: &str = scope_sql!("e");
 
 macro_rules! bind_scope {
     ($q:expr, $s:expr) => {
@@ -218,9 +256,8 @@ pub(super) fn csat_sql(group: &str, joins: &str) -> String {
                 count(*) filter (where s.rating = 'good' and s.rated_at >= $9 and s.rated_at < $10),
                 count(*) filter (where s.rating = 'okay' and s.rated_at >= $9 and s.rated_at < $10),
                 count(*) filter (where s.rating = 'bad' and s.rated_at >= $9 and s.rated_at < $10)
-         from csat_survey s join ticket_metric m on m.ticket_id = s.ticket_id
-         join ticket t on t.ticket_id = s.ticket_id{joins}
-         where {SCOPE} and ((s.sent_at >= $9 and s.sent_at < $10)
+         from csat_survey s left join ticket t on t.ticket_id = s.ticket_id{joins}
+         where {SCOPE_S} and ((s.sent_at >= $9 and s.sent_at < $10)
                             or (s.rated_at >= $9 and s.rated_at < $10))
          group by 1"
     )
@@ -267,9 +304,10 @@ pub async fn figures(
     let counts = async {
         bind_scope!(
             sqlx::query_as::<_, (i64, i64)>(&format!(
-                "select count(*), count(*) filter (where m.first_response_at is null and t.status <> 'closed')
-                 from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-                 where {SCOPE} and m.created_at >= $9 and m.created_at < $10"
+                "select count(*), count(*) filter (where m.first_response_at is null
+                           and (select u.status from ticket u where u.ticket_id = m.ticket_id) <> 'closed')
+                 from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+                 where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10"
             )),
             scope
         )
@@ -282,8 +320,8 @@ pub async fn figures(
         bind_scope!(
             sqlx::query_as::<_, DurRow>(&format!(
                 "select {}
-                 from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-                 where {SCOPE} and m.first_response_at >= $9 and m.first_response_at < $10",
+                 from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+                 where {SCOPE_M} and m.first_response_at >= $9 and m.first_response_at < $10",
                 dur_columns("m.first_response_s", "m.first_response_business_s", "")
             )),
             scope
@@ -297,9 +335,8 @@ pub async fn figures(
         bind_scope!(
             sqlx::query_as::<_, CountDurRow>(&format!(
                 "select count(*), {}
-                     from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-                     join ticket t on t.ticket_id = r.ticket_id
-                     where {SCOPE} and r.closed_at >= $9 and r.closed_at < $10",
+                     from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id
+                     where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10",
                 dur_columns("r.resolution_s", "r.resolution_business_s", "r.replied")
             )),
             scope
@@ -313,9 +350,8 @@ pub async fn figures(
         bind_scope!(
             sqlx::query_scalar::<_, i64>(&format!(
                 "select count(*)
-                 from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-                 join ticket t on t.ticket_id = r.ticket_id
-                 where {SCOPE} and r.reopened_at >= $9 and r.reopened_at < $10"
+                 from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id
+                 where {SCOPE_R} and r.reopened_at >= $9 and r.reopened_at < $10"
             )),
             scope
         )
@@ -329,9 +365,8 @@ pub async fn figures(
             sqlx::query_as::<_, (String, i64, i64)>(&format!(
                 "select c.kind, count(*) filter (where c.achieved_at is not null),
                         count(*) filter (where c.breached_at is not null)
-                 from sla_clock c join ticket_metric m on m.ticket_id = c.ticket_id
-                 join ticket t on t.ticket_id = c.ticket_id
-                 where {SCOPE} and (c.achieved_at is not null or c.breached_at is not null)
+                 from sla_clock c left join ticket t on t.ticket_id = c.ticket_id
+                 where {SCOPE_C} and (c.achieved_at is not null or c.breached_at is not null)
                    and coalesce(c.achieved_at, c.breached_at) >= $9
                    and coalesce(c.achieved_at, c.breached_at) < $10
                  group by c.kind"
@@ -473,30 +508,92 @@ pub async fn agents(
     };
     let assigned = counts(format!(
         "select (e.detail->>'to')::bigint, count(*)
-         from ticket_event e join ticket_metric m on m.ticket_id = e.ticket_id
-         join ticket t on t.ticket_id = e.ticket_id
-         where {SCOPE} and e.kind = 'assigned' and e.created_at >= $9 and e.created_at < $10
+         from ticket_event e left join ticket t on t.ticket_id = e.ticket_id
+         where {SCOPE_E} and e.kind = 'assigned' and e.created_at >= $9 and e.created_at < $10
            and e.detail->>'to' is not null
          group by 1"
-    ))
-    .await?;
+    ));
     let replies = counts(format!(
         "select e.agent_id, count(*)
-         from ticket_event e join ticket_metric m on m.ticket_id = e.ticket_id
-         join ticket t on t.ticket_id = e.ticket_id
-         where {SCOPE} and e.kind = 'reply_queued' and e.actor_kind = 'agent'
+         from ticket_event e left join ticket t on t.ticket_id = e.ticket_id
+         where {SCOPE_E} and e.kind = 'reply_queued' and e.actor_kind = 'agent'
            and e.created_at >= $9 and e.created_at < $10
          group by 1"
-    ))
-    .await?;
+    ));
     let closed = counts(format!(
         "select r.agent_id, count(*)
-         from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-         join ticket t on t.ticket_id = r.ticket_id
-         where {SCOPE} and r.closed_at >= $9 and r.closed_at < $10 and r.agent_id is not null
+         from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id
+         where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10 and r.agent_id is not null
          group by 1"
-    ))
-    .await?;
+    ));
+    type AgentDur = (
+        Option<i64>,
+        i64,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    );
+    let fr_sql = format!(
+        "select m.first_response_agent_id, {}
+         from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+         where {SCOPE_M} and m.first_response_at >= $9 and m.first_response_at < $10
+         group by 1",
+        dur_columns("m.first_response_s", "m.first_response_business_s", "")
+    );
+    let fr = bind_scope!(sqlx::query_as::<_, AgentDur>(&fr_sql), scope)
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool);
+    let res_sql = format!(
+        "select r.agent_id, {}
+         from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id
+         where {SCOPE_R} and r.replied and r.closed_at >= $9 and r.closed_at < $10
+         group by 1",
+        dur_columns("r.resolution_s", "r.resolution_business_s", "")
+    );
+    let res = bind_scope!(sqlx::query_as::<_, AgentDur>(&res_sql), scope)
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool);
+    let sla_sql = format!(
+        "select t.assignee_agent_id, count(*) filter (where c.achieved_at is not null),
+                count(*) filter (where c.breached_at is not null)
+         from sla_clock c left join ticket t on t.ticket_id = c.ticket_id
+         where {SCOPE_C} and (c.achieved_at is not null or c.breached_at is not null)
+           and coalesce(c.achieved_at, c.breached_at) >= $9
+           and coalesce(c.achieved_at, c.breached_at) < $10
+         group by 1"
+    );
+    let sla = bind_scope!(
+        sqlx::query_as::<_, (Option<i64>, i64, i64)>(&sla_sql),
+        scope
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool);
+    let csat_sql = csat_sql("s.agent_id", "");
+    let csat = bind_scope!(
+        sqlx::query_as::<_, (Option<i64>, i64, i64, i64, i64)>(&csat_sql),
+        scope
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool);
+    let open_sql = format!(
+        "select t.assignee_agent_id, count(*)
+         from ticket t join ticket_metric m on m.ticket_id = t.ticket_id
+         where {SCOPE_M} and t.assignee_agent_id is not null and t.status <> 'closed'
+           and not t.spam
+         group by 1"
+    );
+    let open =
+        bind_scope!(sqlx::query_as::<_, (Option<i64>, i64)>(&open_sql), scope).fetch_all(pool);
+    // Independent reads: at once, on separate pooled connections.
+    let (assigned, replies, closed, fr, res, sla, csat, open) =
+        tokio::try_join!(assigned, replies, closed, fr, res, sla, csat, open)?;
     for (list, field) in [(assigned, 0), (replies, 1), (closed, 2)] {
         for (agent, n) in list {
             if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
@@ -508,101 +605,27 @@ pub async fn agents(
             }
         }
     }
-    type AgentDur = (
-        Option<i64>,
-        i64,
-        Option<f64>,
-        Option<f64>,
-        Option<f64>,
-        Option<f64>,
-        Option<f64>,
-        Option<f64>,
-    );
     let split = |r: AgentDur| (r.0, (r.1, r.2, r.3, r.4, r.5, r.6, r.7));
-    let fr: Vec<AgentDur> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select m.first_response_agent_id, {}
-             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             where {SCOPE} and m.first_response_at >= $9 and m.first_response_at < $10
-             group by 1",
-            dur_columns("m.first_response_s", "m.first_response_business_s", "")
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await?;
     for (agent, d) in fr.into_iter().map(split) {
         if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
             row.first_response = Dur::from(d);
         }
     }
-    let res: Vec<AgentDur> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select r.agent_id, {}
-             from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-             join ticket t on t.ticket_id = r.ticket_id
-             where {SCOPE} and r.replied and r.closed_at >= $9 and r.closed_at < $10
-             group by 1",
-            dur_columns("r.resolution_s", "r.resolution_business_s", "")
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await?;
     for (agent, d) in res.into_iter().map(split) {
         if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
             row.resolution = Dur::from(d);
         }
     }
-    let sla: Vec<(Option<i64>, i64, i64)> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select t.assignee_agent_id, count(*) filter (where c.achieved_at is not null),
-                    count(*) filter (where c.breached_at is not null)
-             from sla_clock c join ticket_metric m on m.ticket_id = c.ticket_id
-             join ticket t on t.ticket_id = c.ticket_id
-             where {SCOPE} and (c.achieved_at is not null or c.breached_at is not null)
-               and coalesce(c.achieved_at, c.breached_at) >= $9
-               and coalesce(c.achieved_at, c.breached_at) < $10
-             group by 1"
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await?;
     for (agent, achieved, breached) in sla {
         if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
             row.sla_percent = percent(achieved, achieved + breached);
         }
     }
-    let csat: Vec<(Option<i64>, i64, i64, i64, i64)> =
-        bind_scope!(sqlx::query_as(&csat_sql("s.agent_id", "")), scope)
-            .bind(start)
-            .bind(end)
-            .fetch_all(pool)
-            .await?;
     for (agent, sent, good, okay, bad) in csat {
         if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
             row.csat = Csat::new(sent, good, okay, bad);
         }
     }
-    let open: Vec<(Option<i64>, i64)> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select t.assignee_agent_id, count(*)
-             from ticket t join ticket_metric m on m.ticket_id = t.ticket_id
-             where {SCOPE} and t.assignee_agent_id is not null and t.status <> 'closed'
-               and not t.spam
-             group by 1"
-        )),
-        scope
-    )
-    .fetch_all(pool)
-    .await?;
     for (agent, n) in open {
         if let Some(row) = agent.and_then(|a| rows.get_mut(&a)) {
             row.open_now = n;
@@ -633,8 +656,8 @@ pub async fn busiest(
         sqlx::query_as(&format!(
             "select extract(isodow from m.created_at at time zone $11)::int,
                     extract(hour from m.created_at at time zone $11)::int, count(*)
-             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             where {SCOPE} and m.created_at >= $9 and m.created_at < $10
+             from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+             where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
              group by 1, 2"
         )),
         scope
@@ -685,43 +708,36 @@ pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Resul
     };
     let created = per_day(format!(
         "select (m.created_at at time zone $11)::date, count(*)
-         from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-         where {SCOPE} and m.created_at >= $9 and m.created_at < $10 group by 1"
-    ))
-    .await?;
+         from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+         where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10 group by 1"
+    ));
     let closed = per_day(format!(
         "select (r.closed_at at time zone $11)::date, count(*)
-         from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-         join ticket t on t.ticket_id = r.ticket_id
-         where {SCOPE} and r.closed_at >= $9 and r.closed_at < $10 group by 1"
-    ))
-    .await?;
+         from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id
+         where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10 group by 1"
+    ));
     let reopened = per_day(format!(
         "select (r.reopened_at at time zone $11)::date, count(*)
-         from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-         join ticket t on t.ticket_id = r.ticket_id
-         where {SCOPE} and r.reopened_at >= $9 and r.reopened_at < $10 group by 1"
-    ))
-    .await?;
+         from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id
+         where {SCOPE_R} and r.reopened_at >= $9 and r.reopened_at < $10 group by 1"
+    ));
     // The backlog at an instant e is the tickets created before e less those closed at e. A
     // ticket is closed at e when its latest close before e was not reopened by e; each reopen
     // undoes exactly one close, so: created before e - closes before e + reopens before e.
     // Counted once up to the period's start, then carried day by day.
-    let (created_before, closes_before, reopens_before): (i64, i64, i64) = bind_scope!(
-        sqlx::query_as(&format!(
-            "select
-               (select count(*) from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-                where {SCOPE} and m.created_at < $9),
-               (select count(*) from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-                join ticket t on t.ticket_id = r.ticket_id where {SCOPE} and r.closed_at < $9),
-               (select count(*) from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-                join ticket t on t.ticket_id = r.ticket_id where {SCOPE} and r.reopened_at < $9)"
-        )),
-        scope
-    )
-    .bind(period.start())
-    .fetch_one(pool)
-    .await?;
+    let before_sql = format!(
+        "select
+               (select count(*) from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+                where {SCOPE_M} and m.created_at < $9),
+               (select count(*) from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id where {SCOPE_R} and r.closed_at < $9),
+               (select count(*) from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id where {SCOPE_R} and r.reopened_at < $9)"
+    );
+    let before = bind_scope!(sqlx::query_as::<_, (i64, i64, i64)>(&before_sql), scope)
+        .bind(period.start())
+        .fetch_one(pool);
+    // Independent reads: at once, on separate pooled connections.
+    let (created, closed, reopened, (created_before, closes_before, reopens_before)) =
+        tokio::try_join!(created, closed, reopened, before)?;
     // time's and jiff's dates both print as YYYY-MM-DD.
     let find = |list: &[(time::Date, i64)], d: jiff::civil::Date| {
         let d = d.to_string();
@@ -813,35 +829,53 @@ pub fn tickets_csv_chunks(
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
         use futures::TryStreamExt;
+        // The per-ticket extras (tags, SLA results, the latest rating) are read set-based for
+        // the ticket ids the period's tickets span (ids grow with creation, so that range is
+        // about the period), then hash-joined: no per-row look-ups.
         let sql = format!(
-            "select t.ticket_id as number, t.subject, mb.address as mailbox, tm.name as team,
-                    a.email as assignee,
-                    coalesce((select string_agg(g.name, ', ' order by lower(g.name))
-                              from ticket_tag tt join tag g on g.tag_id = tt.tag_id
-                              where tt.ticket_id = t.ticket_id), '') as tags,
+            "with b as (
+               select min(x.ticket_id) as lo, max(x.ticket_id) as hi
+               from ticket_metric x where x.created_at >= $9 and x.created_at < $10),
+             tg as (
+               select tt.ticket_id, string_agg(g.name, ', ' order by lower(g.name)) as names
+               from ticket_tag tt join tag g on g.tag_id = tt.tag_id
+               where tt.ticket_id between (select lo from b) and (select hi from b)
+               group by 1),
+             sl as (
+               select c.ticket_id,
+                      case when count(*) filter (where c.kind = 'first_response') = 0 then null
+                           when bool_or(c.breached_at is not null) filter (where c.kind = 'first_response') then 'breached'
+                           when bool_or(c.achieved_at is not null) filter (where c.kind = 'first_response') then 'achieved'
+                           else 'running' end as first_response,
+                      case when count(*) filter (where c.kind = 'resolution') = 0 then null
+                           when bool_or(c.breached_at is not null) filter (where c.kind = 'resolution') then 'breached'
+                           when bool_or(c.achieved_at is not null) filter (where c.kind = 'resolution') then 'achieved'
+                           else 'running' end as resolution
+               from sla_clock c
+               where c.ticket_id between (select lo from b) and (select hi from b)
+                 and c.kind in ('first_response', 'resolution')
+               group by 1),
+             cs as (
+               select distinct on (s.ticket_id) s.ticket_id, s.rating
+               from csat_survey s
+               where s.ticket_id between (select lo from b) and (select hi from b)
+                 and s.rated_at is not null
+               order by s.ticket_id, s.rated_at desc, s.csat_survey_id desc)
+             select t.ticket_id as number, t.subject, mb.address as mailbox, tm.name as team,
+                    a.email as assignee, coalesce(tg.names, '') as tags,
                     t.priority, t.status, m.created_at, m.first_response_at, m.first_response_s,
                     m.first_response_business_s, m.resolved_at, m.resolution_s,
                     m.resolution_business_s, m.replies, m.reopened,
-                    (select case when count(*) = 0 then null
-                                 when bool_or(c.breached_at is not null) then 'breached'
-                                 when bool_or(c.achieved_at is not null) then 'achieved'
-                                 else 'running' end
-                     from sla_clock c where c.ticket_id = t.ticket_id and c.kind = 'first_response')
-                        as sla_first_response,
-                    (select case when count(*) = 0 then null
-                                 when bool_or(c.breached_at is not null) then 'breached'
-                                 when bool_or(c.achieved_at is not null) then 'achieved'
-                                 else 'running' end
-                     from sla_clock c where c.ticket_id = t.ticket_id and c.kind = 'resolution')
-                        as sla_resolution,
-                    (select s.rating from csat_survey s
-                     where s.ticket_id = t.ticket_id and s.rated_at is not null
-                     order by s.rated_at desc, s.csat_survey_id desc limit 1) as csat
+                    sl.first_response as sla_first_response, sl.resolution as sla_resolution,
+                    cs.rating as csat
              from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
              join mailbox mb on mb.mailbox_id = t.mailbox_id
              left join team tm on tm.team_id = t.team_id
              left join agent a on a.agent_id = t.assignee_agent_id
-             where {SCOPE} and m.created_at >= $9 and m.created_at < $10
+             left join tg on tg.ticket_id = m.ticket_id
+             left join sl on sl.ticket_id = m.ticket_id
+             left join cs on cs.ticket_id = m.ticket_id
+             where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
              order by m.created_at, t.ticket_id"
         );
         let mut rows = bind_scope!(sqlx::query_as::<_, TicketRow>(&sql), scope)
@@ -918,11 +952,14 @@ fn ticket_line(r: &TicketRow) -> String {
 pub async fn calendars(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Vec<String>> {
     bind_scope!(
         sqlx::query_scalar(&format!(
-            "select distinct m.calendar
-             from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
-             where {SCOPE} and ((m.first_response_at >= $9 and m.first_response_at < $10)
-                or exists (select 1 from ticket_resolution r where r.ticket_id = m.ticket_id
-                           and r.closed_at >= $9 and r.closed_at < $10))
+            "select m.calendar
+             from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+             where {SCOPE_M} and m.first_response_at >= $9 and m.first_response_at < $10
+             union
+             select m.calendar
+             from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+             left join ticket t on t.ticket_id = r.ticket_id
+             where {SCOPE_M} and r.closed_at >= $9 and r.closed_at < $10
              order by 1"
         )),
         scope

@@ -634,9 +634,14 @@ async fn show_overview(
 ) -> Result<Response, PageError> {
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
     let pool = &state.reports;
-    let summary = queries::summary(pool, &r.scope, &r.period)
-        .await
-        .map_err(crate::web::AppError::from)?;
+    // Independent reads: at once, on separate pooled connections.
+    let (summary, calendars, days, grid) = tokio::try_join!(
+        queries::summary(pool, &r.scope, &r.period),
+        queries::calendars(pool, &r.scope, &r.period),
+        queries::daily(pool, &r.scope, &r.period),
+        queries::busiest(pool, &r.scope, &r.period),
+    )
+    .map_err(crate::web::AppError::from)?;
     let (c, p): (&Figures, &Figures) = (&summary.current, &summary.previous);
     let all = inbox_href("all", &r.scope);
     let stats = vec![
@@ -706,15 +711,6 @@ async fn show_overview(
         SlaView::new("Next response", &c.sla.next_response, &p.sla.next_response),
         SlaView::new("Resolution", &c.sla.resolution, &p.sla.resolution),
     ];
-    let calendars = queries::calendars(pool, &r.scope, &r.period)
-        .await
-        .map_err(crate::web::AppError::from)?;
-    let days = queries::daily(pool, &r.scope, &r.period)
-        .await
-        .map_err(crate::web::AppError::from)?;
-    let grid = queries::busiest(pool, &r.scope, &r.period)
-        .await
-        .map_err(crate::web::AppError::from)?;
     Ok(render(&OverviewPage {
         unread_notifications: unread,
         section: "overview",
