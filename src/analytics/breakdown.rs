@@ -14,8 +14,8 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::queries::{
-    Csat, Dur, DurRow, SCOPE_C, SCOPE_M, SCOPE_R, SlaCounts, bind_scope, csat_sql, dur_columns,
-    percent,
+    Csat, Dur, DurRow, SCOPE_C, SCOPE_M, SCOPE_R, SlaCounts, TICKET_OF_C, TICKET_OF_M, TICKET_OF_R,
+    bind_scope, csat_sql, dur_columns, percent,
 };
 use super::{Period, Scope};
 
@@ -143,7 +143,7 @@ pub async fn group_figures(
     let created: Vec<(Option<i64>, i64)> = bind_scope!(
         sqlx::query_as(&format!(
             "select {key}, count(*)
-             from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id{joins}
+             from ticket_metric m {TICKET_OF_M}{joins}
              where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
              group by 1"
         )),
@@ -159,7 +159,7 @@ pub async fn group_figures(
     let fr: Vec<KeyDur> = bind_scope!(
         sqlx::query_as(&format!(
             "select {key}, {}
-             from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id{joins}
+             from ticket_metric m {TICKET_OF_M}{joins}
              where {SCOPE_M} and m.first_response_at >= $9 and m.first_response_at < $10
              group by 1",
             dur_columns("m.first_response_s", "m.first_response_business_s", "")
@@ -176,7 +176,7 @@ pub async fn group_figures(
     let closes: Vec<KeyCountDur> = bind_scope!(
         sqlx::query_as(&format!(
             "select {key}, count(*), {}
-             from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id{joins}
+             from ticket_resolution r {TICKET_OF_R}{joins}
              where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10
              group by 1",
             dur_columns("r.resolution_s", "r.resolution_business_s", "r.replied")
@@ -197,7 +197,7 @@ pub async fn group_figures(
         sqlx::query_as(&format!(
             "select {key}, count(*) filter (where c.achieved_at is not null),
                     count(*) filter (where c.breached_at is not null)
-             from sla_clock c left join ticket t on t.ticket_id = c.ticket_id{joins}
+             from sla_clock c {TICKET_OF_C}{joins}
              where {SCOPE_C} and (c.achieved_at is not null or c.breached_at is not null)
                and coalesce(c.achieved_at, c.breached_at) >= $9
                and coalesce(c.achieved_at, c.breached_at) < $10
@@ -435,7 +435,7 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
             "select g.tag_id, g.name,
                     count(*) filter (where m.created_at >= $9),
                     count(*) filter (where m.created_at < $9)
-             from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+             from ticket_metric m {TICKET_OF_M}
              join ticket_tag tt on tt.ticket_id = m.ticket_id join tag g on g.tag_id = tt.tag_id
              where {SCOPE_M} and m.created_at >= $11 and m.created_at < $10
              group by 1, 2"
@@ -450,7 +450,7 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
     let trend: Vec<(i64, time::Date, i64)> = bind_scope!(
         sqlx::query_as(&format!(
             "select tt.tag_id, date_trunc($12, m.created_at at time zone $11)::date, count(*)
-             from ticket_metric m left join ticket t on t.ticket_id = m.ticket_id
+             from ticket_metric m {TICKET_OF_M}
              join ticket_tag tt on tt.ticket_id = m.ticket_id
              where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
              group by 1, 2"
@@ -470,7 +470,7 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
                 sqlx::query_as::<_, (i64, String, i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>)>(
                     &format!(
                         "select g.tag_id, g.name, {}
-                         from ticket_resolution r left join ticket t on t.ticket_id = r.ticket_id
+                         from ticket_resolution r {TICKET_OF_R}
                          join ticket_tag tt on tt.ticket_id = r.ticket_id join tag g on g.tag_id = tt.tag_id
                          where {SCOPE_R} and r.replied and r.closed_at >= $9 and r.closed_at < $10
                          group by 1, 2",

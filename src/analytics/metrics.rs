@@ -315,8 +315,11 @@ pub async fn on_created(
         return Ok(());
     }
     sqlx::query(
-        "insert into ticket_metric (ticket_id, created_at, excluded, calendar)
-         select t.ticket_id, t.created_at, case when x.bulk then 'bulk' end, coalesce(c.name, $3)
+        "insert into ticket_metric (ticket_id, created_at, excluded, calendar, ticket_mailbox_id,
+                                    ticket_team_id, ticket_assignee_agent_id, ticket_priority,
+                                    ticket_customer_id)
+         select t.ticket_id, t.created_at, case when x.bulk then 'bulk' end, coalesce(c.name, $3),
+                t.mailbox_id, t.team_id, t.assignee_agent_id, t.priority, t.customer_id
          from unnest($1::bigint[], $2::bool[]) as x(ticket_id, bulk)
          join ticket t on t.ticket_id = x.ticket_id
          join mailbox mb on mb.mailbox_id = t.mailbox_id

@@ -1450,6 +1450,93 @@ async fn mailboxes_teams_and_customers_break_the_overview_figures_down() {
     f.db.drop_db().await;
 }
 
+/// The analytics facts carry a copy of their ticket's mailbox, team, assignee, priority and
+/// customer (what reports filter and group by): equal to the ticket's after the whole fixture,
+/// and following the ticket when it moves to another team.
+#[tokio::test]
+async fn reports_follow_a_ticket_that_changes_team_and_every_fact_copies_its_ticket() {
+    let f = fixture().await;
+    let copies_differing = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            let mut n = 0i64;
+            for table in [
+                "ticket_metric",
+                "ticket_resolution",
+                "sla_clock",
+                "csat_survey",
+            ] {
+                let (rows, differing): (i64, i64) = sqlx::query_as(&format!(
+                    "select count(*), count(*) filter (where (f.ticket_mailbox_id, f.ticket_team_id,
+                         f.ticket_assignee_agent_id, f.ticket_priority, f.ticket_customer_id)
+                         is distinct from (t.mailbox_id, t.team_id, t.assignee_agent_id, t.priority,
+                         t.customer_id))
+                     from {table} f join ticket t on t.ticket_id = f.ticket_id"
+                ))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                assert!(rows > 0, "the fixture has {table} rows");
+                n += differing;
+            }
+            n
+        }
+    };
+    assert_eq!(copies_differing(&f.db).await, 0);
+    let team_created = |t: &Value, name: &str| row_of(&t["teams"], "name", name)["created"].clone();
+    let (_, before) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/teams?{MARCH}"),
+    )
+    .await;
+    assert_eq!(
+        (
+            team_created(&before, "Support"),
+            team_created(&before, "Everything")
+        ),
+        (json!(5), json!(1)),
+        "{before}"
+    );
+    // t1 moves from Support to Everything (as the sidebar's team field or a rule does it).
+    sqlx::query(
+        "update ticket set team_id = (select team_id from team where name = 'Everything'),
+                           priority = 'high'
+         where ticket_id = $1",
+    )
+    .bind(f.t["t1"])
+    .execute(&f.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(copies_differing(&f.db).await, 0);
+    let (_, after) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/teams?{MARCH}"),
+    )
+    .await;
+    assert_eq!(
+        (
+            team_created(&after, "Support"),
+            team_created(&after, "Everything")
+        ),
+        (json!(4), json!(2)),
+        "{after}"
+    );
+    let (_, high) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/summary?{MARCH}&priority=high"),
+    )
+    .await;
+    assert_eq!(
+        (high["created"].clone(), high["resolved"].clone()),
+        (json!(1), json!(1)),
+        "{high}"
+    );
+    f.db.drop_db().await;
+}
+
 #[tokio::test]
 async fn lifecycle_stage_and_vip_filter_every_figure_with_the_usual_access_rules() {
     let f = fixture().await;
