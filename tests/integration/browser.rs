@@ -1023,6 +1023,15 @@ async fn a_view_saved_from_the_filters_opens_with_g_then_its_digit() {
     chrome.press('g').await;
     chrome.navigating(chrome.press('2')).await;
     assert_eq!(chrome.text("main.list h1").await, "At-risk accounts");
+    // The views page's "To do" column is filled the same way.
+    sqlx::query("delete from sidebar_count")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    chrome.goto(&app.url("/inbox/views")).await;
+    chrome
+        .wait_for_text("table.views-table td[data-count-key]", "1", false)
+        .await;
 
     chrome.close().await;
     app.stop().await;
