@@ -212,6 +212,35 @@
       }
     }).catch(function () {});
   }
+  // ---- Counts of the sidebar's views (and the views page): pages leave them out unless cached,
+  // since counting takes long on a big desk; fetched after load, and again on live events at
+  // most every COUNTS_EVERY ms. Without JavaScript the slots stay empty. ----
+  var COUNTS_EVERY = 5000;
+  var lastCounts = null, countsAt = 0, countsTimer = null;
+  // Writes the last counts into the slots; `emptyOnly`: leaves a slot the page filled alone.
+  function fillCounts(emptyOnly) {
+    if (!lastCounts) return;
+    document.querySelectorAll("[data-count-key]").forEach(function (el) {
+      var k = el.getAttribute("data-count-key");
+      if (!Object.prototype.hasOwnProperty.call(lastCounts, k) || (emptyOnly && el.textContent !== "")) return;
+      var n = lastCounts[k];
+      el.textContent = n === null ? (el.getAttribute("data-count-none") || "") : String(n);
+    });
+  }
+  function loadCounts() {
+    countsTimer = null;
+    countsAt = Date.now();
+    fetch("/inbox/sidebar-counts", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.statusText); return r.json(); })
+      .then(function (counts) { lastCounts = counts; fillCounts(false); })
+      .catch(function () {});
+  }
+  function refreshCounts() {
+    if (countsTimer || !document.querySelector("[data-count-key]")) return;
+    countsTimer = setTimeout(loadCounts, Math.max(0, countsAt + COUNTS_EVERY - Date.now()));
+  }
+  refreshCounts();
+
   var inboxTimer = null;
   function refreshInbox() {
     // Rows, presence marks and folder counts are re-read in place (debounced); ticked rows stay ticked.
@@ -226,6 +255,8 @@
           var fresh = doc.querySelector(p[0]), old = document.querySelector(p[1]);
           if (fresh && old) old.replaceWith(fresh);
         });
+        fillCounts(true);
+        refreshCounts();
         if (!document.querySelector("table.tickets") && doc.querySelector("table.tickets") && banner) banner.hidden = false;
         document.querySelectorAll("td.pick input").forEach(function (b) { if (checked[b.value]) b.checked = true; });
         if (current >= 0) select(current);

@@ -21,6 +21,7 @@ pub mod recipients;
 pub mod reply;
 pub mod saved_reply;
 pub mod saved_views;
+pub mod sidebar_counts;
 pub mod tags;
 pub mod timeline;
 

@@ -1,9 +1,11 @@
 //! The inbox page: sidebar folders with counts, filters, rows, keyset pages.
 
 use askama::Template;
+use axum::Json;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Redirect};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
@@ -13,13 +15,15 @@ use super::session::CurrentAgent;
 use super::{AppError, AppState, fmt};
 use crate::auth::{self, Agent};
 use crate::tickets::inbox::{self, AssigneeFilter, Folder, InboxQuery, InboxRow, Sort};
-use crate::tickets::saved_views;
+use crate::tickets::saved_views::{self, SavedView};
+use crate::tickets::sidebar_counts;
 use crate::timezone::AgentTimeZone;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/inbox", get(show_inbox))
+        .route("/inbox/sidebar-counts", get(get_sidebar_counts))
         .route("/inbox/bulk", axum::routing::post(post_bulk))
         .merge(super::views::router())
 }
@@ -186,9 +190,12 @@ pub struct NavItem {
 pub struct ViewItem {
     pub label: String,
     pub href: String,
-    /// Tickets still to be done; `None` for a view of closed tickets or spam (see
-    /// [`inbox::count_to_do`]).
+    /// Tickets still to be done, when a fresh cached count exists ([`sidebar_counts::cached`]);
+    /// `None` otherwise, and for a view of closed tickets or spam (see [`inbox::count_to_do`]).
     pub count: Option<i64>,
+    /// Key of its count in `GET /inbox/sidebar-counts` (the page's script fills the slot);
+    /// `None` for a saved view whose filters no longer parse, which is never counted.
+    pub count_key: Option<String>,
     pub active: bool,
     /// `g` then this digit opens it (the first nine entries).
     pub key: Option<usize>,
@@ -500,6 +507,74 @@ fn href(folder: &str, extra: &[(&str, &str)]) -> String {
     s
 }
 
+/// The seeded "at risk" lifecycle stage among `stages`, when it still exists.
+fn at_risk_stage(stages: &[crate::customers::stages::Stage]) -> Option<i64> {
+    stages
+        .iter()
+        .find(|s| s.builtin.as_deref() == Some(crate::customers::stages::AT_RISK))
+        .map(|s| s.id)
+}
+
+/// Each of `saved` read back through the inbox's parser: its list and canonical query string,
+/// `None` for a view whose stored filters no longer parse.
+pub(crate) fn parse_saved(saved: &[SavedView]) -> Vec<Option<(InboxQuery, String)>> {
+    saved
+        .iter()
+        .map(|v| canonical_query(&v.query).ok())
+        .collect()
+}
+
+/// What `who`'s sidebar view counts are computed for: their mailboxes, their saved views
+/// `saved` that parse (`parsed`, from [`parse_saved`]) and the at-risk stage.
+pub(crate) fn count_scope<'a>(
+    who: &'a CurrentAgent,
+    saved: &[SavedView],
+    parsed: &[Option<(InboxQuery, String)>],
+    at_risk: Option<i64>,
+) -> sidebar_counts::Scope<'a> {
+    sidebar_counts::Scope {
+        agent_id: who.agent.agent_id,
+        visible: who.visible.as_deref(),
+        views: saved
+            .iter()
+            .zip(parsed)
+            .filter_map(|(v, p)| {
+                p.as_ref()
+                    .map(|(q, qs)| (v.saved_view_id, qs.clone(), q.clone()))
+            })
+            .collect(),
+        at_risk,
+    }
+}
+
+/// The scope of `who`'s sidebar view counts, read from the database (stages, saved views).
+pub(crate) async fn load_count_scope<'a>(
+    state: &AppState,
+    who: &'a CurrentAgent,
+) -> Result<(Vec<SavedView>, sidebar_counts::Scope<'a>), AppError> {
+    use crate::customers::stages;
+    let (at_risk, saved) = tokio::try_join!(
+        stages::find_builtin(&state.pool, stages::AT_RISK),
+        saved_views::list_for(&state.pool, who.agent.agent_id),
+    )?;
+    let scope = count_scope(who, &saved, &parse_saved(&saved), at_risk);
+    Ok((saved, scope))
+}
+
+/// `GET /inbox/sidebar-counts`: the counts of the sidebar's Views section for the signed-in
+/// agent, in their mailboxes only, as a JSON object keyed like the pages' `data-count-key`
+/// slots: `{"view:<id>": n or null, "at-risk": n, "vip-waiting": n}` (`null`: a view of closed
+/// tickets or spam). At most [`sidebar_counts::FRESH_FOR_SECS`] seconds old. Without a
+/// session it redirects to the login page, as every page does.
+async fn get_sidebar_counts(
+    State(state): State<AppState>,
+    who: CurrentAgent,
+) -> Result<Response, AppError> {
+    let (_, scope) = load_count_scope(&state, &who).await?;
+    let counts = sidebar_counts::counts(&state.pool, &scope).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(counts)).into_response())
+}
+
 async fn show_inbox(
     State(state): State<AppState>,
     who: CurrentAgent,
@@ -522,35 +597,17 @@ async fn show_inbox(
         saved_views::list_for(&state.pool, me),
         saved_views::teams_of(&state.pool, me),
     )?;
-    let at_risk = stages
-        .iter()
-        .find(|s| s.builtin.as_deref() == Some(crate::customers::stages::AT_RISK))
-        .map(|s| s.id);
+    let at_risk = at_risk_stage(&stages);
     // Each saved view read back through the inbox's parser (a view that no longer parses is
     // listed without a count and opens the inbox's error).
-    let saved_lists: Vec<Option<(InboxQuery, String)>> = saved
-        .iter()
-        .map(|v| canonical_query(&v.query).ok())
-        .collect();
-    let to_count: Vec<InboxQuery> = saved_lists
-        .iter()
-        .flatten()
-        .map(|(q, _)| q.clone())
-        .collect();
-    let (
-        (rows, more),
-        counts,
-        (at_risk_count, vip_waiting),
-        saved_counts,
-        mailboxes,
-        tags,
-        unread_notifications,
-        agents,
-    ) = tokio::try_join!(
+    let saved_lists = parse_saved(&saved);
+    // The Views section's counts only when cached and fresh: counting them takes hundreds of
+    // milliseconds at a million tickets; the page's script fetches them otherwise.
+    let scope = count_scope(&who, &saved, &saved_lists, at_risk);
+    let ((rows, more), counts, view_counts, mailboxes, tags, unread_notifications, agents) = tokio::try_join!(
         inbox::list(&state.pool, me, visible, &q),
         inbox::folder_counts(&state.pool, me, visible),
-        inbox::view_counts(&state.pool, visible, at_risk),
-        inbox::count_to_do(&state.pool, me, visible, &to_count),
+        sidebar_counts::cached(&state.pool, &scope),
         inbox::mailbox_entries(&state.pool, visible),
         inbox::tag_entries(&state.pool, visible),
         crate::tickets::actions::unread_notifications(&state.pool, me),
@@ -561,15 +618,19 @@ async fn show_inbox(
     let list_query = list_query_string(&filters);
     // Only a view the agent sees counts as the one the list came from.
     let view_param = view_param.filter(|id| saved.iter().any(|v| v.saved_view_id == *id));
-    let mut saved_counts = saved_counts.into_iter();
+    let cached_count = |key: &str| {
+        view_counts
+            .as_ref()
+            .and_then(|c| c.get(key).copied().flatten())
+    };
     let mut views: Vec<ViewItem> = saved
         .iter()
         .zip(&saved_lists)
         .map(|(v, parsed)| {
-            let (href, count, same) = match parsed {
+            let (href, count_key, same) = match parsed {
                 Some((_, qs)) => (
                     format!("/inbox?{qs}&view={}", v.saved_view_id),
-                    saved_counts.next().flatten(),
+                    Some(sidebar_counts::saved_view_key(v.saved_view_id)),
                     *qs == list_query,
                 ),
                 None => (
@@ -581,7 +642,8 @@ async fn show_inbox(
             ViewItem {
                 label: v.name.clone(),
                 href,
-                count,
+                count: count_key.as_deref().and_then(cached_count),
+                count_key,
                 active: view_param == Some(v.saved_view_id) || (view_param.is_none() && same),
                 key: None,
                 shared_with: (v.visibility() != saved_views::Visibility::Personal)
@@ -606,22 +668,22 @@ async fn show_inbox(
             changed: parsed.as_ref().map(|(_, qs)| qs) != Some(&list_query),
             changeable: v.changeable_by(&who.agent),
         });
-    views.extend(
-        FilterView::views(at_risk)
-            .into_iter()
-            .map(|(label, v)| ViewItem {
-                label: label.to_string(),
-                href: v.href(&[]),
-                count: Some(if v.vip.is_empty() {
-                    at_risk_count
-                } else {
-                    vip_waiting
-                }),
-                active: active_view.is_none() && v == filters,
-                key: None,
-                shared_with: None,
-            }),
-    );
+    views.extend(FilterView::views(at_risk).into_iter().map(|(label, v)| {
+        let key = if v.vip.is_empty() {
+            sidebar_counts::AT_RISK_KEY
+        } else {
+            sidebar_counts::VIP_WAITING_KEY
+        };
+        ViewItem {
+            label: label.to_string(),
+            href: v.href(&[]),
+            count: cached_count(key),
+            count_key: Some(key.to_string()),
+            active: active_view.is_none() && v == filters,
+            key: None,
+            shared_with: None,
+        }
+    }));
     for (i, v) in views.iter_mut().enumerate().take(9) {
         v.key = Some(i + 1);
     }

@@ -1,6 +1,7 @@
 //! Saved views of the inbox: save the current filters and sort as a view, rename, share,
 //! update, delete and reorder views (`/inbox/views`). Listing them in the sidebar with their
-//! counts is the inbox page's job (`inbox.rs`); the rules are in `tickets::saved_views`.
+//! counts is the inbox page's job (`inbox.rs`, which also answers the counts to the pages'
+//! script); the rules are in `tickets::saved_views`.
 
 use askama::Template;
 use axum::extract::State;
@@ -11,13 +12,14 @@ use serde::Deserialize;
 
 use super::extract::PathNumber;
 use super::flash::{self, Notice};
-use super::inbox::canonical_query;
+use super::inbox::{canonical_query, load_count_scope};
 use super::page::{PageError, render};
 use super::session::CurrentAgent;
 use super::{AppError, AppState};
 use crate::auth::Agent;
 use crate::tickets::inbox;
 use crate::tickets::saved_views::{self, ViewInput, Visibility};
+use crate::tickets::sidebar_counts;
 
 /// The routes of saved views (merged into the inbox's router).
 pub fn router() -> Router<AppState> {
@@ -202,7 +204,11 @@ struct ViewRow {
     owner: String,
     /// The filters, as the query string.
     filters: String,
-    count: Option<i64>,
+    /// Its count as shown: tickets to do, `—` for a view that has none (closed or spam, or
+    /// filters that no longer parse), empty when not cached (the page's script fills it).
+    count: String,
+    /// Key of its count in `GET /inbox/sidebar-counts`; `None` when it is never counted.
+    count_key: Option<String>,
     changeable: bool,
 }
 
@@ -225,24 +231,37 @@ impl ViewsPage {
     }
 }
 
-/// `GET /inbox/views`: the agent's views in their order, with who sees each, its count and
-/// the controls they may use.
+/// `GET /inbox/views`: the agent's views in their order, with who sees each, its count (when
+/// cached, else filled by the page's script) and the controls they may use.
 async fn show_views(
     State(state): State<AppState>,
     who: CurrentAgent,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, PageError> {
     let me = who.agent.agent_id;
-    let (views, teams, unread_notifications) = tokio::try_join!(
-        saved_views::list_for(&state.pool, me),
-        saved_views::teams_of(&state.pool, me),
-        crate::tickets::actions::unread_notifications(&state.pool, me),
+    let ((views, scope), teams, unread_notifications) = tokio::try_join!(
+        load_count_scope(&state, &who),
+        async { Ok(saved_views::teams_of(&state.pool, me).await?) },
+        async { Ok(crate::tickets::actions::unread_notifications(&state.pool, me).await?) },
     )?;
-    let counts = counts(&state.pool, me, who.visible.as_deref(), &views).await?;
+    let cached = sidebar_counts::cached(&state.pool, &scope).await?;
     let rows = views
         .iter()
-        .zip(counts)
-        .map(|(v, count)| ViewRow {
+        .map(|v| {
+            let key = sidebar_counts::saved_view_key(v.saved_view_id);
+            let counted = scope.views.iter().any(|(id, _, _)| *id == v.saved_view_id);
+            let count = match &cached {
+                Some(c) if counted => c.get(&key).copied().flatten().map(|n| n.to_string()),
+                None if counted => Some(String::new()),
+                _ => None,
+            };
+            (
+                v,
+                count.unwrap_or_else(|| "—".into()),
+                counted.then_some(key),
+            )
+        })
+        .map(|(v, count, count_key)| ViewRow {
             id: v.saved_view_id,
             name: v.name.clone(),
             href: view_href(&v.query, v.saved_view_id),
@@ -251,6 +270,7 @@ async fn show_views(
             owner: v.owner_name.clone(),
             filters: v.query.clone(),
             count,
+            count_key,
             changeable: v.changeable_by(&who.agent),
         })
         .collect();

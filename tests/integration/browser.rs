@@ -990,6 +990,11 @@ async fn a_view_saved_from_the_filters_opens_with_g_then_its_digit() {
     chrome.press('1').await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(chrome.path().await, "/inbox?folder=closed");
+    // With no cached counts the page leaves the view's count out; its script fetches it.
+    sqlx::query("delete from sidebar_count")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     chrome.press('g').await;
     chrome.navigating(chrome.press('1')).await;
     let path = chrome.path().await;
@@ -997,11 +1002,16 @@ async fn a_view_saved_from_the_filters_opens_with_g_then_its_digit() {
         path.contains("priority=urgent") && path.contains("&view="),
         "{path}"
     );
-    let active = chrome.text("ul.views a.active").await;
+    let active = chrome.wait_for_text("ul.views a.active", "1", false).await;
     assert_eq!(
         active.split_whitespace().collect::<Vec<_>>(),
         ["Urgent", "ones", "1"],
-        "highlighted, with its count"
+        "highlighted, with its count filled in after load"
+    );
+    assert_eq!(
+        scalar::<i64>(&db.pool, "select count(*) from sidebar_count").await,
+        1,
+        "counted by the script's request, and cached"
     );
     let rows = chrome
         .client
@@ -1013,6 +1023,15 @@ async fn a_view_saved_from_the_filters_opens_with_g_then_its_digit() {
     chrome.press('g').await;
     chrome.navigating(chrome.press('2')).await;
     assert_eq!(chrome.text("main.list h1").await, "At-risk accounts");
+    // The views page's "To do" column is filled the same way.
+    sqlx::query("delete from sidebar_count")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    chrome.goto(&app.url("/inbox/views")).await;
+    chrome
+        .wait_for_text("table.views-table td[data-count-key]", "1", false)
+        .await;
 
     chrome.close().await;
     app.stop().await;

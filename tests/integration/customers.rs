@@ -613,6 +613,13 @@ async fn the_sidebar_form_and_customer_page_edit_the_account_and_inbox_views_fol
     .await
     .unwrap();
     assert_eq!(counts, (1, 1));
+    let page = b.get("/inbox/sidebar-counts").await;
+    let answered: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(
+        (&answered["at-risk"], &answered["vip-waiting"]),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "what the page's script fills in"
+    );
     assert_eq!(
         frontdesk::tickets::inbox::view_counts(app.pool(), Some(&[]), Some(at_risk))
             .await

@@ -1,8 +1,9 @@
 //! Saved views of the inbox (issue #16), over HTTP against the real router: who sees which
 //! view (personal, team, everyone; never another team's), that a view's tickets and counts
 //! are always limited to the viewer's mailboxes, sidebar counts equal to the lists they
-//! count, each agent's own order, and what is refused (sharing by agents, bad filters,
-//! changes by others, cross-site posts).
+//! count (answered by `GET /inbox/sidebar-counts`, cached per agent, not by the page), each
+//! agent's own order, and what is refused (sharing by agents, bad filters, changes by
+//! others, cross-site posts).
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -150,8 +151,9 @@ fn sidebar_views(html: &str) -> Vec<SidebarView> {
             let rest = &li[tag_end + 1..];
             let label = unescape(&rest[..rest.find("<span").unwrap()]);
             let count = rest
-                .split("<span class=\"count\">")
+                .split("<span class=\"count\"")
                 .nth(1)
+                .map(|c| &c[c.find('>').unwrap() + 1..])
                 .map(|c| &c[..c.find('<').unwrap()])
                 .filter(|c| !c.is_empty())
                 .map(|c| c.parse().unwrap());
@@ -174,6 +176,21 @@ async fn my_views(b: &mut Browser) -> Vec<SidebarView> {
         .into_iter()
         .filter(|v| v.href.contains("&view="))
         .collect()
+}
+
+/// `b`'s answer from `GET /inbox/sidebar-counts` (which must be a 200 with JSON).
+async fn sidebar_counts(b: &mut Browser) -> serde_json::Value {
+    let p = b.get("/inbox/sidebar-counts").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    serde_json::from_str(&p.body).unwrap_or_else(|_| panic!("not JSON: {}", p.body))
+}
+
+/// Saved view `id`'s count in an answer of [`sidebar_counts`]: `None` for `null`.
+fn view_count(counts: &serde_json::Value, id: i64) -> Option<i64> {
+    counts
+        .get(format!("view:{id}"))
+        .unwrap_or_else(|| panic!("no view {id} in {counts}"))
+        .as_i64()
 }
 
 fn labels(views: &[SidebarView]) -> Vec<&str> {
@@ -279,7 +296,7 @@ async fn a_shared_view_never_shows_or_counts_tickets_of_mailboxes_the_viewer_may
     }
     ticket(&d.db, d.support, "open", "normal", None).await;
     let mut root = Browser::signed_in(&d.db, "root@example.com").await;
-    saved(
+    let urgent = saved(
         &mut root,
         "Urgent",
         "folder=open&priority=urgent",
@@ -287,26 +304,26 @@ async fn a_shared_view_never_shows_or_counts_tickets_of_mailboxes_the_viewer_may
     )
     .await;
     let billing_only = format!("folder=open&mailbox={}", d.billing);
-    saved(&mut root, "Billing inbox", &billing_only, "everyone").await;
+    let billing_inbox = saved(&mut root, "Billing inbox", &billing_only, "everyone").await;
 
-    let count = |views: &[SidebarView], label: &str| {
-        views
-            .iter()
-            .find(|v| v.label == label)
-            .unwrap_or_else(|| panic!("no view {label} in {views:?}"))
-            .count
-    };
-    let root_views = my_views(&mut root).await;
-    assert_eq!(count(&root_views, "Urgent"), Some(5));
-    assert_eq!(count(&root_views, "Billing inbox"), Some(3));
+    let root_counts = sidebar_counts(&mut root).await;
+    assert_eq!(view_count(&root_counts, urgent), Some(5));
+    assert_eq!(view_count(&root_counts, billing_inbox), Some(3));
 
     let mut dana = Browser::signed_in(&d.db, "dana@example.com").await;
-    let views = my_views(&mut dana).await;
-    assert_eq!(count(&views, "Urgent"), Some(2), "support@ only");
+    let counts = sidebar_counts(&mut dana).await;
+    assert_eq!(view_count(&counts, urgent), Some(2), "support@ only");
     assert_eq!(
-        count(&views, "Billing inbox"),
+        view_count(&counts, billing_inbox),
         Some(0),
         "names a mailbox she cannot see"
+    );
+    // The page shows her cached counts, never root's.
+    let views = my_views(&mut dana).await;
+    let count = |label: &str| views.iter().find(|v| v.label == label).unwrap().count;
+    assert_eq!(
+        (count("Urgent"), count("Billing inbox")),
+        (Some(2), Some(0))
     );
     let list = dana
         .get(&views.iter().find(|v| v.label == "Urgent").unwrap().href)
@@ -392,14 +409,34 @@ async fn each_view_count_equals_the_tickets_its_list_shows() {
         ("Done", "folder=closed", None),
         ("Spam", "folder=spam", None),
     ];
+    let mut ids = Vec::new();
     for (name, query, _) in cases {
-        saved(&mut b, name, query, "personal").await;
+        ids.push(saved(&mut b, name, query, "personal").await);
     }
+    // Cold cache: the page counts nothing, each view has an empty slot for the script.
+    let inbox = b.get("/inbox").await;
+    for id in &ids {
+        assert!(
+            inbox
+                .body
+                .contains(&format!("data-count-key=\"view:{id}\"></span>")),
+            "view {id}: an empty count slot"
+        );
+    }
+    assert!(
+        inbox
+            .body
+            .contains("data-count-key=\"vip-waiting\"></span>")
+    );
+    assert!(sidebar_views(&inbox.body).iter().all(|v| v.count.is_none()));
+    let counts = sidebar_counts(&mut b).await;
+    // Now cached: the page shows the same counts.
     let views = my_views(&mut b).await;
     assert_eq!(views.len(), cases.len());
-    for (view, (name, query, expected)) in views.iter().zip(cases) {
+    for ((view, id), (name, query, expected)) in views.iter().zip(&ids).zip(cases) {
         assert_eq!(view.label, name);
-        assert_eq!(view.count, expected, "{name} ({query})");
+        assert_eq!(view_count(&counts, *id), expected, "{name} ({query})");
+        assert_eq!(view.count, expected, "{name} ({query}) on the page, cached");
         let list = b.get(&view.href).await;
         assert_eq!(list.status, StatusCode::OK, "{name}");
         assert!(
@@ -424,6 +461,92 @@ async fn each_view_count_equals_the_tickets_its_list_shows() {
     // "Refunds to do" over everything counts the not-closed tickets tagged refund: 3 of the 4.
     let closed_refund = b.get(&views[7].href).await;
     assert_eq!(row_count(&closed_refund.body), 4);
+    d.db.drop_db().await;
+}
+
+#[tokio::test]
+async fn sidebar_counts_need_a_session_and_are_cached_until_a_view_or_access_changes_or_ten_seconds_pass()
+ {
+    let d = desk().await;
+    let first = ticket(&d.db, d.support, "open", "urgent", None).await;
+    let second = ticket(&d.db, d.support, "open", "urgent", None).await;
+    ticket(&d.db, d.billing, "open", "urgent", None).await;
+    let mut dana = Browser::signed_in(&d.db, "dana@example.com").await;
+    let urgent = saved(
+        &mut dana,
+        "Urgent",
+        "folder=open&priority=urgent",
+        "personal",
+    )
+    .await;
+
+    // Without a session: the login page, as for every page.
+    let anonymous = Browser::new(&d.db).get("/inbox/sidebar-counts").await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert!(
+        anonymous
+            .location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("/login")),
+        "{:?}",
+        anonymous.location
+    );
+
+    let counts = sidebar_counts(&mut dana).await;
+    assert_eq!(
+        counts,
+        serde_json::json!({format!("view:{urgent}"): 2, "at-risk": 0, "vip-waiting": 0}),
+        "her saved view in support@ only, and the built-ins"
+    );
+    // A ticket closes: within the cache's 10 s the answer stays.
+    let close = "update ticket set status = 'closed' where ticket_id = $1";
+    execute_for(&d.db.pool, close, first).await;
+    assert_eq!(
+        view_count(&sidebar_counts(&mut dana).await, urgent),
+        Some(2)
+    );
+
+    // Changing the view's filters recounts at once.
+    let p = dana
+        .post(
+            &format!("/inbox/views/{urgent}"),
+            &[("query", "folder=open&priority=urgent&sort=oldest")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        view_count(&sidebar_counts(&mut dana).await, urgent),
+        Some(1)
+    );
+
+    // So does a change of her mailboxes: billing@ now counts too.
+    sqlx::query("insert into team_member values ($1, $2)")
+        .bind(d.billing_team)
+        .bind(d.dana)
+        .execute(&d.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        view_count(&sidebar_counts(&mut dana).await, urgent),
+        Some(2)
+    );
+
+    // And counts older than 10 s.
+    execute_for(&d.db.pool, close, second).await;
+    assert_eq!(
+        view_count(&sidebar_counts(&mut dana).await, urgent),
+        Some(2)
+    );
+    execute_for(
+        &d.db.pool,
+        "update sidebar_count set computed_at = computed_at - interval '11 seconds' where agent_id = $1",
+        d.dana,
+    )
+    .await;
+    assert_eq!(
+        view_count(&sidebar_counts(&mut dana).await, urgent),
+        Some(1)
+    );
     d.db.drop_db().await;
 }
 
