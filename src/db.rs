@@ -11,6 +11,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use crate::config::DbConfig;
 use crate::embedded_pg::EmbeddedPostgres;
 
+pub mod copy;
+
 /// An open pool, plus the embedded cluster behind it (stopped when this is dropped).
 pub struct Database {
     pub pool: PgPool,

@@ -31,6 +31,7 @@ use rand::{Rng, SeedableRng};
 use sqlx::{Connection, PgPool};
 
 use clap::Parser;
+use frontdesk::db::copy as bin;
 use frontdesk::{auth, config::Config, db};
 
 /// Fill an empty database with generated tickets for benchmarks (PostgreSQL COPY).
@@ -1153,8 +1154,7 @@ impl World {
         }
         // message, in COPY's binary format. The search vectors are filled after the load by
         // the SQL function message_search_vector_in, the indexer's own definition.
-        out.row()
-            .extend_from_slice(b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0");
+        bin::header(out.row());
         let fields: i16 = 15;
         let mut message_id = 0i64;
         for number in 1..=self.opts.tickets {
@@ -1184,7 +1184,7 @@ impl World {
                     Direction::Note => ("note", &author.email, author.name.clone()),
                 };
                 let b = out.row();
-                b.extend_from_slice(&fields.to_be_bytes());
+                bin::row(b, fields);
                 bin::int8(b, message_id);
                 bin::int8(b, number as i64);
                 bin::text(b, kind);
@@ -1214,7 +1214,7 @@ impl World {
                 if direction == Direction::Note {
                     bin::null(b);
                     bin::null(b);
-                    bin::text_array(b, &[]);
+                    bin::text_array::<&str>(b, &[]);
                 } else {
                     salt = mix(salt);
                     let domain = match direction {
@@ -1232,7 +1232,7 @@ impl World {
                     bin::text_array(b, &chain[chain.len().saturating_sub(10)..]);
                     chain.push(id);
                 }
-                bin::timestamptz(b, at);
+                bin::timestamptz_unix(b, at);
                 match direction {
                     Direction::Outbound => bin::text(b, "sent"),
                     _ => bin::null(b),
@@ -1246,62 +1246,8 @@ impl World {
                 }
             }
         }
-        out.row().extend_from_slice(&(-1i16).to_be_bytes());
+        bin::trailer(out.row());
         out.end_table();
-    }
-}
-
-/// Values in COPY's binary format: each a big-endian length, then the bytes.
-mod bin {
-    /// Seconds from the Unix epoch to PostgreSQL's (2000-01-01).
-    const PG_EPOCH: i64 = 946_684_800;
-
-    fn len(b: &mut Vec<u8>, n: usize) {
-        b.extend_from_slice(&(n as i32).to_be_bytes());
-    }
-
-    pub fn null(b: &mut Vec<u8>) {
-        b.extend_from_slice(&(-1i32).to_be_bytes());
-    }
-
-    pub fn int8(b: &mut Vec<u8>, v: i64) {
-        len(b, 8);
-        b.extend_from_slice(&v.to_be_bytes());
-    }
-
-    pub fn text(b: &mut Vec<u8>, s: &str) {
-        len(b, s.len());
-        b.extend_from_slice(s.as_bytes());
-    }
-
-    pub fn jsonb(b: &mut Vec<u8>, json: &str) {
-        len(b, json.len() + 1);
-        b.push(1); // jsonb binary format version
-        b.extend_from_slice(json.as_bytes());
-    }
-
-    pub fn timestamptz(b: &mut Vec<u8>, unix_secs: i64) {
-        int8(b, (unix_secs - PG_EPOCH) * 1_000_000);
-    }
-
-    /// A one-dimensional `text[]` without nulls.
-    pub fn text_array(b: &mut Vec<u8>, items: &[String]) {
-        const TEXT_OID: i32 = 25;
-        let size = 12
-            + if items.is_empty() { 0 } else { 8 }
-            + items.iter().map(|s| 4 + s.len()).sum::<usize>();
-        len(b, size);
-        let ndim: i32 = if items.is_empty() { 0 } else { 1 };
-        b.extend_from_slice(&ndim.to_be_bytes());
-        b.extend_from_slice(&0i32.to_be_bytes()); // no nulls
-        b.extend_from_slice(&TEXT_OID.to_be_bytes());
-        if !items.is_empty() {
-            b.extend_from_slice(&(items.len() as i32).to_be_bytes());
-            b.extend_from_slice(&1i32.to_be_bytes()); // lower bound
-        }
-        for s in items {
-            text(b, s);
-        }
     }
 }
 

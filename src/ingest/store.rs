@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use super::classify::Automated;
 use super::parse::{self, EmailAddress, InboundEmail};
 use super::subject;
+use crate::db::copy;
 use crate::mailboxes::canonical_address;
 use crate::tickets::messages::{self, Destination, Inbound, InboundMessage, ParticipantRole};
 use crate::tickets::timeline::{self, PendingEvents};
@@ -844,59 +845,94 @@ async fn insert_raw(
     .await
 }
 
-/// Inserts the raw rows of a whole batch in one statement (disposition `ticket`, corrected
-/// later for the few that differ). Returns, per mail, its new row id, or `None` for a
-/// duplicate or an unparseable mail.
+/// Inserts the raw rows of a whole batch (disposition `ticket`, corrected later for the few
+/// that differ) with one look-up and one binary `COPY`: the look-up finds the mails already
+/// stored (same mailbox, Message-ID and content, `raw_message_dedupe_key`) and allocates the new
+/// rows' ids; of equal mails within the batch the first is kept. A row that another node stored
+/// meanwhile makes the `COPY` fail on the unique key, and the batch is then stored mail by mail
+/// (see [`store_parsed_batch`]). Returns, per mail, its new row id, or `None` for a duplicate or
+/// an unparseable mail.
 async fn insert_raw_batch(
     conn: &mut PgConnection,
     ctx: &MailboxContext,
     mails: &[FetchedMail],
     parsed: &[Result<InboundEmail, String>],
 ) -> Result<Vec<Option<i64>>, StoreError> {
-    let mut idx = Vec::new();
-    let mut ids = Vec::new();
-    let mut hashes = Vec::new();
-    let mut raws = Vec::new();
-    let mut uids = Vec::new();
-    let mut received = Vec::new();
-    for (i, (m, e)) in mails.iter().zip(parsed).enumerate() {
-        if let Ok(e) = e {
-            idx.push(i as i32);
-            ids.push(e.message_id.as_deref());
-            hashes.push(&e.content_sha256[..]);
-            raws.push(m.raw.as_slice());
-            uids.push(i64::from(m.uid));
-            received.push(m.internal_date.unwrap_or_else(OffsetDateTime::now_utc));
-        }
-    }
     let mut out = vec![None; mails.len()];
-    let (Some(first), false) = (mails.first(), idx.is_empty()) else {
+    // The parsed mails, each once: (index in the batch, email).
+    let mut seen = std::collections::HashSet::new();
+    let candidates: Vec<(usize, &InboundEmail)> = parsed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.as_ref().ok().map(|e| (i, e)))
+        .filter(|(_, e)| {
+            seen.insert((e.message_id.as_deref().unwrap_or(""), &e.content_sha256[..]))
+        })
+        .collect();
+    if candidates.is_empty() {
         return Ok(out);
-    };
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "insert into raw_message (mailbox_id, header_message_id, content_sha256, raw, folder, uid_validity, uid, received_at, disposition)
-         select $1, x.mid, x.sha, x.raw, $2, $3, x.uid, x.received, 'ticket'
-         from unnest($4::int[], $5::text[], $6::bytea[], $7::bytea[], $8::bigint[], $9::timestamptz[])
-              as x(i, mid, sha, raw, uid, received)
-         on conflict (mailbox_id, coalesce(header_message_id, ''), content_sha256) do nothing
-         returning uid, raw_message_id",
+    }
+    let mids: Vec<&str> = candidates
+        .iter()
+        .map(|(_, e)| e.message_id.as_deref().unwrap_or(""))
+        .collect();
+    let hashes: Vec<&[u8]> = candidates
+        .iter()
+        .map(|(_, e)| &e.content_sha256[..])
+        .collect();
+    let (ids, stored): (Vec<i64>, Vec<i32>) = sqlx::query_as(
+        "select array(select nextval(pg_get_serial_sequence('raw_message', 'raw_message_id'))
+                      from generate_series(1, cardinality($2::text[]))),
+                array(select (x.k - 1)::int from unnest($2::text[], $3::bytea[]) with ordinality as x(mid, sha, k)
+                      where exists (select 1 from raw_message r
+                                    where r.mailbox_id = $1 and coalesce(r.header_message_id, '') = x.mid
+                                      and r.content_sha256 = x.sha))",
     )
     .bind(ctx.mailbox_id)
-    .bind(&first.folder)
-    .bind(i64::from(first.uid_validity))
-    .bind(&idx)
-    .bind(&ids)
+    .bind(&mids)
     .bind(&hashes)
-    .bind(&raws)
-    .bind(&uids)
-    .bind(&received)
-    .fetch_all(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    // UIDs are unique within a batch (one folder, one UIDVALIDITY).
-    for (uid, id) in rows {
-        if let Some(i) = mails.iter().position(|m| i64::from(m.uid) == uid) {
-            out[i] = Some(id);
+
+    let mut data = Vec::with_capacity(
+        candidates
+            .iter()
+            .map(|&(i, _)| mails[i].raw.len() + 200)
+            .sum(),
+    );
+    let stored: std::collections::HashSet<i32> = stored.into_iter().collect();
+    copy::header(&mut data);
+    for (k, &(i, email)) in candidates.iter().enumerate() {
+        if stored.contains(&(k as i32)) {
+            continue;
         }
+        let mail = &mails[i];
+        copy::row(&mut data, 10);
+        copy::int8(&mut data, ids[k]);
+        copy::int8(&mut data, ctx.mailbox_id);
+        copy::opt_text(&mut data, email.message_id.as_deref());
+        copy::bytea(&mut data, &email.content_sha256);
+        copy::bytea(&mut data, &mail.raw);
+        copy::text(&mut data, &mail.folder);
+        copy::int8(&mut data, i64::from(mail.uid_validity));
+        copy::int8(&mut data, i64::from(mail.uid));
+        copy::timestamptz(
+            &mut data,
+            mail.internal_date.unwrap_or_else(OffsetDateTime::now_utc),
+        );
+        copy::text(&mut data, "ticket");
+        out[i] = Some(ids[k]);
+    }
+    copy::trailer(&mut data);
+    if out.iter().any(Option::is_some) {
+        copy::copy_in(
+            conn,
+            "copy raw_message (raw_message_id, mailbox_id, header_message_id, content_sha256, raw,
+                               folder, uid_validity, uid, received_at, disposition)
+             from stdin with (format binary)",
+            data,
+        )
+        .await?;
     }
     Ok(out)
 }

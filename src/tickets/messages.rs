@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 
 use sqlx::PgConnection;
-use sqlx::types::Json;
 use time::OffsetDateTime;
+
+use crate::db::copy;
 
 use super::model::{Automated, EmailAddress, TicketStatus, snippet};
 use super::timeline::{self, Actor, PendingEvents, StatusReason, TimelineEvent, Via};
@@ -469,8 +470,8 @@ async fn ensure_customers(
     Ok(rows.into_iter().collect())
 }
 
-/// Inserts the batch's messages (ids allocated by the caller) with their attachments, and adds
-/// their people to the tickets' participants, in one statement.
+/// Inserts the batch's messages (ids allocated by the caller) in one binary `COPY`, then their
+/// attachments and their people (added to the tickets' participants) in one statement.
 async fn insert_messages(
     conn: &mut PgConnection,
     batch: &[Inbound<'_>],
@@ -507,49 +508,62 @@ async fn insert_messages(
             }
         }
     }
+    // The messages in one binary COPY (the text bodies are most of a batch's bytes).
+    let mut data = Vec::with_capacity(
+        msgs()
+            .map(|m| m.text.len() + m.html.map_or(0, str::len) + 500)
+            .sum(),
+    );
+    copy::header(&mut data);
+    for ((m, &id), &ticket) in msgs().zip(message_ids).zip(tickets) {
+        let json = |addrs: &[EmailAddress]| {
+            serde_json::to_string(addrs).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+        };
+        copy::row(&mut data, 18);
+        copy::int8(&mut data, id);
+        copy::int8(&mut data, ticket);
+        copy::int8(&mut data, m.raw_message_id);
+        copy::text(&mut data, "inbound");
+        copy::opt_text(&mut data, m.from.map(|a| a.email.as_str()));
+        copy::opt_text(&mut data, m.from.and_then(|a| a.name.as_deref()));
+        copy::jsonb(&mut data, &json(m.to)?);
+        copy::jsonb(&mut data, &json(m.cc)?);
+        copy::jsonb(&mut data, &json(m.reply_to)?);
+        copy::text(&mut data, m.subject);
+        copy::text(&mut data, m.text);
+        copy::opt_text(&mut data, m.html);
+        copy::opt_text(&mut data, m.header_message_id);
+        copy::opt_text(&mut data, m.in_reply_to);
+        copy::text_array(&mut data, m.references);
+        copy::opt_text(&mut data, m.automated.map(Automated::as_str));
+        copy::timestamptz(&mut data, m.date);
+        copy::timestamptz(&mut data, m.received_at);
+    }
+    copy::trailer(&mut data);
+    copy::copy_in(
+        conn,
+        r#"copy message (message_id, ticket_id, raw_message_id, direction, from_email, from_name,
+                         to_addrs, cc_addrs, reply_to_addrs, subject, text_body, html_body,
+                         header_message_id, in_reply_to, "references", automated, created_at, received_at)
+           from stdin with (format binary)"#,
+        data,
+    )
+    .await?;
+    if atts.is_empty() && people.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
-        r#"with m as (
-            insert into message (message_id, ticket_id, raw_message_id, direction, from_email, from_name,
-                to_addrs, cc_addrs, reply_to_addrs, subject, text_body, html_body, header_message_id,
-                in_reply_to, "references", automated, created_at, received_at)
-            overriding system value
-            select x.id, x.ticket, x.raw, 'inbound', x.from_email, x.from_name, x.to_addrs, x.cc_addrs,
-                   x.reply_to, x.subject, x.text_body, x.html_body, x.mid, x.irt,
-                   array(select jsonb_array_elements_text(x.refs)), x.automated, x.created, x.received
-            from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[],
-                        $7::jsonb[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[],
-                        $13::text[], $14::jsonb[], $15::text[], $16::timestamptz[], $17::timestamptz[])
-                 as x(id, ticket, raw, from_email, from_name, to_addrs, cc_addrs, reply_to, subject,
-                      text_body, html_body, mid, irt, refs, automated, created, received)
-         ), a as (
+        r#"with a as (
             insert into attachment (message_id, filename, content_type, size, sha256, inline, content_id, content)
             select x.message_id, x.filename, x.content_type, x.size, x.sha256, x.inline, x.content_id, x.content
-            from unnest($18::bigint[], $19::text[], $20::text[], $21::bigint[], $22::bytea[], $23::bool[],
-                        $24::text[], $25::bytea[])
+            from unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::bool[],
+                        $7::text[], $8::bytea[])
                  as x(message_id, filename, content_type, size, sha256, inline, content_id, content)
-            -- the foreign key to m's rows is checked at the end of the statement
          )
          insert into ticket_participant (ticket_id, email, name, role)
-         select x.t, x.e, x.n, x.r from unnest($26::bigint[], $27::text[], $28::text[], $29::text[]) as x(t, e, n, r)
+         select x.t, x.e, x.n, x.r from unnest($9::bigint[], $10::text[], $11::text[], $12::text[]) as x(t, e, n, r)
          on conflict (ticket_id, email) do update set name = coalesce(ticket_participant.name, excluded.name)"#,
     )
-    .bind(message_ids)
-    .bind(tickets)
-    .bind(msgs().map(|m| m.raw_message_id).collect::<Vec<_>>())
-    .bind(msgs().map(|m| m.from.map(|a| a.email.as_str())).collect::<Vec<_>>())
-    .bind(msgs().map(|m| m.from.and_then(|a| a.name.as_deref())).collect::<Vec<_>>())
-    .bind(msgs().map(|m| Json(m.to)).collect::<Vec<_>>())
-    .bind(msgs().map(|m| Json(m.cc)).collect::<Vec<_>>())
-    .bind(msgs().map(|m| Json(m.reply_to)).collect::<Vec<_>>())
-    .bind(msgs().map(|m| m.subject).collect::<Vec<_>>())
-    .bind(msgs().map(|m| m.text).collect::<Vec<_>>())
-    .bind(msgs().map(|m| m.html).collect::<Vec<_>>())
-    .bind(msgs().map(|m| m.header_message_id).collect::<Vec<_>>())
-    .bind(msgs().map(|m| m.in_reply_to).collect::<Vec<_>>())
-    .bind(msgs().map(|m| Json(m.references)).collect::<Vec<_>>())
-    .bind(msgs().map(|m| m.automated.map(Automated::as_str)).collect::<Vec<_>>())
-    .bind(msgs().map(|m| m.date).collect::<Vec<_>>())
-    .bind(msgs().map(|m| m.received_at).collect::<Vec<_>>())
     .bind(&att_message)
     .bind(atts.iter().map(|a| a.filename.as_str()).collect::<Vec<_>>())
     .bind(atts.iter().map(|a| a.content_type.as_str()).collect::<Vec<_>>())

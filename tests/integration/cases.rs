@@ -519,6 +519,29 @@ async fn case_38_failing_after_import_action_does_not_duplicate() {
 }
 
 #[tokio::test]
+async fn the_same_mail_twice_in_one_batch_is_stored_once() {
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
+    let raw = case("23-reply-in-reply-to-only-a.eml");
+    mb.deliver(
+        "INBOX",
+        &[&raw, &case("23-reply-in-reply-to-only-b.eml"), &raw],
+    )
+    .await;
+    let c = ingest(&db.pool).await;
+    assert_eq!(
+        (c.fetched, c.new_tickets, c.threaded, c.duplicates),
+        (3, 1, 1, 1),
+        "{c}"
+    );
+    let rows: i64 = scalar(&db.pool, "select count(*) from raw_message").await;
+    assert_eq!(rows, 2);
+    let messages: i64 = scalar(&db.pool, "select count(*) from message").await;
+    assert_eq!(messages, 2);
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn case_40_same_message_in_several_folders_is_one_ticket() {
     let app = TestApp::with_folders(&["All Mail", "Label1"]).await;
     let (db, mb) = (&app.db, &app.mb);

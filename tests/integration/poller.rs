@@ -303,6 +303,43 @@ async fn a_mail_the_database_rejects_is_quarantined_and_the_rest_of_its_batch_is
     app.finish().await;
 }
 
+#[tokio::test]
+async fn a_mail_whose_raw_row_the_database_rejects_is_quarantined_and_the_rest_of_its_batch_is_stored()
+ {
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
+    // A Message-ID too long for raw_message's dedupe index: the batch's COPY of the raw mail
+    // fails (SQLSTATE 54000), and the batch is stored again mail by mail.
+    let poison = format!(
+        "From: <a@example.org>\r\nTo: support@example.com\r\nSubject: huge id\r\nMessage-ID: <{}@example.org>\r\n\r\nhi\r\n",
+        incompressible(9000)
+    );
+    mb.deliver(
+        "INBOX",
+        &[
+            &case("23-reply-in-reply-to-only-a.eml"),
+            poison.as_bytes(),
+            &case("23-reply-in-reply-to-only-b.eml"),
+        ],
+    )
+    .await;
+    let c = ingest(&db.pool).await;
+    assert_eq!(
+        (c.fetched, c.quarantined, c.new_tickets, c.threaded),
+        (3, 1, 1, 1),
+        "{c}"
+    );
+    let raw: Vec<u8> = sqlx::query_scalar("select raw from quarantine")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(raw, poison.as_bytes());
+    let stored: i64 = scalar(&db.pool, "select count(*) from raw_message").await;
+    assert_eq!(stored, 2, "the other two mails' raw rows");
+    assert_eq!(ingest(&db.pool).await.fetched, 0, "not fetched again");
+    app.finish().await;
+}
+
 /// Letters that do not compress (btree entries are compressed before the size check).
 fn incompressible(n: usize) -> String {
     use rand::Rng;
