@@ -572,7 +572,10 @@ async fn get_sidebar_counts(
 ) -> Result<Response, AppError> {
     let (_, scope) = load_count_scope(&state, &who).await?;
     let counts = sidebar_counts::counts(&state.pool, &scope).await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(counts)).into_response())
+    // Numbers, not mail: the browser's private cache may hold them, revalidated on every use.
+    // Not `no-store` (every other answer's default): Chromium keeps no page in the
+    // back/forward cache once a script of it received a `no-store` response.
+    Ok(([(header::CACHE_CONTROL, "private, no-cache")], Json(counts)).into_response())
 }
 
 async fn show_inbox(
