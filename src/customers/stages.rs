@@ -44,6 +44,20 @@ pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Stage>> {
     .await
 }
 
+/// Every stage in order **without** counting its customers and companies (`customers` and
+/// `companies` are 0): for pages that only name the stages (the inbox's filter, the ticket
+/// sidebar), since counting reads every staged customer (tens of milliseconds at a million
+/// tickets, on every page).
+pub async fn list_uncounted(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Stage>> {
+    sqlx::query_as(
+        "select s.lifecycle_stage_id, s.name, s.builtin, s.position,
+                0::bigint as customers, 0::bigint as companies
+         from lifecycle_stage s order by s.position, s.lifecycle_stage_id",
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// The id of the stage named `name` (case ignored, spaces trimmed), if there is one.
 pub async fn find_by_name(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(

@@ -596,7 +596,7 @@ async fn show_inbox(
     let me = who.agent.agent_id;
     // The page's queries are independent: run them at once on separate pool connections.
     let (stages, saved, my_teams) = tokio::try_join!(
-        crate::customers::stages::list(&state.pool),
+        crate::customers::stages::list_uncounted(&state.pool),
         saved_views::list_for(&state.pool, me),
         saved_views::teams_of(&state.pool, me),
     )?;

@@ -591,7 +591,7 @@ pub(super) async fn ticket_page(
         Some(c) => crate::customers::find_customer(&state.pool, visible, &c.email).await?,
         None => None,
     };
-    let stages = crate::customers::stages::list(&state.pool)
+    let stages = crate::customers::stages::list_uncounted(&state.pool)
         .await?
         .into_iter()
         .map(|s| s.name)
