@@ -34,37 +34,14 @@ pub enum Grouping {
 }
 
 impl Grouping {
-    /// The group key, a `bigint` expression over `t` (ticket) and what [`Self::joins`] adds.
+    /// The group key, a `bigint` expression over `t`: the fact's copy of its ticket's values
+    /// and its customer's effective stage and VIP flag (`queries::TICKET_OF_M` and kin).
     fn key(self) -> &'static str {
         match self {
             Grouping::Mailbox => "t.mailbox_id",
             Grouping::Team => "t.team_id",
-            Grouping::LifecycleStage => "cs.lifecycle_stage_id",
-            Grouping::Vip => "(cv.customer_id is not null)::int::bigint",
-        }
-    }
-
-    /// The joins the key needs. The customers' effective stage (`cs`) and the VIP customers
-    /// (`cv`) are read as the inbox's filters read them: only the customers with the
-    /// attribute (partial indexes) and the customers of companies with it, a small set hashed
-    /// once, never the whole customer table.
-    fn joins(self) -> String {
-        match self {
-            Grouping::Mailbox | Grouping::Team => String::new(),
-            Grouping::LifecycleStage => " left join (
-                    select customer_id, lifecycle_stage_id from customer
-                    where lifecycle_stage_id is not null
-                    union all select c.customer_id, co.lifecycle_stage_id from company co
-                    cross join lateral (select c.customer_id from customer c
-                        where c.company_id = co.company_id and c.lifecycle_stage_id is null
-                        offset 0) c
-                    where co.lifecycle_stage_id is not null
-                ) cs on cs.customer_id = t.customer_id"
-                .to_string(),
-            Grouping::Vip => format!(
-                " left join ({}) cv on cv.customer_id = t.customer_id",
-                crate::tickets::inbox::VIP_CUSTOMER_IDS
-            ),
+            Grouping::LifecycleStage => "t.customer_stage_id",
+            Grouping::Vip => "t.customer_vip::int::bigint",
         }
     }
 }
@@ -130,7 +107,7 @@ fn dur_of(r: &KeyDur) -> Dur {
     Dur::from(row)
 }
 
-/// Per group the figures of `[start, end)`: six grouped queries.
+/// Per group the figures of `[start, end)`: five grouped queries, run at once.
 pub async fn group_figures(
     pool: &PgPool,
     scope: &Scope,
@@ -138,86 +115,100 @@ pub async fn group_figures(
     end: OffsetDateTime,
     g: Grouping,
 ) -> sqlx::Result<BTreeMap<Option<i64>, GroupFigures>> {
-    let (key, joins) = (g.key(), &g.joins());
+    let key = g.key();
+    // Five independent grouped queries, each on its own pooled connection at once.
+    let created = async {
+        bind_scope!(
+            sqlx::query_as::<_, (Option<i64>, i64)>(&format!(
+                "select {key}, count(*)
+                 from ticket_metric m {TICKET_OF_M}
+                 where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
+                 group by 1"
+            )),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool)
+        .await
+    };
+    let fr = async {
+        bind_scope!(
+            sqlx::query_as::<_, KeyDur>(&format!(
+                "select {key}, {}
+                 from ticket_metric m {TICKET_OF_M}
+                 where {SCOPE_M} and m.first_response_at >= $9 and m.first_response_at < $10
+                 group by 1",
+                dur_columns("m.first_response_s", "m.first_response_business_s", "")
+            )),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool)
+        .await
+    };
+    let closes = async {
+        bind_scope!(
+            sqlx::query_as::<_, KeyCountDur>(&format!(
+                "select {key}, count(*), {}
+                 from ticket_resolution r {TICKET_OF_R}
+                 where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10
+                 group by 1",
+                dur_columns("r.resolution_s", "r.resolution_business_s", "r.replied")
+            )),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool)
+        .await
+    };
+    let sla = async {
+        bind_scope!(
+            sqlx::query_as::<_, (Option<i64>, i64, i64)>(&format!(
+                "select {key}, count(*) filter (where c.achieved_at is not null),
+                        count(*) filter (where c.breached_at is not null)
+                 from sla_clock c {TICKET_OF_C}
+                 where {SCOPE_C} and (c.achieved_at is not null or c.breached_at is not null)
+                   and coalesce(c.achieved_at, c.breached_at) >= $9
+                   and coalesce(c.achieved_at, c.breached_at) < $10
+                 group by 1"
+            )),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool)
+        .await
+    };
+    let csat = async {
+        bind_scope!(
+            sqlx::query_as::<_, (Option<i64>, i64, i64, i64, i64)>(&csat_sql(key)),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool)
+        .await
+    };
+    let (created, fr, closes, sla, csat) = tokio::try_join!(created, fr, closes, sla, csat)?;
     let mut out: BTreeMap<Option<i64>, GroupFigures> = BTreeMap::new();
-    let created: Vec<(Option<i64>, i64)> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select {key}, count(*)
-             from ticket_metric m {TICKET_OF_M}{joins}
-             where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
-             group by 1"
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await?;
     for (k, n) in created {
         out.entry(k).or_default().created = n;
     }
-    let fr: Vec<KeyDur> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select {key}, {}
-             from ticket_metric m {TICKET_OF_M}{joins}
-             where {SCOPE_M} and m.first_response_at >= $9 and m.first_response_at < $10
-             group by 1",
-            dur_columns("m.first_response_s", "m.first_response_business_s", "")
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await?;
     for r in fr {
         out.entry(r.0).or_default().first_response = dur_of(&r);
     }
-    let closes: Vec<KeyCountDur> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select {key}, count(*), {}
-             from ticket_resolution r {TICKET_OF_R}{joins}
-             where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10
-             group by 1",
-            dur_columns("r.resolution_s", "r.resolution_business_s", "r.replied")
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await?;
     for r in closes {
         let e = out.entry(r.0).or_default();
         e.closed = r.1;
         e.resolution = dur_of(&(r.0, r.2, r.3, r.4, r.5, r.6, r.7, r.8));
         e.resolved = e.resolution.count;
     }
-    let sla: Vec<(Option<i64>, i64, i64)> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select {key}, count(*) filter (where c.achieved_at is not null),
-                    count(*) filter (where c.breached_at is not null)
-             from sla_clock c {TICKET_OF_C}{joins}
-             where {SCOPE_C} and (c.achieved_at is not null or c.breached_at is not null)
-               and coalesce(c.achieved_at, c.breached_at) >= $9
-               and coalesce(c.achieved_at, c.breached_at) < $10
-             group by 1"
-        )),
-        scope
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await?;
     for (k, achieved, breached) in sla {
         out.entry(k).or_default().sla = SlaCounts::new(achieved, breached);
     }
-    let csat: Vec<(Option<i64>, i64, i64, i64, i64)> =
-        bind_scope!(sqlx::query_as(&csat_sql(key, joins)), scope)
-            .bind(start)
-            .bind(end)
-            .fetch_all(pool)
-            .await?;
     for (k, sent, good, okay, bad) in csat {
         out.entry(k).or_default().csat = Csat::new(sent, good, okay, bad);
     }
@@ -425,44 +416,50 @@ pub struct TagReport {
 }
 
 /// Tag figures of `period`: three grouped queries (volume of both periods, trend, time to
-/// resolve) plus the previous period's resolution.
+/// resolve) plus the previous period's resolution, all at once. A fact's tags are the copy of
+/// its ticket's tag ids it carries (`ticket_tag_ids`, kept equal to `ticket_tag` by triggers,
+/// migration 20261209000000), not a join with `ticket_tag`.
 pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<TagReport> {
     let prev = period.previous();
     let bucket = Bucket::of(period);
     // $9..$10 this period, $11 the previous period's start.
-    let volume: Vec<(i64, String, i64, i64)> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select g.tag_id, g.name,
+    let volume = async {
+        bind_scope!(
+            sqlx::query_as::<_, (i64, String, i64, i64)>(&format!(
+                "select g.tag_id, g.name,
                     count(*) filter (where m.created_at >= $9),
                     count(*) filter (where m.created_at < $9)
              from ticket_metric m {TICKET_OF_M}
-             join ticket_tag tt on tt.ticket_id = m.ticket_id join tag g on g.tag_id = tt.tag_id
+             cross join unnest(m.ticket_tag_ids) tt(tag_id) join tag g on g.tag_id = tt.tag_id
              where {SCOPE_M} and m.created_at >= $11 and m.created_at < $10
              group by 1, 2"
-        )),
-        scope
-    )
-    .bind(period.start())
-    .bind(period.end())
-    .bind(prev.start())
-    .fetch_all(pool)
-    .await?;
-    let trend: Vec<(i64, time::Date, i64)> = bind_scope!(
-        sqlx::query_as(&format!(
-            "select tt.tag_id, date_trunc($12, m.created_at at time zone $11)::date, count(*)
+            )),
+            scope
+        )
+        .bind(period.start())
+        .bind(period.end())
+        .bind(prev.start())
+        .fetch_all(pool)
+        .await
+    };
+    let trend = async {
+        bind_scope!(
+            sqlx::query_as::<_, (i64, time::Date, i64)>(&format!(
+                "select tt.tag_id, date_trunc($12, m.created_at at time zone $11)::date, count(*)
              from ticket_metric m {TICKET_OF_M}
-             join ticket_tag tt on tt.ticket_id = m.ticket_id
+             cross join unnest(m.ticket_tag_ids) tt(tag_id)
              where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
              group by 1, 2"
-        )),
-        scope
-    )
-    .bind(period.start())
-    .bind(period.end())
-    .bind(period.tz_name.clone())
-    .bind(bucket.as_str())
-    .fetch_all(pool)
-    .await?;
+            )),
+            scope
+        )
+        .bind(period.start())
+        .bind(period.end())
+        .bind(period.tz_name.clone())
+        .bind(bucket.as_str())
+        .fetch_all(pool)
+        .await
+    };
     let resolution = |start: OffsetDateTime, end: OffsetDateTime| {
         let scope = scope.clone();
         async move {
@@ -471,7 +468,7 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
                     &format!(
                         "select g.tag_id, g.name, {}
                          from ticket_resolution r {TICKET_OF_R}
-                         join ticket_tag tt on tt.ticket_id = r.ticket_id join tag g on g.tag_id = tt.tag_id
+                         cross join unnest(r.ticket_tag_ids) tt(tag_id) join tag g on g.tag_id = tt.tag_id
                          where {SCOPE_R} and r.replied and r.closed_at >= $9 and r.closed_at < $10
                          group by 1, 2",
                         dur_columns("r.resolution_s", "r.resolution_business_s", "")
@@ -485,7 +482,10 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
             .await
         }
     };
-    let (res_now, res_prev) = tokio::try_join!(
+    // The four queries on four connections at once.
+    let (volume, trend, res_now, res_prev) = tokio::try_join!(
+        volume,
+        trend,
         resolution(period.start(), period.end()),
         resolution(prev.start(), prev.end())
     )?;

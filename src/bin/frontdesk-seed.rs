@@ -472,7 +472,7 @@ pub async fn run(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedReport
     // benchmark; a real database of this size has long been vacuumed.
     sqlx::query(
         "vacuum (analyze) customer, ticket, ticket_tag, ticket_participant, message, tag, agent, mailbox,
-         ticket_event, ticket_metric, ticket_resolution, sla_clock",
+         ticket_event, ticket_metric, ticket_resolution, sla_clock, csat_survey, company",
     )
     .execute(&mut *conn)
     .await?;
@@ -505,6 +505,16 @@ async fn seed_analytics(conn: &mut sqlx::PgConnection) -> anyhow::Result<u64> {
         .execute(&mut *tx)
         .await?;
     let steps: [(&str, &str); 13] = [
+        // First, so that the analytics facts below copy each customer's stage and VIP flag
+        // as they are inserted (instead of a trigger rewriting them per customer afterwards).
+        (
+            "customer stages and VIP",
+            "update customer c set lifecycle_stage_id = s.lifecycle_stage_id,
+                 vip = case when c.customer_id % 120 = 0 then true end
+             from (select lifecycle_stage_id, row_number() over (order by position) - 1 as k
+                   from lifecycle_stage) s
+             where c.customer_id % 3 = 0 and s.k = (c.customer_id / 3) % 5",
+        ),
         (
             "created events",
             "insert into ticket_event (ticket_id, kind, detail, actor_kind, created_at)
@@ -625,14 +635,6 @@ async fn seed_analytics(conn: &mut sqlx::PgConnection) -> anyhow::Result<u64> {
                                              when (r.ticket_id / 5) % 20 < 17 then 'okay'
                                              else 'bad' end as rating) a
              where r.replied",
-        ),
-        (
-            "customer stages and VIP",
-            "update customer c set lifecycle_stage_id = s.lifecycle_stage_id,
-                 vip = case when c.customer_id % 120 = 0 then true end
-             from (select lifecycle_stage_id, row_number() over (order by position) - 1 as k
-                   from lifecycle_stage) s
-             where c.customer_id % 3 = 0 and s.k = (c.customer_id / 3) % 5",
         ),
     ];
     let mut rows = 0;

@@ -651,6 +651,54 @@ async fn the_fixture_gives_known_figures_through_the_summary() {
         (1, 1, 1)
     );
     assert_eq!(days.iter().map(|d| d.created).sum::<i64>(), 7);
+    // A period that reaches now counts its backlog backwards from the tickets open now and the
+    // period's own days; one that ends before now counts it forwards from the facts before it.
+    // Both give the same backlog on every day, March's included (from Feb 25 while the range
+    // stays within the longest period allowed).
+    let today = frontdesk::analytics::Period::today_in("UTC");
+    let days_back = |n: i64| today.checked_sub(jiff::Span::new().days(n)).unwrap();
+    let from = jiff::civil::date(2026, 2, 25).max(days_back(700));
+    let backlogs = |days: Vec<frontdesk::analytics::queries::Day>| {
+        days.into_iter()
+            .map(|d| (d.date, d.backlog))
+            .collect::<Vec<(String, i64)>>()
+    };
+    let mut backwards = backlogs(
+        frontdesk::analytics::queries::daily(
+            &f.db.pool,
+            &Default::default(),
+            &frontdesk::analytics::Period::new(from, today, "UTC").unwrap(),
+        )
+        .await
+        .unwrap(),
+    );
+    let forwards = backlogs(
+        frontdesk::analytics::queries::daily(
+            &f.db.pool,
+            &Default::default(),
+            &frontdesk::analytics::Period::new(from, days_back(1), "UTC").unwrap(),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        backwards.pop().map(|d| d.1),
+        Some(3),
+        "t7, t10, t11 open today"
+    );
+    assert_eq!(backwards, forwards);
+    if from == jiff::civil::date(2026, 2, 25) {
+        let at = |d: &str| forwards.iter().find(|x| x.0 == d).unwrap().1;
+        assert_eq!(
+            (
+                at("2026-02-25"),
+                at("2026-03-03"),
+                at("2026-03-22"),
+                at("2026-03-31")
+            ),
+            (0, 1, 2, 3)
+        );
+    }
     // Filters: the billing mailbox alone is t11; a priority nobody has gives zeros and nulls.
     let (_, b) = get(
         &f,
@@ -1454,7 +1502,7 @@ async fn mailboxes_teams_and_customers_break_the_overview_figures_down() {
 /// customer (what reports filter and group by): equal to the ticket's after the whole fixture,
 /// and following the ticket when it moves to another team.
 #[tokio::test]
-async fn reports_follow_a_ticket_that_changes_team_and_every_fact_copies_its_ticket() {
+async fn reports_follow_tickets_and_customers_that_change_and_every_fact_copies_them() {
     let f = fixture().await;
     let copies_differing = |db: &TestDb| {
         let pool = db.pool.clone();
@@ -1466,17 +1514,34 @@ async fn reports_follow_a_ticket_that_changes_team_and_every_fact_copies_its_tic
                 "sla_clock",
                 "csat_survey",
             ] {
+                // The customer's effective stage and VIP flag: their own, else their company's.
                 let (rows, differing): (i64, i64) = sqlx::query_as(&format!(
                     "select count(*), count(*) filter (where (f.ticket_mailbox_id, f.ticket_team_id,
-                         f.ticket_assignee_agent_id, f.ticket_priority, f.ticket_customer_id)
+                         f.ticket_assignee_agent_id, f.ticket_priority, f.ticket_customer_id,
+                         f.ticket_customer_stage_id, f.ticket_customer_vip)
                          is distinct from (t.mailbox_id, t.team_id, t.assignee_agent_id, t.priority,
-                         t.customer_id))
-                     from {table} f join ticket t on t.ticket_id = f.ticket_id"
+                         t.customer_id, coalesce(c.lifecycle_stage_id, co.lifecycle_stage_id),
+                         coalesce(c.vip, co.vip, false)))
+                     from {table} f join ticket t on t.ticket_id = f.ticket_id
+                     left join customer c on c.customer_id = t.customer_id
+                     left join company co on co.company_id = c.company_id"
                 ))
                 .fetch_one(&pool)
                 .await
                 .unwrap();
                 assert!(rows > 0, "the fixture has {table} rows");
+                n += differing;
+            }
+            // The tag ids on the metric and resolution rows (the tag reports' copy).
+            for table in ["ticket_metric", "ticket_resolution"] {
+                let differing: i64 = sqlx::query_scalar(&format!(
+                    "select count(*) from {table} f
+                     where f.ticket_tag_ids <> coalesce((select array_agg(tt.tag_id order by tt.tag_id)
+                                                from ticket_tag tt where tt.ticket_id = f.ticket_id), '{{}}')"
+                ))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
                 n += differing;
             }
             n
@@ -1533,6 +1598,136 @@ async fn reports_follow_a_ticket_that_changes_team_and_every_fact_copies_its_tic
         (high["created"].clone(), high["resolved"].clone()),
         (json!(1), json!(1)),
         "{high}"
+    );
+    // t1's tags change from login to billing and a new tag (as the sidebar replaces them):
+    // the tag report moves its ticket and its two resolutions with them.
+    let tag_figures = |t: &Value, name: &str| {
+        let r = row_of(&t["tags"], "tag", name);
+        (r["created"].clone(), r["resolution"]["count"].clone())
+    };
+    let (_, before) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/tags?{MARCH}"),
+    )
+    .await;
+    assert_eq!(
+        tag_figures(&before, "login"),
+        (json!(3), json!(3)),
+        "{before}"
+    );
+    assert_eq!(
+        tag_figures(&before, "billing"),
+        (json!(2), json!(1)),
+        "{before}"
+    );
+    let (status, body) = api_json(
+        &f.db,
+        "PATCH",
+        &format!("/api/v1/tickets/{}", f.t["t1"]),
+        &f.lead_token,
+        json!({"tags": ["billing", "upgrade"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(copies_differing(&f.db).await, 0);
+    let (_, after) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/tags?{MARCH}"),
+    )
+    .await;
+    assert_eq!(
+        tag_figures(&after, "login"),
+        (json!(2), json!(2)),
+        "{after}"
+    );
+    assert_eq!(
+        tag_figures(&after, "billing"),
+        (json!(3), json!(2)),
+        "{after}"
+    );
+    assert_eq!(
+        tag_figures(&after, "upgrade"),
+        (json!(1), json!(1)),
+        "{after}"
+    );
+    // acme (Ana's company: renewal, VIP) becomes "at risk" and not VIP: Ana's March tickets
+    // (t1, t3) move with it; Bob's own stage still wins over acme's.
+    let stage_created = |c: &Value, name: &str| {
+        c["lifecycle_stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .map_or(json!(0), |r| r["created"].clone())
+    };
+    let vip_created = |c: &Value| row_of(&c["vip"], "name", "VIP")["created"].clone();
+    let customers = |q: &'static str| {
+        let f = &f;
+        async move {
+            get(
+                f,
+                &f.lead_token,
+                &format!("/api/v1/analytics/customers?{MARCH}{q}"),
+            )
+            .await
+            .1
+        }
+    };
+    let before = customers("").await;
+    assert_eq!(
+        (
+            stage_created(&before, "renewal"),
+            stage_created(&before, "at risk"),
+            stage_created(&before, "onboarding"),
+            vip_created(&before)
+        ),
+        (json!(2), json!(1), json!(1), json!(3)),
+        "{before}"
+    );
+    sqlx::query(
+        "update company set vip = false,
+             lifecycle_stage_id = (select lifecycle_stage_id from lifecycle_stage where name = 'at risk')
+         where domain = 'acme.example'",
+    )
+    .execute(&f.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(copies_differing(&f.db).await, 0);
+    let after = customers("").await;
+    assert_eq!(
+        (
+            stage_created(&after, "renewal"),
+            stage_created(&after, "at risk"),
+            stage_created(&after, "onboarding"),
+            vip_created(&after)
+        ),
+        (json!(0), json!(3), json!(1), json!(1)),
+        "{after}"
+    );
+    assert_eq!(
+        customers("&lifecycle_stage=at%20risk").await["lifecycle_stages"][0]["created"],
+        3
+    );
+    // Ana gets a stage of her own: it wins over her company's.
+    sqlx::query(
+        "update customer set lifecycle_stage_id =
+             (select lifecycle_stage_id from lifecycle_stage where name = 'renewal')
+         where email = 'ana@acme.example'",
+    )
+    .execute(&f.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(copies_differing(&f.db).await, 0);
+    let mine = customers("").await;
+    assert_eq!(
+        (
+            stage_created(&mine, "renewal"),
+            stage_created(&mine, "at risk")
+        ),
+        (json!(2), json!(1)),
+        "{mine}"
     );
     f.db.drop_db().await;
 }
