@@ -119,6 +119,8 @@ pub async fn run(
     if let Some(url) = &config.db.replica_url {
         state.reports = crate::db::connect_replica(url, config.db.pool_size)?;
         tracing::info!("analytics read from the replica in FRONTDESK_REPLICA_URL");
+    } else {
+        state.reports = crate::db::reports_pool(&pool, config.db.pool_size);
     }
     // Live streams end as soon as shutdown is requested: graceful shutdown waits for every
     // response, and a stream would otherwise last until its browser tab closes.

@@ -22,9 +22,10 @@ use super::{Period, Scope};
 /// are bound by [`bind_scope!`], so a query's own parameters start at `$9`.
 ///
 /// Counted tickets are those not marked excluded in `ticket_metric` (spam, merged, bulk): on
-/// `m` itself a column test, on other facts an anti-join with the few excluded tickets (the
-/// partial index `ticket_metric_excluded_idx`), so a report never reads a million metric rows
-/// to learn that almost none are excluded. Filters that are not set (null parameters) fold
+/// `m` itself a column test, on the other facts their copy of the flag (`ticket_excluded`,
+/// kept by triggers, migration 20261209000200), on timeline events and tickets an anti-join
+/// with the few excluded tickets (the partial index `ticket_metric_excluded_idx`), so a report
+/// never reads a million metric rows to learn that almost none are excluded. Filters that are not set (null parameters) fold
 /// away when PostgreSQL plans the statement for its values; where `t` is a left-joined ticket,
 /// nothing reads it then and the join is removed from the plan. Either way a report reads only
 /// its fact table's period.
@@ -75,13 +76,22 @@ macro_rules! scope_sql {
             scope_sql!(@customer copied)
         )
     };
-    ($f:literal, $customer:ident) => {
+    ($f:literal, copied) => {
+        concat!(
+            "not ",
+            $f,
+            ".ticket_excluded",
+            scope_sql!(@filters $f),
+            scope_sql!(@customer copied)
+        )
+    };
+    ($f:literal, looked_up) => {
         concat!(
             "not exists (select 1 from ticket_metric x where x.ticket_id = ",
             $f,
             ".ticket_id and x.excluded is not null)",
             scope_sql!(@filters $f),
-            scope_sql!(@customer $customer)
+            scope_sql!(@customer looked_up)
         )
     };
 }

@@ -45,7 +45,8 @@ pub use health::metrics_router;
 pub struct AppState {
     pub pool: PgPool,
     /// Where analytics reads go: the read replica (`FRONTDESK_REPLICA_URL`) when one is
-    /// configured, else the same pool as `pool`. Read-only queries only.
+    /// configured, else a smaller pool of its own on the primary (`crate::db::reports_pool`;
+    /// `serve` sets it, [`AppState::new`] starts with `pool` itself). Read-only queries only.
     pub reports: PgPool,
     pub config: Arc<crate::config::Config>,
     /// This node's fan-out of live events (fed by `live::Hub::run_listener` in `app::run`).

@@ -1498,9 +1498,11 @@ async fn mailboxes_teams_and_customers_break_the_overview_figures_down() {
     f.db.drop_db().await;
 }
 
-/// The analytics facts carry a copy of their ticket's mailbox, team, assignee, priority and
-/// customer (what reports filter and group by): equal to the ticket's after the whole fixture,
-/// and following the ticket when it moves to another team.
+/// The analytics facts carry a copy of what reports filter and group by: their ticket's
+/// mailbox, team, assignee, priority, customer, tags and excluded flag, and the customer's
+/// effective lifecycle stage and VIP flag. The copies equal the sources after the whole fixture
+/// and follow them when a ticket changes team, priority or tags, a company or customer changes
+/// stage or VIP flag, and a ticket is marked spam; the reports follow too.
 #[tokio::test]
 async fn reports_follow_tickets_and_customers_that_change_and_every_fact_copies_them() {
     let f = fixture().await;
@@ -1530,6 +1532,17 @@ async fn reports_follow_tickets_and_customers_that_change_and_every_fact_copies_
                 .await
                 .unwrap();
                 assert!(rows > 0, "the fixture has {table} rows");
+                n += differing;
+            }
+            // The excluded flag on the facts other than the metric row itself.
+            for table in ["ticket_resolution", "sla_clock", "csat_survey"] {
+                let differing: i64 = sqlx::query_scalar(&format!(
+                    "select count(*) from {table} f join ticket_metric m on m.ticket_id = f.ticket_id
+                     where f.ticket_excluded <> (m.excluded is not null)"
+                ))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
                 n += differing;
             }
             // The tag ids on the metric and resolution rows (the tag reports' copy).
@@ -1728,6 +1741,45 @@ async fn reports_follow_tickets_and_customers_that_change_and_every_fact_copies_
         ),
         (json!(2), json!(1)),
         "{mine}"
+    );
+    // t1 is marked spam: its close, its SLA clock (one, achieved) and its survey leave every
+    // report with it.
+    let (_, before) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/summary?{MARCH}"),
+    )
+    .await;
+    event(
+        &f.db,
+        f.t["t1"],
+        "2026-03-31T10:00:00Z",
+        Actor::Agent(f.dana),
+        TimelineEvent::MarkedSpam {},
+    )
+    .await;
+    let mut conn = f.db.pool.acquire().await.unwrap();
+    metrics::refresh(&mut conn, f.t["t1"]).await.unwrap();
+    drop(conn);
+    assert_eq!(copies_differing(&f.db).await, 0);
+    let (_, after) = get(
+        &f,
+        &f.lead_token,
+        &format!("/api/v1/analytics/summary?{MARCH}"),
+    )
+    .await;
+    let figures = |s: &Value| {
+        (
+            s["resolved"].as_i64().unwrap(),
+            s["csat"]["sent"].as_i64().unwrap(),
+            s["sla"]["first_response"]["achieved"].as_i64().unwrap(),
+        )
+    };
+    let (resolved, sent, achieved) = figures(&before);
+    assert_eq!(
+        figures(&after),
+        (resolved - 1, sent - 1, achieved - 1),
+        "{before} {after}"
     );
     f.db.drop_db().await;
 }
