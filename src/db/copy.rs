@@ -3,8 +3,8 @@
 //! ingest's raw mail and messages, and the benchmark seeder.
 //!
 //! A load is [`header`], then per row [`row`] and one value per column in the COPY statement's
-//! order, then [`trailer`]; the bytes go to [`copy_in`]. Each value is a big-endian `i32`
-//! length (`-1` for NULL) and the type's binary form.
+//! order, then [`trailer`]; [`CopyIn`] sends the bytes as they are written. Each value is a
+//! big-endian `i32` length (`-1` for NULL) and the type's binary form.
 
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -100,16 +100,62 @@ pub fn text_array<S: AsRef<str>>(b: &mut Vec<u8>, items: &[S]) {
     }
 }
 
-/// Runs `statement` (a `copy … from stdin with (format binary)`) with `data` (header, rows,
-/// trailer) as its input, in one round trip; returns the number of rows copied. Errors as the
-/// server reports them (a constraint, bad data), after which the connection is usable again.
-pub async fn copy_in(conn: &mut PgConnection, statement: &str, data: Vec<u8>) -> sqlx::Result<u64> {
-    let mut copy = conn.copy_in_raw(statement).await?;
-    if let Err(e) = copy.send(data).await {
-        copy.abort("sending the rows failed").await.ok();
-        return Err(e);
+/// How many bytes of rows [`CopyIn`] collects before it sends them: small enough to stay in
+/// cache and to let the server load the first rows while the rest are built, large enough
+/// that a chunk costs one write.
+const CHUNK: usize = 256 * 1024;
+
+/// A binary `COPY … from stdin` in progress, fed row by row: the rows go to the server in
+/// chunks of [`CHUNK`] bytes as they are written, so the server loads while the caller builds
+/// the rest, and no buffer holds the whole load. [`CopyIn::start`] writes the [`header`];
+/// per row, [`row`] and the values go into [`CopyIn::buf`], then [`CopyIn::row_done`];
+/// [`CopyIn::finish`] writes the [`trailer`] and ends the load.
+pub struct CopyIn<'c> {
+    copy: sqlx::postgres::PgCopyIn<&'c mut PgConnection>,
+    buf: Vec<u8>,
+}
+
+impl<'c> CopyIn<'c> {
+    /// Starts `statement` (a `copy … from stdin with (format binary)`).
+    pub async fn start(conn: &'c mut PgConnection, statement: &str) -> sqlx::Result<Self> {
+        let copy = conn.copy_in_raw(statement).await?;
+        let mut buf = Vec::with_capacity(CHUNK + 64 * 1024);
+        header(&mut buf);
+        Ok(Self { copy, buf })
     }
-    copy.finish().await
+
+    /// Where the current row's values go.
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Ends a row: sends the rows written so far once they fill a chunk. An error here is the
+    /// connection's (the server reports bad rows at [`CopyIn::finish`]); dropping the load then
+    /// cancels it.
+    pub async fn row_done(&mut self) -> sqlx::Result<()> {
+        if self.buf.len() >= CHUNK {
+            self.send().await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self) -> sqlx::Result<()> {
+        self.copy.send(&self.buf[..]).await?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Sends the last rows and the trailer and ends the load; returns the number of rows
+    /// copied. Errors as the server reports them (a constraint, bad data), after which the
+    /// connection is usable again.
+    pub async fn finish(mut self) -> sqlx::Result<u64> {
+        trailer(&mut self.buf);
+        if let Err(e) = self.send().await {
+            self.copy.abort("sending the rows failed").await.ok();
+            return Err(e);
+        }
+        self.copy.finish().await
+    }
 }
 
 #[cfg(test)]

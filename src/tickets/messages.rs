@@ -508,47 +508,43 @@ async fn insert_messages(
             }
         }
     }
-    // The messages in one binary COPY (the text bodies are most of a batch's bytes).
-    let mut data = Vec::with_capacity(
-        msgs()
-            .map(|m| m.text.len() + m.html.map_or(0, str::len) + 500)
-            .sum(),
-    );
-    copy::header(&mut data);
-    for ((m, &id), &ticket) in msgs().zip(message_ids).zip(tickets) {
-        let json = |addrs: &[EmailAddress]| {
-            serde_json::to_string(addrs).map_err(|e| sqlx::Error::Encode(Box::new(e)))
-        };
-        copy::row(&mut data, 18);
-        copy::int8(&mut data, id);
-        copy::int8(&mut data, ticket);
-        copy::int8(&mut data, m.raw_message_id);
-        copy::text(&mut data, "inbound");
-        copy::opt_text(&mut data, m.from.map(|a| a.email.as_str()));
-        copy::opt_text(&mut data, m.from.and_then(|a| a.name.as_deref()));
-        copy::jsonb(&mut data, &json(m.to)?);
-        copy::jsonb(&mut data, &json(m.cc)?);
-        copy::jsonb(&mut data, &json(m.reply_to)?);
-        copy::text(&mut data, m.subject);
-        copy::text(&mut data, m.text);
-        copy::opt_text(&mut data, m.html);
-        copy::opt_text(&mut data, m.header_message_id);
-        copy::opt_text(&mut data, m.in_reply_to);
-        copy::text_array(&mut data, m.references);
-        copy::opt_text(&mut data, m.automated.map(Automated::as_str));
-        copy::timestamptz(&mut data, m.date);
-        copy::timestamptz(&mut data, m.received_at);
-    }
-    copy::trailer(&mut data);
-    copy::copy_in(
+    // The messages in one binary COPY (the text bodies are most of a batch's bytes), sent
+    // while they are written.
+    let mut copy = copy::CopyIn::start(
         conn,
         r#"copy message (message_id, ticket_id, raw_message_id, direction, from_email, from_name,
                          to_addrs, cc_addrs, reply_to_addrs, subject, text_body, html_body,
                          header_message_id, in_reply_to, "references", automated, created_at, received_at)
            from stdin with (format binary)"#,
-        data,
     )
     .await?;
+    for ((m, &id), &ticket) in msgs().zip(message_ids).zip(tickets) {
+        let json = |addrs: &[EmailAddress]| {
+            serde_json::to_string(addrs).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+        };
+        let data = copy.buf();
+        copy::row(data, 18);
+        copy::int8(data, id);
+        copy::int8(data, ticket);
+        copy::int8(data, m.raw_message_id);
+        copy::text(data, "inbound");
+        copy::opt_text(data, m.from.map(|a| a.email.as_str()));
+        copy::opt_text(data, m.from.and_then(|a| a.name.as_deref()));
+        copy::jsonb(data, &json(m.to)?);
+        copy::jsonb(data, &json(m.cc)?);
+        copy::jsonb(data, &json(m.reply_to)?);
+        copy::text(data, m.subject);
+        copy::text(data, m.text);
+        copy::opt_text(data, m.html);
+        copy::opt_text(data, m.header_message_id);
+        copy::opt_text(data, m.in_reply_to);
+        copy::text_array(data, m.references);
+        copy::opt_text(data, m.automated.map(Automated::as_str));
+        copy::timestamptz(data, m.date);
+        copy::timestamptz(data, m.received_at);
+        copy.row_done().await?;
+    }
+    copy.finish().await?;
     if atts.is_empty() && people.is_empty() {
         return Ok(());
     }

@@ -131,9 +131,28 @@ pub struct EmailAddress {
 }
 
 /// The first words of a message for the inbox row: whitespace folded, at most 160 characters.
+/// Reads only as far as those 160 characters (a mail's text can be megabytes).
 pub fn snippet(text: &str) -> String {
-    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    folded.chars().take(160).collect()
+    const MAX: usize = 160;
+    let mut out = String::new();
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        if chars > 0 {
+            if chars == MAX {
+                break;
+            }
+            out.push(' ');
+            chars += 1;
+        }
+        for c in word.chars() {
+            if chars == MAX {
+                break;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -159,5 +178,15 @@ mod tests {
             "\"auto_reply\""
         );
         assert!(Priority::Low < Priority::Urgent);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn snippets_are_the_folded_text_cut_at_160_characters(
+            text in "([a-zé語]{0,12}[ \t\r\n\u{a0}\u{3000}]{0,3}){0,40}"
+        ) {
+            let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            proptest::prop_assert_eq!(snippet(&text), folded.chars().take(160).collect::<String>());
+        }
     }
 }
