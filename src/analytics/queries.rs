@@ -366,13 +366,12 @@ pub async fn figures(
 ) -> sqlx::Result<Figures> {
     // Six independent queries, each on its own pooled connection at once: on the replica (or
     // the primary) they run in parallel backends instead of one after another.
-    // Unanswered tickets are not closed: looked up in the small index of active tickets (spam
-    // tickets are excluded already), not ticket by ticket.
+    // Unanswered tickets are not closed (nor spam): the metric row's copy of that
+    // (`ticket_active`, migration 20261209000300), no look-up of the ticket.
     let counts = async {
         bind_scope!(
             sqlx::query_as::<_, (i64, i64)>(&format!(
-                "select count(*), count(*) filter (where m.first_response_at is null and m.ticket_id in (
-                    select u.ticket_id from ticket u where not u.spam and u.status <> 'closed'))
+                "select count(*), count(*) filter (where m.first_response_at is null and m.ticket_active)
                  from ticket_metric m {TICKET_OF_M}
                  where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10"
             )),

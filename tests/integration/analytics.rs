@@ -1534,6 +1534,15 @@ async fn reports_follow_tickets_and_customers_that_change_and_every_fact_copies_
                 assert!(rows > 0, "the fixture has {table} rows");
                 n += differing;
             }
+            // Whether the metric row's ticket is active (not closed, not spam).
+            let differing: i64 = sqlx::query_scalar(
+                "select count(*) from ticket_metric m join ticket t on t.ticket_id = m.ticket_id
+                 where m.ticket_active <> (not t.spam and t.status <> 'closed')",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            n += differing;
             // The excluded flag on the facts other than the metric row itself.
             for table in ["ticket_resolution", "sla_clock", "csat_survey"] {
                 let differing: i64 = sqlx::query_scalar(&format!(
@@ -1742,6 +1751,29 @@ async fn reports_follow_tickets_and_customers_that_change_and_every_fact_copies_
         (json!(2), json!(1)),
         "{mine}"
     );
+    // t7 (unanswered) is closed, then t10 (unanswered) goes from open to pending: only the
+    // close takes one off the unanswered tickets.
+    let unanswered = || async {
+        get(
+            &f,
+            &f.lead_token,
+            &format!("/api/v1/analytics/summary?{MARCH}"),
+        )
+        .await
+        .1["unanswered"]
+            .clone()
+    };
+    assert_eq!(unanswered().await, 2);
+    for (ticket, status) in [("t7", "closed"), ("t10", "pending")] {
+        sqlx::query("update ticket set status = $2 where ticket_id = $1")
+            .bind(f.t[ticket])
+            .bind(status)
+            .execute(&f.db.pool)
+            .await
+            .unwrap();
+    }
+    assert_eq!(copies_differing(&f.db).await, 0);
+    assert_eq!(unanswered().await, 1);
     // t1 is marked spam: its close, its SLA clock (one, achieved) and its survey leave every
     // report with it.
     let (_, before) = get(
