@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
 use time::OffsetDateTime;
 
 use super::queries::{
@@ -79,192 +80,190 @@ pub struct GroupRow {
     pub previous: GroupFigures,
 }
 
-type KeyDur = (
-    Option<i64>,
-    i64,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-);
-
-type KeyCountDur = (
-    Option<i64>,
-    i64,
-    i64,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-);
-
-fn dur_of(r: &KeyDur) -> Dur {
-    let row: DurRow = (r.1, r.2, r.3, r.4, r.5, r.6, r.7);
-    Dur::from(row)
+/// The SQL of grouping by several [`Grouping`]s in one pass over the facts: the select list's
+/// start (`key0 as g0, ..., grouping(key0, ...)`) and the `group by` clause (`grouping sets`,
+/// one set per grouping). A row's `grouping(...)` bits tell which set it belongs to
+/// ([`set_of`]); its key is then column `i` of that set.
+fn grouping_sql(gs: &[Grouping]) -> (String, String) {
+    let keys: Vec<&str> = gs.iter().map(|g| g.key()).collect();
+    let select = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{k} as g{i}"))
+        .chain([format!("grouping({})", keys.join(", "))])
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sets = keys
+        .iter()
+        .map(|k| format!("({k})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (select, format!("grouping sets ({sets})"))
 }
 
-/// Per group the figures of `[start, end)`: five grouped queries, run at once.
+/// The grouping set (index into the groupings) of a row whose `grouping(...)` value is `bits`
+/// among `n` groupings: the one whose key is not aggregated away (bit 0; the first key is the
+/// most significant bit).
+fn set_of(bits: i32, n: usize) -> usize {
+    (0..n).find(|i| bits & (1 << (n - 1 - i)) == 0).unwrap_or(0)
+}
+
+/// A row's grouping set and key (its first `n + 1` columns, as [`grouping_sql`] lays them out).
+fn key_of(row: &PgRow, n: usize) -> sqlx::Result<(usize, Option<i64>)> {
+    let i = set_of(row.try_get::<i32, _>(n)?, n);
+    Ok((i, row.try_get::<Option<i64>, _>(i)?))
+}
+
+/// A [`Dur`] from the seven columns from `at` (count, calendar median, p90, mean, business
+/// median, p90, mean).
+fn dur_at(row: &PgRow, at: usize) -> sqlx::Result<Dur> {
+    let f = |k: usize| row.try_get::<Option<f64>, _>(at + k);
+    let row: DurRow = (row.try_get(at)?, f(1)?, f(2)?, f(3)?, f(4)?, f(5)?, f(6)?);
+    Ok(Dur::from(row))
+}
+
+/// Per grouping of `gs`, per group the figures of `[start, end)`: five queries, each grouping
+/// the facts by every grouping of `gs` in one pass (grouping sets), run at once.
 pub async fn group_figures(
     pool: &PgPool,
     scope: &Scope,
     start: OffsetDateTime,
     end: OffsetDateTime,
-    g: Grouping,
-) -> sqlx::Result<BTreeMap<Option<i64>, GroupFigures>> {
-    let key = g.key();
-    // Five independent grouped queries, each on its own pooled connection at once.
-    let created = async {
-        bind_scope!(
-            sqlx::query_as::<_, (Option<i64>, i64)>(&format!(
-                "select {key}, count(*)
-                 from ticket_metric m {TICKET_OF_M}
-                 where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
-                 group by 1"
-            )),
-            scope
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(pool)
-        .await
+    gs: &[Grouping],
+) -> sqlx::Result<Vec<BTreeMap<Option<i64>, GroupFigures>>> {
+    let n = gs.len();
+    let (keys, by) = grouping_sql(gs);
+    let run = |sql: String| {
+        let scope = scope.clone();
+        async move {
+            bind_scope!(sqlx::query(&sql), scope)
+                .bind(start)
+                .bind(end)
+                .fetch_all(pool)
+                .await
+        }
     };
-    let fr = async {
-        bind_scope!(
-            sqlx::query_as::<_, KeyDur>(&format!(
-                "select {key}, {}
-                 from ticket_metric m {TICKET_OF_M}
-                 where {SCOPE_M} and m.first_response_at >= $9 and m.first_response_at < $10
-                 group by 1",
-                dur_columns("m.first_response_s", "m.first_response_business_s", "")
-            )),
-            scope
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(pool)
-        .await
-    };
-    let closes = async {
-        bind_scope!(
-            sqlx::query_as::<_, KeyCountDur>(&format!(
-                "select {key}, count(*), {}
-                 from ticket_resolution r {TICKET_OF_R}
-                 where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10
-                 group by 1",
-                dur_columns("r.resolution_s", "r.resolution_business_s", "r.replied")
-            )),
-            scope
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(pool)
-        .await
-    };
-    let sla = async {
-        bind_scope!(
-            sqlx::query_as::<_, (Option<i64>, i64, i64)>(&format!(
-                "select {key}, count(*) filter (where c.achieved_at is not null),
-                        count(*) filter (where c.breached_at is not null)
-                 from sla_clock c {TICKET_OF_C}
-                 where {SCOPE_C} and (c.achieved_at is not null or c.breached_at is not null)
-                   and coalesce(c.achieved_at, c.breached_at) >= $9
-                   and coalesce(c.achieved_at, c.breached_at) < $10
-                 group by 1"
-            )),
-            scope
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(pool)
-        .await
-    };
-    let csat = async {
-        bind_scope!(
-            sqlx::query_as::<_, (Option<i64>, i64, i64, i64, i64)>(&csat_sql(key)),
-            scope
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(pool)
-        .await
-    };
+    let created = run(format!(
+        "select {keys}, count(*)
+         from ticket_metric m {TICKET_OF_M}
+         where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
+         group by {by}"
+    ));
+    let fr = run(format!(
+        "select {keys}, {}
+         from ticket_metric m {TICKET_OF_M}
+         where {SCOPE_M} and m.first_response_at >= $9 and m.first_response_at < $10
+         group by {by}",
+        dur_columns("m.first_response_s", "m.first_response_business_s", "")
+    ));
+    let closes = run(format!(
+        "select {keys}, count(*), {}
+         from ticket_resolution r {TICKET_OF_R}
+         where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10
+         group by {by}",
+        dur_columns("r.resolution_s", "r.resolution_business_s", "r.replied")
+    ));
+    let sla = run(format!(
+        "select {keys}, count(*) filter (where c.achieved_at is not null),
+                count(*) filter (where c.breached_at is not null)
+         from sla_clock c {TICKET_OF_C}
+         where {SCOPE_C} and (c.achieved_at is not null or c.breached_at is not null)
+           and coalesce(c.achieved_at, c.breached_at) >= $9
+           and coalesce(c.achieved_at, c.breached_at) < $10
+         group by {by}"
+    ));
+    let csat = run(csat_sql(&keys, &by));
     let (created, fr, closes, sla, csat) = tokio::try_join!(created, fr, closes, sla, csat)?;
-    let mut out: BTreeMap<Option<i64>, GroupFigures> = BTreeMap::new();
-    for (k, n) in created {
-        out.entry(k).or_default().created = n;
+    let mut out: Vec<BTreeMap<Option<i64>, GroupFigures>> = vec![BTreeMap::new(); n];
+    let c = n + 1; // the first figure column
+    for row in &created {
+        let (i, k) = key_of(row, n)?;
+        out[i].entry(k).or_default().created = row.try_get(c)?;
     }
-    for r in fr {
-        out.entry(r.0).or_default().first_response = dur_of(&r);
+    for row in &fr {
+        let (i, k) = key_of(row, n)?;
+        out[i].entry(k).or_default().first_response = dur_at(row, c)?;
     }
-    for r in closes {
-        let e = out.entry(r.0).or_default();
-        e.closed = r.1;
-        e.resolution = dur_of(&(r.0, r.2, r.3, r.4, r.5, r.6, r.7, r.8));
+    for row in &closes {
+        let (i, k) = key_of(row, n)?;
+        let e = out[i].entry(k).or_default();
+        e.closed = row.try_get(c)?;
+        e.resolution = dur_at(row, c + 1)?;
         e.resolved = e.resolution.count;
     }
-    for (k, achieved, breached) in sla {
-        out.entry(k).or_default().sla = SlaCounts::new(achieved, breached);
+    for row in &sla {
+        let (i, k) = key_of(row, n)?;
+        out[i].entry(k).or_default().sla = SlaCounts::new(row.try_get(c)?, row.try_get(c + 1)?);
     }
-    for (k, sent, good, okay, bad) in csat {
-        out.entry(k).or_default().csat = Csat::new(sent, good, okay, bad);
+    for row in &csat {
+        let (i, k) = key_of(row, n)?;
+        out[i].entry(k).or_default().csat = Csat::new(
+            row.try_get(c)?,
+            row.try_get(c + 1)?,
+            row.try_get(c + 2)?,
+            row.try_get(c + 3)?,
+        );
     }
     Ok(out)
 }
 
-/// Every group's figures over `period` and the previous period, in the order of `names`
-/// (`(id, name)`; groups with figures but no name, such as "no team", come last under
-/// `none_name`; named groups without any figure are kept, unnamed ones dropped).
+/// One breakdown to compute: its grouping, its named groups in order (`(id, name)`) and the
+/// name of the group of facts with no key (such as "No team").
+pub struct Breakdown {
+    pub grouping: Grouping,
+    pub names: Vec<(Option<i64>, String)>,
+    pub none_name: &'static str,
+}
+
+/// Every breakdown's rows over `period` and the previous period, all breakdowns from the same
+/// passes over the facts. Rows come in the order of the breakdown's `names`; groups with
+/// figures but no name ("no team") come last under `none_name`; named groups without any
+/// figure are kept, unnamed ones dropped.
 pub async fn groups(
     pool: &PgPool,
     scope: &Scope,
     period: &Period,
-    g: Grouping,
-    names: Vec<(Option<i64>, String)>,
-    none_name: &str,
-) -> sqlx::Result<Vec<GroupRow>> {
+    breakdowns: Vec<Breakdown>,
+) -> sqlx::Result<Vec<Vec<GroupRow>>> {
     let prev = period.previous();
+    let gs: Vec<Grouping> = breakdowns.iter().map(|b| b.grouping).collect();
     // The two periods on two connections at once.
-    let (mut cur, mut old) = tokio::try_join!(
-        group_figures(pool, scope, period.start(), period.end(), g),
-        group_figures(pool, scope, prev.start(), prev.end(), g)
+    let (cur, old) = tokio::try_join!(
+        group_figures(pool, scope, period.start(), period.end(), &gs),
+        group_figures(pool, scope, prev.start(), prev.end(), &gs)
     )?;
-    let mut out: Vec<GroupRow> = names
+    Ok(breakdowns
         .into_iter()
-        .map(|(id, name)| GroupRow {
-            current: cur.remove(&id).unwrap_or_default(),
-            previous: old.remove(&id).unwrap_or_default(),
-            id,
-            name,
+        .zip(cur.into_iter().zip(old))
+        .map(|(b, (mut cur, mut old))| {
+            let mut out: Vec<GroupRow> = b
+                .names
+                .into_iter()
+                .map(|(id, name)| GroupRow {
+                    current: cur.remove(&id).unwrap_or_default(),
+                    previous: old.remove(&id).unwrap_or_default(),
+                    id,
+                    name,
+                })
+                .collect();
+            // What is left: the "none" group, and groups the names did not list (a mailbox out
+            // of sight cannot be here: the scope already leaves it out).
+            if cur.contains_key(&None) || old.contains_key(&None) {
+                out.push(GroupRow {
+                    current: cur.remove(&None).unwrap_or_default(),
+                    previous: old.remove(&None).unwrap_or_default(),
+                    id: None,
+                    name: b.none_name.to_string(),
+                });
+            }
+            out
         })
-        .collect();
-    // What is left: the "none" group, and groups the names did not list (a mailbox out of
-    // sight cannot be here: the scope already leaves it out).
-    let mut rest: Vec<Option<i64>> = cur.keys().chain(old.keys()).copied().collect();
-    rest.sort();
-    rest.dedup();
-    for id in rest {
-        if id.is_none() {
-            out.push(GroupRow {
-                current: cur.remove(&id).unwrap_or_default(),
-                previous: old.remove(&id).unwrap_or_default(),
-                id,
-                name: none_name.to_string(),
-            });
-        }
-    }
-    Ok(out)
+        .collect())
 }
 
-/// Per mailbox the scope may see (by address), then tickets of no listed mailbox.
-pub async fn mailboxes(
-    pool: &PgPool,
-    scope: &Scope,
-    period: &Period,
-) -> sqlx::Result<Vec<GroupRow>> {
+/// The mailboxes breakdown: every mailbox the scope may see (by address), then tickets of no
+/// listed mailbox.
+async fn mailbox_breakdown(pool: &PgPool, scope: &Scope) -> sqlx::Result<Breakdown> {
     let names: Vec<(i64, String)> = sqlx::query_as(
         "select mailbox_id, address from mailbox
          where ($1::bigint[] is null or mailbox_id = any($1)) and ($2::bigint is null or mailbox_id = $2)
@@ -274,12 +273,16 @@ pub async fn mailboxes(
     .bind(scope.mailbox)
     .fetch_all(pool)
     .await?;
-    let names = names.into_iter().map(|(id, n)| (Some(id), n)).collect();
-    groups(pool, scope, period, Grouping::Mailbox, names, "No mailbox").await
+    Ok(Breakdown {
+        grouping: Grouping::Mailbox,
+        names: names.into_iter().map(|(id, n)| (Some(id), n)).collect(),
+        none_name: "No mailbox",
+    })
 }
 
-/// Per team (by name; only the filtered one with a `team` filter), then "No team".
-pub async fn teams(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Vec<GroupRow>> {
+/// The teams breakdown: every team by name (only the filtered one with a `team` filter), then
+/// "No team".
+async fn team_breakdown(pool: &PgPool, scope: &Scope) -> sqlx::Result<Breakdown> {
     let names: Vec<(i64, String)> = sqlx::query_as(
         "select team_id, name from team where ($1::bigint is null or team_id = $1)
          order by lower(name)",
@@ -287,16 +290,15 @@ pub async fn teams(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Resul
     .bind(scope.team)
     .fetch_all(pool)
     .await?;
-    let names = names.into_iter().map(|(id, n)| (Some(id), n)).collect();
-    groups(pool, scope, period, Grouping::Team, names, "No team").await
+    Ok(Breakdown {
+        grouping: Grouping::Team,
+        names: names.into_iter().map(|(id, n)| (Some(id), n)).collect(),
+        none_name: "No team",
+    })
 }
 
-/// Per lifecycle stage (in the stages' order), then "No stage".
-pub async fn lifecycle_stages(
-    pool: &PgPool,
-    scope: &Scope,
-    period: &Period,
-) -> sqlx::Result<Vec<GroupRow>> {
+/// The lifecycle stages breakdown: every stage in the stages' order, then "No stage".
+async fn stage_breakdown(pool: &PgPool, scope: &Scope) -> sqlx::Result<Breakdown> {
     let names: Vec<(i64, String)> = sqlx::query_as(
         "select lifecycle_stage_id, name from lifecycle_stage
          where ($1::bigint is null or lifecycle_stage_id = $1)
@@ -305,26 +307,89 @@ pub async fn lifecycle_stages(
     .bind(scope.lifecycle_stage)
     .fetch_all(pool)
     .await?;
-    let names = names.into_iter().map(|(id, n)| (Some(id), n)).collect();
-    groups(
-        pool,
-        scope,
-        period,
-        Grouping::LifecycleStage,
-        names,
-        "No stage",
-    )
-    .await
+    Ok(Breakdown {
+        grouping: Grouping::LifecycleStage,
+        names: names.into_iter().map(|(id, n)| (Some(id), n)).collect(),
+        none_name: "No stage",
+    })
 }
 
-/// VIP (id 1) and not VIP (id 0) customers' tickets.
-pub async fn vip(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Vec<GroupRow>> {
-    let names = [(true, "VIP"), (false, "Not VIP")]
-        .into_iter()
-        .filter(|(v, _)| scope.vip.is_none_or(|s| s == *v))
-        .map(|(v, n)| (Some(i64::from(v)), n.to_string()))
-        .collect();
-    groups(pool, scope, period, Grouping::Vip, names, "Not VIP").await
+/// The VIP breakdown: VIP (id 1) and not VIP (id 0) customers' tickets.
+fn vip_breakdown(scope: &Scope) -> Breakdown {
+    Breakdown {
+        grouping: Grouping::Vip,
+        names: [(true, "VIP"), (false, "Not VIP")]
+            .into_iter()
+            .filter(|(v, _)| scope.vip.is_none_or(|s| s == *v))
+            .map(|(v, n)| (Some(i64::from(v)), n.to_string()))
+            .collect(),
+        none_name: "Not VIP",
+    }
+}
+
+/// The one breakdown of `groups` for a single [`Breakdown`].
+async fn single(
+    pool: &PgPool,
+    scope: &Scope,
+    period: &Period,
+    b: Breakdown,
+) -> sqlx::Result<Vec<GroupRow>> {
+    Ok(groups(pool, scope, period, vec![b])
+        .await?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// The two breakdowns of `groups` for two [`Breakdown`]s, from the same passes.
+async fn pair(
+    pool: &PgPool,
+    scope: &Scope,
+    period: &Period,
+    a: Breakdown,
+    b: Breakdown,
+) -> sqlx::Result<(Vec<GroupRow>, Vec<GroupRow>)> {
+    let mut rows = groups(pool, scope, period, vec![a, b]).await?.into_iter();
+    Ok((
+        rows.next().unwrap_or_default(),
+        rows.next().unwrap_or_default(),
+    ))
+}
+
+/// Per mailbox the scope may see (by address), then tickets of no listed mailbox.
+pub async fn mailboxes(
+    pool: &PgPool,
+    scope: &Scope,
+    period: &Period,
+) -> sqlx::Result<Vec<GroupRow>> {
+    let b = mailbox_breakdown(pool, scope).await?;
+    single(pool, scope, period, b).await
+}
+
+/// Per team (by name; only the filtered one with a `team` filter), then "No team".
+pub async fn teams(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Vec<GroupRow>> {
+    let b = team_breakdown(pool, scope).await?;
+    single(pool, scope, period, b).await
+}
+
+/// [`mailboxes`] and [`teams`] from the same passes over the facts.
+pub async fn mailboxes_and_teams(
+    pool: &PgPool,
+    scope: &Scope,
+    period: &Period,
+) -> sqlx::Result<(Vec<GroupRow>, Vec<GroupRow>)> {
+    let (m, t) = tokio::try_join!(mailbox_breakdown(pool, scope), team_breakdown(pool, scope))?;
+    pair(pool, scope, period, m, t).await
+}
+
+/// Per lifecycle stage (in the stages' order), then "No stage"; and VIP (id 1) and not VIP
+/// (id 0) customers' tickets: both from the same passes over the facts.
+pub async fn customers(
+    pool: &PgPool,
+    scope: &Scope,
+    period: &Period,
+) -> sqlx::Result<(Vec<GroupRow>, Vec<GroupRow>)> {
+    let stages = stage_breakdown(pool, scope).await?;
+    pair(pool, scope, period, stages, vip_breakdown(scope)).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -557,4 +622,24 @@ pub async fn tags(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result
         tags,
         rising,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rows_grouping_bits_name_its_grouping_set() {
+        // grouping(a) is 0 for every row of a single grouping.
+        assert_eq!(set_of(0, 1), 0);
+        // grouping(a, b): 0b01 when b is aggregated away (the set of a), 0b10 for b's set.
+        assert_eq!(set_of(0b01, 2), 0);
+        assert_eq!(set_of(0b10, 2), 1);
+        let (select, by) = grouping_sql(&[Grouping::Mailbox, Grouping::Team]);
+        assert_eq!(
+            select,
+            "t.mailbox_id as g0, t.team_id as g1, grouping(t.mailbox_id, t.team_id)"
+        );
+        assert_eq!(by, "grouping sets ((t.mailbox_id), (t.team_id))");
+    }
 }

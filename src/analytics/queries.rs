@@ -312,19 +312,20 @@ impl Csat {
     }
 }
 
-/// Per group (`{group}`: an SQL expression, e.g. the survey's agent) the CSAT counts of the
-/// period: `(group, sent, good, okay, bad)`. `s` is `csat_survey` and `t` its copy of the
-/// ticket's values ([`TICKET_OF_S`]).
-pub(super) fn csat_sql(group: &str) -> String {
+/// Per group the CSAT counts of the period: `(group..., sent, good, okay, bad)`, where
+/// `select` starts the select list (e.g. the survey's agent) and `group_by` is the `group by`
+/// clause (`1`: the first column). `s` is `csat_survey` and `t` its copy of the ticket's values
+/// ([`TICKET_OF_S`]).
+pub(super) fn csat_sql(select: &str, group_by: &str) -> String {
     format!(
-        "select {group}, count(*) filter (where s.sent_at >= $9 and s.sent_at < $10),
+        "select {select}, count(*) filter (where s.sent_at >= $9 and s.sent_at < $10),
                 count(*) filter (where s.rating = 'good' and s.rated_at >= $9 and s.rated_at < $10),
                 count(*) filter (where s.rating = 'okay' and s.rated_at >= $9 and s.rated_at < $10),
                 count(*) filter (where s.rating = 'bad' and s.rated_at >= $9 and s.rated_at < $10)
          from csat_survey s {TICKET_OF_S}
          where {SCOPE_S} and ((s.sent_at >= $9 and s.sent_at < $10)
                             or (s.rated_at >= $9 and s.rated_at < $10))
-         group by 1"
+         group by {group_by}"
     )
 }
 
@@ -446,7 +447,7 @@ pub async fn figures(
     };
     let csat_rows = async {
         bind_scope!(
-            sqlx::query_as::<_, (i32, i64, i64, i64, i64)>(&csat_sql("1")),
+            sqlx::query_as::<_, (i32, i64, i64, i64, i64)>(&csat_sql("1", "1")),
             scope
         )
         .bind(start)
@@ -640,7 +641,7 @@ pub async fn agents(
     .bind(start)
     .bind(end)
     .fetch_all(pool);
-    let csat_sql = csat_sql("s.agent_id");
+    let csat_sql = csat_sql("s.agent_id", "1");
     let csat = bind_scope!(
         sqlx::query_as::<_, (Option<i64>, i64, i64, i64, i64)>(&csat_sql),
         scope

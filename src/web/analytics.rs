@@ -1313,11 +1313,9 @@ async fn show_mailboxes(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
-    let (mailboxes, teams) = tokio::try_join!(
-        breakdown::mailboxes(&state.reports, &r.scope, &r.period),
-        breakdown::teams(&state.reports, &r.scope, &r.period)
-    )
-    .map_err(crate::web::AppError::from)?;
+    let (mailboxes, teams) = breakdown::mailboxes_and_teams(&state.reports, &r.scope, &r.period)
+        .await
+        .map_err(crate::web::AppError::from)?;
     let sections = vec![
         group_section(
             ("mailboxes", "Per mailbox", "Mailbox"),
@@ -1355,11 +1353,9 @@ async fn show_customers(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
-    let (stages, vip) = tokio::try_join!(
-        breakdown::lifecycle_stages(&state.reports, &r.scope, &r.period),
-        breakdown::vip(&state.reports, &r.scope, &r.period)
-    )
-    .map_err(crate::web::AppError::from)?;
+    let (stages, vip) = breakdown::customers(&state.reports, &r.scope, &r.period)
+        .await
+        .map_err(crate::web::AppError::from)?;
     let csv = format!("/analytics/customers.csv{}", filters.qs);
     let sections = vec![
         group_section(
@@ -1510,11 +1506,9 @@ async fn customers_csv(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Response, PageError> {
     let r = resolve(&state.pool, &who.agent, who.visible.as_deref(), &q).await?;
-    let (stages, vip) = tokio::try_join!(
-        breakdown::lifecycle_stages(&state.reports, &r.scope, &r.period),
-        breakdown::vip(&state.reports, &r.scope, &r.period)
-    )
-    .map_err(crate::web::AppError::from)?;
+    let (stages, vip) = breakdown::customers(&state.reports, &r.scope, &r.period)
+        .await
+        .map_err(crate::web::AppError::from)?;
     Ok(csv_response(
         &format!("customers-{}-{}.csv", r.period.from, r.period.to),
         groups_csv(&[(Some("lifecycle_stage"), &stages), (Some("vip"), &vip)]),

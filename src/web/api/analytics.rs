@@ -414,10 +414,7 @@ async fn get_customers(
     Query(q): Query<AnalyticsQuery>,
 ) -> Result<Json<CustomersReport>, AppError> {
     let r = resolved(&state, &who, &q).await?;
-    let (stages, vip) = tokio::try_join!(
-        breakdown::lifecycle_stages(&state.reports, &r.scope, &r.period),
-        breakdown::vip(&state.reports, &r.scope, &r.period)
-    )?;
+    let (stages, vip) = breakdown::customers(&state.reports, &r.scope, &r.period).await?;
     Ok(Json(CustomersReport {
         lifecycle_stages: stages,
         vip,
