@@ -306,7 +306,8 @@ pub async fn load(
 
 /// The `ticket_metric` rows of new tickets `(ticket, automated kind of its first mail)`, in one
 /// statement (cheap on the ingest path: no events to read yet). List mail is excluded as
-/// `bulk`. [`crate::tickets::timeline::record_pending`] calls it once for a batch.
+/// `bulk`. The row's copies of its ticket (scope, customer stage and VIP, tag ids, active) are
+/// set here, so the fill trigger (migration 20261210000000) does not run per row. [`crate::tickets::timeline::record_pending`] calls it once for a batch.
 pub async fn on_created(
     conn: &mut PgConnection,
     created: &[(i64, Option<Automated>)],
@@ -317,11 +318,18 @@ pub async fn on_created(
     sqlx::query(
         "insert into ticket_metric (ticket_id, created_at, excluded, calendar, ticket_mailbox_id,
                                     ticket_team_id, ticket_assignee_agent_id, ticket_priority,
-                                    ticket_customer_id)
+                                    ticket_customer_id, ticket_customer_stage_id, ticket_customer_vip,
+                                    ticket_tag_ids, ticket_active)
          select t.ticket_id, t.created_at, case when x.bulk then 'bulk' end, coalesce(c.name, $3),
-                t.mailbox_id, t.team_id, t.assignee_agent_id, t.priority, t.customer_id
+                t.mailbox_id, t.team_id, t.assignee_agent_id, t.priority, t.customer_id,
+                coalesce(cu.lifecycle_stage_id, co.lifecycle_stage_id),
+                coalesce(cu.vip, co.vip, false),
+                array(select g.tag_id from ticket_tag g where g.ticket_id = t.ticket_id order by g.tag_id),
+                not t.spam and t.status <> 'closed'
          from unnest($1::bigint[], $2::bool[]) as x(ticket_id, bulk)
          join ticket t on t.ticket_id = x.ticket_id
+         left join customer cu on cu.customer_id = t.customer_id
+         left join company co on co.company_id = cu.company_id
          join mailbox mb on mb.mailbox_id = t.mailbox_id
          left join sla_policy p on p.sla_policy_id = mb.sla_policy_id
          left join calendar c on c.calendar_id = p.calendar_id

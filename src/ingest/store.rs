@@ -921,8 +921,11 @@ async fn insert_raw_batch(
         .map(|(_, e)| &e.content_sha256[..])
         .collect();
     let (ids, stored): (Vec<i64>, Vec<i32>) = sqlx::query_as(
-        "select array(select nextval(pg_get_serial_sequence('raw_message', 'raw_message_id'))
-                      from generate_series(1, cardinality($2::text[]))),
+        // The sequence is looked up once (`offset 0` keeps the look-up from being evaluated
+        // per id: 4 ms of a batch of 500).
+        "select array(select nextval(q.seq)
+                      from (select pg_get_serial_sequence('raw_message', 'raw_message_id')::regclass
+                            as seq offset 0) q, generate_series(1, cardinality($2::text[]))),
                 array(select (x.k - 1)::int from unnest($2::text[], $3::bytea[]) with ordinality as x(mid, sha, k)
                       where exists (select 1 from raw_message r
                                     where r.mailbox_id = $1 and coalesce(r.header_message_id, '') = x.mid

@@ -165,10 +165,14 @@ pub async fn store_inbound(
         .filter(|b| matches!(b.to, Destination::NewTicket { .. }))
         .count();
     let (ticket_ids, message_ids): (Vec<i64>, Vec<i64>) = sqlx::query_as(
-        "select array(select nextval(pg_get_serial_sequence('ticket', 'ticket_id'))
-                      from generate_series(1, $1)),
-                array(select nextval(pg_get_serial_sequence('message', 'message_id'))
-                      from generate_series(1, $2))",
+        // Each sequence is looked up once (`offset 0` keeps the look-up from being evaluated
+        // per id: 4 ms of a batch of 500).
+        "select array(select nextval(q.seq)
+                      from (select pg_get_serial_sequence('ticket', 'ticket_id')::regclass as seq
+                            offset 0) q, generate_series(1, $1)),
+                array(select nextval(q.seq)
+                      from (select pg_get_serial_sequence('message', 'message_id')::regclass as seq
+                            offset 0) q, generate_series(1, $2))",
     )
     .bind(new_count as i32)
     .bind(batch.len() as i32)

@@ -34,7 +34,23 @@ const TICKET_JSON: &str = "jsonb_build_object(
 /// that maps to a webhook event ([`super::event_name`]), in one statement for the whole
 /// slice. The payload: `{"ticket": {...}, "change": {"kind", "detail"}, "actor": {"kind",
 /// "agent_id", "rule_id"}}` (the timeline event as the API shows it).
+///
+/// The payloads are built only for events some enabled endpoint subscribes to (one look-up
+/// first): without endpoints, an ingest batch's 500 payloads cost 5 ms of a 350 ms batch.
 pub async fn on_events(conn: &mut PgConnection, recorded: &[Recorded<'_>]) -> sqlx::Result<()> {
+    if !recorded
+        .iter()
+        .any(|r| super::event_name(r.event).is_some())
+    {
+        return Ok(());
+    }
+    let subscribed: Vec<String> =
+        sqlx::query_scalar("select distinct unnest(events) from webhook_endpoint where enabled")
+            .fetch_all(&mut *conn)
+            .await?;
+    if subscribed.is_empty() {
+        return Ok(());
+    }
     let mut tickets = Vec::new();
     let mut events = Vec::new();
     let mut changes = Vec::new();
@@ -43,6 +59,9 @@ pub async fn on_events(conn: &mut PgConnection, recorded: &[Recorded<'_>]) -> sq
         let Some(name) = super::event_name(r.event) else {
             continue;
         };
+        if !subscribed.iter().any(|s| s == name) {
+            continue;
+        }
         tickets.push(r.ticket);
         events.push(name);
         changes.push(json!({"kind": r.event.kind(), "detail": r.event.detail()}));
