@@ -383,6 +383,61 @@ pub async fn figures(
         .fetch_one(pool)
         .await
     };
+    let reopened = async {
+        bind_scope!(
+            sqlx::query_scalar::<_, i64>(&format!(
+                "select count(*)
+                 from ticket_resolution r {TICKET_OF_R}
+                 where {SCOPE_R} and r.reopened_at >= $9 and r.reopened_at < $10"
+            )),
+            scope
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_one(pool)
+        .await
+    };
+    let ((created, unanswered), reopened, rest) = tokio::try_join!(
+        counts,
+        reopened,
+        durations_sla_csat(pool, scope, start, end)
+    )?;
+    Ok(rest.into_figures(created, unanswered, reopened))
+}
+
+/// The figures of a period that are not plain counts of created tickets or reopens: first
+/// responses, resolutions, SLA clocks and CSAT, four queries at once.
+struct DurationsSlaCsat {
+    first_response: DurRow,
+    closes: CountDurRow,
+    sla: Sla,
+    csat: Csat,
+}
+
+impl DurationsSlaCsat {
+    fn into_figures(self, created: i64, unanswered: i64, reopened: i64) -> Figures {
+        let c = self.closes;
+        let resolution = Dur::from((c.1, c.2, c.3, c.4, c.5, c.6, c.7));
+        Figures {
+            created,
+            closed: c.0,
+            reopened,
+            resolved: resolution.count,
+            unanswered,
+            first_response: Dur::from(self.first_response),
+            resolution,
+            sla: self.sla,
+            csat: self.csat,
+        }
+    }
+}
+
+async fn durations_sla_csat(
+    pool: &PgPool,
+    scope: &Scope,
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+) -> sqlx::Result<DurationsSlaCsat> {
     let fr = async {
         bind_scope!(
             sqlx::query_as::<_, DurRow>(&format!(
@@ -405,20 +460,6 @@ pub async fn figures(
                      from ticket_resolution r {TICKET_OF_R}
                      where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10",
                 dur_columns("r.resolution_s", "r.resolution_business_s", "r.replied")
-            )),
-            scope
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_one(pool)
-        .await
-    };
-    let reopened = async {
-        bind_scope!(
-            sqlx::query_scalar::<_, i64>(&format!(
-                "select count(*)
-                 from ticket_resolution r {TICKET_OF_R}
-                 where {SCOPE_R} and r.reopened_at >= $9 and r.reopened_at < $10"
             )),
             scope
         )
@@ -455,14 +496,8 @@ pub async fn figures(
         .fetch_all(pool)
         .await
     };
-    let ((created, unanswered), fr, closes, reopened, sla_rows, csat_rows) =
-        tokio::try_join!(counts, fr, closes, reopened, sla_rows, csat_rows)?;
-    let (closed, res): (i64, DurRow) = (
-        closes.0,
-        (
-            closes.1, closes.2, closes.3, closes.4, closes.5, closes.6, closes.7,
-        ),
-    );
+    let (first_response, closes, sla_rows, csat_rows) =
+        tokio::try_join!(fr, closes, sla_rows, csat_rows)?;
     let mut sla = Sla::default();
     for (kind, achieved, breached) in sla_rows {
         let counts = SlaCounts::new(achieved, breached);
@@ -477,15 +512,9 @@ pub async fn figures(
         .first()
         .map(|r| Csat::new(r.1, r.2, r.3, r.4))
         .unwrap_or_else(|| Csat::new(0, 0, 0, 0));
-    let resolution = Dur::from(res);
-    Ok(Figures {
-        created,
-        closed,
-        reopened,
-        resolved: resolution.count,
-        unanswered,
-        first_response: Dur::from(fr),
-        resolution,
+    Ok(DurationsSlaCsat {
+        first_response,
+        closes,
         sla,
         csat,
     })
@@ -766,36 +795,42 @@ enum Backlog {
     OpenNow(i64),
 }
 
-/// Created, closed, reopened per local date, and the backlog at the end of each.
-pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Vec<Day>> {
-    let dates = period.dates();
-    let per_day = |sql: String| {
-        let scope = scope.clone();
-        let tz = period.tz_name.clone();
-        async move {
-            bind_scope!(sqlx::query_as::<_, (time::Date, i64)>(&sql), scope)
-                .bind(period.start())
-                .bind(period.end())
-                .bind(tz)
-                .fetch_all(pool)
-                .await
-        }
-    };
-    let created = per_day(format!(
-        "select (m.created_at at time zone $11)::date, count(*)
-         from ticket_metric m {TICKET_OF_M}
-         where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10 group by 1"
-    ));
-    let closed = per_day(format!(
+/// Counts per local date of the period: `(date, count)`, dates without any left out.
+type PerDay = Vec<(time::Date, i64)>;
+
+/// Runs a `select <local date>, count(*) … group by 1` query of the period (`$9`, `$10` its
+/// bounds, `$11` its time zone).
+async fn per_day(pool: &PgPool, scope: &Scope, period: &Period, sql: String) -> sqlx::Result<PerDay> {
+    bind_scope!(sqlx::query_as::<_, (time::Date, i64)>(&sql), scope)
+        .bind(period.start())
+        .bind(period.end())
+        .bind(period.tz_name.clone())
+        .fetch_all(pool)
+        .await
+}
+
+/// Closes per local date of the period.
+async fn closed_per_day(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<PerDay> {
+    let sql = format!(
         "select (r.closed_at at time zone $11)::date, count(*)
          from ticket_resolution r {TICKET_OF_R}
          where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10 group by 1"
-    ));
-    let reopened = per_day(format!(
+    );
+    per_day(pool, scope, period, sql).await
+}
+
+/// Reopens per local date of the period.
+async fn reopened_per_day(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<PerDay> {
+    let sql = format!(
         "select (r.reopened_at at time zone $11)::date, count(*)
          from ticket_resolution r {TICKET_OF_R}
          where {SCOPE_R} and r.reopened_at >= $9 and r.reopened_at < $10 group by 1"
-    ));
+    );
+    per_day(pool, scope, period, sql).await
+}
+
+/// What the backlog is counted from ([`Backlog`]).
+async fn backlog_base(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Backlog> {
     // The backlog at an instant e is the tickets created before e less those closed at e. A
     // ticket is closed at e when its latest close before e was not reopened by e; each reopen
     // undoes exactly one close, so: created before e - closes before e + reopens before e.
@@ -804,37 +839,35 @@ pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Resul
     // not closed now (the small index of active tickets), less what the period's own days
     // added. Counting forwards would read nearly every fact of the history (about 0.6 s of
     // database time at a million tickets); both give the same number.
-    let reaches_now = period.end() > OffsetDateTime::now_utc();
-    let before = async {
-        if reaches_now {
-            let sql = format!(
-                "select (select count(*) from ticket t
-                         where {SCOPE_T} and not t.spam and t.status <> 'closed')
-                      + (select count(*) from ticket t
-                         where {SCOPE_T} and t.spam and t.status <> 'closed')"
-            );
-            let open_now: i64 = bind_scope!(sqlx::query_scalar(&sql), scope)
-                .fetch_one(pool)
-                .await?;
-            Ok::<_, sqlx::Error>(Backlog::OpenNow(open_now))
-        } else {
-            let sql = format!(
-                "select
-                   (select count(*) from ticket_metric m {TICKET_OF_M}
-                    where {SCOPE_M} and m.created_at < $9),
-                   (select count(*) from ticket_resolution r {TICKET_OF_R} where {SCOPE_R} and r.closed_at < $9),
-                   (select count(*) from ticket_resolution r {TICKET_OF_R} where {SCOPE_R} and r.reopened_at < $9)"
-            );
-            let (created, closes, reopens): (i64, i64, i64) =
-                bind_scope!(sqlx::query_as(&sql), scope)
-                    .bind(period.start())
-                    .fetch_one(pool)
-                    .await?;
-            Ok(Backlog::AtStart(created - closes + reopens))
-        }
-    };
-    // Independent reads: at once, on separate pooled connections.
-    let (created, closed, reopened, before) = tokio::try_join!(created, closed, reopened, before)?;
+    if period.end() > OffsetDateTime::now_utc() {
+        let sql = format!(
+            "select (select count(*) from ticket t
+                     where {SCOPE_T} and not t.spam and t.status <> 'closed')
+                  + (select count(*) from ticket t
+                     where {SCOPE_T} and t.spam and t.status <> 'closed')"
+        );
+        let open_now: i64 = bind_scope!(sqlx::query_scalar(&sql), scope)
+            .fetch_one(pool)
+            .await?;
+        Ok(Backlog::OpenNow(open_now))
+    } else {
+        let sql = format!(
+            "select
+               (select count(*) from ticket_metric m {TICKET_OF_M}
+                where {SCOPE_M} and m.created_at < $9),
+               (select count(*) from ticket_resolution r {TICKET_OF_R} where {SCOPE_R} and r.closed_at < $9),
+               (select count(*) from ticket_resolution r {TICKET_OF_R} where {SCOPE_R} and r.reopened_at < $9)"
+        );
+        let (created, closes, reopens): (i64, i64, i64) = bind_scope!(sqlx::query_as(&sql), scope)
+            .bind(period.start())
+            .fetch_one(pool)
+            .await?;
+        Ok(Backlog::AtStart(created - closes + reopens))
+    }
+}
+
+/// The period's days from their counts and the backlog's base.
+fn days_of(period: &Period, created: &PerDay, closed: &PerDay, reopened: &PerDay, base: Backlog) -> Vec<Day> {
     // time's and jiff's dates both print as YYYY-MM-DD.
     let find = |list: &[(time::Date, i64)], d: jiff::civil::Date| {
         let d = d.to_string();
@@ -843,16 +876,17 @@ pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Resul
             .map_or(0, |(_, n)| *n)
     };
     let sum = |list: &[(time::Date, i64)]| list.iter().map(|(_, n)| n).sum::<i64>();
-    let mut backlog = match before {
+    let mut backlog = match base {
         Backlog::AtStart(n) => n,
         // No fact lies after now, so the period's days hold everything since its start.
-        Backlog::OpenNow(n) => n - sum(&created) + sum(&closed) - sum(&reopened),
+        Backlog::OpenNow(n) => n - sum(created) + sum(closed) - sum(reopened),
     };
-    Ok(dates
+    period
+        .dates()
         .iter()
         .map(|(d, _, _)| {
             let (created, closed, reopened) =
-                (find(&created, *d), find(&closed, *d), find(&reopened, *d));
+                (find(created, *d), find(closed, *d), find(reopened, *d));
             backlog += created - closed + reopened;
             Day {
                 date: d.to_string(),
@@ -862,7 +896,95 @@ pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Resul
                 backlog,
             }
         })
-        .collect())
+        .collect()
+}
+
+/// Created, closed, reopened per local date, and the backlog at the end of each.
+pub async fn daily(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Vec<Day>> {
+    let created = per_day(
+        pool,
+        scope,
+        period,
+        format!(
+            "select (m.created_at at time zone $11)::date, count(*)
+             from ticket_metric m {TICKET_OF_M}
+             where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10 group by 1"
+        ),
+    );
+    // Independent reads: at once, on separate pooled connections.
+    let (created, closed, reopened, base) = tokio::try_join!(
+        created,
+        closed_per_day(pool, scope, period),
+        reopened_per_day(pool, scope, period),
+        backlog_base(pool, scope, period)
+    )?;
+    Ok(days_of(period, &created, &closed, &reopened, base))
+}
+
+/// What the overview page shows (`/analytics`): the summary, the days and the busiest hours.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub summary: Summary,
+    pub days: Vec<Day>,
+    /// As [`busiest`]: 7 rows Monday first, 24 counts of tickets created.
+    pub grid: [[i64; 24]; 7],
+}
+
+/// The overview page's figures, equal to [`summary`], [`daily`] and [`busiest`] called one by
+/// one, with the period's reads they share done once: its created tickets are read once,
+/// grouped by local hour (which gives the created and unanswered counts, the days' created
+/// counts and the weekday-by-hour grid), and its reopens once, per day. Fourteen queries
+/// instead of nineteen, the heaviest three of them gone.
+pub async fn overview(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Result<Overview> {
+    let prev = period.previous();
+    let by_hour = async {
+        bind_scope!(
+            sqlx::query_as::<_, (time::PrimitiveDateTime, i64, i64)>(&format!(
+                "select date_trunc('hour', m.created_at at time zone $11), count(*),
+                        count(*) filter (where m.first_response_at is null and m.ticket_active)
+                 from ticket_metric m {TICKET_OF_M}
+                 where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
+                 group by 1"
+            )),
+            scope
+        )
+        .bind(period.start())
+        .bind(period.end())
+        .bind(period.tz_name.clone())
+        .fetch_all(pool)
+        .await
+    };
+    let (previous, by_hour, rest, closed, reopened, base) = tokio::try_join!(
+        figures(pool, scope, prev.start(), prev.end()),
+        by_hour,
+        durations_sla_csat(pool, scope, period.start(), period.end()),
+        closed_per_day(pool, scope, period),
+        reopened_per_day(pool, scope, period),
+        backlog_base(pool, scope, period)
+    )?;
+    let mut grid = [[0i64; 24]; 7];
+    let mut created: PerDay = Vec::new();
+    let (mut created_n, mut unanswered_n) = (0, 0);
+    for (hour, n, unanswered) in by_hour {
+        created_n += n;
+        unanswered_n += unanswered;
+        let day = usize::from(hour.weekday().number_days_from_monday());
+        grid[day][usize::from(hour.hour())] += n;
+        match created.iter_mut().find(|(d, _)| *d == hour.date()) {
+            Some((_, c)) => *c += n,
+            None => created.push((hour.date(), n)),
+        }
+    }
+    let reopened_n = reopened.iter().map(|(_, n)| n).sum();
+    let days = days_of(period, &created, &closed, &reopened, base);
+    Ok(Overview {
+        summary: Summary {
+            current: rest.into_figures(created_n, unanswered_n, reopened_n),
+            previous,
+        },
+        days,
+        grid,
+    })
 }
 
 /// One row of `tickets.csv`: a ticket created in the period with its stored metric values.

@@ -635,13 +635,16 @@ async fn show_overview(
     let (r, filters, unread) = page_parts(&state, &who, &q).await?;
     let pool = &state.reports;
     // Independent reads: at once, on separate pooled connections.
-    let (summary, calendars, days, grid) = tokio::try_join!(
-        queries::summary(pool, &r.scope, &r.period),
+    let (overview, calendars) = tokio::try_join!(
+        queries::overview(pool, &r.scope, &r.period),
         queries::calendars(pool, &r.scope, &r.period),
-        queries::daily(pool, &r.scope, &r.period),
-        queries::busiest(pool, &r.scope, &r.period),
     )
     .map_err(crate::web::AppError::from)?;
+    let queries::Overview {
+        summary,
+        days,
+        grid,
+    } = overview;
     let (c, p): (&Figures, &Figures) = (&summary.current, &summary.previous);
     let all = inbox_href("all", &r.scope);
     let stats = vec![

@@ -5,6 +5,7 @@
 //! spreadsheet would run are escaped.
 
 use frontdesk::analytics::metrics;
+use frontdesk::analytics::Scope;
 use frontdesk::tickets::timeline::{Actor, TimelineEvent, Via};
 use frontdesk::tickets::{Automated, TicketStatus};
 use serde_json::{Value, json};
@@ -698,6 +699,53 @@ async fn the_fixture_gives_known_figures_through_the_summary() {
             ),
             (0, 1, 2, 3)
         );
+    }
+    // The overview page reads the summary, the days and the busiest hours together, sharing
+    // scans: it must give exactly what the three give one by one, in a zone that crosses DST
+    // (Berlin, March 29), for a period that reaches today and under a filter.
+    let billing = Scope {
+        mailbox: Some(
+            sqlx::query_scalar("select mailbox_id from mailbox where address = 'billing@example.com'")
+                .fetch_one(&f.db.pool)
+                .await
+                .unwrap(),
+        ),
+        ..Default::default()
+    };
+    for (period, scope) in [
+        (period.clone(), Scope::default()),
+        (
+            frontdesk::analytics::Period::new(
+                jiff::civil::date(2026, 3, 1),
+                jiff::civil::date(2026, 3, 31),
+                "Europe/Berlin",
+            )
+            .unwrap(),
+            Scope::default(),
+        ),
+        (
+            frontdesk::analytics::Period::new(from, today, "America/New_York").unwrap(),
+            Scope::default(),
+        ),
+        (period.clone(), billing),
+    ] {
+        use frontdesk::analytics::queries;
+        let o = queries::overview(&f.db.pool, &scope, &period).await.unwrap();
+        let s = queries::summary(&f.db.pool, &scope, &period).await.unwrap();
+        assert_eq!(
+            serde_json::to_value(&o.summary).unwrap(),
+            serde_json::to_value(&s).unwrap(),
+            "{period:?} {scope:?}"
+        );
+        assert_eq!(
+            o.days,
+            queries::daily(&f.db.pool, &scope, &period).await.unwrap()
+        );
+        assert_eq!(
+            o.grid,
+            queries::busiest(&f.db.pool, &scope, &period).await.unwrap()
+        );
+        assert!(o.days.iter().map(|d| d.created).sum::<i64>() > 0);
     }
     // Filters: the billing mailbox alone is t11; a priority nobody has gives zeros and nulls.
     let (_, b) = get(
