@@ -800,7 +800,12 @@ type PerDay = Vec<(time::Date, i64)>;
 
 /// Runs a `select <local date>, count(*) … group by 1` query of the period (`$9`, `$10` its
 /// bounds, `$11` its time zone).
-async fn per_day(pool: &PgPool, scope: &Scope, period: &Period, sql: String) -> sqlx::Result<PerDay> {
+async fn per_day(
+    pool: &PgPool,
+    scope: &Scope,
+    period: &Period,
+    sql: String,
+) -> sqlx::Result<PerDay> {
     bind_scope!(sqlx::query_as::<_, (time::Date, i64)>(&sql), scope)
         .bind(period.start())
         .bind(period.end())
@@ -867,7 +872,13 @@ async fn backlog_base(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Re
 }
 
 /// The period's days from their counts and the backlog's base.
-fn days_of(period: &Period, created: &PerDay, closed: &PerDay, reopened: &PerDay, base: Backlog) -> Vec<Day> {
+fn days_of(
+    period: &Period,
+    created: &PerDay,
+    closed: &PerDay,
+    reopened: &PerDay,
+    base: Backlog,
+) -> Vec<Day> {
     // time's and jiff's dates both print as YYYY-MM-DD.
     let find = |list: &[(time::Date, i64)], d: jiff::civil::Date| {
         let d = d.to_string();
@@ -1224,10 +1235,9 @@ pub async fn calendars(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::R
              from ticket_metric m {TICKET_OF_M}
              where {SCOPE_M} and m.first_response_at >= $9 and m.first_response_at < $10
              union
-             select m.calendar
-             from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
-             {TICKET_OF_R}
-             where {SCOPE_M} and r.closed_at >= $9 and r.closed_at < $10
+             select r.calendar
+             from ticket_resolution r {TICKET_OF_R}
+             where {SCOPE_R} and r.closed_at >= $9 and r.closed_at < $10 and r.calendar is not null
              order by 1"
         )),
         scope

@@ -567,11 +567,11 @@ async fn seed_analytics(conn: &mut sqlx::PgConnection) -> anyhow::Result<u64> {
         (
             "resolutions",
             "insert into ticket_resolution (ticket_id, seq, closed_at, agent_id, replied, resolution_s,
-                 resolution_business_s, reopened_at)
+                 resolution_business_s, reopened_at, calendar)
              select c.ticket_id, c.seq, c.closed_at, c.agent_id,
                     exists (select 1 from message m where m.ticket_id = c.ticket_id and m.direction = 'outbound'
                             and m.author_agent_id is not null and m.created_at < c.closed_at),
-                    s.secs, s.secs, c.reopened_at
+                    s.secs, s.secs, c.reopened_at, '24/7'
              from seed_close c join ticket t on t.ticket_id = c.ticket_id
              cross join lateral (select extract(epoch from c.closed_at - t.created_at)::float8
                  - coalesce((select extract(epoch from p.reopened_at - p.closed_at)::float8 from seed_close p

@@ -4,8 +4,8 @@
 //! direct computation from the events; agents see only their own figures; CSV cells that a
 //! spreadsheet would run are escaped.
 
-use frontdesk::analytics::metrics;
 use frontdesk::analytics::Scope;
+use frontdesk::analytics::metrics;
 use frontdesk::tickets::timeline::{Actor, TimelineEvent, Via};
 use frontdesk::tickets::{Automated, TicketStatus};
 use serde_json::{Value, json};
@@ -705,10 +705,12 @@ async fn the_fixture_gives_known_figures_through_the_summary() {
     // (Berlin, March 29), for a period that reaches today and under a filter.
     let billing = Scope {
         mailbox: Some(
-            sqlx::query_scalar("select mailbox_id from mailbox where address = 'billing@example.com'")
-                .fetch_one(&f.db.pool)
-                .await
-                .unwrap(),
+            sqlx::query_scalar(
+                "select mailbox_id from mailbox where address = 'billing@example.com'",
+            )
+            .fetch_one(&f.db.pool)
+            .await
+            .unwrap(),
         ),
         ..Default::default()
     };
@@ -730,7 +732,9 @@ async fn the_fixture_gives_known_figures_through_the_summary() {
         (period.clone(), billing),
     ] {
         use frontdesk::analytics::queries;
-        let o = queries::overview(&f.db.pool, &scope, &period).await.unwrap();
+        let o = queries::overview(&f.db.pool, &scope, &period)
+            .await
+            .unwrap();
         let s = queries::summary(&f.db.pool, &scope, &period).await.unwrap();
         assert_eq!(
             serde_json::to_value(&o.summary).unwrap(),
@@ -1602,6 +1606,15 @@ async fn reports_follow_tickets_and_customers_that_change_and_every_fact_copies_
                 .unwrap();
                 n += differing;
             }
+            // The calendar on the resolution rows (the overview's calendar names).
+            let differing: i64 = sqlx::query_scalar(
+                "select count(*) from ticket_resolution r join ticket_metric m on m.ticket_id = r.ticket_id
+                 where r.calendar is distinct from m.calendar",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            n += differing;
             // The tag ids on the metric and resolution rows (the tag reports' copy).
             for table in ["ticket_metric", "ticket_resolution"] {
                 let differing: i64 = sqlx::query_scalar(&format!(
