@@ -306,8 +306,10 @@ pub async fn load(
 
 /// The `ticket_metric` rows of new tickets `(ticket, automated kind of its first mail)`, in one
 /// statement (cheap on the ingest path: no events to read yet). List mail is excluded as
-/// `bulk`. The row's copies of its ticket (scope, customer stage and VIP, tag ids, active) are
-/// set here, so the fill trigger (migration 20261210000000) does not run per row. [`crate::tickets::timeline::record_pending`] calls it once for a batch.
+/// `bulk`. [`crate::tickets::timeline::record_pending`] calls it once for a batch. The row's
+/// copies of its ticket (scope; the customer's effective stage and VIP flag, as the SQL
+/// functions `customer_effective_stage` / `_vip` give them; tag ids; active) are set here, so
+/// the fill trigger (migration 20261210000000) does not run per row.
 pub async fn on_created(
     conn: &mut PgConnection,
     created: &[(i64, Option<Automated>)],
