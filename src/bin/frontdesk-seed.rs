@@ -608,15 +608,17 @@ async fn seed_analytics(conn: &mut sqlx::PgConnection) -> anyhow::Result<u64> {
         ),
         (
             "SLA clocks",
-            "insert into sla_clock (ticket_id, kind, started_at, due_at, achieved_at, breached_at)
+            "insert into sla_clock (ticket_id, kind, started_at, due_at, achieved_at, breached_at, stopped_at)
              select m.ticket_id, 'first_response', m.created_at, m.created_at + interval '4 hours',
                     case when m.first_response_s <= 14400 then m.first_response_at end,
-                    case when m.first_response_s > 14400 then m.created_at + interval '4 hours' end
+                    case when m.first_response_s > 14400 then m.created_at + interval '4 hours' end,
+                    m.first_response_at
              from ticket_metric m where m.first_response_at is not null
              union all
              select m.ticket_id, 'resolution', m.created_at, m.created_at + interval '3 days',
                     case when m.resolution_s <= 259200 then m.resolved_at end,
-                    case when m.resolution_s > 259200 then m.created_at + interval '3 days' end
+                    case when m.resolution_s > 259200 then m.created_at + interval '3 days' end,
+                    m.resolved_at
              from ticket_metric m where m.resolved_at is not null",
         ),
         (

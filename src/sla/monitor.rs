@@ -15,10 +15,11 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::policies::ClockKind;
+use crate::live::LiveEvent;
 use crate::tickets::timeline::{self, Actor, StatusReason, TimelineEvent};
 
 /// Clocks claimed per transaction.
-const BATCH: i64 = 100;
+const BATCH: i64 = 500;
 
 /// What one step did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,7 +63,7 @@ pub async fn run_once(pool: &PgPool) -> sqlx::Result<Outcome> {
 }
 
 async fn warn_batch(conn: &mut PgConnection) -> sqlx::Result<u64> {
-    let due: Vec<(i64, String, i32, OffsetDateTime)> = sqlx::query_as(
+    let due: Vec<Claimed> = sqlx::query_as(
         "update sla_clock k set warned_at = k.warn_at
          from (select k.ticket_id, k.kind, k.cycle from sla_clock k
                join ticket t on t.ticket_id = k.ticket_id
@@ -71,30 +72,21 @@ async fn warn_batch(conn: &mut PgConnection) -> sqlx::Result<u64> {
                order by k.warn_at limit $1
                for update of k, t skip locked) x
          where k.ticket_id = x.ticket_id and k.kind = x.kind and k.cycle = x.cycle
-         returning k.ticket_id, k.kind, k.cycle, k.due_at",
+         returning k.ticket_id, k.kind, k.due_at",
     )
     .bind(BATCH)
     .fetch_all(&mut *conn)
     .await?;
-    mark_at_risk(conn, &due).await?;
-    for (ticket, kind, _cycle, due_at) in &due {
-        timeline::record(
-            conn,
-            *ticket,
-            Actor::System,
-            &TimelineEvent::SlaWarning {
-                clock: kind_of(kind),
-                due_at: *due_at,
-            },
-        )
-        .await?;
-        wake(conn, *ticket).await?;
-    }
+    announce(conn, &due, |clock, due_at| TimelineEvent::SlaWarning {
+        clock,
+        due_at,
+    })
+    .await?;
     Ok(due.len() as u64)
 }
 
 async fn breach_batch(conn: &mut PgConnection) -> sqlx::Result<u64> {
-    let due: Vec<(i64, String, i32, OffsetDateTime)> = sqlx::query_as(
+    let due: Vec<Claimed> = sqlx::query_as(
         "update sla_clock k set breached_at = k.due_at
          from (select k.ticket_id, k.kind, k.cycle from sla_clock k
                join ticket t on t.ticket_id = k.ticket_id
@@ -104,58 +96,71 @@ async fn breach_batch(conn: &mut PgConnection) -> sqlx::Result<u64> {
                for update of k, t skip locked) x
          where k.ticket_id = x.ticket_id and k.kind = x.kind and k.cycle = x.cycle
            and k.breached_at is null
-         returning k.ticket_id, k.kind, k.cycle, k.due_at",
+         returning k.ticket_id, k.kind, k.due_at",
     )
     .bind(BATCH)
     .fetch_all(&mut *conn)
     .await?;
-    mark_at_risk(conn, &due).await?;
-    for (ticket, kind, _cycle, due_at) in &due {
-        timeline::record(
-            conn,
-            *ticket,
-            Actor::System,
-            &TimelineEvent::SlaBreached {
-                clock: kind_of(kind),
-                due_at: *due_at,
-            },
-        )
-        .await?;
-        wake(conn, *ticket).await?;
-    }
+    announce(conn, &due, |clock, due_at| TimelineEvent::SlaBreached {
+        clock,
+        due_at,
+    })
+    .await?;
     Ok(due.len() as u64)
 }
 
-/// Puts the tickets of these clocks in the "SLA at risk" folder (`ticket.sla_at_risk`).
-async fn mark_at_risk(
+/// A clock claimed by a step: its ticket, kind and due instant (UTC).
+type Claimed = (i64, String, OffsetDateTime);
+
+/// Records one event per claimed clock, set-based (one insert for the batch, the hooks and
+/// the rules over the batch at once: [`timeline::record_pending`]), puts their tickets in the
+/// "SLA at risk" folder (`ticket.sla_at_risk`), wakes the snoozed ones and tells every node's
+/// open pages (one notification per ticket). A backlog (the workers were down for an hour)
+/// drains at the pace of these few statements per [`BATCH`] clocks, not of one event at a time.
+async fn announce(
     conn: &mut PgConnection,
-    clocks: &[(i64, String, i32, OffsetDateTime)],
+    clocks: &[Claimed],
+    event: impl Fn(ClockKind, OffsetDateTime) -> TimelineEvent,
 ) -> sqlx::Result<()> {
     if clocks.is_empty() {
         return Ok(());
     }
-    let tickets: Vec<i64> = clocks.iter().map(|c| c.0).collect();
+    let mut tickets: Vec<i64> = clocks.iter().map(|c| c.0).collect();
+    tickets.sort_unstable();
+    tickets.dedup();
     sqlx::query(
         "update ticket set sla_at_risk = true where ticket_id = any($1) and not sla_at_risk",
     )
     .bind(&tickets)
     .execute(&mut *conn)
     .await?;
-    Ok(())
-}
-
-/// Reopens the ticket when it is snoozed (a clock at risk needs an agent's eyes).
-async fn wake(conn: &mut PgConnection, ticket: i64) -> sqlx::Result<()> {
-    let snoozed: bool =
-        sqlx::query_scalar("select status = 'snoozed' from ticket where ticket_id = $1")
-            .bind(ticket)
-            .fetch_one(&mut *conn)
-            .await?;
-    if snoozed {
+    let mut pending = timeline::PendingEvents::default();
+    for (ticket, kind, due_at) in clocks {
+        pending.push(*ticket, Actor::System, event(kind_of(kind), *due_at), None);
+    }
+    timeline::record_pending(conn, pending).await?;
+    // A clock at risk needs an agent's eyes: a snoozed ticket reopens.
+    let snoozed: Vec<i64> = sqlx::query_scalar(
+        "select ticket_id from ticket where ticket_id = any($1) and status = 'snoozed'
+         order by ticket_id",
+    )
+    .bind(&tickets)
+    .fetch_all(&mut *conn)
+    .await?;
+    for ticket in snoozed {
         crate::tickets::actions::reopen(conn, ticket, Actor::System, StatusReason::SlaAtRisk)
             .await?;
     }
-    Ok(())
+    let live: Vec<LiveEvent> = sqlx::query_as::<_, (i64, i64)>(
+        "select ticket_id, mailbox_id from ticket where ticket_id = any($1)",
+    )
+    .bind(&tickets)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|(ticket, mailbox)| LiveEvent::Ticket { ticket, mailbox })
+    .collect();
+    crate::live::notify_all(conn, &live).await
 }
 
 /// Runs [`run_once`] every `every` (at most a second in production) until shutdown; errors

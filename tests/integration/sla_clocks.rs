@@ -669,3 +669,65 @@ async fn a_policy_edit_and_a_change_on_one_of_its_tickets_both_complete() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_seeders_clocks_are_settled_and_a_backlog_of_overdue_clocks_drains_in_one_pass() {
+    let db = TestDb::new().await;
+    run_seeder(&db, &["--tickets", "700", "--agents", "3", "--seed", "5"]).await;
+    let clocks: i64 = sqlx::query_scalar("select count(*) from sla_clock")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(clocks > 600, "{clocks} seeded clocks");
+    // Every seeded clock has ended (met or missed): nothing is left for the worker.
+    let outcome = frontdesk::sla::monitor::run_once(&db.pool).await.unwrap();
+    assert_eq!(outcome, frontdesk::sla::monitor::Outcome::default());
+
+    // The workers were down while more than one batch of clocks fell due.
+    let overdue = sqlx::query(
+        "update sla_clock set stopped_at = null, achieved_at = null, breached_at = null",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap()
+    .rows_affected() as i64;
+    assert!(
+        overdue > 500,
+        "{overdue} overdue clocks, more than one batch"
+    );
+    sqlx::query("update ticket set sla_at_risk = false")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let last_event: i64 =
+        sqlx::query_scalar("select coalesce(max(ticket_event_id), 0) from ticket_event")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let outcome = frontdesk::sla::monitor::run_once(&db.pool).await.unwrap();
+    assert_eq!(outcome.breaches as i64, overdue);
+    let (events, tickets, clock_tickets, at_risk): (i64, i64, i64, i64) = sqlx::query_as(
+        "select count(*) filter (where kind = 'sla_breached'),
+                count(distinct ticket_id) filter (where kind = 'sla_breached'),
+                (select count(distinct ticket_id) from sla_clock),
+                (select count(*) from ticket where sla_at_risk)
+         from ticket_event where ticket_event_id > $1",
+    )
+    .bind(last_event)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(events, overdue, "one event per clock");
+    assert_eq!((tickets, at_risk), (clock_tickets, clock_tickets));
+    // Stamped at the due instant, and a second pass finds nothing.
+    let off: i64 = sqlx::query_scalar(
+        "select count(*) from sla_clock where breached_at is distinct from due_at",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(off, 0);
+    let again = frontdesk::sla::monitor::run_once(&db.pool).await.unwrap();
+    assert_eq!(again, frontdesk::sla::monitor::Outcome::default());
+    db.drop_db().await;
+}
