@@ -27,6 +27,32 @@ pub fn line<S: AsRef<str>>(cells: &[S]) -> String {
     out
 }
 
+/// Appends one cell, escaped as [`cell`] does, to `out`, after a comma unless `first`: for
+/// exports of many rows, which write every cell into one buffer instead of allocating it.
+pub fn push_cell(out: &mut String, value: &str, first: bool) {
+    if !first {
+        out.push(',');
+    }
+    let quoted = value.contains([',', '"', '\n', '\r']);
+    if quoted {
+        out.push('"');
+    }
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        out.push('\'');
+    }
+    if quoted {
+        for (i, part) in value.split('"').enumerate() {
+            if i > 0 {
+                out.push_str("\"\"");
+            }
+            out.push_str(part);
+        }
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +67,30 @@ mod tests {
         assert_eq!(cell("plain"), "plain");
         assert_eq!(cell("1.5"), "1.5");
         assert_eq!(line(&["a", "b\nc"]), "a,\"b\nc\"\r\n");
+    }
+
+    #[test]
+    fn push_cell_writes_what_cell_returns() {
+        let cases = [
+            "=HYPERLINK(\"x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "a, b",
+            "plain",
+            "",
+            "\"quoted\"",
+            "\tx,y",
+            "b\nc",
+            "\r",
+        ];
+        for (i, c) in cases.iter().enumerate() {
+            let mut out = String::from("x");
+            push_cell(&mut out, c, false);
+            assert_eq!(out, format!("x,{}", cell(c)), "{c:?}");
+            let mut out = String::new();
+            push_cell(&mut out, c, true);
+            assert_eq!(out, cell(c), "case {i}");
+        }
     }
 }

@@ -1098,17 +1098,14 @@ pub fn tickets_csv_chunks(
                      offset 0) x),
              sl as (
                select c.ticket_id,
-                      case when count(*) filter (where c.kind = 'first_response') = 0 then null
-                           when bool_or(c.breached_at is not null) filter (where c.kind = 'first_response') then 'breached'
-                           when bool_or(c.achieved_at is not null) filter (where c.kind = 'first_response') then 'achieved'
-                           else 'running' end as first_response,
-                      case when count(*) filter (where c.kind = 'resolution') = 0 then null
-                           when bool_or(c.breached_at is not null) filter (where c.kind = 'resolution') then 'breached'
-                           when bool_or(c.achieved_at is not null) filter (where c.kind = 'resolution') then 'achieved'
-                           else 'running' end as resolution
-               from sla_clock c
-               where c.ticket_id between (select lo from b) and (select hi from b)
-                 and c.kind in ('first_response', 'resolution')
+                      max(c.rank) filter (where c.kind = 'first_response') as first_response,
+                      max(c.rank) filter (where c.kind = 'resolution') as resolution
+               from (select c.ticket_id, c.kind,
+                            case when c.breached_at is not null then 3
+                                 when c.achieved_at is not null then 2 else 1 end as rank
+                     from sla_clock c
+                     where c.ticket_id between (select lo from b) and (select hi from b)
+                       and c.kind in ('first_response', 'resolution')) c
                group by 1),
              cs as (
                select distinct on (s.ticket_id) s.ticket_id, s.rating
@@ -1121,7 +1118,8 @@ pub fn tickets_csv_chunks(
                     tk.priority, tk.status, m.created_at, m.first_response_at, m.first_response_s,
                     m.first_response_business_s, m.resolved_at, m.resolution_s,
                     m.resolution_business_s, m.replies, m.reopened,
-                    sl.first_response as sla_first_response, sl.resolution as sla_resolution,
+                    (array['running', 'achieved', 'breached'])[sl.first_response] as sla_first_response,
+                    (array['running', 'achieved', 'breached'])[sl.resolution] as sla_resolution,
                     cs.rating as csat
              from ticket_metric m {TICKET_OF_M}
              join ticket tk on tk.ticket_id = m.ticket_id
@@ -1142,7 +1140,7 @@ pub fn tickets_csv_chunks(
         loop {
             match rows.try_next().await {
                 Ok(Some(r)) => {
-                    buf.push_str(&ticket_line(&r, &names));
+                    push_ticket_line(&mut buf, &r, &names);
                     if buf.len() >= CSV_CHUNK
                         && tx.send(Ok(std::mem::take(&mut buf))).await.is_err()
                     {
@@ -1203,29 +1201,40 @@ impl TagNames {
 
 /// One `tickets.csv` row ([`TICKET_COLUMNS`]), with its line end: times RFC 3339 UTC,
 /// durations in seconds; cells escaped by [`super::csv::cell`].
-fn ticket_line(r: &TicketRow, tags: &TagNames) -> String {
-    super::csv::line(&[
-        r.number.to_string(),
-        r.subject.clone(),
-        r.mailbox.clone(),
-        r.team.clone().unwrap_or_default(),
-        r.assignee.clone().unwrap_or_default(),
-        tags.list(&r.tag_ids),
-        r.priority.clone(),
-        r.status.clone(),
-        rfc3339(Some(r.created_at)),
-        rfc3339(r.first_response_at),
-        secs(r.first_response_s),
-        secs(r.first_response_business_s),
-        rfc3339(r.resolved_at),
-        secs(r.resolution_s),
-        secs(r.resolution_business_s),
-        r.replies.to_string(),
-        r.reopened.to_string(),
-        r.sla_first_response.clone().unwrap_or_default(),
-        r.sla_resolution.clone().unwrap_or_default(),
-        r.csat.clone().unwrap_or_default(),
-    ])
+/// Appends `r` as one line of `tickets.csv` ([`TICKET_COLUMNS`]) to `out`, cell by cell
+/// (a 90-day export writes about 125,000 of them: no string per cell).
+fn push_ticket_line(out: &mut String, r: &TicketRow, tags: &TagNames) {
+    use super::csv::push_cell;
+    use std::fmt::Write;
+    let num = |out: &mut String, v: &dyn std::fmt::Display| {
+        out.push(',');
+        let _ = write!(out, "{v}");
+    };
+    let _ = write!(out, "{}", r.number);
+    push_cell(out, &r.subject, false);
+    push_cell(out, &r.mailbox, false);
+    push_cell(out, r.team.as_deref().unwrap_or_default(), false);
+    push_cell(out, r.assignee.as_deref().unwrap_or_default(), false);
+    push_cell(out, &tags.list(&r.tag_ids), false);
+    push_cell(out, &r.priority, false);
+    push_cell(out, &r.status, false);
+    push_cell(out, &rfc3339(Some(r.created_at)), false);
+    push_cell(out, &rfc3339(r.first_response_at), false);
+    push_cell(out, &secs(r.first_response_s), false);
+    push_cell(out, &secs(r.first_response_business_s), false);
+    push_cell(out, &rfc3339(r.resolved_at), false);
+    push_cell(out, &secs(r.resolution_s), false);
+    push_cell(out, &secs(r.resolution_business_s), false);
+    num(out, &r.replies);
+    num(out, &r.reopened);
+    push_cell(
+        out,
+        r.sla_first_response.as_deref().unwrap_or_default(),
+        false,
+    );
+    push_cell(out, r.sla_resolution.as_deref().unwrap_or_default(), false);
+    push_cell(out, r.csat.as_deref().unwrap_or_default(), false);
+    out.push_str("\r\n");
 }
 
 /// The names of the calendars business seconds were counted on, for the tickets whose first

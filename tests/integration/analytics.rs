@@ -1999,3 +1999,33 @@ async fn lifecycle_stage_and_vip_filter_every_figure_with_the_usual_access_rules
     assert!(page.body.contains(r#"<option value="renewal" selected>"#));
     f.db.drop_db().await;
 }
+
+#[tokio::test]
+async fn report_connections_plan_each_call_for_its_own_parameters() {
+    let db = TestDb::new().await;
+    let reports = frontdesk::db::reports_pool(&db.pool, 4);
+    // sqlx prepares a statement once per connection; after five calls PostgreSQL may keep a
+    // generic plan, which was 3x slower for a two-year report. Reports never get one.
+    for _ in 0..8 {
+        let (mode, work_mem): (String, String) = sqlx::query_as(
+            "select current_setting('plan_cache_mode'), current_setting('work_mem')
+             where $1::bigint is null or $1 > 0",
+        )
+        .bind(None::<i64>)
+        .fetch_one(&reports)
+        .await
+        .unwrap();
+        assert_eq!(mode, "force_custom_plan");
+        assert_eq!(work_mem, frontdesk::db::REPORT_WORK_MEM);
+    }
+    let main_mode: String = sqlx::query_scalar("select current_setting('plan_cache_mode')")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        main_mode, "auto",
+        "the inbox's short queries keep cached plans"
+    );
+    reports.close().await;
+    db.drop_db().await;
+}
