@@ -139,27 +139,23 @@ async fn announce(
         pending.push(*ticket, Actor::System, event(kind_of(kind), *due_at), None);
     }
     timeline::record_pending(conn, pending).await?;
-    // A clock at risk needs an agent's eyes: a snoozed ticket reopens.
-    let snoozed: Vec<i64> = sqlx::query_scalar(
-        "select ticket_id from ticket where ticket_id = any($1) and status = 'snoozed'
+    // A clock at risk needs an agent's eyes: a snoozed ticket reopens. Every ticket's open
+    // pages are told.
+    let states: Vec<(i64, i64, bool)> = sqlx::query_as(
+        "select ticket_id, mailbox_id, status = 'snoozed' from ticket where ticket_id = any($1)
          order by ticket_id",
     )
     .bind(&tickets)
     .fetch_all(&mut *conn)
     .await?;
-    for ticket in snoozed {
-        crate::tickets::actions::reopen(conn, ticket, Actor::System, StatusReason::SlaAtRisk)
-            .await?;
+    let mut live = Vec::with_capacity(states.len());
+    for (ticket, mailbox, snoozed) in states {
+        if snoozed {
+            crate::tickets::actions::reopen(conn, ticket, Actor::System, StatusReason::SlaAtRisk)
+                .await?;
+        }
+        live.push(LiveEvent::Ticket { ticket, mailbox });
     }
-    let live: Vec<LiveEvent> = sqlx::query_as::<_, (i64, i64)>(
-        "select ticket_id, mailbox_id from ticket where ticket_id = any($1)",
-    )
-    .bind(&tickets)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|(ticket, mailbox)| LiveEvent::Ticket { ticket, mailbox })
-    .collect();
     crate::live::notify_all(conn, &live).await
 }
 
