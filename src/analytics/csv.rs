@@ -26,7 +26,10 @@ pub fn push_cell(out: &mut String, value: &str, first: bool) {
     if !first {
         out.push(',');
     }
-    let quoted = value.contains([',', '"', '\n', '\r']);
+    // A byte scan: the four are ASCII, and exports call this for every cell of every row.
+    let quoted = value
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
     if quoted {
         out.push('"');
     }

@@ -309,7 +309,9 @@ pub async fn load(
 /// `bulk`. [`crate::tickets::timeline::record_pending`] calls it once for a batch. The row's
 /// copies of its ticket (scope; the customer's effective stage and VIP flag, as the SQL
 /// functions `customer_effective_stage` / `_vip` give them; tag ids; active) are set here, so
-/// the fill trigger (migration 20261210000000) does not run per row.
+/// the fill trigger (migration 20261210000000) does not run per row. So are its SLA results,
+/// for a ticket whose clocks started before its metric row (later changes reach the row
+/// through the clock triggers of migration 20261211000000).
 pub async fn on_created(
     conn: &mut PgConnection,
     created: &[(i64, Option<Automated>)],
@@ -321,13 +323,15 @@ pub async fn on_created(
         "insert into ticket_metric (ticket_id, created_at, excluded, calendar, ticket_mailbox_id,
                                     ticket_team_id, ticket_assignee_agent_id, ticket_priority,
                                     ticket_customer_id, ticket_customer_stage_id, ticket_customer_vip,
-                                    ticket_tag_ids, ticket_active)
+                                    ticket_tag_ids, ticket_active, sla_first_response, sla_resolution)
          select t.ticket_id, t.created_at, case when x.bulk then 'bulk' end, coalesce(c.name, $3),
                 t.mailbox_id, t.team_id, t.assignee_agent_id, t.priority, t.customer_id,
                 coalesce(cu.lifecycle_stage_id, co.lifecycle_stage_id),
                 coalesce(cu.vip, co.vip, false),
                 array(select g.tag_id from ticket_tag g where g.ticket_id = t.ticket_id order by g.tag_id),
-                not t.spam and t.status <> 'closed'
+                not t.spam and t.status <> 'closed',
+                ticket_sla_result(t.ticket_id, 'first_response'),
+                ticket_sla_result(t.ticket_id, 'resolution')
          from unnest($1::bigint[], $2::bool[]) as x(ticket_id, bulk)
          join ticket t on t.ticket_id = x.ticket_id
          left join customer cu on cu.customer_id = t.customer_id
@@ -372,8 +376,10 @@ pub async fn refresh(conn: &mut PgConnection, ticket: i64) -> sqlx::Result<()> {
     let fr = facts.first_response.as_ref();
     sqlx::query(
         "insert into ticket_metric as m (ticket_id, created_at, excluded, calendar, first_response_at,
-             first_response_s, first_response_business_s, first_response_agent_id, replies, reopened)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             first_response_s, first_response_business_s, first_response_agent_id, replies, reopened,
+             sla_first_response, sla_resolution, csat)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ticket_sla_result($1, 'first_response'),
+                 ticket_sla_result($1, 'resolution'), ticket_csat_rating($1))
          on conflict (ticket_id) do update set
              excluded = excluded.excluded,
              replies = excluded.replies,

@@ -7,10 +7,10 @@
 //! median and p90 are PostgreSQL's `percentile_cont` (linear interpolation between the two
 //! nearest values), mean the arithmetic mean.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::{Period, Scope};
@@ -1000,34 +1000,6 @@ pub async fn overview(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::Re
     })
 }
 
-/// One row of `tickets.csv`: a ticket created in the period with its stored metric values.
-#[derive(Debug, Clone, FromRow)]
-pub struct TicketRow {
-    pub number: i64,
-    pub subject: String,
-    pub mailbox: String,
-    pub team: Option<String>,
-    pub assignee: Option<String>,
-    /// The ticket's tag ids (the metric row's copy, `ticket_tag_ids`); named by [`TagNames`].
-    pub tag_ids: Vec<i64>,
-    pub priority: String,
-    pub status: String,
-    pub created_at: OffsetDateTime,
-    pub first_response_at: Option<OffsetDateTime>,
-    pub first_response_s: Option<f64>,
-    pub first_response_business_s: Option<f64>,
-    pub resolved_at: Option<OffsetDateTime>,
-    pub resolution_s: Option<f64>,
-    pub resolution_business_s: Option<f64>,
-    pub replies: i32,
-    pub reopened: i32,
-    /// `achieved`, `breached`, `running`, or null without a clock.
-    pub sla_first_response: Option<String>,
-    pub sla_resolution: Option<String>,
-    /// The ticket's latest CSAT rating (`good`, `okay`, `bad`), if any.
-    pub csat: Option<String>,
-}
-
 /// The header of `tickets.csv`, in column order.
 pub const TICKET_COLUMNS: [&str; 20] = [
     "number",
@@ -1054,35 +1026,44 @@ pub const TICKET_COLUMNS: [&str; 20] = [
 
 /// The size of a `tickets.csv` chunk, bytes.
 const CSV_CHUNK: usize = 64 * 1024;
+/// A chunk's buffer: room for the chunk and the line that crosses its end, so it never grows.
+const CSV_BUF: usize = CSV_CHUNK + 16 * 1024;
 
 /// `tickets.csv` ([`TICKET_COLUMNS`]) for the tickets created in the period (counted ones
-/// only), oldest first, as chunks of about 64 KiB: the rows are read from a cursor and written
-/// as they come, so a two-year export of a million tickets never sits in memory. The first
-/// item is the header and the first rows, or the query's error (before any byte is sent, so
-/// the caller can still answer with an error status); a later error ends the stream with it
-/// (logged here). The query runs in its own task on a connection of `pool`.
+/// only), by ticket number (the order Frontdesk opened them), as chunks of about 64 KiB that
+/// are sent as they are ready, so a two-year export of a million tickets never sits in memory
+/// and its first bytes leave at once. The first item is the header and the first rows, or the
+/// error that stopped the export before (so the caller can still answer with an error
+/// status); a later error ends the stream with it (logged here).
+///
+/// The numbers the period's tickets span are cut into parts of [`CSV_PART`] numbers; two
+/// parts are read and written at once, each in its own task on its own connection of `pool`
+/// (formatting a million lines is most of an export's work), and sent in order.
 pub fn tickets_csv_chunks(
     pool: PgPool,
     scope: Scope,
     period: Period,
 ) -> tokio::sync::mpsc::Receiver<sqlx::Result<String>> {
+    use futures::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
-        use futures::TryStreamExt;
-        // The per-ticket extras (SLA results, the latest rating) are read set-based for the
-        // ticket ids the period's tickets span (ids grow with creation, so that range is about
-        // the period), then joined: no per-row look-ups. Tags are the ids the metric row
-        // carries, named here from the (small) tag table read once. The final sort of a
-        // 90-day export (about 25 MB at a million tickets) gets the memory to stay off disk.
         let setup = async {
-            let names = TagNames::load(&pool).await?;
-            let mut conn = pool.begin().await?;
-            sqlx::query("set local work_mem = '64MB'")
-                .execute(&mut *conn)
-                .await?;
-            Ok::<_, sqlx::Error>((names, conn))
+            let names = std::sync::Arc::new(ExportNames::load(&pool).await?);
+            let range: (Option<i64>, Option<i64>) = sqlx::query_as(
+                // `offset 0` keeps the planner from reading the primary key from its start
+                // for min() and max() (300 ms for a recent period at a million tickets).
+                "select min(x.ticket_id), max(x.ticket_id)
+                 from (select ticket_id from ticket_metric
+                       where excluded is null and created_at >= $1 and created_at < $2
+                       offset 0) x",
+            )
+            .bind(period.start())
+            .bind(period.end())
+            .fetch_one(&pool)
+            .await?;
+            Ok::<_, sqlx::Error>((names, range))
         };
-        let (names, mut conn) = match setup.await {
+        let (names, range) = match setup.await {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!(error = %e, "tickets.csv: preparing the export failed");
@@ -1090,145 +1071,297 @@ pub fn tickets_csv_chunks(
                 return;
             }
         };
-        let sql = format!(
-            "with b as (
-               select min(x.ticket_id) as lo, max(x.ticket_id) as hi
-               from (select x.ticket_id from ticket_metric x
-                     where x.excluded is null and x.created_at >= $9 and x.created_at < $10
-                     offset 0) x),
-             sl as (
-               select c.ticket_id,
-                      max(c.rank) filter (where c.kind = 'first_response') as first_response,
-                      max(c.rank) filter (where c.kind = 'resolution') as resolution
-               from (select c.ticket_id, c.kind,
-                            case when c.breached_at is not null then 3
-                                 when c.achieved_at is not null then 2 else 1 end as rank
-                     from sla_clock c
-                     where c.ticket_id between (select lo from b) and (select hi from b)
-                       and c.kind in ('first_response', 'resolution')) c
-               group by 1),
-             cs as (
-               select distinct on (s.ticket_id) s.ticket_id, s.rating
-               from csat_survey s
-               where s.ticket_id between (select lo from b) and (select hi from b)
-                 and s.rated_at is not null
-               order by s.ticket_id, s.rated_at desc, s.csat_survey_id desc)
-             select tk.ticket_id as number, tk.subject, mb.address as mailbox, tm.name as team,
-                    a.email as assignee, m.ticket_tag_ids as tag_ids,
-                    tk.priority, tk.status, m.created_at, m.first_response_at, m.first_response_s,
-                    m.first_response_business_s, m.resolved_at, m.resolution_s,
-                    m.resolution_business_s, m.replies, m.reopened,
-                    (array['running', 'achieved', 'breached'])[sl.first_response] as sla_first_response,
-                    (array['running', 'achieved', 'breached'])[sl.resolution] as sla_resolution,
-                    cs.rating as csat
-             from ticket_metric m {TICKET_OF_M}
-             join ticket tk on tk.ticket_id = m.ticket_id
-               and tk.ticket_id between (select lo from b) and (select hi from b)
-             join mailbox mb on mb.mailbox_id = tk.mailbox_id
-             left join team tm on tm.team_id = tk.team_id
-             left join agent a on a.agent_id = tk.assignee_agent_id
-             left join sl on sl.ticket_id = m.ticket_id
-             left join cs on cs.ticket_id = m.ticket_id
-             where {SCOPE_M} and m.created_at >= $9 and m.created_at < $10
-             order by m.created_at, tk.ticket_id"
-        );
-        let mut rows = bind_scope!(sqlx::query_as::<_, TicketRow>(&sql), scope)
-            .bind(period.start())
-            .bind(period.end())
-            .fetch(&mut *conn);
-        let mut buf = super::csv::line(&TICKET_COLUMNS);
-        loop {
-            match rows.try_next().await {
-                Ok(Some(r)) => {
-                    push_ticket_line(&mut buf, &r, &names);
-                    if buf.len() >= CSV_CHUNK
-                        && tx.send(Ok(std::mem::take(&mut buf))).await.is_err()
-                    {
-                        return; // the client went away
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
+        let mut header = Some(super::csv::line(&TICKET_COLUMNS));
+        let parts = match range {
+            (Some(lo), Some(hi)) => (lo..=hi)
+                .step_by(CSV_PART as usize)
+                .map(|first| (first, (first + CSV_PART - 1).min(hi)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut parts = futures::stream::iter(parts)
+            .map(|(first, last)| {
+                let part = csv_part(
+                    pool.clone(),
+                    scope.clone(),
+                    period.clone(),
+                    names.clone(),
+                    first,
+                    last,
+                );
+                tokio::spawn(part)
+            })
+            .buffered(2);
+        while let Some(done) = parts.next().await {
+            let chunks = match done {
+                Ok(Ok(chunks)) => chunks,
+                Ok(Err(e)) => {
                     tracing::error!(error = %e, "tickets.csv: reading the tickets failed");
                     let _ = tx.send(Err(e)).await;
                     return;
                 }
+                Err(e) => {
+                    tracing::error!(error = %e, "tickets.csv: a part's task failed");
+                    let _ = tx.send(Err(sqlx::Error::WorkerCrashed)).await;
+                    return;
+                }
+            };
+            for mut chunk in chunks {
+                if let Some(h) = header.take() {
+                    chunk.insert_str(0, &h);
+                }
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return; // the client went away
+                }
             }
         }
-        if !buf.is_empty() {
-            let _ = tx.send(Ok(buf)).await;
+        if let Some(h) = header {
+            let _ = tx.send(Ok(h)).await;
         }
     });
     rx
 }
 
-/// RFC 3339 UTC, or empty.
-fn rfc3339(t: Option<OffsetDateTime>) -> String {
-    t.and_then(|t| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    })
-    .unwrap_or_default()
-}
+/// The ticket numbers in one part of `tickets.csv` (see [`tickets_csv_chunks`]): 25,000
+/// lines of about 180 bytes at most, so two parts in flight and one being sent hold about
+/// 15 MB.
+const CSV_PART: i64 = 25_000;
 
-/// Seconds as CSV text: whole milliseconds at most, empty when absent.
-fn secs(v: Option<f64>) -> String {
-    round_ms(v).map(|v| v.to_string()).unwrap_or_default()
-}
-
-/// Every tag's name by id, for naming the tag ids of `tickets.csv` rows.
-struct TagNames(std::collections::HashMap<i64, String>);
-
-impl TagNames {
-    async fn load(pool: &PgPool) -> sqlx::Result<TagNames> {
-        let rows: Vec<(i64, String)> = sqlx::query_as("select tag_id, name from tag")
-            .fetch_all(pool)
-            .await?;
-        Ok(TagNames(rows.into_iter().collect()))
-    }
-
-    /// The names of `ids`, by lower-case name, joined by `, ` (a tag deleted meanwhile is left
-    /// out).
-    fn list(&self, ids: &[i64]) -> String {
-        let mut names: Vec<&str> = ids
-            .iter()
-            .filter_map(|id| self.0.get(id).map(String::as_str))
-            .collect();
-        names.sort_by_cached_key(|n| n.to_lowercase());
-        names.join(", ")
-    }
-}
-
-/// Appends `r` as one `tickets.csv` line ([`TICKET_COLUMNS`], with its line end) to `out`:
-/// times RFC 3339 UTC, durations in seconds, cells escaped by [`super::csv::push_cell`]
-/// straight into `out` (a 90-day export writes about 125,000 lines: no string per cell).
-fn push_ticket_line(out: &mut String, r: &TicketRow, tags: &TagNames) {
-    use super::csv::push_cell;
-    use std::fmt::Write;
-    let _ = write!(out, "{}", r.number);
-    push_cell(out, &r.subject, false);
-    push_cell(out, &r.mailbox, false);
-    push_cell(out, r.team.as_deref().unwrap_or_default(), false);
-    push_cell(out, r.assignee.as_deref().unwrap_or_default(), false);
-    push_cell(out, &tags.list(&r.tag_ids), false);
-    push_cell(out, &r.priority, false);
-    push_cell(out, &r.status, false);
-    push_cell(out, &rfc3339(Some(r.created_at)), false);
-    push_cell(out, &rfc3339(r.first_response_at), false);
-    push_cell(out, &secs(r.first_response_s), false);
-    push_cell(out, &secs(r.first_response_business_s), false);
-    push_cell(out, &rfc3339(r.resolved_at), false);
-    push_cell(out, &secs(r.resolution_s), false);
-    push_cell(out, &secs(r.resolution_business_s), false);
-    let _ = write!(out, ",{},{}", r.replies, r.reopened);
-    push_cell(
-        out,
-        r.sla_first_response.as_deref().unwrap_or_default(),
-        false,
+/// Writes the `tickets.csv` lines of the tickets numbered `first..=last`
+/// (created in the period, in the scope) as chunks of about 64 KiB, in number order. Every
+/// value is on the ticket's row or its metric row (SLA results and the latest rating
+/// included), so a part is one merge join of two primary-key range scans that streams in key
+/// order and sorts nothing.
+async fn csv_part(
+    pool: PgPool,
+    scope: Scope,
+    period: Period,
+    names: std::sync::Arc<ExportNames>,
+    first: i64,
+    last: i64,
+) -> sqlx::Result<Vec<String>> {
+    use futures::TryStreamExt;
+    let sql = format!(
+        "select m.ticket_id as number, tk.subject, tk.mailbox_id, tk.team_id,
+                tk.assignee_agent_id, m.ticket_tag_ids as tag_ids, tk.priority, tk.status,
+                m.created_at, m.first_response_at, m.first_response_s,
+                m.first_response_business_s, m.resolved_at, m.resolution_s,
+                m.resolution_business_s, m.replies, m.reopened, m.sla_first_response,
+                m.sla_resolution, m.csat
+         from ticket_metric m {TICKET_OF_M}
+         join ticket tk on tk.ticket_id = m.ticket_id and tk.ticket_id between $11 and $12
+         where {SCOPE_M} and m.ticket_id between $11 and $12
+           and m.created_at >= $9 and m.created_at < $10
+         order by m.ticket_id"
     );
-    push_cell(out, r.sla_resolution.as_deref().unwrap_or_default(), false);
-    push_cell(out, r.csat.as_deref().unwrap_or_default(), false);
-    out.push_str("\r\n");
+    // A sort would hold every row back; the planner picks one when the metric table's
+    // order has drifted from its key.
+    let mut conn = pool.begin().await?;
+    sqlx::query("set local enable_sort = off")
+        .execute(&mut *conn)
+        .await?;
+    let mut rows = bind_scope!(sqlx::query(&sql), scope)
+        .bind(period.start())
+        .bind(period.end())
+        .bind(first)
+        .bind(last)
+        .fetch(&mut *conn);
+    let mut line = LineWriter::new(&names);
+    let mut chunks = Vec::new();
+    let mut buf = String::with_capacity(CSV_BUF);
+    while let Some(row) = rows.try_next().await? {
+        line.push(&mut buf, &row)?;
+        if buf.len() >= CSV_CHUNK {
+            chunks.push(std::mem::replace(&mut buf, String::with_capacity(CSV_BUF)));
+        }
+    }
+    if !buf.is_empty() {
+        chunks.push(buf);
+    }
+    Ok(chunks)
+}
+
+/// Writes `tickets.csv` lines ([`TICKET_COLUMNS`]) from the export query's rows, read by
+/// column position with borrowed text, into the chunk buffer: times RFC 3339 UTC, durations
+/// in seconds (whole milliseconds at most), every cell through [`super::csv::push_cell`]. A
+/// two-year export writes a million lines, so a line allocates nothing but its tag id array:
+/// the values that need formatting go through one reused scratch buffer.
+struct LineWriter<'a> {
+    names: &'a ExportNames,
+    scratch: String,
+    time: Vec<u8>,
+}
+
+impl<'a> LineWriter<'a> {
+    fn new(names: &'a ExportNames) -> Self {
+        Self {
+            names,
+            scratch: String::with_capacity(256),
+            time: Vec::with_capacity(40),
+        }
+    }
+
+    /// Appends one line (with its line end) for `row` to `out`. The columns are read by
+    /// position and without sqlx's per-value type check (name look-ups and type checks were
+    /// about a quarter of the export's CPU in a profile): the query beside this writer fixes
+    /// their types, and a null where a value is required is still an error.
+    fn push(&mut self, out: &mut String, row: &sqlx::postgres::PgRow) -> sqlx::Result<()> {
+        use super::csv::push_cell;
+        use sqlx::Row;
+        use std::fmt::Write;
+        let _ = write!(out, "{}", row.try_get_unchecked::<i64, _>(0)?);
+        push_cell(out, row.try_get_unchecked::<&str, _>(1)?, false);
+        let names = self.names;
+        push_cell(
+            out,
+            ExportNames::of(&names.mailboxes, Some(row.try_get_unchecked(2)?)),
+            false,
+        );
+        push_cell(
+            out,
+            ExportNames::of(&names.teams, row.try_get_unchecked(3)?),
+            false,
+        );
+        push_cell(
+            out,
+            ExportNames::of(&names.agents, row.try_get_unchecked(4)?),
+            false,
+        );
+        self.scratch.clear();
+        names.tag_list(&row.try_get_unchecked::<Vec<i64>, _>(5)?, &mut self.scratch);
+        push_cell(out, &self.scratch, false);
+        push_cell(out, row.try_get_unchecked::<&str, _>(6)?, false);
+        push_cell(out, row.try_get_unchecked::<&str, _>(7)?, false);
+        self.time(out, Some(row.try_get_unchecked(8)?));
+        self.time(out, row.try_get_unchecked(9)?);
+        self.secs(out, row.try_get_unchecked(10)?);
+        self.secs(out, row.try_get_unchecked(11)?);
+        self.time(out, row.try_get_unchecked(12)?);
+        self.secs(out, row.try_get_unchecked(13)?);
+        self.secs(out, row.try_get_unchecked(14)?);
+        let _ = write!(
+            out,
+            ",{},{}",
+            row.try_get_unchecked::<i32, _>(15)?,
+            row.try_get_unchecked::<i32, _>(16)?
+        );
+        for i in 17..20 {
+            push_cell(
+                out,
+                row.try_get_unchecked::<Option<&str>, _>(i)?
+                    .unwrap_or_default(),
+                false,
+            );
+        }
+        out.push_str("\r\n");
+        Ok(())
+    }
+
+    /// A time cell: RFC 3339 UTC, or empty.
+    fn time(&mut self, out: &mut String, t: Option<OffsetDateTime>) {
+        self.time.clear();
+        let text = t
+            .and_then(|t| {
+                t.format_into(
+                    &mut self.time,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .ok()
+            })
+            .and_then(|_| std::str::from_utf8(&self.time).ok())
+            .unwrap_or_default();
+        super::csv::push_cell(out, text, false);
+    }
+
+    /// A duration cell ([`write_secs`]).
+    fn secs(&mut self, out: &mut String, v: Option<f64>) {
+        self.scratch.clear();
+        write_secs(&mut self.scratch, v);
+        super::csv::push_cell(out, &self.scratch, false);
+    }
+}
+
+/// Writes seconds rounded to whole milliseconds as Rust prints the rounded `f64` (`3600`,
+/// `1.5`, `0.25`; nothing for `None`) into `text`. Whole milliseconds are printed as integers
+/// (float printing was a tenth of an export's time): from zero to a billion seconds, doubles
+/// are far closer together than a millisecond, so the shortest text of the rounded value is
+/// exactly these digits. Anything else (negative, huge) takes the float route.
+fn write_secs(text: &mut String, v: Option<f64>) {
+    use std::fmt::Write;
+    match v {
+        Some(v) if v.is_sign_positive() && v < 1e9 => {
+            let ms = (v * 1000.0).round() as u64;
+            let _ = write!(text, "{}", ms / 1000);
+            let frac = ms % 1000;
+            if frac != 0 {
+                let _ = write!(text, ".{frac:03}");
+                while text.ends_with('0') {
+                    text.pop();
+                }
+            }
+        }
+        v => {
+            if let Some(v) = round_ms(v) {
+                let _ = write!(text, "{v}");
+            }
+        }
+    }
+}
+
+/// The names `tickets.csv` shows for the ids on its rows: mailbox addresses, team names,
+/// agent e-mails and tag names (small tables, read once per export).
+struct ExportNames {
+    mailboxes: HashMap<i64, String>,
+    teams: HashMap<i64, String>,
+    agents: HashMap<i64, String>,
+    /// Each tag's name and its place among all names by lower case.
+    tags: HashMap<i64, (usize, String)>,
+}
+
+impl ExportNames {
+    async fn load(pool: &PgPool) -> sqlx::Result<ExportNames> {
+        async fn map(pool: &PgPool, sql: &str) -> sqlx::Result<HashMap<i64, String>> {
+            let rows: Vec<(i64, String)> = sqlx::query_as(sql).fetch_all(pool).await?;
+            Ok(rows.into_iter().collect())
+        }
+        Ok(ExportNames {
+            mailboxes: map(pool, "select mailbox_id, address from mailbox").await?,
+            teams: map(pool, "select team_id, name from team").await?,
+            agents: map(pool, "select agent_id, email from agent").await?,
+            tags: Self::ranked(map(pool, "select tag_id, name from tag").await?),
+        })
+    }
+
+    /// Tag names by id, each with its place among all names by lower case.
+    fn ranked(tags: HashMap<i64, String>) -> HashMap<i64, (usize, String)> {
+        let mut tags: Vec<(i64, String)> = tags.into_iter().collect();
+        tags.sort_by_cached_key(|(_, name)| name.to_lowercase());
+        tags.into_iter()
+            .enumerate()
+            .map(|(rank, (id, name))| (id, (rank, name)))
+            .collect()
+    }
+
+    /// The name of `id` in `names`, or empty.
+    fn of(names: &HashMap<i64, String>, id: Option<i64>) -> &str {
+        id.and_then(|id| names.get(&id))
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// Writes the names of the tags `ids` into `out`, by lower-case name, joined by `, ` (a
+    /// tag deleted meanwhile is left out).
+    fn tag_list(&self, ids: &[i64], out: &mut String) {
+        let mut tags: Vec<&(usize, String)> =
+            ids.iter().filter_map(|id| self.tags.get(id)).collect();
+        tags.sort_unstable_by_key(|(rank, _)| *rank);
+        for (i, (_, name)) in tags.into_iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(name);
+        }
+    }
 }
 
 /// The names of the calendars business seconds were counted on, for the tickets whose first
@@ -1251,4 +1384,51 @@ pub async fn calendars(pool: &PgPool, scope: &Scope, period: &Period) -> sqlx::R
     .bind(period.end())
     .fetch_all(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_as_the_rounded_float_prints() {
+        let float = |v: f64| round_ms(Some(v)).unwrap().to_string();
+        let mut values = vec![0.0, 0.0004, 0.0005, 0.001, 0.1, 0.25, 1.5, 59.9999, 3600.0];
+        values.extend([86_399.9995, 1_234_567.891, 999_999_999.999, 7.123_456]);
+        // Sub-millisecond steps over a wide range, including every fraction's trailing zeros.
+        values.extend((0..200_000).map(|i| i as f64 * 0.013_7 + (i % 7) as f64 * 1e-4));
+        values.extend((0..2_000).map(|i| i as f64 * 499_999.7));
+        for v in values {
+            let mut text = String::new();
+            write_secs(&mut text, Some(v));
+            assert_eq!(text, float(v), "{v}");
+        }
+        // Outside the integer route: the float's own text.
+        for v in [-1.5, -0.0, 2e9, 1e12 + 0.123] {
+            let mut text = String::new();
+            write_secs(&mut text, Some(v));
+            assert_eq!(text, float(v), "{v}");
+        }
+        let mut text = String::new();
+        write_secs(&mut text, None);
+        assert_eq!(text, "");
+    }
+
+    #[test]
+    fn tag_lists_go_by_lower_case_name() {
+        let names = ExportNames {
+            mailboxes: HashMap::new(),
+            teams: HashMap::new(),
+            agents: HashMap::new(),
+            tags: ExportNames::ranked(
+                [(1, "billing"), (2, "Alpha"), (3, "VIP"), (4, "zebra")]
+                    .into_iter()
+                    .map(|(id, name)| (id, name.to_string()))
+                    .collect(),
+            ),
+        };
+        let mut out = String::new();
+        names.tag_list(&[3, 9, 1, 2], &mut out);
+        assert_eq!(out, "Alpha, billing, VIP");
+    }
 }

@@ -504,7 +504,7 @@ async fn seed_analytics(conn: &mut sqlx::PgConnection) -> anyhow::Result<u64> {
     sqlx::query("set local synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    let steps: [(&str, &str); 13] = [
+    let steps: [(&str, &str); 18] = [
         // First, so that the analytics facts below copy each customer's stage and VIP flag
         // as they are inserted (instead of a trigger rewriting them per customer afterwards).
         (
@@ -606,6 +606,16 @@ async fn seed_analytics(conn: &mut sqlx::PgConnection) -> anyhow::Result<u64> {
                     on l.ticket_id = f.ticket_id
              where m.ticket_id = f.ticket_id",
         ),
+        // The metric rows' SLA results and ratings are set once at the end, set-based, not by
+        // the per-row triggers (migration 20261211000000) for two million rows.
+        (
+            "clock trigger off",
+            "alter table sla_clock disable trigger sla_clock_results_to_ticket_metric_insert",
+        ),
+        (
+            "rating trigger off",
+            "alter table csat_survey disable trigger csat_rating_to_ticket_metric_insert",
+        ),
         (
             "SLA clocks",
             "insert into sla_clock (ticket_id, kind, started_at, due_at, achieved_at, breached_at, stopped_at)
@@ -637,6 +647,18 @@ async fn seed_analytics(conn: &mut sqlx::PgConnection) -> anyhow::Result<u64> {
                                              when (r.ticket_id / 5) % 20 < 17 then 'okay'
                                              else 'bad' end as rating) a
              where r.replied",
+        ),
+        (
+            "metric SLA results and ratings",
+            "select ticket_metric_fill_results()",
+        ),
+        (
+            "clock trigger on",
+            "alter table sla_clock enable trigger sla_clock_results_to_ticket_metric_insert",
+        ),
+        (
+            "rating trigger on",
+            "alter table csat_survey enable trigger csat_rating_to_ticket_metric_insert",
         ),
     ];
     let mut rows = 0;

@@ -996,12 +996,14 @@ async fn the_tickets_csv_has_one_escaped_row_per_ticket() {
 async fn a_tickets_csv_of_many_chunks_has_every_row_once_in_order() {
     let db = TestDb::new().await;
     let mailbox = offline_mailbox(&db.pool, "support@example.com", None).await;
-    // 3,000 tickets of ~200 bytes a row: the export is sent in several 64 KiB chunks.
+    // 3,000 tickets of ~200 bytes a row: the export is sent in several 64 KiB chunks. Every
+    // other ticket is dated before its predecessor (mail imported late): rows still come by
+    // number.
     sqlx::query(
         "insert into ticket (mailbox_id, subject, created_at, last_message_at)
          select $1, 'Question ' || g || ' ' || repeat('x', 120),
-                timestamptz '2026-03-05 00:00:00Z' + g * interval '10 seconds',
-                timestamptz '2026-03-05 00:00:00Z' + g * interval '10 seconds'
+                timestamptz '2026-03-05 00:00:00Z' + (g + 3 * (g % 2)) * interval '10 seconds',
+                timestamptz '2026-03-05 00:00:00Z' + (g + 3 * (g % 2)) * interval '10 seconds'
          from generate_series(1, 3000) g",
     )
     .bind(mailbox)
@@ -1037,13 +1039,12 @@ async fn a_tickets_csv_of_many_chunks_has_every_row_once_in_order() {
         .filter(|l| !l.is_empty())
         .map(|l| l.split(',').next().unwrap().parse().unwrap())
         .collect();
-    let expected: Vec<i64> =
-        sqlx::query_scalar("select ticket_id from ticket order by created_at, ticket_id")
-            .fetch_all(&db.pool)
-            .await
-            .unwrap();
+    let expected: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(numbers.len(), 3000);
-    assert_eq!(numbers, expected, "every ticket once, oldest first");
+    assert_eq!(numbers, expected, "every ticket once, by number");
     db.drop_db().await;
 }
 
@@ -2027,5 +2028,95 @@ async fn report_connections_plan_each_call_for_its_own_parameters() {
         "the inbox's short queries keep cached plans"
     );
     reports.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn metric_rows_follow_their_tickets_sla_clocks_and_ratings() {
+    let db = TestDb::new().await;
+    let mailbox = offline_mailbox(&db.pool, "support@example.com", None).await;
+    let ticket: i64 = sqlx::query_scalar(
+        "insert into ticket (mailbox_id, subject) values ($1, 'Refund') returning ticket_id",
+    )
+    .bind(mailbox)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    // A clock started before the ticket's metric row exists (the single-event path): the row
+    // takes the result when it is written.
+    sqlx::query(
+        "insert into sla_clock (ticket_id, kind, started_at) values ($1, 'first_response', now())",
+    )
+    .bind(ticket)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let mut conn = db.pool.acquire().await.unwrap();
+    frontdesk::analytics::metrics::on_created(&mut conn, &[(ticket, None)])
+        .await
+        .unwrap();
+    type Copies = (Option<String>, Option<String>, Option<String>);
+    let copies = |pool: sqlx::PgPool| async move {
+        sqlx::query_as::<_, Copies>(
+            "select sla_first_response, sla_resolution, csat from ticket_metric where ticket_id = $1",
+        )
+        .bind(ticket)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let run = |sql: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query(sql).bind(ticket).execute(&pool).await.unwrap();
+        }
+    };
+    assert_eq!(
+        copies(db.pool.clone()).await,
+        (Some("running".into()), None, None)
+    );
+    run("insert into sla_clock (ticket_id, kind, started_at) values ($1, 'resolution', now())")
+        .await;
+    run("update sla_clock set achieved_at = now(), stopped_at = now() where ticket_id = $1 and kind = 'first_response'").await;
+    assert_eq!(
+        copies(db.pool.clone()).await,
+        (Some("achieved".into()), Some("running".into()), None)
+    );
+    // A later cycle that breaches outranks the achieved one; dropping it brings that back.
+    run("insert into sla_clock (ticket_id, kind, cycle, started_at, breached_at) values ($1, 'first_response', 2, now(), now())").await;
+    assert_eq!(copies(db.pool.clone()).await.0.as_deref(), Some("breached"));
+    run("delete from sla_clock where ticket_id = $1 and kind = 'first_response' and cycle = 2")
+        .await;
+    assert_eq!(copies(db.pool.clone()).await.0.as_deref(), Some("achieved"));
+    // Next-response clocks are not a column of the export.
+    run("insert into sla_clock (ticket_id, kind, started_at, breached_at) values ($1, 'next_response', now(), now())").await;
+    assert_eq!(
+        copies(db.pool.clone()).await,
+        (Some("achieved".into()), Some("running".into()), None)
+    );
+    // Surveys: sent, then rated, then rated again; the latest rating shows.
+    run("insert into csat_survey (ticket_id, resolution, mailbox_id, state) select ticket_id, 1, mailbox_id, 'sent' from ticket where ticket_id = $1").await;
+    assert_eq!(copies(db.pool.clone()).await.2, None);
+    run("update csat_survey set rating = 'bad', rated_at = now() - interval '1 hour' where ticket_id = $1").await;
+    assert_eq!(copies(db.pool.clone()).await.2.as_deref(), Some("bad"));
+    run("insert into csat_survey (ticket_id, resolution, mailbox_id, state, rating, rated_at) select ticket_id, 2, mailbox_id, 'sent', 'good', now() from ticket where ticket_id = $1").await;
+    assert_eq!(copies(db.pool.clone()).await.2.as_deref(), Some("good"));
+    run("delete from csat_survey where ticket_id = $1 and resolution = 2").await;
+    assert_eq!(copies(db.pool.clone()).await.2.as_deref(), Some("bad"));
+    // The set-based fill (migration and seeder) agrees with the triggers.
+    run("update ticket_metric set sla_first_response = null, sla_resolution = null, csat = null where ticket_id = $1").await;
+    sqlx::query("select ticket_metric_fill_results()")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        copies(db.pool.clone()).await,
+        (
+            Some("achieved".into()),
+            Some("running".into()),
+            Some("bad".into())
+        )
+    );
+    drop(conn);
     db.drop_db().await;
 }

@@ -14,7 +14,8 @@
 //! - `GET /api/v1/analytics/agents` → `{"agents": [...]}`.
 //! - `GET /api/v1/analytics/busiest` → `{"tz", "grid"}`: 7 rows (Monday first) of 24 counts of
 //!   tickets created, by local hour.
-//! - `GET /api/v1/analytics/tickets.csv` → `text/csv`, one row per ticket created in the period.
+//! - `GET /api/v1/analytics/tickets.csv` → `text/csv`, one row per ticket created in the period,
+//!   by ticket number.
 //! - `GET /api/v1/analytics/tags` → [`breakdown::TagReport`]: per tag volume, trend, time to
 //!   resolve, and the tags rising.
 //! - `GET /api/v1/analytics/mailboxes` → `{"mailboxes": [row]}`, `/teams` → `{"teams": [row]}`,
@@ -286,7 +287,7 @@ pub fn csv_response(name: &str, body: String) -> Response {
 /// `GET /api/v1/analytics/tickets.csv`.
 #[utoipa::path(get, path = "/analytics/tickets.csv", tag = "analytics", params(AnalyticsQuery),
     responses(
-        (status = 200, description = "One row per ticket created in the period, with a header row.", content_type = "text/csv", body = String),
+        (status = 200, description = "One row per ticket created in the period, by ticket number, with a header row.", content_type = "text/csv", body = String),
         (status = 400, body = ApiError, description = "A bad parameter (named): date, zone, priority, VIP value, or an unknown mailbox, team, agent or stage."),
         (status = 403, body = ApiError, description = "An agent's token asking for someone else's figures."),
     ))]
