@@ -2095,11 +2095,11 @@ async fn metric_rows_follow_their_tickets_sla_clocks_and_ratings() {
         (Some("achieved".into()), Some("running".into()), None)
     );
     // Surveys: sent, then rated, then rated again; the latest rating shows.
-    run("insert into csat_survey (ticket_id, resolution, mailbox_id, state) select ticket_id, 1, mailbox_id, 'sent' from ticket where ticket_id = $1").await;
+    run("insert into csat_survey (ticket_id, resolution, mailbox_id, state, sent_at, token_sha256) select ticket_id, 1, mailbox_id, 'sent', now(), '\\x01' from ticket where ticket_id = $1").await;
     assert_eq!(copies(db.pool.clone()).await.2, None);
     run("update csat_survey set rating = 'bad', rated_at = now() - interval '1 hour' where ticket_id = $1").await;
     assert_eq!(copies(db.pool.clone()).await.2.as_deref(), Some("bad"));
-    run("insert into csat_survey (ticket_id, resolution, mailbox_id, state, rating, rated_at) select ticket_id, 2, mailbox_id, 'sent', 'good', now() from ticket where ticket_id = $1").await;
+    run("insert into csat_survey (ticket_id, resolution, mailbox_id, state, sent_at, token_sha256, rating, rated_at) select ticket_id, 2, mailbox_id, 'sent', now(), '\\x02', 'good', now() from ticket where ticket_id = $1").await;
     assert_eq!(copies(db.pool.clone()).await.2.as_deref(), Some("good"));
     run("delete from csat_survey where ticket_id = $1 and resolution = 2").await;
     assert_eq!(copies(db.pool.clone()).await.2.as_deref(), Some("bad"));
