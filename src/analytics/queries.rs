@@ -1394,7 +1394,7 @@ mod tests {
     fn durations_print_as_the_rounded_float_prints() {
         let float = |v: f64| round_ms(Some(v)).unwrap().to_string();
         let mut values = vec![0.0, 0.0004, 0.0005, 0.001, 0.1, 0.25, 1.5, 59.9999, 3600.0];
-        values.extend([86_399.9995, 1_234_567.891, 999_999_999.999, 7.123_456]);
+        values.extend([86_399.999_5, 1_234_567.891, 999_999_999.999, 7.123_456]);
         // Sub-millisecond steps over a wide range, including every fraction's trailing zeros.
         values.extend((0..200_000).map(|i| i as f64 * 0.013_7 + (i % 7) as f64 * 1e-4));
         values.extend((0..2_000).map(|i| i as f64 * 499_999.7));

@@ -141,6 +141,10 @@ async fn json_log_lines_of_a_request_name_its_route_agent_and_ticket() {
         .finish();
     // this test's thread only (a current-thread runtime): other tests keep their logs
     let guard = tracing::subscriber::set_default(subscriber);
+    // Callsites first hit by other tests' threads (no subscriber there) may have cached "never"
+    // and the global level may be stale when another thread's subscriber came and went
+    // meanwhile: recompute both with this one in place (the test failed once in a filtered run).
+    tracing::callsite::rebuild_interest_cache();
     let (s, r) = api_json(
         &app.db,
         "POST",
