@@ -4,7 +4,8 @@
 //! Exactly once: the cursor (highest stored UID per folder and UIDVALIDITY) moves in the
 //! transaction that stores the messages, and `raw_message` is unique on (mailbox, Message-ID,
 //! content hash), so re-fetching after a crash, a UIDVALIDITY change, the same mail in two
-//! folders, or two nodes polling at once stores nothing twice. One node polls a mailbox at a
+//! folders, or two nodes polling at once stores nothing twice; raw mail kept just before a crash
+//! is stored from the database at the next poll (see [`store`]). One node polls a mailbox at a
 //! time: it holds a PostgreSQL advisory lock on a dedicated connection, which PostgreSQL
 //! releases when that node dies, and another node takes over within [`LEASE_RETRY`].
 
@@ -38,7 +39,8 @@ pub async fn sync_mailbox(
         mailbox_id: mailbox.mailbox_id,
         own_addresses: mailboxes::own_addresses(pool).await?,
     };
-    let mut total = IngestCounts::default();
+    // Mail kept before a crash comes first: it is older than anything still on the server.
+    let mut total = store::store_pending(pool, &ctx).await?;
     for folder in &url.folders {
         total.merge(
             sync_folder(pool, session, &ctx, &mailbox.address, folder, cfg)
@@ -171,12 +173,12 @@ async fn store_uids(
     uids: &[u32],
     cfg: &IngestConfig,
 ) -> anyhow::Result<IngestCounts> {
-    // Store one batch while the next is fetched and parsed (on a blocking thread): IMAP,
-    // parsing and PostgreSQL work overlap.
+    // Store one batch while the next is fetched, parsed (on a blocking thread) and its raw
+    // mail kept (on a second connection): IMAP, parsing and two PostgreSQL backends overlap.
     let mut total = IngestCounts::default();
     let chunks: Vec<&[u32]> = uids.chunks(cfg.fetch_batch).collect();
     let mut next = match chunks.first() {
-        Some(c) => Some(fetch_parsed(session, folder, uid_validity, c).await?),
+        Some(c) => Some(fetch_kept(pool, session, ctx, folder, uid_validity, c).await?),
         None => None,
     };
     for (i, chunk) in chunks.iter().enumerate() {
@@ -184,13 +186,20 @@ async fn store_uids(
         let (stored, fetched) = match chunks.get(i + 1) {
             Some(following) => {
                 let (s, f) = tokio::join!(
-                    timed(store::store_parsed_batch(pool, ctx, &batch)),
-                    timed(fetch_parsed(session, folder, uid_validity, following))
+                    timed(store::store_kept_batch(pool, ctx, &batch)),
+                    timed(fetch_kept(
+                        pool,
+                        session,
+                        ctx,
+                        folder,
+                        uid_validity,
+                        following
+                    ))
                 );
                 (s, Some(f))
             }
             None => (
-                timed(store::store_parsed_batch(pool, ctx, &batch)).await,
+                timed(store::store_kept_batch(pool, ctx, &batch)).await,
                 None,
             ),
         };
@@ -216,17 +225,21 @@ async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, u64) {
     (out, start.elapsed().as_millis() as u64)
 }
 
-/// [`fetch`], then parses the batch on a blocking thread.
-async fn fetch_parsed(
+/// [`fetch`], then parses the batch on a blocking thread and keeps its raw mail
+/// ([`store::keep_raw`]).
+async fn fetch_kept(
+    pool: &PgPool,
     session: &mut ImapSession,
+    ctx: &MailboxContext,
     folder: &str,
     uid_validity: u32,
     uids: &[u32],
-) -> anyhow::Result<store::ParsedBatch> {
+) -> anyhow::Result<store::KeptBatch> {
     let mails = fetch(session, folder, uid_validity, uids).await?;
-    tokio::task::spawn_blocking(move || store::ParsedBatch::parse(mails))
+    let parsed = tokio::task::spawn_blocking(move || store::ParsedBatch::parse(mails))
         .await
-        .context("parsing a fetched batch")
+        .context("parsing a fetched batch")?;
+    Ok(store::keep_raw(pool, ctx, parsed).await?)
 }
 
 async fn fetch(

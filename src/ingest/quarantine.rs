@@ -64,16 +64,13 @@ pub async fn retry(
 ) -> Result<RetryOutcome, QuarantineError> {
     let mut tx = pool.begin().await?;
     let row = lock(&mut tx, id).await?;
-    let mail = FetchedMail {
-        raw: row.raw,
-        folder: row.folder.clone().unwrap_or_default(),
-        uid_validity: row
-            .uid_validity
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(0),
-        uid: row.uid.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
-        internal_date: Some(row.created_at),
-    };
+    let mail = FetchedMail::stored(
+        row.raw,
+        row.folder.clone(),
+        row.uid_validity,
+        row.uid,
+        row.created_at,
+    );
     let outcome = match parse::parse(&mail.raw) {
         Err(e) => Err(e.to_string()),
         Ok(email) => {

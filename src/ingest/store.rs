@@ -2,8 +2,12 @@
 //! then reply subject), create or extend tickets, with a fixed number of statements per batch
 //! (ingest runs at the database's pace, not at the pace of round trips).
 //!
-//! Everything here runs inside the caller's transaction, which also advances the IMAP cursor,
-//! so a crash at any point either stores a batch and its cursor or neither.
+//! A batch is stored in two transactions: [`keep_raw`] commits its raw bytes (listed in
+//! `raw_message_pending`), then [`store_kept_batch`] creates the tickets, clears the pending
+//! list and advances the IMAP cursor. The poller keeps batch n+1 while it stores batch n, on
+//! two connections. A crash between the two leaves pending rows and an unmoved cursor:
+//! [`store_pending`] stores them before the next poll fetches anything, and the re-fetched
+//! mail is then a duplicate, so every mail is stored exactly once.
 
 use std::collections::HashMap;
 
@@ -27,6 +31,29 @@ pub struct FetchedMail {
     pub uid: u32,
     /// IMAP INTERNALDATE (receipt time), UTC.
     pub internal_date: Option<OffsetDateTime>,
+}
+
+impl FetchedMail {
+    /// A mail read back from the database (a kept raw row, a quarantined mail), with its
+    /// folder, UIDVALIDITY and UID as stored (empty or 0 when unknown) and `received_at` as its
+    /// INTERNALDATE.
+    pub fn stored(
+        raw: Vec<u8>,
+        folder: Option<String>,
+        uid_validity: Option<i64>,
+        uid: Option<i64>,
+        received_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            raw,
+            folder: folder.unwrap_or_default(),
+            uid_validity: uid_validity
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(0),
+            uid: uid.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+            internal_date: Some(received_at),
+        }
+    }
 }
 
 /// The mailbox being ingested and what counts as our own mail.
@@ -134,32 +161,123 @@ impl ParsedBatch {
     }
 }
 
-/// Parses and stores a batch of fetched mail and advances the folder cursor, in one
-/// transaction (see [`store_parsed_batch`]).
+/// Parses a batch of fetched mail, keeps its raw bytes ([`keep_raw`]) and stores it
+/// ([`store_kept_batch`]): the two steps the poller overlaps, one after the other.
 pub async fn store_batch(
     pool: &PgPool,
     ctx: &MailboxContext,
     mails: &[FetchedMail],
 ) -> sqlx::Result<IngestCounts> {
-    store_parsed_batch(pool, ctx, &ParsedBatch::parse(mails.to_vec())).await
+    let kept = keep_raw(pool, ctx, ParsedBatch::parse(mails.to_vec())).await?;
+    store_kept_batch(pool, ctx, &kept).await
 }
 
-/// Stores a parsed batch and advances the folder cursor, in one transaction.
+/// A parsed batch whose raw mail is kept ([`keep_raw`]), waiting for [`store_kept_batch`].
+#[derive(Debug)]
+pub struct KeptBatch {
+    batch: ParsedBatch,
+    /// Per mail of `batch`, in order.
+    raw: Vec<Raw>,
+}
+
+/// What [`keep_raw`] did with one mail.
+#[derive(Debug, Clone)]
+enum Raw {
+    /// Kept: its `raw_message` row, listed in `raw_message_pending`.
+    Kept(i64),
+    /// Not kept: unparseable, or equal to a kept mail (same mailbox, Message-ID and content).
+    NotKept,
+    /// The database refused the row (this reason): to quarantine.
+    Refused(String),
+}
+
+/// Step one of storing a batch: keeps the raw bytes of every parsed mail that is not already
+/// kept, as `raw_message` rows (disposition `ticket` until the store says otherwise) listed in
+/// `raw_message_pending`, and commits. One look-up and one binary `COPY` for the batch
+/// ([`insert_raw_batch`]); if the database refuses a row (an invalid Message-ID, or a row that
+/// another node stored meanwhile), the batch is kept mail by mail under savepoints and the
+/// refused mail goes to quarantine in step two.
 ///
-/// Unparseable mail is quarantined. The batch is first stored in one go; if the database
-/// rejects one mail's data (bad encoding, a constraint), the batch is retried with a savepoint
-/// per mail so that only that mail is quarantined. Any other error (connection lost, deadlock)
-/// rolls the whole batch back and is returned for a retry.
-pub async fn store_parsed_batch(
+/// The poller runs this for batch n+1 on a second connection while batch n is stored, so the
+/// raw `COPY` (a third of a batch's database time) leaves the store's critical path. Nothing is
+/// lost between the steps: the IMAP cursor moves only in step two, and rows still pending after
+/// a crash are stored by [`store_pending`] before the next poll fetches anything.
+pub async fn keep_raw(
     pool: &PgPool,
     ctx: &MailboxContext,
-    batch: &ParsedBatch,
+    batch: ParsedBatch,
+) -> sqlx::Result<KeptBatch> {
+    let mut tx = pool.begin().await?;
+    match insert_raw_batch(&mut tx, ctx, &batch.mails, &batch.parsed).await {
+        Ok(ids) => {
+            tx.commit().await?;
+            let raw = ids
+                .into_iter()
+                .map(|id| id.map_or(Raw::NotKept, Raw::Kept))
+                .collect();
+            return Ok(KeptBatch { batch, raw });
+        }
+        Err(StoreError::Db(e)) => return Err(e),
+        Err(StoreError::Data(reason) | StoreError::Parse(reason)) => {
+            tracing::warn!(mailbox.id = ctx.mailbox_id, %reason, "the database refused a raw mail; keeping the batch one mail at a time");
+            tx.rollback().await?;
+        }
+    }
+    let mut tx = pool.begin().await?;
+    let mut raw = Vec::with_capacity(batch.mails.len());
+    for (mail, email) in batch.mails.iter().zip(&batch.parsed) {
+        let Ok(email) = email else {
+            raw.push(Raw::NotKept);
+            continue;
+        };
+        let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+        match insert_raw(&mut sp, ctx, mail, email).await {
+            Ok(id) => {
+                if let Some(id) = id {
+                    mark_pending(&mut sp, &[id]).await?;
+                }
+                sp.commit().await?;
+                raw.push(id.map_or(Raw::NotKept, Raw::Kept));
+            }
+            Err(e) => match StoreError::from(e) {
+                StoreError::Db(e) => return Err(e),
+                StoreError::Data(reason) | StoreError::Parse(reason) => {
+                    sp.rollback().await?;
+                    raw.push(Raw::Refused(reason));
+                }
+            },
+        }
+    }
+    tx.commit().await?;
+    Ok(KeptBatch { batch, raw })
+}
+
+/// Lists kept raw rows as waiting for the store.
+async fn mark_pending(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
+    sqlx::query("insert into raw_message_pending (raw_message_id) select unnest($1::bigint[])")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Step two of storing a batch: threads and stores the kept mail as tickets, quarantines what
+/// cannot be stored, clears the batch's `raw_message_pending` rows and advances the folder
+/// cursors, in one transaction.
+///
+/// The batch is first stored in one go; if the database rejects one mail's data (bad encoding,
+/// a constraint), the batch is retried with a savepoint per mail so that only that mail is
+/// quarantined (its raw row moves to the quarantine). Any other error (connection lost,
+/// deadlock) rolls the whole batch back and is returned for a retry; its raw rows stay pending.
+pub async fn store_kept_batch(
+    pool: &PgPool,
+    ctx: &MailboxContext,
+    kept: &KeptBatch,
 ) -> sqlx::Result<IngestCounts> {
-    let (mails, parsed) = (&batch.mails[..], &batch.parsed[..]);
-    match store_parsed(pool, ctx, mails, parsed, false).await {
+    match store_kept(pool, ctx, kept, false).await {
         Err(StoreError::Data(reason)) => {
             tracing::warn!(mailbox.id = ctx.mailbox_id, %reason, "a mail was rejected; storing the batch one mail at a time");
-            match store_parsed(pool, ctx, mails, parsed, true).await {
+            match store_kept(pool, ctx, kept, true).await {
                 Ok(c) => Ok(c),
                 Err(StoreError::Db(e)) => Err(e),
                 Err(other) => Err(sqlx::Error::Protocol(other.to_string())),
@@ -171,14 +289,60 @@ pub async fn store_parsed_batch(
     }
 }
 
-async fn store_parsed(
+/// Stores the mail whose raw rows a crash left pending (kept by [`keep_raw`], never stored),
+/// oldest first, a batch at a time; the poller calls it before fetching new mail. Usually
+/// finds nothing (one probe of an empty table).
+pub async fn store_pending(pool: &PgPool, ctx: &MailboxContext) -> sqlx::Result<IngestCounts> {
+    #[derive(sqlx::FromRow)]
+    struct Pending {
+        raw_message_id: i64,
+        raw: Vec<u8>,
+        folder: Option<String>,
+        uid_validity: Option<i64>,
+        uid: Option<i64>,
+        received_at: OffsetDateTime,
+    }
+    let mut total = IngestCounts::default();
+    loop {
+        let rows: Vec<Pending> = sqlx::query_as(
+            "select r.raw_message_id, r.raw, r.folder, r.uid_validity, r.uid, r.received_at
+             from raw_message_pending p join raw_message r using (raw_message_id)
+             where r.mailbox_id = $1
+             order by p.raw_message_id
+             limit 500",
+        )
+        .bind(ctx.mailbox_id)
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        tracing::warn!(
+            mailbox.id = ctx.mailbox_id,
+            count = rows.len(),
+            "storing mail kept before a crash"
+        );
+        let raw = rows.iter().map(|r| Raw::Kept(r.raw_message_id)).collect();
+        let mails = rows
+            .into_iter()
+            .map(|r| FetchedMail::stored(r.raw, r.folder, r.uid_validity, r.uid, r.received_at))
+            .collect();
+        let kept = KeptBatch {
+            batch: ParsedBatch::parse(mails),
+            raw,
+        };
+        total.merge(store_kept_batch(pool, ctx, &kept).await?);
+    }
+}
+
+async fn store_kept(
     pool: &PgPool,
     ctx: &MailboxContext,
-    mails: &[FetchedMail],
-    parsed: &[Result<InboundEmail, String>],
+    kept: &KeptBatch,
     savepoints: bool,
 ) -> Result<IngestCounts, StoreError> {
     let mut laps = Laps::start();
+    let (mails, parsed) = (&kept.batch.mails[..], &kept.batch.parsed[..]);
     let mut tx = pool.begin().await?;
     let mut counts = IngestCounts::default();
     let mut changed: Vec<(i64, bool)> = Vec::new();
@@ -189,30 +353,32 @@ async fn store_parsed(
         StoreOutcome::Threaded(t) => changed.push((t, false)),
         _ => {}
     };
-    let log_unparseable = |mail: &FetchedMail, reason: &str| {
-        tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining unparseable message");
-    };
-    if !savepoints {
-        // Fast path: the whole batch set-based (all raw rows in one statement, `None` marks a
-        // duplicate; then the tickets and messages, see [`store_mails`]).
-        let raw_ids = insert_raw_batch(&mut tx, ctx, mails, parsed).await?;
-        laps.lap("raw");
-        let mut items = Vec::with_capacity(mails.len());
-        for (i, (mail, email)) in mails.iter().zip(parsed).enumerate() {
-            match (email, raw_ids[i]) {
-                (Err(reason), _) => {
-                    log_unparseable(mail, reason);
-                    quarantine(&mut tx, ctx.mailbox_id, mail, reason).await?;
-                    counts.add(StoreOutcome::Quarantined);
+    let mut items = Vec::with_capacity(mails.len());
+    for ((mail, email), raw) in mails.iter().zip(parsed).zip(&kept.raw) {
+        match (email, raw) {
+            (Err(reason), raw) => {
+                tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining unparseable message");
+                quarantine(&mut tx, ctx.mailbox_id, mail, reason).await?;
+                if let Raw::Kept(id) = raw {
+                    forget_raw(&mut tx, *id).await?;
                 }
-                (Ok(email), Some(raw_id)) => items.push(Item {
-                    mail,
-                    email,
-                    raw_id,
-                }),
-                (Ok(_), None) => counts.add(StoreOutcome::Duplicate),
+                counts.add(StoreOutcome::Quarantined);
             }
+            (Ok(_), Raw::Refused(reason)) => {
+                tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining message");
+                quarantine(&mut tx, ctx.mailbox_id, mail, reason).await?;
+                counts.add(StoreOutcome::Quarantined);
+            }
+            (Ok(_), Raw::NotKept) => counts.add(StoreOutcome::Duplicate),
+            (Ok(email), Raw::Kept(raw_id)) => items.push(Item {
+                mail,
+                email,
+                raw_id: *raw_id,
+            }),
         }
+    }
+    if !savepoints {
+        // Fast path: the whole batch set-based (see [`store_mails`]).
         let outcomes = store_mails(&mut tx, ctx, &items, &mut events).await?;
         laps.lap("mails");
         for outcome in outcomes {
@@ -220,58 +386,75 @@ async fn store_parsed(
             counts.add(outcome);
         }
     } else {
-        for (mail, email) in mails.iter().zip(parsed) {
-            let email = match email {
-                Ok(e) => e,
-                Err(reason) => {
-                    log_unparseable(mail, reason);
-                    quarantine(&mut tx, ctx.mailbox_id, mail, reason).await?;
-                    counts.add(StoreOutcome::Quarantined);
-                    continue;
-                }
-            };
+        for item in &items {
             let mut sp = sqlx::Connection::begin(&mut *tx).await?;
             // This mail's events join the batch's only if its savepoint commits.
             let mut mine = PendingEvents::default();
-            match store_mail(&mut sp, ctx, mail, email, &mut mine).await {
-                Ok(outcome) => {
+            match store_mails(&mut sp, ctx, std::slice::from_ref(item), &mut mine).await {
+                Ok(outcomes) => {
                     sp.commit().await?;
                     events.append(mine);
-                    note(outcome, &mut changed);
-                    counts.add(outcome);
+                    note(outcomes[0], &mut changed);
+                    counts.add(outcomes[0]);
                 }
                 Err(StoreError::Parse(reason)) | Err(StoreError::Data(reason)) => {
                     sp.rollback().await?;
+                    let mail = item.mail;
                     tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining message");
                     quarantine(&mut tx, ctx.mailbox_id, mail, &reason).await?;
+                    forget_raw(&mut tx, item.raw_id).await?;
                     counts.add(StoreOutcome::Quarantined);
                 }
                 Err(e) => return Err(e),
             }
         }
     }
+    let kept_ids: Vec<i64> = kept
+        .raw
+        .iter()
+        .filter_map(|r| match r {
+            Raw::Kept(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    sqlx::query("delete from raw_message_pending where raw_message_id = any($1)")
+        .bind(&kept_ids)
+        .execute(&mut *tx)
+        .await?;
     timeline::record_pending(&mut tx, events).await?;
     laps.lap("events");
     // One notification per changed ticket, in one statement, delivered at commit.
     changed.sort_unstable();
     changed.dedup();
     crate::tickets::notify_ingested(&mut tx, ctx.mailbox_id, &changed).await?;
-    if let Some(last) = mails.last() {
-        let max_uid = mails.iter().map(|m| m.uid).max().unwrap_or(0);
-        advance_cursor(
-            &mut tx,
-            ctx.mailbox_id,
-            &last.folder,
-            last.uid_validity,
-            max_uid,
-        )
-        .await?;
+    // The highest UID of the batch per folder (one, except for mail stored by `store_pending`).
+    let mut cursors: Vec<(&str, u32, u32)> = Vec::new();
+    for mail in mails.iter().filter(|m| !m.folder.is_empty()) {
+        match cursors
+            .iter_mut()
+            .find(|(f, v, _)| *f == mail.folder && *v == mail.uid_validity)
+        {
+            Some(c) => c.2 = c.2.max(mail.uid),
+            None => cursors.push((mail.folder.as_str(), mail.uid_validity, mail.uid)),
+        }
+    }
+    for (folder, uid_validity, uid) in cursors {
+        advance_cursor(&mut tx, ctx.mailbox_id, folder, uid_validity, uid).await?;
     }
     laps.lap("cursor");
     tx.commit().await?;
     laps.lap("commit");
     tracing::debug!(mailbox.id = ctx.mailbox_id, savepoints, steps = %laps, "batch store steps");
     Ok(counts)
+}
+
+/// Drops a kept raw row whose mail went to the quarantine (which holds its bytes).
+async fn forget_raw(conn: &mut PgConnection, raw_id: i64) -> sqlx::Result<()> {
+    sqlx::query("delete from raw_message where raw_message_id = $1")
+        .bind(raw_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Milliseconds spent in each step of a batch's store, for the debug log
@@ -367,8 +550,8 @@ impl Item<'_> {
 
 /// Stores one mail on its own: the raw bytes always, plus a ticket message unless it is a
 /// duplicate, our own mail, or automated mail that belongs to no ticket (see [`store_mails`]).
-/// The ticket's timeline events go into `events`, for the caller to record. Used mail by mail
-/// under savepoints when the database rejected a batch, and to retry quarantined mail.
+/// The ticket's timeline events go into `events`, for the caller to record. Used to retry
+/// quarantined mail.
 pub async fn store_mail(
     conn: &mut PgConnection,
     ctx: &MailboxContext,
@@ -376,8 +559,7 @@ pub async fn store_mail(
     email: &InboundEmail,
     events: &mut PendingEvents,
 ) -> Result<StoreOutcome, StoreError> {
-    let received_at = mail.internal_date.unwrap_or_else(OffsetDateTime::now_utc);
-    let Some(raw_id) = insert_raw(conn, ctx, mail, email, received_at).await? else {
+    let Some(raw_id) = insert_raw(conn, ctx, mail, email).await? else {
         return Ok(StoreOutcome::Duplicate);
     };
     let item = Item {
@@ -865,8 +1047,8 @@ async fn insert_raw(
     ctx: &MailboxContext,
     mail: &FetchedMail,
     email: &InboundEmail,
-    received_at: OffsetDateTime,
 ) -> sqlx::Result<Option<i64>> {
+    let received_at = mail.internal_date.unwrap_or_else(OffsetDateTime::now_utc);
     sqlx::query_scalar(
         "insert into raw_message (mailbox_id, header_message_id, content_sha256, raw, folder, uid_validity, uid, received_at, disposition)
          values ($1, $2, $3, $4, $5, $6, $7, $8, 'ticket')
@@ -888,10 +1070,10 @@ async fn insert_raw(
 /// Inserts the raw rows of a whole batch (disposition `ticket`, corrected later for the few
 /// that differ) with one look-up and one binary `COPY`: the look-up finds the mails already
 /// stored (same mailbox, Message-ID and content, `raw_message_dedupe_key`) and allocates the new
-/// rows' ids; of equal mails within the batch the first is kept. A row that another node stored
-/// meanwhile makes the `COPY` fail on the unique key, and the batch is then stored mail by mail
-/// (see [`store_parsed_batch`]). Returns, per mail, its new row id, or `None` for a duplicate or
-/// an unparseable mail.
+/// rows' ids; of equal mails within the batch the first is kept. The new rows are listed in
+/// `raw_message_pending`. A row that another node stored meanwhile makes the `COPY` fail on the
+/// unique key, and the batch is then kept mail by mail (see [`keep_raw`]). Returns, per mail,
+/// its new row id, or `None` for a duplicate or an unparseable mail.
 async fn insert_raw_batch(
     conn: &mut PgConnection,
     ctx: &MailboxContext,
@@ -972,6 +1154,8 @@ async fn insert_raw_batch(
         out[i] = Some(ids[k]);
     }
     copy.finish().await?;
+    let kept: Vec<i64> = out.iter().flatten().copied().collect();
+    mark_pending(conn, &kept).await?;
     Ok(out)
 }
 

@@ -105,6 +105,8 @@ async fn finish_and_check(db: &TestDb, n: usize) {
     )
     .await;
     let quarantined: i64 = scalar(&db.pool, "select count(*) from quarantine").await;
+    let pending: i64 = scalar(&db.pool, "select count(*) from raw_message_pending").await;
+    assert_eq!(pending, 0, "raw mail kept before a kill is stored");
     assert_eq!(raw, n as i64, "every message stored exactly once (raw)");
     assert_eq!(messages, n as i64, "every message on a ticket exactly once");
     assert_eq!(distinct_ids, with_id, "no Message-ID twice");
@@ -135,7 +137,8 @@ async fn kill_9_during_backfill_loses_nothing_and_duplicates_nothing() {
         }
         node.kill().await.unwrap(); // SIGKILL
         let after = stored(db).await;
-        eprintln!("round {round}: killed with {after} of {n} stored");
+        let pending: i64 = scalar(&db.pool, "select count(*) from raw_message_pending").await;
+        eprintln!("round {round}: killed with {after} of {n} kept, {pending} of them not stored");
         if 0 < after && after < n {
             mid_import += 1;
         }
@@ -168,7 +171,8 @@ async fn two_nodes_killed_at_random_lose_nothing_and_duplicate_nothing() {
             b = serve(db, "node-b");
         }
         let after = stored(db).await;
-        eprintln!("round {round}: killed with {after} of {n} stored");
+        let pending: i64 = scalar(&db.pool, "select count(*) from raw_message_pending").await;
+        eprintln!("round {round}: killed with {after} of {n} kept, {pending} of them not stored");
         if 0 < after && after < n {
             mid_import += 1;
         }

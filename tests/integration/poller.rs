@@ -327,6 +327,72 @@ async fn a_mail_whose_raw_row_the_database_rejects_is_quarantined_and_the_rest_o
     app.finish().await;
 }
 
+#[tokio::test]
+async fn raw_mail_kept_just_before_a_crash_is_stored_at_the_next_poll_once() {
+    use frontdesk::ingest::store::{self, FetchedMail, MailboxContext, ParsedBatch};
+    let app = TestApp::new().await;
+    let (db, mb) = (&app.db, &app.mb);
+    let mails = [
+        case("23-reply-in-reply-to-only-a.eml"),
+        case("23-reply-in-reply-to-only-b.eml"),
+    ];
+    mb.deliver("INBOX", &[mails[0].as_slice(), mails[1].as_slice()])
+        .await;
+    // The poller kept the batch's raw mail (step one) and died before storing it (step two):
+    // no ticket, no cursor, the mail still on the server.
+    let ctx = MailboxContext {
+        mailbox_id: mb.mailbox_id,
+        own_addresses: frontdesk::mailboxes::own_addresses(&db.pool).await.unwrap(),
+    };
+    let fetched = mails
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| FetchedMail {
+            raw: raw.clone(),
+            folder: "INBOX".into(),
+            uid_validity: 1,
+            uid: i as u32 + 1,
+            internal_date: None,
+        })
+        .collect();
+    store::keep_raw(&db.pool, &ctx, ParsedBatch::parse(fetched))
+        .await
+        .unwrap();
+    let pending = "select count(*) from raw_message_pending";
+    assert_eq!(scalar::<i64>(&db.pool, pending).await, 2);
+    assert_eq!(
+        scalar::<i64>(&db.pool, "select count(*) from ticket").await,
+        0
+    );
+
+    // The next poll stores the kept mail first, then finds the fetched copies already kept.
+    let c = ingest(&db.pool).await;
+    assert_eq!(
+        (c.new_tickets, c.threaded, c.duplicates, c.quarantined),
+        (1, 1, 2, 0),
+        "{c}"
+    );
+    assert_eq!(scalar::<i64>(&db.pool, pending).await, 0);
+    assert_eq!(
+        scalar::<i64>(&db.pool, "select count(*) from raw_message").await,
+        2
+    );
+    assert_eq!(
+        scalar::<i64>(&db.pool, "select count(*) from message").await,
+        2
+    );
+    assert_eq!(
+        scalar::<i64>(&db.pool, "select count(*) from ticket").await,
+        1
+    );
+    assert_eq!(
+        ingest(&db.pool).await.fetched,
+        0,
+        "the cursor moved past both"
+    );
+    app.finish().await;
+}
+
 /// Letters that do not compress (btree entries are compressed before the size check).
 fn incompressible(n: usize) -> String {
     use rand::Rng;
