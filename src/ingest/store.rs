@@ -261,9 +261,10 @@ async fn mark_pending(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> 
     Ok(())
 }
 
-/// Step two of storing a batch: threads and stores the kept mail as tickets, quarantines what
-/// cannot be stored, clears the batch's `raw_message_pending` rows and advances the folder
-/// cursors, in one transaction.
+/// Step two of storing a batch: claims the batch's `raw_message_pending` rows (a row another
+/// store claimed first makes its mail a duplicate), threads and stores the kept mail as
+/// tickets, quarantines what cannot be stored and advances the folder cursors, in one
+/// transaction.
 ///
 /// The batch is first stored in one go; if the database rejects one mail's data (bad encoding,
 /// a constraint), the batch is retried with a savepoint per mail so that only that mail is
@@ -353,8 +354,31 @@ async fn store_kept(
         StoreOutcome::Threaded(t) => changed.push((t, false)),
         _ => {}
     };
+    // Claim the batch's kept rows first: a concurrent store of the same rows (`store_pending`
+    // in an `ingest --once` beside the node holding the lease) waits here, then finds them gone
+    // and counts them as duplicates.
+    let kept_ids: Vec<i64> = kept
+        .raw
+        .iter()
+        .filter_map(|r| match r {
+            Raw::Kept(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let claimed: std::collections::HashSet<i64> = sqlx::query_scalar(
+        "delete from raw_message_pending where raw_message_id = any($1) returning raw_message_id",
+    )
+    .bind(&kept_ids)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
     let mut items = Vec::with_capacity(mails.len());
     for ((mail, email), raw) in mails.iter().zip(parsed).zip(&kept.raw) {
+        if matches!(raw, Raw::Kept(id) if !claimed.contains(id)) {
+            counts.add(StoreOutcome::Duplicate);
+            continue;
+        }
         match (email, raw) {
             (Err(reason), raw) => {
                 tracing::warn!(mailbox.id = ctx.mailbox_id, folder = %mail.folder, uid = mail.uid, %reason, "quarantining unparseable message");
@@ -409,18 +433,6 @@ async fn store_kept(
             }
         }
     }
-    let kept_ids: Vec<i64> = kept
-        .raw
-        .iter()
-        .filter_map(|r| match r {
-            Raw::Kept(id) => Some(*id),
-            _ => None,
-        })
-        .collect();
-    sqlx::query("delete from raw_message_pending where raw_message_id = any($1)")
-        .bind(&kept_ids)
-        .execute(&mut *tx)
-        .await?;
     timeline::record_pending(&mut tx, events).await?;
     laps.lap("events");
     // One notification per changed ticket, in one statement, delivered at commit.

@@ -393,6 +393,51 @@ async fn raw_mail_kept_just_before_a_crash_is_stored_at_the_next_poll_once() {
     app.finish().await;
 }
 
+#[tokio::test]
+async fn two_stores_of_the_same_kept_mail_at_once_store_it_once() {
+    use frontdesk::ingest::store::{self, FetchedMail, MailboxContext, ParsedBatch};
+    let db = TestDb::new().await;
+    let mailbox_id = offline_mailbox(&db.pool, "support@example.com", None).await;
+    let ctx = MailboxContext {
+        mailbox_id,
+        own_addresses: frontdesk::mailboxes::own_addresses(&db.pool).await.unwrap(),
+    };
+    let fetched = (1..=40)
+        .map(|i| FetchedMail {
+            raw: format!(
+                "From: <c{i}@example.org>\r\nTo: support@example.com\r\nSubject: Question {i}\r\nMessage-ID: <race-{i}@example.org>\r\n\r\nHello {i}\r\n"
+            )
+            .into_bytes(),
+            folder: "INBOX".into(),
+            uid_validity: 1,
+            uid: i,
+            internal_date: None,
+        })
+        .collect();
+    store::keep_raw(&db.pool, &ctx, ParsedBatch::parse(fetched))
+        .await
+        .unwrap();
+    // A node and an `ingest --once` (which takes no lease) both find the pending mail.
+    let (a, b) = tokio::join!(
+        store::store_pending(&db.pool, &ctx),
+        store::store_pending(&db.pool, &ctx)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.new_tickets + b.new_tickets, 40, "{a} / {b}");
+    assert_eq!(
+        scalar::<i64>(&db.pool, "select count(*) from ticket").await,
+        40
+    );
+    assert_eq!(
+        scalar::<i64>(&db.pool, "select count(*) from message").await,
+        40
+    );
+    assert_eq!(
+        scalar::<i64>(&db.pool, "select count(*) from raw_message_pending").await,
+        0
+    );
+}
+
 /// Letters that do not compress (btree entries are compressed before the size check).
 fn incompressible(n: usize) -> String {
     use rand::Rng;
