@@ -236,7 +236,10 @@ async fn an_untrusted_imap_certificate_is_reported_on_the_mailbox_health_and_pol
     })
     .await;
     let error: Option<String> = scalar(app.pool(), "select last_error from mailbox_health").await;
-    assert!(error.is_some(), "the last error stays visible beside last_ok_at");
+    assert!(
+        error.is_some(),
+        "the last error stays visible beside last_ok_at"
+    );
     assert_eq!(ticket_count(app.pool()).await, 1);
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(5), task)
