@@ -27,6 +27,10 @@ use crate::mailboxes::{self, ImapUrl, MailTls, Mailbox};
 pub const LEASE_RETRY: Duration = Duration::from_secs(3);
 
 /// Fetches and stores all new mail in every folder of the mailbox, once.
+///
+/// `holds_lease`: whether the caller holds the mailbox's lease. Only the lease holder stores
+/// raw mail kept before a crash ([`store::store_pending`]) first: beside a running node, pending
+/// rows are that node's batch in flight, and storing them out of its order could split a thread.
 #[tracing::instrument(skip_all, fields(mailbox.id = mailbox.mailbox_id))]
 pub async fn sync_mailbox(
     pool: &PgPool,
@@ -34,13 +38,18 @@ pub async fn sync_mailbox(
     mailbox: &Mailbox,
     url: &ImapUrl,
     cfg: &IngestConfig,
+    holds_lease: bool,
 ) -> anyhow::Result<IngestCounts> {
     let ctx = MailboxContext {
         mailbox_id: mailbox.mailbox_id,
         own_addresses: mailboxes::own_addresses(pool).await?,
     };
     // Mail kept before a crash comes first: it is older than anything still on the server.
-    let mut total = store::store_pending(pool, &ctx).await?;
+    let mut total = if holds_lease {
+        store::store_pending(pool, &ctx).await?
+    } else {
+        IngestCounts::default()
+    };
     for folder in &url.folders {
         total.merge(
             sync_folder(pool, session, &ctx, &mailbox.address, folder, cfg)
@@ -344,6 +353,11 @@ impl Lease {
         }
     }
 
+    /// Gives the lease up by closing its connection (PostgreSQL drops the lock with it).
+    async fn release(self) {
+        self.conn.close().await.ok();
+    }
+
     /// Errors when the lease connection is gone (and with it the lock).
     async fn check(&mut self) -> anyhow::Result<()> {
         self.conn
@@ -443,7 +457,7 @@ async fn poll_with_lease(
     let can_idle = url.folders.len() == 1 && session.capabilities().await?.has_str("IDLE");
     loop {
         let started = std::time::Instant::now();
-        let synced = sync_mailbox(pool, &mut session, mailbox, &url, cfg).await;
+        let synced = sync_mailbox(pool, &mut session, mailbox, &url, cfg, true).await;
         crate::telemetry::metrics::record_poll(
             &mailbox.address,
             started.elapsed().as_secs_f64(),
@@ -558,7 +572,9 @@ pub async fn supervise(
 
 /// Polls every mailbox (or the one with `only` as address) once: `frontdesk ingest --once`.
 /// Returns the totals per mailbox address; a mailbox that fails is reported as an error.
-/// TLS certificates are checked against `trust`.
+/// TLS certificates are checked against `trust`. It takes each mailbox's lease for the poll
+/// when no node holds it; beside a node that does, it polls without it (everything is still
+/// stored once) and leaves mail kept before a crash to that node.
 pub async fn ingest_once(
     pool: &PgPool,
     cfg: &IngestConfig,
@@ -577,9 +593,17 @@ pub async fn ingest_once(
     for mb in list {
         let result = async {
             let url = mb.imap()?;
+            let lease = Lease::try_acquire(pool, mb.mailbox_id).await?;
+            if lease.is_none() {
+                tracing::info!(mailbox = %mb.address, "a running node holds this mailbox's lease; polling beside it");
+            }
             let mut session = imap::connect(&url, cfg.allow_plaintext, trust).await?;
-            let counts = sync_mailbox(pool, &mut session, &mb, &url, cfg).await?;
+            let counts =
+                sync_mailbox(pool, &mut session, &mb, &url, cfg, lease.is_some()).await?;
             session.logout().await.ok();
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
             anyhow::Ok(counts)
         }
         .await;

@@ -365,11 +365,37 @@ async fn raw_mail_kept_just_before_a_crash_is_stored_at_the_next_poll_once() {
         0
     );
 
-    // The next poll stores the kept mail first, then finds the fetched copies already kept.
+    // Beside a running node (it holds the mailbox lease), `ingest --once` leaves the pending
+    // rows to that node: they may be its batch in flight. The fetched copies are duplicates.
+    let mut node = db.pool.acquire().await.unwrap().detach();
+    let leased: bool = sqlx::query_scalar("select pg_try_advisory_lock($1, $2)")
+        .bind(0x4644_0001_i32)
+        .bind(mb.mailbox_id as i32)
+        .fetch_one(&mut node)
+        .await
+        .unwrap();
+    assert!(leased);
+    let beside = ingest(&db.pool).await;
+    assert_eq!(
+        (beside.fetched, beside.new_tickets, beside.duplicates),
+        (2, 0, 2),
+        "{beside}"
+    );
+    assert_eq!(scalar::<i64>(&db.pool, pending).await, 2);
+    sqlx::Connection::close(node).await.unwrap();
+
+    // The next poll that holds the lease stores the kept mail first (counted as fetched); the
+    // cursor is already past the copies on the server.
     let c = ingest(&db.pool).await;
     assert_eq!(
-        (c.new_tickets, c.threaded, c.duplicates, c.quarantined),
-        (1, 1, 2, 0),
+        (
+            c.fetched,
+            c.new_tickets,
+            c.threaded,
+            c.duplicates,
+            c.quarantined
+        ),
+        (2, 1, 1, 0, 0),
         "{c}"
     );
     assert_eq!(scalar::<i64>(&db.pool, pending).await, 0);
@@ -417,7 +443,8 @@ async fn two_stores_of_the_same_kept_mail_at_once_store_it_once() {
     store::keep_raw(&db.pool, &ctx, ParsedBatch::parse(fetched))
         .await
         .unwrap();
-    // A node and an `ingest --once` (which takes no lease) both find the pending mail.
+    // Two stores find the same pending mail (two nodes that each believe they hold the lease,
+    // as after a lease connection dropped mid-store).
     let (a, b) = tokio::join!(
         store::store_pending(&db.pool, &ctx),
         store::store_pending(&db.pool, &ctx)
