@@ -330,10 +330,18 @@ pub async fn on_created(
                 coalesce(cu.vip, co.vip, false),
                 array(select g.tag_id from ticket_tag g where g.ticket_id = t.ticket_id order by g.tag_id),
                 not t.spam and t.status <> 'closed',
-                ticket_sla_result(t.ticket_id, 'first_response'),
-                ticket_sla_result(t.ticket_id, 'resolution')
+                r.first_response, r.resolution
          from unnest($1::bigint[], $2::bool[]) as x(ticket_id, bulk)
          join ticket t on t.ticket_id = x.ticket_id
+         -- ticket_sla_result() of both clocks, joined instead of called twice per row
+         cross join lateral (
+             select (array['running', 'achieved', 'breached'])[max(c.rank) filter (where c.kind = 'first_response')],
+                    (array['running', 'achieved', 'breached'])[max(c.rank) filter (where c.kind = 'resolution')]
+             from (select c.kind, case when c.breached_at is not null then 3
+                                       when c.achieved_at is not null then 2 else 1 end as rank
+                   from sla_clock c
+                   where c.ticket_id = t.ticket_id and c.kind in ('first_response', 'resolution')) c
+         ) as r(first_response, resolution)
          left join customer cu on cu.customer_id = t.customer_id
          left join company co on co.company_id = cu.company_id
          join mailbox mb on mb.mailbox_id = t.mailbox_id
