@@ -1047,9 +1047,9 @@ pub fn tickets_csv_chunks(
     use futures::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
+        // The names and the id range on two connections at once: both come before any row.
         let setup = async {
-            let names = std::sync::Arc::new(ExportNames::load(&pool).await?);
-            let range: (Option<i64>, Option<i64>) = sqlx::query_as(
+            let range = sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
                 // `offset 0` keeps the planner from reading the primary key from its start
                 // for min() and max() (300 ms for a recent period at a million tickets).
                 "select min(x.ticket_id), max(x.ticket_id)
@@ -1059,9 +1059,9 @@ pub fn tickets_csv_chunks(
             )
             .bind(period.start())
             .bind(period.end())
-            .fetch_one(&pool)
-            .await?;
-            Ok::<_, sqlx::Error>((names, range))
+            .fetch_one(&pool);
+            let (names, range) = tokio::try_join!(ExportNames::load(&pool), range)?;
+            Ok::<_, sqlx::Error>((std::sync::Arc::new(names), range))
         };
         let (names, range) = match setup.await {
             Ok(x) => x,
@@ -1324,11 +1324,17 @@ impl ExportNames {
             let rows: Vec<(i64, String)> = sqlx::query_as(sql).fetch_all(pool).await?;
             Ok(rows.into_iter().collect())
         }
+        let (mailboxes, teams, agents, tags) = tokio::try_join!(
+            map(pool, "select mailbox_id, address from mailbox"),
+            map(pool, "select team_id, name from team"),
+            map(pool, "select agent_id, email from agent"),
+            map(pool, "select tag_id, name from tag"),
+        )?;
         Ok(ExportNames {
-            mailboxes: map(pool, "select mailbox_id, address from mailbox").await?,
-            teams: map(pool, "select team_id, name from team").await?,
-            agents: map(pool, "select agent_id, email from agent").await?,
-            tags: Self::ranked(map(pool, "select tag_id, name from tag").await?),
+            mailboxes,
+            teams,
+            agents,
+            tags: Self::ranked(tags),
         })
     }
 
