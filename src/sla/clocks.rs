@@ -22,6 +22,8 @@
 //!
 //! Times are UTC. Pauses are stored as `[[start, end|null], ...]` in Unix microseconds.
 
+use std::collections::{HashMap, HashSet};
+
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
@@ -680,52 +682,390 @@ pub fn on_event_after_policy<'a>(
     recorded: &'a Recorded<'a>,
 ) -> BoxFuture<'a, sqlx::Result<()>> {
     Box::pin(async move {
-        use TimelineEvent as E;
         let ticket = recorded.ticket;
-        match recorded.event {
-            E::Created { .. } => {}
-            E::MessageReceived {
-                automated: None, ..
-            }
-            | E::StatusChanged { .. }
-            | E::PriorityChanged { .. }
-            | E::MarkedSpam {}
-            | E::UnmarkedSpam {} => {}
-            E::ReplyQueued { .. } if matches!(recorded.actor, Actor::Agent(_)) => {}
+        if let TimelineEvent::MergedInto { .. } = recorded.event {
             // The conversation goes on in the target ticket, under its clocks.
-            E::MergedInto { .. } => return drop_unresolved(conn, ticket).await,
-            _ => return Ok(()),
+            return drop_unresolved(conn, ticket).await;
+        }
+        if !moves_clocks(recorded) {
+            return Ok(());
         }
         let Some(mut state) = load(conn, ticket).await? else {
             return Ok(());
         };
-        let mut breaches = Vec::new();
-        match recorded.event {
-            E::Created {
-                automated: None,
-                message_id,
-                ..
-            } => {
-                let at = received_at(conn, ticket, *message_id).await?;
-                state.customer_wrote(at);
-            }
-            E::MessageReceived {
-                automated: None,
-                message_id,
-            } => {
-                let at = received_at(conn, ticket, Some(*message_id)).await?;
-                state.customer_wrote(at);
-            }
-            E::ReplyQueued { .. } => breaches.extend(state.agent_replied()),
-            E::PriorityChanged { .. } => {
-                let terms = state.terms.clone();
-                breaches.extend(state.reschedule(terms));
-            }
-            _ => {}
-        }
-        breaches.extend(state.reconcile());
+        let at = match person_message(recorded.event) {
+            Some(message) => Some(received_at(conn, ticket, message).await?),
+            None => None,
+        };
+        let breaches = apply(&mut state, recorded, at);
         save(conn, &mut state, &breaches).await
     })
+}
+
+/// Whether `recorded` moves a ticket's clocks: its creation, a person's message, an agent's
+/// reply, a status, spam or priority change (a merge drops them: [`drop_unresolved`]).
+fn moves_clocks(recorded: &Recorded<'_>) -> bool {
+    use TimelineEvent as E;
+    match recorded.event {
+        E::Created { .. }
+        | E::MessageReceived {
+            automated: None, ..
+        }
+        | E::StatusChanged { .. }
+        | E::PriorityChanged { .. }
+        | E::MarkedSpam {}
+        | E::UnmarkedSpam {} => true,
+        E::ReplyQueued { .. } => matches!(recorded.actor, Actor::Agent(_)),
+        _ => false,
+    }
+}
+
+/// For an event that starts a person's wait (a ticket created by a person's mail, a person's
+/// message): the message (`None`: the ticket's first, unknown), whose receipt time starts
+/// the clocks.
+fn person_message(event: &TimelineEvent) -> Option<Option<i64>> {
+    match event {
+        TimelineEvent::Created {
+            automated: None,
+            message_id,
+            ..
+        } => Some(*message_id),
+        TimelineEvent::MessageReceived {
+            automated: None,
+            message_id,
+        } => Some(Some(*message_id)),
+        _ => None,
+    }
+}
+
+/// Moves `state` by one event ([`moves_clocks`]); `received_at` is the person's message's
+/// receipt time for the events of [`person_message`]. Returns the breaches stamped.
+fn apply(
+    state: &mut TicketClocks,
+    recorded: &Recorded<'_>,
+    received_at: Option<OffsetDateTime>,
+) -> Vec<(ClockKind, OffsetDateTime)> {
+    let mut breaches = Vec::new();
+    match recorded.event {
+        TimelineEvent::ReplyQueued { .. } => breaches.extend(state.agent_replied()),
+        TimelineEvent::PriorityChanged { .. } => {
+            let terms = state.terms.clone();
+            breaches.extend(state.reschedule(terms));
+        }
+        _ => {
+            if let Some(at) = received_at {
+                state.customer_wrote(at);
+            }
+        }
+    }
+    breaches.extend(state.reconcile());
+    breaches
+}
+
+/// The SLA part of [`timeline::record_pending`]: the clocks of a batch of events at once.
+/// `with_policy` holds the batch's tickets that have a policy. The tickets' clocks are loaded
+/// (row-locked) in two statements, moved event by event in the batch's order exactly as
+/// [`on_event_after_policy`] would, and written in two more; the breaches stamped on the way
+/// are recorded as one batch of `sla_breached` events. A ticket with a merge in the batch goes
+/// event by event ([`on_event`]).
+pub fn on_events<'a>(
+    conn: &'a mut PgConnection,
+    events: &'a [Recorded<'a>],
+    with_policy: &'a HashSet<i64>,
+) -> BoxFuture<'a, sqlx::Result<()>> {
+    Box::pin(async move {
+        let merged: HashSet<i64> = events
+            .iter()
+            .filter(|r| matches!(r.event, TimelineEvent::MergedInto { .. }))
+            .map(|r| r.ticket)
+            .collect();
+        let mut batch = Vec::new();
+        for r in events {
+            if merged.contains(&r.ticket) {
+                if with_policy.contains(&r.ticket) {
+                    on_event_after_policy(conn, r).await?;
+                } else if matches!(r.event, TimelineEvent::MergedInto { .. }) {
+                    on_event(conn, r).await?;
+                }
+            } else if with_policy.contains(&r.ticket) && moves_clocks(r) {
+                batch.push(r);
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tickets: Vec<i64> = batch.iter().map(|r| r.ticket).collect();
+        tickets.sort_unstable();
+        tickets.dedup();
+        let (mut states, created_at) = load_many(conn, &tickets).await?;
+        let messages: Vec<i64> = batch
+            .iter()
+            .filter_map(|r| person_message(r.event).flatten())
+            .collect();
+        let received: HashMap<i64, (i64, OffsetDateTime)> =
+            sqlx::query_as::<_, (i64, i64, OffsetDateTime)>(
+                "select message_id, ticket_id, received_at from message where message_id = any($1)",
+            )
+            .bind(&messages)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|(m, t, at)| (m, (t, at)))
+            .collect();
+        let mut breaches: HashMap<i64, Vec<(ClockKind, OffsetDateTime)>> = HashMap::new();
+        for r in batch {
+            let Some(state) = states.get_mut(&r.ticket) else {
+                continue;
+            };
+            // As `received_at`: the message's receipt on this ticket, else the ticket's creation.
+            let at = person_message(r.event).map(|message| {
+                message
+                    .and_then(|m| received.get(&m))
+                    .filter(|(t, _)| *t == r.ticket)
+                    .map(|(_, at)| *at)
+                    .unwrap_or(created_at[&r.ticket])
+            });
+            let stamped = apply(state, r, at);
+            breaches.entry(r.ticket).or_default().extend(stamped);
+        }
+        let mailboxes: HashMap<i64, i64> = events.iter().map(|r| (r.ticket, r.mailbox)).collect();
+        save_many(conn, &mut states, &breaches, &mailboxes).await
+    })
+}
+
+/// [`load`] for many tickets at once (those with a policy and a calendar that parses), with
+/// each ticket's creation time. Clock rows are locked in ticket order.
+async fn load_many(
+    conn: &mut PgConnection,
+    tickets: &[i64],
+) -> sqlx::Result<(HashMap<i64, TicketClocks>, HashMap<i64, OffsetDateTime>)> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        ticket_id: i64,
+        created_at: OffsetDateTime,
+        #[sqlx(flatten)]
+        terms: TermsRow,
+    }
+    #[derive(sqlx::FromRow)]
+    struct TicketClockRow {
+        ticket_id: i64,
+        #[sqlx(flatten)]
+        clock: ClockRow,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "select t.ticket_id, t.created_at, p.sla_policy_id, t.priority, t.status, t.spam,
+                now() as now, p.targets, p.warning_percent, c.spec
+         from ticket t join sla_policy p on p.sla_policy_id = t.sla_policy_id
+              join calendar c on c.calendar_id = p.calendar_id
+         where t.ticket_id = any($1)",
+    )
+    .bind(tickets)
+    .fetch_all(&mut *conn)
+    .await?;
+    let clocks: Vec<TicketClockRow> = sqlx::query_as(&format!(
+        "select ticket_id, {CLOCK_COLUMNS} from sla_clock where ticket_id = any($1)
+         order by ticket_id, kind, cycle for update"
+    ))
+    .bind(tickets)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut calendars: HashMap<i64, Option<Calendar>> = HashMap::new();
+    let mut states = HashMap::new();
+    let mut created_at = HashMap::new();
+    for Row {
+        ticket_id,
+        created_at: created,
+        terms: t,
+    } in rows
+    {
+        created_at.insert(ticket_id, created);
+        let calendar = calendars
+            .entry(t.sla_policy_id)
+            .or_insert_with(|| match Calendar::parse(&t.spec.0) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!(sla_policy.id = t.sla_policy_id, error = %e, "stored calendar no longer parses; SLA clocks not updated");
+                    None
+                }
+            });
+        let Some(calendar) = calendar.clone() else {
+            continue;
+        };
+        states.insert(
+            ticket_id,
+            TicketClocks {
+                ticket: ticket_id,
+                terms: Terms {
+                    policy_id: t.sla_policy_id,
+                    calendar,
+                    targets: t.targets.0,
+                    warning_percent: t.warning_percent,
+                    priority: t.priority,
+                },
+                status: t.status,
+                spam: t.spam,
+                now: t.now,
+                clocks: Vec::new(),
+            },
+        );
+    }
+    for row in clocks {
+        if let Some(state) = states.get_mut(&row.ticket_id) {
+            state.clocks.push(Clock::from(row.clock));
+        }
+    }
+    Ok((states, created_at))
+}
+
+/// [`save`] for many tickets at once: every changed clock in one upsert, the tickets' nearest
+/// due times in one update, then the breaches as one batch of `sla_breached` events (the
+/// tickets' open pages are told, as [`timeline::record`] would).
+async fn save_many(
+    conn: &mut PgConnection,
+    states: &mut HashMap<i64, TicketClocks>,
+    breaches: &HashMap<i64, Vec<(ClockKind, OffsetDateTime)>>,
+    mailboxes: &HashMap<i64, i64>,
+) -> sqlx::Result<()> {
+    let mut tickets: Vec<i64> = states.keys().copied().collect();
+    tickets.sort_unstable();
+    let mut rows = ClockRows::default();
+    let (mut changed, mut due, mut risk) = (Vec::new(), Vec::new(), Vec::new());
+    for ticket in &tickets {
+        let state = states.get_mut(ticket).expect("a loaded ticket");
+        let mut any = false;
+        for c in state.clocks.iter_mut().filter(|c| c.dirty) {
+            any = true;
+            rows.push(*ticket, c);
+            c.dirty = false;
+        }
+        if any {
+            changed.push(*ticket);
+            due.push(state.nearest_due());
+            risk.push(state.at_risk());
+        }
+    }
+    if !changed.is_empty() {
+        rows.upsert(conn).await?;
+        sqlx::query(
+            "update ticket t set sla_due_at = x.due, sla_at_risk = x.risk
+             from unnest($1::bigint[], $2::timestamptz[], $3::bool[]) as x(ticket_id, due, risk)
+             where t.ticket_id = x.ticket_id
+               and (t.sla_due_at is distinct from x.due or t.sla_at_risk <> x.risk)",
+        )
+        .bind(&changed)
+        .bind(&due)
+        .bind(&risk)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let mut pending = timeline::PendingEvents::default();
+    let mut live = Vec::new();
+    for ticket in &tickets {
+        for &(clock, due_at) in breaches.get(ticket).into_iter().flatten() {
+            pending.push(
+                *ticket,
+                Actor::System,
+                TimelineEvent::SlaBreached { clock, due_at },
+                None,
+            );
+            if let Some(&mailbox) = mailboxes.get(ticket) {
+                live.push(crate::live::LiveEvent::Ticket {
+                    ticket: *ticket,
+                    mailbox,
+                });
+            }
+        }
+    }
+    if pending.is_empty() {
+        return Ok(());
+    }
+    timeline::record_pending(conn, pending).await?;
+    crate::live::notify_all(conn, &live).await
+}
+
+/// Changed clocks as columns, for one upsert.
+#[derive(Default)]
+struct ClockRows {
+    ticket: Vec<i64>,
+    kind: Vec<&'static str>,
+    cycle: Vec<i32>,
+    policy_id: Vec<Option<i64>>,
+    started_at: Vec<OffsetDateTime>,
+    due_at: Vec<Option<OffsetDateTime>>,
+    achieved_at: Vec<Option<OffsetDateTime>>,
+    breached_at: Vec<Option<OffsetDateTime>>,
+    paused: Vec<bool>,
+    stopped_at: Vec<Option<OffsetDateTime>>,
+    warn_at: Vec<Option<OffsetDateTime>>,
+    warned_at: Vec<Option<OffsetDateTime>>,
+    pauses: Vec<String>,
+}
+
+impl ClockRows {
+    fn push(&mut self, ticket: i64, c: &Clock) {
+        self.ticket.push(ticket);
+        self.kind.push(c.kind.as_str());
+        self.cycle.push(c.cycle);
+        self.policy_id.push(c.policy_id);
+        self.started_at.push(c.started_at);
+        self.due_at.push(c.due_at);
+        self.achieved_at.push(c.achieved_at);
+        self.breached_at.push(c.breached_at);
+        self.paused.push(c.paused);
+        self.stopped_at.push(c.stopped_at);
+        self.warn_at.push(c.warn_at);
+        self.warned_at.push(c.warned_at);
+        self.pauses
+            .push(serde_json::to_string(&c.pauses).expect("pauses serialise"));
+    }
+
+    /// Inserts or updates the rows. A new row gets its copies of the ticket here (scope, the
+    /// customer's effective stage and VIP as `customer_effective_stage` / `_vip` give them,
+    /// excluded), so the fill triggers (migration 20261213000000) do not run per row.
+    async fn upsert(&self, conn: &mut PgConnection) -> sqlx::Result<()> {
+        sqlx::query(&format!(
+            "insert into sla_clock (ticket_id, {CLOCK_COLUMNS}, ticket_mailbox_id, ticket_team_id,
+                                    ticket_assignee_agent_id, ticket_priority, ticket_customer_id,
+                                    ticket_customer_stage_id, ticket_customer_vip, ticket_excluded)
+             select x.ticket_id, x.kind, x.cycle, x.policy_id, x.started_at, x.due_at,
+                    x.achieved_at, x.breached_at, x.paused, x.stopped_at, x.warn_at,
+                    x.warned_at, x.pauses::jsonb, t.mailbox_id, t.team_id, t.assignee_agent_id,
+                    t.priority, t.customer_id, coalesce(cu.lifecycle_stage_id, co.lifecycle_stage_id),
+                    coalesce(cu.vip, co.vip, false),
+                    exists (select 1 from ticket_metric m
+                            where m.ticket_id = x.ticket_id and m.excluded is not null)
+             from unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::timestamptz[],
+                         $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::bool[],
+                         $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[])
+                  as x(ticket_id, kind, cycle, policy_id, started_at, due_at, achieved_at,
+                       breached_at, paused, stopped_at, warn_at, warned_at, pauses)
+             join ticket t on t.ticket_id = x.ticket_id
+             left join customer cu on cu.customer_id = t.customer_id
+             left join company co on co.company_id = cu.company_id
+             on conflict (ticket_id, kind, cycle) do update set
+                policy_id = excluded.policy_id, started_at = excluded.started_at,
+                due_at = excluded.due_at, achieved_at = excluded.achieved_at,
+                breached_at = excluded.breached_at, paused = excluded.paused,
+                stopped_at = excluded.stopped_at, warn_at = excluded.warn_at,
+                warned_at = excluded.warned_at, pauses = excluded.pauses"
+        ))
+        .bind(&self.ticket)
+        .bind(&self.kind)
+        .bind(&self.cycle)
+        .bind(&self.policy_id)
+        .bind(&self.started_at)
+        .bind(&self.due_at)
+        .bind(&self.achieved_at)
+        .bind(&self.breached_at)
+        .bind(&self.paused)
+        .bind(&self.stopped_at)
+        .bind(&self.warn_at)
+        .bind(&self.warned_at)
+        .bind(&self.pauses)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
 }
 
 /// The receipt time of a message (or, without one, the ticket's creation).

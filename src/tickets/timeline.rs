@@ -451,17 +451,17 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
             event,
         };
         log_event(&r);
-        if with_policy.contains(ticket) {
-            crate::sla::clocks::on_event_after_policy(conn, &r).await?;
-        } else if matches!(event, TimelineEvent::MergedInto { .. }) {
-            crate::sla::clocks::on_event(conn, &r).await?;
-        }
-        if !matches!(event, TimelineEvent::Created { .. }) {
-            crate::analytics::metrics::on_event(conn, &r).await?;
-        }
-        crate::csat::survey::on_event(conn, &r).await?;
-        crate::rules::pull::on_event(conn, &r).await?;
         recorded.push(r);
+    }
+    // The SLA clocks of the whole batch first (as each event's clocks moved before its other
+    // hooks), then the other hooks event by event.
+    crate::sla::clocks::on_events(conn, &recorded, &with_policy).await?;
+    for r in &recorded {
+        if !matches!(r.event, TimelineEvent::Created { .. }) {
+            crate::analytics::metrics::on_event(conn, r).await?;
+        }
+        crate::csat::survey::on_event(conn, r).await?;
+        crate::rules::pull::on_event(conn, r).await?;
     }
     crate::webhooks::queue::on_events(conn, &recorded).await?;
     // Rules run for the whole batch at once (their changes are recorded back through here

@@ -731,3 +731,126 @@ async fn the_seeders_clocks_are_settled_and_a_backlog_of_overdue_clocks_drains_i
     assert_eq!(again, frontdesk::sla::monitor::Outcome::default());
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn one_batch_of_old_and_new_mail_moves_each_tickets_clocks_as_mail_by_mail_would() {
+    let app = TestApp::new().await;
+    let token = admin_token(&app).await;
+    let p = policy(&app, &token, "Hour", 60, 1, 25).await;
+    make_default(&app, &token, p).await;
+    // Two days old (a backlog imported late): both clocks of each ticket are long past due.
+    // The reply to the first comes in the same batch; the last mail is new.
+    let old =
+        OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - Duration::from_secs(2 * 86400);
+    let (a, c) = (random_name("old-a"), random_name("old-c"));
+    deliver_received(&app, &mail(&a, "Old order", None), old).await;
+    deliver_received(
+        &app,
+        &mail(&random_name("old-b"), "Re: Old order", Some(&a)),
+        old + Duration::from_secs(60),
+    )
+    .await;
+    deliver_received(
+        &app,
+        &mail(&c, "Old refund", None),
+        old + Duration::from_secs(120),
+    )
+    .await;
+    app.mb
+        .deliver(
+            "INBOX",
+            &[&mail(&random_name("new-d"), "New question", None)],
+        )
+        .await;
+    let counts = app.ingest().await;
+    assert_eq!((counts.new_tickets, counts.threaded), (3, 1), "{counts}");
+
+    let numbers: Vec<(i64, String)> =
+        sqlx::query_as("select ticket_id, subject from ticket order by ticket_id")
+            .fetch_all(app.pool())
+            .await
+            .unwrap();
+    for (number, subject) in numbers {
+        let t = ticket(&app, &token, number).await;
+        let received = received_at(&app, number).await;
+        let breaches = events_of(&t, "sla_breached");
+        let first = &t["sla"]["first_response"];
+        let resolution = &t["sla"]["resolution"];
+        let at_risk: bool =
+            sqlx::query_scalar("select sla_at_risk from ticket where ticket_id = $1")
+                .bind(number)
+                .fetch_one(app.pool())
+                .await
+                .unwrap();
+        if subject == "New question" {
+            assert_eq!(
+                time_of(&first["due_at"]),
+                received + Duration::from_secs(3600)
+            );
+            assert_eq!(first["breached_at"], Value::Null);
+            assert!(breaches.is_empty(), "{breaches:?}");
+            assert!(!at_risk);
+            continue;
+        }
+        // Each breach stamped at its due instant, once, with one event per clock; the
+        // customer's second mail starts no next response before our first reply.
+        assert_eq!(
+            time_of(&first["breached_at"]),
+            received + Duration::from_secs(3600),
+            "{subject}: {first}"
+        );
+        assert_eq!(
+            time_of(&resolution["breached_at"]),
+            received + Duration::from_secs(600 * 60),
+            "{subject}: {resolution}"
+        );
+        assert_eq!(t["sla"]["next_response"], Value::Null, "{subject}");
+        let mut kinds: Vec<&str> = breaches
+            .iter()
+            .map(|e| e["detail"]["clock"].as_str().unwrap())
+            .collect();
+        kinds.sort_unstable();
+        assert_eq!(
+            kinds,
+            ["first_response", "resolution"],
+            "{subject}: {breaches:?}"
+        );
+        assert!(at_risk, "{subject}");
+    }
+    let clocks: i64 = scalar(app.pool(), "select count(*) from sla_clock").await;
+    assert_eq!(clocks, 6, "two clocks per ticket");
+    // The clocks' copies of their tickets, written with them, equal the fill triggers' values;
+    // the metric rows carry the results.
+    let wrong_copies: i64 = scalar(
+        app.pool(),
+        "select count(*) from sla_clock c join ticket t using (ticket_id)
+         where (c.ticket_mailbox_id, c.ticket_team_id, c.ticket_assignee_agent_id, c.ticket_priority,
+                c.ticket_customer_id, c.ticket_customer_stage_id, c.ticket_customer_vip, c.ticket_excluded)
+               is distinct from
+               (t.mailbox_id, t.team_id, t.assignee_agent_id, t.priority, t.customer_id,
+                customer_effective_stage(t.customer_id), customer_effective_vip(t.customer_id), false)
+            or c.ticket_customer_id is null",
+    )
+    .await;
+    assert_eq!(wrong_copies, 0);
+    let results: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "select t.subject, m.sla_first_response, m.sla_resolution
+         from ticket t join ticket_metric m using (ticket_id) order by t.ticket_id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    let results: Vec<(&str, Option<&str>, Option<&str>)> = results
+        .iter()
+        .map(|(s, f, r)| (s.as_str(), f.as_deref(), r.as_deref()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("Old order", Some("breached"), Some("breached")),
+            ("Old refund", Some("breached"), Some("breached")),
+            ("New question", Some("running"), Some("running")),
+        ]
+    );
+    app.finish().await;
+}
