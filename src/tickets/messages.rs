@@ -332,11 +332,17 @@ pub async fn store_inbound(
             waiting.push(s.waiting_since);
         }
         sqlx::query(
+            // With their mailbox's default SLA policy already: a later update would write
+            // every index of the new rows again.
             "insert into ticket (ticket_id, mailbox_id, subject, customer_id, created_at, last_message_at,
-                                 message_count, snippet, status, waiting_since)
+                                 message_count, snippet, status, waiting_since, sla_policy_id)
              overriding system value
-             select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::timestamptz[],
-                                  $6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::timestamptz[])",
+             select x.*, mb.sla_policy_id
+             from unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::timestamptz[],
+                         $6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::timestamptz[])
+                  as x(ticket_id, mailbox_id, subject, customer_id, created_at, last_message_at,
+                       message_count, snippet, status, waiting_since)
+             join mailbox mb on mb.mailbox_id = x.mailbox_id",
         )
         .bind(&ids)
         .bind(&mailboxes)
