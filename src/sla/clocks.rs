@@ -481,6 +481,26 @@ struct TermsRow {
     spec: Json<super::calendar::CalendarSpec>,
 }
 
+impl TermsRow {
+    /// The ticket's clocks under these terms, with `calendar` parsed from the row's spec.
+    fn into_clocks(self, ticket: i64, calendar: Calendar, clocks: Vec<Clock>) -> TicketClocks {
+        TicketClocks {
+            ticket,
+            terms: Terms {
+                policy_id: self.sla_policy_id,
+                calendar,
+                targets: self.targets.0,
+                warning_percent: self.warning_percent,
+                priority: self.priority,
+            },
+            status: self.status,
+            spam: self.spam,
+            now: self.now,
+            clocks,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct ClockRow {
     kind: String,
@@ -556,20 +576,11 @@ pub async fn load(conn: &mut PgConnection, ticket: i64) -> sqlx::Result<Option<T
     .bind(ticket)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(Some(TicketClocks {
+    Ok(Some(t.into_clocks(
         ticket,
-        terms: Terms {
-            policy_id: t.sla_policy_id,
-            calendar,
-            targets: t.targets.0,
-            warning_percent: t.warning_percent,
-            priority: t.priority,
-        },
-        status: t.status,
-        spam: t.spam,
-        now: t.now,
-        clocks: rows.into_iter().map(Clock::from).collect(),
-    }))
+        calendar,
+        rows.into_iter().map(Clock::from).collect(),
+    )))
 }
 
 /// Writes the changed clocks and the ticket's nearest due time, then records a
@@ -891,23 +902,7 @@ async fn load_many(
         let Some(calendar) = calendar.clone() else {
             continue;
         };
-        states.insert(
-            ticket_id,
-            TicketClocks {
-                ticket: ticket_id,
-                terms: Terms {
-                    policy_id: t.sla_policy_id,
-                    calendar,
-                    targets: t.targets.0,
-                    warning_percent: t.warning_percent,
-                    priority: t.priority,
-                },
-                status: t.status,
-                spam: t.spam,
-                now: t.now,
-                clocks: Vec::new(),
-            },
-        );
+        states.insert(ticket_id, t.into_clocks(ticket_id, calendar, Vec::new()));
     }
     for row in clocks {
         if let Some(state) = states.get_mut(&row.ticket_id) {
