@@ -776,14 +776,14 @@ fn apply(
 /// The SLA part of [`timeline::record_pending`]: the clocks of a batch of events at once.
 /// `with_policy` holds the batch's tickets that have a policy. The tickets' clocks are loaded
 /// (row-locked) in two statements, moved event by event in the batch's order exactly as
-/// [`on_event_after_policy`] would, and written in two more; the breaches stamped on the way
-/// are recorded as one batch of `sla_breached` events. A ticket with a merge in the batch goes
-/// event by event ([`on_event`]).
+/// [`on_event_after_policy`] would, and written in two more. Returns the breaches stamped on
+/// the way, for the caller to record ([`Breaches::record`]) once the batch's own rows are
+/// complete. A ticket with a merge in the batch goes event by event ([`on_event`]).
 pub fn on_events<'a>(
     conn: &'a mut PgConnection,
     events: &'a [Recorded<'a>],
     with_policy: &'a HashSet<i64>,
-) -> BoxFuture<'a, sqlx::Result<()>> {
+) -> BoxFuture<'a, sqlx::Result<Breaches>> {
     Box::pin(async move {
         let merged: HashSet<i64> = events
             .iter()
@@ -803,7 +803,7 @@ pub fn on_events<'a>(
             }
         }
         if batch.is_empty() {
-            return Ok(());
+            return Ok(Breaches::default());
         }
         let mut tickets: Vec<i64> = batch.iter().map(|r| r.ticket).collect();
         tickets.sort_unstable();
@@ -912,15 +912,34 @@ async fn load_many(
     Ok((states, created_at))
 }
 
+/// Breaches stamped by [`on_events`], not yet recorded: their `sla_breached` events and the
+/// live notifications of their tickets.
+#[derive(Debug, Default)]
+pub struct Breaches {
+    events: timeline::PendingEvents,
+    live: Vec<crate::live::LiveEvent>,
+}
+
+impl Breaches {
+    /// Records the events as one batch ([`timeline::record_pending`]: their hooks and rules
+    /// run) and tells the tickets' open pages, as [`timeline::record`] would.
+    pub async fn record(self, conn: &mut PgConnection) -> sqlx::Result<()> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        Box::pin(timeline::record_pending(conn, self.events)).await?;
+        crate::live::notify_all(conn, &self.live).await
+    }
+}
+
 /// [`save`] for many tickets at once: every changed clock in one upsert, the tickets' nearest
-/// due times in one update, then the breaches as one batch of `sla_breached` events (the
-/// tickets' open pages are told, as [`timeline::record`] would).
+/// due times in one update. Returns the breaches, unrecorded.
 async fn save_many(
     conn: &mut PgConnection,
     states: &mut HashMap<i64, TicketClocks>,
     breaches: &HashMap<i64, Vec<(ClockKind, OffsetDateTime)>>,
     mailboxes: &HashMap<i64, i64>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Breaches> {
     let mut tickets: Vec<i64> = states.keys().copied().collect();
     tickets.sort_unstable();
     let mut rows = ClockRows::default();
@@ -971,11 +990,10 @@ async fn save_many(
             }
         }
     }
-    if pending.is_empty() {
-        return Ok(());
-    }
-    timeline::record_pending(conn, pending).await?;
-    crate::live::notify_all(conn, &live).await
+    Ok(Breaches {
+        events: pending,
+        live,
+    })
 }
 
 /// Changed clocks as columns, for one upsert.

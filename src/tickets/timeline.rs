@@ -421,8 +421,9 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
     .await?
     .into_iter()
     .collect();
-    // New tickets' default SLA policies and metric rows, set-based; then the SLA clocks only
-    // of tickets that have a policy (or clocks to drop).
+    // New tickets' default SLA policies, set-based; then the SLA clocks only of tickets that
+    // have a policy (or clocks to drop); then new tickets' metric rows, which read their
+    // clocks' results as they are written (rather than being updated by the clock trigger).
     let created: Vec<(i64, Option<Automated>)> = rows
         .iter()
         .filter_map(|(t, _, e, _)| match e {
@@ -432,7 +433,6 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
         .collect();
     let created_ids: Vec<i64> = created.iter().map(|c| c.0).collect();
     crate::sla::clocks::assign_default_policies(conn, &created_ids).await?;
-    crate::analytics::metrics::on_created(conn, &created).await?;
     let with_policy: std::collections::HashSet<i64> = sqlx::query_scalar(
         "select ticket_id from ticket where ticket_id = any($1) and sla_policy_id is not null",
     )
@@ -455,7 +455,11 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
     }
     // The SLA clocks of the whole batch first (as each event's clocks moved before its other
     // hooks), then the other hooks event by event.
-    crate::sla::clocks::on_events(conn, &recorded, &with_policy).await?;
+    let breaches = crate::sla::clocks::on_events(conn, &recorded, &with_policy).await?;
+    crate::analytics::metrics::on_created(conn, &created).await?;
+    // Breaches found on the way are recorded once the new tickets' rows are complete (their
+    // rules may change those tickets).
+    breaches.record(conn).await?;
     for r in &recorded {
         if !matches!(r.event, TimelineEvent::Created { .. }) {
             crate::analytics::metrics::on_event(conn, r).await?;

@@ -738,6 +738,17 @@ async fn one_batch_of_old_and_new_mail_moves_each_tickets_clocks_as_mail_by_mail
     let token = admin_token(&app).await;
     let p = policy(&app, &token, "Hour", 60, 1, 25).await;
     make_default(&app, &token, p).await;
+    // A rule on breaches changes the tickets that the batch itself creates.
+    let (status, rule) = api_json(
+        &app.db,
+        "POST",
+        "/api/v1/rules",
+        &token,
+        json!({"name": "Late", "trigger": "sla_breached", "conditions": {"all": []},
+               "actions": [{"type": "add_tag", "tag": "late"}], "mode": "every_time"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
     // Two days old (a backlog imported late): both clocks of each ticket are long past due.
     // The reply to the first comes in the same batch; the last mail is new.
     let old =
@@ -816,7 +827,25 @@ async fn one_batch_of_old_and_new_mail_moves_each_tickets_clocks_as_mail_by_mail
             "{subject}: {breaches:?}"
         );
         assert!(at_risk, "{subject}");
+        assert_eq!(t["tags"], json!(["late"]), "{subject}");
     }
+    // The new tickets' metric rows, written after their clocks and before the breach rules,
+    // carry the tags those rules added.
+    let tagged: Vec<(String, i64)> = sqlx::query_as(
+        "select t.subject, cardinality(m.ticket_tag_ids)::int8
+         from ticket t join ticket_metric m using (ticket_id) order by t.ticket_id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        tagged,
+        [
+            ("Old order".to_string(), 1),
+            ("Old refund".to_string(), 1),
+            ("New question".to_string(), 0)
+        ]
+    );
     let clocks: i64 = scalar(app.pool(), "select count(*) from sla_clock").await;
     assert_eq!(clocks, 6, "two clocks per ticket");
     // The clocks' copies of their tickets, written with them, equal the fill triggers' values;
