@@ -590,45 +590,19 @@ pub async fn save(
     state: &mut TicketClocks,
     breaches: &[(ClockKind, OffsetDateTime)],
 ) -> sqlx::Result<()> {
-    let mut any = false;
+    let mut rows = ClockRows::default();
     for c in state.clocks.iter_mut().filter(|c| c.dirty) {
-        any = true;
-        sqlx::query(&format!(
-            "insert into sla_clock (ticket_id, {CLOCK_COLUMNS})
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             on conflict (ticket_id, kind, cycle) do update set
-                policy_id = excluded.policy_id, started_at = excluded.started_at,
-                due_at = excluded.due_at, achieved_at = excluded.achieved_at,
-                breached_at = excluded.breached_at, paused = excluded.paused,
-                stopped_at = excluded.stopped_at, warn_at = excluded.warn_at,
-                warned_at = excluded.warned_at, pauses = excluded.pauses"
-        ))
-        .bind(state.ticket)
-        .bind(c.kind.as_str())
-        .bind(c.cycle)
-        .bind(c.policy_id)
-        .bind(c.started_at)
-        .bind(c.due_at)
-        .bind(c.achieved_at)
-        .bind(c.breached_at)
-        .bind(c.paused)
-        .bind(c.stopped_at)
-        .bind(c.warn_at)
-        .bind(c.warned_at)
-        .bind(Json(&c.pauses))
-        .execute(&mut *conn)
-        .await?;
+        rows.push(state.ticket, c);
         c.dirty = false;
     }
-    if any {
-        sqlx::query(
-            "update ticket set sla_due_at = $2, sla_at_risk = $3
-             where ticket_id = $1 and (sla_due_at is distinct from $2 or sla_at_risk <> $3)",
+    if !rows.ticket.is_empty() {
+        rows.upsert(conn).await?;
+        set_due(
+            conn,
+            &[state.ticket],
+            &[state.nearest_due()],
+            &[state.at_risk()],
         )
-        .bind(state.ticket)
-        .bind(state.nearest_due())
-        .bind(state.at_risk())
-        .execute(&mut *conn)
         .await?;
     }
     for &(clock, due_at) in breaches {
@@ -960,17 +934,7 @@ async fn save_many(
     }
     if !changed.is_empty() {
         rows.upsert(conn).await?;
-        sqlx::query(
-            "update ticket t set sla_due_at = x.due, sla_at_risk = x.risk
-             from unnest($1::bigint[], $2::timestamptz[], $3::bool[]) as x(ticket_id, due, risk)
-             where t.ticket_id = x.ticket_id
-               and (t.sla_due_at is distinct from x.due or t.sla_at_risk <> x.risk)",
-        )
-        .bind(&changed)
-        .bind(&due)
-        .bind(&risk)
-        .execute(&mut *conn)
-        .await?;
+        set_due(conn, &changed, &due, &risk).await?;
     }
     let mut pending = timeline::PendingEvents::default();
     let mut live = Vec::new();
@@ -994,6 +958,28 @@ async fn save_many(
         events: pending,
         live,
     })
+}
+
+/// Sets the tickets' nearest due times and at-risk flags (`ticket.sla_due_at`, `sla_at_risk`)
+/// where they changed; the three slices are parallel.
+async fn set_due(
+    conn: &mut PgConnection,
+    tickets: &[i64],
+    due: &[Option<OffsetDateTime>],
+    risk: &[bool],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update ticket t set sla_due_at = x.due, sla_at_risk = x.risk
+         from unnest($1::bigint[], $2::timestamptz[], $3::bool[]) as x(ticket_id, due, risk)
+         where t.ticket_id = x.ticket_id
+           and (t.sla_due_at is distinct from x.due or t.sla_at_risk <> x.risk)",
+    )
+    .bind(tickets)
+    .bind(due)
+    .bind(risk)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Changed clocks as columns, for one upsert.
