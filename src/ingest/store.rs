@@ -342,7 +342,7 @@ async fn store_kept(
     kept: &KeptBatch,
     savepoints: bool,
 ) -> Result<IngestCounts, StoreError> {
-    let mut laps = Laps::start();
+    let mut laps = crate::telemetry::Laps::start();
     let (mails, parsed) = (&kept.batch.mails[..], &kept.batch.parsed[..]);
     let mut tx = pool.begin().await?;
     let mut counts = IngestCounts::default();
@@ -467,38 +467,6 @@ async fn forget_raw(conn: &mut PgConnection, raw_id: i64) -> sqlx::Result<()> {
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-/// Milliseconds spent in each step of a batch's store, for the debug log
-/// (`RUST_LOG=frontdesk::ingest::store=debug`): `raw=70 mails=120 events=20 …`.
-struct Laps {
-    last: std::time::Instant,
-    steps: Vec<(&'static str, u128)>,
-}
-
-impl Laps {
-    fn start() -> Self {
-        Self {
-            last: std::time::Instant::now(),
-            steps: Vec::new(),
-        }
-    }
-
-    /// Ends the step named `name` (and starts the next).
-    fn lap(&mut self, name: &'static str) {
-        let now = std::time::Instant::now();
-        self.steps.push((name, (now - self.last).as_millis()));
-        self.last = now;
-    }
-}
-
-impl std::fmt::Display for Laps {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (name, ms)) in self.steps.iter().enumerate() {
-            write!(f, "{}{name}={ms}", if i == 0 { "" } else { " " })?;
-        }
-        Ok(())
-    }
 }
 
 /// Errors of [`store_mail`], split by what the batch should do about them.

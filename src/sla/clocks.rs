@@ -638,6 +638,85 @@ pub fn on_event<'a>(
     })
 }
 
+/// The due time and at-risk flag that a batch's new tickets get from their first message, so
+/// that each ticket row goes in with them (`ticket.sla_due_at`, `sla_at_risk`): setting them
+/// after the insert writes every index of the new rows a second time. Computed by the same
+/// code as [`on_events`], which then finds them already set and writes the ticket only where a
+/// later event of the batch moved its clocks on.
+pub struct NewTicketClocks {
+    /// The transaction's time (UTC), as [`load`] reads it.
+    now: OffsetDateTime,
+    /// Each mailbox's default policy at the default priority; absent without a policy (or with
+    /// a calendar that no longer parses: [`on_events`] logs that).
+    terms: HashMap<i64, Terms>,
+}
+
+impl NewTicketClocks {
+    /// The default policies of `mailboxes`, in one statement.
+    pub async fn load(conn: &mut PgConnection, mailboxes: &[i64]) -> sqlx::Result<Self> {
+        type Row = (
+            i64,
+            i64,
+            Json<PolicyTargets>,
+            i32,
+            Json<super::calendar::CalendarSpec>,
+            OffsetDateTime,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "select m.mailbox_id, p.sla_policy_id, p.targets, p.warning_percent, c.spec, now()
+             from mailbox m join sla_policy p on p.sla_policy_id = m.sla_policy_id
+                  join calendar c on c.calendar_id = p.calendar_id
+             where m.mailbox_id = any($1)",
+        )
+        .bind(mailboxes)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut now = OffsetDateTime::UNIX_EPOCH;
+        let mut terms = HashMap::new();
+        for (mailbox, policy_id, targets, warning_percent, spec, at) in rows {
+            now = at;
+            if let Ok(calendar) = Calendar::parse(&spec.0) {
+                let t = Terms {
+                    policy_id,
+                    calendar,
+                    targets: targets.0,
+                    warning_percent,
+                    priority: Priority::Normal,
+                };
+                terms.insert(mailbox, t);
+            }
+        }
+        Ok(Self { now, terms })
+    }
+
+    /// `(sla_due_at, sla_at_risk)` of a new ticket of `mailbox` whose state after its batch
+    /// is `status`, created by a message that a person sent at `received_at` (`None`: an
+    /// automated message, which starts no clock). `(None, false)` without a policy.
+    pub fn first(
+        &self,
+        mailbox: i64,
+        status: TicketStatus,
+        received_at: Option<OffsetDateTime>,
+    ) -> (Option<OffsetDateTime>, bool) {
+        let Some(terms) = self.terms.get(&mailbox) else {
+            return (None, false);
+        };
+        let mut state = TicketClocks {
+            ticket: 0,
+            terms: terms.clone(),
+            status,
+            spam: false,
+            now: self.now,
+            clocks: Vec::new(),
+        };
+        if let Some(at) = received_at {
+            state.customer_wrote(at);
+        }
+        state.reconcile();
+        (state.nearest_due(), state.at_risk())
+    }
+}
+
 /// Gives new tickets their mailbox's default policy (a new ticket has none yet), in one
 /// statement; returns the tickets that got one (nothing is written for a mailbox without a
 /// default). [`crate::tickets::timeline::record_pending`] calls it once for a batch's new
@@ -779,10 +858,12 @@ pub fn on_events<'a>(
         if batch.is_empty() {
             return Ok(Breaches::default());
         }
+        let mut laps = crate::telemetry::Laps::start();
         let mut tickets: Vec<i64> = batch.iter().map(|r| r.ticket).collect();
         tickets.sort_unstable();
         tickets.dedup();
         let (mut states, created_at) = load_many(conn, &tickets).await?;
+        laps.lap("load");
         let messages: Vec<i64> = batch
             .iter()
             .filter_map(|r| person_message(r.event).flatten())
@@ -797,6 +878,7 @@ pub fn on_events<'a>(
             .into_iter()
             .map(|(m, t, at)| (m, (t, at)))
             .collect();
+        laps.lap("received");
         let mut breaches: HashMap<i64, Vec<(ClockKind, OffsetDateTime)>> = HashMap::new();
         for r in batch {
             let Some(state) = states.get_mut(&r.ticket) else {
@@ -813,23 +895,37 @@ pub fn on_events<'a>(
             let stamped = apply(state, r, at);
             breaches.entry(r.ticket).or_default().extend(stamped);
         }
+        laps.lap("apply");
         let mailboxes: HashMap<i64, i64> = events.iter().map(|r| (r.ticket, r.mailbox)).collect();
-        save_many(conn, &mut states, &breaches, &mailboxes).await
+        let breaches = save_many(conn, &mut states, &breaches, &mailboxes, &mut laps).await?;
+        tracing::debug!(tickets = tickets.len(), steps = %laps, "moved a batch's SLA clocks");
+        Ok(breaches)
     })
 }
 
 /// [`load`] for many tickets at once (those with a policy and a calendar that parses), with
-/// each ticket's creation time. Clock rows are locked in ticket order.
+/// each ticket's creation time. Each policy's terms are read and parsed once, not per ticket.
+/// Clock rows are locked in ticket order.
 async fn load_many(
     conn: &mut PgConnection,
     tickets: &[i64],
 ) -> sqlx::Result<(HashMap<i64, TicketClocks>, HashMap<i64, OffsetDateTime>)> {
     #[derive(sqlx::FromRow)]
-    struct Row {
+    struct TicketRow {
         ticket_id: i64,
         created_at: OffsetDateTime,
-        #[sqlx(flatten)]
-        terms: TermsRow,
+        sla_policy_id: i64,
+        priority: Priority,
+        status: TicketStatus,
+        spam: bool,
+    }
+    #[derive(sqlx::FromRow)]
+    struct PolicyRow {
+        sla_policy_id: i64,
+        now: OffsetDateTime,
+        targets: Json<PolicyTargets>,
+        warning_percent: i32,
+        spec: Json<super::calendar::CalendarSpec>,
     }
     #[derive(sqlx::FromRow)]
     struct TicketClockRow {
@@ -837,14 +933,22 @@ async fn load_many(
         #[sqlx(flatten)]
         clock: ClockRow,
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "select t.ticket_id, t.created_at, p.sla_policy_id, t.priority, t.status, t.spam,
-                now() as now, p.targets, p.warning_percent, c.spec
-         from ticket t join sla_policy p on p.sla_policy_id = t.sla_policy_id
-              join calendar c on c.calendar_id = p.calendar_id
-         where t.ticket_id = any($1)",
+    let rows: Vec<TicketRow> = sqlx::query_as(
+        "select ticket_id, created_at, sla_policy_id, priority, status, spam
+         from ticket where ticket_id = any($1) and sla_policy_id is not null",
     )
     .bind(tickets)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut policy_ids: Vec<i64> = rows.iter().map(|r| r.sla_policy_id).collect();
+    policy_ids.sort_unstable();
+    policy_ids.dedup();
+    let policies: Vec<PolicyRow> = sqlx::query_as(
+        "select p.sla_policy_id, now() as now, p.targets, p.warning_percent, c.spec
+         from sla_policy p join calendar c on c.calendar_id = p.calendar_id
+         where p.sla_policy_id = any($1)",
+    )
+    .bind(&policy_ids)
     .fetch_all(&mut *conn)
     .await?;
     let clocks: Vec<TicketClockRow> = sqlx::query_as(&format!(
@@ -854,29 +958,43 @@ async fn load_many(
     .bind(tickets)
     .fetch_all(&mut *conn)
     .await?;
-    let mut calendars: HashMap<i64, Option<Calendar>> = HashMap::new();
+    let mut terms: HashMap<i64, (Terms, OffsetDateTime)> = HashMap::new();
+    for p in policies {
+        match Calendar::parse(&p.spec.0) {
+            Ok(calendar) => {
+                let t = Terms {
+                    policy_id: p.sla_policy_id,
+                    calendar,
+                    targets: p.targets.0,
+                    warning_percent: p.warning_percent,
+                    priority: Priority::Normal,
+                };
+                terms.insert(p.sla_policy_id, (t, p.now));
+            }
+            Err(e) => {
+                tracing::error!(sla_policy.id = p.sla_policy_id, error = %e, "stored calendar no longer parses; SLA clocks not updated");
+            }
+        }
+    }
     let mut states = HashMap::new();
     let mut created_at = HashMap::new();
-    for Row {
-        ticket_id,
-        created_at: created,
-        terms: t,
-    } in rows
-    {
-        created_at.insert(ticket_id, created);
-        let calendar = calendars
-            .entry(t.sla_policy_id)
-            .or_insert_with(|| match Calendar::parse(&t.spec.0) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    tracing::error!(sla_policy.id = t.sla_policy_id, error = %e, "stored calendar no longer parses; SLA clocks not updated");
-                    None
-                }
-            });
-        let Some(calendar) = calendar.clone() else {
+    for r in rows {
+        created_at.insert(r.ticket_id, r.created_at);
+        let Some((t, now)) = terms.get(&r.sla_policy_id) else {
             continue;
         };
-        states.insert(ticket_id, t.into_clocks(ticket_id, calendar, Vec::new()));
+        let state = TicketClocks {
+            ticket: r.ticket_id,
+            terms: Terms {
+                priority: r.priority,
+                ..t.clone()
+            },
+            status: r.status,
+            spam: r.spam,
+            now: *now,
+            clocks: Vec::new(),
+        };
+        states.insert(r.ticket_id, state);
     }
     for row in clocks {
         if let Some(state) = states.get_mut(&row.ticket_id) {
@@ -913,6 +1031,7 @@ async fn save_many(
     states: &mut HashMap<i64, TicketClocks>,
     breaches: &HashMap<i64, Vec<(ClockKind, OffsetDateTime)>>,
     mailboxes: &HashMap<i64, i64>,
+    laps: &mut crate::telemetry::Laps,
 ) -> sqlx::Result<Breaches> {
     let mut tickets: Vec<i64> = states.keys().copied().collect();
     tickets.sort_unstable();
@@ -934,7 +1053,9 @@ async fn save_many(
     }
     if !changed.is_empty() {
         rows.upsert(conn).await?;
+        laps.lap("upsert");
         set_due(conn, &changed, &due, &risk).await?;
+        laps.lap("due");
     }
     let mut pending = timeline::PendingEvents::default();
     let mut live = Vec::new();

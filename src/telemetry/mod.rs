@@ -18,3 +18,36 @@ pub fn init() {
         builder.init();
     }
 }
+
+/// Milliseconds spent in each step of a batch's work, for debug logs such as the store's
+/// (`RUST_LOG=frontdesk::ingest::store=debug`): `raw=70 mails=120 events=20 …`.
+pub struct Laps {
+    last: std::time::Instant,
+    steps: Vec<(&'static str, u128)>,
+}
+
+impl Laps {
+    /// Starts the first step now.
+    pub fn start() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Ends the step named `name` (and starts the next).
+    pub fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.steps.push((name, (now - self.last).as_millis()));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Laps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, ms)) in self.steps.iter().enumerate() {
+            write!(f, "{}{name}={ms}", if i == 0 { "" } else { " " })?;
+        }
+        Ok(())
+    }
+}

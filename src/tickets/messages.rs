@@ -307,6 +307,14 @@ pub async fn store_inbound(
         let mut snippets = Vec::new();
         let mut statuses = Vec::new();
         let mut waiting = Vec::new();
+        let (mut due, mut at_risk) = (Vec::new(), Vec::new());
+        let mut box_ids: Vec<i64> = new_tickets
+            .iter()
+            .map(|&i| batch[i].msg.mailbox_id)
+            .collect();
+        box_ids.sort_unstable();
+        box_ids.dedup();
+        let clocks = crate::sla::clocks::NewTicketClocks::load(conn, &box_ids).await?;
         for &i in &new_tickets {
             let (b, t) = (&batch[i], tickets[i]);
             let s = &states[&t];
@@ -330,18 +338,24 @@ pub async fn store_inbound(
             snippets.push(s.snippet.clone().unwrap_or_default());
             statuses.push(s.status.as_str());
             waiting.push(s.waiting_since);
+            let person = b.msg.automated.is_none().then_some(b.msg.received_at);
+            let (d, r) = clocks.first(b.msg.mailbox_id, s.status, person);
+            due.push(d);
+            at_risk.push(r);
         }
         sqlx::query(
-            // With their mailbox's default SLA policy already: a later update would write
-            // every index of the new rows again.
+            // With their mailbox's default SLA policy and its first due time already: a later
+            // update would write every index of the new rows again.
             "insert into ticket (ticket_id, mailbox_id, subject, customer_id, created_at, last_message_at,
-                                 message_count, snippet, status, waiting_since, sla_policy_id)
+                                 message_count, snippet, status, waiting_since, sla_due_at,
+                                 sla_at_risk, sla_policy_id)
              overriding system value
              select x.*, mb.sla_policy_id
              from unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::timestamptz[],
-                         $6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::timestamptz[])
+                         $6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::timestamptz[],
+                         $11::timestamptz[], $12::bool[])
                   as x(ticket_id, mailbox_id, subject, customer_id, created_at, last_message_at,
-                       message_count, snippet, status, waiting_since)
+                       message_count, snippet, status, waiting_since, sla_due_at, sla_at_risk)
              join mailbox mb on mb.mailbox_id = x.mailbox_id",
         )
         .bind(&ids)
@@ -354,6 +368,8 @@ pub async fn store_inbound(
         .bind(&snippets)
         .bind(&statuses)
         .bind(&waiting)
+        .bind(&due)
+        .bind(&at_risk)
         .execute(&mut *conn)
         .await?;
     }

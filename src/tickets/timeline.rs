@@ -399,6 +399,7 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
         return Ok(());
     }
     let rows = &pending.rows;
+    let mut laps = crate::telemetry::Laps::start();
     let mailboxes: std::collections::HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(
         "with e as (
             insert into ticket_event (ticket_id, kind, detail, actor_kind, agent_id, rule_id, created_at)
@@ -421,6 +422,7 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
     .await?
     .into_iter()
     .collect();
+    laps.lap("insert");
     // New tickets' default SLA policies, set-based; then the SLA clocks only of tickets that
     // have a policy (or clocks to drop); then new tickets' metric rows, which read their
     // clocks' results as they are written (rather than being updated by the clock trigger).
@@ -455,11 +457,15 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
     }
     // The SLA clocks of the whole batch first (as each event's clocks moved before its other
     // hooks), then the other hooks event by event.
+    laps.lap("policies");
     let breaches = crate::sla::clocks::on_events(conn, &recorded, &with_policy).await?;
+    laps.lap("sla");
     crate::analytics::metrics::on_created(conn, &created).await?;
+    laps.lap("metrics");
     // Breaches found on the way are recorded once the new tickets' rows are complete (their
     // rules may change those tickets).
     breaches.record(conn).await?;
+    laps.lap("breaches");
     for r in &recorded {
         if !matches!(r.event, TimelineEvent::Created { .. }) {
             crate::analytics::metrics::on_event(conn, r).await?;
@@ -467,7 +473,9 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
         crate::csat::survey::on_event(conn, r).await?;
         crate::rules::pull::on_event(conn, r).await?;
     }
+    laps.lap("hooks");
     crate::webhooks::queue::on_events(conn, &recorded).await?;
+    laps.lap("webhooks");
     // Rules run for the whole batch at once (their changes are recorded back through here
     // with a rule as actor, which triggers no rules: then the rules are not even loaded).
     if recorded.iter().any(|r| {
@@ -476,6 +484,8 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
         let rules = crate::rules::engine::ActiveRules::load(conn).await?;
         crate::rules::batch::run_batch(conn, &recorded, &rules).await?;
     }
+    laps.lap("rules");
+    tracing::debug!(events = rows.len(), steps = %laps, "recorded a batch of events");
     Ok(())
 }
 
