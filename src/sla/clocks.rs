@@ -826,8 +826,9 @@ fn apply(
     breaches
 }
 
-/// The SLA part of [`timeline::record_pending`]: the clocks of a batch of events at once.
-/// `with_policy` holds the batch's tickets that have a policy. The tickets' clocks are loaded
+/// The SLA part of [`timeline::record_pending`]: the clocks of a batch of events at once,
+/// for the tickets that have a policy (looked up only when an event may move clocks: a batch
+/// of `sla_breached` events moves none). The tickets' clocks are loaded
 /// (row-locked) in two statements, moved event by event in the batch's order exactly as
 /// [`on_event_after_policy`] would, and written in two more. Returns the breaches stamped on
 /// the way, for the caller to record ([`Breaches::record`]) once the batch's own rows are
@@ -835,9 +836,26 @@ fn apply(
 pub fn on_events<'a>(
     conn: &'a mut PgConnection,
     events: &'a [Recorded<'a>],
-    with_policy: &'a HashSet<i64>,
 ) -> BoxFuture<'a, sqlx::Result<Breaches>> {
     Box::pin(async move {
+        let mut candidates: Vec<i64> = events
+            .iter()
+            .filter(|r| moves_clocks(r) || matches!(r.event, TimelineEvent::MergedInto { .. }))
+            .map(|r| r.ticket)
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Breaches::default());
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let with_policy: HashSet<i64> = sqlx::query_scalar(
+            "select ticket_id from ticket where ticket_id = any($1) and sla_policy_id is not null",
+        )
+        .bind(&candidates)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
         let merged: HashSet<i64> = events
             .iter()
             .filter(|r| matches!(r.event, TimelineEvent::MergedInto { .. }))
@@ -1141,27 +1159,34 @@ impl ClockRows {
 
     /// Inserts or updates the rows. A new row gets its copies of the ticket here (scope, the
     /// customer's effective stage and VIP as `customer_effective_stage` / `_vip` give them,
-    /// excluded), so the fill triggers (migration 20261213000000) do not run per row.
+    /// excluded; read once per ticket), so the fill triggers (migration 20261213000000) do not
+    /// run per row.
     async fn upsert(&self, conn: &mut PgConnection) -> sqlx::Result<()> {
         sqlx::query(&format!(
-            "insert into sla_clock (ticket_id, {CLOCK_COLUMNS}, ticket_mailbox_id, ticket_team_id,
+            "with tk as (
+                select t.ticket_id, t.mailbox_id, t.team_id, t.assignee_agent_id, t.priority,
+                       t.customer_id, coalesce(cu.lifecycle_stage_id, co.lifecycle_stage_id) as stage,
+                       coalesce(cu.vip, co.vip, false) as vip,
+                       exists (select 1 from ticket_metric m
+                               where m.ticket_id = t.ticket_id and m.excluded is not null) as excluded
+                from ticket t
+                left join customer cu on cu.customer_id = t.customer_id
+                left join company co on co.company_id = cu.company_id
+                where t.ticket_id = any($1)
+             )
+             insert into sla_clock (ticket_id, {CLOCK_COLUMNS}, ticket_mailbox_id, ticket_team_id,
                                     ticket_assignee_agent_id, ticket_priority, ticket_customer_id,
                                     ticket_customer_stage_id, ticket_customer_vip, ticket_excluded)
              select x.ticket_id, x.kind, x.cycle, x.policy_id, x.started_at, x.due_at,
                     x.achieved_at, x.breached_at, x.paused, x.stopped_at, x.warn_at,
-                    x.warned_at, x.pauses::jsonb, t.mailbox_id, t.team_id, t.assignee_agent_id,
-                    t.priority, t.customer_id, coalesce(cu.lifecycle_stage_id, co.lifecycle_stage_id),
-                    coalesce(cu.vip, co.vip, false),
-                    exists (select 1 from ticket_metric m
-                            where m.ticket_id = x.ticket_id and m.excluded is not null)
+                    x.warned_at, x.pauses::jsonb, tk.mailbox_id, tk.team_id, tk.assignee_agent_id,
+                    tk.priority, tk.customer_id, tk.stage, tk.vip, tk.excluded
              from unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::timestamptz[],
                          $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::bool[],
                          $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[])
                   as x(ticket_id, kind, cycle, policy_id, started_at, due_at, achieved_at,
                        breached_at, paused, stopped_at, warn_at, warned_at, pauses)
-             join ticket t on t.ticket_id = x.ticket_id
-             left join customer cu on cu.customer_id = t.customer_id
-             left join company co on co.company_id = cu.company_id
+             join tk on tk.ticket_id = x.ticket_id
              on conflict (ticket_id, kind, cycle) do update set
                 policy_id = excluded.policy_id, started_at = excluded.started_at,
                 due_at = excluded.due_at, achieved_at = excluded.achieved_at,

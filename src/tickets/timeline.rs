@@ -435,14 +435,6 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
         .collect();
     let created_ids: Vec<i64> = created.iter().map(|c| c.0).collect();
     crate::sla::clocks::assign_default_policies(conn, &created_ids).await?;
-    let with_policy: std::collections::HashSet<i64> = sqlx::query_scalar(
-        "select ticket_id from ticket where ticket_id = any($1) and sla_policy_id is not null",
-    )
-    .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .collect();
     let mut recorded = Vec::with_capacity(rows.len());
     for (ticket, actor, event, _) in rows {
         let mailbox = *mailboxes.get(ticket).ok_or(sqlx::Error::RowNotFound)?;
@@ -458,7 +450,7 @@ pub async fn record_pending(conn: &mut PgConnection, pending: PendingEvents) -> 
     // The SLA clocks of the whole batch first (as each event's clocks moved before its other
     // hooks), then the other hooks event by event.
     laps.lap("policies");
-    let breaches = crate::sla::clocks::on_events(conn, &recorded, &with_policy).await?;
+    let breaches = crate::sla::clocks::on_events(conn, &recorded).await?;
     laps.lap("sla");
     crate::analytics::metrics::on_created(conn, &created).await?;
     laps.lap("metrics");
