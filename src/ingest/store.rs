@@ -732,6 +732,13 @@ async fn thread_batch(
         .flat_map(|(r, _)| r.iter().copied())
         .collect();
     let stored = stored_threads(conn, ctx, ids).await?;
+    let roots: Vec<&str> = items
+        .iter()
+        .zip(&own)
+        .filter(|(_, own)| !**own)
+        .filter_map(|(i, _)| thread_root(i.email))
+        .collect();
+    let stored_roots = root_threads(conn, ctx, roots).await?;
     let wanted: Vec<(String, OffsetDateTime)> = items
         .iter()
         .zip(&own)
@@ -745,6 +752,8 @@ async fn thread_batch(
     // subject fallback: customer, thread key, index).
     let mut placed: HashMap<&str, Decision> = HashMap::new();
     let mut opened: Vec<(String, String, usize)> = Vec::new();
+    // The batch's mails placed so far under each thread root, with their people.
+    let mut placed_roots: HashMap<&str, Vec<(Decision, Vec<String>)>> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let email = item.email;
         if own[i] {
@@ -757,24 +766,42 @@ async fn thread_batch(
                 .copied()
                 .or_else(|| stored.get(*id).map(|&t| Decision::Ticket(t)))
         });
-        if found.is_none() {
-            found = match subject_token(&email.subject) {
-                Some(number) => token_thread(conn, ctx, email, number)
-                    .await?
-                    .map(Decision::Ticket),
-                None => fallback_key(ctx, email).and_then(|(sender, key)| {
-                    opened
-                        .iter()
-                        .rev()
-                        .find(|(c, k, _)| *c == sender && *k == key)
-                        .map(|&(_, _, k)| Decision::SameAs(k))
-                        .or_else(|| {
-                            fallback
-                                .find(&sender, &key, item.created_at())
-                                .map(Decision::Ticket)
-                        })
-                }),
-            };
+        if found.is_none()
+            && let Some(number) = subject_token(&email.subject)
+        {
+            found = token_thread(conn, ctx, email, number)
+                .await?
+                .map(Decision::Ticket);
+        }
+        let people = people(ctx, email);
+        let root = thread_root(email);
+        if found.is_none()
+            && let Some(root) = root
+        {
+            let shares = |others: &[String]| others.iter().any(|o| people.contains(o));
+            found = placed_roots
+                .get(root)
+                .and_then(|v| v.iter().rev().find(|(_, p)| shares(p)).map(|(d, _)| *d))
+                .or_else(|| {
+                    stored_roots
+                        .get(root)
+                        .and_then(|v| v.iter().find(|(_, p)| shares(p)))
+                        .map(|(t, _)| Decision::Ticket(*t))
+                });
+        }
+        if found.is_none() && subject_token(&email.subject).is_none() {
+            found = fallback_key(ctx, email).and_then(|(sender, key)| {
+                opened
+                    .iter()
+                    .rev()
+                    .find(|(c, k, _)| *c == sender && *k == key)
+                    .map(|&(_, _, k)| Decision::SameAs(k))
+                    .or_else(|| {
+                        fallback
+                            .find(&sender, &key, item.created_at())
+                            .map(Decision::Ticket)
+                    })
+            });
         }
         let decision = match (found, email.automated) {
             (Some(d), _) => d,
@@ -786,15 +813,17 @@ async fn thread_batch(
                 Decision::New
             }
         };
-        if let Some(id) = email.message_id.as_deref() {
-            match decision {
-                Decision::New => {
-                    placed.insert(id, Decision::SameAs(i));
-                }
-                d @ (Decision::Ticket(_) | Decision::SameAs(_)) => {
-                    placed.insert(id, d);
-                }
-                _ => {}
+        let placed_as = match decision {
+            Decision::New => Some(Decision::SameAs(i)),
+            d @ (Decision::Ticket(_) | Decision::SameAs(_)) => Some(d),
+            _ => None,
+        };
+        if let Some(d) = placed_as {
+            if let Some(id) = email.message_id.as_deref() {
+                placed.insert(id, d);
+            }
+            if let Some(root) = root {
+                placed_roots.entry(root).or_default().push((d, people));
             }
         }
         decisions.push(decision);
@@ -832,6 +861,73 @@ async fn stored_threads(
     let mut out = HashMap::with_capacity(rows.len());
     for (id, ticket) in rows {
         out.entry(id).or_insert(ticket);
+    }
+    Ok(out)
+}
+
+/// A mail's thread root (RFC 5322 3.6.4): the first `References` id (each reply's References
+/// starts with its parent's, so the first is the conversation's first message), else its
+/// `In-Reply-To`; `None` for a mail that starts a conversation.
+fn thread_root(email: &InboundEmail) -> Option<&str> {
+    email
+        .references
+        .first()
+        .or(email.in_reply_to.first())
+        .map(String::as_str)
+}
+
+/// The people on a mail (`From`, `Reply-To`, `To`, `Cc`), lower-case, never our own addresses.
+fn people(ctx: &MailboxContext, email: &InboundEmail) -> Vec<String> {
+    email
+        .from
+        .iter()
+        .chain(&email.reply_to)
+        .chain(&email.to)
+        .chain(&email.cc)
+        .filter(|a| !ctx.is_own(&a.email))
+        .map(|a| a.email.to_lowercase())
+        .collect()
+}
+
+/// For each thread root among `roots` ([`thread_root`]), the tickets of this mailbox whose
+/// messages have that root, newest first, each with its participants (lower-case), in one
+/// statement. A mail whose references match no stored Message-ID joins such a ticket only when
+/// one of its people already takes part in it: two replies to a root we never received (it
+/// went to a colleague's personal address) are one conversation, but replies of strangers to
+/// one newsletter sent from another system are not.
+async fn root_threads(
+    conn: &mut PgConnection,
+    ctx: &MailboxContext,
+    mut roots: Vec<&str>,
+) -> sqlx::Result<HashMap<String, Vec<(i64, Vec<String>)>>> {
+    roots.sort_unstable();
+    roots.dedup();
+    if roots.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // As in `stored_threads`, the mailbox check is a scalar subquery (an index look-up per
+    // candidate message).
+    let rows: Vec<(String, i64, Vec<String>)> = sqlx::query_as(
+        r#"select c.root, c.ticket_id,
+                  array(select lower(p.email) from ticket_participant p where p.ticket_id = c.ticket_id)
+           from (select distinct on (m.ticket_id, coalesce(m."references"[1], m.in_reply_to))
+                        coalesce(m."references"[1], m.in_reply_to) as root,
+                        m.ticket_id, m.message_id,
+                        (select t.mailbox_id from ticket t where t.ticket_id = m.ticket_id) as mailbox_id
+                 from message m
+                 where coalesce(m."references"[1], m.in_reply_to) = any($2)
+                 order by m.ticket_id, coalesce(m."references"[1], m.in_reply_to),
+                          m.message_id desc) c
+           where c.mailbox_id = $1
+           order by c.message_id desc"#,
+    )
+    .bind(ctx.mailbox_id)
+    .bind(&roots)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out: HashMap<String, Vec<(i64, Vec<String>)>> = HashMap::new();
+    for (root, ticket, participants) in rows {
+        out.entry(root).or_default().push((ticket, participants));
     }
     Ok(out)
 }

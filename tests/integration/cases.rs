@@ -782,3 +782,57 @@ async fn case_49_deleted_but_not_expunged_mail_waits_until_undeleted() {
     s.logout().await.ok();
     db.drop_db().await;
 }
+
+/// The tickets of the case-50 mails `a`, `b`, `c`, by their Message-IDs.
+async fn case_50_tickets(db: &TestDb) -> [i64; 3] {
+    let mut out = [0; 3];
+    for (i, id) in [
+        "c50a-7D21@kunde.example",
+        "c50b-3A08@kunde.example",
+        "c50c-55E1@andere.example",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        out[i] = scalar_for(
+            &db.pool,
+            "select ticket_id from message where header_message_id = $1",
+            id,
+        )
+        .await;
+    }
+    out
+}
+
+#[tokio::test]
+async fn case_50_replies_sharing_an_unseen_root_join_when_they_share_a_person() {
+    let files = [
+        "50-replies-to-unseen-root-a.eml",
+        "50-replies-to-unseen-root-b.eml",
+        "50-replies-to-unseen-root-c.eml",
+    ];
+    // One by one: the root is found on the stored messages.
+    let (db, _) = run_case(&files).await;
+    let [a, b, c] = case_50_tickets(&db).await;
+    assert_eq!(a, b, "the colleague's reply joins the customer's ticket");
+    assert_ne!(
+        c, a,
+        "a stranger's reply to the same root opens its own ticket"
+    );
+    let t = ticket_json(&db.pool, a).await;
+    assert_eq!(t["messages"].as_array().unwrap().len(), 2);
+    db.drop_db().await;
+
+    // In one batch: the root is found among the batch's earlier mails.
+    let db = TestDb::new().await;
+    let mb = TestMailbox::new(&db.pool, &[]).await;
+    let raws: Vec<Vec<u8>> = files.iter().map(|f| case(f)).collect();
+    mb.deliver("INBOX", &raws.iter().map(Vec::as_slice).collect::<Vec<_>>())
+        .await;
+    let counts = ingest(&db.pool).await;
+    assert_eq!((counts.new_tickets, counts.threaded), (2, 1), "{counts}");
+    let [a, b, c] = case_50_tickets(&db).await;
+    assert_eq!(a, b);
+    assert_ne!(c, a);
+    db.drop_db().await;
+}
