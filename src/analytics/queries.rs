@@ -1182,7 +1182,7 @@ async fn csv_part(
 }
 
 /// Writes `tickets.csv` lines ([`TICKET_COLUMNS`]) from the export query's rows, read by
-/// column position with borrowed text, into the chunk buffer: times RFC 3339 UTC, durations
+/// column position with borrowed text, into the chunk buffer: times RFC 3339 UTC to the second, durations
 /// in seconds (whole milliseconds at most), every cell through [`super::csv::push_cell`]. A
 /// two-year export writes a million lines, so a line allocates nothing but its tag id array:
 /// the values that need formatting go through one reused scratch buffer.
@@ -1257,16 +1257,18 @@ impl<'a> LineWriter<'a> {
         Ok(())
     }
 
-    /// A time cell: RFC 3339 UTC, or empty.
+    /// A time cell: RFC 3339 UTC to the second (`2026-03-02T11:00:00Z`; the durations beside
+    /// it keep their milliseconds), or empty. The times Frontdesk records carry microseconds:
+    /// 27 bytes a cell in full, 20 to the second, 21 bytes a line for three time cells.
     fn time(&mut self, out: &mut String, t: Option<OffsetDateTime>) {
+        const UTC_SECONDS: &[time::format_description::BorrowedFormatItem<'_>] =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
         self.time.clear();
         let text = t
             .and_then(|t| {
-                t.format_into(
-                    &mut self.time,
-                    &time::format_description::well_known::Rfc3339,
-                )
-                .ok()
+                t.to_offset(time::UtcOffset::UTC)
+                    .format_into(&mut self.time, UTC_SECONDS)
+                    .ok()
             })
             .and_then(|_| std::str::from_utf8(&self.time).ok())
             .unwrap_or_default();
@@ -1418,6 +1420,26 @@ mod tests {
         let mut text = String::new();
         write_secs(&mut text, None);
         assert_eq!(text, "");
+    }
+
+    #[test]
+    fn time_cells_are_utc_to_the_second() {
+        let names = ExportNames {
+            mailboxes: HashMap::new(),
+            teams: HashMap::new(),
+            agents: HashMap::new(),
+            tags: HashMap::new(),
+        };
+        let mut line = LineWriter::new(&names);
+        let mut out = String::new();
+        let berlin = time::macros::datetime!(2026-03-02 12:00:59.987654 +01:00);
+        line.time(&mut out, Some(berlin));
+        line.time(&mut out, None);
+        line.time(
+            &mut out,
+            Some(time::macros::datetime!(2026-03-02 11:00:00 UTC)),
+        );
+        assert_eq!(out, ",2026-03-02T11:00:59Z,,2026-03-02T11:00:00Z");
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //! - `GET /api/v1/analytics/agents` → `{"agents": [...]}`.
 //! - `GET /api/v1/analytics/busiest` → `{"tz", "grid"}`: 7 rows (Monday first) of 24 counts of
 //!   tickets created, by local hour.
-//! - `GET /api/v1/analytics/tickets.csv` → `text/csv`, one row per ticket created in the period,
+//! - `GET /api/v1/analytics/tickets.csv` → `text/csv`, one row per ticket created in the period
+//!   (times RFC 3339 UTC to the second, durations in seconds to the millisecond),
 //!   by ticket number.
 //! - `GET /api/v1/analytics/tags` → [`breakdown::TagReport`]: per tag volume, trend, time to
 //!   resolve, and the tags rising.
