@@ -889,9 +889,12 @@ fn people(ctx: &MailboxContext, email: &InboundEmail) -> Vec<String> {
         .collect()
 }
 
+/// How many tickets [`root_threads`] gives for one root at most (the newest).
+const ROOT_CANDIDATES: i64 = 20;
+
 /// For each thread root among `roots` ([`thread_root`]), the tickets of this mailbox whose
-/// messages have that root, newest first, each with its participants (lower-case), in one
-/// statement. A mail whose references match no stored Message-ID joins such a ticket only when
+/// messages have that root (at most [`ROOT_CANDIDATES`]), newest first, each with its
+/// participants (lower-case), in one statement. A mail whose references match no stored Message-ID joins such a ticket only when
 /// one of its people already takes part in it: two replies to a root we never received (it
 /// went to a colleague's personal address) are one conversation, but replies of strangers to
 /// one newsletter sent from another system are not.
@@ -906,21 +909,22 @@ async fn root_threads(
         return Ok(HashMap::new());
     }
     // As in `stored_threads`, the mailbox check is a scalar subquery (an index look-up per
-    // candidate message).
-    let rows: Vec<(String, i64, Vec<String>)> = sqlx::query_as(
-        r#"select c.root, c.ticket_id,
+    // candidate message). A root that many tickets share (a newsletter's) gives its newest
+    // ROOT_CANDIDATES tickets only.
+    let rows: Vec<(String, i64, Vec<String>)> = sqlx::query_as(&format!(
+        r#"select r.root, c.ticket_id,
                   array(select lower(p.email) from ticket_participant p where p.ticket_id = c.ticket_id)
-           from (select distinct on (m.ticket_id, coalesce(m."references"[1], m.in_reply_to))
-                        coalesce(m."references"[1], m.in_reply_to) as root,
-                        m.ticket_id, m.message_id,
-                        (select t.mailbox_id from ticket t where t.ticket_id = m.ticket_id) as mailbox_id
-                 from message m
-                 where coalesce(m."references"[1], m.in_reply_to) = any($2)
-                 order by m.ticket_id, coalesce(m."references"[1], m.in_reply_to),
-                          m.message_id desc) c
-           where c.mailbox_id = $1
-           order by c.message_id desc"#,
-    )
+           from unnest($2::text[]) as r(root)
+           cross join lateral (
+               select m.ticket_id, max(m.message_id) as newest
+               from message m
+               where coalesce(m."references"[1], m.in_reply_to) = r.root
+                 and (select t.mailbox_id from ticket t where t.ticket_id = m.ticket_id) = $1
+               group by m.ticket_id
+               order by newest desc
+               limit {ROOT_CANDIDATES}) c
+           order by c.newest desc"#
+    ))
     .bind(ctx.mailbox_id)
     .bind(&roots)
     .fetch_all(&mut *conn)
