@@ -766,8 +766,9 @@ async fn thread_batch(
                 .copied()
                 .or_else(|| stored.get(*id).map(|&t| Decision::Ticket(t)))
         });
+        let token = subject_token(&email.subject);
         if found.is_none()
-            && let Some(number) = subject_token(&email.subject)
+            && let Some(number) = token
         {
             found = token_thread(conn, ctx, email, number)
                 .await?
@@ -789,7 +790,7 @@ async fn thread_batch(
                         .map(|(t, _)| Decision::Ticket(*t))
                 });
         }
-        if found.is_none() && subject_token(&email.subject).is_none() {
+        if found.is_none() && token.is_none() {
             found = fallback_key(ctx, email).and_then(|(sender, key)| {
                 opened
                     .iter()

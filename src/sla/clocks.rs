@@ -638,6 +638,29 @@ pub fn on_event<'a>(
     })
 }
 
+/// A policy's terms at the default priority; `None` (logged) when its stored calendar no
+/// longer parses, so its tickets' clocks are left as they are.
+fn policy_terms(
+    policy_id: i64,
+    targets: PolicyTargets,
+    warning_percent: i32,
+    spec: &super::calendar::CalendarSpec,
+) -> Option<Terms> {
+    match Calendar::parse(spec) {
+        Ok(calendar) => Some(Terms {
+            policy_id,
+            calendar,
+            targets,
+            warning_percent,
+            priority: Priority::Normal,
+        }),
+        Err(e) => {
+            tracing::error!(sla_policy.id = policy_id, error = %e, "stored calendar no longer parses; SLA clocks not updated");
+            None
+        }
+    }
+}
+
 /// The due time and at-risk flag that a batch's new tickets get from their first message, so
 /// that each ticket row goes in with them (`ticket.sla_due_at`, `sla_at_risk`): setting them
 /// after the insert writes every index of the new rows a second time. Computed by the same
@@ -647,7 +670,7 @@ pub struct NewTicketClocks {
     /// The transaction's time (UTC), as [`load`] reads it.
     now: OffsetDateTime,
     /// Each mailbox's default policy at the default priority; absent without a policy (or with
-    /// a calendar that no longer parses: [`on_events`] logs that).
+    /// a calendar that no longer parses: [`policy_terms`] logs that).
     terms: HashMap<i64, Terms>,
 }
 
@@ -675,14 +698,7 @@ impl NewTicketClocks {
         let mut terms = HashMap::new();
         for (mailbox, policy_id, targets, warning_percent, spec, at) in rows {
             now = at;
-            if let Ok(calendar) = Calendar::parse(&spec.0) {
-                let t = Terms {
-                    policy_id,
-                    calendar,
-                    targets: targets.0,
-                    warning_percent,
-                    priority: Priority::Normal,
-                };
+            if let Some(t) = policy_terms(policy_id, targets.0, warning_percent, &spec.0) {
                 terms.insert(mailbox, t);
             }
         }
@@ -978,20 +994,8 @@ async fn load_many(
     .await?;
     let mut terms: HashMap<i64, (Terms, OffsetDateTime)> = HashMap::new();
     for p in policies {
-        match Calendar::parse(&p.spec.0) {
-            Ok(calendar) => {
-                let t = Terms {
-                    policy_id: p.sla_policy_id,
-                    calendar,
-                    targets: p.targets.0,
-                    warning_percent: p.warning_percent,
-                    priority: Priority::Normal,
-                };
-                terms.insert(p.sla_policy_id, (t, p.now));
-            }
-            Err(e) => {
-                tracing::error!(sla_policy.id = p.sla_policy_id, error = %e, "stored calendar no longer parses; SLA clocks not updated");
-            }
+        if let Some(t) = policy_terms(p.sla_policy_id, p.targets.0, p.warning_percent, &p.spec.0) {
+            terms.insert(p.sla_policy_id, (t, p.now));
         }
     }
     let mut states = HashMap::new();
