@@ -627,12 +627,10 @@ pub fn on_event<'a>(
     recorded: &'a Recorded<'a>,
 ) -> BoxFuture<'a, sqlx::Result<()>> {
     Box::pin(async move {
-        if let TimelineEvent::Created { .. } = recorded.event
-            && assign_default_policies(conn, &[recorded.ticket])
-                .await?
-                .is_empty()
-        {
-            return Ok(());
+        // Ingest inserts tickets with their default policy already; a ticket created
+        // otherwise gets it here.
+        if let TimelineEvent::Created { .. } = recorded.event {
+            assign_default_policies(conn, &[recorded.ticket]).await?;
         }
         on_event_after_policy(conn, recorded).await
     })
