@@ -1047,23 +1047,16 @@ pub fn tickets_csv_chunks(
     use futures::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
-        // The names and the id range on two connections at once: both come before any row.
+        // The names and the period's first and last tickets on two connections at once: both
+        // come before any row.
         let setup = async {
-            let range = sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
-                // `offset 0` keeps the planner from reading the primary key from its start
-                // for min() and max() (300 ms for a recent period at a million tickets).
-                "select min(x.ticket_id), max(x.ticket_id)
-                 from (select ticket_id from ticket_metric
-                       where excluded is null and created_at >= $1 and created_at < $2
-                       offset 0) x",
-            )
-            .bind(period.start())
-            .bind(period.end())
-            .fetch_one(&pool);
-            let (names, range) = tokio::try_join!(ExportNames::load(&pool), range)?;
-            Ok::<_, sqlx::Error>((std::sync::Arc::new(names), range))
+            let (names, edges) = tokio::try_join!(
+                ExportNames::load(&pool),
+                period_edge_numbers(&pool, &period)
+            )?;
+            Ok::<_, sqlx::Error>((std::sync::Arc::new(names), edges))
         };
-        let (names, range) = match setup.await {
+        let (names, edges) = match setup.await {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!(error = %e, "tickets.csv: preparing the export failed");
@@ -1072,13 +1065,7 @@ pub fn tickets_csv_chunks(
             }
         };
         let mut header = Some(super::csv::line(&TICKET_COLUMNS));
-        let parts = match range {
-            (Some(lo), Some(hi)) => (lo..=hi)
-                .step_by(CSV_PART as usize)
-                .map(|first| (first, (first + CSV_PART - 1).min(hi)))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let parts = edges.map(|(a, b)| csv_parts(a, b)).unwrap_or_default();
         let mut parts = futures::stream::iter(parts)
             .map(|(first, last)| {
                 let part = csv_part(
@@ -1127,11 +1114,52 @@ pub fn tickets_csv_chunks(
 /// 15 MB.
 const CSV_PART: i64 = 25_000;
 
+/// The numbers of the period's first and last created tickets (counted ones), by the time
+/// index: two index probes. Numbers follow creation only roughly (mail imported late gets a
+/// new number and an old date), so these are where the parts start and end
+/// ([`csv_parts`]), not bounds: none when the period has no ticket.
+async fn period_edge_numbers(pool: &PgPool, period: &Period) -> sqlx::Result<Option<(i64, i64)>> {
+    let (first, last) = sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
+        "select (select ticket_id from ticket_metric
+                 where excluded is null and created_at >= $1 and created_at < $2
+                 order by created_at limit 1),
+                (select ticket_id from ticket_metric
+                 where excluded is null and created_at >= $1 and created_at < $2
+                 order by created_at desc limit 1)",
+    )
+    .bind(period.start())
+    .bind(period.end())
+    .fetch_one(pool)
+    .await?;
+    Ok(first.zip(last))
+}
+
+/// The ticket number ranges (inclusive) of an export's parts: [`CSV_PART`] numbers each from
+/// the smaller of `a`, `b` to the larger, the first open below and the last open above, so
+/// that together they hold every number whatever the period's tickets are numbered
+/// ([`period_edge_numbers`] only estimates where they lie). A million tickets created over two
+/// years span about 40 parts; ninety days, five.
+fn csv_parts(a: i64, b: i64) -> Vec<(i64, i64)> {
+    let (lo, hi) = (a.min(b), a.max(b));
+    let mut parts: Vec<(i64, i64)> = (lo..=hi)
+        .step_by(CSV_PART as usize)
+        .map(|first| (first, first.saturating_add(CSV_PART - 1)))
+        .collect();
+    if let Some(first) = parts.first_mut() {
+        first.0 = i64::MIN;
+    }
+    if let Some(last) = parts.last_mut() {
+        last.1 = i64::MAX;
+    }
+    parts
+}
+
 /// Writes the `tickets.csv` lines of the tickets numbered `first..=last`
 /// (created in the period, in the scope) as chunks of about 64 KiB, in number order. Every
 /// value is on the ticket's row or its metric row (SLA results and the latest rating
-/// included), so a part is one merge join of two primary-key range scans that streams in key
-/// order and sorts nothing.
+/// included). A part of [`CSV_PART`] numbers is one merge join of two primary-key range scans
+/// that streams in key order and sorts nothing; the open first and last parts ([`csv_parts`])
+/// may instead read the period by its time index and sort what they find.
 async fn csv_part(
     pool: PgPool,
     scope: Scope,
@@ -1141,6 +1169,18 @@ async fn csv_part(
     last: i64,
 ) -> sqlx::Result<Vec<String>> {
     use futures::TryStreamExt;
+    let open = first == i64::MIN || last == i64::MAX;
+    // The tickets' own range makes a merge join of two range scans. An open part has no such
+    // range, and a plain join there reads every ticket (a hash join of a full scan): it looks
+    // up each of its few tickets by key instead (`offset 0` keeps the lookup from being
+    // flattened into a join).
+    let ticket = if open {
+        "cross join lateral (select tk.subject, tk.mailbox_id, tk.team_id, tk.assignee_agent_id,
+                                    tk.priority, tk.status
+                             from ticket tk where tk.ticket_id = m.ticket_id offset 0) tk"
+    } else {
+        "join ticket tk on tk.ticket_id = m.ticket_id and tk.ticket_id between $11 and $12"
+    };
     let sql = format!(
         "select m.ticket_id as number, tk.subject, tk.mailbox_id, tk.team_id,
                 tk.assignee_agent_id, m.ticket_tag_ids as tag_ids, tk.priority, tk.status,
@@ -1149,17 +1189,19 @@ async fn csv_part(
                 m.resolution_business_s, m.replies, m.reopened, m.sla_first_response,
                 m.sla_resolution, m.csat
          from ticket_metric m {TICKET_OF_M}
-         join ticket tk on tk.ticket_id = m.ticket_id and tk.ticket_id between $11 and $12
+         {ticket}
          where {SCOPE_M} and m.ticket_id between $11 and $12
            and m.created_at >= $9 and m.created_at < $10
          order by m.ticket_id"
     );
-    // A sort would hold every row back; the planner picks one when the metric table's
-    // order has drifted from its key.
     let mut conn = pool.begin().await?;
-    sqlx::query("set local enable_sort = off")
-        .execute(&mut *conn)
-        .await?;
+    if !open {
+        // A sort would read the whole metric table for each part: the planner picks one when
+        // the table's order has drifted from its key.
+        sqlx::query("set local enable_sort = off")
+            .execute(&mut *conn)
+            .await?;
+    }
     let mut rows = bind_scope!(sqlx::query(&sql), scope)
         .bind(period.start())
         .bind(period.end())
@@ -1208,8 +1250,8 @@ impl<'a> LineWriter<'a> {
     fn push(&mut self, out: &mut String, row: &sqlx::postgres::PgRow) -> sqlx::Result<()> {
         use super::csv::push_cell;
         use sqlx::Row;
-        use std::fmt::Write;
-        let _ = write!(out, "{}", row.try_get_unchecked::<i64, _>(0)?);
+        let mut int = itoa::Buffer::new();
+        out.push_str(int.format(row.try_get_unchecked::<i64, _>(0)?));
         push_cell(out, row.try_get_unchecked::<&str, _>(1)?, false);
         let names = self.names;
         push_cell(
@@ -1239,12 +1281,10 @@ impl<'a> LineWriter<'a> {
         self.time(out, row.try_get_unchecked(12)?);
         self.secs(out, row.try_get_unchecked(13)?);
         self.secs(out, row.try_get_unchecked(14)?);
-        let _ = write!(
-            out,
-            ",{},{}",
-            row.try_get_unchecked::<i32, _>(15)?,
-            row.try_get_unchecked::<i32, _>(16)?
-        );
+        for i in 15..17 {
+            out.push(',');
+            out.push_str(int.format(row.try_get_unchecked::<i32, _>(i)?));
+        }
         for i in 17..20 {
             push_cell(
                 out,
@@ -1260,26 +1300,68 @@ impl<'a> LineWriter<'a> {
     /// A time cell: RFC 3339 UTC to the second (`2026-03-02T11:00:00Z`; the durations beside
     /// it keep their milliseconds), or empty. The times Frontdesk records carry microseconds:
     /// 27 bytes a cell in full, 20 to the second, 21 bytes a line for three time cells.
+    /// The digits are written by hand (a million lines have three time cells each, and the
+    /// general formatter was a tenth of an export's time); a year outside 0-9999 takes
+    /// the formatter's route.
     fn time(&mut self, out: &mut String, t: Option<OffsetDateTime>) {
+        out.push(',');
+        let Some(t) = t.map(|t| t.to_offset(time::UtcOffset::UTC)) else {
+            return;
+        };
+        let (year, month, day) = t.to_calendar_date();
+        let Ok(year) = u16::try_from(year) else {
+            return self.time_formatted(out, t);
+        };
+        if year > 9999 {
+            return self.time_formatted(out, t);
+        }
+        let (hour, minute, second) = t.to_hms();
+        let mut cell = *b"0000-00-00T00:00:00Z";
+        let digits = |at: &mut [u8], n: u16| {
+            for (i, d) in at.iter_mut().rev().enumerate() {
+                *d = b'0' + (n / 10u16.pow(i as u32) % 10) as u8;
+            }
+        };
+        digits(&mut cell[0..4], year);
+        digits(&mut cell[5..7], u16::from(u8::from(month)));
+        digits(&mut cell[8..10], u16::from(day));
+        digits(&mut cell[11..13], u16::from(hour));
+        digits(&mut cell[14..16], u16::from(minute));
+        digits(&mut cell[17..19], u16::from(second));
+        out.push_str(std::str::from_utf8(&cell).unwrap_or_default());
+    }
+
+    /// [`Self::time`] through the general formatter, for years it does not write by hand;
+    /// `out` already ends with the cell's comma.
+    fn time_formatted(&mut self, out: &mut String, t: OffsetDateTime) {
         const UTC_SECONDS: &[time::format_description::BorrowedFormatItem<'_>] =
             time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
         self.time.clear();
-        let text = t
-            .and_then(|t| {
-                t.to_offset(time::UtcOffset::UTC)
-                    .format_into(&mut self.time, UTC_SECONDS)
-                    .ok()
-            })
-            .and_then(|_| std::str::from_utf8(&self.time).ok())
-            .unwrap_or_default();
-        super::csv::push_cell(out, text, false);
+        if t.format_into(&mut self.time, UTC_SECONDS).is_ok() {
+            out.pop();
+            super::csv::push_cell(
+                out,
+                std::str::from_utf8(&self.time).unwrap_or_default(),
+                false,
+            );
+        }
     }
 
-    /// A duration cell ([`write_secs`]).
+    /// A duration cell ([`write_secs`]): digits and a point go straight into the line; only
+    /// the rare float route (negative, huge) goes through [`super::csv::push_cell`].
     fn secs(&mut self, out: &mut String, v: Option<f64>) {
-        self.scratch.clear();
-        write_secs(&mut self.scratch, v);
-        super::csv::push_cell(out, &self.scratch, false);
+        match v {
+            Some(x) if x.is_sign_positive() && x < 1e9 => {
+                out.push(',');
+                write_secs(out, v);
+            }
+            None => out.push(','),
+            _ => {
+                self.scratch.clear();
+                write_secs(&mut self.scratch, v);
+                super::csv::push_cell(out, &self.scratch, false);
+            }
+        }
     }
 }
 
@@ -1293,13 +1375,20 @@ fn write_secs(text: &mut String, v: Option<f64>) {
     match v {
         Some(v) if v.is_sign_positive() && v < 1e9 => {
             let ms = (v * 1000.0).round() as u64;
-            let _ = write!(text, "{}", ms / 1000);
-            let frac = ms % 1000;
+            text.push_str(itoa::Buffer::new().format(ms / 1000));
+            let frac = (ms % 1000) as u16;
             if frac != 0 {
-                let _ = write!(text, ".{frac:03}");
-                while text.ends_with('0') {
-                    text.pop();
-                }
+                let digits =
+                    [frac / 100, frac / 10 % 10, frac % 10].map(|d| char::from(b'0' + d as u8));
+                let used = if digits[2] != '0' {
+                    3
+                } else if digits[1] != '0' {
+                    2
+                } else {
+                    1
+                };
+                text.push('.');
+                text.extend(&digits[..used]);
             }
         }
         v => {
@@ -1440,6 +1529,47 @@ mod tests {
             Some(time::macros::datetime!(2026-03-02 11:00:00 UTC)),
         );
         assert_eq!(out, ",2026-03-02T11:00:59Z,,2026-03-02T11:00:00Z");
+    }
+
+    #[test]
+    fn time_cells_match_the_general_formatter() {
+        let names = ExportNames {
+            mailboxes: HashMap::new(),
+            teams: HashMap::new(),
+            agents: HashMap::new(),
+            tags: HashMap::new(),
+        };
+        let mut line = LineWriter::new(&names);
+        // Every 9,999,991 seconds (about 116 days) from year 1 to year 9999, and the years
+        // the hand-written digits leave to the formatter.
+        let mut t = time::macros::datetime!(0001-01-01 00:00:00 UTC);
+        while t.year() < 9999 {
+            let mut out = String::new();
+            line.time(&mut out, Some(t));
+            let mut formatted = String::new();
+            line.time_formatted(&mut formatted, t);
+            assert_eq!(out, formatted, "{t}");
+            t += time::Duration::seconds(9_999_991);
+        }
+        let mut out = String::new();
+        line.time(
+            &mut out,
+            Some(time::macros::datetime!(-0001-12-31 23:59:59 UTC)),
+        );
+        assert_eq!(out, ",'-0001-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn export_parts_cover_every_number() {
+        assert_eq!(csv_parts(5, 5), vec![(i64::MIN, i64::MAX)]);
+        assert_eq!(
+            csv_parts(60_000, 1),
+            vec![(i64::MIN, 25_000), (25_001, 50_000), (50_001, i64::MAX)]
+        );
+        assert_eq!(
+            csv_parts(1, 50_000),
+            vec![(i64::MIN, 25_000), (25_001, i64::MAX)]
+        );
     }
 
     #[test]

@@ -993,18 +993,20 @@ async fn the_tickets_csv_has_one_escaped_row_per_ticket() {
 }
 
 #[tokio::test]
-async fn a_tickets_csv_of_many_chunks_has_every_row_once_in_order() {
+async fn a_tickets_csv_of_many_parts_has_every_row_once_in_order() {
     let db = TestDb::new().await;
     let mailbox = offline_mailbox(&db.pool, "support@example.com", None).await;
-    // 3,000 tickets of ~200 bytes a row: the export is sent in several 64 KiB chunks. Every
-    // other ticket is dated before its predecessor (mail imported late): rows still come by
-    // number.
+    // 60,000 tickets of ~200 bytes a row: the export is read in parts of 25,000 numbers and
+    // sent in many 64 KiB chunks. Creation times are a permutation of the numbers (as if every
+    // mail had been imported in a random order), so the period's first and last tickets by
+    // time are nowhere near its smallest and largest numbers: rows still come by number,
+    // each once.
     sqlx::query(
         "insert into ticket (mailbox_id, subject, created_at, last_message_at)
-         select $1, 'Question ' || g || ' ' || repeat('x', 120),
-                timestamptz '2026-03-05 00:00:00Z' + (g + 3 * (g % 2)) * interval '10 seconds',
-                timestamptz '2026-03-05 00:00:00Z' + (g + 3 * (g % 2)) * interval '10 seconds'
-         from generate_series(1, 3000) g",
+         select $1, 'Question ' || g || ' ' || repeat('x', 120), t, t
+         from generate_series(1, 60000) g,
+              lateral (select timestamptz '2026-03-05 00:00:00Z'
+                              + (g * 7919 % 60000) * interval '10 seconds' as t) x",
     )
     .bind(mailbox)
     .execute(&db.pool)
@@ -1017,34 +1019,59 @@ async fn a_tickets_csv_of_many_chunks_has_every_row_once_in_order() {
     .execute(&db.pool)
     .await
     .unwrap();
+    sqlx::query("analyze ticket, ticket_metric")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let lead = agent(&db, "lead@example.com", "Lee", Role::Lead).await;
     let token = frontdesk::auth::create_api_token(&db.pool, lead)
         .await
         .unwrap();
-    let req = axum::http::Request::get(format!("/api/v1/analytics/tickets.csv?{MARCH}"))
-        .header("authorization", format!("Bearer {token}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    use tower::ServiceExt;
-    let resp = test_router(&db).oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let body = axum::body::to_bytes(resp.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    assert!(body.len() > 4 * 64 * 1024, "{} bytes", body.len());
-    let body = String::from_utf8(body.to_vec()).unwrap();
-    let numbers: Vec<i64> = body
-        .split("\r\n")
-        .skip(1)
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split(',').next().unwrap().parse().unwrap())
-        .collect();
-    let expected: Vec<i64> = sqlx::query_scalar("select ticket_id from ticket order by ticket_id")
+    // The whole month, then four days in the middle of the tickets' week.
+    for (query, start, end) in [
+        (MARCH, "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"),
+        (
+            "from=2026-03-06&to=2026-03-09&tz=UTC",
+            "2026-03-06T00:00:00Z",
+            "2026-03-10T00:00:00Z",
+        ),
+    ] {
+        let req = axum::http::Request::get(format!("/api/v1/analytics/tickets.csv?{query}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        use tower::ServiceExt;
+        let resp = test_router(&db).oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 25)
+            .await
+            .unwrap();
+        assert!(body.len() > 4 * 64 * 1024, "{} bytes", body.len());
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        let numbers: Vec<i64> = body
+            .split("\r\n")
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        let expected: Vec<i64> = sqlx::query_scalar(
+            "select ticket_id from ticket
+             where created_at >= $1::timestamptz and created_at < $2::timestamptz
+             order by ticket_id",
+        )
+        .bind(start)
+        .bind(end)
         .fetch_all(&db.pool)
         .await
         .unwrap();
-    assert_eq!(numbers.len(), 3000);
-    assert_eq!(numbers, expected, "every ticket once, by number");
+        assert!(
+            expected.len() > 25_000,
+            "{query}: {} tickets",
+            expected.len()
+        );
+        assert_eq!(numbers.len(), expected.len(), "{query}");
+        assert_eq!(numbers, expected, "{query}: every ticket once, by number");
+    }
     db.drop_db().await;
 }
 
