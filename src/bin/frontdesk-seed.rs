@@ -467,6 +467,7 @@ pub async fn run(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedReport
         analytics_rows,
         t0.elapsed(),
     ));
+    lay_out_facts_as_written(&mut conn).await?;
     // VACUUM as well as ANALYZE: millions of inserted rows would otherwise trigger
     // autovacuum's insert-driven vacuum of the big tables minutes later, in the middle of a
     // benchmark; a real database of this size has long been vacuumed.
@@ -487,6 +488,38 @@ pub async fn run(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedReport
         rare_word,
         search_vectors,
     })
+}
+
+/// Rewrites the analytics facts in the order a live server writes them. The seed fills them
+/// set-based, a kind of event at a time, and then updates every metric row twice; that leaves
+/// the facts of one week spread over the whole table (`ticket_metric`'s order matched its key
+/// with a correlation of 0.21, `ticket_event`'s its time with 0.005), twice its size, and
+/// each report then reads most of a table for a few days of facts. A live server appends
+/// events as they happen, writes a ticket's metric row and clocks when the ticket is created
+/// and updates them while it is young (near the table's end; fillfactor 80 keeps most
+/// updates on their page), and writes a resolution at each close: `CLUSTER` puts each table
+/// in that order. 22 s at a million tickets.
+async fn lay_out_facts_as_written(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    for sql in [
+        "cluster ticket_metric using ticket_metric_pkey",
+        "cluster sla_clock using sla_clock_pkey",
+        "cluster ticket_resolution using ticket_resolution_closed_idx",
+        "cluster csat_survey using csat_survey_ticket_id_resolution_key",
+        "create index seed_ticket_event_created_idx on ticket_event (created_at)",
+        "cluster ticket_event using seed_ticket_event_created_idx",
+        "drop index seed_ticket_event_created_idx",
+    ] {
+        sqlx::query(sql)
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("laying out the analytics facts: {sql}"))?;
+    }
+    tracing::info!(
+        secs = t0.elapsed().as_secs_f64(),
+        "analytics facts laid out in the order a live server writes them"
+    );
+    Ok(())
 }
 
 /// The analytics history of the seeded tickets, set-based in SQL from their messages (the
