@@ -1304,17 +1304,15 @@ impl<'a> LineWriter<'a> {
     /// general formatter was a tenth of an export's time); a year outside 0-9999 takes
     /// the formatter's route.
     fn time(&mut self, out: &mut String, t: Option<OffsetDateTime>) {
-        out.push(',');
         let Some(t) = t.map(|t| t.to_offset(time::UtcOffset::UTC)) else {
+            out.push(',');
             return;
         };
         let (year, month, day) = t.to_calendar_date();
-        let Ok(year) = u16::try_from(year) else {
-            return self.time_formatted(out, t);
+        let year = match u16::try_from(year) {
+            Ok(year) if year <= 9999 => year,
+            _ => return self.time_formatted(out, t),
         };
-        if year > 9999 {
-            return self.time_formatted(out, t);
-        }
         let (hour, minute, second) = t.to_hms();
         let mut cell = *b"0000-00-00T00:00:00Z";
         let digits = |at: &mut [u8], n: u16| {
@@ -1328,23 +1326,22 @@ impl<'a> LineWriter<'a> {
         digits(&mut cell[11..13], u16::from(hour));
         digits(&mut cell[14..16], u16::from(minute));
         digits(&mut cell[17..19], u16::from(second));
+        out.push(',');
         out.push_str(std::str::from_utf8(&cell).unwrap_or_default());
     }
 
-    /// [`Self::time`] through the general formatter, for years it does not write by hand;
-    /// `out` already ends with the cell's comma.
+    /// [`Self::time`]'s cell (with its comma) through the general formatter, for the years it
+    /// does not write by hand.
     fn time_formatted(&mut self, out: &mut String, t: OffsetDateTime) {
         const UTC_SECONDS: &[time::format_description::BorrowedFormatItem<'_>] =
             time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
         self.time.clear();
-        if t.format_into(&mut self.time, UTC_SECONDS).is_ok() {
-            out.pop();
-            super::csv::push_cell(
-                out,
-                std::str::from_utf8(&self.time).unwrap_or_default(),
-                false,
-            );
-        }
+        let text = t
+            .format_into(&mut self.time, UTC_SECONDS)
+            .ok()
+            .and_then(|_| std::str::from_utf8(&self.time).ok())
+            .unwrap_or_default();
+        super::csv::push_cell(out, text, false);
     }
 
     /// A duration cell ([`write_secs`]): digits and a point go straight into the line; only
@@ -1511,14 +1508,19 @@ mod tests {
         assert_eq!(text, "");
     }
 
-    #[test]
-    fn time_cells_are_utc_to_the_second() {
-        let names = ExportNames {
+    /// Names for tests that print none.
+    fn no_names() -> ExportNames {
+        ExportNames {
             mailboxes: HashMap::new(),
             teams: HashMap::new(),
             agents: HashMap::new(),
             tags: HashMap::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn time_cells_are_utc_to_the_second() {
+        let names = no_names();
         let mut line = LineWriter::new(&names);
         let mut out = String::new();
         let berlin = time::macros::datetime!(2026-03-02 12:00:59.987654 +01:00);
@@ -1533,12 +1535,7 @@ mod tests {
 
     #[test]
     fn time_cells_match_the_general_formatter() {
-        let names = ExportNames {
-            mailboxes: HashMap::new(),
-            teams: HashMap::new(),
-            agents: HashMap::new(),
-            tags: HashMap::new(),
-        };
+        let names = no_names();
         let mut line = LineWriter::new(&names);
         // Every 9,999,991 seconds (about 116 days) from year 1 to year 9999, and the years
         // the hand-written digits leave to the formatter.
